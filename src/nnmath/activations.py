@@ -1,0 +1,398 @@
+"""Activation functions σ and their derivatives σ'(z), side by side, as in the lecture notes.
+
+Every activation is one object: ``act(z)`` is σ(z), ``act.prime(z)`` is σ'(z) (a function of
+``z``, exactly the lecture's ``σ'(z^l)``), and ``act.vjp(z, a, g)`` is the product of the
+transposed Jacobian ∂a/∂z with a vector ``g = ∂C/∂a``, which backprop uses for
+``δ = ∂C/∂z``. For the element-wise functions the Jacobian is diagonal and
+``vjp = g ⊙ σ'(z)``; softmax couples its outputs, so it has a full Jacobian
+``∂y_i/∂x_j = y_i (δ_ij − y_j)`` and its own ``vjp``.
+
+Inside nnmath a mini-batch is a matrix whose *columns* are the examples: ``z`` has shape
+``(n_l, m)`` and softmax normalises along axis 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .backend import get_namespace
+
+__all__ = [
+    "Activation",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "Identity",
+    "ACTIVATIONS",
+    "get_activation",
+    "sigmoid",
+    "sigmoid_prime",
+    "tanh",
+    "tanh_prime",
+    "relu",
+    "relu_prime",
+    "leaky_relu",
+    "leaky_relu_prime",
+    "elu",
+    "elu_prime",
+    "softmax",
+    "softmax_jacobian",
+    "identity",
+    "identity_prime",
+]
+
+
+# ---------------------------------------------------------------------------- functions
+
+
+def sigmoid(z: Any) -> Any:
+    """σ(z) = 1 / (1 + e^{−z}), stable for large |z|.
+
+    ``e^{−|z|}`` never overflows, and both branches ``1/(1+e^{−z})`` (z ≥ 0) and
+    ``e^{z}/(1+e^{z})`` (z < 0) are written with it.
+    """
+    xp = get_namespace(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_prime(z: Any) -> Any:
+    """σ'(z) = σ(z) (1 − σ(z)); at most 1/4 (at z = 0)."""
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z: Any) -> Any:
+    """tanh(z) = (e^z − e^{−z}) / (e^z + e^{−z}), values in (−1, 1)."""
+    return get_namespace(z).tanh(z)
+
+
+def tanh_prime(z: Any) -> Any:
+    """tanh'(z) = 1 − tanh²(z)."""
+    t = get_namespace(z).tanh(z)
+    return 1.0 - t * t
+
+
+def relu(z: Any) -> Any:
+    """ReLU(z) = max(0, z)."""
+    return get_namespace(z).where(z > 0, z, 0.0)
+
+
+def relu_prime(z: Any) -> Any:
+    """ReLU'(z) = 1 for z > 0, else 0 (the value 0 is used at z = 0)."""
+    xp = get_namespace(z)
+    return xp.astype(z > 0, z.dtype)
+
+
+def leaky_relu(z: Any, alpha: float = 0.01) -> Any:
+    """Leaky ReLU: z for z ≥ 0, α z for z < 0."""
+    return get_namespace(z).where(z >= 0, z, alpha * z)
+
+
+def leaky_relu_prime(z: Any, alpha: float = 0.01) -> Any:
+    """Leaky ReLU': 1 for z ≥ 0, α for z < 0 (lecture: α if z < 0, 1 if z ≥ 0)."""
+    xp = get_namespace(z)
+    return xp.astype(xp.where(z >= 0, 1.0, alpha), z.dtype)
+
+
+def elu(z: Any, alpha: float = 1.0) -> Any:
+    """ELU: α (e^z − 1) for z ≤ 0, z for z > 0. ``e^z`` is only taken of min(z, 0)."""
+    xp = get_namespace(z)
+    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0.0)))
+
+
+def elu_prime(z: Any, alpha: float = 1.0) -> Any:
+    """ELU': α e^z for z ≤ 0, 1 for z > 0."""
+    xp = get_namespace(z)
+    return xp.where(z > 0, 1.0, alpha * xp.exp(xp.minimum(z, 0.0)))
+
+
+def softmax(z: Any, axis: int = 0) -> Any:
+    """y_i = e^{x_i} / Σ_j e^{x_j}, along ``axis`` (0: the units of each column).
+
+    The maximum along ``axis`` is subtracted first, so ``exp`` never overflows.
+    """
+    xp = get_namespace(z)
+    e = xp.exp(z - xp.max(z, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_jacobian(z: Any) -> Any:
+    """The full Jacobian of softmax, ∂y_i/∂x_j = y_i (δ_ij − y_j).
+
+    Parameters
+    ----------
+    z : array, shape (n,) or (n, m)
+        One input vector, or ``m`` of them as columns.
+
+    Returns
+    -------
+    J : array, shape (n, n) or (m, n, n)
+        ``J[..., i, j] = ∂y_i/∂x_j``: ``y_i (1 − y_i)`` on the diagonal, ``−y_i y_j`` off it.
+    """
+    xp = get_namespace(z)
+    if z.ndim == 1:
+        y = softmax(z, axis=0)
+        return xp.eye(y.shape[0], dtype=y.dtype) * y[:, None] - y[:, None] * y[None, :]
+    y = softmax(z, axis=0).T  # (m, n)
+    n = y.shape[1]
+    return xp.eye(n, dtype=y.dtype)[None, :, :] * y[:, :, None] - y[:, :, None] * y[:, None, :]
+
+
+def identity(z: Any) -> Any:
+    """σ(z) = z (a linear output layer, for regression)."""
+    return z
+
+
+def identity_prime(z: Any) -> Any:
+    """σ'(z) = 1."""
+    return get_namespace(z).ones_like(z)
+
+
+# ---------------------------------------------------------------------------- objects
+
+
+class Activation:
+    """An activation σ with its derivative σ'(z).
+
+    Subclasses (or :meth:`from_functions`) provide ``__call__`` (σ) and ``prime`` (σ').
+    ``vjp`` defaults to the element-wise rule ``g ⊙ σ'(z)``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, stored in saved models.
+    elementwise : bool
+        True when the Jacobian ∂a/∂z is diagonal.
+    max_prime : float or None
+        The largest value σ' takes (1/4 for sigmoid); used by diagnostics.
+    """
+
+    name: str = "activation"
+    elementwise: bool = True
+    max_prime: float | None = None
+
+    def __call__(self, z: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prime(self, z: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def vjp(self, z: Any, a: Any, g: Any) -> Any:
+        """(∂a/∂z)ᵀ g: for an element-wise σ this is ``g ⊙ σ'(z)`` (the lecture's ⊙ σ'(z^l))."""
+        return g * self.prime(z)
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Parameters needed to rebuild the activation (``alpha`` for leaky ReLU and ELU)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Activation)
+            and type(other) is type(self)
+            and self.name == other.name
+            and self.params == other.params
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.params.items()))))
+
+    @staticmethod
+    def from_functions(
+        fn: Callable[[Any], Any], prime: Callable[[Any], Any], name: str = "custom"
+    ) -> Activation:
+        """Build an element-wise activation from a function σ and its derivative σ'."""
+        return _Custom(fn, prime, name)
+
+
+class _Custom(Activation):
+    def __init__(self, fn: Callable[[Any], Any], prime: Callable[[Any], Any], name: str) -> None:
+        self._fn, self._prime, self.name = fn, prime, name
+
+    def __call__(self, z: Any) -> Any:
+        return self._fn(z)
+
+    def prime(self, z: Any) -> Any:
+        return self._prime(z)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1/(1+e^{−z}); σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4."""
+
+    name, max_prime = "sigmoid", 0.25
+
+    def __call__(self, z: Any) -> Any:
+        return sigmoid(z)
+
+    def prime(self, z: Any) -> Any:
+        return sigmoid_prime(z)
+
+
+class Tanh(Activation):
+    """tanh(z); tanh'(z) = 1 − tanh²(z) ≤ 1."""
+
+    name, max_prime = "tanh", 1.0
+
+    def __call__(self, z: Any) -> Any:
+        return tanh(z)
+
+    def prime(self, z: Any) -> Any:
+        return tanh_prime(z)
+
+
+class ReLU(Activation):
+    """max(0, z); derivative 1 for z > 0, else 0."""
+
+    name, max_prime = "relu", 1.0
+
+    def __call__(self, z: Any) -> Any:
+        return relu(z)
+
+    def prime(self, z: Any) -> Any:
+        return relu_prime(z)
+
+
+class LeakyReLU(Activation):
+    """z for z ≥ 0, α z for z < 0; derivative 1 or α."""
+
+    name, max_prime = "leaky_relu", 1.0
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        self.alpha = float(alpha)
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
+
+    def __call__(self, z: Any) -> Any:
+        return leaky_relu(z, self.alpha)
+
+    def prime(self, z: Any) -> Any:
+        return leaky_relu_prime(z, self.alpha)
+
+
+class ELU(Activation):
+    """α(e^z − 1) for z ≤ 0, z for z > 0; derivative α e^z or 1."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = float(alpha)
+        self.max_prime = max(1.0, self.alpha)
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
+
+    def __call__(self, z: Any) -> Any:
+        return elu(z, self.alpha)
+
+    def prime(self, z: Any) -> Any:
+        return elu_prime(z, self.alpha)
+
+
+class Softmax(Activation):
+    """Softmax over the units of each column; a full Jacobian ∂y_i/∂x_j = y_i(δ_ij − y_j).
+
+    ``prime(z)`` returns the Jacobian's diagonal ``y_i (1 − y_i)`` (the derivative of each
+    output with respect to its own input); backprop never uses it alone but calls
+    :meth:`vjp`, which applies the whole Jacobian.
+    """
+
+    name, elementwise, max_prime = "softmax", False, 0.25
+
+    def __call__(self, z: Any) -> Any:
+        return softmax(z, axis=0)
+
+    def prime(self, z: Any) -> Any:
+        y = softmax(z, axis=0)
+        return y * (1.0 - y)
+
+    def jacobian(self, z: Any) -> Any:
+        """∂y_i/∂x_j = y_i(δ_ij − y_j); shape (n, n) for one vector, (m, n, n) for columns."""
+        return softmax_jacobian(z)
+
+    def vjp(self, z: Any, a: Any, g: Any) -> Any:
+        """Jᵀ g without forming J: (Jᵀ g)_j = Σ_i y_i(δ_ij − y_j) g_i = y_j (g_j − Σ_i y_i g_i).
+
+        Parameters
+        ----------
+        z, a : arrays, shape (n, m)
+            Pre-activation and softmax output (``a = softmax(z)``).
+        g : array, shape (n, m)
+            ∂C/∂a for each column.
+        """
+        xp = get_namespace(a)
+        return a * (g - xp.sum(a * g, axis=0, keepdims=True))
+
+
+class Identity(Activation):
+    """σ(z) = z; σ'(z) = 1."""
+
+    name, max_prime = "identity", 1.0
+
+    def __call__(self, z: Any) -> Any:
+        return z
+
+    def prime(self, z: Any) -> Any:
+        return identity_prime(z)
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity)
+}
+ACTIVATIONS["linear"] = Identity
+
+
+def get_activation(spec: str | Activation | Any, **params: float) -> Activation:
+    """Look an activation up by name, or accept an :class:`Activation` object.
+
+    Parameters
+    ----------
+    spec : str or Activation
+        A registry name (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"elu"``,
+        ``"softmax"``, ``"identity"``), or an object with ``__call__`` (σ) and ``prime`` (σ').
+    **params
+        Parameters for the named activation, e.g. ``alpha=0.1``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones).
+    TypeError
+        For an object that is neither a name nor has ``__call__`` and ``prime``.
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str):
+        key = spec.lower().replace("-", "_")
+        if key not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {spec!r}: choose one of {sorted(ACTIVATIONS)} "
+                "or pass an Activation object"
+            )
+        try:
+            return ACTIVATIONS[key](**params)
+        except TypeError as exc:
+            raise ValueError(f"activation {key!r} does not take parameters {params}") from exc
+    if callable(spec) and callable(getattr(spec, "prime", None)):
+        return Activation.from_functions(spec, spec.prime, getattr(spec, "name", "custom"))
+    raise TypeError(
+        f"activation must be a name or an object with __call__ (σ) and prime (σ'), "
+        f"got {type(spec).__name__}"
+    )

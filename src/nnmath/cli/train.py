@@ -1,0 +1,132 @@
+"""``nnmath train``: train a network on a data set, with a progress bar and a summary table."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from ._common import CLIError, add_output_options, comma_list, emit_json, print_table, progress
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a network on a data set (default: the embedded 8x8 digits)",
+        description="Train a network by mini-batch gradient descent and report test accuracy. "
+        "Defaults: Nielsen's chapter-3 network (sigmoid, cross-entropy, N(0,1/n_in) weights).",
+    )
+    p.add_argument("--dataset", default="digits", help="digits (default), or another data set")
+    p.add_argument(
+        "--sizes",
+        type=comma_list(int),
+        help="layer sizes, e.g. 64,30,10 (default: inputs,30,classes)",
+    )
+    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
+                   help="hidden activation(s), one or one per hidden layer (default sigmoid)")
+    p.add_argument("--output-activation", default=None,
+                   help="output activation (default: the hidden one)")
+    p.add_argument("--cost", default="cross_entropy",
+                   help="quadratic | cross_entropy | log_likelihood (default cross_entropy)")
+    p.add_argument("--init", default="scaled_normal",
+                   help="normal | scaled_normal | glorot | he (default scaled_normal)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=10, help="mini-batch size (default 10)")
+    p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
+    p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
+    p.add_argument("--optimizer", default="sgd", help="sgd | adam (default sgd)")
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    p.add_argument("--patience", type=int, default=None, help="early stopping patience")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def _load(name: str) -> Any:
+    from ..data import load_dataset
+
+    return load_dataset(name)
+
+
+def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
+    from .. import Network
+
+    sizes = args.sizes or [n_in, 30, n_out]
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        raise CLIError(
+            f"--sizes {','.join(map(str, sizes))} does not fit the data: it has {n_in} inputs "
+            f"and {n_out} classes, so sizes must start with {n_in} and end with {n_out}"
+        )
+    act: Any = args.activation[0] if len(args.activation) == 1 else args.activation
+    out_act = args.output_activation
+    if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
+        raise CLIError("with one --activation per hidden layer, also give --output-activation")
+    return Network(sizes, activation=act, output_activation=out_act, cost=args.cost,
+                   init=args.init, seed=args.seed, dtype=args.dtype)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = _load(args.dataset)
+    net = build_network(args, data.n_features, data.n_classes)
+    show = not (args.quiet or args.json)
+    if show:
+        print(f"{data!r}\n{net!r}")
+    t0 = time.perf_counter()
+    with progress("training", args.epochs, enabled=show) as advance:
+
+        def report(net: Any, history: Any, epoch: int) -> None:
+            acc = history.validation_accuracy[-1]
+            advance(1, cost=f"{history.training_cost[-1]:.4f}", val=f"{acc:.2%}")
+            if show:
+                print(
+                    f"epoch {epoch + 1:>3}/{args.epochs}  cost {history.training_cost[-1]:.4f}  "
+                    f"validation accuracy {acc:.2%}  ({history.epoch_time[-1]:.2f} s)",
+                    flush=True,
+                )
+
+        history = net.fit(
+            *data.train, epochs=args.epochs, mini_batch_size=args.batch_size, eta=args.eta,
+            lmbda=args.lmbda, optimizer=args.optimizer, momentum=args.momentum,
+            validation_data=data.validation, seed=args.seed, patience=args.patience,
+            callbacks=[report],
+        )
+    seconds = time.perf_counter() - t0
+    test_acc = net.accuracy(*data.test)
+    result = {
+        "dataset": data.name,
+        "sizes": net.sizes,
+        "activations": [a.name for a in net.activation_functions],
+        "cost": net.cost_name,
+        "epochs": history.epochs,
+        "best_epoch": None if history.best_epoch is None else history.best_epoch + 1,
+        "training_cost": history.training_cost[-1] if history.epochs else None,
+        "validation_accuracy": history.validation_accuracy[-1] if history.epochs else None,
+        "test_accuracy": test_acc,
+        "seconds": seconds,
+        "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
+    }
+    args.result = (net, history, data, result)
+    if args.json:
+        emit_json(result)
+    elif args.quiet:
+        print(f"test accuracy {test_acc:.2%}")
+    else:
+        print_table(
+            "nnmath train: summary",
+            ["", "value"],
+            [
+                ["data set", f"{data.name} ({len(data.train[1])} train / "
+                 f"{len(data.test[1])} test)"],
+                ["network", ",".join(map(str, net.sizes))],
+                ["activations", ",".join(result["activations"])],
+                ["cost", net.cost_name],
+                ["epochs", history.epochs],
+                ["best validation epoch", result["best_epoch"]],
+                ["final training cost", f"{result['training_cost']:.4f}"],
+                ["final validation accuracy", f"{result['validation_accuracy']:.2%}"],
+                ["test accuracy", f"{test_acc:.2%}"],
+                ["time", f"{seconds:.1f} s ({result['seconds_per_epoch']:.3f} s/epoch)"],
+            ],
+        )
+    return 0

@@ -1,0 +1,335 @@
+"""The lecture's network: ``z^l = W^l a^{l−1} + b^l``, ``a^l = σ(z^l)``, and backpropagation.
+
+Notation (second lecture): ``a^1 = x``, ``a^l = σ(w^l a^{l−1} + b^l)`` for ``l = 2, …, L``,
+``ŷ = a^L``. In code the layers of weights are numbered from 0: ``weights[i]`` is the
+lecture's ``w^{i+2}`` with shape ``(sizes[i+1], sizes[i])``, ``activations[0]`` is the input
+``a^1 = x`` and ``activations[i+1] = σ(zs[i])``. (The first lecture writes ``z = Wᵀx + b``
+with ``W ∈ R^{n×m}``; that ``W`` is the transpose of ours.)
+
+The public methods take examples as *rows* (``X: (n_samples, n_features)``, as NumPy and
+scikit-learn users expect) and transpose once at the boundary, which is a view, not a copy.
+Inside, a mini-batch is a matrix whose *columns* are the examples, so every line below is
+the lecture's equation with ``m`` columns at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import validation
+from .activations import Activation, get_activation
+from .backend import get_namespace, resolve_dtype
+from .costs import Cost, get_cost
+from .init import initialize
+
+__all__ = ["Network", "Gradients"]
+
+
+@dataclass
+class Gradients:
+    """What one backward pass computes, per layer of weights (first hidden layer first).
+
+    Attributes
+    ----------
+    nabla_w : list of arrays, ``nabla_w[i].shape == weights[i].shape``
+        ∂C/∂w^l = δ^l (a^{l−1})ᵀ, averaged over the mini-batch.
+    nabla_b : list of arrays, ``nabla_b[i].shape == biases[i].shape``
+        ∂C/∂b^l = δ^l, averaged over the mini-batch.
+    deltas : list of arrays ``(sizes[i+1], m)``
+        δ^l = ∂C_x/∂z^l for every example (columns), *not* averaged.
+    zs : list of arrays ``(sizes[i+1], m)``
+        z^l for every example.
+    activations : list of arrays ``(sizes[i], m)``
+        a^l, with ``activations[0]`` the input.
+    """
+
+    nabla_w: list[Any]
+    nabla_b: list[Any]
+    deltas: list[Any] = field(default_factory=list)
+    zs: list[Any] = field(default_factory=list)
+    activations: list[Any] = field(default_factory=list)
+
+
+class Network:
+    """A fully connected feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per layer, input first: ``[784, 30, 10]`` has L = 3 layers and two layers of
+        weights.
+    activation : str, Activation, or list of them
+        σ of the hidden layers: one for all, or one per hidden layer
+        (``len(sizes) − 2`` entries), or one per layer of weights (``len(sizes) − 1``
+        entries, the last being the output's).
+    output_activation : str or Activation, optional
+        σ of the output layer. Defaults to ``activation`` when that is a single name (the
+        book's all-sigmoid network).
+    cost : str or Cost
+        ``"quadratic"``, ``"cross_entropy"`` or ``"log_likelihood"``.
+    init : str
+        ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"`` (see :mod:`nnmath.init`).
+    seed : int, optional
+        Seed of the initialisation (``numpy.random.default_rng(seed)``).
+    dtype : str
+        ``"float32"`` (default, fast) or ``"float64"``.
+    rng : numpy.random.Generator, optional
+        Use this generator instead of ``seed``.
+
+    Attributes
+    ----------
+    weights : list of arrays, ``weights[i].shape == (sizes[i+1], sizes[i])``
+    biases : list of arrays, ``biases[i].shape == (sizes[i+1],)``
+    activation_functions : list of Activation, one per layer of weights
+    cost : Cost
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+        output_activation: str | Activation | None = None,
+        cost: str | Cost = "quadratic",
+        init: str = "normal",
+        seed: int | None = None,
+        dtype: str | Any = "float32",
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.sizes = validation.check_sizes(sizes)
+        self.L = len(self.sizes)
+        self.dtype = resolve_dtype(dtype)
+        self.activation_functions = _layer_activations(
+            activation, output_activation, len(self.sizes) - 1
+        )
+        self.cost_function = get_cost(cost)
+        self.init = init
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.weights, self.biases = initialize(self.sizes, init, self.rng, self.dtype)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def cost_name(self) -> str:
+        return self.cost_function.name
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers of weights, L − 1."""
+        return len(self.weights)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.sizes[-1]
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as plain Python values (what a saved model stores beside weights)."""
+        return {
+            "sizes": list(self.sizes),
+            "activations": [
+                {"name": act.name, **act.params} for act in self.activation_functions
+            ],
+            "cost": self.cost_function.name,
+            "init": self.init,
+            "dtype": np.dtype(self.dtype).name,
+        }
+
+    def __repr__(self) -> str:
+        acts = [a.name for a in self.activation_functions]
+        return (
+            f"Network(sizes={self.sizes}, activations={acts}, cost={self.cost_name!r}, "
+            f"dtype={np.dtype(self.dtype).name!r})"
+        )
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, a: Any) -> tuple[list[Any], list[Any]]:
+        """Feed columns forward and keep every z^l and a^l.
+
+        ``z^l = W^l a^{l−1} + b^l``, ``a^l = σ(z^l)`` for l = 2, …, L.
+
+        Parameters
+        ----------
+        a : array, shape (sizes[0], m)
+            Input examples as columns (``a^1 = x``).
+
+        Returns
+        -------
+        zs : list of arrays (sizes[i+1], m)
+        activations : list of arrays (sizes[i], m), ``activations[0] is a``
+        """
+        zs, activations = [], [a]
+        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
+            z = W @ a + b[:, None]  # z^l = W^l a^{l-1} + b^l
+            a = sigma(z)  # a^l = σ(z^l)
+            zs.append(z)
+            activations.append(a)
+        return zs, activations
+
+    def feedforward(self, X: Any) -> Any:
+        """The network's output ŷ = a^L for each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, sizes[0]) or (sizes[0],)
+
+        Returns
+        -------
+        A : array, shape (n_samples, sizes[-1])
+        """
+        a = self._inputs(X).T
+        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
+            a = sigma(W @ a + b[:, None])
+        return a.T
+
+    # ------------------------------------------------------------------ backward
+
+    def backprop(self, X: Any, Y: Any) -> Gradients:
+        """Gradients of the *mean* cost over the rows of ``X``, by the lecture's four equations.
+
+        Parameters
+        ----------
+        X : array-like, shape (m, sizes[0])
+        Y : array-like, shape (m, sizes[-1]) or integer labels (m,)
+
+        Returns
+        -------
+        Gradients
+            ``nabla_w``, ``nabla_b`` (shaped like ``weights``, ``biases``) and the per-layer
+            ``deltas``, ``zs`` and ``activations``.
+        """
+        x = self._inputs(X)
+        y = self._targets(Y, x.shape[0])
+        return self.backprop_columns(x.T, y.T)
+
+    def backprop_columns(self, x: Any, y: Any) -> Gradients:
+        """Backpropagation on a mini-batch of columns.
+
+        1. δ^L = ∂C/∂a^L ⊙ σ'(z^L)                    (output error)
+        2. δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)       (l = L−1, …, 2)
+        3. ∂C/∂b^l = δ^l                              (averaged over the m columns)
+        4. ∂C/∂w^l = δ^l (a^{l−1})ᵀ                   (summed over columns, divided by m)
+
+        For softmax layers ``⊙ σ'(z)`` is the Jacobian-transpose product ``σ.vjp``.
+
+        Parameters
+        ----------
+        x : array, shape (sizes[0], m)
+        y : array, shape (sizes[-1], m)
+        """
+        xp = get_namespace(x)
+        m = x.shape[1]
+        zs, activations = self.forward(x)
+        n = self.n_layers
+        deltas: list[Any] = [None] * n
+        nabla_w: list[Any] = [None] * n
+        nabla_b: list[Any] = [None] * n
+        sigma = self.activation_functions
+        delta = self.cost_function.delta(zs[-1], activations[-1], y, sigma[-1])  # δ^L
+        for i in range(n - 1, -1, -1):
+            deltas[i] = delta
+            nabla_b[i] = xp.sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
+            nabla_w[i] = (delta @ activations[i].T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+            if i > 0:
+                # δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'(z^l)
+                delta = sigma[i - 1].vjp(zs[i - 1], activations[i], self.weights[i].T @ delta)
+        return Gradients(nabla_w, nabla_b, deltas, zs, activations)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (argmax of a^L) for a classifier; for one output unit, the output itself
+        (thresholded at 1/2 when the output is a sigmoid)."""
+        A = self.feedforward(X)
+        if self.n_outputs > 1:
+            return np.argmax(A, axis=1)
+        if self.activation_functions[-1].name == "sigmoid":
+            return (A[:, 0] >= 0.5).astype(np.int64)
+        return A[:, 0]
+
+    def accuracy(self, X: Any, y: Any) -> float:
+        """Fraction of rows whose predicted class equals ``y`` (labels or one-hot rows)."""
+        X = self._inputs(X)
+        labels = validation.labels_of(y, X.shape[0], self.n_outputs)
+        return float(np.mean(self.predict(X) == labels))
+
+    def cost(self, X: Any, Y: Any, lmbda: float = 0.0) -> float:
+        """Mean cost over the rows, ``(1/n) Σ_x C_x``, plus ``(λ/2n) Σ ‖w‖²`` when ``lmbda > 0``."""
+        X = self._inputs(X)
+        Y = self._targets(Y, X.shape[0])
+        n = X.shape[0]
+        total = 0.0
+        for start in range(0, n, 10_000):  # bounded memory for large data sets
+            A = self.feedforward(X[start : start + 10_000])
+            total += float(np.sum(self.cost_function.fn(A.T, Y[start : start + 10_000].T)))
+        c = total / n
+        if lmbda:
+            c += 0.5 * lmbda / n * sum(float(np.sum(W * W)) for W in self.weights)
+        return c
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X: Any, Y: Any, **kwargs: Any) -> Any:
+        """Train by mini-batch gradient descent; see :func:`nnmath.train.fit` for the options.
+
+        Returns
+        -------
+        History
+        """
+        from .train import fit
+
+        return fit(self, X, Y, **kwargs)
+
+    # ------------------------------------------------------------------ helpers
+
+    def copy_parameters(self) -> tuple[list[Any], list[Any]]:
+        """Copies of ``weights`` and ``biases``."""
+        return [W.copy() for W in self.weights], [b.copy() for b in self.biases]
+
+    def set_parameters(self, weights: list[Any], biases: list[Any]) -> None:
+        """Copy ``weights`` and ``biases`` into the network's own arrays (keeps the buffers)."""
+        for W, W_new in zip(self.weights, weights):
+            W[...] = W_new
+        for b, b_new in zip(self.biases, biases):
+            b[...] = b_new
+
+    def _inputs(self, X: Any) -> np.ndarray:
+        return validation.check_inputs(X, self.sizes[0], self.dtype)
+
+    def _targets(self, Y: Any, n: int) -> np.ndarray:
+        return validation.check_targets(Y, n, self.n_outputs, self.dtype)
+
+
+def _layer_activations(
+    activation: Any, output_activation: Any, n_layers: int
+) -> list[Activation]:
+    """One Activation per layer of weights, from the constructor's arguments."""
+    if isinstance(activation, (list, tuple)):
+        acts = list(activation)
+        if len(acts) == n_layers - 1:
+            if output_activation is None:
+                raise ValueError(
+                    f"{len(acts)} hidden activations given for {n_layers} layers of weights: "
+                    "also pass output_activation, or give one activation per layer"
+                )
+            acts.append(output_activation)
+        elif len(acts) == n_layers:
+            if output_activation is not None:
+                raise ValueError(
+                    "activation already names the output layer's σ; drop output_activation "
+                    f"or give {n_layers - 1} hidden activations"
+                )
+        else:
+            raise ValueError(
+                f"activation list has {len(acts)} entries; the network has {n_layers - 1} "
+                f"hidden layers and {n_layers} layers of weights"
+            )
+    else:
+        hidden = activation
+        acts = [hidden] * (n_layers - 1) + [
+            output_activation if output_activation is not None else hidden
+        ]
+    return [get_activation(a) for a in acts]

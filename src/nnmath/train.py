@@ -1,0 +1,197 @@
+"""The mini-batch training loop: shuffle, backprop, step; monitoring and early stopping.
+
+Training prints nothing. It returns a :class:`History`; progress bars and tables are drawn by
+callers (the command line) through ``callbacks``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .optim import Optimizer, get_optimizer
+
+__all__ = ["History", "TrainingDiverged", "fit"]
+
+Callback = Callable[[Any, "History", int], None]
+
+
+@dataclass
+class History:
+    """Per-epoch record of a training run (plain Python numbers).
+
+    Attributes
+    ----------
+    training_cost : list of float
+        Mean cost over the training set after each epoch.
+    validation_cost, validation_accuracy : list of float
+        The same on ``validation_data`` (empty when none was given).
+    training_accuracy : list of float
+        Filled when ``monitor_training_accuracy=True``.
+    epoch_time : list of float
+        Wall-clock seconds of each epoch's training (without the evaluations).
+    best_epoch : int or None
+        Epoch (0-based) with the best validation score, when validation data was given.
+    stopped_early : bool
+        Whether early stopping ended the run.
+    extra : dict
+        Room for measurements added by callbacks (e.g. gradient norms per layer).
+    """
+
+    training_cost: list[float] = field(default_factory=list)
+    validation_cost: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
+    training_accuracy: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.training_cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainingDiverged(ValueError):
+    """The cost became NaN or infinite; the network keeps its last finite weights."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def fit(
+    net: Any,
+    X: Any,
+    Y: Any,
+    epochs: int = 30,
+    mini_batch_size: int = 10,
+    eta: float = 3.0,
+    lmbda: float = 0.0,
+    optimizer: str | Optimizer = "sgd",
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    validation_data: tuple[Any, Any] | None = None,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    patience: int | None = None,
+    monitor_training_accuracy: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``net`` by mini-batch gradient descent.
+
+    Each epoch shuffles the rows with ``rng``, cuts them into mini-batches of
+    ``mini_batch_size``, and for each computes the gradient of the mean cost by
+    backpropagation and lets the optimizer step.
+
+    Parameters
+    ----------
+    net : Network
+    X : array-like, shape (n, sizes[0])
+    Y : array-like, shape (n, sizes[-1]) or integer labels (n,)
+    epochs, mini_batch_size : int
+    eta : float
+        Learning rate η.
+    lmbda : float
+        L2 regularisation λ, Nielsen's form: weight decay ``1 − ηλ/n`` with n = len(X).
+    optimizer : {"sgd", "adam"} or Optimizer
+    momentum, nesterov : SGD momentum μ and Nesterov's look-ahead.
+    beta1, beta2 : Adam's moment decay rates.
+    validation_data : (Xv, yv), optional
+        Evaluated after every epoch (cost and accuracy).
+    seed : int, optional
+        Seed of the shuffling generator (ignored when ``rng`` is given).
+    patience : int, optional
+        Early stopping: stop after ``patience`` epochs without a better validation accuracy
+        (validation cost for a single-output network), then restore the best weights.
+    monitor_training_accuracy : bool
+        Also record the training accuracy every epoch.
+    callbacks : sequence of callables ``f(net, history, epoch)``
+        Called after every epoch (progress bars, gradient tracking, checkpoints).
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    TrainingDiverged
+        When the training cost becomes NaN or infinite; the network is left with the
+        weights of the last finite epoch.
+    """
+    X = net._inputs(X)
+    Y = net._targets(Y, X.shape[0])
+    n = X.shape[0]
+    if int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
+    if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
+    if patience is not None and validation_data is None:
+        raise ValueError("early stopping (patience) needs validation_data")
+    if validation_data is not None:
+        Xv = net._inputs(validation_data[0])
+        Yv = net._targets(validation_data[1], Xv.shape[0])
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    opt = get_optimizer(
+        optimizer, eta=eta, lmbda=lmbda, n=n, momentum=momentum, nesterov=nesterov,
+        beta1=beta1, beta2=beta2,
+    )
+    B = int(mini_batch_size)
+    history = History()
+    best_score, best_params, since_best = -math.inf, None, 0
+    classify = net.n_outputs > 1
+
+    for epoch in range(int(epochs)):
+        last_finite = net.copy_parameters()
+        t0 = time.perf_counter()
+        perm = rng.permutation(n)
+        for k in range(0, n, B):
+            idx = perm[k : k + B]
+            grads = net.backprop_columns(X[idx].T, Y[idx].T)
+            opt.step(net, grads)
+        history.epoch_time.append(time.perf_counter() - t0)
+
+        cost = net.cost(X, Y)
+        if not math.isfinite(cost):
+            net.set_parameters(*last_finite)
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch + 1}: the cost became {cost}; "
+                f"try a smaller eta (now {eta}); the network keeps the weights of the last "
+                "finite epoch",
+                history,
+            )
+        history.training_cost.append(cost)
+        if monitor_training_accuracy:
+            history.training_accuracy.append(net.accuracy(X, Y))
+        if validation_data is not None:
+            vcost = net.cost(Xv, Yv)
+            history.validation_cost.append(vcost)
+            if classify:
+                history.validation_accuracy.append(net.accuracy(Xv, Yv))
+            score = history.validation_accuracy[-1] if classify else -vcost
+            if score > best_score:
+                best_score, history.best_epoch, since_best = score, epoch, 0
+                if patience is not None:
+                    best_params = net.copy_parameters()
+            else:
+                since_best += 1
+        for callback in callbacks:
+            callback(net, history, epoch)
+        if patience is not None and since_best >= patience:
+            history.stopped_early = True
+            break
+
+    if best_params is not None:  # early stopping keeps the best epoch's weights
+        net.set_parameters(*best_params)
+    return history

@@ -1,0 +1,138 @@
+"""Input checks that turn bad input into one clear error naming the problem and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_sizes", "check_inputs", "check_targets", "labels_of", "one_hot"]
+
+
+def check_sizes(sizes: Sequence[int]) -> list[int]:
+    """Validate the layer sizes: at least two layers, every width a positive integer."""
+    try:
+        out = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise TypeError(f"sizes must be a sequence of integers, got {sizes!r}") from None
+    if any(o != s for o, s in zip(out, sizes)):
+        raise TypeError(f"sizes must be integers, got {list(sizes)!r}")
+    if len(out) < 2:
+        raise ValueError(
+            f"sizes must list at least 2 layers (input and output), got {out}; "
+            "e.g. [784, 30, 10]"
+        )
+    bad = [s for s in out if s <= 0]
+    if bad:
+        raise ValueError(f"every layer width must be positive, got sizes={out}")
+    return out
+
+
+def _as_numeric(X: Any, name: str) -> np.ndarray:
+    if hasattr(X, "detach") or hasattr(X, "get"):  # torch / cupy: bring to host first
+        from .backend import to_numpy
+
+        X = to_numpy(X)
+    arr = np.asarray(X)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    return arr
+
+
+def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
+    """Return ``X`` as a 2-D array of ``dtype``, rows are examples.
+
+    Raises
+    ------
+    TypeError
+        When ``X`` is not numeric.
+    ValueError
+        Wrong number of dimensions or features, or NaN / inf values.
+    """
+    arr = _as_numeric(X, "X")
+    if arr.ndim == 1 and arr.shape[0] == n_features:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) with examples as rows, got shape {arr.shape}"
+        )
+    if arr.shape[1] != n_features:
+        raise ValueError(
+            f"X has {arr.shape[1]} features, the network expects {n_features} (sizes[0])"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError("X has no rows")
+    arr = np.asarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"X contains {bad} NaN or infinite values; clean or impute them first")
+    return arr
+
+
+def one_hot(labels: np.ndarray, n_classes: int, dtype: Any) -> np.ndarray:
+    """Rows ``e_{y}`` of the identity, shape (n, n_classes)."""
+    Y = np.zeros((labels.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(labels.shape[0]), labels] = 1
+    return Y
+
+
+def _integer_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
+    if not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinite values")
+    if np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
+        raise ValueError(
+            "y must hold integer class labels or one-hot rows; got non-integer values"
+        )
+    labels = y.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"labels out of range: found {labels.min()}..{labels.max()}, the output layer "
+            f"has {n_classes} units, so labels must be in 0..{n_classes - 1}"
+        )
+    return labels
+
+
+def check_targets(Y: Any, n: int, n_outputs: int, dtype: Any) -> np.ndarray:
+    """Return targets as rows of shape (n, n_outputs); integer labels become one-hot.
+
+    Raises
+    ------
+    ValueError
+        Length mismatch with X, wrong width, labels out of range, NaN values.
+    """
+    arr = _as_numeric(Y, "Y")
+    if arr.shape[:1] != (n,):
+        raise ValueError(f"X has {n} rows but Y has {arr.shape[0] if arr.ndim else 0}")
+    if arr.ndim == 1:
+        if n_outputs == 1:
+            arr = arr[:, None]
+        else:
+            return one_hot(_integer_labels(arr, n_outputs), n_outputs, dtype)
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        raise ValueError(
+            f"Y has shape {arr.shape}; expected ({n}, {n_outputs}) one-hot rows "
+            f"or ({n},) integer labels"
+        )
+    arr = np.asarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError("Y contains NaN or infinite values")
+    return arr
+
+
+def labels_of(y: Any, n: int, n_outputs: int) -> np.ndarray:
+    """Integer labels from labels ``(n,)`` or one-hot rows ``(n, n_outputs)``."""
+    arr = _as_numeric(y, "y")
+    if arr.shape[:1] != (n,):
+        raise ValueError(f"X has {n} rows but y has {arr.shape[0] if arr.ndim else 0}")
+    if arr.ndim == 2:
+        if arr.shape[1] != n_outputs:
+            raise ValueError(f"y has {arr.shape[1]} columns, the network has {n_outputs} outputs")
+        return np.argmax(arr, axis=1) if n_outputs > 1 else arr[:, 0]
+    if n_outputs == 1:
+        return arr
+    return _integer_labels(arr, n_outputs)
