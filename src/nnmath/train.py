@@ -88,6 +88,7 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    fast: bool | str = True,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -119,6 +120,11 @@ def fit(
         Also record the training accuracy every epoch.
     callbacks : sequence of callables ``f(net, history, epoch)``
         Called after every epoch (progress bars, gradient tracking, checkpoints).
+    fast : bool or {"numba", "numpy"}
+        Train through :mod:`nnmath.fast` (preallocated buffers, a compiled epoch) when it
+        supports this network, optimizer and data; it computes the same numbers as the loop
+        below. ``False`` forces the reference loop; ``"numba"`` / ``"numpy"`` pick the fast
+        backend. ``history.extra["train_path"]`` says which path ran.
 
     Returns
     -------
@@ -151,15 +157,24 @@ def fit(
     history = History()
     best_score, best_params, since_best = -math.inf, None, 0
     classify = net.n_outputs > 1
+    runner = None
+    if fast:
+        from .fast import epoch_runner
+
+        runner = epoch_runner(net, opt, X, Y, B, backend="auto" if fast is True else fast)
+    history.extra["train_path"] = runner.backend if runner is not None else "reference"
 
     for epoch in range(int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
         perm = rng.permutation(n)
-        for k in range(0, n, B):
-            idx = perm[k : k + B]
-            grads = net.backprop_columns(X[idx].T, Y[idx].T)
-            opt.step(net, grads)
+        if runner is not None:  # the same mini-batches, computed in reused buffers
+            runner.run_epoch(perm)
+        else:
+            for k in range(0, n, B):
+                idx = perm[k : k + B]
+                grads = net.backprop_columns(X[idx].T, Y[idx].T)
+                opt.step(net, grads)
         history.epoch_time.append(time.perf_counter() - t0)
 
         cost = net.cost(X, Y)
