@@ -76,10 +76,10 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
             return f"{name} is not a C-contiguous 2-D {dtype} array"
     for act in net.activation_functions:
         if act.name not in ACTIVATION_CODES or type(act) is not ACTIVATIONS.get(act.name):
-            return f"activation {act!r} is not a built-in one"
+            return f"activation {act.name!r} ({type(act).__name__}) is not a built-in one"
     cost = net.cost_function
     if cost.name not in COST_CODES or type(cost) is not COSTS.get(cost.name):
-        return f"cost {cost!r} is not a built-in one"
+        return f"cost {cost.name!r} ({type(cost).__name__}) is not a built-in one"
     if type(optimizer) not in (SGD, Adam):
         return f"optimizer {type(optimizer).__name__} is not SGD or Adam"
     for arr in (*net.weights, *net.biases):
@@ -167,7 +167,9 @@ class EpochRunner:
             self.TW = tuple(np.zeros_like(W) for W in net.weights) if self.opt_code else None
             self.TB = tuple(np.zeros_like(b) for b in net.biases) if self.opt_code else None
         else:
-            self.iw = np.zeros(8, np.int32)
+            from ._numba_kernels import BLAS_INT
+
+            self.iw = np.zeros(8, BLAS_INT)
             self.fw = np.zeros(2, dtype)
             self.cw = np.zeros(2, np.uint8)
         self.eps = float(np.finfo(dtype).eps)
@@ -257,11 +259,12 @@ class EpochRunner:
             if m != B:  # the last, shorter mini-batch: views of the first m rows
                 A, Z, D, T, M = (tuple(x[:m] for x in group) for group in views[:5])
             Yb, T2, col = (x[:m] for x in views[5:]) if m != B else views[5:]
-            np.take(self.X, idx, axis=0, out=A[0])
-            np.take(self.Y, idx, axis=0, out=Yb)
+            np.take(self.X, idx, axis=0, out=A[0], mode="clip")  # "raise" would buffer
+            np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
             for i in range(L):  # z^l = W^l a^{l−1} + b^l ; a^l = σ(z^l)
                 np.matmul(A[i], Ws[i].T, out=Z[i])
-                np.add(Z[i], bs[i], out=Z[i])
+                np.copyto(T[i], bs[i])  # a broadcasting ufunc would allocate a buffer
+                np.add(Z[i], T[i], out=Z[i])
                 _np_sigma(self.codes[i], self.alphas[i], Z[i], A[i + 1], T[i], M[i], col)
             d = D[L - 1]  # δ^L
             if self.fused or self.cost_code == 0:
@@ -290,7 +293,7 @@ class EpochRunner:
                             T[i - 1], M[i - 1], col)
             t += 1
             if self.opt_code == 0:
-                for W, b, nw, nb in zip(Ws, bs, NW, NB):
+                for W, b, nw, nb in zip(Ws, bs, NW, NB, strict=True):
                     if decay:
                         W *= 1.0 - eta * decay  # (1 − ηλ/n) w
                     nw *= eta
@@ -307,7 +310,7 @@ class EpochRunner:
 
     def _np_momentum(self, ps: Any, gs: Any, vs: Any, ts: Any, l2: float) -> None:
         eta, mu = self.optimizer.eta, self.optimizer.momentum
-        for p, g, v, tmp in zip(ps, gs, vs, ts):
+        for p, g, v, tmp in zip(ps, gs, vs, ts, strict=True):
             if l2:
                 np.multiply(p, l2, out=tmp)
                 g += tmp  # g + (λ/n) w
@@ -326,7 +329,7 @@ class EpochRunner:
         b1, b2 = opt.beta1, opt.beta2
         step = opt.eta * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         eps_hat = opt.epsilon * np.sqrt(1.0 - b2**t)
-        for p, g, m, v, tmp in zip(ps, gs, ms, vs, ts):
+        for p, g, m, v, tmp in zip(ps, gs, ms, vs, ts, strict=True):
             if l2:
                 np.multiply(p, l2, out=tmp)
                 g += tmp
@@ -371,10 +374,12 @@ def _np_sigma(code: int, alpha: float, z: Any, a: Any, tmp: Any, mask: Any, col:
         np.copyto(a, z)
     else:  # softmax of each row, its max subtracted first
         np.max(z, axis=1, keepdims=True, out=col)
-        np.subtract(z, col, out=a)
+        np.copyto(tmp, col)  # broadcast by copyto: ufuncs would allocate a buffer
+        np.subtract(z, tmp, out=a)
         np.exp(a, out=a)
         np.sum(a, axis=1, keepdims=True, out=col)
-        np.divide(a, col, out=a)
+        np.copyto(tmp, col)
+        np.divide(a, tmp, out=a)
 
 
 def _np_vjp(code: int, alpha: float, z: Any, a: Any, g: Any, tmp: Any, mask: Any, col: Any) -> None:
@@ -388,8 +393,8 @@ def _np_vjp(code: int, alpha: float, z: Any, a: Any, g: Any, tmp: Any, mask: Any
         np.subtract(1.0, tmp, out=tmp)
         g *= tmp
     elif code == 2:
-        np.greater(z, 0, out=tmp)
-        g *= tmp
+        np.less_equal(z, 0, out=mask)  # g ⊙ [z > 0]
+        np.copyto(g, 0.0, where=mask)
     elif code == 3:
         tmp.fill(1.0)
         np.less(z, 0, out=mask)
@@ -405,5 +410,6 @@ def _np_vjp(code: int, alpha: float, z: Any, a: Any, g: Any, tmp: Any, mask: Any
     elif code == _SOFTMAX:
         np.multiply(a, g, out=tmp)
         np.sum(tmp, axis=1, keepdims=True, out=col)
-        g -= col
+        np.copyto(tmp, col)
+        g -= tmp
         g *= a

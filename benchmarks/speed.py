@@ -1,0 +1,415 @@
+"""Seconds per training epoch: nnmath against PyTorch, scikit-learn, JAX and the matmul floor.
+
+One epoch is 60,000 MNIST-shaped synthetic examples (784 inputs uniform in [0, 1), 10 random
+classes). Each system trains each row in its *own subprocess*, limited to the same number of
+threads (environment variables set before any import, plus threadpoolctl / torch), so that the
+peak resident memory (``ru_maxrss``) is that system's alone. A row's time is the median of
+``--epochs`` epochs after one warm-up epoch.
+
+Systems
+-------
+nnmath      ``Network.fit`` (the public API; the fast path is chosen automatically).
+torch       PyTorch eager: ``nn.Sequential``, ``torch.optim.SGD``, a plain loop over mini-batch
+            tensors made before each timed epoch.
+sklearn     ``MLPClassifier(solver="sgd", momentum=0, batch_size=B)``, one ``fit`` with
+            ``max_iter=1, warm_start=True`` per epoch (its softmax + log-loss output on every
+            row: scikit-learn has no quadratic-cost classifier).
+jax_loop    JAX: one jitted SGD step per mini-batch in a Python loop.
+jax_scan    JAX: the whole epoch jitted as one ``lax.scan`` over the mini-batches.
+floor       Only the matrix products of backprop, in a tight loop: per mini-batch and layer
+            ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
+            input layer's ``Wᵀ δ`` is never needed). Measured twice, as a NumPy loop with
+            ``out=`` and as a compiled loop calling BLAS ``gemm``; the faster is the floor.
+
+Usage::
+
+    flock /tmp/nnmath-heavy.lock python benchmarks/speed.py --markdown benchmarks/RESULTS.md
+    python benchmarks/speed.py --rows book --batches 10 --dtypes float32 --systems nnmath,floor
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROWS = {
+    "book": dict(sizes=[784, 30, 10], hidden="sigmoid", output="sigmoid", cost="quadratic",
+                 init="scaled_normal", eta=3.0),
+    "relu100": dict(sizes=[784, 100, 10], hidden="relu", output="softmax",
+                    cost="log_likelihood", init="he", eta=0.1),
+    "deep": dict(sizes=[784, 100, 100, 100, 100, 10], hidden="relu", output="softmax",
+                 cost="log_likelihood", init="he", eta=0.1),
+}
+SYSTEMS = ["floor", "nnmath", "jax_scan", "jax_loop", "sklearn", "torch"]
+N_EXAMPLES, N_CLASSES = 60_000, 10
+
+
+# ---------------------------------------------------------------------------- worker side
+
+
+def _data(n: int, dtype: str):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.random((n, 784), dtype=np.dtype(dtype).type)
+    y = rng.integers(0, N_CLASSES, n)
+    return X, y
+
+
+def _nnmath_net(row: dict, dtype: str):
+    from nnmath.network import Network
+
+    return Network(row["sizes"], activation=row["hidden"], output_activation=row["output"],
+                   cost=row["cost"], init=row["init"], seed=1, dtype=dtype)
+
+
+def _median_epoch(run_epoch, epochs: int) -> list[float]:
+    run_epoch()  # warm-up (compilation, first touch of buffers)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        run_epoch()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_nnmath(row, B, dtype, epochs, n):
+    X, y = _data(n, dtype)
+    net = _nnmath_net(row, dtype)
+    history = net.fit(X, y, epochs=epochs + 1, mini_batch_size=B, eta=row["eta"], seed=2)
+    return history.epoch_time[1:], {"path": history.extra.get("train_path")}
+
+
+def bench_floor(row, B, dtype, epochs, n):
+    import numpy as np
+
+    net = _nnmath_net(row, dtype)
+    Ws = net.weights
+    sizes = row["sizes"]
+    A = [np.ones((B, s), dtype) for s in sizes]  # a^l, never overwritten
+    D = [np.full((B, s), 1e-3, dtype) for s in sizes[1:]]  # δ^l, never overwritten
+    Z = [np.zeros((B, s), dtype) for s in sizes[1:]]
+    G = [np.zeros((B, s), dtype) for s in sizes[1:]]
+    NW = [np.zeros_like(W) for W in Ws]
+    L = len(Ws)
+    batches = -(-n // B)
+
+    def numpy_epoch():
+        for _ in range(batches):
+            for i in range(L):
+                np.matmul(A[i], Ws[i].T, out=Z[i])  # z = W a
+            for i in range(L - 1, -1, -1):
+                np.matmul(D[i].T, A[i], out=NW[i])  # ∇w = δ aᵀ
+                if i > 0:
+                    np.matmul(D[i], Ws[i], out=G[i - 1])  # Wᵀ δ
+
+    t_numpy = _median_epoch(numpy_epoch, epochs)
+    info = {"numpy_loop": float(np.median(t_numpy))}
+    try:
+        from nnmath._numba_kernels import BLAS_INT, floor_epoch
+    except ImportError:
+        return t_numpy, info
+    iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
+
+    def compiled_epoch():
+        floor_epoch(batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
+                    iw, fw, cw)
+
+    t_compiled = _median_epoch(compiled_epoch, epochs)
+    info["compiled_loop"] = float(np.median(t_compiled))
+    return (t_compiled if info["compiled_loop"] < info["numpy_loop"] else t_numpy), info
+
+
+def bench_torch(row, B, dtype, epochs, n):
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(int(os.environ["NNMATH_BENCH_THREADS"]))
+    X, y = _data(n, dtype)
+    tdtype = getattr(torch, dtype)
+    net = _nnmath_net(row, dtype)
+    layers = []
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=tdtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(net.weights) - 1:
+            layers.append(torch.nn.Sigmoid() if row["hidden"] == "sigmoid" else torch.nn.ReLU())
+    quadratic = row["cost"] == "quadratic"
+    if quadratic:
+        layers.append(torch.nn.Sigmoid())
+        loss_fn = torch.nn.MSELoss()
+        T = torch.from_numpy(np.eye(N_CLASSES, dtype=dtype)[y])
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss()  # softmax + log-likelihood, fused
+        T = torch.from_numpy(y)
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=row["eta"])
+    Xt = torch.from_numpy(X)
+    gen = torch.Generator().manual_seed(2)
+
+    def batches():
+        perm = torch.randperm(n, generator=gen)
+        return list(zip(Xt[perm].split(B), T[perm].split(B), strict=True))
+
+    times = []
+    for epoch in range(epochs + 1):
+        data = batches()  # pre-made mini-batch tensors, outside the timing
+        t0 = time.perf_counter()
+        for xb, tb in data:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), tb)
+            loss.backward()
+            opt.step()
+        if epoch:
+            times.append(time.perf_counter() - t0)
+        del data
+    return times, {}
+
+
+def bench_sklearn(row, B, dtype, epochs, n):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = _data(n, dtype)
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(row["sizes"][1:-1]),
+        activation="logistic" if row["hidden"] == "sigmoid" else "relu",
+        solver="sgd", momentum=0.0, batch_size=B, learning_rate_init=row["eta"] / 10,
+        alpha=0.0, max_iter=1, warm_start=True, shuffle=True, random_state=2,
+        early_stopping=False, n_iter_no_change=10**9, tol=0.0,
+    )
+
+    def run_epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+
+    return _median_epoch(run_epoch, epochs), {}
+
+
+def _jax_setup(row, B, dtype, n):
+    import jax
+
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    X, y = _data(n, dtype)
+    net = _nnmath_net(row, dtype)
+    params = [
+        (jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.weights, net.biases, strict=True)
+    ]
+    Xj = jnp.asarray(X)
+    Yj = jax.nn.one_hot(jnp.asarray(y), N_CLASSES, dtype=Xj.dtype)
+    hidden = jax.nn.sigmoid if row["hidden"] == "sigmoid" else jax.nn.relu
+    quadratic = row["cost"] == "quadratic"
+    eta = row["eta"]
+
+    def loss(params, xb, yb):
+        a = xb
+        for W, b in params[:-1]:
+            a = hidden(a @ W.T + b)
+        W, b = params[-1]
+        z = a @ W.T + b
+        if quadratic:
+            return 0.5 * jnp.sum((jax.nn.sigmoid(z) - yb) ** 2) / xb.shape[0]
+        return -jnp.sum(yb * jax.nn.log_softmax(z)) / xb.shape[0]
+
+    def step(params, idx):
+        grads = jax.grad(loss)(params, Xj[idx], Yj[idx])
+        pairs = zip(params, grads, strict=True)
+        return [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in pairs]
+
+    return jax, jnp, params, step
+
+
+def bench_jax_loop(row, B, dtype, epochs, n):
+    import numpy as np
+
+    jax, jnp, params, step = _jax_setup(row, B, dtype, n)
+    jstep = jax.jit(step)
+    rng = np.random.default_rng(2)
+    state = {"params": params}
+
+    def run_epoch():
+        perm = rng.permutation(n)
+        idxs = [jnp.asarray(perm[k : k + B]) for k in range(0, n, B)]
+        p = state["params"]
+        for idx in idxs:
+            p = jstep(p, idx)
+        jax.block_until_ready(p)
+        state["params"] = p
+
+    return _median_epoch(run_epoch, epochs), {}
+
+
+def bench_jax_scan(row, B, dtype, epochs, n):
+    import numpy as np
+
+    jax, jnp, params, step = _jax_setup(row, B, dtype, n)
+    full = n // B
+
+    @jax.jit
+    def epoch(params, perm):
+        batches = perm[: full * B].reshape(full, B)
+        params, _ = jax.lax.scan(lambda p, idx: (step(p, idx), None), params, batches)
+        if n % B:
+            params = step(params, perm[full * B :])
+        return params
+
+    rng = np.random.default_rng(2)
+    state = {"params": params}
+
+    def run_epoch():
+        state["params"] = jax.block_until_ready(
+            epoch(state["params"], jnp.asarray(rng.permutation(n)))
+        )
+
+    return _median_epoch(run_epoch, epochs), {}
+
+
+def worker(args: argparse.Namespace) -> None:
+    import resource
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads)
+    bench = globals()[f"bench_{args.system}"]
+    times, info = bench(ROWS[args.row], args.batch, args.dtype, args.epochs, args.n)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "seconds": float(np.median(times)), "times": [float(t) for t in times],
+        "peak_rss_mb": rss_mb, **info,
+    }))
+
+
+# ---------------------------------------------------------------------------- driver side
+
+
+def _available(system: str) -> bool:
+    import importlib.util
+
+    need = {"torch": "torch", "sklearn": "sklearn", "jax_loop": "jax", "jax_scan": "jax"}
+    return system not in need or importlib.util.find_spec(need[system]) is not None
+
+
+def run_one(system, row, batch, dtype, args) -> dict:
+    env = dict(os.environ)
+    threads = str(args.threads)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS", "NNMATH_BENCH_THREADS"):
+        env[var] = threads
+    env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, __file__, "--worker", "--system", system, "--row", row,
+           "--batch", str(batch), "--dtype", dtype, "--epochs", str(args.epochs),
+           "--n", str(args.n), "--threads", threads]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": tail[:120]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", default=",".join(ROWS), help=f"comma list of {list(ROWS)}")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma list of {SYSTEMS}")
+    p.add_argument("--batches", default="10,128")
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
+    p.add_argument("--n", type=int, default=N_EXAMPLES, help="examples per epoch")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=300, help="seconds per subprocess")
+    p.add_argument("--markdown", type=Path, help="also write the table to this file")
+    p.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--system", help=argparse.SUPPRESS)
+    p.add_argument("--row", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--dtype", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+
+    rows, systems = args.rows.split(","), args.systems.split(",")
+    for name, known in (("row", ROWS), ("system", SYSTEMS)):
+        bad = [x for x in (rows if name == "row" else systems) if x not in known]
+        if bad:
+            p.error(f"unknown {name}(s) {bad}: choose from {list(known)}")
+    systems = [s for s in systems if _available(s) or print(f"# {s}: not installed, skipped")]
+    batches = [int(b) for b in args.batches.split(",")]
+    dtypes = args.dtypes.split(",")
+    data_mb = {d: args.n * (784 * (4 if d == "float32" else 8) + 8) / 2**20 for d in dtypes}
+
+    t_start = time.perf_counter()
+    results = []
+    header = ["row", "B", "dtype", *[f"{s} s (×floor)" for s in systems if s != "floor"],
+              "floor s", "fastest", "peak RSS MB " + "/".join(systems)]
+    lines = [_fmt_row(header), _fmt_row(["---"] * len(header))]
+    print(lines[0], flush=True)
+    for dtype in dtypes:
+        for row in rows:
+            for batch in batches:
+                res = {s: run_one(s, row, batch, dtype, args) for s in systems}
+                results.append({"row": row, "batch": batch, "dtype": dtype, "results": res})
+                floor = res.get("floor", {}).get("seconds")
+                cells = [f"{row} {ROWS[row]['sizes']}", str(batch), dtype]
+                timed = {}
+                for s in systems:
+                    if s == "floor":
+                        continue
+                    r = res[s]
+                    if "seconds" not in r:
+                        cells.append(f"error: {r.get('error')}")
+                        continue
+                    timed[s] = r["seconds"]
+                    ratio = f" ({r['seconds'] / floor:.2f}×)" if floor else ""
+                    cells.append(f"{r['seconds']:.3f}{ratio}")
+                cells.append(f"{floor:.3f}" if floor else "-")
+                cells.append(min(timed, key=timed.get) if timed else "-")
+                cells.append("/".join(
+                    f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
+                    for s in systems
+                ))
+                line = _fmt_row(cells)
+                lines.append(line)
+                print(line, flush=True)
+    elapsed = time.perf_counter() - t_start
+    footer = (
+        f"\nData per run: {', '.join(f'{d} {mb:.0f} MB' for d, mb in data_mb.items())} "
+        f"(X plus labels). Threads: {args.threads}. Epochs timed: {args.epochs} after 1 "
+        f"warm-up (median). Total wall time: {elapsed:.0f} s."
+    )
+    print(footer)
+    if args.markdown:
+        text = "\n".join(lines) + "\n" + footer + "\n"
+        tmp = args.markdown.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, args.markdown)
+    if args.json:
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

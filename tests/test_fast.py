@@ -1,0 +1,195 @@
+"""The fast training path computes what the reference loop computes, and allocates nothing new.
+
+Nothing here is timed: speed lives in ``benchmarks/speed.py``.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from nnmath.activations import Activation, sigmoid, sigmoid_prime
+from nnmath.fast import epoch_runner, numba_available, unsupported_reason
+from nnmath.network import Network
+from nnmath.optim import SGD, Adam
+
+BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
+
+CASES = [
+    # (network keywords, fit keywords)
+    (dict(sizes=[12, 7, 4], activation="sigmoid", cost="quadratic"), dict(eta=3.0)),
+    (
+        dict(sizes=[12, 9, 6, 4], activation="relu", output_activation="softmax",
+             cost="log_likelihood", init="he"),
+        dict(eta=0.1, lmbda=1.0),
+    ),
+    (
+        dict(sizes=[12, 7, 4], activation="tanh", output_activation="sigmoid",
+             cost="cross_entropy"),
+        dict(eta=0.5, momentum=0.9, lmbda=0.5),
+    ),
+    (
+        dict(sizes=[12, 7, 4], activation=["elu", "softmax"], cost="quadratic"),
+        dict(eta=0.5, momentum=0.5, nesterov=True),
+    ),
+    (
+        dict(sizes=[12, 7, 4], activation="leaky_relu", output_activation="softmax",
+             cost="cross_entropy"),
+        dict(optimizer="adam", eta=0.01, lmbda=0.1),
+    ),
+    (
+        dict(sizes=[12, 7, 4], activation="sigmoid", output_activation="identity",
+             cost="quadratic"),
+        dict(eta=0.05),
+    ),
+    (
+        dict(sizes=[12, 7, 4], activation="relu", output_activation="sigmoid",
+             cost="log_likelihood"),
+        dict(eta=0.2),
+    ),
+]
+
+
+def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 12)), rng.integers(0, 4, n)
+
+
+def _train(net_kw: dict, fit_kw: dict, dtype: str, fast: bool | str):
+    X, y = _data()
+    net = Network(seed=1, dtype=dtype, **net_kw)
+    history = net.fit(X, y, epochs=3, mini_batch_size=7, seed=2, fast=fast, **fit_kw)
+    return net, history
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_fast_path_agrees_with_reference_float64(case: int, backend: str) -> None:
+    net_kw, fit_kw = CASES[case]
+    ref, h_ref = _train(net_kw, fit_kw, "float64", fast=False)
+    fast, h_fast = _train(net_kw, fit_kw, "float64", fast=backend)
+    assert h_ref.extra["train_path"] == "reference"
+    assert h_fast.extra["train_path"] == backend
+    for a, b in zip(ref.weights + ref.biases, fast.weights + fast.biases, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(h_fast.training_cost, h_ref.training_cost, rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", [0, 1, 4])
+def test_fast_path_agrees_with_reference_float32(case: int, backend: str) -> None:
+    net_kw, fit_kw = CASES[case]
+    ref, h_ref = _train(net_kw, fit_kw, "float32", fast=False)
+    fast, h_fast = _train(net_kw, fit_kw, "float32", fast=backend)
+    for a, b in zip(ref.weights + ref.biases, fast.weights + fast.biases, strict=True):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(h_fast.training_cost, h_ref.training_cost, rtol=1e-3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "opt_kw, keys",
+    [
+        (dict(momentum=0.9), ["velocity_w", "velocity_b"]),
+        (dict(optimizer="adam", eta=0.01), ["m_w", "m_b", "v_w", "v_b"]),
+    ],
+)
+def test_optimizer_state_matches_reference(backend: str, opt_kw: dict, keys: list) -> None:
+    """The fast path keeps the optimizer's named state, as a checkpoint would save it."""
+    X, y = _data()
+    states = []
+    opt_kw = {"eta": 0.5, **opt_kw}
+    name = opt_kw.pop("optimizer", "sgd")
+    for fast in (False, backend):
+        net = Network([12, 7, 4], seed=1, dtype="float64")
+        opt = SGD(n=len(X), **opt_kw) if name == "sgd" else Adam(n=len(X), **opt_kw)
+        net.fit(X, y, epochs=2, mini_batch_size=10, optimizer=opt, seed=3, fast=fast)
+        states.append(opt.state)
+    ref, got = states
+    for key in keys:
+        for a, b in zip(ref[key], got[key], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert ref.get("t") == got.get("t")
+
+
+def test_dispatch_falls_back_for_custom_activation() -> None:
+    custom = Activation.from_functions(sigmoid, sigmoid_prime, name="my_sigmoid")
+    net = Network([12, 5, 4], activation=custom, output_activation="sigmoid", seed=0)
+    X, y = _data(50)
+    history = net.fit(X, y, epochs=1, mini_batch_size=10, eta=1.0)
+    assert history.extra["train_path"] == "reference"
+    reason = unsupported_reason(net, SGD(1.0), net._inputs(X), net._targets(y, 50))
+    assert "my_sigmoid" in reason
+
+
+def test_fast_is_default_and_false_forces_reference() -> None:
+    X, y = _data(50)
+    auto = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10)
+    forced = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10, fast=False)
+    assert auto.extra["train_path"] == BACKENDS[-1]
+    assert forced.extra["train_path"] == "reference"
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    net = Network([12, 5, 4], seed=0)
+    X, y = _data(20)
+    with pytest.raises(ValueError, match="unknown fast backend"):
+        net.fit(X, y, epochs=1, fast="cuda")
+
+
+def test_run_epoch_rejects_a_wrong_permutation() -> None:
+    net = Network([12, 5, 4], seed=0)
+    X, y = _data(20)
+    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5, "numpy")
+    with pytest.raises(ValueError, match="permutation of 20"):
+        runner.run_epoch(np.arange(19))
+
+
+def _warm_epoch_allocations(backend: str, n: int) -> tuple[int, int]:
+    """(peak bytes traced above the start, NRT allocations) during one warm epoch."""
+    rng = np.random.default_rng(0)
+    net = Network([64, 100, 10], activation="relu", output_activation="softmax",
+                  cost="log_likelihood", init="he", seed=0, dtype="float64")
+    X = net._inputs(rng.random((n, 64)))
+    Y = net._targets(rng.integers(0, 10, n), n)
+    runner = epoch_runner(net, Adam(1e-3, n=n), X, Y, 32, backend)
+    runner.run_epoch(rng.permutation(n))  # warm: compiles, creates the optimizer state
+    perm = rng.permutation(n)
+    nrt_before = _nrt_allocations()
+    runner.run_epoch(rng.permutation(n))  # NRT statistics only count from here
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        runner.run_epoch(perm)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - start, _nrt_allocations() - nrt_before
+
+
+def _nrt_allocations() -> int:
+    if not numba_available():
+        return 0
+    from numba.core.runtime import _nrt_python, rtsys
+
+    if not _nrt_python.memsys_stats_enabled():
+        _nrt_python.memsys_enable_stats()
+    return rtsys.get_allocation_stats().alloc
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_warm_epoch_allocates_nothing_per_mini_batch(backend: str) -> None:
+    """Once warm, an epoch allocates no array: the peak of traced memory stays far below the
+    size of one (32, 100) float64 activation (25.6 kB), whatever the number of mini-batches."""
+    small_peak, small_nrt = _warm_epoch_allocations(backend, 32 * 8)
+    large_peak, large_nrt = _warm_epoch_allocations(backend, 32 * 64 + 5)  # + a short batch
+    one_buffer = 32 * 100 * 8
+    assert small_peak < one_buffer // 4
+    assert large_peak < one_buffer // 4
+    # compiled code: a fixed number of runtime allocations per call (boxing the arguments),
+    # the same for 8 and for 65 mini-batches
+    assert small_nrt == large_nrt < 100
