@@ -29,14 +29,15 @@ import ctypes
 import math
 from pathlib import Path
 
+import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
+from numba import types
 from numba.extending import get_cython_function_address
 
 __all__ = ["train_epoch", "floor_epoch", "BLAS_INT", "BLAS_NAME"]
 
 _VOIDP = ctypes.c_void_p
-_GEMM_TYPE = ctypes.CFUNCTYPE(None, *([_VOIDP] * 13))
 
 
 def _numpy_openblas() -> tuple[int, int] | None:
@@ -65,12 +66,18 @@ else:
         get_cython_function_address("scipy.linalg.cython_blas", f"{t}gemm") for t in "sd"
     )
     BLAS_INT, BLAS_NAME = np.int32, "scipy-cython-blas"
-_sgemm, _dgemm = (_GEMM_TYPE(a) for a in _addresses)
+# Called by symbol name, not by address, so that compiled kernels can be cached on disk.
+# The BLAS integer width is part of each kernel's signature (the dtype of ``iw``).
+_GEMM_SIG = types.void(*([types.voidptr] * 13))
+for _t, _address in zip("sd", _addresses, strict=True):
+    llvm_binding.add_symbol(f"nnmath_{_t}gemm", _address)
+_sgemm = types.ExternalFunction("nnmath_sgemm", _GEMM_SIG)
+_dgemm = types.ExternalFunction("nnmath_dgemm", _GEMM_SIG)
 
 _N, _T = ord("N"), ord("T")
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, iw, fw, cw):  # noqa: N803
     """C ← alpha op(A) op(B) + beta C, column-major (Fortran BLAS); scalars via scratch arrays."""
     cw[0], cw[1] = ta, tb
@@ -87,7 +94,7 @@ def _gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, iw, fw, cw):  # 
         _dgemm(*args)
 
 
-@numba.njit(nogil=True, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _sigma(code, alpha, z):
     """σ(z) of one element (element-wise codes only)."""
     if code == 0:  # sigmoid, stable: e^{−|z|} never overflows
@@ -104,7 +111,7 @@ def _sigma(code, alpha, z):
     return z  # identity
 
 
-@numba.njit(nogil=True, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _sigma_prime(code, alpha, z, a):
     """σ'(z) of one element, from z and a = σ(z) (element-wise codes only)."""
     if code == 0:
@@ -120,7 +127,7 @@ def _sigma_prime(code, alpha, z, a):
     return 1.0
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _activate(code, alpha, z, b, a, m):
     """z ← z + b (the bias of z = W a + b), then a = σ(z), for the first m examples (rows)."""
     n = z.shape[1]
@@ -144,7 +151,7 @@ def _activate(code, alpha, z, b, a, m):
                 a[r, c] = _sigma(code, alpha, zc)
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _vjp(code, alpha, z, a, g, m):
     """g ← (∂a/∂z)ᵀ g in place: g ⊙ σ'(z), or for softmax a ⊙ (g − Σ_i a_i g_i)."""
     n = z.shape[1]
@@ -160,7 +167,7 @@ def _vjp(code, alpha, z, a, g, m):
                 g[r, c] *= _sigma_prime(code, alpha, z[r, c], a[r, c])
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _output_delta(cost, fused, code, alpha, z, a, y, delta, m, eps):
     """δ^L = a − y for the fused pairs; otherwise (∂a/∂z)ᵀ ∂C/∂a^L (costs.Cost.delta)."""
     n = z.shape[1]
@@ -179,7 +186,7 @@ def _output_delta(cost, fused, code, alpha, z, a, y, delta, m, eps):
         _vjp(code, alpha, z, a, delta, m)
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _mean_rows(delta, out, m):
     """∂C/∂b = δ averaged over the m examples."""
     n = delta.shape[1]
@@ -192,7 +199,7 @@ def _mean_rows(delta, out, m):
         out[c] /= m
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _momentum(p, g, v, eta, mu, l2, nesterov):
     """v ← μ v − η (g + l2 p); p ← p + v (Nesterov: p ← p + μ v − η g); flat views."""
     pf, gf, vf = p.reshape(-1), g.reshape(-1), v.reshape(-1)
@@ -203,7 +210,7 @@ def _momentum(p, g, v, eta, mu, l2, nesterov):
         pf[j] += mu * vj - eta * gj if nesterov else vj
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def _adam(p, g, mm, vv, step, eps_hat, b1, b2, l2):
     """m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − step m / (√v + ε̂)."""
     pf, gf, mf, vf = p.reshape(-1), g.reshape(-1), mm.reshape(-1), vv.reshape(-1)
@@ -216,7 +223,7 @@ def _adam(p, g, mm, vv, step, eps_hat, b1, b2, l2):
         pf[j] -= step * mj / (math.sqrt(vj) + eps_hat)
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def train_epoch(
     X, Y, perm, B, Ws, bs, codes, alphas, cost, fused, opt, hp, t,
     A, Z, D, NW, NB, S1W, S1B, S2W, S2B, Yb, iw, fw, cw,
@@ -290,7 +297,7 @@ def train_epoch(
     return t
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, cache=True)
 def floor_epoch(batches, B, Ws, A, D, Z, G, NW, iw, fw, cw):  # noqa: N803
     """Only the matrix products of ``batches`` backprop steps (the benchmark's floor).
 
