@@ -307,7 +307,7 @@ class Sweep:
         base = self.defaults()
         names = list(self.grid)
         return [
-            {**base, **dict(zip(names, combo))}
+            {**base, **dict(zip(names, combo, strict=True))}
             for combo in itertools.product(*(self.grid[n] for n in names))
         ]
 
@@ -553,7 +553,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
             if header is None or len(rec) != len(header):
                 clean = False
                 continue
-            rows.append({c: _parse_cell(c, v) for c, v in zip(header, rec)})
+            rows.append({c: _parse_cell(c, v) for c, v in zip(header, rec, strict=True)})
     else:
         for line in text.splitlines():
             try:
@@ -585,7 +585,7 @@ class _Writer:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 if self.fmt == "csv":
-                    fh.write(self._csv_line(dict(zip(self.columns, self.columns))))
+                    fh.write(self._csv_line(dict(zip(self.columns, self.columns, strict=True))))
                 for r in existing:
                     fh.write(self._line(r))
             os.replace(tmp, path)
@@ -709,7 +709,7 @@ def _dask_results(tasks: list[Task], client: Any, delay: float) -> Iterator[dict
             client.submit(run_task, t, delay, key=f"nnmath-sweep-{t.key}-{run_id}", pure=False)
             for t in tasks
         ]
-        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures, loop=client.loop):
             try:
                 row = fut.result()
@@ -900,7 +900,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None = None
         groups.setdefault(tuple(r.get(b) for b in by), []).append(r)
     out = []
     for values, members in groups.items():
-        g: dict[str, Any] = dict(zip(by, values))
+        g: dict[str, Any] = dict(zip(by, values, strict=True))
         g["n"] = len(members)
         g["diverged"] = sum(bool(m.get("diverged")) for m in members)
         for m in metrics:

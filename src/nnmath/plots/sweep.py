@@ -45,9 +45,10 @@ def _plot(lines: dict[str, list[tuple[int, float, float]]], ylabel: str, title: 
         m = [p[1] for p in pts]
         s = [p[2] for p in pts]
         (line,) = ax.plot(d, m, marker="o", label=label)
-        lo = [max(mi - si, mi * 1e-3) if log else mi - si for mi, si in zip(m, s)]
-        ax.fill_between(d, lo, [mi + si for mi, si in zip(m, s)], color=line.get_color(),
-                        alpha=0.15, linewidth=0)
+        pairs = list(zip(m, s, strict=True))
+        lo = [max(mi - si, mi * 1e-3) if log else mi - si for mi, si in pairs]
+        hi = [mi + si for mi, si in pairs]
+        ax.fill_between(d, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("depth (hidden layers)")
