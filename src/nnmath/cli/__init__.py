@@ -16,6 +16,7 @@ __all__ = ["main", "COMMANDS"]
 #: sub-command name -> module of this package with ``add_parser(subparsers)`` and ``run(args)``
 COMMANDS: dict[str, str] = {
     "train": "train",
+    "data": "data",
 }
 
 

@@ -16,7 +16,9 @@ def add_parser(sub: Any) -> None:
         description="Train a network by mini-batch gradient descent and report test accuracy. "
         "Defaults: Nielsen's chapter-3 network (sigmoid, cross-entropy, N(0,1/n_in) weights).",
     )
-    p.add_argument("--dataset", default="digits", help="digits (default), or another data set")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (default), mnist, fashion-mnist, or a folder with the four "
+                        "IDX files")
     p.add_argument(
         "--sizes",
         type=comma_list(int),
