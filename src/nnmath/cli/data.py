@@ -88,11 +88,11 @@ def _byte_progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], N
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from ..data.download import download
+    from ..data.download import download_dataset
 
     show = not (args.quiet or args.json)
     with _byte_progress(show) as callback:
-        target = download(args.name, directory=args.dir, mirrors=args.mirror,
+        target = download_dataset(args.name, directory=args.dir, mirrors=args.mirror,
                           progress=callback, timeout=args.timeout, force=args.force)
     if args.json:
         emit_json({"dataset": args.name, "directory": str(target)})

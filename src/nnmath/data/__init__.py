@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .container import Dataset
 from .datasets import LOADERS, load_dataset, load_digits
-from .download import DownloadError, download
+from .download import DownloadError, download_dataset
 from .idx import DataError, read_idx, write_idx
 from .mnist import cache_dir, load_fashion_mnist, load_idx_folder, load_mnist, locate
 
@@ -18,7 +18,7 @@ __all__ = [
     "DownloadError",
     "LOADERS",
     "cache_dir",
-    "download",
+    "download_dataset",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",

@@ -28,7 +28,7 @@ __all__ = [
     "ProgressCallback",
     "RemoteFile",
     "checksum_problem",
-    "download",
+    "download_dataset",
 ]
 
 #: ``progress(filename, bytes_done, bytes_total_or_None)``, called as bytes arrive.
@@ -168,7 +168,7 @@ def _fetch(
         tmp.unlink(missing_ok=True)
 
 
-def download(
+def download_dataset(
     name: str,
     directory: str | os.PathLike[str] | None = None,
     mirrors: Sequence[str] | None = None,

@@ -229,17 +229,21 @@ def _load_named(
     except DataError:
         if not download:
             raise
-        from .download import download as fetch
+        from .download import download_dataset
 
-        target = fetch(name, directory=path, progress=progress)  # type: ignore[arg-type]
+        target = download_dataset(name, directory=path, progress=progress)  # type: ignore[arg-type]
         files = locate(name, target)
-    data = load_idx_folder(files, name=name, scale=scale, n_validation=N_VALIDATION,
-                           n_classes=10)
-    if data.image_shape != (28, 28) or len(data.test[1]) != 10_000:
+    data = load_idx_folder(files, name=name, scale=scale)  # n_validation: 10,000 for 60,000
+    n_train = len(data.train[1]) + len(data.validation[1])
+    if (data.image_shape, n_train, len(data.test[1])) != ((28, 28), 60_000, 10_000):
         raise DataError(
-            f"{files['train_images'].parent}: expected 28x28 images and 10,000 test images for "
-            f"{name}, got {data.image_shape} and {len(data.test[1])}"
+            f"{files['train_images'].parent}: expected 28x28 images, 60,000 training and "
+            f"10,000 test images for {name}, got {data.image_shape}, {n_train} and "
+            f"{len(data.test[1])}"
         )
+    if data.n_classes > 10:
+        raise DataError(f"{files['train_labels']}: labels above 9 in {name}")
+    data.n_classes = 10
     return data
 
 
