@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import hashlib
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -265,6 +266,10 @@ def test_cli_download(tiny_remote, down_mirror, tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out.strip() == f"mnist: four verified files in {target}"
     assert len(_leftovers(target)) == 4
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in target.iterdir():  # published with the usual permissions, not mkstemp's 0600
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_cli_download_failure_is_one_line(tiny_remote, down_mirror, tmp_path, capsys):

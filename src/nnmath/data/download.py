@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .idx import DataError
+from .idx import DataError, _umask_mode
 
 __all__ = [
     "FILES",
@@ -158,6 +158,7 @@ def _fetch(
                 raise DownloadError(f"truncated: {done} of {total} announced bytes arrived")
             out.flush()
             os.fsync(out.fileno())
+            _umask_mode(out.fileno())
         problem = _digest_problem(md5.hexdigest(), sha.hexdigest(), remote)
         if problem is None and done != remote.size:
             problem = f"{done} bytes, expected {remote.size}"

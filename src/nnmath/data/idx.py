@@ -37,6 +37,13 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+def _umask_mode(fd: int) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the usual 0666 & ~umask before it is published."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+
+
 class DataError(ValueError):
     """A data file is missing, truncated, corrupted or not what it claims to be."""
 
@@ -156,6 +163,7 @@ def write_idx(
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(body)
+            _umask_mode(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
