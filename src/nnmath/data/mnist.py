@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .container import Dataset
 from .idx import DataError, read_idx
+
+if TYPE_CHECKING:
+    from .download import ProgressCallback
 
 __all__ = [
     "IDX_STEMS",
@@ -222,7 +226,7 @@ def _load_named(
     path: str | os.PathLike[str] | None,
     download: bool,
     scale: int,
-    progress: object,
+    progress: ProgressCallback | None,
 ) -> Dataset:
     try:
         files = locate(name, path)
@@ -231,7 +235,7 @@ def _load_named(
             raise
         from .download import download_dataset
 
-        target = download_dataset(name, directory=path, progress=progress)  # type: ignore[arg-type]
+        target = download_dataset(name, directory=path, progress=progress)
         files = locate(name, target)
     data = load_idx_folder(files, name=name, scale=scale)  # n_validation: 10,000 for 60,000
     n_train = len(data.train[1]) + len(data.validation[1])
@@ -251,7 +255,7 @@ def load_mnist(
     path: str | os.PathLike[str] | None = None,
     download: bool = False,
     scale: int = 255,
-    progress: object = None,
+    progress: ProgressCallback | None = None,
 ) -> Dataset:
     """MNIST handwritten digits: 50,000 train / 10,000 validation / 10,000 test, 28×28.
 
@@ -286,7 +290,7 @@ def load_fashion_mnist(
     path: str | os.PathLike[str] | None = None,
     download: bool = False,
     scale: int = 255,
-    progress: object = None,
+    progress: ProgressCallback | None = None,
 ) -> Dataset:
     """Zalando's Fashion-MNIST: the same layout and splits as :func:`load_mnist`.
 
