@@ -141,7 +141,9 @@ def run_nnmath(
     )
 
 
-def run_sklearn(data: Any, hidden: tuple[int, ...], epochs: int, seed: int = 0) -> Row:
+def run_sklearn(
+    data: Any, hidden: tuple[int, ...], epochs: int, seed: int = 0, tag: str = ""
+) -> Row:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -160,7 +162,7 @@ def run_sklearn(data: Any, hidden: tuple[int, ...], epochs: int, seed: int = 0) 
     print(f"  [scikit-learn / {data.name}] {clf.n_iter_} epochs: test {acc:.2%}",
           file=sys.stderr, flush=True)
     return Row(
-        setup="scikit-learn MLPClassifier (same sizes, Adam)",
+        setup="scikit-learn MLPClassifier (same sizes, Adam)" + tag,
         data=data.name,
         network=",".join(map(str, [784, *hidden, 10])),
         best_test=acc,
@@ -185,12 +187,70 @@ def markdown(rows: list[Row], command: str, seconds: float) -> str:
             f"| {r.setup} | {r.data} | {r.network} | {r.best_test:.2%} | {at_val} | {target} "
             f"| {r.met} | {r.epochs} | {r.seconds_per_epoch:.2f} |\n"
         )
+    spread = ""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.setup.split(" (seed ")[0], r.data), []).append(r)
+    for (setup, data), group in groups.items():
+        if len(group) > 1:
+            best = np.array([r.best_test for r in group])
+            met = sum(r.met == "yes" for r in group)
+            spread += (
+                f"\n- {setup} on {data}, {len(group)} seeds: best test mean {best.mean():.2%}, "
+                f"min {best.min():.2%}, max {best.max():.2%}"
+                + (f"; target met by {met} of {len(group)}" if group[0].target else "")
+            )
     return (
         head
         + body
+        + (spread + "\n" if spread else "")
         + f"\nMachine: {machine()}. Whole run: {seconds / 60:.1f} min.\n"
         + f"Command: `{command}`\n"
     )
+
+
+def run_rows(
+    which: set[str], seed: int, tagged: bool, ep: Any, tgt: Any, data: dict[str, Any]
+) -> list[Row]:
+    """The selected rows for one seed (``data``: the loaded data sets by variable name)."""
+    tag = f" (seed {seed})" if tagged else ""
+    out: list[Row] = []
+    if "ch1" in which:
+        out.append(run_nnmath(
+            "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10" + tag, data["book"],
+            sizes=[784, 30, 10], epochs=ep(30), target=tgt(0.950), seed=seed,
+            net_kw=dict(activation="sigmoid", cost="quadratic", init="normal"),
+            fit_kw=dict(mini_batch_size=10, eta=3.0),
+        ))
+    if "ch3" in which:
+        out.append(run_nnmath(
+            "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10" + tag,
+            data["book"],
+            sizes=[784, 100, 10], epochs=ep(60), target=tgt(0.978), seed=seed,
+            net_kw=dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal"),
+            fit_kw=dict(mini_batch_size=10, eta=0.5, lmbda=5.0),
+        ))
+    modern_label = (
+        f"modern: ReLU, softmax + log-likelihood, He, Adam η={MODERN['eta']}, "
+        f"batch {MODERN['mini_batch_size']}" + tag
+    )
+    modern = dict(
+        sizes=MODERN["sizes"], epochs=ep(MODERN["epochs"]), seed=seed,
+        net_kw=dict(activation="relu", output_activation="softmax", cost="log_likelihood",
+                    init="he"),
+        fit_kw=dict(optimizer="adam", eta=MODERN["eta"],
+                    mini_batch_size=MODERN["mini_batch_size"], lmbda=MODERN["lmbda"]),
+    )
+    if "modern" in which:
+        out.append(run_nnmath(modern_label, data["modern_mnist"], target=tgt(0.980), **modern))
+    if "fashion" in which:
+        fashion = data["fashion"]
+        out.append(run_nnmath(modern_label, fashion, target=None, **modern))
+        out.append(
+            run_sklearn(fashion, tuple(MODERN["sizes"][1:-1]), ep(MODERN["epochs"]), seed, tag)
+        )
+
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="also write the Markdown table to this file")
     p.add_argument("--data", default=None,
                    help="folder holding mnist/ (default: the usual search, then ../shared/data)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of init and shuffling (default 0)")
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated seeds: run every row once per seed (e.g. 0,1,2,3,4) "
+                        "to show the spread instead of one run")
     p.add_argument("--rows", default="ch1,ch3,modern,fashion",
                    help="comma-separated subset of ch1,ch3,modern,fashion (default: all)")
     args = p.parse_args(argv)
@@ -222,49 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = which - {"ch1", "ch3", "modern", "fashion"}
     if unknown:
         p.error(f"unknown rows {sorted(unknown)}: choose from ch1, ch3, modern, fashion")
-    seed = args.seed
+    seeds = [int(t) for t in args.seeds.split(",")] if args.seeds else [args.seed]
     rows: list[Row] = []
 
     def tgt(value: float) -> float | None:
         return None if args.quick else value  # a smoke run is not held to the targets
 
-    if which & {"ch1", "ch3"}:
-        book = subset(load_mnist(mnist_path(), scale=256), n_train)  # the book's data exactly
-    if "ch1" in which:
-        rows.append(run_nnmath(
-            "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10", book,
-            sizes=[784, 30, 10], epochs=ep(30), target=tgt(0.950), seed=seed,
-            net_kw=dict(activation="sigmoid", cost="quadratic", init="normal"),
-            fit_kw=dict(mini_batch_size=10, eta=3.0),
-        ))
-    if "ch3" in which:
-        rows.append(run_nnmath(
-            "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10", book,
-            sizes=[784, 100, 10], epochs=ep(60), target=tgt(0.978), seed=seed,
-            net_kw=dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal"),
-            fit_kw=dict(mini_batch_size=10, eta=0.5, lmbda=5.0),
-        ))
-    modern_label = (
-        f"modern: ReLU, softmax + log-likelihood, He, Adam η={MODERN['eta']}, "
-        f"batch {MODERN['mini_batch_size']}"
-    )
-    modern = dict(
-        sizes=MODERN["sizes"], epochs=ep(MODERN["epochs"]), seed=seed,
-        net_kw=dict(activation="relu", output_activation="softmax", cost="log_likelihood",
-                    init="he"),
-        fit_kw=dict(optimizer="adam", eta=MODERN["eta"],
-                    mini_batch_size=MODERN["mini_batch_size"], lmbda=MODERN["lmbda"]),
-    )
+    data: dict[str, Any] = {}
+    if which & {"ch1", "ch3"}:  # the book's data exactly: pixel / 256
+        data["book"] = subset(load_mnist(mnist_path(), scale=256), n_train)
     if "modern" in which:
-        modern_mnist = subset(load_mnist(mnist_path(), scale=255), n_train)
-        rows.append(run_nnmath(modern_label, modern_mnist, target=tgt(0.980), **modern))
-        del modern_mnist
+        data["modern_mnist"] = subset(load_mnist(mnist_path(), scale=255), n_train)
     if "fashion" in which:
-        fashion = subset(load_fashion_mnist(scale=255), n_train)
-        rows.append(run_nnmath(modern_label, fashion, target=None, **modern))
-        rows.append(
-            run_sklearn(fashion, tuple(MODERN["sizes"][1:-1]), ep(MODERN["epochs"]), seed)
-        )
+        data["fashion"] = subset(load_fashion_mnist(scale=255), n_train)
+    for seed in seeds:
+        rows.extend(run_rows(which, seed, len(seeds) > 1, ep, tgt, data))
 
     command = "python benchmarks/reproduce_book.py" + " ".join(
         [""] + (argv if argv is not None else sys.argv[1:])
