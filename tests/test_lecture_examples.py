@@ -21,7 +21,8 @@ def scalar_net(ws, bs, activation="sigmoid", cost="quadratic") -> nm.Network:
 def test_scalar_example_df_dw1() -> None:
     """∂f/∂w1 = σ2'(w2 σ1(w1 x + b1) + b2) × w2 σ1'(w1 x + b1) x."""
     w1, b1, w2, b2, x = 0.7, -0.2, -1.3, 0.4, 0.9
-    closed_form = sigmoid_prime(w2 * sigmoid(w1 * x + b1) + b2) * w2 * sigmoid_prime(w1 * x + b1) * x
+    z1 = w1 * x + b1
+    closed_form = sigmoid_prime(w2 * sigmoid(z1) + b2) * w2 * sigmoid_prime(z1) * x
     # with C = a^L, ∂C/∂a^L = 1: the quadratic cost with y = a^L − 1 gives exactly that
     net = scalar_net([w1, w2], [b1, b2])
     f = net.feedforward([[x]])[0, 0]

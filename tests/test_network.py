@@ -8,9 +8,9 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import central_difference
 
 import nnmath as nm
+from conftest import central_difference
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity"]
 # cost -> output activations whose outputs the cost is defined for

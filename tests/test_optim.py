@@ -62,7 +62,8 @@ def test_adam_two_steps_against_the_textbook_formula(setup) -> None:
     opt = nm.Adam(eta=eta, beta1=b1, beta2=b2, epsilon=eps)
     opt.step(net, g)
     opt.step(net, g)
-    for p0, grad, p in ((W0[1], g.nabla_w[1], net.weights[1]), (b0[0], g.nabla_b[0], net.biases[0])):
+    pairs = ((W0[1], g.nabla_w[1], net.weights[1]), (b0[0], g.nabla_b[0], net.biases[0]))
+    for p0, grad, p in pairs:
         m = v = 0 * p0
         for t in (1, 2):
             m = b1 * m + (1 - b1) * grad

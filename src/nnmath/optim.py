@@ -45,7 +45,7 @@ class Optimizer:
         return [a * 0 for a in arrays]
 
     def state_arrays(self) -> dict[str, Any]:
-        """The state as a flat ``{"velocity_w.0": array, ..., "t": array}`` dict (for checkpoints)."""
+        """The state as a flat ``{"velocity_w.0": array, ..., "t": array}`` dict (checkpoints)."""
         flat: dict[str, Any] = {}
         for key, value in self.state.items():
             if isinstance(value, list):

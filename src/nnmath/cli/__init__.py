@@ -26,7 +26,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"nnmath {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         importlib.import_module(f".{module}", __name__).add_parser(sub)
     return parser
 
