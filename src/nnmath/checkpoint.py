@@ -131,7 +131,8 @@ class Checkpoint:
         src = Path(path) if path is not None else self.path
         if not src.exists():
             raise FileNotFoundError(
-                f"no checkpoint at {str(src)!r} to resume from; drop resume to start a new run"
+                f"no checkpoint at {str(src)!r} to resume from; "
+                "start a new run without resume (--resume)"
             )
         config, tensors, metadata = read_model_file(src)
         if "checkpoint" not in metadata:

@@ -39,6 +39,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--save", metavar="FILE", default=None,
+                   help="save the trained network to FILE (safetensors, loads with nnmath.load)")
+    p.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="save a checkpoint to FILE after every epoch")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --checkpoint FILE (--epochs is the total)")
     add_output_options(p)
     p.set_defaults(run=run)
 
@@ -67,6 +73,8 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint FILE (the run to continue)")
     data = _load(args.dataset)
     net = build_network(args, data.n_features, data.n_classes)
     show = not (args.quiet or args.json)
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             *data.train, epochs=args.epochs, mini_batch_size=args.batch_size, eta=args.eta,
             lmbda=args.lmbda, optimizer=args.optimizer, momentum=args.momentum,
             validation_data=data.validation, seed=args.seed, patience=args.patience,
-            callbacks=[report],
+            callbacks=[report], checkpoint=args.checkpoint, resume=args.resume,
         )
     seconds = time.perf_counter() - t0
     test_acc = net.accuracy(*data.test)
@@ -106,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         "seconds": seconds,
         "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
     }
+    if args.save:
+        result["saved"] = str(net.save(args.save))
     args.result = (net, history, data, result)
     if args.json:
         emit_json(result)
