@@ -392,3 +392,36 @@ def test_import_nnmath_does_not_import_torch_or_sklearn_base():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": SRC}, check=True).stdout.split()
     assert out == ["False", "False", "True", "False"]
+
+
+def test_deeply_nested_header_is_a_clear_error(tmp_path):
+    depth = 100_000
+    text = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        nm.load(path)
+
+
+def test_random_corruption_never_escapes_as_another_error(saved):
+    """Flip, drop or insert bytes anywhere: load either works or raises ModelFileError."""
+    raw = bytearray(saved.read_bytes())
+    rng = np.random.default_rng(0)
+    bad = saved.with_name("fuzz.safetensors")
+    outcomes = {"loaded": 0, "refused": 0}
+    for trial in range(300):
+        data = bytearray(raw)
+        i = int(rng.integers(0, len(data)))
+        if trial % 3 == 0:
+            data[i] ^= 1 << int(rng.integers(0, 8))
+        elif trial % 3 == 1:
+            del data[i : i + int(rng.integers(1, 9))]
+        else:
+            data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 9)), dtype=np.uint8))
+        bad.write_bytes(bytes(data))
+        try:
+            nm.load(bad)
+            outcomes["loaded"] += 1
+        except ModelFileError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == 300

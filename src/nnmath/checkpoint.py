@@ -148,7 +148,7 @@ class Checkpoint:
             state = json.loads(metadata["checkpoint"])
             epoch = int(state["epoch"])
             opt_name, rng_state, hist = state["optimizer"], state["rng"], state["history"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise ModelFileError(src, f"the checkpoint state is malformed ({exc!r})") from None
         if opt_name != self.optimizer.name:
             raise ModelFileError(

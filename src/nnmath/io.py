@@ -253,8 +253,8 @@ def _parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str
         raise ModelFileError(path, "the header is not a JSON object (not a safetensors file)")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(path, f"the header is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(path, f"the header is not valid JSON ({exc!r:.200})") from None
     if not isinstance(header, dict):
         raise ModelFileError(path, "the header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -364,8 +364,10 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
 
     try:
         config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(path, f"the architecture metadata is not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(
+            path, f"the architecture metadata is not valid JSON ({exc!r:.200})"
+        ) from None
     if not isinstance(config, dict):
         raise ModelFileError(path, "the architecture metadata is not a JSON object")
     missing = {"sizes", "activations", "cost", "init", "dtype"} - set(config)
