@@ -156,13 +156,14 @@ def fit(
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
         perm = rng.permutation(n)
-        for k in range(0, n, B):
-            idx = perm[k : k + B]
-            grads = net.backprop_columns(X[idx].T, Y[idx].T)
-            opt.step(net, grads)
-        history.epoch_time.append(time.perf_counter() - t0)
-
-        cost = net.cost(X, Y)
+        # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(0, n, B):
+                idx = perm[k : k + B]
+                grads = net.backprop_columns(X[idx].T, Y[idx].T)
+                opt.step(net, grads)
+            history.epoch_time.append(time.perf_counter() - t0)
+            cost = net.cost(X, Y)
         if not math.isfinite(cost):
             net.set_parameters(*last_finite)
             raise TrainingDiverged(
