@@ -18,8 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nnmath import History, Network, activations  # noqa: E402
-from nnmath import plots  # noqa: E402
+from nnmath import History, Network, activations, plots  # noqa: E402
 from nnmath.data import load_digits  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -49,7 +49,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default="scaled_normal",
                    help="normal | scaled_normal | glorot | he (default scaled_normal)")
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=positive_int, default=10,
+    p.add_argument("--batch-size", type=int, default=10,
                    help="mini-batch size (default 10)")
     p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
