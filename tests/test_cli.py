@@ -308,12 +308,50 @@ def test_predict_with_a_directory_is_one_line(capsys, tmp_path):
     assert code == 2 and "is a directory" in err
 
 
-def test_without_load_predict_says_what_is_missing(capsys, tmp_path, monkeypatch):
-    monkeypatch.delattr(nnmath, "load", raising=False)
+@pytest.fixture(scope="module")
+def trained_net():
+    from nnmath.data import load_digits
+
+    data = load_digits()
+    net = nnmath.Network([64, 20, 10], seed=0)
+    net.fit(*data.train, epochs=3, eta=0.5, seed=0)
+    return net, data
+
+
+def test_predict_and_plot_model_use_nnmath_load(capsys, tmp_path, monkeypatch, trained_net):
+    # the CLI side of model files, independent of the file format: nnmath.load gives a Network
+    net, data = trained_net
     model = tmp_path / "m.safetensors"
-    model.write_bytes(b"\0" * 8)
+    model.write_bytes(b"placeholder")
+    calls = []
+    monkeypatch.setattr(nnmath, "load", lambda path: calls.append(str(path)) or net,
+                        raising=False)
+    code, out, _ = run_cli(capsys, "predict", str(model), "--split", "validation", "--json")
+    assert code == 0 and calls == [str(model)]
+    result = json.loads(out)
+    assert result["split"] == "validation"
+    assert result["accuracy"] == pytest.approx(net.accuracy(*data.validation))
+    assert result["cost"] == pytest.approx(net.cost(*data.validation), rel=1e-6)
+    out_path = tmp_path / "m.png"
+    code, out, _ = run_cli(capsys, "plot", "misclassified", "--model", str(model), "--out",
+                           str(out_path), "--json")
+    assert code == 0
+    result = json.loads(out)
+    wrong = int((net.predict(data.test[0]) != data.test[1]).sum())
+    assert result["misclassified"] == wrong and png_size(out_path)[0] > 0
+    code, _, err = run_cli(capsys, "plot", "curves", "--model", str(model), "--out",
+                           str(tmp_path / "c.png"))
+    assert code == 2 and "no training history" in err
+
+
+def test_predict_checks_the_model_fits_the_data(capsys, tmp_path, monkeypatch):
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"placeholder")
+    monkeypatch.setattr(nnmath, "load", lambda path: nnmath.Network([10, 3, 10]),
+                        raising=False)
     code, _, err = run_cli(capsys, "predict", str(model))
-    assert code == 2 and "nnmath.load is missing" in err
+    assert code == 2
+    assert "expects 10 inputs (sizes[0]) but data set 'digits' has 64 features" in err
 
 
 def test_json_numbers_are_plain(capsys):
