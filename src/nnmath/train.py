@@ -7,6 +7,7 @@ callers (the command line) through ``callbacks``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -88,6 +89,8 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool | str | os.PathLike[str] = False,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -119,6 +122,13 @@ def fit(
         Also record the training accuracy every epoch.
     callbacks : sequence of callables ``f(net, history, epoch)``
         Called after every epoch (progress bars, gradient tracking, checkpoints).
+    checkpoint : path-like, optional
+        Save a checkpoint (weights, optimizer state, generator state, history) to this
+        safetensors file after every epoch, atomically (:mod:`nnmath.checkpoint`).
+    resume : bool or path-like
+        Continue from ``checkpoint`` (``True``), or from the given file (and keep saving to
+        it): ``epochs`` is the total, counting the epochs already done, and the run ends
+        bit-identical to one that was never interrupted.
 
     Returns
     -------
@@ -151,18 +161,26 @@ def fit(
     history = History()
     best_score, best_params, since_best = -math.inf, None, 0
     classify = net.n_outputs > 1
+    start = 0
+    if checkpoint is not None or resume:  # save after each epoch / continue a saved run
+        from .checkpoint import setup
 
-    for epoch in range(int(epochs)):
+        callbacks, (start, best_score, best_params, since_best) = setup(
+            net, opt, rng, history, epochs, patience, callbacks, checkpoint, resume
+        )
+
+    for epoch in range(start, int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
         perm = rng.permutation(n)
-        for k in range(0, n, B):
-            idx = perm[k : k + B]
-            grads = net.backprop_columns(X[idx].T, Y[idx].T)
-            opt.step(net, grads)
-        history.epoch_time.append(time.perf_counter() - t0)
-
-        cost = net.cost(X, Y)
+        # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(0, n, B):
+                idx = perm[k : k + B]
+                grads = net.backprop_columns(X[idx].T, Y[idx].T)
+                opt.step(net, grads)
+            history.epoch_time.append(time.perf_counter() - t0)
+            cost = net.cost(X, Y)
         if not math.isfinite(cost):
             net.set_parameters(*last_finite)
             raise TrainingDiverged(
