@@ -88,6 +88,8 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    track_gradients: bool | int = False,
+    track_every: int | None = None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -118,7 +120,16 @@ def fit(
     monitor_training_accuracy : bool
         Also record the training accuracy every epoch.
     callbacks : sequence of callables ``f(net, history, epoch)``
-        Called after every epoch (progress bars, gradient tracking, checkpoints).
+        Called after every epoch (progress bars, gradient tracking, checkpoints). A callback
+        may also have ``on_train_begin(net, history)`` (called once before the first epoch)
+        and ``on_batch_end(net, history, epoch, batch, n_batches)`` (after every step).
+    track_gradients : bool or int
+        Record the speed of learning ‖∂C/∂b^l‖ (and ‖∂C/∂w^l‖) of every layer into
+        ``history.extra["gradient_norms"]``, measured on the first 1,000 rows of ``X``: before
+        training, then after every epoch (``True``) or every ``k`` mini-batches (an int ``k``).
+        See :class:`nnmath.diagnostics.GradientTracker`.
+    track_every : int, optional
+        With ``track_gradients=True``: record every ``track_every`` mini-batches.
 
     Returns
     -------
@@ -149,6 +160,19 @@ def fit(
     )
     B = int(mini_batch_size)
     history = History()
+    callbacks = list(callbacks)
+    if track_gradients:
+        from .diagnostics import GradientTracker
+
+        every = track_every
+        if not isinstance(track_gradients, bool):
+            every = int(track_gradients)
+        callbacks.append(GradientTracker(X, Y, every=every))
+    batch_callbacks = [c.on_batch_end for c in callbacks if hasattr(c, "on_batch_end")]
+    n_batches = -(-n // B)
+    for callback in callbacks:
+        if hasattr(callback, "on_train_begin"):
+            callback.on_train_begin(net, history)
     best_score, best_params, since_best = -math.inf, None, 0
     classify = net.n_outputs > 1
 
@@ -162,6 +186,8 @@ def fit(
                 idx = perm[k : k + B]
                 grads = net.backprop_columns(X[idx].T, Y[idx].T)
                 opt.step(net, grads)
+                for on_batch_end in batch_callbacks:
+                    on_batch_end(net, history, epoch, k // B, n_batches)
             history.epoch_time.append(time.perf_counter() - t0)
             cost = net.cost(X, Y)
         if not math.isfinite(cost):
