@@ -16,6 +16,9 @@ __all__ = ["main", "COMMANDS"]
 #: sub-command name -> module of this package with ``add_parser(subparsers)`` and ``run(args)``
 COMMANDS: dict[str, str] = {
     "train": "train",
+    "vanishing": "vanishing",
+    "gradcheck": "gradcheck",
+    "trace": "trace",
 }
 
 
