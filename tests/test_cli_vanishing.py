@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nnmath.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -139,3 +141,16 @@ def test_vanishing_default_data_set_is_mnist_or_says_so(capsys):
     if out["dataset"] == "mnist":
         assert [r["book"] for r in out["results"]] == [
             [0.07, 0.31], [0.012, 0.060, 0.283], [0.003, 0.017, 0.070, 0.285]]
+
+
+def test_vanishing_factors_option(capsys):
+    code = main(["vanishing", "--dataset", "digits", "--subset", "60", "--sizes", "64,8,8,8,10",
+                 "--factors", "--json"])
+    assert code == 0
+    f = json.loads(capsys.readouterr().out)["results"][0]["factors"]
+    assert [row["layer"] for row in f["layers"]] == [2, 3, 4]
+    for row in f["layers"]:
+        assert row["weight_factor"] * row["activation_factor"] == pytest.approx(row["ratio"])
+    assert main(["vanishing", "--dataset", "digits", "--subset", "60", "--sizes",
+                 "64,8,8,10", "--factors"]) == 0
+    assert "why it vanishes" in capsys.readouterr().out

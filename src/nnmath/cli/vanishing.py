@@ -63,6 +63,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="write a figure (PNG/SVG): speed per layer against epoch, or per "
                    "activation at initialisation")
+    p.add_argument("--factors", action="store_true",
+                   help="also explain each network (first seed, at initialisation): the ratio "
+                   "‖δ^l‖/‖δ^{l+1}‖ split into weight and activation factors, saturation, and "
+                   "singular values of the layer Jacobians")
     p.add_argument("--markdown", action="store_true",
                    help="print the tables as Markdown (for notes and READMEs)")
     add_output_options(p)
@@ -126,6 +130,13 @@ def measure(
             runs.append([gradient_norms(net, X, y).nabla_b[:n_hidden]])
         advance(1)
     speeds = np.asarray(runs)  # (seeds, entries, hidden layers)
+    factors = None
+    if args.factors:
+        from ..diagnostics import vanishing_factors
+
+        first = Network(sizes, activation=activation, output_activation=args.output_activation,
+                        cost=args.cost, init=init, seed=args.seed, dtype=args.dtype)
+        factors = vanishing_factors(first, X, y)
     book = None
     if activation == "sigmoid" and init == "scaled_normal" and args.cost == "cross_entropy":
         book = BOOK_SPEEDS.get(tuple(sizes))
@@ -143,6 +154,8 @@ def measure(
         "max": speeds.max(axis=0).tolist(),
         "initial_per_seed": speeds[:, 0, :].tolist(),
         "book": book,
+        "factors": None if factors is None else factors.to_dict(),
+        "_factors": factors,
     }
 
 
@@ -174,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         plot_speeds(results, args.plot,
                     title=f"speed of learning, {data.name} ({len(y)} images), "
                     f"{args.seeds} seed(s)")
+    factor_tables = [(r["label"], r.pop("_factors")) for r in results]
     out = {
         "dataset": data.name, "subset": int(len(y)), "seeds": args.seeds,
         "epochs": args.epochs, "cost": args.cost, "output_activation": args.output_activation,
@@ -192,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
     _print_initial(results, data.name, len(y), args.seeds, args.markdown)
     if args.epochs > 0:
         _print_training(results, args.markdown)
+    for label, factors in factor_tables:
+        if factors is not None:
+            print(f"why it vanishes: {label} (seed {args.seed}, at initialisation)\n")
+            print(factors.to_markdown() + "\n")
     if args.plot:
         print(f"figure written to {args.plot}")
     return 0
