@@ -366,8 +366,8 @@ def vanishing_factors(
         products.append(P)
     products.reverse()
     for J, P in zip(jac, products):
-        jac_sv.append(np.linalg.svd(J, compute_uv=False).mean(axis=0).tolist())
-        prod_sv.append(np.linalg.svd(P, compute_uv=False).mean(axis=0).tolist())
+        jac_sv.append(_mean_spectrum(J))
+        prod_sv.append(_mean_spectrum(P))
     return VanishingFactors(
         layers=layers,
         speeds=[float(np.linalg.norm(nb)) for nb in g.nabla_b],
@@ -376,6 +376,14 @@ def vanishing_factors(
         product_sv=prod_sv,
         n_jacobian_examples=k,
     )
+
+
+def _mean_spectrum(J: np.ndarray) -> list[float]:
+    """Singular values of each ``J[k]`` (descending), rounding noise below 1e−12 σ_max set to
+    0 (a ReLU layer's Jacobian is rank-deficient), averaged over k."""
+    s = np.linalg.svd(J, compute_uv=False)
+    s[s < 1e-12 * s[:, :1]] = 0.0
+    return s.mean(axis=0).tolist()
 
 
 def _div(a: float, b: float) -> float:

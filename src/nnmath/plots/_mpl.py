@@ -32,6 +32,9 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight")
+        umask = os.umask(0)  # mkstemp creates 0600; give the figure the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

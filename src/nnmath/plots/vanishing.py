@@ -94,6 +94,8 @@ def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
         err = [[m - a for m, a in zip(mean, lo)], [b - m for m, b in zip(mean, hi)]]
         ax.errorbar(layers, mean, yerr=err, marker="o", capsize=3,
                     label=f"{r['activation']}, {r['init']}")
+        if r.get("book"):
+            ax.plot(layers, r["book"], "kx", markersize=8, label="Nielsen ch. 5 (one draw)")
     ax.set_title("network " + ",".join(map(str, panel[0]["sizes"])), fontsize=9)
     ax.set_xlabel("hidden layer")
     ax.set_xticks(sorted({l - 1 for r in panel for l in r["layers"]}))
