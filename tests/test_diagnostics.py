@@ -234,3 +234,18 @@ def test_trace_matches_backprop():
     assert tex.startswith(r"\begin{align*}") and tex.endswith(r"\end{align*}")
     assert r"\delta^{3}" in tex and r"\frac{\partial C}{\partial w^{2}}" in tex
     assert t.cost == pytest.approx(float(net.cost(x[None, :], y[None, :])), rel=1e-5)
+
+
+def test_tracking_survives_checkpoint_and_resume(tmp_path, data):
+    X, y = data
+    ck = tmp_path / "run.safetensors"
+    Network([6, 5, 3], seed=0).fit(X, y, epochs=2, mini_batch_size=6, seed=1,
+                                   track_gradients=True, checkpoint=ck)
+    resumed = Network([6, 5, 3], seed=0).fit(X, y, epochs=4, mini_batch_size=6, seed=1,
+                                             track_gradients=True, checkpoint=ck, resume=True)
+    straight = Network([6, 5, 3], seed=0).fit(X, y, epochs=4, mini_batch_size=6, seed=1,
+                                              track_gradients=True)
+    a, b = resumed.extra["gradient_norms"], straight.extra["gradient_norms"]
+    assert a["epoch"] == b["epoch"] == [0, 1, 2, 3, 4]
+    assert a["step"] == b["step"] == [0, 2, 4, 6, 8]
+    assert np.allclose(a["nabla_b"], b["nabla_b"], rtol=1e-6)

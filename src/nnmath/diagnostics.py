@@ -145,9 +145,17 @@ class GradientTracker:
         rec["nabla_w"].append(norms.nabla_w)
 
     def on_train_begin(self, net: Any, history: Any) -> None:
-        """Record the untrained network (epoch 0)."""
-        self._step = 0
-        self._record(net, history, 0)
+        """Record the network before the first epoch (epoch 0, or the epoch a resumed run
+        starts from, unless the restored history already has it)."""
+        done = len(history.training_cost)
+        rec = history.extra.get(self.key)
+        if rec and rec["epoch"]:
+            self._step = int(rec["step"][-1])
+            if rec["epoch"][-1] == done:
+                return
+        else:
+            self._step = 0
+        self._record(net, history, done)
 
     def on_batch_end(
         self, net: Any, history: Any, epoch: int, batch: int, n_batches: int

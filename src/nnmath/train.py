@@ -7,6 +7,7 @@ callers (the command line) through ``callbacks``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -88,6 +89,8 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool | str | os.PathLike[str] = False,
     track_gradients: bool | int = False,
     track_every: int | None = None,
 ) -> History:
@@ -123,6 +126,13 @@ def fit(
         Called after every epoch (progress bars, gradient tracking, checkpoints). A callback
         may also have ``on_train_begin(net, history)`` (called once before the first epoch)
         and ``on_batch_end(net, history, epoch, batch, n_batches)`` (after every step).
+    checkpoint : path-like, optional
+        Save a checkpoint (weights, optimizer state, generator state, history) to this
+        safetensors file after every epoch, atomically (:mod:`nnmath.checkpoint`).
+    resume : bool or path-like
+        Continue from ``checkpoint`` (``True``), or from the given file (and keep saving to
+        it): ``epochs`` is the total, counting the epochs already done, and the run ends
+        bit-identical to one that was never interrupted.
     track_gradients : bool or int
         Record the speed of learning ‖∂C/∂b^l‖ (and ‖∂C/∂w^l‖) of every layer into
         ``history.extra["gradient_norms"]``, measured on the first 1,000 rows of ``X``: before
@@ -168,15 +178,22 @@ def fit(
         if not isinstance(track_gradients, bool):
             every = int(track_gradients)
         callbacks.append(GradientTracker(X, Y, every=every))
+    best_score, best_params, since_best = -math.inf, None, 0
+    classify = net.n_outputs > 1
+    start = 0
+    if checkpoint is not None or resume:  # save after each epoch / continue a saved run
+        from .checkpoint import setup
+
+        callbacks, (start, best_score, best_params, since_best) = setup(
+            net, opt, rng, history, epochs, patience, callbacks, checkpoint, resume
+        )
     batch_callbacks = [c.on_batch_end for c in callbacks if hasattr(c, "on_batch_end")]
     n_batches = -(-n // B)
     for callback in callbacks:
         if hasattr(callback, "on_train_begin"):
             callback.on_train_begin(net, history)
-    best_score, best_params, since_best = -math.inf, None, 0
-    classify = net.n_outputs > 1
 
-    for epoch in range(int(epochs)):
+    for epoch in range(start, int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
         perm = rng.permutation(n)
