@@ -97,8 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=60_000, help="training rows (default 60000)")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch.set_num_threads for the torch CPU backend (default: torch's)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = p.parse_args(argv)
+    if args.torch_threads and "torch" in (args.backend or []):
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     if args.rows < 1 or args.epochs < 1:
         p.error("--rows and --epochs must be positive")
 

@@ -294,12 +294,15 @@ def test_torch_tensor_inputs_are_checked_on_the_device() -> None:
 def test_to_moves_weights_and_back_exactly() -> None:
     net = nm.Network([5, 4, 3], seed=2, dtype="float64")
     W0, b0 = net.copy_parameters()
+    held = net.weights[0]  # a reference taken before the move
     assert net.to("torch") is net
     assert all(isinstance(W, torch.Tensor) for W in net.weights + net.biases)
     assert "backend='torch'" in repr(net)
     X, y = _data([5, 4, 3])
     net.fit(X, y, epochs=1, mini_batch_size=5, eta=0.1, seed=0)
     W1 = [to_numpy(W).copy() for W in net.weights]
+    np.testing.assert_array_equal(held, W0[0])  # new memory: training did not touch it
+    assert not np.array_equal(W1[0], W0[0])
     assert net.to("numpy") is net
     assert all(type(W) is np.ndarray and W.dtype == np.float64 for W in net.weights)
     for W, W_torch in zip(net.weights, W1):

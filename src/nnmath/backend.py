@@ -106,7 +106,7 @@ class Backend:
     xp: Any = field(repr=False, compare=False)
     _native: Any = field(repr=False, compare=False, default=None)  # torch / cupy module
 
-    def asarray(self, x: Any, dtype: Any = None) -> Any:
+    def asarray(self, x: Any, dtype: Any = None, copy: bool = False) -> Any:
         """``x`` as an array of this backend on its device (one host-to-device copy).
 
         Parameters
@@ -115,20 +115,23 @@ class Backend:
             A NumPy array, any other backend's array (copied through the host), or a list.
         dtype : NumPy dtype, optional
             ``np.float32`` / ``np.float64`` / ``np.int64``; ``None`` keeps ``x``'s dtype.
+        copy : bool
+            Always return new memory. Otherwise a CPU array may share memory with ``x``
+            (NumPy arrays and CPU tensors convert without a copy where they can).
         """
         if self.name == "numpy":
-            return np.asarray(to_numpy(x), dtype=dtype)
+            return np.array(to_numpy(x), dtype=dtype, copy=True if copy else None)
         if self.name == "torch":
             torch = self._native
             tdtype = None if dtype is None else _TORCH_DTYPES[np.dtype(dtype).name]
-            if not isinstance(x, torch.Tensor):
-                x = to_numpy(x)
-            return torch.as_tensor(x, dtype=tdtype, device=self.device)
+            is_tensor = isinstance(x, torch.Tensor)
+            t = torch.as_tensor(x if is_tensor else to_numpy(x), dtype=tdtype, device=self.device)
+            return t.clone() if copy and (is_tensor or self.device == "cpu") else t
         cupy = self._native  # cupy
         with cupy.cuda.Device(_cuda_index(self.device)):
             if not isinstance(x, cupy.ndarray):
                 x = to_numpy(x)
-            return cupy.asarray(x, dtype=dtype)
+            return cupy.array(x, dtype=dtype, copy=True) if copy else cupy.asarray(x, dtype=dtype)
 
     def owns(self, a: Any) -> bool:
         """Whether ``a`` is already an array of this backend on its device."""

@@ -163,7 +163,8 @@ class Network:
         """Move the weights and biases to ``backend`` on ``device``; returns ``self``.
 
         ``net.to("torch", "cuda")`` puts every ``W^l``, ``b^l`` on the GPU as torch tensors;
-        ``net.to("numpy")`` brings them back. Values are copied exactly (same dtype).
+        ``net.to("numpy")`` brings them back. Values are copied exactly (same dtype) into
+        new arrays: arrays taken from ``net.weights`` before the move are not trained after it.
 
         Raises
         ------
@@ -172,8 +173,8 @@ class Network:
             no GPU present).
         """
         self.backend = target = get_backend(backend, device)
-        self.weights = [target.asarray(W, self.dtype) for W in self.weights]
-        self.biases = [target.asarray(b, self.dtype) for b in self.biases]
+        self.weights = [target.asarray(W, self.dtype, copy=True) for W in self.weights]
+        self.biases = [target.asarray(b, self.dtype, copy=True) for b in self.biases]
         return self
 
     # ------------------------------------------------------------------ forward
@@ -210,7 +211,8 @@ class Network:
 
         Returns
         -------
-        A : array, shape (n_samples, sizes[-1])
+        A : array of the network's backend, shape (n_samples, sizes[-1])
+            (``nnmath.backend.to_numpy(A)`` brings a GPU / torch result to the host.)
         """
         a = self._inputs(X).T
         for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
