@@ -49,11 +49,21 @@ def resolve_dtype(dtype: Any) -> type[np.floating]:
     return DTYPES[name]
 
 
+_NAMESPACES: dict[type, Any] = {}  # array type -> namespace (torch.Tensor -> compat torch)
+
+
 def get_namespace(*arrays: Any) -> Any:
-    """Return the array namespace of ``arrays`` (NumPy for NumPy arrays and scalars)."""
+    """Return the array namespace of ``arrays`` (NumPy for NumPy arrays and scalars).
+
+    The namespace of a torch tensor or CuPy array depends only on its type, so it is looked
+    up once per type and cached (the core asks for it several times per mini-batch).
+    """
     for a in arrays:
         if type(a) is np.ndarray or isinstance(a, (np.generic, float, int)):
             continue
+        xp = _NAMESPACES.get(type(a))
+        if xp is not None:
+            return xp
         try:
             import array_api_compat
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -61,7 +71,8 @@ def get_namespace(*arrays: Any) -> Any:
                 f"arrays of type {type(a).__name__} need the 'array-api-compat' package: "
                 "pip install array-api-compat"
             ) from exc
-        return array_api_compat.array_namespace(*arrays)
+        xp = _NAMESPACES[type(a)] = array_api_compat.array_namespace(a)
+        return xp
     return np
 
 
