@@ -115,6 +115,16 @@ def test_torch_backend_namespace_and_moves() -> None:
     assert get_backend(b) is b and get_backend("TORCH") == b
 
 
+def test_networks_with_a_backend_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    net = nm.Network([3, 4, 2], seed=0, backend="torch", dtype="float64")
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert twin.backend == net.backend and twin.backend.xp is net.backend.xp
+        _close(twin.weights, [to_numpy(W) for W in net.weights], rtol=0, atol=0)
+
+
 def test_unknown_backend_and_device_are_clear_errors() -> None:
     with pytest.raises(ValueError, match=r"unknown backend 'jax'.*cupy.*numpy.*torch"):
         get_backend("jax")
@@ -342,6 +352,34 @@ def test_optimizer_state_moves_and_saves_as_numpy() -> None:
     twin.fit(X, y, epochs=1, mini_batch_size=4, optimizer=resumed, seed=1)
     assert all(isinstance(v, torch.Tensor) for v in resumed.state["m_w"])
     _close(twin.weights, [to_numpy(W) for W in net.weights], rtol=0, atol=0)
+
+
+def test_saved_files_and_checkpoints_from_torch_match_numpy(tmp_path: Path) -> None:
+    """A torch run saves the same model file, and resumes from a checkpoint bit for bit."""
+    sizes = [6, 5, 3]
+    X, y = _data(sizes, m=40)
+    kw = dict(epochs=4, mini_batch_size=6, eta=0.01, optimizer="adam", seed=4,
+              validation_data=_data(sizes, 12, 8))
+    a, full = _pair(sizes, "relu", "softmax", "log_likelihood")
+    a.fit(X, y, **kw)
+    full.fit(X, y, **kw)
+    loaded = nm.load(full.save(tmp_path / "torch.safetensors"))
+    assert type(loaded.weights[0]) is np.ndarray  # a model file is backend-free
+    _close(full.weights, loaded.weights, rtol=0, atol=0)
+    _close(full.weights, a.weights)
+
+    class Stop:
+        def __call__(self, net, history, epoch):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    path = tmp_path / "run.safetensors"
+    _, first = _pair(sizes, "relu", "softmax", "log_likelihood")
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(X, y, checkpoint=path, callbacks=[Stop()], **kw)
+    _, resumed = _pair(sizes, "relu", "softmax", "log_likelihood")
+    resumed.fit(X, y, checkpoint=path, resume=True, **kw)  # NumPy state moved to torch
+    _close(resumed.weights, [to_numpy(W) for W in full.weights], rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------- CLI, benchmark

@@ -157,6 +157,10 @@ class Backend:
         """``a`` copied to the host as a NumPy array (NumPy arrays pass through)."""
         return to_numpy(a)
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        """Copied or pickled (scikit-learn clones estimators) by name and device."""
+        return get_backend, (self.name, self.device)
+
     def copy(self, a: Any) -> Any:
         """A new array with ``a``'s values on the same device."""
         return a.clone() if self.name == "torch" else a.copy()

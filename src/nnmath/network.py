@@ -318,6 +318,12 @@ class Network:
 
         return fit(self, X, Y, **kwargs)
 
+    def save(self, path: Any) -> Any:
+        """Save weights and architecture to one safetensors file; see :func:`nnmath.io.save`."""
+        from .io import save
+
+        return save(self, path)
+
     # ------------------------------------------------------------------ helpers
 
     def copy_parameters(self) -> tuple[list[Any], list[Any]]:

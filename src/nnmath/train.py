@@ -7,6 +7,7 @@ callers (the command line) through ``callbacks``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -89,6 +90,8 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool | str | os.PathLike[str] = False,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -120,6 +123,13 @@ def fit(
         Also record the training accuracy every epoch.
     callbacks : sequence of callables ``f(net, history, epoch)``
         Called after every epoch (progress bars, gradient tracking, checkpoints).
+    checkpoint : path-like, optional
+        Save a checkpoint (weights, optimizer state, generator state, history) to this
+        safetensors file after every epoch, atomically (:mod:`nnmath.checkpoint`).
+    resume : bool or path-like
+        Continue from ``checkpoint`` (``True``), or from the given file (and keep saving to
+        it): ``epochs`` is the total, counting the epochs already done, and the run ends
+        bit-identical to one that was never interrupted.
 
     Returns
     -------
@@ -149,14 +159,21 @@ def fit(
         optimizer, eta=eta, lmbda=lmbda, n=n, momentum=momentum, nesterov=nesterov,
         beta1=beta1, beta2=beta2,
     )
-    if opt.state and xp is not np:  # e.g. a resumed optimizer's NumPy state
-        opt.to(net.backend)
     B = int(mini_batch_size)
     history = History()
     best_score, best_params, since_best = -math.inf, None, 0
     classify = net.n_outputs > 1
+    start = 0
+    if checkpoint is not None or resume:  # save after each epoch / continue a saved run
+        from .checkpoint import setup
 
-    for epoch in range(int(epochs)):
+        callbacks, (start, best_score, best_params, since_best) = setup(
+            net, opt, rng, history, epochs, patience, callbacks, checkpoint, resume
+        )
+    if opt.state and xp is not np:  # e.g. a resumed optimizer's NumPy state
+        opt.to(net.backend)
+
+    for epoch in range(start, int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
         perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
