@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import get_namespace
 from .optim import Optimizer, get_optimizer
 
 __all__ = ["History", "TrainingDiverged", "fit"]
@@ -151,9 +152,10 @@ def fit(
         When the training cost becomes NaN or infinite; the network is left with the
         weights of the last finite epoch.
     """
-    X = net._inputs(X)
+    X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
     Y = net._targets(Y, X.shape[0])
     n = X.shape[0]
+    xp = get_namespace(X)
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
@@ -192,19 +194,24 @@ def fit(
     for callback in callbacks:
         if hasattr(callback, "on_train_begin"):
             callback.on_train_begin(net, history)
+    if opt.state and xp is not np:  # e.g. a resumed optimizer's NumPy state
+        opt.to(net.backend)
 
     for epoch in range(start, int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
-        perm = rng.permutation(n)
+        perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
+        if xp is not np:
+            perm = net.backend.asarray(perm)  # one small copy per epoch
         # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(0, n, B):
                 idx = perm[k : k + B]
-                grads = net.backprop_columns(X[idx].T, Y[idx].T)
+                grads = net.backprop_columns(xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T)
                 opt.step(net, grads)
                 for on_batch_end in batch_callbacks:
                     on_batch_end(net, history, epoch, k // B, n_batches)
+            net.backend.synchronize()  # GPU work is queued: wait before reading the clock
             history.epoch_time.append(time.perf_counter() - t0)
             cost = net.cost(X, Y)
         if not math.isfinite(cost):
