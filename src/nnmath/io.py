@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
+
 __all__ = [
     "ModelFileError",
     "save",
@@ -86,8 +88,8 @@ def _network_tensors(net: Any) -> dict[str, np.ndarray]:
     tensors: dict[str, np.ndarray] = {}
     for i, (W, b) in enumerate(zip(net.weights, net.biases)):
         w_name, b_name = layer_tensor_names(i)
-        tensors[w_name] = np.ascontiguousarray(W)
-        tensors[b_name] = np.ascontiguousarray(b)
+        tensors[w_name] = np.ascontiguousarray(to_numpy(W))  # GPU / torch weights: to host
+        tensors[b_name] = np.ascontiguousarray(to_numpy(b))
     return tensors
 
 
@@ -173,7 +175,7 @@ def write_model_file(
     for name, arr in (extra_tensors or {}).items():
         if name in tensors:
             raise ValueError(f"extra tensor name {name!r} clashes with a layer tensor")
-        tensors[name] = np.array(arr, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+        tensors[name] = np.array(to_numpy(arr), order="C")  # (ascontiguousarray: 0-d -> 1-d)
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -535,8 +537,8 @@ def to_torch(net: Any) -> Any:
     for W, b, act in zip(net.weights, net.biases, net.activation_functions):
         linear = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.array(W)))
-            linear.bias.copy_(torch.from_numpy(np.array(b)))
+            linear.weight.copy_(torch.from_numpy(np.array(to_numpy(W))))
+            linear.bias.copy_(torch.from_numpy(np.array(to_numpy(b))))
         modules += [linear, _torch_activation(act)]
     return nn.Sequential(*modules)
 

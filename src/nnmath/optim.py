@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
+
 __all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
 
 
@@ -51,10 +53,17 @@ class Optimizer:
         for key, value in self.state.items():
             if isinstance(value, list):
                 for i, arr in enumerate(value):
-                    flat[f"{key}.{i}"] = arr
+                    flat[f"{key}.{i}"] = to_numpy(arr)  # host copies of GPU / torch state
             else:
                 flat[key] = np.asarray(value)
         return flat
+
+    def to(self, backend: Any) -> Optimizer:
+        """Move the per-layer state arrays to ``backend`` (a :class:`~nnmath.backend.Backend`)."""
+        for key, value in self.state.items():
+            if isinstance(value, list):
+                self.state[key] = [backend.asarray(a) for a in value]
+        return self
 
     def load_state_arrays(self, flat: dict[str, Any]) -> None:
         """Inverse of :meth:`state_arrays`."""

@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "predict": "predict",
     "plot": "plot",
+    "vanishing": "vanishing",
+    "gradcheck": "gradcheck",
+    "trace": "trace",
     "data": "data",
 }
 

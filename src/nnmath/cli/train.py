@@ -67,6 +67,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point type (default float32)")
+    p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"],
+                   help="array backend: numpy (default), torch, cupy (NVIDIA GPUs)")
+    p.add_argument("--device", default=None,
+                   help="cpu | cuda (default: cpu; cuda for --backend cupy)")
 
 
 def _load(name: str) -> Any:
@@ -89,7 +93,8 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
     if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
     return Network(sizes, activation=act, output_activation=out_act, cost=args.cost,
-                   init=args.init, seed=args.seed, dtype=args.dtype)
+                   init=args.init, seed=args.seed, dtype=args.dtype,
+                   backend=getattr(args, "backend", "numpy"), device=getattr(args, "device", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         "test_accuracy": test_acc,
         "seconds": seconds,
         "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
+        "backend": f"{net.backend.name}:{net.backend.device}",
     }
     if args.save:
         result["saved"] = str(net.save(args.save))
