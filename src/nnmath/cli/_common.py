@@ -117,16 +117,24 @@ def emit_json(obj: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a table with rich (plain text when output is not a terminal)."""
+    """Print a table with rich; numbers are never cut short.
+
+    On a terminal the table is laid out for its width and long cells wrap; written to a file
+    or a pipe it takes the width it needs (rich would otherwise assume 80 columns and
+    abbreviate cells with "…").
+    """
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for c in columns:
-        table.add_column(c, justify="right" if c != columns[0] else "left")
+        table.add_column(c, justify="right" if c != columns[0] else "left", overflow="fold")
     for r in rows:
         table.add_row(*[str(v) for v in r])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=1000)  # a table is only as wide as its cells need
+    console.print(table)
 
 
 @contextmanager
