@@ -309,6 +309,22 @@ def test_parquet_output_streams_jsonl_and_writes_parquet_at_the_end(tmp_path, re
     assert_same_rows(read_results(tmp_path / "r.jsonl"), reference)
 
 
+def test_a_folder_of_idx_files_is_a_data_set(tmp_path):
+    mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    if not (mnist / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST IDX files not found in {mnist}")
+    sw = Sweep.create("vanishing", dataset=str(mnist), subset=300, depth=[1, 2], epochs=0)
+    result = run_sweep(sw, tmp_path / "r.csv", n_jobs=1)
+    rows = read_results(tmp_path / "r.csv")
+    assert result.complete and [r["dataset"] for r in rows] == [str(mnist)] * 2
+    assert rows[1]["speed_l2"] > 0 and rows[1]["epoch_costs"] == []
+
+
+def test_an_unknown_data_set_name_is_refused():
+    with pytest.raises(SweepError, match="unknown dataset 'mnst'"):
+        Sweep.create("train", dataset="mnst", depth=1)
+
+
 # ---------------------------------------------------------------------------- summary
 
 

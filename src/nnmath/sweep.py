@@ -205,7 +205,8 @@ class Sweep:
         The values of every swept parameter (in the order given); parameters not in the grid
         take their defaults (:data:`PARAMETERS`).
     dataset : str
-        A name for :func:`nnmath.data.load_dataset`.
+        A name for :func:`nnmath.data.load_dataset` (``digits``, ``mnist``,
+        ``fashion-mnist``) or a folder of MNIST-style IDX files (that every worker can read).
     subset : int or None
         Train on the first ``subset`` training rows only.
     seeds : int
@@ -250,9 +251,12 @@ class Sweep:
         if measure not in MEASURES:
             raise SweepError(f"{source}: unknown measure {measure!r}: choose one of {MEASURES}")
         dataset = spec.get("dataset", "digits")
-        if not isinstance(dataset, str) or dataset.lower().replace("_", "-") not in LOADERS:
+        if isinstance(dataset, str) and dataset.lower().replace("_", "-") in LOADERS:
+            dataset = dataset.lower().replace("_", "-")
+        elif not isinstance(dataset, str) or not Path(dataset).is_dir():
             raise SweepError(
-                f"{source}: unknown dataset {dataset!r}: choose one of {sorted(LOADERS)}"
+                f"{source}: unknown dataset {dataset!r}: choose one of {sorted(LOADERS)} "
+                "or give a folder of MNIST-style IDX files"
             )
         subset = spec.get("subset")
         if subset is not None and (
@@ -284,7 +288,7 @@ class Sweep:
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized
-        return cls(measure=measure, grid=grid, dataset=dataset.lower(), subset=subset,
+        return cls(measure=measure, grid=grid, dataset=dataset, subset=subset,
                    seeds=seeds)
 
     def to_dict(self) -> dict[str, Any]:
