@@ -15,6 +15,32 @@ from .train import History, TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that ``import nnmath`` pulls in neither torch nor sklearn.base.
+_LAZY = {
+    "save": "io",
+    "load": "io",
+    "to_torch": "io",
+    "from_torch": "io",
+    "ModelFileError": "io",
+    "NNMathClassifier": "estimator",
+    "NNMathRegressor": "estimator",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "ACTIVATIONS",
     "Activation",
@@ -33,4 +59,5 @@ __all__ = [
     "get_activation",
     "get_cost",
     "__version__",
+    *_LAZY,
 ]

@@ -96,7 +96,8 @@ def leaky_relu(z: Any, alpha: float = 0.01) -> Any:
 def leaky_relu_prime(z: Any, alpha: float = 0.01) -> Any:
     """Leaky ReLU': 1 for z ≥ 0, α for z < 0 (lecture: α if z < 0, 1 if z ≥ 0)."""
     xp = get_namespace(z)
-    return xp.astype(xp.where(z >= 0, 1.0, alpha), z.dtype)
+    # an array branch keeps z's dtype (two Python scalars would give torch's default float32)
+    return xp.where(z >= 0, xp.ones_like(z), alpha)
 
 
 def elu(z: Any, alpha: float = 1.0) -> Any:

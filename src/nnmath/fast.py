@@ -82,9 +82,10 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
         return f"cost {cost.name!r} ({type(cost).__name__}) is not a built-in one"
     if type(optimizer) not in (SGD, Adam):
         return f"optimizer {type(optimizer).__name__} is not SGD or Adam"
-    for arr in (*net.weights, *net.biases):
+    state = [a for v in getattr(optimizer, "state", {}).values() if isinstance(v, list) for a in v]
+    for arr in (*net.weights, *net.biases, *state):
         if type(arr) is not np.ndarray or arr.dtype != dtype or not arr.flags.c_contiguous:
-            return "the weights are not C-contiguous NumPy arrays of the network's dtype"
+            return "weights or optimizer state are not C-contiguous NumPy arrays of the dtype"
     return None
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import validation
 from .activations import Activation, get_activation
-from .backend import get_namespace, resolve_dtype
+from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
 
@@ -79,11 +79,18 @@ class Network:
         ``"float32"`` (default, fast) or ``"float64"``.
     rng : numpy.random.Generator, optional
         Use this generator instead of ``seed``.
+    backend : {"numpy", "torch", "cupy"} or Backend
+        Where the weights live and the math runs (see :mod:`nnmath.backend`). The weights
+        are drawn with NumPy and moved, so a seed gives the same network on every backend.
+    device : {"cpu", "cuda"}, optional
+        The backend's device (default: "cpu", or "cuda" for cupy).
 
     Attributes
     ----------
     weights : list of arrays, ``weights[i].shape == (sizes[i+1], sizes[i])``
     biases : list of arrays, ``biases[i].shape == (sizes[i+1],)``
+        Arrays of ``backend`` (NumPy arrays, torch tensors, CuPy arrays).
+    backend : Backend
     activation_functions : list of Activation, one per layer of weights
     cost : Cost
     """
@@ -98,7 +105,10 @@ class Network:
         seed: int | None = None,
         dtype: str | Any = "float32",
         rng: np.random.Generator | None = None,
+        backend: str | Backend = "numpy",
+        device: str | None = None,
     ) -> None:
+        self.backend = get_backend(backend, device)
         self.sizes = validation.check_sizes(sizes)
         self.L = len(self.sizes)
         self.dtype = resolve_dtype(dtype)
@@ -109,6 +119,8 @@ class Network:
         self.init = init
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self.weights, self.biases = initialize(self.sizes, init, self.rng, self.dtype)
+        if self.backend.name != "numpy":  # drawn on the host, moved to the device once
+            self.to(self.backend)
 
     # ------------------------------------------------------------------ properties
 
@@ -139,10 +151,31 @@ class Network:
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activation_functions]
+        where = ""
+        if self.backend.name != "numpy":
+            where = f", backend={self.backend.name!r}, device={self.backend.device!r}"
         return (
             f"Network(sizes={self.sizes}, activations={acts}, cost={self.cost_name!r}, "
-            f"dtype={np.dtype(self.dtype).name!r})"
+            f"dtype={np.dtype(self.dtype).name!r}{where})"
         )
+
+    def to(self, backend: str | Backend, device: str | None = None) -> Network:
+        """Move the weights and biases to ``backend`` on ``device``; returns ``self``.
+
+        ``net.to("torch", "cuda")`` puts every ``W^l``, ``b^l`` on the GPU as torch tensors;
+        ``net.to("numpy")`` brings them back. Values are copied exactly (same dtype) into
+        new arrays: arrays taken from ``net.weights`` before the move are not trained after it.
+
+        Raises
+        ------
+        ValueError, ImportError
+            See :func:`nnmath.backend.get_backend` (unknown backend, package not installed,
+            no GPU present).
+        """
+        self.backend = target = get_backend(backend, device)
+        self.weights = [target.asarray(W, self.dtype, copy=True) for W in self.weights]
+        self.biases = [target.asarray(b, self.dtype, copy=True) for b in self.biases]
+        return self
 
     # ------------------------------------------------------------------ forward
 
@@ -178,7 +211,8 @@ class Network:
 
         Returns
         -------
-        A : array, shape (n_samples, sizes[-1])
+        A : array of the network's backend, shape (n_samples, sizes[-1])
+            (``nnmath.backend.to_numpy(A)`` brings a GPU / torch result to the host.)
         """
         a = self._inputs(X).T
         for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
@@ -242,13 +276,13 @@ class Network:
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (argmax of a^L) for a classifier; for one output unit, the output itself
-        (thresholded at 1/2 when the output is a sigmoid)."""
+        (thresholded at 1/2 when the output is a sigmoid). A NumPy array on every backend."""
         A = self.feedforward(X)
         if self.n_outputs > 1:
-            return np.argmax(A, axis=1)
+            return to_numpy(get_namespace(A).argmax(A, axis=1))
         if self.activation_functions[-1].name == "sigmoid":
-            return (A[:, 0] >= 0.5).astype(np.int64)
-        return A[:, 0]
+            return (to_numpy(A[:, 0]) >= 0.5).astype(np.int64)
+        return to_numpy(A[:, 0])
 
     def accuracy(self, X: Any, y: Any) -> float:
         """Fraction of rows whose predicted class equals ``y`` (labels or one-hot rows)."""
@@ -261,13 +295,14 @@ class Network:
         X = self._inputs(X)
         Y = self._targets(Y, X.shape[0])
         n = X.shape[0]
+        xp = get_namespace(X)
         total = 0.0
         for start in range(0, n, 10_000):  # bounded memory for large data sets
             A = self.feedforward(X[start : start + 10_000])
-            total += float(np.sum(self.cost_function.fn(A.T, Y[start : start + 10_000].T)))
+            total += float(xp.sum(self.cost_function.fn(A.T, Y[start : start + 10_000].T)))
         c = total / n
         if lmbda:
-            c += 0.5 * lmbda / n * sum(float(np.sum(W * W)) for W in self.weights)
+            c += 0.5 * lmbda / n * sum(float(xp.sum(W * W)) for W in self.weights)
         return c
 
     # ------------------------------------------------------------------ training
@@ -283,24 +318,46 @@ class Network:
 
         return fit(self, X, Y, **kwargs)
 
+    def save(self, path: Any) -> Any:
+        """Save weights and architecture to one safetensors file; see :func:`nnmath.io.save`."""
+        from .io import save
+
+        return save(self, path)
+
     # ------------------------------------------------------------------ helpers
 
     def copy_parameters(self) -> tuple[list[Any], list[Any]]:
-        """Copies of ``weights`` and ``biases``."""
-        return [W.copy() for W in self.weights], [b.copy() for b in self.biases]
+        """Copies of ``weights`` and ``biases`` (on the network's backend and device)."""
+        copy = self.backend.copy
+        return [copy(W) for W in self.weights], [copy(b) for b in self.biases]
 
     def set_parameters(self, weights: list[Any], biases: list[Any]) -> None:
-        """Copy ``weights`` and ``biases`` into the network's own arrays (keeps the buffers)."""
+        """Copy ``weights`` and ``biases`` into the network's own arrays (keeps the buffers).
+
+        The new values may be NumPy arrays or arrays of the network's backend.
+        """
+        move = self.backend.asarray
         for W, W_new in zip(self.weights, weights):
-            W[...] = W_new
+            W[...] = move(W_new, self.dtype)
         for b, b_new in zip(self.biases, biases):
-            b[...] = b_new
+            b[...] = move(b_new, self.dtype)
 
-    def _inputs(self, X: Any) -> np.ndarray:
-        return validation.check_inputs(X, self.sizes[0], self.dtype)
+    def _inputs(self, X: Any) -> Any:
+        """``X`` checked, cast to ``dtype`` and on the network's device (moved at most once)."""
+        backend = self.backend
+        if backend.name == "numpy":
+            return validation.check_inputs(X, self.sizes[0], self.dtype)
+        if backend.owns(X):  # already on the device: check there, no round trip to the host
+            return validation.check_inputs_on_device(X, self.sizes[0], self.dtype, backend.xp)
+        return backend.asarray(validation.check_inputs(X, self.sizes[0], self.dtype))
 
-    def _targets(self, Y: Any, n: int) -> np.ndarray:
-        return validation.check_targets(Y, n, self.n_outputs, self.dtype)
+    def _targets(self, Y: Any, n: int) -> Any:
+        backend = self.backend
+        if backend.name == "numpy":
+            return validation.check_targets(Y, n, self.n_outputs, self.dtype)
+        if backend.owns(Y) and Y.ndim == 2:
+            return validation.check_targets_on_device(Y, n, self.n_outputs, self.dtype, backend.xp)
+        return backend.asarray(validation.check_targets(Y, n, self.n_outputs, self.dtype))
 
 
 def _layer_activations(

@@ -8,9 +8,12 @@ chapter 3), with ``n`` the size of the training set; biases are not regularised.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+from .backend import to_numpy
 
 __all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
 
@@ -45,15 +48,22 @@ class Optimizer:
         return [a * 0 for a in arrays]
 
     def state_arrays(self) -> dict[str, Any]:
-        """The state as a flat ``{"velocity_w.0": array, ..., "t": array}`` dict (for checkpoints)."""
+        """The state as a flat ``{"velocity_w.0": array, ..., "t": array}`` dict (checkpoints)."""
         flat: dict[str, Any] = {}
         for key, value in self.state.items():
             if isinstance(value, list):
                 for i, arr in enumerate(value):
-                    flat[f"{key}.{i}"] = arr
+                    flat[f"{key}.{i}"] = to_numpy(arr)  # host copies of GPU / torch state
             else:
                 flat[key] = np.asarray(value)
         return flat
+
+    def to(self, backend: Any) -> Optimizer:
+        """Move the per-layer state arrays to ``backend`` (a :class:`~nnmath.backend.Backend`)."""
+        for key, value in self.state.items():
+            if isinstance(value, list):
+                self.state[key] = [backend.asarray(a) for a in value]
+        return self
 
     def load_state_arrays(self, flat: dict[str, Any]) -> None:
         """Inverse of :meth:`state_arrays`."""
@@ -166,8 +176,9 @@ class Adam(Optimizer):
             }
         s, b1, b2 = self.state, self.beta1, self.beta2
         s["t"] = t = int(s["t"]) + 1
-        step = self.eta * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)  # η √(1−β2^t)/(1−β1^t)
-        eps_hat = self.epsilon * np.sqrt(1.0 - b2**t)  # ε moved inside the bias correction
+        # Python floats, so that float32 parameters are never up-cast
+        step = self.eta * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)  # η √(1−β2^t)/(1−β1^t)
+        eps_hat = self.epsilon * math.sqrt(1.0 - b2**t)  # ε moved inside the bias correction
         decay = self.lmbda / self.n
         groups = (
             (net.weights, grads.nabla_w, s["m_w"], s["v_w"], decay),

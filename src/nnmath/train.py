@@ -7,6 +7,7 @@ callers (the command line) through ``callbacks``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import get_namespace
 from .optim import Optimizer, get_optimizer
 
 __all__ = ["History", "TrainingDiverged", "fit"]
@@ -88,6 +90,10 @@ def fit(
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool | str | os.PathLike[str] = False,
+    track_gradients: bool | int = False,
+    track_every: int | None = None,
     fast: bool | str = True,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
@@ -119,12 +125,29 @@ def fit(
     monitor_training_accuracy : bool
         Also record the training accuracy every epoch.
     callbacks : sequence of callables ``f(net, history, epoch)``
-        Called after every epoch (progress bars, gradient tracking, checkpoints).
+        Called after every epoch (progress bars, gradient tracking, checkpoints). A callback
+        may also have ``on_train_begin(net, history)`` (called once before the first epoch)
+        and ``on_batch_end(net, history, epoch, batch, n_batches)`` (after every step).
+    checkpoint : path-like, optional
+        Save a checkpoint (weights, optimizer state, generator state, history) to this
+        safetensors file after every epoch, atomically (:mod:`nnmath.checkpoint`).
+    resume : bool or path-like
+        Continue from ``checkpoint`` (``True``), or from the given file (and keep saving to
+        it): ``epochs`` is the total, counting the epochs already done, and the run ends
+        bit-identical to one that was never interrupted.
+    track_gradients : bool or int
+        Record the speed of learning ‖∂C/∂b^l‖ (and ‖∂C/∂w^l‖) of every layer into
+        ``history.extra["gradient_norms"]``, measured on the first 1,000 rows of ``X``: before
+        training, then after every epoch (``True``) or every ``k`` mini-batches (an int ``k``).
+        See :class:`nnmath.diagnostics.GradientTracker`.
+    track_every : int, optional
+        With ``track_gradients=True``: record every ``track_every`` mini-batches.
     fast : bool or {"numba", "numpy"}
         Train through :mod:`nnmath.fast` (preallocated buffers, a compiled epoch) when it
         supports this network, optimizer and data; it computes the same numbers as the loop
         below. ``False`` forces the reference loop; ``"numba"`` / ``"numpy"`` pick the fast
-        backend. ``history.extra["train_path"]`` says which path ran.
+        backend. ``history.extra["train_path"]`` says which path ran. Callbacks with
+        ``on_batch_end`` (per-mini-batch tracking) need the reference loop.
 
     Returns
     -------
@@ -136,9 +159,10 @@ def fit(
         When the training cost becomes NaN or infinite; the network is left with the
         weights of the last finite epoch.
     """
-    X = net._inputs(X)
+    X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
     Y = net._targets(Y, X.shape[0])
     n = X.shape[0]
+    xp = get_namespace(X)
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
@@ -155,29 +179,58 @@ def fit(
     )
     B = int(mini_batch_size)
     history = History()
+    callbacks = list(callbacks)
+    if track_gradients:
+        from .diagnostics import GradientTracker
+
+        every = track_every
+        if not isinstance(track_gradients, bool):
+            every = int(track_gradients)
+        callbacks.append(GradientTracker(X, Y, every=every))
     best_score, best_params, since_best = -math.inf, None, 0
     classify = net.n_outputs > 1
+    start = 0
+    if checkpoint is not None or resume:  # save after each epoch / continue a saved run
+        from .checkpoint import setup
+
+        callbacks, (start, best_score, best_params, since_best) = setup(
+            net, opt, rng, history, epochs, patience, callbacks, checkpoint, resume
+        )
+    batch_callbacks = [c.on_batch_end for c in callbacks if hasattr(c, "on_batch_end")]
+    n_batches = -(-n // B)
+    for callback in callbacks:
+        if hasattr(callback, "on_train_begin"):
+            callback.on_train_begin(net, history)
+    if opt.state and xp is not np:  # e.g. a resumed optimizer's NumPy state
+        opt.to(net.backend)
     runner = None
-    if fast:
+    if fast and not batch_callbacks:
         from .fast import epoch_runner
 
         runner = epoch_runner(net, opt, X, Y, B, backend="auto" if fast is True else fast)
     history.extra["train_path"] = runner.backend if runner is not None else "reference"
 
-    for epoch in range(int(epochs)):
+    for epoch in range(start, int(epochs)):
         last_finite = net.copy_parameters()
         t0 = time.perf_counter()
-        perm = rng.permutation(n)
-        if runner is not None:  # the same mini-batches, computed in reused buffers
-            runner.run_epoch(perm)
-        else:
-            for k in range(0, n, B):
-                idx = perm[k : k + B]
-                grads = net.backprop_columns(X[idx].T, Y[idx].T)
-                opt.step(net, grads)
-        history.epoch_time.append(time.perf_counter() - t0)
-
-        cost = net.cost(X, Y)
+        perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
+        if xp is not np:
+            perm = net.backend.asarray(perm)  # one small copy per epoch
+        # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
+        with np.errstate(over="ignore", invalid="ignore"):
+            if runner is not None:  # nnmath.fast: the same mini-batches in reused buffers
+                runner.run_epoch(perm)
+            else:
+                for k in range(0, n, B):
+                    idx = perm[k : k + B]
+                    x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
+                    grads = net.backprop_columns(x, y)
+                    opt.step(net, grads)
+                    for on_batch_end in batch_callbacks:
+                        on_batch_end(net, history, epoch, k // B, n_batches)
+            net.backend.synchronize()  # GPU work is queued: wait before reading the clock
+            history.epoch_time.append(time.perf_counter() - t0)
+            cost = net.cost(X, Y)
         if not math.isfinite(cost):
             net.set_parameters(*last_finite)
             raise TrainingDiverged(

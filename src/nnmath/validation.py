@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_sizes", "check_inputs", "check_targets", "labels_of", "one_hot"]
+__all__ = [
+    "check_sizes",
+    "check_inputs",
+    "check_targets",
+    "check_inputs_on_device",
+    "check_targets_on_device",
+    "labels_of",
+    "one_hot",
+]
 
 
 def check_sizes(sizes: Sequence[int]) -> list[int]:
@@ -138,3 +146,53 @@ def labels_of(y: Any, n: int, n_outputs: int) -> np.ndarray:
     if n_outputs == 1:
         return arr
     return _integer_labels(arr, n_outputs)
+
+
+def _on_device(arr: Any, name: str, dtype: Any, xp: Any) -> Any:
+    """``arr`` (already a torch / CuPy array on the right device) cast to ``dtype`` there."""
+    if xp.isdtype(arr.dtype, "complex floating") or not xp.isdtype(
+        arr.dtype, ("real floating", "integral", "bool")
+    ):
+        raise TypeError(f"{name} must be real and numeric, got an array of dtype {arr.dtype}")
+    target = getattr(xp, np.dtype(dtype).name)
+    if arr.dtype != target:
+        arr = xp.astype(arr, target)
+    if not bool(xp.all(xp.isfinite(arr))):  # one reduction on the device, one bool back
+        raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first")
+    return arr
+
+
+def check_inputs_on_device(X: Any, n_features: int, dtype: Any, xp: Any) -> Any:
+    """:func:`check_inputs` for an array already on a GPU / in torch: no copy to the host.
+
+    Parameters
+    ----------
+    X : torch tensor or CuPy array, shape (n_samples, n_features) or (n_features,)
+    xp : array namespace of ``X``
+    """
+    if X.ndim == 1 and X.shape[0] == n_features:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) with examples as rows, got shape "
+            f"{tuple(X.shape)}"
+        )
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, the network expects {n_features} (sizes[0])"
+        )
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows")
+    return _on_device(X, "X", dtype, xp)
+
+
+def check_targets_on_device(Y: Any, n: int, n_outputs: int, dtype: Any, xp: Any) -> Any:
+    """:func:`check_targets` for 2-D targets already on the device (labels go via the host)."""
+    if Y.shape[:1] != (n,):
+        raise ValueError(f"X has {n} rows but Y has {Y.shape[0] if Y.ndim else 0}")
+    if Y.ndim != 2 or Y.shape[0] != n or Y.shape[1] != n_outputs:
+        raise ValueError(
+            f"Y has shape {tuple(Y.shape)}; expected ({n}, {n_outputs}) one-hot rows "
+            f"or ({n},) integer labels"
+        )
+    return _on_device(Y, "Y", dtype, xp)

@@ -1,34 +1,74 @@
 """The ``nnmath`` command line: one sub-command per module in this package.
 
-Every error is one line on stderr with exit code 2 (``--debug`` shows the traceback).
+Every error is one line on stderr with exit code 2 (``--debug``, before or after the
+sub-command, shows the traceback instead).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from ._common import CLIError, Parser
+from ._common import CLIError, Parser, add_debug_option
 
 __all__ = ["main", "COMMANDS"]
 
 #: sub-command name -> module of this package with ``add_parser(subparsers)`` and ``run(args)``
 COMMANDS: dict[str, str] = {
     "train": "train",
+    "predict": "predict",
+    "plot": "plot",
+    "vanishing": "vanishing",
+    "gradcheck": "gradcheck",
+    "trace": "trace",
+    "data": "data",
+    "sweep": "sweep",
 }
+
+#: errors a user can cause and fix (bad option values, files, missing extras): one line, no hint
+EXPECTED_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError)
 
 
 def build_parser() -> Parser:
     from .. import __version__
 
-    parser = Parser(prog="nnmath", description="The mathematics of neural networks, runnable.")
+    parser = Parser(
+        prog="nnmath",
+        description="The mathematics of neural networks, runnable.",
+        epilog="Run 'nnmath COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version=f"nnmath {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name, module in COMMANDS.items():
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                parser_class=Parser)
+    for module in COMMANDS.values():
         importlib.import_module(f".{module}", __name__).add_parser(sub)
+    for leaf in _leaf_parsers(parser):
+        if leaf is not parser:
+            add_debug_option(leaf)
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parser and every sub-command parser below it (once each; aliases share one)."""
+    seen: set[int] = set()
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        yield p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,18 +76,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 2
+        parser.error(f"give a command: {', '.join(COMMANDS)} ('nnmath --help' describes them)")
+    name = " ".join(filter(None, [args.command, getattr(args, "kind", None)]))
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("nnmath: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, OSError, ImportError) as exc:
+    except EXPECTED_ERRORS as exc:
         if args.debug:
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"nnmath {args.command}: error: {message}", file=sys.stderr)
+        print(f"nnmath {name}: error: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"nnmath {name}: internal error: {type(exc).__name__}: {_first_line(exc)} "
+            "(rerun with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
         return 2
 
 

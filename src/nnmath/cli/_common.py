@@ -11,10 +11,13 @@ from typing import Any
 
 __all__ = [
     "CLIError",
+    "HelpFormatter",
     "Parser",
+    "add_debug_option",
     "add_output_options",
     "comma_list",
     "emit_json",
+    "positive_int",
     "print_table",
     "progress",
 ]
@@ -24,8 +27,41 @@ class CLIError(Exception):
     """An error the command line reports as one line on stderr with exit code 2."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help text up to 100 columns wide, one line per sub-command.
+
+    argparse lists a sub-command group under its metavar (a lone ``COMMAND`` line); that line
+    is dropped so each sub-command is one line of its own.
+    """
+
+    def __init__(self, prog: str) -> None:
+        import shutil
+
+        width = min(shutil.get_terminal_size((100, 24)).columns, 100) - 2
+        super().__init__(prog, width=width, max_help_position=28)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            # argparse measures sub-command names without their extra indent; add it
+            longest = max(len(name) for name in action.choices)
+            self._action_max_length = max(
+                self._action_max_length, longest + self._current_indent + self._indent_increment
+            )
+
+    def _format_action(self, action: argparse.Action) -> str:
+        text = super()._format_action(action)
+        if isinstance(action, argparse._SubParsersAction):
+            text = text.split("\n", 1)[1] if "\n" in text else text
+        return text
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (``nnmath train: error: ...``), exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -48,6 +84,27 @@ def comma_list(kind: type = str) -> Any:
     return parse
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_debug_option(p: argparse.ArgumentParser) -> None:
+    """``--debug`` that may also follow a sub-command (``nnmath train --debug``).
+
+    Its default is ``SUPPRESS``, so a sub-command that does not see it leaves the value that
+    the main parser set untouched.
+    """
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the traceback of an error")
+
+
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """``--json`` (machine-readable result on stdout) and ``--quiet`` (no progress, no table)."""
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -60,16 +117,24 @@ def emit_json(obj: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a table with rich (plain text when output is not a terminal)."""
+    """Print a table with rich; numbers are never cut short.
+
+    On a terminal the table is laid out for its width and long cells wrap; written to a file
+    or a pipe it takes the width it needs (rich would otherwise assume 80 columns and
+    abbreviate cells with "…").
+    """
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for c in columns:
-        table.add_column(c, justify="right" if c != columns[0] else "left")
+        table.add_column(c, justify="right" if c != columns[0] else "left", overflow="fold")
     for r in rows:
         table.add_row(*[str(v) for v in r])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=1000)  # a table is only as wide as its cells need
+    console.print(table)
 
 
 @contextmanager

@@ -6,7 +6,15 @@ import argparse
 import time
 from typing import Any
 
-from ._common import CLIError, add_output_options, comma_list, emit_json, print_table, progress
+from ._common import (
+    CLIError,
+    add_output_options,
+    comma_list,
+    emit_json,
+    positive_int,
+    print_table,
+    progress,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +24,25 @@ def add_parser(sub: Any) -> None:
         description="Train a network by mini-batch gradient descent and report test accuracy. "
         "Defaults: Nielsen's chapter-3 network (sigmoid, cross-entropy, N(0,1/n_in) weights).",
     )
-    p.add_argument("--dataset", default="digits", help="digits (default), or another data set")
+    add_training_options(p)
+    p.add_argument("--plot", metavar="DIR", default=None,
+                   help="write curves.png, confusion.png (and misclassified.png for image "
+                   "data) into DIR")
+    p.add_argument("--save", metavar="FILE", default=None,
+                   help="save the trained network to FILE (safetensors, loads with nnmath.load)")
+    p.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="save a checkpoint to FILE after every epoch")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --checkpoint FILE (--epochs is the total)")
+    add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """The data set, network and training options (shared with ``nnmath plot``)."""
+    p.add_argument("--dataset", default="digits",
+                   help="digits (default), mnist, fashion-mnist, or a folder with the four "
+                        "IDX files")
     p.add_argument(
         "--sizes",
         type=comma_list(int),
@@ -30,17 +56,21 @@ def add_parser(sub: Any) -> None:
                    help="quadratic | cross_entropy | log_likelihood (default cross_entropy)")
     p.add_argument("--init", default="scaled_normal",
                    help="normal | scaled_normal | glorot | he (default scaled_normal)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=10, help="mini-batch size (default 10)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=10,
+                   help="mini-batch size (default 10)")
     p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
     p.add_argument("--optimizer", default="sgd", help="sgd | adam (default sgd)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    add_output_options(p)
-    p.set_defaults(run=run)
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="floating-point type (default float32)")
+    p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"],
+                   help="array backend: numpy (default), torch, cupy (NVIDIA GPUs)")
+    p.add_argument("--device", default=None,
+                   help="cpu | cuda (default: cpu; cuda for --backend cupy)")
 
 
 def _load(name: str) -> Any:
@@ -63,35 +93,17 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
     if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
     return Network(sizes, activation=act, output_activation=out_act, cost=args.cost,
-                   init=args.init, seed=args.seed, dtype=args.dtype)
+                   init=args.init, seed=args.seed, dtype=args.dtype,
+                   backend=getattr(args, "backend", "numpy"), device=getattr(args, "device", None))
 
 
 def run(args: argparse.Namespace) -> int:
-    data = _load(args.dataset)
-    net = build_network(args, data.n_features, data.n_classes)
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint FILE (the run to continue)")
     show = not (args.quiet or args.json)
-    if show:
-        print(f"{data!r}\n{net!r}")
-    t0 = time.perf_counter()
-    with progress("training", args.epochs, enabled=show) as advance:
-
-        def report(net: Any, history: Any, epoch: int) -> None:
-            acc = history.validation_accuracy[-1]
-            advance(1, cost=f"{history.training_cost[-1]:.4f}", val=f"{acc:.2%}")
-            if show:
-                print(
-                    f"epoch {epoch + 1:>3}/{args.epochs}  cost {history.training_cost[-1]:.4f}  "
-                    f"validation accuracy {acc:.2%}  ({history.epoch_time[-1]:.2f} s)",
-                    flush=True,
-                )
-
-        history = net.fit(
-            *data.train, epochs=args.epochs, mini_batch_size=args.batch_size, eta=args.eta,
-            lmbda=args.lmbda, optimizer=args.optimizer, momentum=args.momentum,
-            validation_data=data.validation, seed=args.seed, patience=args.patience,
-            callbacks=[report],
-        )
-    seconds = time.perf_counter() - t0
+    net, history, data, seconds = train_network(
+        args, show, monitor_training_accuracy=args.plot is not None
+    )
     test_acc = net.accuracy(*data.test)
     result = {
         "dataset": data.name,
@@ -105,7 +117,14 @@ def run(args: argparse.Namespace) -> int:
         "test_accuracy": test_acc,
         "seconds": seconds,
         "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
+        "backend": f"{net.backend.name}:{net.backend.device}",
     }
+    if args.save:
+        result["saved"] = str(net.save(args.save))
+    if args.plot is not None:
+        from .plot import write_training_plots
+
+        result["plots"] = [str(p) for p in write_training_plots(net, history, data, args.plot)]
     args.result = (net, history, data, result)
     if args.json:
         emit_json(result)
@@ -127,6 +146,41 @@ def run(args: argparse.Namespace) -> int:
                 ["final validation accuracy", f"{result['validation_accuracy']:.2%}"],
                 ["test accuracy", f"{test_acc:.2%}"],
                 ["time", f"{seconds:.1f} s ({result['seconds_per_epoch']:.3f} s/epoch)"],
-            ],
+            ]
+            + [["plot", p] for p in result.get("plots", [])],
         )
     return 0
+
+
+def train_network(
+    args: argparse.Namespace, show: bool, monitor_training_accuracy: bool = False
+) -> tuple[Any, Any, Any, float]:
+    """Load ``args.dataset``, build the network and train it (progress shown when ``show``).
+
+    Returns ``(net, history, data, seconds)``.
+    """
+    data = _load(args.dataset)
+    net = build_network(args, data.n_features, data.n_classes)
+    if show:
+        print(f"{data!r}\n{net!r}")
+    t0 = time.perf_counter()
+    with progress("training", args.epochs, enabled=show) as advance:
+
+        def report(net: Any, history: Any, epoch: int) -> None:
+            acc = history.validation_accuracy[-1]
+            advance(1, cost=f"{history.training_cost[-1]:.4f}", val=f"{acc:.2%}")
+            if show:
+                print(
+                    f"epoch {epoch + 1:>3}/{args.epochs}  cost {history.training_cost[-1]:.4f}  "
+                    f"validation accuracy {acc:.2%}  ({history.epoch_time[-1]:.2f} s)",
+                    flush=True,
+                )
+
+        history = net.fit(
+            *data.train, epochs=args.epochs, mini_batch_size=args.batch_size, eta=args.eta,
+            lmbda=args.lmbda, optimizer=args.optimizer, momentum=args.momentum,
+            validation_data=data.validation, seed=args.seed, patience=args.patience,
+            monitor_training_accuracy=monitor_training_accuracy, callbacks=[report],
+            checkpoint=getattr(args, "checkpoint", None), resume=getattr(args, "resume", False),
+        )
+    return net, history, data, time.perf_counter() - t0

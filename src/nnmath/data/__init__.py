@@ -1,7 +1,30 @@
-"""Data sets as ``(X, y)`` splits with examples as rows, X float32 in [0, 1], y integer labels."""
+"""Data sets as ``(X, y)`` splits with examples as rows, X float32 in [0, 1], y integer labels.
+
+``load_digits`` (embedded), ``load_mnist`` and ``load_fashion_mnist`` (IDX files found on disk
+or downloaded with checksums), ``load_dataset(name_or_folder)``.
+"""
 
 from __future__ import annotations
 
-from .datasets import LOADERS, Dataset, load_dataset, load_digits
+from .container import Dataset
+from .datasets import LOADERS, load_dataset, load_digits
+from .download import DownloadError, download_dataset
+from .idx import DataError, read_idx, write_idx
+from .mnist import cache_dir, load_fashion_mnist, load_idx_folder, load_mnist, locate
 
-__all__ = ["Dataset", "LOADERS", "load_dataset", "load_digits"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "DownloadError",
+    "LOADERS",
+    "cache_dir",
+    "download_dataset",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_idx_folder",
+    "load_mnist",
+    "locate",
+    "read_idx",
+    "write_idx",
+]

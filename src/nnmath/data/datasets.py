@@ -1,45 +1,17 @@
-"""The data set container and the embedded default, scikit-learn's 8×8 ``digits``."""
+"""The embedded default, scikit-learn's 8×8 ``digits``, and loading any data set by name."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .container import Dataset
+from .mnist import load_fashion_mnist, load_idx_folder, load_mnist
+
 __all__ = ["Dataset", "LOADERS", "load_dataset", "load_digits"]
-
-Split = tuple[np.ndarray, np.ndarray]
-
-
-@dataclass
-class Dataset:
-    """Train / validation / test splits, each ``(X, y)``: X (n, n_features) float32, y (n,) int64.
-
-    Attributes
-    ----------
-    name : str
-    train, validation, test : tuple of arrays
-    n_classes : int
-    image_shape : tuple of int or None
-        Shape of one image (``(28, 28)`` for MNIST), for plots.
-    """
-
-    name: str
-    train: Split
-    validation: Split
-    test: Split
-    n_classes: int
-    image_shape: tuple[int, ...] | None = None
-
-    @property
-    def n_features(self) -> int:
-        return int(self.train[0].shape[1])
-
-    def __repr__(self) -> str:
-        sizes = ", ".join(
-            f"{k}={len(getattr(self, k)[1])}" for k in ("train", "validation", "test")
-        )
-        return f"Dataset({self.name!r}, {sizes}, n_features={self.n_features})"
 
 
 def load_digits(n_test: int = 360, n_validation: int = 180, seed: int = 0) -> Dataset:
@@ -70,18 +42,39 @@ def load_digits(n_test: int = 360, n_validation: int = 180, seed: int = 0) -> Da
     )
 
 
-LOADERS = {"digits": load_digits}
+#: name -> loader returning a Dataset
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits,
+    "mnist": load_mnist,
+    "fashion-mnist": load_fashion_mnist,
+}
 
 
-def load_dataset(name: str) -> Dataset:
-    """Load a data set by name (``digits``, ...).
+def load_dataset(name: str, **kwargs: Any) -> Dataset:
+    """Load a data set by name (``digits``, ``mnist``, ``fashion-mnist``) or from a folder.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`LOADERS`, or a folder holding the four MNIST-style IDX files
+        (``train-images-idx3-ubyte[.gz]`` and so on), loaded with
+        :func:`nnmath.data.mnist.load_idx_folder`.
+    **kwargs
+        Passed to the loader (``path=``, ``download=``, ``scale=`` for MNIST).
 
     Raises
     ------
     ValueError
-        For an unknown name (the message lists the valid ones).
+        For an unknown name that is not a folder (the message lists the valid ones).
     """
     key = name.lower().replace("_", "-")
-    if key not in LOADERS:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {sorted(LOADERS)}")
-    return LOADERS[key]()
+    if key == "fashion":
+        key = "fashion-mnist"
+    if key in LOADERS:
+        return LOADERS[key](**kwargs)
+    if Path(name).expanduser().is_dir():
+        return load_idx_folder(Path(name).expanduser(), **kwargs)
+    raise ValueError(
+        f"unknown dataset {name!r}: choose one of {sorted(LOADERS)} or give a folder with the "
+        "four IDX files"
+    )

@@ -1,0 +1,188 @@
+"""``nnmath plot``: draw the lecture's activations, or figures of a trained network, to PNG/SVG."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from ._common import CLIError, Parser, add_output_options, emit_json, positive_int
+from .train import add_training_options, train_network
+
+__all__ = ["FORMATS", "add_parser", "run", "write_training_plots"]
+
+#: file formats ``--out`` accepts (from its suffix)
+FORMATS = ("png", "svg", "pdf")
+
+_KINDS = {
+    "activations": "the lecture's activations σ(z) and derivatives σ'(z) (no data needed)",
+    "curves": "cost and accuracy per epoch, training and validation",
+    "confusion": "confusion matrix of a trained network on a data split",
+    "misclassified": "grid of misclassified images (image data sets)",
+}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="draw activations, learning curves, confusion matrix, misclassified images",
+        description="Draw a figure to a PNG, SVG or PDF file (format from the --out suffix). "
+        "curves, confusion and misclassified train a quick network with the same options as "
+        "'nnmath train', or read a saved one with --model.",
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", title="figures", required=True,
+                             parser_class=Parser)
+    for kind, help_text in _KINDS.items():
+        k = kinds.add_parser(kind, help=help_text, description=help_text[0].upper() + help_text[1:]
+                             + ".")
+        k.add_argument("--out", "-o", default=f"{kind}.png", metavar="FILE",
+                       help=f"output file, .png, .svg or .pdf (default {kind}.png)")
+        k.add_argument("--dpi", type=positive_int, default=100,
+                       help="resolution of PNG output (default 100)")
+        if kind == "activations":
+            k.add_argument("--z-min", type=float, default=-5.0, help="left end of z (default -5)")
+            k.add_argument("--z-max", type=float, default=5.0, help="right end of z (default 5)")
+            k.add_argument("--alpha-leaky", type=float, default=0.1,
+                           help="leaky ReLU slope α drawn (default 0.1)")
+            k.add_argument("--alpha-elu", type=float, default=1.0, help="ELU α (default 1)")
+        else:
+            k.add_argument("--model", metavar="FILE", default=None,
+                           help="a saved model (.safetensors) instead of training one")
+            if kind != "curves":
+                k.add_argument("--split", choices=["test", "validation", "train"],
+                               default="test", help="data split to evaluate (default test)")
+            if kind == "misclassified":
+                k.add_argument("--max-images", type=positive_int, default=24,
+                               help="at most this many images (default 24)")
+            group = k.add_argument_group("training (when no --model is given)")
+            add_training_options(group)  # type: ignore[arg-type]
+        add_output_options(k)
+        k.set_defaults(run=run)
+
+
+def _check_out(path: str) -> Path:
+    out = Path(path)
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise CLIError(
+            f"--out {path}: unknown image format {out.suffix or '(no suffix)'!r}; "
+            f"end the file name with one of {', '.join('.' + f for f in FORMATS)}"
+        )
+    return out
+
+
+def _load_model(path: str) -> Any:
+    import nnmath
+
+    if not hasattr(nnmath, "load"):
+        raise CLIError("this nnmath has no model files yet (nnmath.load is missing)")
+    if not os.path.exists(path):
+        raise CLIError(f"--model {path}: no such file")
+    return nnmath.load(path)
+
+
+def _network_and_data(args: argparse.Namespace, show: bool) -> tuple[Any, Any, Any]:
+    """A trained network, its history (None for a loaded model without one) and the data."""
+    if getattr(args, "model", None):
+        from ..data import load_dataset
+
+        net = _load_model(args.model)
+        data = load_dataset(args.dataset)
+        if net.sizes[0] != data.n_features:
+            raise CLIError(
+                f"the model expects {net.sizes[0]} inputs (sizes[0]) but data set "
+                f"{data.name!r} has {data.n_features} features: pick the matching --dataset"
+            )
+        return net, getattr(net, "history", None), data
+    net, history, data, _ = train_network(args, show, monitor_training_accuracy=True)
+    return net, history, data
+
+
+def write_training_plots(net: Any, history: Any, data: Any, directory: str | Path) -> list[Path]:
+    """Write ``curves.png``, ``confusion.png`` and (image data) ``misclassified.png``.
+
+    The confusion matrix and the misclassified images are of the test split.
+    """
+    from .. import plots
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CLIError(f"--plot {directory}: exists and is not a directory")
+    X, y = data.test
+    y_pred = net.predict(X)
+    written = [directory / "curves.png", directory / "confusion.png"]
+    plots.plot_learning_curves(history, title=f"{data.name}: {_describe(net)}", path=written[0])
+    plots.plot_confusion_matrix(y, y_pred, n_classes=data.n_classes, path=written[1],
+                                title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}")
+    if data.image_shape is not None:
+        written.append(directory / "misclassified.png")
+        plots.plot_misclassified(X, y, y_pred, data.image_shape, path=written[2])
+    return written
+
+
+def _describe(net: Any) -> str:
+    acts = [a.name for a in net.activation_functions]
+    return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import plots
+
+    out = _check_out(args.out)
+    show = not (args.quiet or args.json)
+    result: dict[str, Any] = {"figure": args.kind}
+    if args.kind == "activations":
+        plots.plot_activations(args.z_min, args.z_max, alpha_leaky=args.alpha_leaky,
+                               alpha_elu=args.alpha_elu, path=out, dpi=args.dpi)
+    else:
+        net, history, data = _network_and_data(args, show)
+        result["dataset"] = data.name
+        if args.kind == "curves":
+            if history is None:
+                raise CLIError(
+                    f"--model {args.model}: the file holds no training history; drop --model "
+                    "to train a network here and draw its curves"
+                )
+            plots.plot_learning_curves(history, title=f"{data.name}: {_describe(net)}",
+                                       path=out, dpi=args.dpi)
+            result["epochs"] = history.epochs
+        else:
+            X, y = getattr(data, args.split)
+            y_pred = net.predict(X)
+            result["split"] = args.split
+            result["accuracy"] = float((y_pred == y).mean())
+            if args.kind == "confusion":
+                plots.plot_confusion_matrix(
+                    y, y_pred, n_classes=data.n_classes, path=out, dpi=args.dpi,
+                    title=f"{data.name} {args.split}: accuracy {result['accuracy']:.2%}",
+                )
+            else:
+                if data.image_shape is None:
+                    raise CLIError(f"data set {data.name!r} has no images to show")
+                plots.plot_misclassified(X, y, y_pred, data.image_shape,
+                                         max_images=args.max_images, path=out, dpi=args.dpi)
+                result["misclassified"] = int((y_pred != y).sum())
+    result.update(_image_info(out))
+    if args.json:
+        emit_json(result)
+    elif args.quiet:
+        print(out)
+    else:
+        size = f"{result['width']}x{result['height']} " if result["width"] else ""
+        print(f"wrote {out} ({size}{result['format']}, {result['bytes']:,} bytes)")
+    return 0
+
+
+def _image_info(path: Path) -> dict[str, Any]:
+    """Path, format and size (pixels for PNG, points for SVG/PDF) of a written figure."""
+    fmt = path.suffix.lstrip(".").lower()
+    info: dict[str, Any] = {"path": str(path), "format": fmt, "bytes": path.stat().st_size}
+    if fmt == "png":
+        with path.open("rb") as fh:
+            head = fh.read(24)
+        info["width"] = int.from_bytes(head[16:20], "big")
+        info["height"] = int.from_bytes(head[20:24], "big")
+    else:
+        info["width"] = info["height"] = None
+    return info

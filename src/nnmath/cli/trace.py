@@ -1,0 +1,73 @@
+"""``nnmath trace``: one example's forward and backward pass in lecture notation."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ._common import CLIError, add_output_options, comma_list, emit_json
+from .gradcheck import small_network
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "trace",
+        help="every z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l of one example (Markdown or LaTeX)",
+        description="Run one example forward and backward through a small network and print "
+        "every quantity of the lecture's backpropagation equations, layer by layer "
+        "(l = 2, …, L), as a Markdown table or as LaTeX.",
+    )
+    p.add_argument("--sizes", type=comma_list(int), default=[2, 3, 2],
+                   help="layer sizes (default 2,3,2)")
+    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
+                   help="hidden activation(s)")
+    p.add_argument("--output-activation", default=None, help="output activation")
+    p.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
+    p.add_argument("--init", default="normal", help="weight initialisation (default normal)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--x", type=comma_list(float), default=None,
+                   help="the input, e.g. 0.5,0.1 (default: random from the seed)")
+    p.add_argument("--y", type=comma_list(float), default=None,
+                   help="the target: a vector, or one class label (default: class 0)")
+    p.add_argument("--format", choices=["markdown", "latex", "both"], default="markdown")
+    p.add_argument("--digits", type=int, default=4, help="significant digits (default 4)")
+    add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnostics import trace
+
+    net = small_network(args, args.sizes)
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    if args.x is None:
+        x = np.round(np.random.default_rng(args.seed + 1).uniform(size=n_in), 3)
+    elif len(args.x) != n_in:
+        raise CLIError(f"--x has {len(args.x)} values, the network expects {n_in} (sizes[0])")
+    else:
+        x = np.asarray(args.x)
+    if args.y is None:
+        y: Any = np.eye(n_out)[0] if n_out > 1 else np.array([1.0])
+    elif len(args.y) == 1 and n_out > 1:
+        label = args.y[0]
+        if label != int(label) or not 0 <= label < n_out:
+            raise CLIError(f"--y {label:g}: a single value is a class label 0..{n_out - 1}")
+        y = np.eye(n_out)[int(label)]
+    elif len(args.y) != n_out:
+        raise CLIError(f"--y has {len(args.y)} values, the network has {n_out} outputs")
+    else:
+        y = np.asarray(args.y)
+    t = trace(net, x, y, digits=args.digits)
+    args.result = t
+    if args.json:
+        emit_json({"network": net.config(), **t.to_dict()})
+        return 0
+    if args.format in ("markdown", "both"):
+        print(t.to_markdown())
+    if args.format == "both":
+        print()
+    if args.format in ("latex", "both"):
+        print(t.to_latex())
+    return 0

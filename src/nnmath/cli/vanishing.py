@@ -1,0 +1,286 @@
+"""``nnmath vanishing``: the speed of learning of every hidden layer, Nielsen's chapter 5.
+
+By default: MNIST's first 1,000 training images, the networks [784,30,30,10],
+[784,30,30,30,10] and [784,30,30,30,30,10], sigmoid everywhere, cross-entropy,
+N(0, 1/n_in) weights; the speed of learning ‖∂C/∂b^l‖ of each hidden layer at
+initialisation, beside the book's numbers, and with ``--epochs`` during training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from ._common import CLIError, add_output_options, comma_list, emit_json, print_table, progress
+
+#: Nielsen, "Neural Networks and Deep Learning", chapter 5: one random draw each,
+#: speeds ‖∂C/∂b^l‖ of the hidden layers at initialisation (first 1,000 MNIST images)
+BOOK_SPEEDS: dict[tuple[int, ...], list[float]] = {
+    (784, 30, 30, 10): [0.07, 0.31],
+    (784, 30, 30, 30, 10): [0.012, 0.060, 0.283],
+    (784, 30, 30, 30, 30, 10): [0.003, 0.017, 0.070, 0.285],
+}
+DEFAULT_HIDDEN = ([30, 30], [30, 30, 30], [30, 30, 30, 30])
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "vanishing",
+        help="speed of learning per hidden layer (Nielsen ch. 5), and remedies side by side",
+        description="Measure the speed of learning ‖∂C/∂b^l‖ of every hidden layer at "
+        "initialisation (and with --epochs, during training), averaged over --seeds "
+        "initialisations. Default: Nielsen's chapter 5 on MNIST (first 1,000 images), "
+        "with the book's numbers beside ours.",
+    )
+    p.add_argument("--dataset", default=None,
+                   help="data set (default: mnist when its files are found, else digits)")
+    p.add_argument("--subset", type=int, default=1000,
+                   help="use the first N training rows (default 1000)")
+    p.add_argument("--sizes", type=comma_list(int), action="append", default=None,
+                   help="a network's layer sizes, e.g. 784,30,30,10; repeat for several "
+                   "(default: 2, 3 and 4 hidden layers of 30)")
+    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
+                   help="hidden activations to compare, e.g. sigmoid,tanh,relu,leaky_relu,elu")
+    p.add_argument("--init", type=comma_list(str), default=["scaled_normal"],
+                   help="initialisations to compare, e.g. scaled_normal,glorot,he")
+    p.add_argument("--output-activation", default="sigmoid",
+                   help="output activation (default sigmoid, as in the book)")
+    p.add_argument("--cost", default="cross_entropy", help="cost (default cross_entropy)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="number of initialisations to average over (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--epochs", type=int, default=0,
+                   help="also train and track the speeds for N epochs (book: 500)")
+    p.add_argument("--batch-size", type=int, default=1000, help="mini-batch size (book: 1000)")
+    p.add_argument("--eta", type=float, default=0.1, help="learning rate (book: 0.1)")
+    p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation (book: 5.0)")
+    p.add_argument("--track-every", type=int, default=None,
+                   help="record every K mini-batches instead of every epoch")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="write a figure (PNG/SVG): speed per layer against epoch, or per "
+                   "activation at initialisation")
+    p.add_argument("--factors", action="store_true",
+                   help="also explain each network (first seed, at initialisation): the ratio "
+                   "‖δ^l‖/‖δ^{l+1}‖ split into weight and activation factors, saturation, and "
+                   "singular values of the layer Jacobians")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the tables as Markdown (for notes and READMEs)")
+    add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def _load(name: str | None) -> Any:
+    from ..data import load_dataset
+
+    if name is not None:
+        return load_dataset(name)
+    try:
+        return load_dataset("mnist")
+    except (ValueError, OSError) as exc:
+        print(f"nnmath vanishing: MNIST not available ({str(exc).splitlines()[0]}); "
+              "using digits", file=sys.stderr)
+        return load_dataset("digits")
+
+
+def _architectures(args: argparse.Namespace, n_in: int, n_out: int) -> list[list[int]]:
+    if args.sizes is None:
+        return [[n_in, *h, n_out] for h in DEFAULT_HIDDEN]
+    for sizes in args.sizes:
+        if len(sizes) < 3:
+            raise CLIError(f"--sizes {','.join(map(str, sizes))}: give at least one hidden layer")
+        if sizes[0] != n_in or sizes[-1] != n_out:
+            raise CLIError(
+                f"--sizes {','.join(map(str, sizes))} does not fit the data: it has {n_in} "
+                f"inputs and {n_out} classes, so sizes must start with {n_in} and end with {n_out}"
+            )
+    return [list(s) for s in args.sizes]
+
+
+def measure(
+    sizes: list[int],
+    activation: str,
+    init: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    args: argparse.Namespace,
+    advance: Any,
+) -> dict[str, Any]:
+    """Speeds of the hidden layers for every seed: a dict ready for JSON and the plot."""
+    from ..diagnostics import GradientTracker, gradient_norms
+    from ..network import Network
+
+    n_hidden = len(sizes) - 2
+    runs, epochs = [], [0]
+    for s in range(args.seeds):
+        net = Network(sizes, activation=activation, output_activation=args.output_activation,
+                      cost=args.cost, init=init, seed=args.seed + s, dtype=args.dtype)
+        if args.epochs > 0:
+            tracker = GradientTracker(X, y, every=args.track_every, max_rows=len(y))
+            history = net.fit(X, y, epochs=args.epochs, mini_batch_size=args.batch_size,
+                              eta=args.eta, lmbda=args.lmbda, seed=args.seed + s,
+                              callbacks=[tracker])
+            rec = history.extra["gradient_norms"]
+            epochs = rec["epoch"]
+            runs.append([row[:n_hidden] for row in rec["nabla_b"]])
+        else:
+            runs.append([gradient_norms(net, X, y).nabla_b[:n_hidden]])
+        advance(1)
+    speeds = np.asarray(runs)  # (seeds, entries, hidden layers)
+    factors = None
+    if args.factors:
+        from ..diagnostics import vanishing_factors
+
+        first = Network(sizes, activation=activation, output_activation=args.output_activation,
+                        cost=args.cost, init=init, seed=args.seed, dtype=args.dtype)
+        factors = vanishing_factors(first, X, y)
+    book = None
+    if activation == "sigmoid" and init == "scaled_normal" and args.cost == "cross_entropy":
+        book = BOOK_SPEEDS.get(tuple(sizes))
+    return {
+        "label": f"{','.join(map(str, sizes))} {activation} {init}",
+        "sizes": sizes,
+        "activation": activation,
+        "init": init,
+        "layers": list(range(2, 2 + n_hidden)),
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "epoch": [float(e) for e in epochs],
+        "mean": speeds.mean(axis=0).tolist(),
+        "std": speeds.std(axis=0).tolist(),
+        "min": speeds.min(axis=0).tolist(),
+        "max": speeds.max(axis=0).tolist(),
+        "initial_per_seed": speeds[:, 0, :].tolist(),
+        "book": book,
+        "factors": None if factors is None else factors.to_dict(),
+        "_factors": factors,
+    }
+
+
+def _checkpoints(epochs: list[float], k: int = 6) -> list[int]:
+    """Indices of about ``k`` entries spread over the run (first and last included)."""
+    n = len(epochs)
+    return sorted({int(round(t)) for t in np.linspace(0, n - 1, min(k, n))})
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise CLIError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.subset < 1:
+        raise CLIError(f"--subset must be at least 1, got {args.subset}")
+    if args.epochs < 0:
+        raise CLIError(f"--epochs must be 0 or more, got {args.epochs}")
+    data = _load(args.dataset)
+    X, y = data.train[0][: args.subset], data.train[1][: args.subset]
+    archs = _architectures(args, data.n_features, data.n_classes)
+    configs = [(s, a, i) for s in archs for a in args.activation for i in args.init]
+    show = not (args.quiet or args.json)
+    results = []
+    with progress("networks × seeds", len(configs) * args.seeds, enabled=show) as advance:
+        for sizes, act, init in configs:
+            results.append(measure(sizes, act, init, X, y, args, advance))
+    if args.plot:
+        from ..plots.vanishing import plot_speeds
+
+        plot_speeds(results, args.plot,
+                    title=f"speed of learning, {data.name} ({len(y)} images), "
+                    f"{args.seeds} seed(s)")
+    factor_tables = [(r["label"], r.pop("_factors")) for r in results]
+    out = {
+        "dataset": data.name, "subset": int(len(y)), "seeds": args.seeds,
+        "epochs": args.epochs, "cost": args.cost, "output_activation": args.output_activation,
+        "batch_size": args.batch_size, "eta": args.eta, "lmbda": args.lmbda,
+        "results": results,
+    }
+    args.result = out
+    if args.json:
+        emit_json(out)
+        return 0
+    if args.quiet:
+        for r in results:
+            speeds = " ".join(f"{v:.3g}" for v in r["mean"][0])
+            print(f"{r['label']}: {speeds}")
+        return 0
+    _print_initial(results, data.name, len(y), args.seeds, args.markdown)
+    if args.epochs > 0:
+        _print_training(results, args.markdown)
+    for label, factors in factor_tables:
+        if factors is not None:
+            print(f"why it vanishes: {label} (seed {args.seed}, at initialisation)\n")
+            print(factors.to_markdown() + "\n")
+    if args.plot:
+        print(f"figure written to {args.plot}")
+    return 0
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _initial_rows(r: dict[str, Any], seeds: int) -> list[list[str]]:
+    """Rows (hidden layer, mean, std, min–max, next/this, book) of one network at epoch 0."""
+    mean = r["mean"][0]
+    rows = []
+    for j, l in enumerate(r["layers"]):
+        rows.append([
+            f"{j + 1} (l={l})",
+            _fmt(mean[j]),
+            _fmt(r["std"][0][j]) if seeds > 1 else "",
+            f"{_fmt(r['min'][0][j])}–{_fmt(r['max'][0][j])}" if seeds > 1 else "",
+            "" if j + 1 == len(mean) else f"{mean[j + 1] / mean[j]:.2f}",
+            "" if r["book"] is None else _fmt(r["book"][j]),
+        ])
+    return rows
+
+
+def _print_initial(results: list[dict[str, Any]], name: str, n: int, seeds: int,
+                   markdown: bool) -> None:
+    title = (f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first {n} training "
+             f"rows, mean over {seeds} seed(s)")
+    head = ["hidden layer", "mean", "std", "min–max", "next/this", "book (1 draw)"]
+    if markdown:
+        print(f"{title}\n")
+        print("| network | σ | init | " + " | ".join(head) + " |")
+        print("|---" * (len(head) + 3) + "|")
+        for r in results:
+            for j, row in enumerate(_initial_rows(r, seeds)):
+                lead = [",".join(map(str, r["sizes"])), r["activation"], r["init"]]
+                lead = lead if j == 0 else ["", "", ""]
+                print("| " + " | ".join(lead + row) + " |")
+        print()
+        return
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["activation"], r["init"]), []).append(r)
+    for (act, init), rs in groups.items():
+        rows = []
+        for r in rs:
+            for j, row in enumerate(_initial_rows(r, seeds)):
+                rows.append([",".join(map(str, r["sizes"])) if j == 0 else "", *row])
+        print_table(f"{title}; σ = {act}, init = {init}", ["network", *head], rows)
+
+
+def _print_training(results: list[dict[str, Any]], markdown: bool) -> None:
+    epochs = results[0]["epoch"]
+    picks = _checkpoints(epochs)
+    head = ["network", "hidden layer", *[f"epoch {epochs[k]:g}" for k in picks]]
+    rows = []
+    for r in results:
+        for j, l in enumerate(r["layers"]):
+            rows.append([
+                r["label"] if j == 0 else "",
+                f"{j + 1} (l={l})",
+                *[_fmt(r["mean"][k][j]) for k in picks],
+            ])
+    title = "speed of learning ‖∂C/∂b^l‖ during training (mean over seeds)"
+    if markdown:
+        print(f"{title}\n")
+        print("| " + " | ".join(head) + " |")
+        print("|---" * len(head) + "|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        print()
+    else:
+        print_table(title, head, rows)

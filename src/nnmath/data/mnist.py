@@ -1,0 +1,301 @@
+"""MNIST and Fashion-MNIST from their original IDX files, split as in Nielsen's book.
+
+Training set: the first 50,000 of the 60,000 training images; validation: the last 10,000
+(the book's ``mnist.pkl.gz`` holds exactly these, in this order); test: the 10,000 ``t10k``
+images. X is float32 in [0, 1] with one image per row (784 pixels), y is int64.
+
+Where the files are looked for, in order (the first folder holding all four files wins):
+
+1. ``path``, when given — then *only* there, so a typo is an error and not silently another
+   copy of the data;
+2. ``$NNMATH_DATA/<name>/`` (``<name>`` is ``mnist`` or ``fashion-mnist``);
+3. the user cache, ``$XDG_CACHE_HOME/nnmath/<name>/`` or ``~/.cache/nnmath/<name>/``;
+4. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist/`` (Debian's ``dataset-fashion-mnist``).
+
+With ``download=True`` missing files are fetched into ``path`` (or the cache) from public
+mirrors and checked against their published checksums (:mod:`nnmath.data.download`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .container import Dataset
+from .idx import DataError, read_idx
+
+if TYPE_CHECKING:
+    from .download import ProgressCallback
+
+__all__ = [
+    "IDX_STEMS",
+    "SYSTEM_DIRS",
+    "cache_dir",
+    "find_idx_files",
+    "load_fashion_mnist",
+    "load_idx_folder",
+    "load_mnist",
+    "locate",
+]
+
+#: role -> file name without ``.gz`` (the original names)
+IDX_STEMS: dict[str, str] = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+#: folders installed by system packages, per data set
+SYSTEM_DIRS: dict[str, list[Path]] = {
+    "fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")],
+}
+
+N_VALIDATION = 10_000  # the book: the last 10,000 of MNIST's 60,000 training images
+
+
+def cache_dir(name: str | None = None) -> Path:
+    """``$XDG_CACHE_HOME/nnmath`` (or ``~/.cache/nnmath``), plus ``/<name>`` when given."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    root = Path(base) / "nnmath"
+    return root / name if name else root
+
+
+def _candidates(stem: str) -> list[str]:
+    # the original names, gzipped or not, and the unpacked form "train-images.idx3-ubyte"
+    dotted = stem.replace("-idx", ".idx")
+    return [f"{stem}.gz", stem, f"{dotted}.gz", dotted]
+
+
+def find_idx_files(directory: str | os.PathLike[str]) -> dict[str, Path] | None:
+    """The four IDX files in ``directory`` by role, or ``None`` when any is missing."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    found = {}
+    for role, stem in IDX_STEMS.items():
+        for candidate in _candidates(stem):
+            if (directory / candidate).is_file():
+                found[role] = directory / candidate
+                break
+        else:
+            return None
+    return found
+
+
+def search_dirs(name: str, path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for data set ``name``, in order (see the module docstring)."""
+    if path is not None:
+        return [Path(path).expanduser()]
+    dirs = []
+    if os.environ.get("NNMATH_DATA"):
+        dirs.append(Path(os.environ["NNMATH_DATA"]).expanduser() / name)
+    dirs.append(cache_dir(name))
+    dirs.extend(SYSTEM_DIRS.get(name, []))
+    return dirs
+
+
+def locate(name: str, path: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """The four IDX files of ``name`` from the first folder that has them all.
+
+    Raises
+    ------
+    DataError
+        When no folder has them; the message lists every place looked and how to get the files.
+    """
+    dirs = search_dirs(name, path)
+    for d in dirs:
+        files = find_idx_files(d)
+        if files is not None:
+            return files
+    looked = ", ".join(str(d) for d in dirs)
+    names = ", ".join(f"{s}.gz" for s in IDX_STEMS.values())
+    raise DataError(
+        f"{name} files not found (looked in: {looked}); need {names}. "
+        f"Get them with `nnmath data download {name}` or load_{name.replace('-', '_')}"
+        f"(download=True), or set NNMATH_DATA to a folder holding a {name}/ subfolder"
+    )
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, files: dict[str, Path], split: str) -> None:
+    img_file, lab_file = files[f"{split}_images"], files[f"{split}_labels"]
+    if images.ndim < 2:
+        raise DataError(f"{img_file}: expected images (n, rows, cols), got shape {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{lab_file}: expected labels (n,), got shape {labels.shape}")
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise DataError(
+            f"{img_file}, {lab_file}: expected uint8 pixels and labels, got "
+            f"{images.dtype} and {labels.dtype}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"{img_file} has {len(images)} images but {lab_file} has {len(labels)} labels"
+        )
+
+
+def load_idx_folder(
+    directory: str | os.PathLike[str] | dict[str, Path],
+    name: str | None = None,
+    scale: int = 255,
+    n_validation: int | None = None,
+    n_classes: int | None = None,
+) -> Dataset:
+    """Load the four MNIST-style IDX files of a folder into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    directory : path-like or dict
+        A folder holding ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+        ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``, or the dict
+        returned by :func:`locate`.
+    name : str, optional
+        The data set's name (default: the folder's name).
+    scale : {255, 256}
+        X = pixel / scale. 255 maps 255 to 1.0; 256 gives exactly the book's
+        ``mnist.pkl.gz`` values.
+    n_validation : int, optional
+        The last ``n_validation`` training images become the validation split. Default
+        10,000 when there are more than 20,000 training images (MNIST: 50,000 / 10,000),
+        else a sixth of them.
+    n_classes : int, optional
+        Default: the largest label + 1.
+
+    Returns
+    -------
+    Dataset
+        X (n, rows·cols) float32 in [0, 1], y (n,) int64.
+    """
+    if scale not in (255, 256):
+        raise ValueError(
+            f"scale must be 255 (pixel/255, 255 -> 1.0) or 256 (the book's pixel/256), "
+            f"got {scale!r}"
+        )
+    if isinstance(directory, dict):
+        files = directory
+    else:
+        found = find_idx_files(directory)
+        if found is None:
+            names = ", ".join(f"{s}[.gz]" for s in IDX_STEMS.values())
+            raise DataError(f"{directory}: not a folder with the four IDX files ({names})")
+        files = found
+    raw = {role: read_idx(p) for role, p in files.items()}
+    _check_pair(raw["train_images"], raw["train_labels"], files, "train")
+    _check_pair(raw["test_images"], raw["test_labels"], files, "test")
+    shape = raw["train_images"].shape[1:]
+    if raw["test_images"].shape[1:] != shape:
+        raise DataError(
+            f"{files['test_images']}: images of shape {raw['test_images'].shape[1:]} but the "
+            f"training images are {shape}"
+        )
+    n_train = len(raw["train_labels"])
+    if n_validation is None:
+        n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else n_train // 6
+    if not 0 <= n_validation < n_train:
+        raise ValueError(
+            f"n_validation={n_validation} must be below the {n_train} training images"
+        )
+    top = int(max(raw["train_labels"].max(initial=0), raw["test_labels"].max(initial=0)))
+    if n_classes is None:
+        n_classes = top + 1
+    elif top >= n_classes:
+        raise DataError(f"labels go up to {top} but n_classes is {n_classes}")
+
+    def rows(images: np.ndarray) -> np.ndarray:
+        X = images.reshape(len(images), -1).astype(np.float32)
+        X /= np.float32(scale)
+        return X
+
+    X, y = rows(raw["train_images"]), raw["train_labels"].astype(np.int64)
+    cut = n_train - n_validation
+    return Dataset(
+        name=name or Path(files["train_images"]).parent.name,
+        train=(X[:cut], y[:cut]),
+        validation=(X[cut:], y[cut:]),
+        test=(rows(raw["test_images"]), raw["test_labels"].astype(np.int64)),
+        n_classes=n_classes,
+        image_shape=tuple(int(s) for s in shape),
+    )
+
+
+def _load_named(
+    name: str,
+    path: str | os.PathLike[str] | None,
+    download: bool,
+    scale: int,
+    progress: ProgressCallback | None,
+) -> Dataset:
+    try:
+        files = locate(name, path)
+    except DataError:
+        if not download:
+            raise
+        from .download import download_dataset
+
+        target = download_dataset(name, directory=path, progress=progress)
+        files = locate(name, target)
+    data = load_idx_folder(files, name=name, scale=scale)  # n_validation: 10,000 for 60,000
+    n_train = len(data.train[1]) + len(data.validation[1])
+    if (data.image_shape, n_train, len(data.test[1])) != ((28, 28), 60_000, 10_000):
+        raise DataError(
+            f"{files['train_images'].parent}: expected 28x28 images, 60,000 training and "
+            f"10,000 test images for {name}, got {data.image_shape}, {n_train} and "
+            f"{len(data.test[1])}"
+        )
+    if data.n_classes > 10:
+        raise DataError(f"{files['train_labels']}: labels above 9 in {name}")
+    data.n_classes = 10
+    return data
+
+
+def load_mnist(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    scale: int = 255,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """MNIST handwritten digits: 50,000 train / 10,000 validation / 10,000 test, 28×28.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Folder with the four IDX files (``.gz`` or not). Default: search ``$NNMATH_DATA/mnist``
+        then the user cache (see :mod:`nnmath.data.mnist`).
+    download : bool
+        Fetch the files into ``path`` (or the cache) when they are not found.
+    scale : {255, 256}
+        X = pixel / scale; 256 reproduces the book's ``mnist.pkl.gz`` values exactly.
+    progress : callable, optional
+        Download progress callback ``progress(filename, bytes_done, bytes_total)``.
+
+    Returns
+    -------
+    Dataset
+        ``train`` (50000, 784), ``validation`` (10000, 784), ``test`` (10000, 784); X float32
+        in [0, 1], y int64 in 0..9.
+
+    Raises
+    ------
+    DataError
+        Files not found (the message lists where it looked and how to get them), or a file
+        truncated or corrupted.
+    """
+    return _load_named("mnist", path, download, scale, progress)
+
+
+def load_fashion_mnist(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    scale: int = 255,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Zalando's Fashion-MNIST: the same layout and splits as :func:`load_mnist`.
+
+    Also found in ``/usr/share/datasets/fashion-mnist/`` (Debian's ``dataset-fashion-mnist``).
+    Classes: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,
+    7 sneaker, 8 bag, 9 ankle boot. Parameters and errors as :func:`load_mnist`.
+    """
+    return _load_named("fashion-mnist", path, download, scale, progress)

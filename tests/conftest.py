@@ -1,0 +1,31 @@
+"""Shared fixtures: float64 finite differences and paths to the shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """∂f/∂x by central differences, one entry of ``x`` at a time (float64)."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        f_plus = f()
+        x[i] = old - eps
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad

@@ -1,0 +1,138 @@
+"""Every σ'(z) against central differences; softmax's Jacobian against differences and the
+closed form y_i(δ_ij − y_j); numerical guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnmath as nm
+from nnmath import activations as A
+
+ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_prime_matches_central_differences(name: str, rng: np.random.Generator) -> None:
+    act = nm.get_activation(name)
+    z = rng.normal(scale=2.0, size=(7, 5))
+    z = z[np.abs(z) > 1e-3].reshape(-1)  # keep away from the kinks of ReLU-type functions
+    eps = 1e-6
+    numeric = (act(z + eps) - act(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(act.prime(z), numeric, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.3])
+def test_parametrised_activations_use_alpha(alpha: float) -> None:
+    z = np.array([-2.0, -0.5, 0.5, 2.0])
+    leaky = nm.get_activation("leaky_relu", alpha=alpha)
+    np.testing.assert_allclose(leaky(z), [-2 * alpha, -0.5 * alpha, 0.5, 2.0])
+    np.testing.assert_allclose(leaky.prime(z), [alpha, alpha, 1.0, 1.0])
+    elu = nm.get_activation("elu", alpha=alpha)
+    np.testing.assert_allclose(elu(z), [alpha * np.expm1(-2.0), alpha * np.expm1(-0.5), 0.5, 2.0])
+    np.testing.assert_allclose(elu.prime(z), [alpha * np.exp(-2.0), alpha * np.exp(-0.5), 1, 1])
+
+
+def test_lecture_formulas_by_value() -> None:
+    z = np.array([-1.0, 0.0, 2.0])
+    s = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(A.sigmoid(z), s)
+    np.testing.assert_allclose(A.sigmoid_prime(z), s * (1 - s))
+    assert A.sigmoid_prime(np.array([0.0]))[0] == 0.25  # the bound σ' ≤ 1/4
+    np.testing.assert_allclose(A.tanh_prime(z), 1 - np.tanh(z) ** 2)
+    np.testing.assert_allclose(A.relu(z), [0, 0, 2])
+    np.testing.assert_allclose(A.relu_prime(z), [0, 0, 1])
+
+
+def test_sigmoid_is_stable_for_large_z() -> None:
+    z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        s = A.sigmoid(z)
+        e = A.elu(z)
+    assert s.dtype == np.float32 and np.all(np.isfinite(s))
+    assert s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
+    assert np.all(np.isfinite(e))
+
+
+def test_dtype_is_preserved() -> None:
+    z = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    for name in [*ELEMENTWISE, "softmax"]:
+        act = nm.get_activation(name)
+        assert act(z).dtype == np.float32, name
+        assert act.prime(z).dtype == np.float32, name
+
+
+def test_softmax_columns_sum_to_one_and_resist_overflow() -> None:
+    z = np.array([[1000.0, 1.0], [1001.0, 2.0], [999.0, 3.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = A.softmax(z)
+    np.testing.assert_allclose(y.sum(axis=0), 1.0)
+    np.testing.assert_allclose(y[:, 1], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+
+
+def test_softmax_jacobian_closed_form_and_central_differences(rng: np.random.Generator) -> None:
+    x = rng.normal(size=5)
+    J = A.softmax_jacobian(x)
+    y = A.softmax(x)
+    # closed form of the lecture: -y_i y_j off the diagonal, y_i (1 - y_i) on it
+    for i in range(5):
+        for j in range(5):
+            expected = y[i] * (1 - y[i]) if i == j else -y[i] * y[j]
+            assert J[i, j] == pytest.approx(expected, rel=1e-12)
+    eps = 1e-6
+    numeric = np.empty((5, 5))
+    for j in range(5):
+        e = np.zeros(5)
+        e[j] = eps
+        numeric[:, j] = (A.softmax(x + e) - A.softmax(x - e)) / (2 * eps)
+    np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-10)
+
+
+def test_softmax_batched_jacobian_and_vjp(rng: np.random.Generator) -> None:
+    z = rng.normal(size=(4, 6))  # 6 columns
+    J = nm.get_activation("softmax").jacobian(z)
+    assert J.shape == (6, 4, 4)
+    for k in range(6):
+        np.testing.assert_allclose(J[k], A.softmax_jacobian(z[:, k]))
+    g = rng.normal(size=(4, 6))
+    sm = nm.get_activation("softmax")
+    vjp = sm.vjp(z, sm(z), g)
+    expected = np.stack([J[k].T @ g[:, k] for k in range(6)], axis=1)
+    np.testing.assert_allclose(vjp, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sm.prime(z), np.stack([np.diag(J[k]) for k in range(6)], axis=1))
+
+
+def test_elementwise_vjp_is_g_times_prime(rng: np.random.Generator) -> None:
+    z, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    act = nm.get_activation("tanh")
+    np.testing.assert_allclose(act.vjp(z, act(z), g), g * act.prime(z))
+
+
+def test_registry_and_errors() -> None:
+    assert set(nm.ACTIVATIONS) >= {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax",
+                                   "identity"}
+    assert nm.get_activation("Leaky-ReLU").name == "leaky_relu"
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*sigmoid"):
+        nm.get_activation("swish")
+    with pytest.raises(ValueError, match="does not take"):
+        nm.get_activation("relu", alpha=2.0)
+    with pytest.raises(TypeError, match="prime"):
+        nm.get_activation(42)
+
+
+def test_custom_activation_objects() -> None:
+    class Softplus:
+        name = "softplus"
+
+        def __call__(self, z):
+            return np.logaddexp(0, z)
+
+        def prime(self, z):
+            return A.sigmoid(z)
+
+    act = nm.get_activation(Softplus())
+    z = np.array([-1.0, 0.5])
+    np.testing.assert_allclose(act(z), np.log1p(np.exp(z)))
+    np.testing.assert_allclose(act.vjp(z, act(z), np.ones(2)), A.sigmoid(z))
+    made = nm.Activation.from_functions(np.sin, np.cos, name="sine")
+    assert made.name == "sine" and made.prime(np.array([0.0]))[0] == 1.0

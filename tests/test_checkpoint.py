@@ -1,0 +1,181 @@
+"""Checkpoints: an interrupted and resumed run ends bit-identical to an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nnmath as nm
+from nnmath.io import ModelFileError
+
+EPOCHS = 7
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.random((70, 4)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64) + (X[:, 1] > 0.5)
+    return X[:50], y[:50], X[50:], y[50:]
+
+
+def make_net(dtype="float32"):
+    return nm.Network([4, 6, 3], activation="tanh", output_activation="softmax",
+                      cost="log_likelihood", init="glorot", seed=3, dtype=dtype)
+
+
+class Interrupt:
+    """A callback that stops training with KeyboardInterrupt after epoch ``k`` (0-based)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, net, history, epoch):
+        if epoch == self.k:
+            raise KeyboardInterrupt
+
+
+def identical(a, b) -> bool:
+    return all(np.array_equal(u, v) for u, v in zip(a.weights + a.biases, b.weights + b.biases))
+
+
+OPTIMIZERS = [
+    {"optimizer": "sgd", "eta": 0.5},
+    {"optimizer": "sgd", "eta": 0.3, "momentum": 0.9, "lmbda": 0.5},
+    {"optimizer": "sgd", "eta": 0.3, "momentum": 0.8, "nesterov": True},
+    {"optimizer": "adam", "eta": 0.01, "lmbda": 0.1},
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: "-".join(map(str, o.values())))
+@pytest.mark.parametrize("k", [0, 2, 5])
+def test_interrupt_and_resume_is_bit_identical(tmp_path, data, dtype, opt, k):
+    X, y, Xv, yv = data
+    kw = dict(epochs=EPOCHS, mini_batch_size=7, seed=11, validation_data=(Xv, yv), **opt)
+    full = make_net(dtype)
+    h_full = full.fit(X, y, **kw)
+
+    path = tmp_path / "run.safetensors"
+    first = make_net(dtype)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(X, y, checkpoint=path, callbacks=[Interrupt(k)], **kw)
+    # the callbacks run before the checkpoint is written: the file holds epochs 0..k-1
+    if k == 0:
+        assert not path.exists()
+        return
+    resumed = make_net(dtype)
+    h_res = resumed.fit(X, y, checkpoint=path, resume=True, **kw)
+    assert identical(full, resumed)
+    assert h_res.training_cost == h_full.training_cost
+    assert h_res.validation_accuracy == h_full.validation_accuracy
+    assert h_res.best_epoch == h_full.best_epoch
+    assert h_res.epochs == EPOCHS
+    # the checkpoint now holds the finished run, and is also a loadable model
+    assert identical(nm.load(path), full)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_resume_with_early_stopping(tmp_path, data, k):
+    X, y, Xv, yv = data
+    kw = dict(epochs=12, mini_batch_size=5, eta=2.0, seed=2, validation_data=(Xv, yv),
+              patience=2)
+    full = make_net()
+    h_full = full.fit(X, y, **kw)
+    assert h_full.stopped_early  # this setting stops early; the test relies on it
+    path = tmp_path / "run.safetensors"
+    try:
+        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(k)], **kw)
+    except KeyboardInterrupt:
+        pass
+    resumed = make_net()
+    h_res = resumed.fit(X, y, resume=path, **kw)  # resume=PATH: read from and save to PATH
+    assert identical(full, resumed)  # the best epoch's weights, restored at the end
+    assert h_res.stopped_early and h_res.epochs == h_full.epochs
+    assert h_res.best_epoch == h_full.best_epoch
+
+
+def test_resume_a_finished_run_changes_nothing(tmp_path, data):
+    X, y, *_ = data
+    path = tmp_path / "run.safetensors"
+    net = make_net()
+    net.fit(X, y, epochs=3, seed=0, eta=0.5, checkpoint=path)
+    again = make_net()
+    h = again.fit(X, y, epochs=3, seed=0, eta=0.5, checkpoint=path, resume=True)
+    assert identical(net, again) and h.epochs == 3
+
+
+def test_checkpoint_written_each_epoch(tmp_path, data):
+    from safetensors import safe_open
+
+    X, y, *_ = data
+    path = tmp_path / "run.safetensors"
+    seen = []
+
+    def after(net, history, epoch):  # runs before the checkpoint of this epoch
+        if path.exists():
+            with safe_open(str(path), framework="numpy") as f:
+                seen.append(json.loads(f.metadata()["checkpoint"])["epoch"])
+
+    make_net().fit(X, y, epochs=4, eta=0.5, optimizer="adam", checkpoint=path,
+                   callbacks=[after])
+    assert seen == [0, 1, 2]
+    with safe_open(str(path), framework="numpy") as f:
+        assert {"optimizer.t", "optimizer.m_w.0", "optimizer.v_b.1"} <= set(f.keys())
+        state = json.loads(f.metadata()["checkpoint"])
+    assert state["epoch"] == 3 and state["optimizer"] == "adam"
+    assert len(state["history"]["training_cost"]) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["run.safetensors"]
+
+
+def test_resume_errors(tmp_path, data):
+    X, y, *_ = data
+    with pytest.raises(ValueError, match="resume=True needs checkpoint"):
+        make_net().fit(X, y, epochs=1, resume=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        make_net().fit(X, y, epochs=1, checkpoint=tmp_path / "none.safetensors", resume=True)
+
+    model = nm.save(make_net(), tmp_path / "model.safetensors")
+    with pytest.raises(ModelFileError, match="not a training checkpoint"):
+        make_net().fit(X, y, epochs=2, resume=model)
+
+    path = tmp_path / "run.safetensors"
+    make_net().fit(X, y, epochs=1, eta=0.5, checkpoint=path)
+    other = nm.Network([4, 5, 3], activation="tanh", output_activation="softmax",
+                       cost="log_likelihood", seed=0)
+    with pytest.raises(ModelFileError, match="sizes"):
+        other.fit(X, y, epochs=2, checkpoint=path, resume=True)
+    with pytest.raises(ModelFileError, match="optimizer 'sgd'"):
+        make_net().fit(X, y, epochs=2, optimizer="adam", checkpoint=path, resume=True)
+
+
+def test_history_extra_must_be_json(tmp_path, data):
+    X, y, *_ = data
+
+    def odd(net, history, epoch):
+        history.extra["thing"] = object()
+
+    with pytest.raises(ValueError, match="history.extra"):
+        make_net().fit(X, y, epochs=1, callbacks=[odd], checkpoint=tmp_path / "c.safetensors")
+
+
+def test_cli_save_checkpoint_resume(tmp_path):
+    from nnmath.cli import main
+
+    full, ck = tmp_path / "full.safetensors", tmp_path / "ck.safetensors"
+    common = ["train", "--epochs", "3", "--quiet", "--seed", "1"]
+    assert main([*common, "--save", str(full)]) == 0
+    assert main(["train", "--epochs", "1", "--quiet", "--seed", "1", "--checkpoint", str(ck)]) == 0
+    assert main([*common, "--checkpoint", str(ck), "--resume"]) == 0
+    assert identical(nm.load(full), nm.load(ck))
+    assert nm.load(full).sizes == [64, 30, 10]
+
+
+def test_cli_resume_needs_checkpoint(capsys):
+    from nnmath.cli import main
+
+    assert main(["train", "--resume", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume needs --checkpoint" in err and "Traceback" not in err

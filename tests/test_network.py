@@ -1,0 +1,162 @@
+"""Backpropagation against central differences and PyTorch autograd, for every activation ×
+cost × output combination; shapes and the public API of ``Network``."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+
+import nnmath as nm
+from conftest import central_difference
+
+HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity"]
+# cost -> output activations whose outputs the cost is defined for
+OUTPUTS = {
+    "quadratic": ["sigmoid", "softmax", "identity", "tanh", "relu"],
+    "cross_entropy": ["sigmoid", "softmax"],
+    "log_likelihood": ["softmax", "sigmoid"],
+}
+COMBOS = [(c, o) for c, outs in OUTPUTS.items() for o in outs]
+
+
+def random_problem(depth: int, hidden: str, output: str, cost: str, seed: int):
+    """A small float64 network with ``depth`` layers of weights and a mini-batch of 4 rows."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(2, 5)) for _ in range(depth)] + [3]
+    net = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost,
+                     init="scaled_normal", seed=seed, dtype="float64")
+    X = rng.normal(size=(4, sizes[0]))
+    if output in ("identity", "tanh", "relu"):
+        Y = rng.normal(size=(4, 3))
+    else:
+        Y = rng.integers(0, 3, size=4)  # labels -> one-hot
+    return net, X, Y
+
+
+def numeric_gradients(net: nm.Network, X, Y):
+    f = lambda: net.cost(X, Y)  # noqa: E731
+    return ([central_difference(f, W) for W in net.weights],
+            [central_difference(f, b) for b in net.biases])
+
+
+@pytest.mark.parametrize(("cost", "output"), COMBOS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_backprop_matches_central_differences(hidden: str, cost: str, output: str) -> None:
+    seed = zlib.crc32(f"{hidden}/{cost}/{output}".encode()) % 1000
+    depth = 2 + seed % 4  # depths 2..5
+    net, X, Y = random_problem(depth, hidden, output, cost, seed)
+    g = net.backprop(X, Y)
+    nw, nb = numeric_gradients(net, X, Y)
+    for l in range(net.n_layers):
+        np.testing.assert_allclose(g.nabla_w[l], nw[l], rtol=1e-5, atol=1e-8, err_msg=f"w{l}")
+        np.testing.assert_allclose(g.nabla_b[l], nb[l], rtol=1e-5, atol=1e-8, err_msg=f"b{l}")
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+def test_mixed_activations_per_layer(depth: int) -> None:
+    rng = np.random.default_rng(depth)
+    sizes = [3] + [4] * (depth - 1) + [3]
+    hidden = list(itertools.islice(itertools.cycle(["relu", "tanh", "elu", "sigmoid"]), depth - 1))
+    net = nm.Network(sizes, activation=hidden, output_activation="softmax",
+                     cost="log_likelihood", init="glorot", seed=1, dtype="float64")
+    assert [a.name for a in net.activation_functions] == [*hidden, "softmax"]
+    X, y = rng.normal(size=(5, 3)), rng.integers(0, 3, 5)
+    g = net.backprop(X, y)
+    nw, nb = numeric_gradients(net, X, y)
+    for l in range(depth):
+        np.testing.assert_allclose(g.nabla_w[l], nw[l], rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(g.nabla_b[l], nb[l], rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize(("cost", "output"), [("cross_entropy", "sigmoid"),
+                                              ("log_likelihood", "softmax")])
+def test_fused_output_error_equals_general_path(cost: str, output: str, rng) -> None:
+    c, act = nm.get_cost(cost), nm.get_activation(output)
+    z = rng.normal(size=(4, 6))
+    y = np.eye(4)[:, rng.integers(0, 4, 6)]
+    a = act(z)
+    fused = c.delta(z, a, y, act)
+    general = c.delta(z, a, y, act, fused=False)  # ∂C/∂a ⊙ σ'(z), or Jᵀ ∂C/∂a for softmax
+    np.testing.assert_allclose(fused, a - y)
+    np.testing.assert_allclose(general, fused, rtol=1e-10, atol=1e-12)
+
+
+def test_softmax_with_quadratic_cost_uses_the_jacobian(rng) -> None:
+    """Pairing softmax with the quadratic cost must not fall back to (a − y) ⊙ diag(J)."""
+    c, sm = nm.get_cost("quadratic"), nm.get_activation("softmax")
+    z = rng.normal(size=(3, 2))
+    y = np.eye(3)[:, [0, 2]]
+    a = sm(z)
+    delta = c.delta(z, a, y, sm)
+    J = sm.jacobian(z)
+    expected = np.stack([J[k].T @ (a[:, k] - y[:, k]) for k in range(2)], axis=1)
+    np.testing.assert_allclose(delta, expected)
+    assert not np.allclose(delta, (a - y) * sm.prime(z))
+
+
+def test_shapes_and_public_api() -> None:
+    net = nm.Network([784, 30, 10], activation="sigmoid", cost="quadratic", init="normal", seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((20, 784)), rng.integers(0, 10, 20)
+    assert net.feedforward(X).shape == (20, 10)
+    assert net.feedforward(X[0]).shape == (1, 10)
+    g = net.backprop(X, y)
+    for l in range(2):
+        assert g.nabla_w[l].shape == net.weights[l].shape == (net.sizes[l + 1], net.sizes[l])
+        assert g.nabla_b[l].shape == net.biases[l].shape == (net.sizes[l + 1],)
+        assert g.deltas[l].shape == (net.sizes[l + 1], 20)
+        assert g.zs[l].shape == (net.sizes[l + 1], 20)
+    assert [a.shape for a in g.activations] == [(784, 20), (30, 20), (10, 20)]
+    assert net.predict(X).shape == (20,)
+    assert 0.0 <= net.accuracy(X, y) <= 1.0
+    assert net.cost(X, y) > 0
+    assert all(W.dtype == np.float32 for W in net.weights)
+    assert all(nw.dtype == np.float32 for nw in g.nabla_w)  # no silent up-casting
+
+
+def test_backprop_is_the_mean_of_per_example_gradients(rng) -> None:
+    net = nm.Network([3, 4, 2], activation="tanh", output_activation="sigmoid",
+                     cost="cross_entropy", seed=3, dtype="float64")
+    X, y = rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
+    g = net.backprop(X, y)
+    singles = [net.backprop(X[i : i + 1], y[i : i + 1]) for i in range(6)]
+    for l in range(2):
+        np.testing.assert_allclose(g.nabla_w[l], np.mean([s.nabla_w[l] for s in singles], 0))
+        np.testing.assert_allclose(g.nabla_b[l], np.mean([s.nabla_b[l] for s in singles], 0))
+
+
+def test_same_seed_same_network_in_both_dtypes() -> None:
+    a = nm.Network([5, 4, 3], seed=7, dtype="float32")
+    b = nm.Network([5, 4, 3], seed=7, dtype="float64")
+    c = nm.Network([5, 4, 3], seed=8)
+    for Wa, Wb, Wc in zip(a.weights, b.weights, c.weights):
+        np.testing.assert_allclose(Wa, Wb, rtol=1e-6)
+        assert not np.allclose(Wa, Wc)
+
+
+@pytest.mark.parametrize("init", ["normal", "scaled_normal", "glorot", "he"])
+def test_initialisations_have_the_book_statistics(init: str) -> None:
+    net = nm.Network([400, 300, 10], init=init, seed=0, dtype="float64")
+    W, b = net.weights[0], net.biases[0]
+    expected_std = {"normal": 1.0, "scaled_normal": 1 / np.sqrt(400),
+                    "glorot": np.sqrt(2 / 700), "he": np.sqrt(2 / 400)}[init]
+    assert W.std() == pytest.approx(expected_std, rel=0.02)
+    if init in ("normal", "scaled_normal"):
+        assert b.std() == pytest.approx(1.0, rel=0.2)  # biases N(0, 1) as in the book
+    else:
+        assert np.all(b == 0)
+
+
+def test_config_describes_the_architecture() -> None:
+    net = nm.Network([4, 3, 2], activation=nm.get_activation("leaky_relu", alpha=0.2),
+                     output_activation="softmax", cost="log_likelihood", init="he", seed=0)
+    assert net.config() == {
+        "sizes": [4, 3, 2],
+        "activations": [{"name": "leaky_relu", "alpha": 0.2}, {"name": "softmax"}],
+        "cost": "log_likelihood",
+        "init": "he",
+        "dtype": "float32",
+    }

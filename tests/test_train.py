@@ -1,0 +1,104 @@
+"""The training loop: learning, reproducibility, History, early stopping, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnmath as nm
+from nnmath.data import load_digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def test_sgd_learns_digits(digits) -> None:
+    net = nm.Network([64, 30, 10], cost="cross_entropy", init="scaled_normal", seed=0)
+    h = net.fit(*digits.train, epochs=10, mini_batch_size=10, eta=0.5,
+                validation_data=digits.validation, seed=0)
+    assert h.epochs == 10 and len(h.validation_accuracy) == 10 and len(h.epoch_time) == 10
+    assert h.training_cost[-1] < h.training_cost[0]
+    assert net.accuracy(*digits.test) > 0.93
+
+
+@pytest.mark.parametrize("kw", [dict(optimizer="adam", eta=0.003),
+                                dict(momentum=0.9, eta=0.05),
+                                dict(momentum=0.9, nesterov=True, eta=0.05)])
+def test_other_optimizers_learn(digits, kw) -> None:
+    net = nm.Network([64, 32, 10], activation="relu", output_activation="softmax",
+                     cost="log_likelihood", init="he", seed=1)
+    net.fit(*digits.train, epochs=5, mini_batch_size=16, seed=1, **kw)
+    assert net.accuracy(*digits.test) > 0.9
+
+
+def test_same_seed_same_result_float64(digits) -> None:
+    runs = []
+    for _ in range(2):
+        net = nm.Network([64, 10, 10], seed=3, dtype="float64")
+        h = net.fit(*digits.train, epochs=2, eta=1.0, seed=4)
+        runs.append((net.weights[0].copy(), h.training_cost))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
+def test_float64_is_kept_in_training(digits) -> None:
+    net = nm.Network([64, 10, 10], seed=0, dtype="float64")
+    net.fit(*digits.train, epochs=1, eta=1.0, seed=0)
+    assert all(W.dtype == np.float64 for W in net.weights)
+    net32 = nm.Network([64, 10, 10], seed=0)
+    net32.fit(digits.train[0].astype(np.float64), digits.train[1], epochs=1, eta=1.0, seed=0)
+    assert all(W.dtype == np.float32 for W in net32.weights)
+
+
+def test_monitoring_and_regularised_cost(digits) -> None:
+    net = nm.Network([64, 10, 10], cost="cross_entropy", init="scaled_normal", seed=0)
+    h = net.fit(*digits.train, epochs=2, eta=0.5, lmbda=5.0, validation_data=digits.validation,
+                monitor_training_accuracy=True, seed=0)
+    assert len(h.training_accuracy) == 2 and len(h.validation_cost) == 2
+    X, y = digits.train
+    assert net.cost(X, y, lmbda=5.0) > net.cost(X, y)
+
+
+def test_early_stopping_restores_the_best_epoch(digits) -> None:
+    net = nm.Network([64, 20, 10], cost="cross_entropy", init="scaled_normal", seed=0)
+    snapshots = []
+    h = net.fit(*digits.train, epochs=200, eta=2.0, validation_data=digits.validation,
+                patience=3, seed=0,
+                callbacks=[lambda net, hist, e: snapshots.append(net.copy_parameters()[0])])
+    assert h.stopped_early and h.epochs < 200
+    assert h.epochs == h.best_epoch + 1 + 3  # three epochs without improvement after the best
+    assert h.validation_accuracy[h.best_epoch] == max(h.validation_accuracy)
+    for W, W_best in zip(net.weights, snapshots[h.best_epoch]):
+        np.testing.assert_array_equal(W, W_best)
+    assert net.accuracy(*digits.validation) == h.validation_accuracy[h.best_epoch]
+
+
+def test_nan_cost_stops_with_a_clear_error_and_keeps_finite_weights(digits) -> None:
+    net = nm.Network([64, 30, 10], activation="relu", output_activation="identity",
+                     cost="quadratic", init="normal", seed=0)
+    X, y = digits.train
+    Y = np.eye(10)[y] * 1e3
+    with pytest.raises(nm.TrainingDiverged, match=r"epoch \d+.*smaller eta") as info:
+        net.fit(X * 100, Y, epochs=5, eta=10.0, seed=0)
+    assert all(np.isfinite(W).all() for W in net.weights)
+    assert all(np.isfinite(c) for c in info.value.history.training_cost)
+
+
+def test_callbacks_are_called_every_epoch(digits) -> None:
+    seen = []
+    net = nm.Network([64, 10, 10], seed=0)
+    net.fit(*digits.train, epochs=3, eta=1.0, callbacks=[lambda n, h, e: seen.append(e)])
+    assert seen == [0, 1, 2]
+
+
+def test_fit_argument_errors(digits) -> None:
+    net = nm.Network([64, 10, 10], seed=0)
+    X, y = digits.train
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        net.fit(X, y, mini_batch_size=0)
+    with pytest.raises(ValueError, match="patience.*validation_data"):
+        net.fit(X, y, patience=2)
+    with pytest.raises(ValueError, match="X has 1257 rows but Y has 10"):
+        net.fit(X, y[:10])
