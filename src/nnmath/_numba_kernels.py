@@ -32,9 +32,8 @@ from pathlib import Path
 import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
-from llvmlite import ir as llvm_ir
 from numba import types
-from numba.extending import get_cython_function_address, intrinsic
+from numba.extending import get_cython_function_address
 
 __all__ = ["train_epoch", "floor_epoch", "BLAS_INT", "BLAS_NAME"]
 
@@ -76,50 +75,6 @@ _sgemm = types.ExternalFunction("nnmath_sgemm", _GEMM_SIG)
 _dgemm = types.ExternalFunction("nnmath_dgemm", _GEMM_SIG)
 
 _N, _T = ord("N"), ord("T")
-
-
-@intrinsic
-def _int_bits_as_float(typingctx, bits):  # noqa: ARG001
-    """Reinterpret an int64 as the float64 with the same bits (free; keeps loops vectorised)."""
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):  # noqa: ARG001
-        return builder.bitcast(args[0], llvm_ir.DoubleType())
-
-    return sig, codegen
-
-
-_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _exp_nonpositive(x):
-    """e^x for x ≤ 0 in float64, branch-free so that LLVM vectorises the loops calling it.
-
-    x = k ln2 + r with |r| ≤ ln2/2; e^r by its Taylor series to r^13/13! (relative error
-    below 2e-16, a rounding of libm's exp); 2^k put into the exponent bits. x is clamped at
-    −708, where e^x ≈ 3e-308 is already far below anything a float32 or float64 sigmoid
-    can tell from 0.
-    """
-    x = max(x, -708.0)
-    k = math.floor(x * _INV_LN2 + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _int_bits_as_float((np.int64(k) + 1023) << 52)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -187,13 +142,6 @@ def _activate(code, alpha, z, b, a, m):
                 zc = zr[c] + b[c]
                 zr[c] = zc
                 ar[c] = zc if zc > zero else zero
-        elif code == 0:  # sigmoid, stable: 1/(1+e) for z ≥ 0, e/(1+e) for z < 0, e = e^{−|z|}
-            for c in range(n):
-                zc = zr[c] + b[c]
-                zr[c] = zc
-                e = _exp_nonpositive(-abs(float(zc)))
-                q = 1.0 / (1.0 + e)
-                ar[c] = q if zc >= zero else e * q
         elif code == 5:
             for c in range(n):
                 zc = zr[c] + b[c]
