@@ -3,7 +3,11 @@
 Rows:
 
 1. chapter 1: [784, 30, 10], sigmoid, quadratic cost, N(0, 1) init, η = 3.0, mini-batch 10,
-   30 epochs (the book: 95.42 % at best). Target: best test accuracy ≥ 95.0 %.
+   30 epochs (the book: 95.42 % at best, one random draw). This set-up depends strongly on the
+   draw (a sigmoid output unit saturated by N(0, 1) weights can stay dead for all 30 epochs),
+   so it runs once per seed of ``--ch1-seeds`` (0–4 by default, fixed in advance) and the
+   target, best test accuracy ≥ 95.0 %, is judged on the median over those seeds; every
+   seed's row is printed.
 2. chapter 3: [784, 100, 10], sigmoid, cross-entropy, N(0, 1/n_in) init, η = 0.5, λ = 5.0,
    mini-batch 10, 60 epochs. Target: ≥ 97.8 %.
 3. modern: ReLU hidden layers, softmax + log-likelihood, He init, Adam; ≥ 98.0 % on MNIST in
@@ -209,6 +213,23 @@ def markdown(rows: list[Row], command: str, seconds: float) -> str:
     )
 
 
+def median_row(rows: list[Row], seeds: list[int]) -> Row:
+    """One row for a set-up run over several seeds: the median of each number."""
+    first = rows[0]
+    at_val = [r.test_at_best_val for r in rows if r.test_at_best_val is not None]
+    return Row(
+        setup=f"**{first.setup.split(' (seed ')[0]}: median of seeds "
+        f"{','.join(map(str, seeds))}**",
+        data=first.data,
+        network=first.network,
+        best_test=float(np.median([r.best_test for r in rows])),
+        test_at_best_val=float(np.median(at_val)) if at_val else None,
+        target=first.target,
+        epochs=first.epochs,
+        seconds_per_epoch=float(np.median([r.seconds_per_epoch for r in rows])),
+    )
+
+
 def run_rows(
     which: set[str], seed: int, tagged: bool, ep: Any, tgt: Any, data: dict[str, Any]
 ) -> list[Row]:
@@ -264,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default=None,
                    help="comma-separated seeds: run every row once per seed (e.g. 0,1,2,3,4) "
                         "to show the spread instead of one run")
+    p.add_argument("--ch1-seeds", default="0,1,2,3,4",
+                   help="seeds of the chapter-1 row, whose target is judged on their median "
+                   "(default 0,1,2,3,4)")
     p.add_argument("--rows", default="ch1,ch3,modern,fashion",
                    help="comma-separated subset of ch1,ch3,modern,fashion (default: all)")
     args = p.parse_args(argv)
@@ -298,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         data["modern_mnist"] = subset(load_mnist(mnist_path(), scale=255), n_train)
     if "fashion" in which:
         data["fashion"] = subset(load_fashion_mnist(scale=255), n_train)
+    if "ch1" in which and not args.seeds:
+        ch1_seeds = [int(t) for t in args.ch1_seeds.split(",")]
+        ch1 = [r for s in ch1_seeds for r in run_rows({"ch1"}, s, True, ep, tgt, data)]
+        rows.extend(ch1)
+        if len(ch1) > 1:
+            rows.append(median_row(ch1, ch1_seeds))
+        which = which - {"ch1"}
     for seed in seeds:
         rows.extend(run_rows(which, seed, len(seeds) > 1, ep, tgt, data))
 
