@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 
 from nnmath.activations import Activation, sigmoid, sigmoid_prime
-from nnmath.fast import epoch_runner, numba_available, unsupported_reason
+from nnmath.fast import c_available, epoch_runner, numba_available, unsupported_reason
 from nnmath.network import Network
 from nnmath.optim import SGD, Adam
 
-BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
+# the fast backends available here, the one "auto" picks last
+BACKENDS = (
+    ["numpy"] + (["numba"] if numba_available() else []) + (["c"] if c_available() else [])
+)
 
 CASES = [
     # (network keywords, fit keywords)
@@ -193,3 +196,31 @@ def test_warm_epoch_allocates_nothing_per_mini_batch(backend: str) -> None:
     # compiled code: a fixed number of runtime allocations per call (boxing the arguments),
     # the same for 8 and for 65 mini-batches
     assert small_nrt == large_nrt < 100
+
+
+def test_c_extension_is_built_where_a_compiler_is() -> None:
+    """``pip install`` builds nnmath._ckernels when it finds a C compiler; a missing or stale
+    build here would silently train through the slower fallbacks."""
+    import shutil
+    import sysconfig
+
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}) here: nnmath trains through Numba or NumPy")
+    assert c_available(), (
+        "nnmath._ckernels is not built (or is stale): reinstall with `pip install -e .`"
+    )
+    X, y = _data(50)
+    history = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10)
+    assert history.extra["train_path"] == "c"
+
+
+def test_c_epoch_allocates_no_memory() -> None:
+    """The C epoch has no allocation call at all (tracemalloc cannot see C's malloc)."""
+    from pathlib import Path
+
+    import nnmath
+
+    source = (Path(nnmath.__file__).parent / "_ckernels.c").read_text()
+    for call in ("malloc(", "calloc(", "realloc(", "PyMem_", "PyObject_Malloc"):
+        assert call not in source

@@ -3,8 +3,7 @@
 This module is the compiled twin of :meth:`nnmath.network.Network.backprop_columns` followed by
 :meth:`nnmath.optim.SGD.step` / :meth:`nnmath.optim.Adam.step`; read those for the maths.
 Only the *storage* differs: every buffer is allocated once by :class:`nnmath.fast.EpochRunner`
-and reused, and the matrix products go straight to BLAS ``?gemm`` (NumPy's bundled OpenBLAS,
-else SciPy's Cython BLAS).
+and reused, and the matrix products go straight to BLAS ``?gemm`` (see :mod:`nnmath._blas`).
 
 Layout. A row-major buffer of shape ``(B, n_l)`` (one row per example) *is* the lecture's
 column matrix ``a^l`` of shape ``(n_l, B)`` seen by column-major BLAS, with leading dimension
@@ -25,48 +24,24 @@ costs quadratic 0, cross_entropy 1, log_likelihood 2; optimizers SGD 0, SGD+mome
 
 from __future__ import annotations
 
-import ctypes
 import math
-from pathlib import Path
 
 import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
 from llvmlite import ir as llvm_ir
 from numba import types
-from numba.extending import get_cython_function_address, intrinsic, overload
+from numba.extending import intrinsic, overload
+
+from ._blas import gemm_addresses
 
 __all__ = ["train_epoch", "floor_epoch", "BLAS_INT", "BLAS_NAME"]
 
-_VOIDP = ctypes.c_void_p
-
-
-def _numpy_openblas() -> tuple[int, int] | None:
-    """Addresses of ``sgemm`` / ``dgemm`` in the OpenBLAS that NumPy's wheels bundle (ILP64).
-
-    NumPy's bundled OpenBLAS is newer than SciPy's on our machines and ~30 % faster on the
-    tiny products of a mini-batch of 10; SciPy's Cython BLAS is the fallback.
-    """
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("libscipy_openblas64_*.so*")):
-        try:
-            lib = ctypes.CDLL(str(path))
-            return tuple(  # type: ignore[return-value]
-                ctypes.cast(getattr(lib, f"scipy_{t}gemm_64_"), _VOIDP).value for t in "sd"
-            )
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
-_addresses = _numpy_openblas()
-if _addresses is not None:
-    BLAS_INT, BLAS_NAME = np.int64, "numpy-openblas64"
-else:
-    _addresses = tuple(
-        get_cython_function_address("scipy.linalg.cython_blas", f"{t}gemm") for t in "sd"
-    )
-    BLAS_INT, BLAS_NAME = np.int32, "scipy-cython-blas"
+_gemm_lib = gemm_addresses()
+if _gemm_lib is None:  # pragma: no cover - NumPy without its OpenBLAS and no SciPy
+    raise ImportError("the compiled epoch needs BLAS: NumPy's bundled OpenBLAS or SciPy")
+_addresses = (_gemm_lib.sgemm, _gemm_lib.dgemm)
+BLAS_INT, BLAS_NAME = _gemm_lib.int_dtype, _gemm_lib.name
 # Called by symbol name, not by address, so that compiled kernels can be cached on disk.
 # The BLAS integer width is part of each kernel's signature (the dtype of ``iw``).
 _GEMM_SIG = types.void(*([types.voidptr] * 13))

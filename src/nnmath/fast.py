@@ -3,11 +3,15 @@
 The readable reference is :meth:`nnmath.network.Network.backprop_columns` followed by
 ``optimizer.step``; it allocates fresh arrays for every z, a, δ and ∇ of every mini-batch, and
 pays Python's per-call overhead a few dozen times per mini-batch. This module computes exactly
-the same numbers (``tests/test_fast.py`` shows agreement to rounding) in one of two ways:
+the same numbers (``tests/test_fast.py`` shows agreement to rounding) in one of three ways:
 
-* ``"numba"`` (default when Numba is installed): the whole epoch is one compiled loop
-  (:func:`nnmath._numba_kernels.train_epoch`) calling BLAS ``?gemm`` directly; no Python runs
-  per mini-batch, and plain SGD fuses its update into the weight-gradient product.
+* ``"c"`` (default when the extension ``nnmath._ckernels`` is built, which ``pip install``
+  does when a C compiler is at hand): the whole epoch is one C function
+  (``src/nnmath/_ckernels.c``, called through :mod:`nnmath._cepoch`) calling BLAS ``?gemm``
+  directly; no Python runs per mini-batch, plain SGD fuses its update into the
+  weight-gradient product, and no Numba runtime is loaded.
+* ``"numba"`` (default when the C extension is missing and Numba is installed): the same
+  epoch as one Numba-compiled loop (:func:`nnmath._numba_kernels.train_epoch`).
 * ``"numpy"``: a Python loop over mini-batches in which every NumPy call writes into a
   preallocated buffer (``out=``), including the gather ``np.take(X, idx, out=...)``.
 
@@ -22,10 +26,12 @@ activation object, a subclassed network, another array library) returns ``None``
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import numpy as np
 
+from ._blas import gemm_addresses
 from .activations import ACTIVATIONS
 from .costs import COSTS
 from .optim import SGD, Adam, Optimizer
@@ -37,7 +43,12 @@ __all__ = [
     "epoch_runner",
     "unsupported_reason",
     "numba_available",
+    "c_available",
+    "FAST_BACKENDS",
 ]
+
+#: the fast backends, fastest first ("auto" takes the first one available)
+FAST_BACKENDS = ("c", "numba", "numpy")
 
 #: activation name -> code used by the kernels
 ACTIVATION_CODES = {
@@ -46,6 +57,13 @@ ACTIVATION_CODES = {
 #: cost name -> code used by the kernels
 COST_CODES = {"quadratic": 0, "cross_entropy": 1, "log_likelihood": 2}
 _SOFTMAX = ACTIVATION_CODES["softmax"]
+
+
+def c_available() -> bool:
+    """Whether the C extension ``nnmath._ckernels`` is built (and BLAS was found)."""
+    from ._cepoch import library
+
+    return library() is not None
 
 
 def numba_available() -> bool:
@@ -96,22 +114,31 @@ def epoch_runner(
 
     Parameters
     ----------
-    backend : {"auto", "numba", "numpy"}
-        ``"auto"`` takes Numba when it is installed, else the in-place NumPy loop.
+    backend : {"auto", "c", "numba", "numpy"}
+        ``"auto"`` takes the C extension when it is built, else Numba when it is installed,
+        else the in-place NumPy loop.
 
     Raises
     ------
     ValueError
-        For an unknown backend, or ``"numba"`` without Numba installed.
+        For an unknown backend, or ``"c"`` / ``"numba"`` when that one is not available.
     """
-    if backend not in ("auto", "numba", "numpy"):
-        raise ValueError(f"unknown fast backend {backend!r}: choose 'auto', 'numba' or 'numpy'")
+    available = {"c": c_available, "numba": numba_available, "numpy": lambda: True}
+    if backend != "auto" and backend not in available:
+        raise ValueError(
+            f"unknown fast backend {backend!r}: choose 'auto', 'c', 'numba' or 'numpy'"
+        )
+    if backend == "c" and not c_available():
+        raise ValueError(
+            "the 'c' fast path needs the compiled extension nnmath._ckernels: reinstall with a "
+            "C compiler (pip install -e .)"
+        )
     if backend == "numba" and not numba_available():
         raise ValueError("the 'numba' fast path needs Numba and SciPy: pip install numba scipy")
     if unsupported_reason(net, optimizer, X, Y) is not None:
         return None
     if backend == "auto":
-        backend = "numba" if numba_available() else "numpy"
+        backend = next(b for b in FAST_BACKENDS if available[b]())
     return EpochRunner(net, optimizer, X, Y, mini_batch_size, backend)
 
 
@@ -129,7 +156,7 @@ class EpochRunner:
         Its ``state`` is created as in ``optimizer.step`` and updated in place.
     X, Y : C-contiguous arrays (n, sizes[0]), (n, sizes[-1]) of the network's dtype.
     mini_batch_size : int
-    backend : {"numba", "numpy"}
+    backend : {"c", "numba", "numpy"}
     """
 
     def __init__(
@@ -167,13 +194,54 @@ class EpochRunner:
             self.col = np.zeros((B, 1), dtype)
             self.TW = tuple(np.zeros_like(W) for W in net.weights) if self.opt_code else None
             self.TB = tuple(np.zeros_like(b) for b in net.biases) if self.opt_code else None
-        else:
+        elif backend == "numba":
             from ._numba_kernels import BLAS_INT
 
             self.iw = np.zeros(8, BLAS_INT)
             self.fw = np.zeros(2, dtype)
             self.cw = np.zeros(2, np.uint8)
+        else:
+            self._c_epoch = self._c_struct()
         self.eps = float(np.finfo(dtype).eps)
+
+    def _c_struct(self) -> Any:
+        """The C epoch's struct, with the addresses of the buffers that never change."""
+        from . import _cepoch
+
+        X, Y, net = self.X, self.Y, self.net
+        self._c_train = _cepoch.epoch_function(X.dtype)
+        self._sizes = np.array(net.sizes, np.int64)
+        self._c_keep = {
+            name: _cepoch.pointers(arrays)
+            for name, arrays in (("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB))
+        }
+        c = _cepoch.CEpoch(
+            n=X.shape[0], B=self.B, L=len(net.weights), cost=self.cost_code,
+            fused=int(self.fused), opt=self.opt_code, blas64=int(gemm_addresses().int64),
+            sizes=self._sizes.ctypes.data, codes=self.codes.ctypes.data,
+            alphas=self.alphas.ctypes.data, X=X.ctypes.data, Y=Y.ctypes.data,
+            Yb=self.Yb.ctypes.data, gemm=_cepoch.gemm_address(X.dtype),
+        )
+        for name, array in self._c_keep.items():
+            setattr(c, name, ctypes.addressof(array))
+        return c
+
+    def _c_run(self, perm: np.ndarray, state: tuple[Any, Any, Any, Any], t: int) -> int:
+        """One epoch in C; the weights' and the state's addresses are read afresh each time."""
+        from ._cepoch import pointers
+
+        net, c = self.net, self._c_epoch
+        hp = self._hyper()
+        keep = {
+            "W": pointers(net.weights), "b": pointers(net.biases),
+            "NW": pointers(self.NW if self.NW is not None else net.weights),
+            **{name: pointers(s) for name, s in zip(("S1W", "S1B", "S2W", "S2B"), state)},
+        }
+        for name, array in keep.items():
+            setattr(c, name, ctypes.addressof(array))
+        c.perm, c.hp, c.t = perm.ctypes.data, hp.ctypes.data, t
+        self._c_train(ctypes.byref(c))
+        return int(c.t)
 
     # ------------------------------------------------------------------ optimizer state
 
@@ -222,13 +290,16 @@ class EpochRunner:
         perm : (n,) integer array
             The epoch's shuffle (``rng.permutation(n)``, as the reference loop draws it).
         """
-        perm = np.asarray(perm, dtype=np.int64)
-        if perm.ndim != 1 or perm.shape[0] != self.X.shape[0]:
-            raise ValueError(f"perm must be a permutation of {self.X.shape[0]} row indices")
+        n = self.X.shape[0]
+        perm = np.ascontiguousarray(perm, dtype=np.int64)
+        if perm.ndim != 1 or perm.shape[0] != n or (n and not 0 <= perm.min() <= perm.max() < n):
+            raise ValueError(f"perm must be a permutation of {n} row indices")
         s1w, s1b, s2w, s2b = self._state()
         t = int(self.optimizer.state.get("t", 0)) if self.opt_code == 2 else 0
         net = self.net
-        if self.backend == "numba":
+        if self.backend == "c":
+            t = self._c_run(perm, (s1w, s1b, s2w, s2b), t)
+        elif self.backend == "numba":
             from ._numba_kernels import train_epoch
 
             nw = self.NW if self.NW is not None else tuple(net.weights)

@@ -1,0 +1,23 @@
+"""Build step for the optional C extension ``nnmath._ckernels`` (the compiled training epoch).
+
+Everything else about the package is in ``pyproject.toml``. The extension is ``optional``: on a
+machine without a C compiler the install still succeeds and nnmath trains through Numba or
+NumPy instead (``nnmath.fast``).
+"""
+
+import sys
+
+from setuptools import Extension, setup
+
+flags = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "nnmath._ckernels",
+            sources=["src/nnmath/_ckernels.c"],
+            extra_compile_args=flags,
+            optional=True,
+        )
+    ]
+)

@@ -1,0 +1,80 @@
+"""ctypes binding of the C training epoch (``nnmath/_ckernels.c``, built as ``nnmath._ckernels``).
+
+The extension is optional: ``pip install`` builds it when a C compiler is at hand, and
+:func:`library` returns ``None`` when it is missing, so :mod:`nnmath.fast` falls back to Numba
+or to the in-place NumPy loop. Loading it imports no Numba (whose runtime alone costs
+~130 MB of resident memory).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ._blas import gemm_addresses
+
+__all__ = ["ABI_VERSION", "CEpoch", "library", "pointers"]
+
+#: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
+ABI_VERSION = 1
+_I64, _P = ctypes.c_int64, ctypes.c_void_p
+
+
+class CEpoch(ctypes.Structure):
+    """``nnm_epoch`` of ``_ckernels.c``: everything one epoch needs, as addresses."""
+
+    _fields_ = [
+        *((name, _I64) for name in ("n", "B", "L", "cost", "fused", "opt", "blas64", "t")),
+        *((name, _P) for name in (
+            "sizes", "perm", "codes", "alphas", "hp", "X", "Y", "W", "b", "A", "Z", "D",
+            "NW", "NB", "S1W", "S1B", "S2W", "S2B", "Yb", "gemm",
+        )),
+    ]
+
+
+def pointers(arrays: Any) -> ctypes.Array:
+    """A C array of the data addresses of ``arrays`` (the caller keeps the arrays alive)."""
+    arrays = tuple(arrays)
+    return (_P * len(arrays))(*(a.ctypes.data for a in arrays))
+
+
+@cache
+def library() -> ctypes.CDLL | None:
+    """The compiled ``nnmath._ckernels`` with its functions typed, or ``None`` when it is not
+    built (or is stale, or BLAS cannot be found)."""
+    spec = importlib.util.find_spec("nnmath._ckernels")
+    if spec is None or not spec.origin or gemm_addresses() is None:
+        return None
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+    lib.nnm_abi_version.restype = _I64
+    if lib.nnm_abi_version() != ABI_VERSION:
+        return None
+    for t in ("f32", "f64"):
+        train = getattr(lib, f"nnm_train_epoch_{t}")
+        train.restype, train.argtypes = ctypes.c_int, [ctypes.POINTER(CEpoch)]
+        floor = getattr(lib, f"nnm_floor_epoch_{t}")
+        floor.restype, floor.argtypes = ctypes.c_int, [ctypes.POINTER(CEpoch), _I64]
+    return lib
+
+
+def epoch_function(dtype: Any, name: str = "train") -> Any:
+    """``nnm_train_epoch_f32`` / ``_f64`` (or ``floor``) of the library for ``dtype``."""
+    lib = library()
+    if lib is None:
+        raise ImportError("nnmath._ckernels is not built (pip install -e . with a C compiler)")
+    suffix = "f32" if np.dtype(dtype) == np.float32 else "f64"
+    return getattr(lib, f"nnm_{name}_epoch_{suffix}")
+
+
+def gemm_address(dtype: Any) -> int:
+    """Address of the BLAS ``?gemm`` for ``dtype``."""
+    g = gemm_addresses()
+    assert g is not None  # library() checked it
+    return g.sgemm if np.dtype(dtype) == np.float32 else g.dgemm
