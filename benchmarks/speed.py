@@ -18,8 +18,9 @@ jax_loop    JAX: one jitted SGD step per mini-batch in a Python loop.
 jax_scan    JAX: the whole epoch jitted as one ``lax.scan`` over the mini-batches.
 floor       Only the matrix products of backprop, in a tight loop: per mini-batch and layer
             ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
-            input layer's ``Wᵀ δ`` is never needed). Measured twice, as a NumPy loop with
-            ``out=`` and as a compiled loop calling BLAS ``gemm``; the faster is the floor.
+            input layer's ``Wᵀ δ`` is never needed). Measured up to three times, as a NumPy
+            loop with ``out=``, as nnmath's C loop and as a Numba loop calling BLAS ``gemm``
+            directly; the fastest is the floor.
 
 Usage::
 
@@ -108,21 +109,35 @@ def bench_floor(row, B, dtype, epochs, n):
                 if i > 0:
                     np.matmul(D[i], Ws[i], out=G[i - 1])  # Wᵀ δ
 
-    t_numpy = _median_epoch(numpy_epoch, epochs)
-    info = {"numpy_loop": float(np.median(t_numpy))}
-    try:
-        from nnmath._numba_kernels import BLAS_INT, floor_epoch
-    except ImportError:
-        return t_numpy, info
-    iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
+    loops = {"numpy_loop": numpy_epoch}
+    from nnmath import _cepoch
 
-    def compiled_epoch():
-        floor_epoch(batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
-                    iw, fw, cw)
+    if _cepoch.library() is not None:  # the C loop of nnmath._ckernels
+        import ctypes
 
-    t_compiled = _median_epoch(compiled_epoch, epochs)
-    info["compiled_loop"] = float(np.median(t_compiled))
-    return (t_compiled if info["compiled_loop"] < info["numpy_loop"] else t_numpy), info
+        keep = {name: _cepoch.pointers(arrays) for name, arrays in
+                (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
+        sizes_arr = np.array(sizes, np.int64)
+        c = _cepoch.CEpoch(B=B, L=L, blas64=int(_cepoch.gemm_addresses().int64),
+                           sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype))
+        for name, array in keep.items():
+            setattr(c, name, ctypes.addressof(array))
+        c_floor = _cepoch.epoch_function(dtype, "floor")
+        loops["c_loop"] = lambda: c_floor(ctypes.byref(c), batches)
+    if os.environ.get("NNMATH_BENCH_FLOOR_NUMBA", "1") == "1":
+        try:
+            from nnmath._numba_kernels import BLAS_INT, floor_epoch
+        except ImportError:
+            pass
+        else:
+            iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
+            loops["numba_loop"] = lambda: floor_epoch(
+                batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
+                iw, fw, cw,
+            )
+    times = {name: _median_epoch(loop, epochs) for name, loop in loops.items()}
+    info = {name: float(np.median(t)) for name, t in times.items()}
+    return times[min(info, key=info.get)], info
 
 
 def bench_torch(row, B, dtype, epochs, n):
@@ -362,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     results = []
     header = ["row", "B", "dtype", *[f"{s} s (×floor)" for s in systems if s != "floor"],
-              "floor s", "fastest", "peak RSS MB " + "/".join(systems)]
+              "floor s", "fastest", "peak RSS MB " + "/".join(systems),
+              "nnmath RSS − data MB"]
     lines = [_fmt_row(header), _fmt_row(["---"] * len(header))]
     print(lines[0], flush=True)
     for dtype in dtypes:
@@ -389,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
                     for s in systems
                 ))
+                rss = res.get("nnmath", {}).get("peak_rss_mb")
+                cells.append(f"{rss - data_mb[dtype]:.0f}" if rss else "-")
                 line = _fmt_row(cells)
                 lines.append(line)
                 print(line, flush=True)

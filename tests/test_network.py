@@ -160,3 +160,24 @@ def test_config_describes_the_architecture() -> None:
         "init": "he",
         "dtype": "float32",
     }
+
+
+def test_output_defaults_to_what_the_cost_is_defined_for() -> None:
+    """A single hidden σ is also the output's only where the cost allows its values."""
+    net = nm.Network([3, 4, 2], activation="relu", cost="cross_entropy")
+    assert [a.name for a in net.activation_functions] == ["relu", "sigmoid"]
+    net = nm.Network([3, 4, 2], activation="elu", cost="log_likelihood")
+    assert [a.name for a in net.activation_functions] == ["elu", "softmax"]
+    net = nm.Network([3, 4, 2], activation="relu", cost="quadratic")
+    assert [a.name for a in net.activation_functions] == ["relu", "relu"]
+    net = nm.Network([3, 4, 2], activation="tanh", output_activation="softmax", cost="quadratic")
+    assert net.activation_functions[-1].name == "softmax"
+
+
+@pytest.mark.parametrize("output", ["relu", "identity", "tanh", "elu", "leaky_relu"])
+@pytest.mark.parametrize("cost", ["cross_entropy", "log_likelihood"])
+def test_cost_of_probabilities_rejects_other_outputs(cost: str, output: str) -> None:
+    with pytest.raises(ValueError, match=f"{cost} cost takes ln a.*'{output}'"):
+        nm.Network([3, 4, 2], activation="sigmoid", output_activation=output, cost=cost)
+    with pytest.raises(ValueError, match="needs outputs in \\(0, 1\\)"):
+        nm.Network([3, 4, 2], activation=["sigmoid", output], cost=cost)

@@ -102,3 +102,13 @@ def test_fit_argument_errors(digits) -> None:
         net.fit(X, y, patience=2)
     with pytest.raises(ValueError, match="X has 1257 rows but Y has 10"):
         net.fit(X, y[:10])
+
+
+def test_fit_without_a_seed_uses_the_networks_generator() -> None:
+    """``Network(seed=s).fit(X, y)`` is reproducible: the network's generator shuffles."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((60, 5)), rng.integers(0, 3, 60)
+    runs = [nm.Network([5, 4, 3], seed=7).fit(X, y, epochs=2, eta=1.0) for _ in range(2)]
+    assert runs[0].training_cost == runs[1].training_cost
+    other = nm.Network([5, 4, 3], seed=8).fit(X, y, epochs=2, eta=1.0)
+    assert other.training_cost != runs[0].training_cost

@@ -41,6 +41,9 @@ class Cost:
     name: str = "cost"
     #: the output activation for which ``delta`` has the fused form δ^L = a − y
     fused_activation: str | None = None
+    #: built-in output activations whose values this cost is defined for (None: any); a cost
+    #: of probabilities (ln a) is meaningless for outputs outside (0, 1)
+    output_activations: frozenset[str] | None = None
 
     def fn(self, a: Any, y: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -106,6 +109,7 @@ class CrossEntropyCost(Cost):
 
     name = "cross_entropy"
     fused_activation = "sigmoid"
+    output_activations = frozenset({"sigmoid", "softmax"})
 
     def fn(self, a: Any, y: Any) -> Any:
         """−Σ_j [y_j ln a_j + (1−y_j) ln(1−a_j)] for each column (a clipped into (0, 1))."""
@@ -127,6 +131,7 @@ class LogLikelihoodCost(Cost):
 
     name = "log_likelihood"
     fused_activation = "softmax"
+    output_activations = frozenset({"softmax", "sigmoid"})
 
     def fn(self, a: Any, y: Any) -> Any:
         """−Σ_j y_j ln a_j for each column (a clipped away from 0)."""

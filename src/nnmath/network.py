@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import validation
-from .activations import Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
@@ -67,10 +67,14 @@ class Network:
         (``len(sizes) − 2`` entries), or one per layer of weights (``len(sizes) − 1``
         entries, the last being the output's).
     output_activation : str or Activation, optional
-        σ of the output layer. Defaults to ``activation`` when that is a single name (the
-        book's all-sigmoid network).
+        σ of the output layer. Defaults to ``activation`` when that is a single one (the
+        book's all-sigmoid network) and the cost is defined for its values; otherwise (say
+        ``activation="relu"`` with a cost of probabilities) to the cost's own output:
+        sigmoid for cross-entropy, softmax for log-likelihood.
     cost : str or Cost
-        ``"quadratic"``, ``"cross_entropy"`` or ``"log_likelihood"``.
+        ``"quadratic"``, ``"cross_entropy"`` or ``"log_likelihood"``. Cross-entropy and
+        log-likelihood take ``ln a``, so they need outputs in (0, 1): a built-in output
+        activation other than sigmoid or softmax is an error with them.
     init : str
         ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"`` (see :mod:`nnmath.init`).
     seed : int, optional
@@ -112,10 +116,10 @@ class Network:
         self.sizes = validation.check_sizes(sizes)
         self.L = len(self.sizes)
         self.dtype = resolve_dtype(dtype)
-        self.activation_functions = _layer_activations(
-            activation, output_activation, len(self.sizes) - 1
-        )
         self.cost_function = get_cost(cost)
+        self.activation_functions = _layer_activations(
+            activation, output_activation, len(self.sizes) - 1, self.cost_function
+        )
         self.init = init
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self.weights, self.biases = initialize(self.sizes, init, self.rng, self.dtype)
@@ -361,9 +365,12 @@ class Network:
 
 
 def _layer_activations(
-    activation: Any, output_activation: Any, n_layers: int
+    activation: Any, output_activation: Any, n_layers: int, cost: Cost
 ) -> list[Activation]:
-    """One Activation per layer of weights, from the constructor's arguments."""
+    """One Activation per layer of weights, from the constructor's arguments.
+
+    The output layer's σ must give values the cost is defined for (``cost.output_activations``).
+    """
     if isinstance(activation, (list, tuple)):
         acts = list(activation)
         if len(acts) == n_layers - 1:
@@ -385,8 +392,23 @@ def _layer_activations(
                 f"hidden layers and {n_layers} layers of weights"
             )
     else:
-        hidden = activation
-        acts = [hidden] * (n_layers - 1) + [
-            output_activation if output_activation is not None else hidden
-        ]
-    return [get_activation(a) for a in acts]
+        hidden = get_activation(activation)
+        if output_activation is None:
+            allowed = cost.output_activations
+            fits = allowed is None or not _builtin(hidden) or hidden.name in allowed
+            output_activation = hidden if fits else cost.fused_activation
+        acts = [hidden] * (n_layers - 1) + [output_activation]
+    layers = [get_activation(a) for a in acts]
+    out, allowed = layers[-1], cost.output_activations
+    if allowed is not None and _builtin(out) and out.name not in allowed:
+        raise ValueError(
+            f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
+            f"activation {out.name!r} gives other values: use output_activation="
+            f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
+        )
+    return layers
+
+
+def _builtin(act: Activation) -> bool:
+    """Whether ``act`` is one of the registry's own activations (not a user's object)."""
+    return type(act) is ACTIVATIONS.get(act.name)

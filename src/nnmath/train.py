@@ -118,7 +118,9 @@ def fit(
     validation_data : (Xv, yv), optional
         Evaluated after every epoch (cost and accuracy).
     seed : int, optional
-        Seed of the shuffling generator (ignored when ``rng`` is given).
+        Seed of the shuffling generator (ignored when ``rng`` is given). Without either, the
+        network's own generator (``net.rng``, seeded by ``Network(seed=...)``, which drew the
+        initial weights) shuffles, so ``Network(seed=0).fit(X, y)`` is reproducible.
     patience : int, optional
         Early stopping: stop after ``patience`` epochs without a better validation accuracy
         (validation cost for a single-output network), then restore the best weights.
@@ -142,11 +144,11 @@ def fit(
         See :class:`nnmath.diagnostics.GradientTracker`.
     track_every : int, optional
         With ``track_gradients=True``: record every ``track_every`` mini-batches.
-    fast : bool or {"numba", "numpy"}
+    fast : bool or {"c", "numba", "numpy"}
         Train through :mod:`nnmath.fast` (preallocated buffers, a compiled epoch) when it
         supports this network, optimizer and data; it computes the same numbers as the loop
-        below. ``False`` forces the reference loop; ``"numba"`` / ``"numpy"`` pick the fast
-        backend. ``history.extra["train_path"]`` says which path ran. Callbacks with
+        below. ``False`` forces the reference loop; ``"c"`` / ``"numba"`` / ``"numpy"`` pick
+        the fast backend. ``history.extra["train_path"]`` says which path ran. Callbacks with
         ``on_batch_end`` (per-mini-batch tracking) need the reference loop.
 
     Returns
@@ -172,7 +174,8 @@ def fit(
     if validation_data is not None:
         Xv = net._inputs(validation_data[0])
         Yv = net._targets(validation_data[1], Xv.shape[0])
-    rng = rng if rng is not None else np.random.default_rng(seed)
+    if rng is None:  # a seeded network shuffles reproducibly without a seed here too
+        rng = np.random.default_rng(seed) if seed is not None else net.rng
     opt = get_optimizer(
         optimizer, eta=eta, lmbda=lmbda, n=n, momentum=momentum, nesterov=nesterov,
         beta1=beta1, beta2=beta2,
