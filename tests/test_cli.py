@@ -160,6 +160,20 @@ def test_debug_not_given_after_the_command_keeps_the_main_flag(capsys, monkeypat
 # ------------------------------------------------------------------ train
 
 
+def test_reader_closing_the_pipe_early_is_no_error():
+    # `nnmath gradcheck --json | head -c 10`; here the reader closes its end before reading
+    # anything, so the command's output surely meets a broken pipe
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen([sys.executable, "-m", "nnmath", "gradcheck", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 1  # Python's exit code on EPIPE
+    assert "Broken pipe" not in err and "BrokenPipeError" not in err
+    assert "error" not in err.lower(), err
+
+
 def test_train_json_on_digits(capsys):
     code, out, err = run_cli(capsys, "train", "--epochs", "4", "--json", "--seed", "1")
     assert code == 0
