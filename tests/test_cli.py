@@ -63,6 +63,14 @@ def test_main_help_lists_every_command_on_one_line(capsys):
     assert {"train", "predict", "plot"} <= set(COMMANDS)
 
 
+def test_readme_names_every_command():
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
+    listing = section.split("`nnmath --help` lists", 1)[1].split("`nnmath COMMAND --help`", 1)[0]
+    missing = [name for name in COMMANDS if f"`{name}`" not in listing]
+    assert not missing, f"README's 'Command line' section does not name {missing}"
+
+
 @pytest.mark.parametrize(
     "argv",
     [
