@@ -63,6 +63,14 @@ def test_main_help_lists_every_command_on_one_line(capsys):
     assert {"train", "predict", "plot"} <= set(COMMANDS)
 
 
+def test_readme_names_every_command():
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
+    listing = section.split("`nnmath --help` lists", 1)[1].split("`nnmath COMMAND --help`", 1)[0]
+    missing = [name for name in COMMANDS if f"`{name}`" not in listing]
+    assert not missing, f"README's 'Command line' section does not name {missing}"
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -158,6 +166,20 @@ def test_debug_not_given_after_the_command_keeps_the_main_flag(capsys, monkeypat
 
 
 # ------------------------------------------------------------------ train
+
+
+def test_reader_closing_the_pipe_early_is_no_error():
+    # `nnmath gradcheck --json | head -c 10`; here the reader closes its end before reading
+    # anything, so the command's output surely meets a broken pipe
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen([sys.executable, "-m", "nnmath", "gradcheck", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 1  # Python's exit code on EPIPE
+    assert "Broken pipe" not in err and "BrokenPipeError" not in err
+    assert "error" not in err.lower(), err
 
 
 def test_train_json_on_digits(capsys):

@@ -66,6 +66,17 @@ def test_vanishing_training_tracks_every_epoch(tmp_path, capsys):
     assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
 
 
+def test_vanishing_quiet_prints_the_speeds_after_training(capsys):
+    args = ["vanishing", "--dataset", "digits", "--subset", "100", "--sizes", "64,10,10,10",
+            "--epochs", "3", "--batch-size", "50"]
+    assert main([*args, "--json"]) == 0
+    mean = json.loads(capsys.readouterr().out)["results"][0]["mean"]
+    final = " ".join(f"{v:.3g}" for v in mean[-1])
+    assert final != " ".join(f"{v:.3g}" for v in mean[0])  # training changed the speeds
+    assert main([*args, "-q"]) == 0
+    assert capsys.readouterr().out == f"64,10,10,10 sigmoid scaled_normal: {final}\n"
+
+
 def test_vanishing_table_and_book_columns(capsys):
     code = main(["vanishing", "--dataset", "digits", "--subset", "50", "--sizes", "64,8,8,10",
                  "--markdown", "--epochs", "2", "--batch-size", "25"])

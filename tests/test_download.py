@@ -201,6 +201,33 @@ def test_truncated_download_leaves_no_file(tiny_remote, tmp_path):
     assert data.test[0].shape == (100, 25) and len(data.validation[1]) == 100
 
 
+def test_failed_download_removes_only_the_empty_folders_it_created(
+    tiny_remote, down_mirror, tmp_path
+):
+    # the default cache folder and its parents did not exist: all of them go again
+    cache = tmp_path / "cache"
+    assert not cache.exists()
+    with pytest.raises(DownloadError):
+        download("mnist", mirrors=[down_mirror])
+    assert not cache.exists()
+    # a folder that existed before stays, and so does its parent
+    before = tmp_path / "before"
+    before.mkdir()
+    with pytest.raises(DownloadError):
+        download("mnist", before, mirrors=[down_mirror])
+    assert before.is_dir() and _leftovers(before) == []
+    # new folders below an existing one: the new ones go, the existing one stays
+    with pytest.raises(DownloadError):
+        download("mnist", before / "a" / "b", mirrors=[down_mirror])
+    assert before.is_dir() and _leftovers(before) == []
+    # a folder the download created but that holds files is kept with them
+    (tmp_path / "remote" / "t10k-labels-idx1-ubyte.gz").unlink()  # the last file is missing
+    partial = tmp_path / "partial" / "mnist"
+    with pytest.raises(DownloadError, match="t10k-labels-idx1-ubyte.gz"):
+        download("mnist", partial, mirrors=[tiny_remote.url("good")])
+    assert _leftovers(partial) == sorted(r.name for r in FILES["mnist"][:3])
+
+
 def test_verified_files_are_kept_and_bad_ones_replaced(tiny_remote, tmp_path):
     target = tmp_path / "dl"
     download("mnist", target, mirrors=[tiny_remote.url("good")])
@@ -278,3 +305,9 @@ def test_cli_download_failure_is_one_line(tiny_remote, down_mirror, tmp_path, ca
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("nnmath data: error: could not download") and err.count("\n") == 1
+
+
+def test_cli_failed_download_leaves_no_empty_cache_folder(down_mirror, tmp_path, capsys):
+    assert main(["data", "download", "mnist", "--mirror", down_mirror]) == 2
+    assert "could not download" in capsys.readouterr().err
+    assert not cache_dir("mnist").exists() and not (tmp_path / "cache").exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -307,6 +309,15 @@ def test_parquet_output_streams_jsonl_and_writes_parquet_at_the_end(tmp_path, re
     assert result.parquet == out and result.path == tmp_path / "r.jsonl"
     assert_same_rows(read_results(out), reference)
     assert_same_rows(read_results(tmp_path / "r.jsonl"), reference)
+
+
+def test_the_test_extra_installs_pyarrow_so_the_parquet_test_runs():
+    # without pyarrow in `pip install -e .[test]` the Parquet test above only ever skips
+    pyproject = tomllib.loads((SRC.parent / "pyproject.toml").read_text())
+    test_extra = pyproject["project"]["optional-dependencies"]["test"]
+    specs = {re.match(r"[A-Za-z0-9_.-]+", s).group().lower(): s for s in test_extra}
+    assert "pyarrow" in specs, "add pyarrow (with a lower bound) to the test extra"
+    assert ">=" in specs["pyarrow"], f"give pyarrow a lower bound, not {specs['pyarrow']!r}"
 
 
 def test_a_folder_of_idx_files_is_a_data_set(tmp_path):

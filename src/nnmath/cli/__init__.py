@@ -1,13 +1,16 @@
 """The ``nnmath`` command line: one sub-command per module in this package.
 
 Every error is one line on stderr with exit code 2 (``--debug``, before or after the
-sub-command, shows the traceback instead).
+sub-command, shows the traceback instead). Output piped into a reader that stops early
+(``nnmath gradcheck --json | head``) ends quietly with exit code 1, as Python's own
+SIGPIPE recipe does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -71,6 +74,21 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at ``os.devnull`` after the reader closed the pipe.
+
+    Python flushes stdout at exit; without this, what is still buffered raises a second
+    ``BrokenPipeError`` there (the recipe of the ``signal`` module's note on SIGPIPE).
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by a stream without a file
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -79,7 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"give a command: {', '.join(COMMANDS)} ('nnmath --help' describes them)")
     name = " ".join(filter(None, [args.command, getattr(args, "kind", None)]))
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
     except KeyboardInterrupt:
         print("nnmath: interrupted", file=sys.stderr)
         return 130

@@ -198,9 +198,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
         return 0
-    if args.quiet:
+    if args.quiet:  # the speeds at the end: after training with --epochs, else at the start
         for r in results:
-            speeds = " ".join(f"{v:.3g}" for v in r["mean"][0])
+            speeds = " ".join(f"{v:.3g}" for v in r["mean"][-1])
             print(f"{r['label']}: {speeds}")
         return 0
     _print_initial(results, data.name, len(y), args.seeds, args.markdown)

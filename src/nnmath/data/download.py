@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import itertools
 import os
 import tempfile
 import urllib.request
@@ -184,7 +185,8 @@ def download_dataset(
     name : {"mnist", "fashion-mnist"}
     directory : path-like, optional
         Where the files go (created if needed). Default: the user cache,
-        ``$XDG_CACHE_HOME/nnmath/<name>`` or ``~/.cache/nnmath/<name>``.
+        ``$XDG_CACHE_HOME/nnmath/<name>`` or ``~/.cache/nnmath/<name>``. When the download
+        fails, the folders created for it are removed again if they are still empty.
     mirrors : sequence of str, optional
         Base URLs to try in turn instead of ``MIRRORS[name]``.
     progress : callable, optional
@@ -209,10 +211,43 @@ def download_dataset(
 
     key = _key(name)
     target = Path(directory) if directory is not None else cache_dir(key)
-    target.mkdir(parents=True, exist_ok=True)
     bases = list(mirrors) if mirrors is not None else list(MIRRORS[key])
     if not bases:
         raise ValueError("no mirrors to download from")
+    created = _make_dirs(target)
+    try:
+        _download_files(key, target, bases, progress, timeout, force)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return target
+
+
+def _make_dirs(target: Path) -> list[Path]:
+    """Create ``target`` and its missing parents; return those created, deepest first."""
+    missing = list(itertools.takewhile(lambda p: not p.exists(), (target, *target.parents)))
+    target.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is still empty; keep any with files."""
+    for folder in folders:
+        try:
+            folder.rmdir()  # fails on a folder that is not empty, which then stays
+        except OSError:
+            return
+
+
+def _download_files(
+    key: str,
+    target: Path,
+    bases: list[str],
+    progress: ProgressCallback | None,
+    timeout: float,
+    force: bool,
+) -> None:
+    """Fetch every file of data set ``key`` into ``target``, trying ``bases`` in turn."""
     for remote in FILES[key]:
         dest = target / remote.name
         if dest.exists() and not force and checksum_problem(dest, remote) is None:
@@ -235,4 +270,3 @@ def download_dataset(
                 + "; ".join(failures)
                 + ". Check the network, or give another mirror (--mirror URL)"
             )
-    return target
