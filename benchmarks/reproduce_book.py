@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -79,9 +80,20 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    from nnmath.fast import c_available, numba_available
+
+    path = "c" if c_available() else "numba" if numba_available() else "numpy"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
     return (
         f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} logical CPUs, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}"
+        f"Python {platform.python_version()}, NumPy {np.__version__}, nnmath training path "
+        f"{path!r}, commit {commit}"
     )
 
 
