@@ -2,8 +2,8 @@
 
 The extension is optional: ``pip install`` builds it when a C compiler is at hand, and
 :func:`library` returns ``None`` when it is missing, so :mod:`nnmath.fast` falls back to Numba
-or to the in-place NumPy loop. Loading it imports no Numba (whose runtime alone costs
-~130 MB of resident memory).
+or to the in-place NumPy loop. Loading it imports no Numba (whose runtime costs more resident
+memory than a whole training run through this extension: ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
