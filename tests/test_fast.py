@@ -224,28 +224,3 @@ def test_c_epoch_allocates_no_memory() -> None:
     source = (Path(nnmath.__file__).parent / "_ckernels.c").read_text()
     for call in ("malloc(", "calloc(", "realloc(", "PyMem_", "PyObject_Malloc"):
         assert call not in source
-
-
-@pytest.mark.skipif(not c_available(), reason="nnmath._ckernels is not built")
-@pytest.mark.parametrize("n", [300, 302])  # 302: a last mini-batch of 1 row, none for thread 1
-@pytest.mark.parametrize("case", range(len(CASES)))
-def test_c_epoch_on_two_threads_agrees_with_one(case: int, n: int) -> None:
-    """Half of every mini-batch on a second thread: the same training, to rounding."""
-    net_kw, fit_kw = CASES[case]
-    X, y = _data(n)
-    results = []
-    for threads in (1, 2):
-        net = Network(seed=1, dtype="float64", **net_kw)
-        name = fit_kw.get("optimizer", "sgd")
-        kw = {k: v for k, v in fit_kw.items() if k != "optimizer"}
-        opt = Adam(n=n, **kw) if name == "adam" else SGD(n=n, **kw)
-        runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, n), 7, "c")
-        runner.threads = threads
-        rng = np.random.default_rng(3)
-        for _ in range(3):
-            runner.run_epoch(rng.permutation(n))
-        results.append((net, opt))
-    (one, opt1), (two, opt2) = results
-    for a, b in zip(one.weights + one.biases, two.weights + two.biases, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
-    assert opt1.state.get("t") == opt2.state.get("t")

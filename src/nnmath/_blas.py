@@ -12,7 +12,6 @@ import ctypes
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,9 +26,6 @@ class Gemm:
     dgemm: int
     int64: bool
     name: str
-    #: NumPy's OpenBLAS only: ``get_threads()`` and ``set_threads(n)`` of its thread pool
-    get_threads: Any = None
-    set_threads: Any = None
 
     @property
     def int_dtype(self) -> type[np.signedinteger]:
@@ -46,13 +42,7 @@ def _numpy_openblas() -> Gemm | None:
         except (OSError, AttributeError):
             continue
         if s and d:
-            get = set_ = None
-            if hasattr(lib, "scipy_openblas_get_num_threads64_"):
-                get = lib.scipy_openblas_get_num_threads64_
-                get.restype, get.argtypes = ctypes.c_int, []
-                set_ = lib.scipy_openblas_set_num_threads64_
-                set_.restype, set_.argtypes = None, [ctypes.c_int]
-            return Gemm(s, d, True, "numpy-openblas64", get, set_)
+            return Gemm(s, d, True, "numpy-openblas64")
     return None
 
 

@@ -33,7 +33,6 @@ class CEpoch(ctypes.Structure):
             "sizes", "perm", "codes", "alphas", "hp", "X", "Y", "W", "b", "A", "Z", "D",
             "NW", "NB", "S1W", "S1B", "S2W", "S2B", "Yb", "gemm",
         )),
-        ("threads", _I64), ("NW1", _P), ("NB1", _P),
     ]
 
 

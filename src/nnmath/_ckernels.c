@@ -50,37 +50,7 @@ typedef struct {
     void **S1W, **S1B, **S2W, **S2B; /* optimizer state: velocity, or Adam's m and v */
     void *Yb;                     /* (B, sizes[L]) targets of the mini-batch */
     void *gemm;                   /* ?gemm_ of the right precision, Fortran interface */
-    int64_t threads;              /* 1, or 2: each mini-batch split between two threads */
-    void **NW1, **NB1;            /* the second thread's gradient buffers (threads == 2) */
 } nnm_epoch;
-
-#if !defined(_WIN32)
-#define NNM_HAVE_THREADS 1
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
-
-/* Where the two threads of an epoch meet: barrier q (q = 1, 2, ...) is passed once both
- * threads have arrived, that is once the counter has reached 2q. */
-typedef struct {
-    nnm_epoch *e;
-    _Atomic int64_t arrived;
-} nnm_team;
-
-static inline void nnm_barrier(nnm_team *team, int64_t q) {
-    atomic_fetch_add_explicit(&team->arrived, 1, memory_order_acq_rel);
-    for (int64_t spins = 0; atomic_load_explicit(&team->arrived, memory_order_acquire) < 2 * q;
-         spins++) {
-        if (spins < 4096) { /* spin a little; then yield, in case the machine is busy */
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-        } else {
-            sched_yield();
-        }
-    }
-}
-#endif
 
 
 typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int32_t *,
@@ -381,137 +351,9 @@ static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *r
     }
 }
 
-/* ∂C/∂b^l summed (not averaged) over m examples: one thread's share of the mini-batch. */
-static inline void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
-                                 int64_t n) {
-    for (int64_t c = 0; c < n; c++) out[c] = 0;
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t c = 0; c < n; c++) out[c] += delta[r * n + c];
-}
-
-#define NNM_ROWS(buffer, r0, n) ((REAL *)(buffer) + (r0) * (n))
-
-/* One thread's share of the mini-batch that starts at k: its rows r0 .. r0 + m − 1 go through
- * the gather, the forward pass and backpropagation in those rows of the shared buffers, and
- * Σ δ^l (a^{l−1})ᵀ and Σ δ^l over them land in the thread's own nw, nb. */
-static inline void NNM(share)(const nnm_epoch *e, int64_t k, int64_t r0, int64_t m, void **nw,
-                              void **nb) {
-    const int64_t L = e->L, nL = e->sizes[L];
-    const REAL one = 1, zero = 0;
-    if (m == 0) { /* nothing left for this thread in a last, short mini-batch */
-        for (int64_t i = 0; i < L; i++) {
-            memset(nw[i], 0, (size_t)(e->sizes[i] * e->sizes[i + 1]) * sizeof(REAL));
-            memset(nb[i], 0, (size_t)e->sizes[i + 1] * sizeof(REAL));
-        }
-        return;
-    }
-    REAL *yb = NNM_ROWS(e->Yb, r0, nL);
-    NNM(gather)(e, k + r0, m, NNM_ROWS(e->A[0], r0, e->sizes[0]), yb);
-    for (int64_t i = 0; i < L; i++) { /* z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l) */
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-        REAL *z = NNM_ROWS(e->Z[i], r0, n_out);
-        nnm_gemm(e, 'T', 'N', n_out, m, n_in, &one, e->W[i], n_in, NNM_ROWS(e->A[i], r0, n_in),
-                 n_in, &zero, z, n_out);
-        NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i],
-                      NNM_ROWS(e->A[i + 1], r0, n_out), m, n_out);
-    }
-    NNM(output_delta)(e, NNM_ROWS(e->Z[L - 1], r0, nL), NNM_ROWS(e->A[L], r0, nL), yb,
-                      NNM_ROWS(e->D[L - 1], r0, nL), m);
-    for (int64_t i = L - 1; i >= 0; i--) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-        REAL *d = NNM_ROWS(e->D[i], r0, n_out);
-        NNM(sum_rows)(d, (REAL *)nb[i], m, n_out); /* Σ δ^l */
-        if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1}) */
-            REAL *g = NNM_ROWS(e->D[i - 1], r0, n_in);
-            nnm_gemm(e, 'N', 'N', n_in, m, n_out, &one, e->W[i], n_in, d, n_out, &zero, g, n_in);
-            NNM(vjp)(e->codes[i - 1], e->alphas[i - 1], NNM_ROWS(e->Z[i - 1], r0, n_in),
-                     NNM_ROWS(e->A[i], r0, n_in), g, m, n_in);
-        }
-        nnm_gemm(e, 'N', 'T', n_in, n_out, m, &one, NNM_ROWS(e->A[i], r0, n_in), n_in, d, n_out,
-                 &zero, nw[i], n_in); /* Σ δ^l (a^{l−1})ᵀ */
-    }
-}
-
-/* The optimizer's step on part `part` of 2 of every layer's parameters, once both threads'
- * sums are in: ∂C/∂w = (Σ_0 + Σ_1) / m, then SGD, SGD with momentum or Adam (step t). */
-static inline void NNM(step_part)(const nnm_epoch *e, int64_t m, int64_t t, int part) {
-    const double *hp = e->hp;
-    const double eta = hp[0], decay = hp[1], mu = hp[2], b1 = hp[4], b2 = hp[5], eps = hp[6];
-    const int nesterov = hp[3] != 0.0;
-    const REAL inv_m = (REAL)(1.0 / (double)m);
-    double step = 0.0, eps_hat = 0.0;
-    if (e->opt == 2) {
-        step = eta * sqrt(1.0 - pow(b2, (double)t)) / (1.0 - pow(b1, (double)t));
-        eps_hat = eps * sqrt(1.0 - pow(b2, (double)t));
-    }
-    for (int64_t i = 0; i < e->L; i++) {
-        for (int bias = 0; bias < 2; bias++) {
-            const int64_t size = bias ? e->sizes[i + 1] : e->sizes[i] * e->sizes[i + 1];
-            const int64_t lo = size * part / 2, hi = size * (part + 1) / 2, len = hi - lo;
-            REAL *p = (REAL *)(bias ? e->b[i] : e->W[i]) + lo;
-            REAL *g = (REAL *)(bias ? e->NB[i] : e->NW[i]) + lo;
-            const REAL *g1 = (const REAL *)(bias ? e->NB1[i] : e->NW1[i]) + lo;
-            const double l2 = bias ? 0.0 : decay;
-            for (int64_t j = 0; j < len; j++) g[j] = (g[j] + g1[j]) * inv_m;
-            if (e->opt == 0) { /* w ← (1 − ηλ/n) w − η ∂C/∂w */
-                const REAL keep = (REAL)(1.0 - eta * l2);
-                for (int64_t j = 0; j < len; j++) p[j] = (l2 ? p[j] * keep : p[j]) - (REAL)eta * g[j];
-            } else if (e->opt == 1) {
-                NNM(momentum)(p, g, (REAL *)(bias ? e->S1B[i] : e->S1W[i]) + lo, len, eta, mu, l2,
-                              nesterov);
-            } else {
-                NNM(adam)(p, g, (REAL *)(bias ? e->S1B[i] : e->S1W[i]) + lo,
-                          (REAL *)(bias ? e->S2B[i] : e->S2W[i]) + lo, len, step, eps_hat, b1, b2,
-                          l2);
-            }
-        }
-    }
-}
-
-/* Thread `part` (0 or 1) of a two-thread epoch: the first ⌈m/2⌉ rows of every mini-batch
- * are thread 0's, the others thread 1's; then each updates half of every layer's
- * parameters. Both threads run the same sequence of barriers. */
-NNM_CLONES static void NNM(team_epoch)(nnm_epoch *e, nnm_team *team, int part) {
-    const int64_t n = e->n, B = e->B;
-    int64_t q = 0;
-    for (int64_t j = 0, k = 0; k < n; j++, k += B) {
-        const int64_t m = B < n - k ? B : n - k, h = (m + 1) / 2;
-        if (part == 0)
-            NNM(share)(e, k, 0, h, e->NW, e->NB);
-        else
-            NNM(share)(e, k, h, m - h, e->NW1, e->NB1);
-        nnm_barrier(team, ++q); /* both halves' sums are in */
-        NNM(step_part)(e, m, e->t + j + 1, part);
-        nnm_barrier(team, ++q); /* the new weights are in, for the next forward pass */
-    }
-}
-
-#ifdef NNM_HAVE_THREADS
-static void *NNM(team_thread)(void *arg) {
-    nnm_team *team = (nnm_team *)arg;
-    NNM(team_epoch)(team->e, team, 1);
-    return NULL;
-}
-#endif
-
 /* One epoch of mini-batch training over X[perm], in place; returns 0. Adam's step count
- * comes back in e->t. With e->threads == 2 (and e->NW1, e->NB1 given), a second thread takes
- * half of every mini-batch (the numbers agree with one thread's to rounding). */
+ * comes back in e->t. */
 NNM_CLONES int NNM(nnm_train_epoch)(nnm_epoch *e) {
-#ifdef NNM_HAVE_THREADS
-    if (e->threads == 2 && e->NW1 && e->NB1) {
-        nnm_team team;
-        pthread_t helper;
-        team.e = e;
-        atomic_init(&team.arrived, 0);
-        if (pthread_create(&helper, NULL, NNM(team_thread), &team) == 0) {
-            NNM(team_epoch)(e, &team, 0);
-            pthread_join(helper, NULL);
-            e->t += (e->n + e->B - 1) / e->B;
-            return 0;
-        }
-    }
-#endif
     const int64_t n = e->n, B = e->B, L = e->L;
     const double *hp = e->hp;
     const double eta = hp[0], decay = hp[1], mu = hp[2], b1 = hp[4], b2 = hp[5], eps = hp[6];

@@ -185,7 +185,7 @@ class EpochRunner:
             self.opt_code = 2
         else:
             self.opt_code = 1 if optimizer.momentum > 0 else 0
-        needs_grad = self.opt_code != 0 or backend in ("numpy", "c")
+        needs_grad = self.opt_code != 0 or backend == "numpy"
         self.NW = tuple(np.zeros_like(W) for W in net.weights) if needs_grad else None
         if backend == "numpy":
             self.T = tuple(np.zeros((B, s), dtype) for s in sizes[1:])  # element-wise scratch
@@ -201,10 +201,6 @@ class EpochRunner:
             self.fw = np.zeros(2, dtype)
             self.cw = np.zeros(2, np.uint8)
         else:
-            #: threads of the C epoch (1 or 2); None picks them in _c_run
-            self.threads: int | None = None
-            self.NW1 = tuple(np.zeros_like(W) for W in net.weights)  # the second thread's sums
-            self.NB1 = tuple(np.zeros_like(b) for b in net.biases)
             self._c_epoch = self._c_struct()
         self.eps = float(np.finfo(dtype).eps)
 
@@ -217,10 +213,7 @@ class EpochRunner:
         self._sizes = np.array(net.sizes, np.int64)
         self._c_keep = {
             name: _cepoch.pointers(arrays)
-            for name, arrays in (
-                ("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB), ("NW", self.NW),
-                ("NW1", self.NW1), ("NB1", self.NB1),
-            )
+            for name, arrays in (("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB))
         }
         c = _cepoch.CEpoch(
             n=X.shape[0], B=self.B, L=len(net.weights), cost=self.cost_code,
@@ -241,27 +234,13 @@ class EpochRunner:
         hp = self._hyper()
         keep = {
             "W": pointers(net.weights), "b": pointers(net.biases),
+            "NW": pointers(self.NW if self.NW is not None else net.weights),
             **{name: pointers(s) for name, s in zip(("S1W", "S1B", "S2W", "S2B"), state)},
         }
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
         c.perm, c.hp, c.t = perm.ctypes.data, hp.ctypes.data, t
-        # Two threads (each takes half of every mini-batch, BLAS runs on one thread in each)
-        # when BLAS was allowed two or more and mini-batches are large: the same number of
-        # threads, and the gather and the element-wise work, which BLAS never shares, are
-        # shared too. Below 128 examples the per-batch exchange of the gradient sums between
-        # the two cores costs more than it saves (benchmarks/speed.py, this project's machine).
-        gemm = gemm_addresses()
-        blas_threads = gemm.get_threads() if gemm.get_threads is not None else 1
-        c.threads = self.threads or (2 if blas_threads >= 2 and self.B >= 128 else 1)
-        pin = c.threads == 2 and blas_threads > 1 and gemm.set_threads is not None
-        if pin:
-            gemm.set_threads(1)
-        try:
-            self._c_train(ctypes.byref(c))
-        finally:
-            if pin:
-                gemm.set_threads(blas_threads)
+        self._c_train(ctypes.byref(c))
         return int(c.t)
 
     # ------------------------------------------------------------------ optimizer state
