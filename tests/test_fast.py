@@ -151,6 +151,17 @@ def test_run_epoch_rejects_a_wrong_permutation() -> None:
         runner.run_epoch(np.arange(19))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_run_epoch_rejects_row_indices_out_of_range(backend: str) -> None:
+    """The compiled epochs index X without bounds checks: a bad index must never get there."""
+    net = Network([12, 5, 4], seed=0)
+    X, y = _data(20)
+    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5, backend)
+    for bad in (np.arange(1, 21), np.arange(-1, 19)):
+        with pytest.raises(ValueError, match="permutation of 20"):
+            runner.run_epoch(bad)
+
+
 def _warm_epoch_allocations(backend: str, n: int) -> tuple[int, int]:
     """(peak bytes traced above the start, NRT allocations) during one warm epoch."""
     rng = np.random.default_rng(0)
