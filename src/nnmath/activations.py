@@ -29,6 +29,7 @@ __all__ = [
     "Identity",
     "ACTIVATIONS",
     "get_activation",
+    "is_builtin",
     "sigmoid",
     "sigmoid_prime",
     "tanh",
@@ -358,6 +359,11 @@ ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity)
 }
 ACTIVATIONS["linear"] = Identity
+
+
+def is_builtin(act: Activation) -> bool:
+    """Whether ``act`` is one of the registry's own activations, not a user's object."""
+    return type(act) is ACTIVATIONS.get(act.name)
 
 
 def get_activation(spec: str | Activation | Any, **params: float) -> Activation:

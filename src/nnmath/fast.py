@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._blas import gemm_addresses
-from .activations import ACTIVATIONS
+from .activations import is_builtin
 from .costs import COSTS
 from .optim import SGD, Adam, Optimizer
 
@@ -93,7 +93,7 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
         if arr.dtype != dtype or not arr.flags.c_contiguous or arr.ndim != 2:
             return f"{name} is not a C-contiguous 2-D {dtype} array"
     for act in net.activation_functions:
-        if act.name not in ACTIVATION_CODES or type(act) is not ACTIVATIONS.get(act.name):
+        if act.name not in ACTIVATION_CODES or not is_builtin(act):
             return f"activation {act.name!r} ({type(act).__name__}) is not a built-in one"
     cost = net.cost_function
     if cost.name not in COST_CODES or type(cost) is not COSTS.get(cost.name):

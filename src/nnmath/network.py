@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import validation
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import Activation, get_activation, is_builtin
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
@@ -395,12 +395,12 @@ def _layer_activations(
         hidden = get_activation(activation)
         if output_activation is None:
             allowed = cost.output_activations
-            fits = allowed is None or not _builtin(hidden) or hidden.name in allowed
+            fits = allowed is None or not is_builtin(hidden) or hidden.name in allowed
             output_activation = hidden if fits else cost.fused_activation
         acts = [hidden] * (n_layers - 1) + [output_activation]
     layers = [get_activation(a) for a in acts]
     out, allowed = layers[-1], cost.output_activations
-    if allowed is not None and _builtin(out) and out.name not in allowed:
+    if allowed is not None and is_builtin(out) and out.name not in allowed:
         raise ValueError(
             f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
             f"activation {out.name!r} gives other values: use output_activation="
@@ -408,7 +408,3 @@ def _layer_activations(
         )
     return layers
 
-
-def _builtin(act: Activation) -> bool:
-    """Whether ``act`` is one of the registry's own activations (not a user's object)."""
-    return type(act) is ACTIVATIONS.get(act.name)
