@@ -111,6 +111,7 @@ def bench_floor(row, B, dtype, epochs, n):
 
     loops = {"numpy_loop": numpy_epoch}
     from nnmath import _cepoch
+    from nnmath._blas import gemm_addresses
 
     if _cepoch.library() is not None:  # the C loop of nnmath._ckernels
         import ctypes
@@ -118,23 +119,22 @@ def bench_floor(row, B, dtype, epochs, n):
         keep = {name: _cepoch.pointers(arrays) for name, arrays in
                 (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
         sizes_arr = np.array(sizes, np.int64)
-        c = _cepoch.CEpoch(B=B, L=L, blas64=int(_cepoch.gemm_addresses().int64),
+        c = _cepoch.CEpoch(B=B, L=L, blas64=int(gemm_addresses().int64),
                            sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype))
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
         c_floor = _cepoch.epoch_function(dtype, "floor")
         loops["c_loop"] = lambda: c_floor(ctypes.byref(c), batches)
-    if os.environ.get("NNMATH_BENCH_FLOOR_NUMBA", "1") == "1":
-        try:
-            from nnmath._numba_kernels import BLAS_INT, floor_epoch
-        except ImportError:
-            pass
-        else:
-            iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
-            loops["numba_loop"] = lambda: floor_epoch(
-                batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
-                iw, fw, cw,
-            )
+    try:
+        from nnmath._numba_kernels import BLAS_INT, floor_epoch
+    except ImportError:
+        pass
+    else:
+        iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
+        loops["numba_loop"] = lambda: floor_epoch(
+            batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
+            iw, fw, cw,
+        )
     times = {name: _median_epoch(loop, epochs) for name, loop in loops.items()}
     info = {name: float(np.median(t)) for name, t in times.items()}
     return times[min(info, key=info.get)], info
