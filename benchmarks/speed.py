@@ -35,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -69,24 +70,39 @@ def _nnmath_net(row: dict, dtype: str):
                    cost=row["cost"], init=row["init"], seed=1, dtype=dtype)
 
 
-def _median_epoch(run_epoch, epochs: int) -> list[float]:
-    run_epoch()  # warm-up (compilation, first touch of buffers)
-    times = []
-    for _ in range(epochs):
+def _timed(run_epoch):
+    """``run_epoch`` wrapped so that it returns its own wall time in seconds."""
+
+    def epoch() -> float:
         t0 = time.perf_counter()
         run_epoch()
-        times.append(time.perf_counter() - t0)
-    return times
+        return time.perf_counter() - t0
+
+    return epoch
 
 
-def bench_nnmath(row, B, dtype, epochs, n):
+# Each bench_<system>(row, B, dtype, n) sets its system up and returns (epoch, info): epoch()
+# trains one epoch and returns the seconds it took (anything untimed, such as PyTorch's
+# pre-made mini-batches, it does before starting its clock); info() is a dict for the JSON.
+
+
+def bench_nnmath(row, B, dtype, n):
+    import numpy as np
+
     X, y = _data(n, dtype)
     net = _nnmath_net(row, dtype)
-    history = net.fit(X, y, epochs=epochs + 1, mini_batch_size=B, eta=row["eta"], seed=2)
-    return history.epoch_time[1:], {"path": history.extra.get("train_path")}
+    rng = np.random.default_rng(2)
+    paths = set()
+
+    def epoch() -> float:  # Network.fit's own clock: the epoch without its cost evaluation
+        history = net.fit(X, y, epochs=1, mini_batch_size=B, eta=row["eta"], rng=rng)
+        paths.add(history.extra.get("train_path"))
+        return history.epoch_time[0]
+
+    return epoch, lambda: {"path": "/".join(sorted(paths))}
 
 
-def bench_floor(row, B, dtype, epochs, n):
+def bench_floor(row, B, dtype, n):
     import numpy as np
 
     net = _nnmath_net(row, dtype)
@@ -124,7 +140,12 @@ def bench_floor(row, B, dtype, epochs, n):
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
         c_floor = _cepoch.epoch_function(dtype, "floor")
-        loops["c_loop"] = lambda: c_floor(ctypes.byref(c), batches)
+        alive = (keep, sizes_arr)  # the struct points into these: they must outlive it
+
+        def c_loop(c=c, alive=alive):
+            c_floor(ctypes.byref(c), batches)
+
+        loops["c_loop"] = c_loop
     try:
         from nnmath._numba_kernels import BLAS_INT, floor_epoch
     except ImportError:
@@ -135,12 +156,23 @@ def bench_floor(row, B, dtype, epochs, n):
             batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
             iw, fw, cw,
         )
-    times = {name: _median_epoch(loop, epochs) for name, loop in loops.items()}
-    info = {name: float(np.median(t)) for name, t in times.items()}
-    return times[min(info, key=info.get)], info
+    loops = {name: _timed(loop) for name, loop in loops.items()}
+    times: dict[str, list[float]] = {name: [] for name in loops}
+
+    def epoch() -> float:  # each way once per epoch, side by side
+        for name, loop in loops.items():
+            times[name].append(loop())
+        return min(t[-1] for t in times.values())
+
+    def info() -> dict:  # the fastest way (by median, the warm-up epoch left out) is the floor
+        med = {name: float(np.median(t[1:])) for name, t in times.items()}
+        best = min(med, key=med.get)
+        return {**med, "floor_loop": best, "times": times[best][1:], "seconds": med[best]}
+
+    return epoch, info
 
 
-def bench_torch(row, B, dtype, epochs, n):
+def bench_torch(row, B, dtype, n):
     import numpy as np
     import torch
 
@@ -174,8 +206,7 @@ def bench_torch(row, B, dtype, epochs, n):
         perm = torch.randperm(n, generator=gen)
         return list(zip(Xt[perm].split(B), T[perm].split(B), strict=True))
 
-    times = []
-    for epoch in range(epochs + 1):
+    def epoch() -> float:
         data = batches()  # pre-made mini-batch tensors, outside the timing
         t0 = time.perf_counter()
         for xb, tb in data:
@@ -183,13 +214,12 @@ def bench_torch(row, B, dtype, epochs, n):
             loss = loss_fn(model(xb), tb)
             loss.backward()
             opt.step()
-        if epoch:
-            times.append(time.perf_counter() - t0)
-        del data
-    return times, {}
+        return time.perf_counter() - t0
+
+    return epoch, dict
 
 
-def bench_sklearn(row, B, dtype, epochs, n):
+def bench_sklearn(row, B, dtype, n):
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -209,7 +239,7 @@ def bench_sklearn(row, B, dtype, epochs, n):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
 
-    return _median_epoch(run_epoch, epochs), {}
+    return _timed(run_epoch), dict
 
 
 def _jax_setup(row, B, dtype, n):
@@ -248,7 +278,7 @@ def _jax_setup(row, B, dtype, n):
     return jax, jnp, params, step
 
 
-def bench_jax_loop(row, B, dtype, epochs, n):
+def bench_jax_loop(row, B, dtype, n):
     import numpy as np
 
     jax, jnp, params, step = _jax_setup(row, B, dtype, n)
@@ -265,10 +295,10 @@ def bench_jax_loop(row, B, dtype, epochs, n):
         jax.block_until_ready(p)
         state["params"] = p
 
-    return _median_epoch(run_epoch, epochs), {}
+    return _timed(run_epoch), dict
 
 
-def bench_jax_scan(row, B, dtype, epochs, n):
+def bench_jax_scan(row, B, dtype, n):
     import numpy as np
 
     jax, jnp, params, step = _jax_setup(row, B, dtype, n)
@@ -290,10 +320,15 @@ def bench_jax_scan(row, B, dtype, epochs, n):
             epoch(state["params"], jnp.asarray(rng.permutation(n)))
         )
 
-    return _median_epoch(run_epoch, epochs), {}
+    return _timed(run_epoch), dict
+
+
+_MARK = "@@nnmath-bench "  # the worker's protocol lines (libraries may print to stdout too)
 
 
 def worker(args: argparse.Namespace) -> None:
+    """Set one system up, train its warm-up epoch, then one timed epoch per ``epoch`` line
+    read from stdin, until ``done``: then print the times and the peak RSS as JSON."""
     import resource
 
     import numpy as np
@@ -301,12 +336,19 @@ def worker(args: argparse.Namespace) -> None:
 
     threadpool_limits(args.threads)
     bench = globals()[f"bench_{args.system}"]
-    times, info = bench(ROWS[args.row], args.batch, args.dtype, args.epochs, args.n)
+    epoch, info = bench(ROWS[args.row], args.batch, args.dtype, args.n)
+    epoch()  # warm-up (compilation, first touch of buffers)
+    print(_MARK + "ready", flush=True)
+    times = []
+    for line in sys.stdin:
+        if line.strip() != "epoch":
+            break
+        times.append(float(epoch()))
+        print(_MARK + f"{times[-1]!r}", flush=True)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "seconds": float(np.median(times)), "times": [float(t) for t in times],
-        "peak_rss_mb": rss_mb, **info,
-    }))
+    print(_MARK + json.dumps({  # info() may refine the times (the floor's: its fastest way)
+        "seconds": float(np.median(times)), "times": times, "peak_rss_mb": rss_mb, **info(),
+    }), flush=True)
 
 
 # ---------------------------------------------------------------------------- driver side
@@ -319,23 +361,87 @@ def _available(system: str) -> bool:
     return system not in need or importlib.util.find_spec(need[system]) is not None
 
 
-def run_one(system, row, batch, dtype, args) -> dict:
-    env = dict(os.environ)
-    threads = str(args.threads)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "NNMATH_BENCH_THREADS"):
-        env[var] = threads
-    env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, __file__, "--worker", "--system", system, "--row", row,
-           "--batch", str(batch), "--dtype", dtype, "--epochs", str(args.epochs),
-           "--n", str(args.n), "--threads", threads]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return {"error": tail[:120]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+class _Worker:
+    """One system's worker subprocess for one row of the table, driven line by line."""
+
+    def __init__(self, system, row, batch, dtype, args, log: Path):
+        env = dict(os.environ)
+        threads = str(args.threads)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS", "NNMATH_BENCH_THREADS"):
+            env[var] = threads
+        env["XLA_FLAGS"] = (
+            f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+        )
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        cmd = [sys.executable, __file__, "--worker", "--system", system, "--row", row,
+               "--batch", str(batch), "--dtype", dtype, "--n", str(args.n),
+               "--threads", threads]
+        self.system, self.log, self.error = system, log, None
+        self._stderr = log.open("w")
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        # the worker's whole life, waiting for the others included, is bounded
+        self._watchdog = threading.Timer(args.timeout, self.proc.kill)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _reply(self) -> str | None:
+        for line in self.proc.stdout:
+            if line.startswith(_MARK):
+                return line[len(_MARK):].strip()
+        self.proc.wait()
+        self._stderr.flush()
+        tail = (self.log.read_text().strip().splitlines() or [f"exit {self.proc.returncode}"])
+        self.error = tail[-1][:120]
+        return None
+
+    def send(self, command: str) -> str | None:
+        """Send ``command`` and return the worker's answer (None once it has failed)."""
+        if self.error is not None:
+            return None
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # it died: _reply reads why
+        return self._reply()
+
+    def finish(self) -> dict:
+        out = self.send("done")
+        self._watchdog.cancel()
+        self.proc.wait()
+        self._stderr.close()
+        if out is None:
+            return {"error": self.error}
+        return json.loads(out)
+
+
+def run_row(systems, row, batch, dtype, args) -> dict:
+    """All systems of one row at once, their timed epochs interleaved.
+
+    The workers start together and each trains its warm-up epoch; then the driver asks each
+    in turn for one timed epoch (the order rotated every round), pausing ``--settle``
+    seconds between two epochs so that a finished system's idle threads are quiet before
+    the next starts. On a shared host whose speed drifts from minute to minute, each
+    system's k-th epoch so runs at nearly the same moment as every other's, and the ratios
+    within a row are not at the mercy of the drift (run one after the other, they were).
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="nnmath-bench-") as tmp:
+        workers = [_Worker(s, row, batch, dtype, args, Path(tmp) / f"{s}.log")
+                   for s in systems]
+        for w in workers:
+            if w._reply() != "ready" and w.error is None:
+                w.error = "no ready line"
+        for k in range(args.epochs):
+            for w in workers[k % len(workers):] + workers[: k % len(workers)]:
+                if w.error is None:
+                    w.send("epoch")
+                    time.sleep(args.settle)
+        return {w.system: w.finish() for w in workers}
 
 
 def _fmt_row(cells: list[str]) -> str:
@@ -351,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
     p.add_argument("--n", type=int, default=N_EXAMPLES, help="examples per epoch")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--timeout", type=float, default=300, help="seconds per subprocess")
+    p.add_argument("--timeout", type=float, default=600,
+                   help="seconds a row's workers may live")
+    p.add_argument("--settle", type=float, default=0.25,
+                   help="pause in seconds between two systems' timed epochs")
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -384,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     for dtype in dtypes:
         for row in rows:
             for batch in batches:
-                res = {s: run_one(s, row, batch, dtype, args) for s in systems}
+                res = run_row(systems, row, batch, dtype, args)
                 results.append({"row": row, "batch": batch, "dtype": dtype, "results": res})
                 floor = res.get("floor", {}).get("seconds")
                 cells = [f"{row} {ROWS[row]['sizes']}", str(batch), dtype]

@@ -235,3 +235,22 @@ def test_c_epoch_allocates_no_memory() -> None:
     source = (Path(nnmath.__file__).parent / "_ckernels.c").read_text()
     for call in ("malloc(", "calloc(", "realloc(", "PyMem_", "PyObject_Malloc"):
         assert call not in source
+
+
+@pytest.mark.skipif(not c_available(), reason="the C extension is not built here")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_in, B", [(3, 5), (16, 4), (33, 9), (64, 8), (71, 13)])
+def test_c_gather_copies_the_shuffled_rows_exactly(n_in: int, B: int, dtype: str) -> None:
+    # the C gather copies rows side by side, a cache line of each in turn: widths below,
+    # at and past whole cache lines, and mini-batches with and without leftover rows
+    rng = np.random.default_rng(4)
+    n = 6 * B + 3
+    X = rng.random((n, n_in)).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n)]
+    net = Network([n_in, 4, 3], seed=0, dtype=dtype)
+    runner = epoch_runner(net, SGD(eta=0.5), X, Y, B, backend="c")
+    perm = rng.permutation(n)
+    runner.run_epoch(perm)
+    last = perm[(n - 1) // B * B :]  # the epoch's last mini-batch is left in the buffers
+    np.testing.assert_array_equal(runner.A[0][: len(last)], X[last])
+    np.testing.assert_array_equal(runner.Yb[: len(last)], Y[last])

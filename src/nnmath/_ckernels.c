@@ -60,9 +60,8 @@ typedef void (*gemm64_f)(const char *, const char *, const int64_t *, const int6
                          const int64_t *, const void *, const void *, const int64_t *,
                          const void *, const int64_t *, const void *, void *, const int64_t *);
 
-/* How many rows ahead of the one it copies the gather asks the memory for (into L2, which
- * sped the random gather of MNIST rows up here; into L1 it did not). */
-#define NNM_PREFETCH_ROWS 2
+/* How many rows of X the gather of a mini-batch copies side by side (see NNM(gather)). */
+#define NNM_GATHER_ROWS 4
 
 #if defined(__GNUC__) && __GNUC__ >= 12 && !defined(__clang__) && defined(__x86_64__) && \
     defined(__linux__)
@@ -332,23 +331,31 @@ static inline void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *res
     }
 }
 
-/* Ask the memory for the row of X that the gather copies NNM_PREFETCH_ROWS rows later. */
-static inline void NNM(prefetch_row)(const REAL *row, int64_t n) {
-    for (int64_t c = 0; c < n; c += 64 / (int64_t)sizeof(REAL)) __builtin_prefetch(row + c, 0, 1);
-}
-
-/* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb. */
+/* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb.
+ * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
+ * that many rows' memory reads are in flight at once instead of one row's: on our machines
+ * this random gather is bound by memory latency, not bandwidth (see gather_bench in
+ * benchmarks/speed.py). */
 static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
                                REAL *restrict yb) {
-    const int64_t n = e->n, n0 = e->sizes[0], nL = e->sizes[e->L];
+    const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
+    const int64_t line = 64 / (int64_t)sizeof(REAL), body = n0 - n0 % line;
     const REAL *X = (const REAL *)e->X, *Y = (const REAL *)e->Y;
     const int64_t *idx = e->perm + k;
-    for (int64_t r = 0; r < m; r++) {
-        if (k + r + NNM_PREFETCH_ROWS < n)
-            NNM(prefetch_row)(X + idx[r + NNM_PREFETCH_ROWS] * n0, n0);
-        memcpy(x0 + r * n0, X + idx[r] * n0, (size_t)n0 * sizeof(REAL));
-        memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
+    int64_t r = 0;
+    for (; r + NNM_GATHER_ROWS <= m; r += NNM_GATHER_ROWS) {
+        const REAL *src[NNM_GATHER_ROWS];
+        for (int g = 0; g < NNM_GATHER_ROWS; g++) src[g] = X + idx[r + g] * n0;
+        REAL *dst = x0 + r * n0;
+        for (int64_t c = 0; c < body; c += line)
+            for (int g = 0; g < NNM_GATHER_ROWS; g++)
+                memcpy(dst + g * n0 + c, src[g] + c, 64);
+        if (body < n0)
+            for (int g = 0; g < NNM_GATHER_ROWS; g++)
+                memcpy(dst + g * n0 + body, src[g] + body, (size_t)(n0 - body) * sizeof(REAL));
     }
+    for (; r < m; r++) memcpy(x0 + r * n0, X + idx[r] * n0, (size_t)n0 * sizeof(REAL));
+    for (r = 0; r < m; r++) memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
 }
 
 /* One epoch of mini-batch training over X[perm], in place; returns 0. Adam's step count
