@@ -3,8 +3,10 @@
 One epoch is 60,000 MNIST-shaped synthetic examples (784 inputs uniform in [0, 1), 10 random
 classes). Each system trains each row in its *own subprocess*, limited to the same number of
 threads (environment variables set before any import, plus threadpoolctl / torch), so that the
-peak resident memory (``ru_maxrss``) is that system's alone. A row's time is the median of
-``--epochs`` epochs after one warm-up epoch.
+peak resident memory (``ru_maxrss``) is that system's alone. A row's workers run at the same
+time and take turns: one timed epoch each, in rotating order, ``--settle`` seconds apart, so
+that the drift of a shared host hits every system of a row alike. A row's time is the median
+of ``--epochs`` epochs after one warm-up epoch.
 
 Systems
 -------
