@@ -333,9 +333,8 @@ static inline void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *res
 
 /* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb.
  * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
- * that many rows' memory reads are in flight at once instead of one row's: on our machines
- * this random gather is bound by memory latency, not bandwidth (see gather_bench in
- * benchmarks/speed.py). */
+ * that many rows' memory reads are in flight at once instead of one row's (the random
+ * gather of the rows of X is bound by memory latency more than by bandwidth). */
 static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
                                REAL *restrict yb) {
     const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
