@@ -16,7 +16,8 @@ setup(
         Extension(
             "nnmath._ckernels",
             sources=["src/nnmath/_ckernels.c"],
-            extra_compile_args=flags,
+            extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
+            extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,
         )
     ]

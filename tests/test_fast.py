@@ -254,3 +254,46 @@ def test_c_gather_copies_the_shuffled_rows_exactly(n_in: int, B: int, dtype: str
     last = perm[(n - 1) // B * B :]  # the epoch's last mini-batch is left in the buffers
     np.testing.assert_array_equal(runner.A[0][: len(last)], X[last])
     np.testing.assert_array_equal(runner.Yb[: len(last)], Y[last])
+
+
+@pytest.mark.skipif(not c_available(), reason="the C extension is not built here")
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
+def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
+    """Threads that share each mini-batch (their own rows, then the summed gradient) train
+    the same network as one thread, to rounding; n leaves a last mini-batch of 2 rows, so
+    with 3 threads one thread has no rows there."""
+    from nnmath._blas import blas_threads
+
+    if blas_threads() is None:
+        pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
+    rng = np.random.default_rng(5)
+    n, B = 7 * 16 + 2, 16
+    X = rng.random((n, 20))
+    Y = np.eye(4)[rng.integers(0, 4, n)]
+    make = {
+        "sgd": lambda: SGD(eta=0.5, lmbda=0.1, n=n),
+        "momentum": lambda: SGD(eta=0.2, momentum=0.9, nesterov=True, n=n),
+        "adam": lambda: Adam(eta=0.01),
+    }[opt]
+    nets = []
+    for T in (1, threads):
+        net = Network([20, 9, 7, 4], activation=["tanh", "relu", "softmax"],
+                      cost="log_likelihood", seed=1, dtype="float64")
+        runner = epoch_runner(net, make(), X, Y, B, backend="c", threads=T)
+        assert runner.threads == T
+        perm_rng = np.random.default_rng(0)
+        for _ in range(3):
+            runner.run_epoch(perm_rng.permutation(n))
+        nets.append(net)
+    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+
+def test_threads_argument_is_checked() -> None:
+    X, Y = np.zeros((8, 3)), np.eye(2)[np.zeros(8, int)]
+    net = Network([3, 2], seed=0, dtype="float64")
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        epoch_runner(net, SGD(eta=0.1), X, Y, 4, backend="numpy", threads=0)
+    with pytest.raises(ValueError, match="threads > 1 needs the C epoch"):
+        epoch_runner(net, SGD(eta=0.1), X, Y, 4, backend="numpy", threads=2)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Gemm", "gemm_addresses"]
+__all__ = ["BlasThreads", "Gemm", "blas_threads", "gemm_addresses"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,13 @@ class Gemm:
         return np.int64 if self.int64 else np.int32
 
 
-def _numpy_openblas() -> Gemm | None:
+def _numpy_openblas_paths() -> list[Path]:
     libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("libscipy_openblas64_*.so*")):
+    return sorted(libs.glob("libscipy_openblas64_*.so*"))
+
+
+def _numpy_openblas() -> Gemm | None:
+    for path in _numpy_openblas_paths():
         try:
             lib = ctypes.CDLL(str(path))
             s, d = (ctypes.cast(getattr(lib, f"scipy_{t}gemm_64_"), ctypes.c_void_p).value
@@ -64,3 +68,31 @@ def _scipy_cython_blas() -> Gemm | None:
 def gemm_addresses() -> Gemm | None:
     """NumPy's bundled OpenBLAS, else SciPy's BLAS, else ``None``."""
     return _numpy_openblas() or _scipy_cython_blas()
+
+
+@dataclass(frozen=True)
+class BlasThreads:
+    """The thread count of NumPy's OpenBLAS (the one :func:`gemm_addresses` prefers): what
+    ``OPENBLAS_NUM_THREADS`` or ``threadpoolctl`` set, read and changed in place."""
+
+    get: ctypes._CFuncPtr
+    set: ctypes._CFuncPtr
+
+
+@cache
+def blas_threads() -> BlasThreads | None:
+    """Get and set the thread count of NumPy's OpenBLAS, or ``None`` when the compiled
+    epochs do not call that OpenBLAS (then nnmath runs them on one thread)."""
+    g = gemm_addresses()
+    if g is None or g.name != "numpy-openblas64":
+        return None
+    for path in _numpy_openblas_paths():
+        try:
+            lib = ctypes.CDLL(str(path))
+            get, set_ = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+        except (OSError, AttributeError):
+            continue
+        get.restype, get.argtypes = ctypes.c_int, []
+        set_.restype, set_.argtypes = None, [ctypes.c_int]
+        return BlasThreads(get, set_)
+    return None

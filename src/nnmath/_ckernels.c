@@ -29,8 +29,18 @@
 #include <Python.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NNM_PAUSE() _mm_pause()
+#else
+#define NNM_PAUSE() ((void)0)
+#endif
 
 /* Everything one epoch needs; nnmath.fast.CEpoch is the same struct in ctypes. */
 typedef struct {
@@ -50,7 +60,45 @@ typedef struct {
     void **S1W, **S1B, **S2W, **S2B; /* optimizer state: velocity, or Adam's m and v */
     void *Yb;                     /* (B, sizes[L]) targets of the mini-batch */
     void *gemm;                   /* ?gemm_ of the right precision, Fortran interface */
+    int64_t threads;              /* T threads share each mini-batch (1: no thread started) */
+    void **NWT, **NBT;            /* T × L: thread t's Σ δ aᵀ and Σ δ of layer i at [t L + i] */
 } nnm_epoch;
+
+/* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
+ * it and starts the next generation. Waiting spins briefly (a mini-batch lasts tens of
+ * microseconds, longer than a futex wake-up), then yields the core. */
+typedef struct {
+    atomic_int_fast64_t count, generation;
+    int64_t T;
+} nnm_barrier;
+
+static void nnm_barrier_wait(nnm_barrier *bar) {
+    int_fast64_t gen = atomic_load_explicit(&bar->generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&bar->count, 1, memory_order_acq_rel) == bar->T - 1) {
+        atomic_store_explicit(&bar->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&bar->generation, gen + 1, memory_order_release);
+        return;
+    }
+    for (int spins = 0; atomic_load_explicit(&bar->generation, memory_order_acquire) == gen;
+         spins++) {
+        if (spins < 20000)
+            NNM_PAUSE();
+        else
+            sched_yield();
+    }
+}
+
+/* Where thread t of T starts in m things (rows of a mini-batch, entries of W): ⌈m t / T⌉, so
+ * that thread 0's share is never empty while m > 0. */
+static inline int64_t nnm_share(int64_t m, int64_t t, int64_t T) { return (m * t + T - 1) / T; }
+
+/* What one thread of an epoch is given: the struct, the shared barrier, its number. */
+typedef struct {
+    nnm_epoch *e;
+    nnm_barrier *bar;
+    int64_t tid;
+    atomic_int_fast64_t *go; /* 0 until all threads that could be started are */
+} nnm_part;
 
 
 typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int32_t *,
@@ -160,7 +208,7 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
 #include "_ckernels.c" /* this file again: the body below, for this REAL */
 
 /* The ABI version nnmath.fast checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 1; }
+int64_t nnm_abi_version(void) { return 2; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */
@@ -357,9 +405,9 @@ static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *r
     for (r = 0; r < m; r++) memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
 }
 
-/* One epoch of mini-batch training over X[perm], in place; returns 0. Adam's step count
- * comes back in e->t. */
-NNM_CLONES int NNM(nnm_train_epoch)(nnm_epoch *e) {
+/* One epoch of mini-batch training over X[perm] on this thread alone, in place. Adam's step
+ * count comes back in e->t. */
+NNM_CLONES static void NNM(train_serial)(nnm_epoch *e) {
     const int64_t n = e->n, B = e->B, L = e->L;
     const double *hp = e->hp;
     const double eta = hp[0], decay = hp[1], mu = hp[2], b1 = hp[4], b2 = hp[5], eps = hp[6];
@@ -418,6 +466,148 @@ NNM_CLONES int NNM(nnm_train_epoch)(nnm_epoch *e) {
         }
     }
     e->t = t;
+}
+
+/* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
+static inline void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
+                                 int64_t n) {
+    for (int64_t c = 0; c < n; c++) out[c] = 0;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t c = 0; c < n; c++) out[c] += delta[r * n + c];
+}
+
+/* g[j] = (Σ_u G_u[j]) / m over the threads u whose share of the m rows is not empty, for j
+ * in [lo, hi); g is G_0, which thread 0 always fills (its share is the first row). */
+static inline void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t m,
+                                int64_t lo, int64_t hi) {
+    REAL *restrict g = (REAL *)G[0];
+    const REAL inv_m = (REAL)(1.0 / (double)m);
+    for (int64_t u = 1; u < T; u++) {
+        if (nnm_share(m, u + 1, T) == nnm_share(m, u, T)) continue; /* no rows: G_u is stale */
+        const REAL *restrict gu = (const REAL *)G[u * stride];
+        for (int64_t j = lo; j < hi; j++) g[j] += gu[j];
+    }
+    for (int64_t j = lo; j < hi; j++) g[j] *= inv_m;
+}
+
+/* Thread tid's part of one epoch when T threads share each mini-batch. Its rows
+ * [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of the mini-batch are its own: it gathers them, runs the forward
+ * pass and backpropagates them through the same equations as train_serial, with BLAS on
+ * one thread, and keeps Σ δ aᵀ and Σ δ of its rows in NWT, NBT. After a barrier (every δ^l
+ * needs the weights before the step) each thread updates its slice of every W and b from
+ * the sum of all threads' parts over m, the mean of the whole mini-batch; a second barrier
+ * and the next mini-batch begins. */
+NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
+    const int64_t n = e->n, B = e->B, L = e->L, T = e->threads;
+    const int64_t n0 = e->sizes[0], nL = e->sizes[L];
+    const double *hp = e->hp;
+    const double eta = hp[0], decay = hp[1], mu = hp[2], b1 = hp[4], b2 = hp[5], eps = hp[6];
+    const int nesterov = hp[3] != 0.0;
+    const REAL one = 1, zero = 0;
+    int64_t t = e->t;
+    for (int64_t k = 0; k < n; k += B) {
+        const int64_t m = B < n - k ? B : n - k;
+        const int64_t lo = nnm_share(m, tid, T), mt = nnm_share(m, tid + 1, T) - lo;
+        if (mt > 0) {
+            REAL *yb = (REAL *)e->Yb + lo * nL;
+            NNM(gather)(e, k + lo, mt, (REAL *)e->A[0] + lo * n0, yb);
+            for (int64_t i = 0; i < L; i++) { /* z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l) */
+                const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
+                REAL *z = (REAL *)e->Z[i] + lo * n_out;
+                nnm_gemm(e, 'T', 'N', n_out, mt, n_in, &one, e->W[i], n_in,
+                         (const REAL *)e->A[i] + lo * n_in, n_in, &zero, z, n_out);
+                NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i],
+                              (REAL *)e->A[i + 1] + lo * n_out, mt, n_out);
+            }
+            NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL,
+                              (const REAL *)e->A[L] + lo * nL, yb, (REAL *)e->D[L - 1] + lo * nL,
+                              mt);
+            for (int64_t i = L - 1; i >= 0; i--) {
+                const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
+                const REAL *d = (const REAL *)e->D[i] + lo * n_out;
+                NNM(sum_rows)(d, (REAL *)e->NBT[tid * L + i], mt, n_out); /* Σ δ^l */
+                if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1}) */
+                    REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
+                    nnm_gemm(e, 'N', 'N', n_in, mt, n_out, &one, e->W[i], n_in, d, n_out,
+                             &zero, d_prev, n_in);
+                    NNM(vjp)(e->codes[i - 1], e->alphas[i - 1],
+                             (const REAL *)e->Z[i - 1] + lo * n_in,
+                             (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
+                }
+                nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &one, (const REAL *)e->A[i] + lo * n_in,
+                         n_in, d, n_out, &zero, e->NWT[tid * L + i], n_in); /* Σ δ aᵀ */
+            }
+        }
+        nnm_barrier_wait(bar);
+        t += 1;
+        double step = 0.0, eps_hat = 0.0;
+        if (e->opt == 2) {
+            step = eta * sqrt(1.0 - pow(b2, (double)t)) / (1.0 - pow(b1, (double)t));
+            eps_hat = eps * sqrt(1.0 - pow(b2, (double)t));
+        }
+        for (int64_t i = 0; i < L; i++) { /* this thread's slice of W^l and b^l */
+            const int64_t size = e->sizes[i] * e->sizes[i + 1], n_out = e->sizes[i + 1];
+            const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
+            const int64_t blo = nnm_share(n_out, tid, T), bn = nnm_share(n_out, tid + 1, T) - blo;
+            NNM(combine)(e->NWT + i, L, T, m, wlo, wlo + wn); /* ∂C/∂w^l */
+            NNM(combine)(e->NBT + i, L, T, m, blo, blo + bn); /* ∂C/∂b^l */
+            REAL *W = (REAL *)e->W[i] + wlo, *b = (REAL *)e->b[i] + blo;
+            const REAL *nw = (const REAL *)e->NWT[i] + wlo, *nb = (const REAL *)e->NBT[i] + blo;
+            if (e->opt == 0) { /* w ← (1 − ηλ/n) w − η ∂C/∂w ; b ← b − η ∂C/∂b */
+                const REAL ceta = (REAL)eta, beta = (REAL)(1.0 - eta * decay);
+                for (int64_t j = 0; j < wn; j++) W[j] = beta * W[j] - ceta * nw[j];
+                for (int64_t j = 0; j < bn; j++) b[j] -= ceta * nb[j];
+            } else if (e->opt == 1) {
+                NNM(momentum)(W, nw, (REAL *)e->S1W[i] + wlo, wn, eta, mu, decay, nesterov);
+                NNM(momentum)(b, nb, (REAL *)e->S1B[i] + blo, bn, eta, mu, 0.0, nesterov);
+            } else {
+                NNM(adam)(W, nw, (REAL *)e->S1W[i] + wlo, (REAL *)e->S2W[i] + wlo, wn, step,
+                          eps_hat, b1, b2, decay);
+                NNM(adam)(b, nb, (REAL *)e->S1B[i] + blo, (REAL *)e->S2B[i] + blo, bn, step,
+                          eps_hat, b1, b2, 0.0);
+            }
+        }
+        nnm_barrier_wait(bar);
+    }
+    if (tid == 0) e->t = t;
+}
+
+static void *NNM(part_main)(void *arg) {
+    nnm_part *p = (nnm_part *)arg;
+    while (!atomic_load_explicit(p->go, memory_order_acquire)) sched_yield();
+    if (p->tid < p->e->threads) NNM(train_part)(p->e, p->bar, p->tid);
+    return NULL;
+}
+
+/* One epoch of mini-batch training over X[perm], in place; returns 0. With e->threads = T
+ * > 1 it starts T − 1 threads (BLAS must then be on one thread: the caller sets that) that
+ * share each mini-batch with this one; should fewer start, the epoch runs on those, and
+ * e->threads says how many did. Adam's step count comes back in e->t. */
+int NNM(nnm_train_epoch)(nnm_epoch *e) {
+    enum { MAX_THREADS = 64 };
+    int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
+    T = T > e->B ? e->B : T;
+    if (T == 1) {
+        e->threads = 1;
+        NNM(train_serial)(e);
+        return 0;
+    }
+    pthread_t workers[MAX_THREADS];
+    nnm_part parts[MAX_THREADS];
+    nnm_barrier bar;
+    atomic_int_fast64_t go;
+    atomic_init(&bar.count, 0);
+    atomic_init(&bar.generation, 0);
+    atomic_init(&go, 0);
+    int64_t started = 1;
+    for (; started < T; started++) {
+        parts[started] = (nnm_part){e, &bar, started, &go};
+        if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
+    }
+    e->threads = bar.T = started;
+    atomic_store_explicit(&go, 1, memory_order_release);
+    NNM(train_part)(e, &bar, 0);
+    for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
     return 0;
 }
 

@@ -26,12 +26,15 @@ activation object, a subclassed network, another array library) returns ``None``
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ._blas import gemm_addresses
+from ._blas import blas_threads, gemm_addresses
 from .activations import is_builtin
 from .costs import COSTS
 from .optim import SGD, Adam, Optimizer
@@ -108,7 +111,8 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
 
 
 def epoch_runner(
-    net: Any, optimizer: Optimizer, X: Any, Y: Any, mini_batch_size: int, backend: str = "auto"
+    net: Any, optimizer: Optimizer, X: Any, Y: Any, mini_batch_size: int, backend: str = "auto",
+    threads: int | None = None,
 ) -> EpochRunner | None:
     """An :class:`EpochRunner` for this training run, or ``None`` when it is not supported.
 
@@ -117,6 +121,8 @@ def epoch_runner(
     backend : {"auto", "c", "numba", "numpy"}
         ``"auto"`` takes the C extension when it is built, else Numba when it is installed,
         else the in-place NumPy loop.
+    threads : int, optional
+        Threads that share each mini-batch in the C epoch; see :class:`EpochRunner`.
 
     Raises
     ------
@@ -139,7 +145,25 @@ def epoch_runner(
         return None
     if backend == "auto":
         backend = next(b for b in FAST_BACKENDS if available[b]())
-    return EpochRunner(net, optimizer, X, Y, mini_batch_size, backend)
+    return EpochRunner(net, optimizer, X, Y, mini_batch_size, backend, threads)
+
+
+def _epoch_threads(backend: str, B: int, threads: int | None) -> int:
+    """The threads that share each mini-batch (see :class:`EpochRunner`)."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        if threads > 1 and (backend != "c" or blas_threads() is None):
+            raise ValueError(
+                "threads > 1 needs the C epoch calling NumPy's OpenBLAS "
+                f"(backend {backend!r}, BLAS {getattr(gemm_addresses(), 'name', None)!r})"
+            )
+        return min(int(threads), 64, B)
+    blas = blas_threads() if backend == "c" else None
+    if blas is None or B < 64:  # below ~64 rows the two barriers per mini-batch cost more
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(blas.get(), cores or 1, 64, B))
 
 
 class EpochRunner:
@@ -157,14 +181,25 @@ class EpochRunner:
     X, Y : C-contiguous arrays (n, sizes[0]), (n, sizes[-1]) of the network's dtype.
     mini_batch_size : int
     backend : {"c", "numba", "numpy"}
+    threads : int, optional
+        How many threads share each mini-batch in the C epoch (``"c"`` only; the others run
+        on one thread, with BLAS on as many as it is allowed). Each thread gathers and
+        backpropagates its own rows with BLAS on one thread; the update then uses the sum
+        of all threads' gradients, the same mean over the mini-batch (to rounding). The
+        default is the thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
+        ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
+        under 64 (measured slower there: the threads meet twice per mini-batch) and when the
+        epoch does not call NumPy's OpenBLAS, whose thread count it sets to 1 while the
+        threads run.
     """
 
     def __init__(
         self, net: Any, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray,
-        mini_batch_size: int, backend: str,
+        mini_batch_size: int, backend: str, threads: int | None = None,
     ) -> None:
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
         self.B, self.backend = int(mini_batch_size), backend
+        self.threads = _epoch_threads(backend, self.B, threads)
         dtype = np.dtype(net.dtype)
         sizes, B = net.sizes, self.B
         self.A = tuple(np.zeros((B, s), dtype) for s in sizes)
@@ -201,6 +236,9 @@ class EpochRunner:
             self.fw = np.zeros(2, dtype)
             self.cw = np.zeros(2, np.uint8)
         else:
+            T = self.threads  # thread t's Σ δ aᵀ and Σ δ per layer (one thread: unused)
+            self.NWT = tuple(np.zeros_like(W) for _ in range(T) for W in net.weights)
+            self.NBT = tuple(np.zeros_like(b) for _ in range(T) for b in net.biases)
             self._c_epoch = self._c_struct()
         self.eps = float(np.finfo(dtype).eps)
 
@@ -213,14 +251,17 @@ class EpochRunner:
         self._sizes = np.array(net.sizes, np.int64)
         self._c_keep = {
             name: _cepoch.pointers(arrays)
-            for name, arrays in (("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB))
+            for name, arrays in (
+                ("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB),
+                ("NWT", self.NWT), ("NBT", self.NBT),
+            )
         }
         c = _cepoch.CEpoch(
             n=X.shape[0], B=self.B, L=len(net.weights), cost=self.cost_code,
             fused=int(self.fused), opt=self.opt_code, blas64=int(gemm_addresses().int64),
             sizes=self._sizes.ctypes.data, codes=self.codes.ctypes.data,
             alphas=self.alphas.ctypes.data, X=X.ctypes.data, Y=Y.ctypes.data,
-            Yb=self.Yb.ctypes.data, gemm=_cepoch.gemm_address(X.dtype),
+            Yb=self.Yb.ctypes.data, gemm=_cepoch.gemm_address(X.dtype), threads=self.threads,
         )
         for name, array in self._c_keep.items():
             setattr(c, name, ctypes.addressof(array))
@@ -239,9 +280,30 @@ class EpochRunner:
         }
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
-        c.perm, c.hp, c.t = perm.ctypes.data, hp.ctypes.data, t
-        self._c_train(ctypes.byref(c))
+        c.perm, c.hp, c.t, c.threads = perm.ctypes.data, hp.ctypes.data, t, self.threads
+        with self.blas_on_one_thread():
+            self._c_train(ctypes.byref(c))
         return int(c.t)
+
+    @contextlib.contextmanager
+    def blas_on_one_thread(self) -> Iterator[None]:
+        """Hold NumPy's OpenBLAS on one thread inside the block when this runner's epoch
+        starts threads of its own (each then calls BLAS on its rows); else do nothing.
+
+        :func:`nnmath.train.fit` holds it over all its epochs and evaluations: after a call
+        on several threads OpenBLAS's workers keep spinning for a while (about 0.1 s here),
+        and the next epoch's threads would share the cores with them.
+        """
+        blas = blas_threads() if self.threads > 1 else None
+        if blas is None:
+            yield
+            return
+        before = blas.get()
+        blas.set(1)
+        try:
+            yield
+        finally:
+            blas.set(before)
 
     # ------------------------------------------------------------------ optimizer state
 

@@ -6,6 +6,7 @@ callers (the command line) through ``callbacks``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -213,55 +214,58 @@ def fit(
         runner = epoch_runner(net, opt, X, Y, B, backend="auto" if fast is True else fast)
     history.extra["train_path"] = runner.backend if runner is not None else "reference"
 
-    for epoch in range(start, int(epochs)):
-        last_finite = net.copy_parameters()
-        t0 = time.perf_counter()
-        perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
-        if xp is not np:
-            perm = net.backend.asarray(perm)  # one small copy per epoch
-        # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
-        with np.errstate(over="ignore", invalid="ignore"):
-            if runner is not None:  # nnmath.fast: the same mini-batches in reused buffers
-                runner.run_epoch(perm)
-            else:
-                for k in range(0, n, B):
-                    idx = perm[k : k + B]
-                    x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
-                    grads = net.backprop_columns(x, y)
-                    opt.step(net, grads)
-                    for on_batch_end in batch_callbacks:
-                        on_batch_end(net, history, epoch, k // B, n_batches)
-            net.backend.synchronize()  # GPU work is queued: wait before reading the clock
-            history.epoch_time.append(time.perf_counter() - t0)
-            cost = net.cost(X, Y)
-        if not math.isfinite(cost):
-            net.set_parameters(*last_finite)
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch + 1}: the cost became {cost}; "
-                f"try a smaller eta (now {eta}); the network keeps the weights of the last "
-                "finite epoch",
-                history,
-            )
-        history.training_cost.append(cost)
-        if monitor_training_accuracy:
-            history.training_accuracy.append(net.accuracy(X, Y))
-        if validation_data is not None:
-            vcost = net.cost(Xv, Yv)
-            history.validation_cost.append(vcost)
-            if classify:
-                history.validation_accuracy.append(net.accuracy(Xv, Yv))
-            score = history.validation_accuracy[-1] if classify else -vcost
-            if score > best_score:
-                best_score, history.best_epoch, since_best = score, epoch, 0
-                if patience is not None:
-                    best_params = net.copy_parameters()
-            else:
-                since_best += 1
-        for callback in callbacks:
-            callback(net, history, epoch)
-        if patience is not None and since_best >= patience:
-            history.stopped_early = True
-            break
+    # the threaded C epoch runs BLAS on one thread; holding it there between epochs too keeps
+    # OpenBLAS's own workers, which spin for a while after each call, off the cores
+    with runner.blas_on_one_thread() if runner is not None else contextlib.nullcontext():
+        for epoch in range(start, int(epochs)):
+            last_finite = net.copy_parameters()
+            t0 = time.perf_counter()
+            perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
+            if xp is not np:
+                perm = net.backend.asarray(perm)  # one small copy per epoch
+            # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
+            with np.errstate(over="ignore", invalid="ignore"):
+                if runner is not None:  # nnmath.fast: the same mini-batches in reused buffers
+                    runner.run_epoch(perm)
+                else:
+                    for k in range(0, n, B):
+                        idx = perm[k : k + B]
+                        x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
+                        grads = net.backprop_columns(x, y)
+                        opt.step(net, grads)
+                        for on_batch_end in batch_callbacks:
+                            on_batch_end(net, history, epoch, k // B, n_batches)
+                net.backend.synchronize()  # GPU work is queued: wait before reading the clock
+                history.epoch_time.append(time.perf_counter() - t0)
+                cost = net.cost(X, Y)
+            if not math.isfinite(cost):
+                net.set_parameters(*last_finite)
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch + 1}: the cost became {cost}; "
+                    f"try a smaller eta (now {eta}); the network keeps the weights of the last "
+                    "finite epoch",
+                    history,
+                )
+            history.training_cost.append(cost)
+            if monitor_training_accuracy:
+                history.training_accuracy.append(net.accuracy(X, Y))
+            if validation_data is not None:
+                vcost = net.cost(Xv, Yv)
+                history.validation_cost.append(vcost)
+                if classify:
+                    history.validation_accuracy.append(net.accuracy(Xv, Yv))
+                score = history.validation_accuracy[-1] if classify else -vcost
+                if score > best_score:
+                    best_score, history.best_epoch, since_best = score, epoch, 0
+                    if patience is not None:
+                        best_params = net.copy_parameters()
+                else:
+                    since_best += 1
+            for callback in callbacks:
+                callback(net, history, epoch)
+            if patience is not None and since_best >= patience:
+                history.stopped_early = True
+                break
 
     if best_params is not None:  # early stopping keeps the best epoch's weights
         net.set_parameters(*best_params)
