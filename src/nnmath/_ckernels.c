@@ -17,6 +17,12 @@
  *
  * and for plain SGD the last is fused with the update: w ← (1 − ηλ/n) w − (η/m) δ aᵀ.
  *
+ * Threads. With e->threads = T > 1 (mini-batches of 64 or more, nnmath.fast decides) T
+ * threads share every mini-batch: each gathers and backpropagates its own rows, with BLAS on
+ * one thread, into its own Σ δ aᵀ and Σ δ; after a barrier each updates its slice of every W
+ * and b from the sum of all parts over m, and a second barrier ends the mini-batch. The
+ * numbers are those of one thread up to the order of the sums.
+ *
  * Codes (in step with nnmath.fast.ACTIVATION_CODES and friends): activations sigmoid 0,
  * tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6; costs quadratic 0,
  * cross_entropy 1, log_likelihood 2; optimizers SGD 0, SGD + momentum 1, Adam 2.

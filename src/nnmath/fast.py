@@ -10,6 +10,8 @@ the same numbers (``tests/test_fast.py`` shows agreement to rounding) in one of 
   (``src/nnmath/_ckernels.c``, called through :mod:`nnmath._cepoch`) calling BLAS ``?gemm``
   directly; no Python runs per mini-batch, plain SGD fuses its update into the
   weight-gradient product, and no Numba runtime is loaded.
+  For mini-batches of 64 or more it starts threads that share each mini-batch (each its
+  own rows, BLAS on one thread; :class:`EpochRunner`'s ``threads``).
 * ``"numba"`` (default when the C extension is missing and Numba is installed): the same
   epoch as one Numba-compiled loop (:func:`nnmath._numba_kernels.train_epoch`).
 * ``"numpy"``: a Python loop over mini-batches in which every NumPy call writes into a
