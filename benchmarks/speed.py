@@ -94,14 +94,15 @@ def bench_nnmath(row, B, dtype, n):
     X, y = _data(n, dtype)
     net = _nnmath_net(row, dtype)
     rng = np.random.default_rng(2)
-    paths = set()
+    paths, threads = set(), set()
 
     def epoch() -> float:  # Network.fit's own clock: the epoch without its cost evaluation
         history = net.fit(X, y, epochs=1, mini_batch_size=B, eta=row["eta"], rng=rng)
         paths.add(history.extra.get("train_path"))
+        threads.add(history.extra.get("train_threads"))
         return history.epoch_time[0]
 
-    return epoch, lambda: {"path": "/".join(sorted(paths))}
+    return epoch, lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}
 
 
 def bench_floor(row, B, dtype, n):

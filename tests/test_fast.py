@@ -5,6 +5,7 @@ Nothing here is timed: speed lives in ``benchmarks/speed.py``.
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 
 import numpy as np
@@ -227,7 +228,8 @@ def test_c_extension_is_built_where_a_compiler_is() -> None:
 
 
 def test_c_epoch_allocates_no_memory() -> None:
-    """The C epoch has no allocation call at all (tracemalloc cannot see C's malloc)."""
+    """The C epoch has no allocation call at all (tracemalloc cannot see C's malloc); the
+    threaded epoch starts its threads once per epoch (pthread_create), none per mini-batch."""
     from pathlib import Path
 
     import nnmath
@@ -285,9 +287,25 @@ def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
         perm_rng = np.random.default_rng(0)
         for _ in range(3):
             runner.run_epoch(perm_rng.permutation(n))
+        assert runner.threads_run == T  # all of them started
         nets.append(net)
     for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
         np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not c_available(), reason="the C extension is not built here")
+def test_fit_reports_the_threads_it_trained_on() -> None:
+    from nnmath._blas import blas_threads
+
+    X, y = _data(300)
+    small = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10)
+    assert small.extra["train_threads"] == 1  # under 64 rows: one thread
+    reference = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=100, fast=False)
+    assert reference.extra["train_threads"] == 1
+    big = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=100)
+    blas = blas_threads()
+    expected = 1 if blas is None else min(blas.get(), len(os.sched_getaffinity(0)), 64)
+    assert big.extra["train_threads"] == expected
 
 
 def test_threads_argument_is_checked() -> None:

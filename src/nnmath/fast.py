@@ -202,6 +202,7 @@ class EpochRunner:
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
         self.B, self.backend = int(mini_batch_size), backend
         self.threads = _epoch_threads(backend, self.B, threads)
+        self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         dtype = np.dtype(net.dtype)
         sizes, B = net.sizes, self.B
         self.A = tuple(np.zeros((B, s), dtype) for s in sizes)
@@ -285,6 +286,7 @@ class EpochRunner:
         c.perm, c.hp, c.t, c.threads = perm.ctypes.data, hp.ctypes.data, t, self.threads
         with self.blas_on_one_thread():
             self._c_train(ctypes.byref(c))
+        self.threads_run = int(c.threads)
         return int(c.t)
 
     @contextlib.contextmanager

@@ -149,7 +149,9 @@ def fit(
         Train through :mod:`nnmath.fast` (preallocated buffers, a compiled epoch) when it
         supports this network, optimizer and data; it computes the same numbers as the loop
         below. ``False`` forces the reference loop; ``"c"`` / ``"numba"`` / ``"numpy"`` pick
-        the fast backend. ``history.extra["train_path"]`` says which path ran. Callbacks with
+        the fast backend. ``history.extra["train_path"]`` says which path ran and
+        ``history.extra["train_threads"]`` on how many threads (see
+        :func:`nnmath.fast.epoch_runner`). Callbacks with
         ``on_batch_end`` (per-mini-batch tracking) need the reference loop.
 
     Returns
@@ -213,6 +215,7 @@ def fit(
 
         runner = epoch_runner(net, opt, X, Y, B, backend="auto" if fast is True else fast)
     history.extra["train_path"] = runner.backend if runner is not None else "reference"
+    history.extra["train_threads"] = 1
 
     # the threaded C epoch runs BLAS on one thread; holding it there between epochs too keeps
     # OpenBLAS's own workers, which spin for a while after each call, off the cores
@@ -227,6 +230,7 @@ def fit(
             with np.errstate(over="ignore", invalid="ignore"):
                 if runner is not None:  # nnmath.fast: the same mini-batches in reused buffers
                     runner.run_epoch(perm)
+                    history.extra["train_threads"] = runner.threads_run
                 else:
                     for k in range(0, n, B):
                         idx = perm[k : k + B]
