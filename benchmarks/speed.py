@@ -22,17 +22,23 @@ floor       Only the matrix products of backprop, in a tight loop: per mini-batc
             ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
             input layer's ``Wᵀ δ`` is never needed). Measured up to three times, as a NumPy
             loop with ``out=``, as nnmath's C loop and as a Numba loop calling BLAS ``gemm``
-            directly; the fastest is the floor.
+            directly; the fastest is the floor. Beside it, the "split floor": the same
+            products with each mini-batch's rows split between the threads (BLAS on one
+            thread in each, as nnmath's threaded epoch does at 64 rows or more), the threads
+            never waiting for each other. It is lower than any SGD can reach (a mini-batch's
+            products cannot start before the previous update) and is not the targets' floor;
+            it shows what that way of using the cores could give at most.
 
 Usage::
 
-    flock /tmp/nnmath-heavy.lock python benchmarks/speed.py --markdown benchmarks/RESULTS.md
+    flock /tmp/nnmath-heavy.lock python benchmarks/speed.py --markdown table.md --json table.json
     python benchmarks/speed.py --rows book --batches 10 --dtypes float32 --systems nnmath,floor
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import subprocess
@@ -105,6 +111,33 @@ def bench_nnmath(row, B, dtype, n):
     return epoch, lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}
 
 
+def _c_floor_struct(Ws, sizes, m, dtype, buffers=None):
+    """nnmath's C floor loop set up for mini-batches of ``m`` rows (the struct and what it
+    points into, which must outlive it)."""
+    import numpy as np
+
+    from nnmath import _cepoch
+    from nnmath._blas import gemm_addresses
+
+    if buffers is None:
+        buffers = (
+            [np.ones((m, s), dtype) for s in sizes],
+            [np.full((m, s), 1e-3, dtype) for s in sizes[1:]],
+            [np.zeros((m, s), dtype) for s in sizes[1:]],
+            [np.zeros((m, s), dtype) for s in sizes[1:]],
+            [np.zeros_like(W) for W in Ws],
+        )
+    A, D, Z, G, NW = buffers
+    keep = {name: _cepoch.pointers(arrays) for name, arrays in
+            (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
+    sizes_arr = np.array(sizes, np.int64)
+    c = _cepoch.CEpoch(B=m, L=len(Ws), blas64=int(gemm_addresses().int64),
+                       sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype))
+    for name, array in keep.items():
+        setattr(c, name, ctypes.addressof(array))
+    return c, (keep, sizes_arr, buffers)
+
+
 def bench_floor(row, B, dtype, n):
     import numpy as np
 
@@ -130,25 +163,39 @@ def bench_floor(row, B, dtype, n):
 
     loops = {"numpy_loop": numpy_epoch}
     from nnmath import _cepoch
-    from nnmath._blas import gemm_addresses
+    from nnmath._blas import blas_threads
 
     if _cepoch.library() is not None:  # the C loop of nnmath._ckernels
-        import ctypes
-
-        keep = {name: _cepoch.pointers(arrays) for name, arrays in
-                (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
-        sizes_arr = np.array(sizes, np.int64)
-        c = _cepoch.CEpoch(B=B, L=L, blas64=int(gemm_addresses().int64),
-                           sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype))
-        for name, array in keep.items():
-            setattr(c, name, ctypes.addressof(array))
         c_floor = _cepoch.epoch_function(dtype, "floor")
-        alive = (keep, sizes_arr)  # the struct points into these: they must outlive it
+        whole = _c_floor_struct(Ws, sizes, B, dtype, (A, D, Z, G, NW))
 
-        def c_loop(c=c, alive=alive):
+        def c_loop(c=whole[0], alive=whole[1]):  # the struct points into `alive`
             c_floor(ctypes.byref(c), batches)
 
         loops["c_loop"] = c_loop
+        blas = blas_threads()
+        T = blas.get() if blas is not None else 1
+        if T > 1 and B >= T:
+            # the same products split by rows between T threads, BLAS on one thread in each
+            # (as nnmath's threaded epoch splits a mini-batch), with no meeting between
+            # mini-batches: a floor for that way of using the cores
+            parts = [_c_floor_struct(Ws, sizes, B * (t + 1) // T - B * t // T, dtype)
+                     for t in range(T)]
+
+            def c_split(parts=parts, blas=blas):
+                old = blas.get()
+                blas.set(1)
+                try:
+                    workers = [threading.Thread(target=c_floor, args=(ctypes.byref(c), batches))
+                               for c, _ in parts]
+                    for w in workers:
+                        w.start()
+                    for w in workers:
+                        w.join()
+                finally:
+                    blas.set(old)
+
+            loops["c_split"] = c_split
     try:
         from nnmath._numba_kernels import BLAS_INT, floor_epoch
     except ImportError:
@@ -169,8 +216,11 @@ def bench_floor(row, B, dtype, n):
 
     def info() -> dict:  # the fastest way (by median, the warm-up epoch left out) is the floor
         med = {name: float(np.median(t[1:])) for name, t in times.items()}
-        best = min(med, key=med.get)
-        return {**med, "floor_loop": best, "times": times[best][1:], "seconds": med[best]}
+        # c_split is reported beside the floor, not in it: its threads never wait for each
+        # other, while SGD cannot start a mini-batch's products before the last update
+        best = min((name for name in med if name != "c_split"), key=med.get)
+        return {**med, "floor_loop": best, "times": times[best][1:], "seconds": med[best],
+                "split_seconds": med.get("c_split")}
 
     return epoch, info
 
@@ -489,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     results = []
     header = ["row", "B", "dtype", *[f"{s} s (×floor)" for s in systems if s != "floor"],
-              "floor s", "fastest", "peak RSS MB " + "/".join(systems),
+              "floor s", "split floor s (nnmath ×)", "fastest", "peak RSS MB " + "/".join(systems),
               "nnmath RSS − data MB"]
     lines = [_fmt_row(header), _fmt_row(["---"] * len(header))]
     print(lines[0], flush=True)
@@ -512,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = f" ({r['seconds'] / floor:.2f}×)" if floor else ""
                     cells.append(f"{r['seconds']:.3f}{ratio}")
                 cells.append(f"{floor:.3f}" if floor else "-")
+                split = res.get("floor", {}).get("split_seconds")
+                cells.append(f"{split:.3f} ({timed['nnmath'] / split:.2f}×)"
+                             if split and "nnmath" in timed else f"{split:.3f}" if split else "-")
                 cells.append(min(timed, key=timed.get) if timed else "-")
                 cells.append("/".join(
                     f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
