@@ -112,3 +112,56 @@ def test_fit_without_a_seed_uses_the_networks_generator() -> None:
     assert runs[0].training_cost == runs[1].training_cost
     other = nm.Network([5, 4, 3], seed=8).fit(X, y, epochs=2, eta=1.0)
     assert other.training_cost != runs[0].training_cost
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch", [10, 100])  # one thread; the threaded C epoch from 64 rows
+def test_fit_reports_what_cost_and_accuracy_give(dtype: str, batch: int) -> None:
+    """fit's per-epoch numbers (one forward pass, chunks shared between threads when the epoch
+    is threaded) are Network.cost and Network.accuracy of the trained network, bit for bit."""
+    from nnmath.network import EVAL_ROWS
+
+    rng = np.random.default_rng(3)
+    n, nv = 2 * EVAL_ROWS + 123, EVAL_ROWS + 7  # several chunks and a short last one
+    X, y = rng.random((n, 6)), rng.integers(0, 3, n)
+    Xv, yv = rng.random((nv, 6)), rng.integers(0, 3, nv)
+    net = nm.Network([6, 5, 3], cost="log_likelihood", output_activation="softmax", seed=0,
+                     dtype=dtype)
+    h = net.fit(X, y, epochs=1, mini_batch_size=batch, eta=0.5, validation_data=(Xv, yv),
+                monitor_training_accuracy=True, seed=0)
+    assert h.training_cost == [net.cost(X, y)]
+    assert h.training_accuracy == [net.accuracy(X, y)]
+    assert h.validation_cost == [net.cost(Xv, yv)]
+    assert h.validation_accuracy == [net.accuracy(Xv, yv)]
+
+
+def test_fit_evaluates_a_subclass_through_its_own_methods(digits) -> None:
+    class Costly(nm.Network):
+        def cost(self, X, Y, lmbda=0.0):
+            return 42.0
+
+        def accuracy(self, X, y):
+            return 0.25
+
+    h = Costly([64, 10, 10], seed=0).fit(*digits.train, epochs=1, seed=0,
+                                         validation_data=digits.validation,
+                                         monitor_training_accuracy=True)
+    assert h.training_cost == [42.0] and h.validation_cost == [42.0]
+    assert h.training_accuracy == [0.25] and h.validation_accuracy == [0.25]
+
+
+def test_fit_adds_the_chunk_costs_in_order() -> None:
+    """Chunk costs of very different sizes (the targets of the last rows scaled by 1.5e8):
+    the sum depends on the order of the chunks, and fit's threaded evaluation adds them in
+    Network.cost's order. (Checked: adding the threads' chunks one thread after the other
+    gives another sum here.)"""
+    from nnmath.network import EVAL_ROWS
+
+    rng = np.random.default_rng(4)
+    n = 6 * EVAL_ROWS + 11
+    X, Y = rng.random((n, 4)), rng.random((n, 2))
+    Y[6 * EVAL_ROWS - 2000 :] *= 1.5e8
+    net = nm.Network([4, 3, 2], activation="tanh", output_activation="identity",
+                     cost="quadratic", seed=0, dtype="float64")
+    h = net.fit(X, Y, epochs=1, mini_batch_size=100, eta=1e-30, seed=0)
+    assert h.training_cost == [net.cost(X, Y)]

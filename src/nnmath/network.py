@@ -26,6 +26,8 @@ from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_nump
 from .costs import Cost, get_cost
 from .init import initialize
 
+EVAL_ROWS = 5_000  # rows per forward pass when a whole data set is evaluated
+
 __all__ = ["Network", "Gradients"]
 
 
@@ -218,9 +220,13 @@ class Network:
         A : array of the network's backend, shape (n_samples, sizes[-1])
             (``nnmath.backend.to_numpy(A)`` brings a GPU / torch result to the host.)
         """
-        a = self._inputs(X).T
+        return self._feedforward_checked(self._inputs(X))
+
+    def _feedforward_checked(self, X: Any) -> Any:
+        """:meth:`feedforward` of rows already checked and on the backend."""
+        a = X.T
         for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
-            a = sigma(W @ a + b[:, None])
+            a = sigma(W @ a + b[:, None])  # a^l = σ(W^l a^{l-1} + b^l)
         return a.T
 
     # ------------------------------------------------------------------ backward
@@ -301,13 +307,28 @@ class Network:
         n = X.shape[0]
         xp = get_namespace(X)
         total = 0.0
-        for start in range(0, n, 10_000):  # bounded memory for large data sets
-            A = self.feedforward(X[start : start + 10_000])
-            total += float(xp.sum(self.cost_function.fn(A.T, Y[start : start + 10_000].T)))
+        for chunk_cost, _ in self._chunk_scores(X, Y, None, range(-(-n // EVAL_ROWS))):
+            total += chunk_cost  # chunk by chunk, in order (fit's threaded sum agrees bit for bit)
         c = total / n
         if lmbda:
             c += 0.5 * lmbda / n * sum(float(xp.sum(W * W)) for W in self.weights)
         return c
+
+    def _chunk_scores(
+        self, X: Any, Y: Any, labels: Any, chunks: Any
+    ) -> list[tuple[float, int]]:
+        """For each chunk c in ``chunks``: Σ_x C_x over the rows ``[c·R, (c+1)·R)`` of the checked
+        ``X``, ``Y`` (``R = EVAL_ROWS``, so memory stays bounded) and, when ``labels`` is given,
+        how many of those rows have ``argmax a^L == labels``; one forward pass per chunk."""
+        xp = get_namespace(X)
+        scores = []
+        for c in chunks:
+            rows = slice(c * EVAL_ROWS, (c + 1) * EVAL_ROWS)
+            A = self._feedforward_checked(X[rows])
+            chunk_cost = float(xp.sum(self.cost_function.fn(A.T, Y[rows].T)))
+            hits = -1 if labels is None else int(xp.sum(xp.argmax(A, axis=1) == labels[rows]))
+            scores.append((chunk_cost, hits))
+        return scores
 
     # ------------------------------------------------------------------ training
 

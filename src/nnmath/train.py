@@ -72,6 +72,78 @@ class TrainingDiverged(ValueError):
         self.history = history
 
 
+def _chunk_scores(net: Any, X: Any, Y: Any, labels: Any, chunks: Any, errors: dict) -> list:
+    with np.errstate(**errors):
+        return net._chunk_scores(X, Y, labels, chunks)
+
+
+class _Evaluation:
+    """fit's per-epoch cost and accuracy over a whole data set: the numbers
+    :meth:`Network.cost` and :meth:`Network.accuracy` give, from one forward pass.
+
+    On NumPy's OpenBLAS the chunks of :data:`nnmath.network.EVAL_ROWS` rows are shared
+    between as many Python threads as that BLAS may use (NumPy lets go of the GIL in its
+    products and element-wise loops), each calling BLAS on one thread, and their costs are
+    added in chunk order, as :meth:`Network.cost` adds them. The inputs were checked by
+    ``fit``, so they are not checked again each epoch. A subclassed ``Network`` is evaluated
+    through its own ``cost`` and ``accuracy``.
+    """
+
+    def __init__(self, net: Any, stack: contextlib.ExitStack) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ._blas import blas_threads
+        from .network import Network
+
+        self.net, self.threads = net, 1
+        self.own_methods = type(net) is Network
+        self.pool = None
+        self.blas = blas_threads() if net.backend.name == "numpy" else None
+        if self.blas is not None and self.own_methods:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            self.threads = max(1, min(self.blas.get(), cores or os.cpu_count() or 1, 64))
+        if self.threads > 1:
+            self.pool = stack.enter_context(
+                ThreadPoolExecutor(self.threads, thread_name_prefix="nnmath-eval")
+            )
+
+    def labels(self, Y: Any) -> Any:
+        """The class of each one-hot row of ``Y`` (classifiers), on the backend."""
+        return get_namespace(Y).argmax(Y, axis=1)
+
+    def __call__(self, X: Any, Y: Any, labels: Any = None) -> tuple[float, float | None]:
+        """The mean cost over the rows and, when ``labels`` is given, the accuracy."""
+        net = self.net
+        if not self.own_methods or (labels is not None and net.n_outputs < 2):
+            accuracy = None if labels is None else net.accuracy(X, Y)
+            return net.cost(X, Y), accuracy
+        from .network import EVAL_ROWS
+
+        n = X.shape[0]
+        n_chunks = -(-n // EVAL_ROWS)
+        if self.pool is None or n_chunks < 2:
+            scores = net._chunk_scores(X, Y, labels, range(n_chunks))
+        else:
+            T = min(self.threads, n_chunks)
+            parts = [range(t, n_chunks, T) for t in range(T)]  # every T-th chunk
+            blas_before = self.blas.get()
+            self.blas.set(1)  # T threads, one BLAS thread each
+            try:
+                errors = np.geterr()  # NumPy's error state is per thread: the workers get ours
+                done = [f.result() for f in [
+                    self.pool.submit(_chunk_scores, net, X, Y, labels, part, errors)
+                    for part in parts
+                ]]
+            finally:
+                self.blas.set(blas_before)
+            scores = [done[c % T][c // T] for c in range(n_chunks)]
+        total = 0.0
+        for chunk_cost, _ in scores:
+            total += chunk_cost
+        accuracy = None if labels is None else sum(h for _, h in scores) / n
+        return total / n, accuracy
+
+
 def fit(
     net: Any,
     X: Any,
@@ -219,7 +291,13 @@ def fit(
 
     # the threaded C epoch runs BLAS on one thread; holding it there between epochs too keeps
     # OpenBLAS's own workers, which spin for a while after each call, off the cores
-    with runner.blas_on_one_thread() if runner is not None else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        evaluate = _Evaluation(net, stack)  # before BLAS is held on one thread: it asks BLAS
+        if runner is not None:
+            stack.enter_context(runner.blas_on_one_thread())
+        want_labels = classify and evaluate.own_methods
+        labels = evaluate.labels(Y) if want_labels and monitor_training_accuracy else None
+        labels_v = evaluate.labels(Yv) if want_labels and validation_data is not None else None
         for epoch in range(start, int(epochs)):
             last_finite = net.copy_parameters()
             t0 = time.perf_counter()
@@ -241,7 +319,7 @@ def fit(
                             on_batch_end(net, history, epoch, k // B, n_batches)
                 net.backend.synchronize()  # GPU work is queued: wait before reading the clock
                 history.epoch_time.append(time.perf_counter() - t0)
-                cost = net.cost(X, Y)
+                cost, training_accuracy = evaluate(X, Y, labels)
             if not math.isfinite(cost):
                 net.set_parameters(*last_finite)
                 raise TrainingDiverged(
@@ -252,12 +330,16 @@ def fit(
                 )
             history.training_cost.append(cost)
             if monitor_training_accuracy:
-                history.training_accuracy.append(net.accuracy(X, Y))
+                if training_accuracy is None:
+                    training_accuracy = net.accuracy(X, Y)
+                history.training_accuracy.append(training_accuracy)
             if validation_data is not None:
-                vcost = net.cost(Xv, Yv)
+                vcost, vaccuracy = evaluate(Xv, Yv, labels_v)
                 history.validation_cost.append(vcost)
                 if classify:
-                    history.validation_accuracy.append(net.accuracy(Xv, Yv))
+                    if vaccuracy is None:
+                        vaccuracy = net.accuracy(Xv, Yv)
+                    history.validation_accuracy.append(vaccuracy)
                 score = history.validation_accuracy[-1] if classify else -vcost
                 if score > best_score:
                     best_score, history.best_epoch, since_best = score, epoch, 0
