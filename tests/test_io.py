@@ -166,6 +166,28 @@ def test_pickle_is_refused_and_never_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_a_header_length_that_starts_like_a_pickle_still_loads(tmp_path):
+    """A safetensors length field of 640, 896, 1152 or 1408 bytes begins 0x80 0x02..0x05, as a
+    pickle does; such a file (its JSON header padded with spaces, which the format allows)
+    loads, and is the network that was saved."""
+    net = make_net()
+    path = tmp_path / "model.safetensors"
+    nm.save(net, path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header, rest = data[8 : 8 + n].rstrip(b" "), data[8 + n :]
+    lengths = [k * 256 + 0x80 for k in (2, 3, 4, 5) if k * 256 + 0x80 >= len(header)]
+    assert lengths  # the header of this small network is short enough
+    for length in lengths:
+        padded = tmp_path / f"padded{length}.safetensors"
+        blob = struct.pack("<Q", length) + header.ljust(length, b" ") + rest
+        assert blob[0] == 0x80 and 2 <= blob[1] <= 5
+        padded.write_bytes(blob)
+        loaded = nm.load(padded)
+        for a, b in zip(loaded.weights + loaded.biases, net.weights + net.biases):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_torch_save_zip_and_npy_are_refused(tmp_path):
     z = tmp_path / "model.pt"
     with zipfile.ZipFile(z, "w") as f:

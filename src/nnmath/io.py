@@ -235,7 +235,12 @@ def _parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str
     for signature, what in _SIGNATURES:
         if data.startswith(signature):
             raise ModelFileError(path, f"this is {what}, not a safetensors file")
-    if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+    # A pickle starts with PROTO (0x80) and its protocol; so can a safetensors length field
+    # (896 is 80 03 00 ...), whose header then starts with "{".
+    looks_safetensors = (
+        len(data) > 8 and data[8:9] == b"{" and struct.unpack("<Q", data[:8])[0] <= len(data) - 8
+    )
+    if not looks_safetensors and len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
         raise ModelFileError(
             path, "this is a Python pickle; nnmath never loads pickles (they can run code)"
         )
