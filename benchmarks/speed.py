@@ -20,11 +20,13 @@ jax_loop    JAX: one jitted SGD step per mini-batch in a Python loop.
 jax_scan    JAX: the whole epoch jitted as one ``lax.scan`` over the mini-batches.
 floor       Only the matrix products of backprop, in a tight loop: per mini-batch and layer
             ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
-            input layer's ``Wᵀ δ`` is never needed). Measured up to three times, as a NumPy
-            loop with ``out=``, as nnmath's C loop and as a Numba loop calling BLAS ``gemm``
-            directly; the fastest is the floor. Beside it, the "split floor": the same
-            products with each mini-batch's rows split between the threads (BLAS on one
-            thread in each, as nnmath's threaded epoch does at 64 rows or more), the threads
+            input layer's ``Wᵀ δ`` is never needed). Measured up to four times, as a NumPy
+            loop with ``out=``, as nnmath's C loop (with each product in one BLAS call, and
+            with a narrow layer's cut into calls of ``nnmath.fast.GEMM_ROWS`` rows as the
+            threaded epoch cuts them) and as a Numba loop calling BLAS ``gemm`` directly; the
+            fastest is the floor. Beside it, the "split floor": the same products with each
+            mini-batch's rows split between the threads (BLAS on one thread in each, in the
+            calls nnmath's threaded epoch makes at 64 rows or more), the threads
             never waiting for each other. It is lower than any SGD can reach (a mini-batch's
             products cannot start before the previous update) and is not the targets' floor;
             it shows what that way of using the cores could give at most.
@@ -111,9 +113,10 @@ def bench_nnmath(row, B, dtype, n):
     return epoch, lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}
 
 
-def _c_floor_struct(Ws, sizes, m, dtype, buffers=None):
+def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     """nnmath's C floor loop set up for mini-batches of ``m`` rows (the struct and what it
-    points into, which must outlive it)."""
+    points into, which must outlive it); ``gemm_rows`` > 0 makes a narrow layer's products
+    in calls of that many rows, as the threaded epoch makes them."""
     import numpy as np
 
     from nnmath import _cepoch
@@ -132,7 +135,8 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None):
             (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
     sizes_arr = np.array(sizes, np.int64)
     c = _cepoch.CEpoch(B=m, L=len(Ws), blas64=int(gemm_addresses().int64),
-                       sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype))
+                       sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype),
+                       gemm_rows=gemm_rows)
     for name, array in keep.items():
         setattr(c, name, ctypes.addressof(array))
     return c, (keep, sizes_arr, buffers)
@@ -164,6 +168,7 @@ def bench_floor(row, B, dtype, n):
     loops = {"numpy_loop": numpy_epoch}
     from nnmath import _cepoch
     from nnmath._blas import blas_threads
+    from nnmath.fast import GEMM_ROWS
 
     if _cepoch.library() is not None:  # the C loop of nnmath._ckernels
         c_floor = _cepoch.epoch_function(dtype, "floor")
@@ -173,14 +178,22 @@ def bench_floor(row, B, dtype, n):
             c_floor(ctypes.byref(c), batches)
 
         loops["c_loop"] = c_loop
+        # the same, with a narrow layer's products in calls of GEMM_ROWS rows where
+        # nnm_call_rows cuts them (BLAS still allowed all its threads)
+        calls = _c_floor_struct(Ws, sizes, B, dtype, (A, D, Z, G, NW), GEMM_ROWS)
+
+        def c_calls(c=calls[0], alive=calls[1]):
+            c_floor(ctypes.byref(c), batches)
+
+        loops["c_calls"] = c_calls
         blas = blas_threads()
         T = blas.get() if blas is not None else 1
         if T > 1 and B >= T:
             # the same products split by rows between T threads, BLAS on one thread in each
-            # (as nnmath's threaded epoch splits a mini-batch), with no meeting between
-            # mini-batches: a floor for that way of using the cores
-            parts = [_c_floor_struct(Ws, sizes, B * (t + 1) // T - B * t // T, dtype)
-                     for t in range(T)]
+            # (as nnmath's threaded epoch splits a mini-batch, in the calls it makes), with no
+            # meeting between mini-batches: a floor for that way of using the cores
+            parts = [_c_floor_struct(Ws, sizes, B * (t + 1) // T - B * t // T, dtype,
+                                     gemm_rows=GEMM_ROWS) for t in range(T)]
 
             def c_split(parts=parts, blas=blas):
                 old = blas.get()

@@ -294,6 +294,47 @@ def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
 
 
 @pytest.mark.skipif(not c_available(), reason="the C extension is not built here")
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 800, 30, 10]])
+def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
+    threads: int, sizes: list[int]
+) -> None:
+    """A thread's share of a narrow layer's products goes to BLAS in calls of GEMM_ROWS rows
+    when one call would exceed 10^6 multiply-adds: the 784 → 30 layer (shares of 64 and 43
+    rows: calls of 32, and of 32 + 11), and the 800 → 30 layer, whose Wᵀ δ is cut too. The
+    network trained is the one thread's (which makes every product in one call), to
+    rounding."""
+    from nnmath._blas import blas_threads
+    from nnmath.fast import GEMM_ROWS
+
+    if blas_threads() is None:
+        pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
+    B = 128
+    share = -(-B // threads)
+    cut = [n_in * n_out for n_in, n_out in zip(sizes, sizes[1:])
+           if n_out <= 32 and share * n_in * n_out > 10**6 >= GEMM_ROWS * n_in * n_out]
+    assert cut  # the rule applies to one layer here
+    rng = np.random.default_rng(6)
+    n = 7 * B + 2
+    X = rng.random((n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    activation = ["sigmoid"] * (len(sizes) - 2) + ["softmax"]
+    nets = []
+    for T in (1, threads):
+        net = Network(sizes, activation=activation, cost="log_likelihood", seed=2,
+                      dtype="float64")
+        runner = epoch_runner(net, SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, backend="c",
+                              threads=T)
+        perm_rng = np.random.default_rng(0)
+        for _ in range(2):
+            runner.run_epoch(perm_rng.permutation(n))
+        assert runner.threads_run == T
+        nets.append(net)
+    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not c_available(), reason="the C extension is not built here")
 def test_fit_reports_the_threads_it_trained_on() -> None:
     from nnmath._blas import blas_threads
 

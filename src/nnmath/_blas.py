@@ -9,13 +9,14 @@ is the fallback. Nothing here imports Numba.
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BlasThreads", "Gemm", "blas_threads", "gemm_addresses"]
+__all__ = ["BlasThreads", "Gemm", "blas_threads", "gemm_addresses", "thread_budget"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,10 @@ def blas_threads() -> BlasThreads | None:
         set_.restype, set_.argtypes = None, [ctypes.c_int]
         return BlasThreads(get, set_)
     return None
+
+
+def thread_budget(blas: BlasThreads) -> int:
+    """How many threads nnmath's own work may run on: the count NumPy's OpenBLAS is allowed,
+    at most the cores this process may use, at most 64 (the C epoch's limit)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(blas.get(), cores or 1, 64))

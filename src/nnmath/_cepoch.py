@@ -20,7 +20,7 @@ from ._blas import gemm_addresses
 __all__ = ["ABI_VERSION", "CEpoch", "library", "pointers"]
 
 #: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
-ABI_VERSION = 2
+ABI_VERSION = 3
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -33,7 +33,7 @@ class CEpoch(ctypes.Structure):
             "sizes", "perm", "codes", "alphas", "hp", "X", "Y", "W", "b", "A", "Z", "D",
             "NW", "NB", "S1W", "S1B", "S2W", "S2B", "Yb", "gemm",
         )),
-        ("threads", _I64), ("NWT", _P), ("NBT", _P),
+        ("threads", _I64), ("NWT", _P), ("NBT", _P), ("gemm_rows", _I64),
     ]
 
 

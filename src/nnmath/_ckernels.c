@@ -21,7 +21,8 @@
  * threads share every mini-batch: each gathers and backpropagates its own rows, with BLAS on
  * one thread, into its own Σ δ aᵀ and Σ δ; after a barrier each updates its slice of every W
  * and b from the sum of all parts over m, and a second barrier ends the mini-batch. The
- * numbers are those of one thread up to the order of the sums.
+ * numbers are those of one thread up to the order of the sums. A thread's share of a narrow
+ * layer's products goes to BLAS in calls of e->gemm_rows rows (nnm_call_rows says when).
  *
  * Codes (in step with nnmath.fast.ACTIVATION_CODES and friends): activations sigmoid 0,
  * tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6; costs quadratic 0,
@@ -68,6 +69,7 @@ typedef struct {
     void *gemm;                   /* ?gemm_ of the right precision, Fortran interface */
     int64_t threads;              /* T threads share each mini-batch (1: no thread started) */
     void **NWT, **NBT;            /* T × L: thread t's Σ δ aᵀ and Σ δ of layer i at [t L + i] */
+    int64_t gemm_rows;            /* > 0: narrow layers' products in calls of this many rows */
 } nnm_epoch;
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
@@ -187,6 +189,25 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
     }
 }
 
+/* How many rows of a share of m rows one product of layer n_in → n_out takes per BLAS call
+ * (see nnmath.fast.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
+ * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path;
+ * on this project's AVX-512 machine, with BLAS on one thread, a narrow layer's (n_out ≤ 32)
+ * products are 1.2–1.5× faster as calls of 32 rows that fall under that bound than as one
+ * call of 64 rows above it, and wider layers' are slower. So a share is cut into calls of
+ * e->gemm_rows rows only when the layer is narrow, one call would be above the bound and
+ * each cut call is under it; else it is one call. The products are the same; the sum over
+ * the rows in δ aᵀ is taken call by call. */
+#define NNM_SMALL_GEMM 1000000
+static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_out,
+                                    int64_t m) {
+    const int64_t r = e->gemm_rows, per_row = n_in * n_out;
+    if (r <= 0 || m <= r || n_out > 32 || m * per_row <= NNM_SMALL_GEMM ||
+        r * per_row > NNM_SMALL_GEMM)
+        return m;
+    return r;
+}
+
 #define NNM_BODY
 #define REAL float
 #define NNM(name) name##_f32
@@ -214,7 +235,7 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
 #include "_ckernels.c" /* this file again: the body below, for this REAL */
 
 /* The ABI version nnmath.fast checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 2; }
+int64_t nnm_abi_version(void) { return 3; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */
@@ -520,8 +541,11 @@ NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
             for (int64_t i = 0; i < L; i++) { /* z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l) */
                 const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
                 REAL *z = (REAL *)e->Z[i] + lo * n_out;
-                nnm_gemm(e, 'T', 'N', n_out, mt, n_in, &one, e->W[i], n_in,
-                         (const REAL *)e->A[i] + lo * n_in, n_in, &zero, z, n_out);
+                const REAL *a = (const REAL *)e->A[i] + lo * n_in;
+                const int64_t c = nnm_call_rows(e, n_in, n_out, mt);
+                for (int64_t r = 0; r < mt; r += c)
+                    nnm_gemm(e, 'T', 'N', n_out, c < mt - r ? c : mt - r, n_in, &one, e->W[i],
+                             n_in, a + r * n_in, n_in, &zero, z + r * n_out, n_out);
                 NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i],
                               (REAL *)e->A[i + 1] + lo * n_out, mt, n_out);
             }
@@ -531,17 +555,23 @@ NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
             for (int64_t i = L - 1; i >= 0; i--) {
                 const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
                 const REAL *d = (const REAL *)e->D[i] + lo * n_out;
+                const REAL *a = (const REAL *)e->A[i] + lo * n_in;
+                const int64_t c = nnm_call_rows(e, n_in, n_out, mt);
                 NNM(sum_rows)(d, (REAL *)e->NBT[tid * L + i], mt, n_out); /* Σ δ^l */
                 if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1}) */
                     REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
-                    nnm_gemm(e, 'N', 'N', n_in, mt, n_out, &one, e->W[i], n_in, d, n_out,
-                             &zero, d_prev, n_in);
+                    for (int64_t r = 0; r < mt; r += c)
+                        nnm_gemm(e, 'N', 'N', n_in, c < mt - r ? c : mt - r, n_out, &one,
+                                 e->W[i], n_in, d + r * n_out, n_out, &zero, d_prev + r * n_in,
+                                 n_in);
                     NNM(vjp)(e->codes[i - 1], e->alphas[i - 1],
                              (const REAL *)e->Z[i - 1] + lo * n_in,
                              (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
                 }
-                nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &one, (const REAL *)e->A[i] + lo * n_in,
-                         n_in, d, n_out, &zero, e->NWT[tid * L + i], n_in); /* Σ δ aᵀ */
+                for (int64_t r = 0; r < mt; r += c) /* Σ δ aᵀ, call by call */
+                    nnm_gemm(e, 'N', 'T', n_in, n_out, c < mt - r ? c : mt - r, &one,
+                             a + r * n_in, n_in, d + r * n_out, n_out, r == 0 ? &zero : &one,
+                             e->NWT[tid * L + i], n_in);
             }
         }
         nnm_barrier_wait(bar);
@@ -619,23 +649,32 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
 
 /* Only the matrix products of `batches` backprop steps (the benchmark's floor): per
  * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into NW) and, above the first layer,
- * Wᵀ δ (into S1W, used as scratch here). A and D are never overwritten. */
+ * Wᵀ δ (into S1W, used as scratch here), in calls of nnm_call_rows rows as the threaded
+ * epoch makes them. A and D are never overwritten. */
 int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
     const int64_t B = e->B, L = e->L;
     const REAL one = 1, zero = 0;
     for (int64_t k = 0; k < batches; k++) {
         for (int64_t i = 0; i < L; i++) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            nnm_gemm(e, 'T', 'N', n_out, B, n_in, &one, e->W[i], n_in, e->A[i], n_in, &zero,
-                     e->Z[i], n_out);
+            const int64_t c = nnm_call_rows(e, n_in, n_out, B);
+            for (int64_t r = 0; r < B; r += c)
+                nnm_gemm(e, 'T', 'N', n_out, c < B - r ? c : B - r, n_in, &one, e->W[i],
+                         n_in, (const REAL *)e->A[i] + r * n_in, n_in, &zero,
+                         (REAL *)e->Z[i] + r * n_out, n_out);
         }
         for (int64_t i = L - 1; i >= 0; i--) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            nnm_gemm(e, 'N', 'T', n_in, n_out, B, &one, e->A[i], n_in, e->D[i], n_out, &zero,
-                     e->NW[i], n_in);
+            const int64_t c = nnm_call_rows(e, n_in, n_out, B);
+            const REAL *a = (const REAL *)e->A[i], *d = (const REAL *)e->D[i];
+            for (int64_t r = 0; r < B; r += c)
+                nnm_gemm(e, 'N', 'T', n_in, n_out, c < B - r ? c : B - r, &one, a + r * n_in,
+                         n_in, d + r * n_out, n_out, r == 0 ? &zero : &one, e->NW[i], n_in);
             if (i > 0)
-                nnm_gemm(e, 'N', 'N', n_in, B, n_out, &one, e->W[i], n_in, e->D[i], n_out,
-                         &zero, e->S1W[i - 1], n_in);
+                for (int64_t r = 0; r < B; r += c)
+                    nnm_gemm(e, 'N', 'N', n_in, c < B - r ? c : B - r, n_out, &one, e->W[i],
+                             n_in, d + r * n_out, n_out, &zero,
+                             (REAL *)e->S1W[i - 1] + r * n_in, n_in);
         }
     }
     return 0;

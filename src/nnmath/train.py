@@ -92,7 +92,7 @@ class _Evaluation:
     def __init__(self, net: Any, stack: contextlib.ExitStack) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from ._blas import blas_threads
+        from ._blas import blas_threads, thread_budget
         from .network import Network
 
         self.net, self.threads = net, 1
@@ -100,8 +100,7 @@ class _Evaluation:
         self.pool = None
         self.blas = blas_threads() if net.backend.name == "numpy" else None
         if self.blas is not None and self.own_methods:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-            self.threads = max(1, min(self.blas.get(), cores or os.cpu_count() or 1, 64))
+            self.threads = thread_budget(self.blas)
         if self.threads > 1:
             self.pool = stack.enter_context(
                 ThreadPoolExecutor(self.threads, thread_name_prefix="nnmath-eval")
@@ -114,7 +113,7 @@ class _Evaluation:
     def __call__(self, X: Any, Y: Any, labels: Any = None) -> tuple[float, float | None]:
         """The mean cost over the rows and, when ``labels`` is given, the accuracy."""
         net = self.net
-        if not self.own_methods or (labels is not None and net.n_outputs < 2):
+        if not self.own_methods:
             accuracy = None if labels is None else net.accuracy(X, Y)
             return net.cost(X, Y), accuracy
         from .network import EVAL_ROWS
