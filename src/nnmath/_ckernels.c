@@ -69,7 +69,8 @@ typedef struct {
     void *gemm;                   /* ?gemm_ of the right precision, Fortran interface */
     int64_t threads;              /* T threads share each mini-batch (1: no thread started) */
     void **NWT, **NBT;            /* T × L: thread t's Σ δ aᵀ and Σ δ of layer i at [t L + i] */
-    int64_t gemm_rows;            /* > 0: narrow layers' products in calls of this many rows */
+    int64_t gemm_rows;            /* > 0: narrow layers' products in calls of this many rows
+                                   * (threaded epoch and floor; nnm_call_rows) */
 } nnm_epoch;
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
@@ -495,6 +496,35 @@ NNM_CLONES static void NNM(train_serial)(nnm_epoch *e) {
     e->t = t;
 }
 
+/* The three products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
+ * them), each in calls of nnm_call_rows rows: the threaded epoch's and the floor's. */
+static inline void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, REAL *z,
+                                int64_t n_in, int64_t n_out, int64_t m) { /* z = W a */
+    const REAL one = 1, zero = 0;
+    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
+    for (int64_t r = 0; r < m; r += c)
+        nnm_gemm(e, 'T', 'N', n_out, c < m - r ? c : m - r, n_in, &one, W, n_in, a + r * n_in,
+                 n_in, &zero, z + r * n_out, n_out);
+}
+
+static inline void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REAL *d,
+                                       REAL *g, int64_t n_in, int64_t n_out, int64_t m) {
+    const REAL one = 1, zero = 0; /* g = Wᵀ δ */
+    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
+    for (int64_t r = 0; r < m; r += c)
+        nnm_gemm(e, 'N', 'N', n_in, c < m - r ? c : m - r, n_out, &one, W, n_in, d + r * n_out,
+                 n_out, &zero, g + r * n_in, n_in);
+}
+
+static inline void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REAL *d,
+                                       REAL *out, int64_t n_in, int64_t n_out, int64_t m) {
+    const REAL one = 1, zero = 0; /* out = Σ over the rows of δ aᵀ, call by call */
+    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
+    for (int64_t r = 0; r < m; r += c)
+        nnm_gemm(e, 'N', 'T', n_in, n_out, c < m - r ? c : m - r, &one, a + r * n_in, n_in,
+                 d + r * n_out, n_out, r == 0 ? &zero : &one, out, n_in);
+}
+
 /* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
 static inline void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
                                  int64_t n) {
@@ -530,7 +560,6 @@ NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
     const double *hp = e->hp;
     const double eta = hp[0], decay = hp[1], mu = hp[2], b1 = hp[4], b2 = hp[5], eps = hp[6];
     const int nesterov = hp[3] != 0.0;
-    const REAL one = 1, zero = 0;
     int64_t t = e->t;
     for (int64_t k = 0; k < n; k += B) {
         const int64_t m = B < n - k ? B : n - k;
@@ -541,11 +570,8 @@ NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
             for (int64_t i = 0; i < L; i++) { /* z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l) */
                 const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
                 REAL *z = (REAL *)e->Z[i] + lo * n_out;
-                const REAL *a = (const REAL *)e->A[i] + lo * n_in;
-                const int64_t c = nnm_call_rows(e, n_in, n_out, mt);
-                for (int64_t r = 0; r < mt; r += c)
-                    nnm_gemm(e, 'T', 'N', n_out, c < mt - r ? c : mt - r, n_in, &one, e->W[i],
-                             n_in, a + r * n_in, n_in, &zero, z + r * n_out, n_out);
+                NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->A[i] + lo * n_in, z,
+                             n_in, n_out, mt);
                 NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i],
                               (REAL *)e->A[i + 1] + lo * n_out, mt, n_out);
             }
@@ -555,23 +581,16 @@ NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
             for (int64_t i = L - 1; i >= 0; i--) {
                 const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
                 const REAL *d = (const REAL *)e->D[i] + lo * n_out;
-                const REAL *a = (const REAL *)e->A[i] + lo * n_in;
-                const int64_t c = nnm_call_rows(e, n_in, n_out, mt);
                 NNM(sum_rows)(d, (REAL *)e->NBT[tid * L + i], mt, n_out); /* Σ δ^l */
                 if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1}) */
                     REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
-                    for (int64_t r = 0; r < mt; r += c)
-                        nnm_gemm(e, 'N', 'N', n_in, c < mt - r ? c : mt - r, n_out, &one,
-                                 e->W[i], n_in, d + r * n_out, n_out, &zero, d_prev + r * n_in,
-                                 n_in);
+                    NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
                     NNM(vjp)(e->codes[i - 1], e->alphas[i - 1],
                              (const REAL *)e->Z[i - 1] + lo * n_in,
                              (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
                 }
-                for (int64_t r = 0; r < mt; r += c) /* Σ δ aᵀ, call by call */
-                    nnm_gemm(e, 'N', 'T', n_in, n_out, c < mt - r ? c : mt - r, &one,
-                             a + r * n_in, n_in, d + r * n_out, n_out, r == 0 ? &zero : &one,
-                             e->NWT[tid * L + i], n_in);
+                NNM(delta_at_calls)(e, (const REAL *)e->A[i] + lo * n_in, d,
+                                    (REAL *)e->NWT[tid * L + i], n_in, n_out, mt); /* Σ δ aᵀ */
             }
         }
         nnm_barrier_wait(bar);
@@ -653,28 +672,17 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
  * epoch makes them. A and D are never overwritten. */
 int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
     const int64_t B = e->B, L = e->L;
-    const REAL one = 1, zero = 0;
     for (int64_t k = 0; k < batches; k++) {
-        for (int64_t i = 0; i < L; i++) {
-            const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            const int64_t c = nnm_call_rows(e, n_in, n_out, B);
-            for (int64_t r = 0; r < B; r += c)
-                nnm_gemm(e, 'T', 'N', n_out, c < B - r ? c : B - r, n_in, &one, e->W[i],
-                         n_in, (const REAL *)e->A[i] + r * n_in, n_in, &zero,
-                         (REAL *)e->Z[i] + r * n_out, n_out);
-        }
+        for (int64_t i = 0; i < L; i++)
+            NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->A[i], (REAL *)e->Z[i],
+                         e->sizes[i], e->sizes[i + 1], B);
         for (int64_t i = L - 1; i >= 0; i--) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            const int64_t c = nnm_call_rows(e, n_in, n_out, B);
-            const REAL *a = (const REAL *)e->A[i], *d = (const REAL *)e->D[i];
-            for (int64_t r = 0; r < B; r += c)
-                nnm_gemm(e, 'N', 'T', n_in, n_out, c < B - r ? c : B - r, &one, a + r * n_in,
-                         n_in, d + r * n_out, n_out, r == 0 ? &zero : &one, e->NW[i], n_in);
+            NNM(delta_at_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i],
+                                (REAL *)e->NW[i], n_in, n_out, B);
             if (i > 0)
-                for (int64_t r = 0; r < B; r += c)
-                    nnm_gemm(e, 'N', 'N', n_in, c < B - r ? c : B - r, n_out, &one, e->W[i],
-                             n_in, d + r * n_out, n_out, &zero,
-                             (REAL *)e->S1W[i - 1] + r * n_in, n_in);
+                NNM(wt_delta_calls)(e, (const REAL *)e->W[i], (const REAL *)e->D[i],
+                                    (REAL *)e->S1W[i - 1], n_in, n_out, B);
         }
     }
     return 0;
