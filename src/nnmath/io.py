@@ -235,20 +235,18 @@ def _parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str
     for signature, what in _SIGNATURES:
         if data.startswith(signature):
             raise ModelFileError(path, f"this is {what}, not a safetensors file")
+    n = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else None
     # A pickle starts with PROTO (0x80) and its protocol; so can a safetensors length field
     # (896 is 80 03 00 ...), whose header then starts with "{".
-    looks_safetensors = (
-        len(data) > 8 and data[8:9] == b"{" and struct.unpack("<Q", data[:8])[0] <= len(data) - 8
-    )
+    looks_safetensors = n is not None and n <= len(data) - 8 and data[8:9] == b"{"
     if not looks_safetensors and len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
         raise ModelFileError(
             path, "this is a Python pickle; nnmath never loads pickles (they can run code)"
         )
-    if len(data) < 8:
+    if n is None:
         raise ModelFileError(
             path, f"it is {len(data)} bytes long, too short for a safetensors header"
         )
-    (n,) = struct.unpack("<Q", data[:8])
     if n == 0 or n > _MAX_HEADER or n > len(data) - 8:
         raise ModelFileError(
             path,
