@@ -194,7 +194,7 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
  * (see nnmath.fast.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
  * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path;
  * on this project's AVX-512 machine, with BLAS on one thread, a narrow layer's (n_out ≤ 32)
- * products are 1.2–1.5× faster as calls of 32 rows that fall under that bound than as one
+ * products are 1.2–1.4× faster as calls of 32 rows that fall under that bound than as one
  * call of 64 rows above it, and wider layers' are slower. So a share is cut into calls of
  * e->gemm_rows rows only when the layer is narrow, one call would be above the bound and
  * each cut call is under it; else it is one call. The products are the same; the sum over

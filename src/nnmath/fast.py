@@ -61,7 +61,8 @@ FAST_BACKENDS = ("c", "numba", "numpy")
 #: many rows when the layer has at most 32 outputs, one call of the whole share would exceed
 #: 10^6 multiply-adds and each call of this many rows would not (``nnm_call_rows`` in
 #: ``_ckernels.c``): OpenBLAS takes such small products through kernels without packing,
-#: and on this project's AVX-512 machine the book's 784 → 30 layer is 1.2–1.5× faster so.
+#: and on this project's AVX-512 machine the book's 784 → 30 layer's are 1.2–1.4× faster so
+#: (``benchmarks/gemm_calls.py``).
 #: The numbers are the same products; only the sum over the rows in δ aᵀ is split.
 GEMM_ROWS = 32
 
