@@ -113,9 +113,8 @@ class _Evaluation:
     def __call__(self, X: Any, Y: Any, labels: Any = None) -> tuple[float, float | None]:
         """The mean cost over the rows and, when ``labels`` is given, the accuracy."""
         net = self.net
-        if not self.own_methods:
-            accuracy = None if labels is None else net.accuracy(X, Y)
-            return net.cost(X, Y), accuracy
+        if not self.own_methods:  # fit asks a subclass for its accuracy itself (no labels)
+            return net.cost(X, Y), None
         from .network import EVAL_ROWS
 
         n = X.shape[0]
