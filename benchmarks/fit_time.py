@@ -52,13 +52,23 @@ def main(argv: list[str] | None = None) -> int:
                     ends.append(time.perf_counter())
 
                 with np.errstate(over="ignore"):
-                    h = net.fit(X, y, epochs=args.epochs + 1, mini_batch_size=B, eta=row["eta"],
-                                validation_data=(Xv, yv), rng=np.random.default_rng(0),
-                                callbacks=[at_epoch_end])
+                    h = net.fit(
+                        X,
+                        y,
+                        epochs=args.epochs + 1,
+                        mini_batch_size=B,
+                        eta=row["eta"],
+                        validation_data=(Xv, yv),
+                        rng=np.random.default_rng(0),
+                        callbacks=[at_epoch_end],
+                    )
                 wall = float(np.median(np.diff(ends)))
                 epoch = float(np.median(h.epoch_time[1:]))
-                print(f"| {row_name} | {dtype} | {B} | {wall:.3f} | {epoch:.3f} | "
-                      f"{wall - epoch:.3f} |", flush=True)
+                print(
+                    f"| {row_name} | {dtype} | {B} | {wall:.3f} | {epoch:.3f} | "
+                    f"{wall - epoch:.3f} |",
+                    flush=True,
+                )
     return 0
 
 

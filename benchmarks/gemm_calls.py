@@ -76,8 +76,11 @@ def products(widths: list[int], dtypes: list[str], reps: int) -> None:
             D = rng.random((64, h)).astype(dtype)
             calls = _calls(np, W, A, D)
             for name, (one, two) in calls.items():
-                print(f"| {name} | {h} | {dtype} | {_microseconds(one, reps):.0f} | "
-                      f"{_microseconds(two, reps):.0f} |", flush=True)
+                print(
+                    f"| {name} | {h} | {dtype} | {_microseconds(one, reps):.0f} | "
+                    f"{_microseconds(two, reps):.0f} |",
+                    flush=True,
+                )
 
 
 def epoch(dtypes: list[str], epochs: int, n: int) -> None:
@@ -96,8 +99,7 @@ def epoch(dtypes: list[str], epochs: int, n: int) -> None:
     for dtype in dtypes:
         X, y = _data(n, dtype)
         Y = np.eye(row["sizes"][-1], dtype=dtype)[y]
-        runner = epoch_runner(_nnmath_net(row, dtype), SGD(eta=row["eta"]), X, Y, 128,
-                              backend="c")
+        runner = epoch_runner(_nnmath_net(row, dtype), SGD(eta=row["eta"]), X, Y, 128, backend="c")
         rng = np.random.default_rng(1)
         times: dict[int, list[float]] = {0: [], GEMM_ROWS: []}
         with runner.blas_on_one_thread():
@@ -109,8 +111,11 @@ def epoch(dtypes: list[str], epochs: int, n: int) -> None:
                     runner.run_epoch(perm)
                     times[rows].append(time.perf_counter() - t0)
         one, cut = (float(np.median(t[1:])) for t in times.values())
-        print(f"| book | {dtype} | 128 | {runner.threads} | {one:.4f} | {cut:.4f} | "
-              f"{one / cut:.2f}× |", flush=True)
+        print(
+            f"| book | {dtype} | 128 | {runner.threads} | {one:.4f} | {cut:.4f} | "
+            f"{one / cut:.2f}× |",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

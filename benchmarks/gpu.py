@@ -45,13 +45,26 @@ def mnist_shaped(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def time_epochs(
-    backend: str, device: str | None, sizes: list[int], batch: int, X: np.ndarray,
-    y: np.ndarray, epochs: int, dtype: str,
+    backend: str,
+    device: str | None,
+    sizes: list[int],
+    batch: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    dtype: str,
 ) -> dict[str, Any]:
     """Median seconds per epoch of ``fit`` for one configuration (after a warm-up epoch)."""
     where = {} if backend == "numpy" else {"backend": backend, "device": device}
-    net = nm.Network(sizes, activation="sigmoid", cost="cross_entropy", init="scaled_normal",
-                     seed=0, dtype=dtype, **where)
+    net = nm.Network(
+        sizes,
+        activation="sigmoid",
+        cost="cross_entropy",
+        init="scaled_normal",
+        seed=0,
+        dtype=dtype,
+        **where,
+    )
     # the data go to the device once, as they would in a real run
     data = (net._inputs(X), net._targets(y, X.shape[0])) if where else (X, y)
     warm = min(X.shape[0], 20 * batch)
@@ -86,19 +99,31 @@ def _device_name(backend: str, device: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", action="append", choices=["numpy", "torch", "cupy"],
-                   help="backend to time (repeat for several; default numpy)")
-    p.add_argument("--device", default=None,
-                   help="cpu | cuda (default: cpu for numpy/torch, cuda for cupy)")
-    p.add_argument("--networks", default="shallow,deep",
-                   help="comma list of shallow ([784,100,10]), deep ([784,100x4,10]) or "
-                        "explicit sizes joined by '-', e.g. 784-30-10")
+    p.add_argument(
+        "--backend",
+        action="append",
+        choices=["numpy", "torch", "cupy"],
+        help="backend to time (repeat for several; default numpy)",
+    )
+    p.add_argument(
+        "--device", default=None, help="cpu | cuda (default: cpu for numpy/torch, cuda for cupy)"
+    )
+    p.add_argument(
+        "--networks",
+        default="shallow,deep",
+        help="comma list of shallow ([784,100,10]), deep ([784,100x4,10]) or "
+        "explicit sizes joined by '-', e.g. 784-30-10",
+    )
     p.add_argument("--batch-sizes", default="10,128,1024")
     p.add_argument("--rows", type=int, default=60_000, help="training rows (default 60000)")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--torch-threads", type=int, default=None,
-                   help="torch.set_num_threads for the torch CPU backend (default: torch's)")
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for the torch CPU backend (default: torch's)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = p.parse_args(argv)
     if args.torch_threads and "torch" in (args.backend or []):
@@ -115,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     batches = [int(b) for b in args.batch_sizes.split(",")]
     X, y = mnist_shaped(args.rows)
     rows: list[dict[str, Any]] = []
-    print(f"{'backend':<8} {'device':<24} {'network':<26} {'batch':>5} "
-          f"{'s/epoch':>9} {'s/60k rows':>10}")
+    print(
+        f"{'backend':<8} {'device':<24} {'network':<26} {'batch':>5} "
+        f"{'s/epoch':>9} {'s/60k rows':>10}"
+    )
     for backend in args.backend or ["numpy"]:
         device = args.device if backend != "numpy" else None
         try:
@@ -133,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
                 row = time_epochs(backend, device, sizes, batch, X, y, args.epochs, args.dtype)
                 row["device_name"] = name
                 rows.append(row)
-                print(f"{backend:<8} {name[:24]:<24} {','.join(map(str, sizes)):<26} "
-                      f"{batch:>5} {row['seconds_per_epoch']:>9.3f} "
-                      f"{row['seconds_per_60000']:>10.3f}", flush=True)
+                print(
+                    f"{backend:<8} {name[:24]:<24} {','.join(map(str, sizes)):<26} "
+                    f"{batch:>5} {row['seconds_per_epoch']:>9.3f} "
+                    f"{row['seconds_per_60000']:>10.3f}",
+                    flush=True,
+                )
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")

@@ -86,7 +86,9 @@ def machine() -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -139,8 +141,12 @@ def run_nnmath(
         )
 
     history = net.fit(
-        *data.train, epochs=epochs, validation_data=data.validation, seed=seed,
-        callbacks=[track], **fit_kw,
+        *data.train,
+        epochs=epochs,
+        validation_data=data.validation,
+        seed=seed,
+        callbacks=[track],
+        **fit_kw,
     )
     best_val = int(np.argmax(history.validation_accuracy))
     return Row(
@@ -164,9 +170,16 @@ def run_sklearn(
     from sklearn.neural_network import MLPClassifier
 
     clf = MLPClassifier(
-        hidden_layer_sizes=hidden, activation="relu", solver="adam",
-        learning_rate_init=MODERN["eta"], batch_size=MODERN["mini_batch_size"],
-        alpha=0.0, max_iter=epochs, shuffle=True, random_state=seed, tol=0.0,
+        hidden_layer_sizes=hidden,
+        activation="relu",
+        solver="adam",
+        learning_rate_init=MODERN["eta"],
+        batch_size=MODERN["mini_batch_size"],
+        alpha=0.0,
+        max_iter=epochs,
+        shuffle=True,
+        random_state=seed,
+        tol=0.0,
         n_iter_no_change=epochs + 1,
     )
     t0 = time.perf_counter()
@@ -175,8 +188,11 @@ def run_sklearn(
         clf.fit(*data.train)
     seconds = time.perf_counter() - t0
     acc = float(np.mean(clf.predict(data.test[0]) == data.test[1]))
-    print(f"  [scikit-learn / {data.name}] {clf.n_iter_} epochs: test {acc:.2%}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  [scikit-learn / {data.name}] {clf.n_iter_} epochs: test {acc:.2%}",
+        file=sys.stderr,
+        flush=True,
+    )
     return Row(
         setup="scikit-learn MLPClassifier (same sizes, Adam)" + tag,
         data=data.name,
@@ -230,8 +246,7 @@ def median_row(rows: list[Row], seeds: list[int]) -> Row:
     first = rows[0]
     at_val = [r.test_at_best_val for r in rows if r.test_at_best_val is not None]
     return Row(
-        setup=f"**{first.setup.split(' (seed ')[0]}: median of seeds "
-        f"{','.join(map(str, seeds))}**",
+        setup=f"**{first.setup.split(' (seed ')[0]}: median of seeds {','.join(map(str, seeds))}**",
         data=first.data,
         network=first.network,
         best_test=float(np.median([r.best_test for r in rows])),
@@ -249,30 +264,48 @@ def run_rows(
     tag = f" (seed {seed})" if tagged else ""
     out: list[Row] = []
     if "ch1" in which:
-        out.append(run_nnmath(
-            "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10" + tag, data["book"],
-            sizes=[784, 30, 10], epochs=ep(30), target=tgt(0.950), seed=seed,
-            net_kw=dict(activation="sigmoid", cost="quadratic", init="normal"),
-            fit_kw=dict(mini_batch_size=10, eta=3.0),
-        ))
+        out.append(
+            run_nnmath(
+                "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10" + tag,
+                data["book"],
+                sizes=[784, 30, 10],
+                epochs=ep(30),
+                target=tgt(0.950),
+                seed=seed,
+                net_kw=dict(activation="sigmoid", cost="quadratic", init="normal"),
+                fit_kw=dict(mini_batch_size=10, eta=3.0),
+            )
+        )
     if "ch3" in which:
-        out.append(run_nnmath(
-            "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10" + tag,
-            data["book"],
-            sizes=[784, 100, 10], epochs=ep(60), target=tgt(0.978), seed=seed,
-            net_kw=dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal"),
-            fit_kw=dict(mini_batch_size=10, eta=0.5, lmbda=5.0),
-        ))
+        out.append(
+            run_nnmath(
+                "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10" + tag,
+                data["book"],
+                sizes=[784, 100, 10],
+                epochs=ep(60),
+                target=tgt(0.978),
+                seed=seed,
+                net_kw=dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal"),
+                fit_kw=dict(mini_batch_size=10, eta=0.5, lmbda=5.0),
+            )
+        )
     modern_label = (
         f"modern: ReLU, softmax + log-likelihood, He, Adam η={MODERN['eta']}, "
         f"batch {MODERN['mini_batch_size']}" + tag
     )
     modern = dict(
-        sizes=MODERN["sizes"], epochs=ep(MODERN["epochs"]), seed=seed,
-        net_kw=dict(activation="relu", output_activation="softmax", cost="log_likelihood",
-                    init="he"),
-        fit_kw=dict(optimizer="adam", eta=MODERN["eta"],
-                    mini_batch_size=MODERN["mini_batch_size"], lmbda=MODERN["lmbda"]),
+        sizes=MODERN["sizes"],
+        epochs=ep(MODERN["epochs"]),
+        seed=seed,
+        net_kw=dict(
+            activation="relu", output_activation="softmax", cost="log_likelihood", init="he"
+        ),
+        fit_kw=dict(
+            optimizer="adam",
+            eta=MODERN["eta"],
+            mini_batch_size=MODERN["mini_batch_size"],
+            lmbda=MODERN["lmbda"],
+        ),
     )
     if "modern" in which:
         out.append(run_nnmath(modern_label, data["modern_mnist"], target=tgt(0.980), **modern))
@@ -288,20 +321,33 @@ def run_rows(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 2,000 training images, 2 epochs per row")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: 2,000 training images, 2 epochs per row"
+    )
     p.add_argument("--out", type=Path, help="also write the Markdown table to this file")
-    p.add_argument("--data", default=None,
-                   help="folder holding mnist/ (default: the usual search, then ../shared/data)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="folder holding mnist/ (default: the usual search, then ../shared/data)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of init and shuffling (default 0)")
-    p.add_argument("--seeds", default=None,
-                   help="comma-separated seeds: run every row once per seed (e.g. 0,1,2,3,4) "
-                        "to show the spread instead of one run")
-    p.add_argument("--ch1-seeds", default="0,1,2,3,4",
-                   help="seeds of the chapter-1 row, whose target is judged on their median "
-                   "(default 0,1,2,3,4)")
-    p.add_argument("--rows", default="ch1,ch3,modern,fashion",
-                   help="comma-separated subset of ch1,ch3,modern,fashion (default: all)")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated seeds: run every row once per seed (e.g. 0,1,2,3,4) "
+        "to show the spread instead of one run",
+    )
+    p.add_argument(
+        "--ch1-seeds",
+        default="0,1,2,3,4",
+        help="seeds of the chapter-1 row, whose target is judged on their median "
+        "(default 0,1,2,3,4)",
+    )
+    p.add_argument(
+        "--rows",
+        default="ch1,ch3,modern,fashion",
+        help="comma-separated subset of ch1,ch3,modern,fashion (default: all)",
+    )
     args = p.parse_args(argv)
 
     def mnist_path() -> Path | None:

@@ -50,12 +50,30 @@ import time
 from pathlib import Path
 
 ROWS = {
-    "book": dict(sizes=[784, 30, 10], hidden="sigmoid", output="sigmoid", cost="quadratic",
-                 init="scaled_normal", eta=3.0),
-    "relu100": dict(sizes=[784, 100, 10], hidden="relu", output="softmax",
-                    cost="log_likelihood", init="he", eta=0.1),
-    "deep": dict(sizes=[784, 100, 100, 100, 100, 10], hidden="relu", output="softmax",
-                 cost="log_likelihood", init="he", eta=0.1),
+    "book": dict(
+        sizes=[784, 30, 10],
+        hidden="sigmoid",
+        output="sigmoid",
+        cost="quadratic",
+        init="scaled_normal",
+        eta=3.0,
+    ),
+    "relu100": dict(
+        sizes=[784, 100, 10],
+        hidden="relu",
+        output="softmax",
+        cost="log_likelihood",
+        init="he",
+        eta=0.1,
+    ),
+    "deep": dict(
+        sizes=[784, 100, 100, 100, 100, 10],
+        hidden="relu",
+        output="softmax",
+        cost="log_likelihood",
+        init="he",
+        eta=0.1,
+    ),
 }
 SYSTEMS = ["floor", "nnmath", "jax_scan", "jax_loop", "sklearn", "torch"]
 N_EXAMPLES, N_CLASSES = 60_000, 10
@@ -76,8 +94,15 @@ def _data(n: int, dtype: str):
 def _nnmath_net(row: dict, dtype: str):
     from nnmath.network import Network
 
-    return Network(row["sizes"], activation=row["hidden"], output_activation=row["output"],
-                   cost=row["cost"], init=row["init"], seed=1, dtype=dtype)
+    return Network(
+        row["sizes"],
+        activation=row["hidden"],
+        output_activation=row["output"],
+        cost=row["cost"],
+        init=row["init"],
+        seed=1,
+        dtype=dtype,
+    )
 
 
 def _timed(run_epoch):
@@ -131,12 +156,19 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
             [np.zeros_like(W) for W in Ws],
         )
     A, D, Z, G, NW = buffers
-    keep = {name: _cepoch.pointers(arrays) for name, arrays in
-            (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))}
+    keep = {
+        name: _cepoch.pointers(arrays)
+        for name, arrays in (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))
+    }
     sizes_arr = np.array(sizes, np.int64)
-    c = _cepoch.CEpoch(B=m, L=len(Ws), blas64=int(gemm_addresses().int64),
-                       sizes=sizes_arr.ctypes.data, gemm=_cepoch.gemm_address(dtype),
-                       gemm_rows=gemm_rows)
+    c = _cepoch.CEpoch(
+        B=m,
+        L=len(Ws),
+        blas64=int(gemm_addresses().int64),
+        sizes=sizes_arr.ctypes.data,
+        gemm=_cepoch.gemm_address(dtype),
+        gemm_rows=gemm_rows,
+    )
     for name, array in keep.items():
         setattr(c, name, ctypes.addressof(array))
     return c, (keep, sizes_arr, buffers)
@@ -192,15 +224,21 @@ def bench_floor(row, B, dtype, n):
             # the same products split by rows between T threads, BLAS on one thread in each
             # (as nnmath's threaded epoch splits a mini-batch, in the calls it makes), with no
             # meeting between mini-batches: a floor for that way of using the cores
-            parts = [_c_floor_struct(Ws, sizes, B * (t + 1) // T - B * t // T, dtype,
-                                     gemm_rows=GEMM_ROWS) for t in range(T)]
+            parts = [
+                _c_floor_struct(
+                    Ws, sizes, B * (t + 1) // T - B * t // T, dtype, gemm_rows=GEMM_ROWS
+                )
+                for t in range(T)
+            ]
 
             def c_split(parts=parts, blas=blas):
                 old = blas.get()
                 blas.set(1)
                 try:
-                    workers = [threading.Thread(target=c_floor, args=(ctypes.byref(c), batches))
-                               for c, _ in parts]
+                    workers = [
+                        threading.Thread(target=c_floor, args=(ctypes.byref(c), batches))
+                        for c, _ in parts
+                    ]
                     for w in workers:
                         w.start()
                     for w in workers:
@@ -216,8 +254,17 @@ def bench_floor(row, B, dtype, n):
     else:
         iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
         loops["numba_loop"] = lambda: floor_epoch(
-            batches, B, tuple(Ws), tuple(A), tuple(D), tuple(Z), tuple(G), tuple(NW),
-            iw, fw, cw,
+            batches,
+            B,
+            tuple(Ws),
+            tuple(A),
+            tuple(D),
+            tuple(Z),
+            tuple(G),
+            tuple(NW),
+            iw,
+            fw,
+            cw,
         )
     loops = {name: _timed(loop) for name, loop in loops.items()}
     times: dict[str, list[float]] = {name: [] for name in loops}
@@ -232,8 +279,13 @@ def bench_floor(row, B, dtype, n):
         # c_split is reported beside the floor, not in it: its threads never wait for each
         # other, while SGD cannot start a mini-batch's products before the last update
         best = min((name for name in med if name != "c_split"), key=med.get)
-        return {**med, "floor_loop": best, "times": times[best][1:], "seconds": med[best],
-                "split_seconds": med.get("c_split")}
+        return {
+            **med,
+            "floor_loop": best,
+            "times": times[best][1:],
+            "seconds": med[best],
+            "split_seconds": med.get("c_split"),
+        }
 
     return epoch, info
 
@@ -295,9 +347,18 @@ def bench_sklearn(row, B, dtype, n):
     clf = MLPClassifier(
         hidden_layer_sizes=tuple(row["sizes"][1:-1]),
         activation="logistic" if row["hidden"] == "sigmoid" else "relu",
-        solver="sgd", momentum=0.0, batch_size=B, learning_rate_init=row["eta"] / 10,
-        alpha=0.0, max_iter=1, warm_start=True, shuffle=True, random_state=2,
-        early_stopping=False, n_iter_no_change=10**9, tol=0.0,
+        solver="sgd",
+        momentum=0.0,
+        batch_size=B,
+        learning_rate_init=row["eta"] / 10,
+        alpha=0.0,
+        max_iter=1,
+        warm_start=True,
+        shuffle=True,
+        random_state=2,
+        early_stopping=False,
+        n_iter_no_change=10**9,
+        tol=0.0,
     )
 
     def run_epoch():
@@ -412,9 +473,18 @@ def worker(args: argparse.Namespace) -> None:
         times.append(float(epoch()))
         print(_MARK + f"{times[-1]!r}", flush=True)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(_MARK + json.dumps({  # info() may refine the times (the floor's: its fastest way)
-        "seconds": float(np.median(times)), "times": times, "peak_rss_mb": rss_mb, **info(),
-    }), flush=True)
+    print(
+        _MARK
+        + json.dumps(
+            {  # info() may refine the times (the floor's: its fastest way)
+                "seconds": float(np.median(times)),
+                "times": times,
+                "peak_rss_mb": rss_mb,
+                **info(),
+            }
+        ),
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------------------- driver side
@@ -433,21 +503,46 @@ class _Worker:
     def __init__(self, system, row, batch, dtype, args, log: Path):
         env = dict(os.environ)
         threads = str(args.threads)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS", "NNMATH_BENCH_THREADS"):
+        for var in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
+            "NNMATH_BENCH_THREADS",
+        ):
             env[var] = threads
         env["XLA_FLAGS"] = (
             f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
         )
         src = str(Path(__file__).resolve().parents[1] / "src")
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-        cmd = [sys.executable, __file__, "--worker", "--system", system, "--row", row,
-               "--batch", str(batch), "--dtype", dtype, "--n", str(args.n),
-               "--threads", threads]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--system",
+            system,
+            "--row",
+            row,
+            "--batch",
+            str(batch),
+            "--dtype",
+            dtype,
+            "--n",
+            str(args.n),
+            "--threads",
+            threads,
+        ]
         self.system, self.log, self.error = system, log, None
         self._stderr = log.open("w")
-        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
         # the worker's whole life, waiting for the others included, is bounded
         self._watchdog = threading.Timer(args.timeout, self.proc.kill)
         self._watchdog.daemon = True
@@ -456,10 +551,10 @@ class _Worker:
     def _reply(self) -> str | None:
         for line in self.proc.stdout:
             if line.startswith(_MARK):
-                return line[len(_MARK):].strip()
+                return line[len(_MARK) :].strip()
         self.proc.wait()
         self._stderr.flush()
-        tail = (self.log.read_text().strip().splitlines() or [f"exit {self.proc.returncode}"])
+        tail = self.log.read_text().strip().splitlines() or [f"exit {self.proc.returncode}"]
         self.error = tail[-1][:120]
         return None
 
@@ -497,13 +592,12 @@ def run_row(systems, row, batch, dtype, args) -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="nnmath-bench-") as tmp:
-        workers = [_Worker(s, row, batch, dtype, args, Path(tmp) / f"{s}.log")
-                   for s in systems]
+        workers = [_Worker(s, row, batch, dtype, args, Path(tmp) / f"{s}.log") for s in systems]
         for w in workers:
             if w._reply() != "ready" and w.error is None:
                 w.error = "no ready line"
         for k in range(args.epochs):
-            for w in workers[k % len(workers):] + workers[: k % len(workers)]:
+            for w in workers[k % len(workers) :] + workers[: k % len(workers)]:
                 if w.error is None:
                     w.send("epoch")
                     time.sleep(args.settle)
@@ -523,10 +617,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
     p.add_argument("--n", type=int, default=N_EXAMPLES, help="examples per epoch")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--timeout", type=float, default=600,
-                   help="seconds a row's workers may live")
-    p.add_argument("--settle", type=float, default=0.25,
-                   help="pause in seconds between two systems' timed epochs")
+    p.add_argument("--timeout", type=float, default=600, help="seconds a row's workers may live")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.25,
+        help="pause in seconds between two systems' timed epochs",
+    )
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -551,9 +648,17 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     results = []
-    header = ["row", "B", "dtype", *[f"{s} s (×floor)" for s in systems if s != "floor"],
-              "floor s", "split floor s (nnmath ×)", "fastest", "peak RSS MB " + "/".join(systems),
-              "nnmath RSS − data MB"]
+    header = [
+        "row",
+        "B",
+        "dtype",
+        *[f"{s} s (×floor)" for s in systems if s != "floor"],
+        "floor s",
+        "split floor s (nnmath ×)",
+        "fastest",
+        "peak RSS MB " + "/".join(systems),
+        "nnmath RSS − data MB",
+    ]
     lines = [_fmt_row(header), _fmt_row(["---"] * len(header))]
     print(lines[0], flush=True)
     for dtype in dtypes:
@@ -576,13 +681,20 @@ def main(argv: list[str] | None = None) -> int:
                     cells.append(f"{r['seconds']:.3f}{ratio}")
                 cells.append(f"{floor:.3f}" if floor else "-")
                 split = res.get("floor", {}).get("split_seconds")
-                cells.append(f"{split:.3f} ({timed['nnmath'] / split:.2f}×)"
-                             if split and "nnmath" in timed else f"{split:.3f}" if split else "-")
+                cells.append(
+                    f"{split:.3f} ({timed['nnmath'] / split:.2f}×)"
+                    if split and "nnmath" in timed
+                    else f"{split:.3f}"
+                    if split
+                    else "-"
+                )
                 cells.append(min(timed, key=timed.get) if timed else "-")
-                cells.append("/".join(
-                    f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
-                    for s in systems
-                ))
+                cells.append(
+                    "/".join(
+                        f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
+                        for s in systems
+                    )
+                )
                 rss = res.get("nnmath", {}).get("peak_rss_mb")
                 cells.append(f"{rss - data_mb[dtype]:.0f}" if rss else "-")
                 line = _fmt_row(cells)

@@ -27,8 +27,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ["vanishing", "--activation", "sigmoid,tanh,relu,elu", "--depth", "2,4,6,8",
-         "--init", "scaled_normal,glorot,he", "--seeds", "5"]
+SWEEP = [
+    "vanishing",
+    "--activation",
+    "sigmoid,tanh,relu,elu",
+    "--depth",
+    "2,4,6,8",
+    "--init",
+    "scaled_normal,glorot,he",
+    "--seeds",
+    "5",
+]
 
 
 def free_port() -> int:
@@ -39,8 +48,18 @@ def free_port() -> int:
 
 def sweep(env: dict[str, str], out: Path, *extra: str) -> float:
     """Run the sweep command; return the seconds it reports for its tasks."""
-    cmd = [sys.executable, "-m", "nnmath", "sweep", *SWEEP, "--out", str(out), "--overwrite",
-           "-q", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnmath",
+        "sweep",
+        *SWEEP,
+        "--out",
+        str(out),
+        "--overwrite",
+        "-q",
+        *extra,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return float(re.search(r"in ([0-9.]+) s", proc.stdout).group(1))
 
@@ -49,13 +68,43 @@ def start_cluster(env: dict[str, str], n_workers: int) -> tuple[str, list[subpro
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log = subprocess.DEVNULL
-    procs = [subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--dashboard-address", "127.0.0.1:0"], env=env, stdout=log,
-                              stderr=log)]
-    procs.append(subprocess.Popen(["dask", "worker", address, "--host", "127.0.0.1",
-                                   "--nworkers", str(n_workers), "--nthreads", "1",
-                                   "--dashboard-address", "127.0.0.1:0"], env=env, stdout=log,
-                                  stderr=log))
+    procs = [
+        subprocess.Popen(
+            [
+                "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    ]
+    procs.append(
+        subprocess.Popen(
+            [
+                "dask",
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                str(n_workers),
+                "--nthreads",
+                "1",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    )
     from distributed import Client
 
     with Client(address, timeout=30) as client:
@@ -97,8 +146,9 @@ def main() -> None:
         address, procs = start_cluster({**env, **extra_env}, 2)
         started = time.perf_counter() - t0
         try:
-            times[name] = [sweep(env, work / "dask.csv", "--scheduler", address)
-                           for _ in range(args.repeat)]
+            times[name] = [
+                sweep(env, work / "dask.csv", "--scheduler", address) for _ in range(args.repeat)
+            ]
         finally:
             stop(procs)
         print(f"{name}: cluster up in {started:.1f} s")
@@ -107,15 +157,19 @@ def main() -> None:
 
         def stable(path: Path) -> list[dict]:
             rows = read_results(path)
-            return sorted(({k: v for k, v in r.items() if k not in ("wall_time", "worker")}
-                           for r in rows), key=lambda r: r["key"])
+            return sorted(
+                ({k: v for k, v in r.items() if k not in ("wall_time", "worker")} for r in rows),
+                key=lambda r: r["key"],
+            )
 
         same = stable(work / "local.csv") == stable(work / "dask.csv")
         print(f"{name}: {len(read_results(work / 'dask.csv'))} rows, identical to local: {same}")
     print(f"\n{'':44s} {'median':>8s} {'min':>8s}   all (s, the tasks of one sweep command)")
     for name, ts in times.items():
-        print(f"{name:44s} {statistics.median(ts):8.1f} {min(ts):8.1f}   "
-              + " ".join(f"{t:.1f}" for t in ts))
+        print(
+            f"{name:44s} {statistics.median(ts):8.1f} {min(ts):8.1f}   "
+            + " ".join(f"{t:.1f}" for t in ts)
+        )
     with open("/proc/loadavg") as fh:
         print(f"load average at the end: {fh.read().split()[:3]}")
 

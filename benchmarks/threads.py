@@ -54,8 +54,15 @@ def main(argv: list[str] | None = None) -> int:
             Y = np.eye(row["sizes"][-1], dtype=dtype)[y]
             for B in (int(b) for b in args.batches.split(",")):
                 runners = [
-                    epoch_runner(_nnmath_net(row, dtype), SGD(eta=row["eta"]), X, Y, B,
-                                 backend="c", threads=T)
+                    epoch_runner(
+                        _nnmath_net(row, dtype),
+                        SGD(eta=row["eta"]),
+                        X,
+                        Y,
+                        B,
+                        backend="c",
+                        threads=T,
+                    )
                     for T in (1, args.threads)
                 ]
                 rng = np.random.default_rng(0)
@@ -69,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                             runner.run_epoch(perm)
                         times[k].append(time.perf_counter() - t0)
                 one, many = (float(np.median(t[1:])) for t in times)
-                print(f"| {row_name} | {dtype} | {B} | {one:.3f} | {many:.3f} | "
-                      f"{many / one:.2f}× |", flush=True)
+                print(
+                    f"| {row_name} | {dtype} | {B} | {one:.3f} | {many:.3f} | {many / one:.2f}× |",
+                    flush=True,
+                )
     return 0
 
 

@@ -109,8 +109,15 @@ def test_elementwise_vjp_is_g_times_prime(rng: np.random.Generator) -> None:
 
 
 def test_registry_and_errors() -> None:
-    assert set(nm.ACTIVATIONS) >= {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax",
-                                   "identity"}
+    assert set(nm.ACTIVATIONS) >= {
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "softmax",
+        "identity",
+    }
     assert nm.get_activation("Leaky-ReLU").name == "leaky_relu"
     with pytest.raises(ValueError, match="unknown activation 'swish'.*sigmoid"):
         nm.get_activation("swish")

@@ -69,8 +69,9 @@ CASES = [  # (sizes, hidden, output, cost)
 
 
 def _pair(sizes, hidden, output, cost, dtype="float64", init="glorot", seed=3):
-    kw = dict(activation=hidden, output_activation=output, cost=cost, init=init, seed=seed,
-              dtype=dtype)
+    kw = dict(
+        activation=hidden, output_activation=output, cost=cost, init=init, seed=seed, dtype=dtype
+    )
     return nm.Network(sizes, **kw), nm.Network(sizes, backend="torch", **kw)
 
 
@@ -223,8 +224,14 @@ def test_training_on_torch_matches_numpy(options) -> None:
     a, b = _pair(sizes, "tanh", "softmax", "log_likelihood", init="scaled_normal")
     X, y = _data(sizes, m=60)
     Xv, yv = _data(sizes, m=20, seed=1)
-    kw = dict(epochs=4, mini_batch_size=7, seed=5, validation_data=(Xv, yv),
-              monitor_training_accuracy=True, **options)
+    kw = dict(
+        epochs=4,
+        mini_batch_size=7,
+        seed=5,
+        validation_data=(Xv, yv),
+        monitor_training_accuracy=True,
+        **options,
+    )
     ha, hb = a.fit(X, y, **kw), b.fit(X, y, **kw)
     _close(b.weights, a.weights)
     _close(b.biases, a.biases)
@@ -242,11 +249,20 @@ def test_early_stopping_restores_weights_on_torch() -> None:
     sizes = [6, 5, 3]
     a, b = _pair(sizes, "sigmoid", "sigmoid", "cross_entropy")
     X, y = _data(sizes, m=40)
-    kw = dict(epochs=12, mini_batch_size=5, eta=4.0, seed=0, validation_data=_data(sizes, 15, 9),
-              patience=2)
+    kw = dict(
+        epochs=12,
+        mini_batch_size=5,
+        eta=4.0,
+        seed=0,
+        validation_data=_data(sizes, 15, 9),
+        patience=2,
+    )
     ha, hb = a.fit(X, y, **kw), b.fit(X, y, **kw)
-    assert (hb.stopped_early, hb.best_epoch, hb.epochs) == (ha.stopped_early, ha.best_epoch,
-                                                            ha.epochs)
+    assert (hb.stopped_early, hb.best_epoch, hb.epochs) == (
+        ha.stopped_early,
+        ha.best_epoch,
+        ha.epochs,
+    )
     _close(b.weights, a.weights)
 
 
@@ -358,8 +374,14 @@ def test_saved_files_and_checkpoints_from_torch_match_numpy(tmp_path: Path) -> N
     """A torch run saves the same model file, and resumes from a checkpoint bit for bit."""
     sizes = [6, 5, 3]
     X, y = _data(sizes, m=40)
-    kw = dict(epochs=4, mini_batch_size=6, eta=0.01, optimizer="adam", seed=4,
-              validation_data=_data(sizes, 12, 8))
+    kw = dict(
+        epochs=4,
+        mini_batch_size=6,
+        eta=0.01,
+        optimizer="adam",
+        seed=4,
+        validation_data=_data(sizes, 12, 8),
+    )
     a, full = _pair(sizes, "relu", "softmax", "log_likelihood")
     a.fit(X, y, **kw)
     full.fit(X, y, **kw)
@@ -412,12 +434,30 @@ def test_gpu_benchmark_runs_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixture
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "rows.json"
-    argv = ["--backend", "numpy", "--backend", "torch", "--networks", "784-5-10",
-            "--batch-sizes", "10,64", "--rows", "128", "--epochs", "1", "--json", str(out)]
+    argv = [
+        "--backend",
+        "numpy",
+        "--backend",
+        "torch",
+        "--networks",
+        "784-5-10",
+        "--batch-sizes",
+        "10,64",
+        "--rows",
+        "128",
+        "--epochs",
+        "1",
+        "--json",
+        str(out),
+    ]
     assert bench.main(argv) == 0
     rows = json.loads(out.read_text())
     assert [(r["backend"], r["batch"]) for r in rows] == [
-        ("numpy", 10), ("numpy", 64), ("torch", 10), ("torch", 64)]
+        ("numpy", 10),
+        ("numpy", 64),
+        ("torch", 10),
+        ("torch", 64),
+    ]
     assert all(r["seconds_per_epoch"] > 0 and r["rows"] == 128 for r in rows)
     assert "784,5,10" in capsys.readouterr().out
 
@@ -428,10 +468,19 @@ def test_gpu_benchmark_runs_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixture
 @needs_cuda
 @pytest.mark.parametrize(("sizes", "hidden", "output", "cost"), CASES[:4])
 def test_torch_cuda_gradients_equal_numpy(sizes, hidden, output, cost) -> None:
-    a = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost, seed=1,
-                   dtype="float64")
-    b = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost, seed=1,
-                   dtype="float64", backend="torch", device="cuda")
+    a = nm.Network(
+        sizes, activation=hidden, output_activation=output, cost=cost, seed=1, dtype="float64"
+    )
+    b = nm.Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        seed=1,
+        dtype="float64",
+        backend="torch",
+        device="cuda",
+    )
     assert b.weights[0].device.type == "cuda"
     X, y = _data(sizes)
     ga, gb = a.backprop(X, y), b.backprop(X, y)
@@ -449,10 +498,18 @@ def test_torch_cuda_gradients_equal_numpy(sizes, hidden, output, cost) -> None:
 def test_cupy_gradients_equal_numpy(sizes, hidden, output, cost) -> None:
     import cupy
 
-    a = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost, seed=1,
-                   dtype="float64")
-    b = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost, seed=1,
-                   dtype="float64", backend="cupy")
+    a = nm.Network(
+        sizes, activation=hidden, output_activation=output, cost=cost, seed=1, dtype="float64"
+    )
+    b = nm.Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        seed=1,
+        dtype="float64",
+        backend="cupy",
+    )
     assert isinstance(b.weights[0], cupy.ndarray)
     X, y = _data(sizes)
     ga, gb = a.backprop(X, y), b.backprop(X, y)

@@ -22,8 +22,15 @@ def data():
 
 
 def make_net(dtype="float32"):
-    return nm.Network([4, 6, 3], activation="tanh", output_activation="softmax",
-                      cost="log_likelihood", init="glorot", seed=3, dtype=dtype)
+    return nm.Network(
+        [4, 6, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        init="glorot",
+        seed=3,
+        dtype=dtype,
+    )
 
 
 class Interrupt:
@@ -80,8 +87,7 @@ def test_interrupt_and_resume_is_bit_identical(tmp_path, data, dtype, opt, k):
 @pytest.mark.parametrize("k", [1, 3, 6])
 def test_resume_with_early_stopping(tmp_path, data, k):
     X, y, Xv, yv = data
-    kw = dict(epochs=12, mini_batch_size=5, eta=2.0, seed=2, validation_data=(Xv, yv),
-              patience=2)
+    kw = dict(epochs=12, mini_batch_size=5, eta=2.0, seed=2, validation_data=(Xv, yv), patience=2)
     full = make_net()
     h_full = full.fit(X, y, **kw)
     assert h_full.stopped_early  # this setting stops early; the test relies on it
@@ -119,8 +125,7 @@ def test_checkpoint_written_each_epoch(tmp_path, data):
             with safe_open(str(path), framework="numpy") as f:
                 seen.append(json.loads(f.metadata()["checkpoint"])["epoch"])
 
-    make_net().fit(X, y, epochs=4, eta=0.5, optimizer="adam", checkpoint=path,
-                   callbacks=[after])
+    make_net().fit(X, y, epochs=4, eta=0.5, optimizer="adam", checkpoint=path, callbacks=[after])
     assert seen == [0, 1, 2]
     with safe_open(str(path), framework="numpy") as f:
         assert {"optimizer.t", "optimizer.m_w.0", "optimizer.v_b.1"} <= set(f.keys())
@@ -143,8 +148,9 @@ def test_resume_errors(tmp_path, data):
 
     path = tmp_path / "run.safetensors"
     make_net().fit(X, y, epochs=1, eta=0.5, checkpoint=path)
-    other = nm.Network([4, 5, 3], activation="tanh", output_activation="softmax",
-                       cost="log_likelihood", seed=0)
+    other = nm.Network(
+        [4, 5, 3], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     with pytest.raises(ModelFileError, match="sizes"):
         other.fit(X, y, epochs=2, checkpoint=path, resume=True)
     with pytest.raises(ModelFileError, match="optimizer 'sgd'"):

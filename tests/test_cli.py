@@ -36,8 +36,13 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def run_subprocess(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run([sys.executable, "-m", "nnmath", *argv], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nnmath", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -74,8 +79,13 @@ def test_readme_names_every_command():
 @pytest.mark.parametrize(
     "argv",
     [
-        ["train"], ["predict"], ["plot"], ["plot", "activations"], ["plot", "curves"],
-        ["plot", "confusion"], ["plot", "misclassified"],
+        ["train"],
+        ["predict"],
+        ["plot"],
+        ["plot", "activations"],
+        ["plot", "curves"],
+        ["plot", "confusion"],
+        ["plot", "misclassified"],
     ],
 )
 def test_every_command_has_help(capsys, argv):
@@ -107,8 +117,10 @@ def test_version(capsys):
         (["train", "--dataset", "nope", "--epochs", "1"], "unknown dataset"),
         (["plot"], "KIND"),
         (["plot", "activations", "--out", "a.txt"], "unknown image format"),
-        (["plot", "activations", "--z-min", "2", "--z-max", "1", "--out", "a.png"],
-         "z_min must be below z_max"),
+        (
+            ["plot", "activations", "--z-min", "2", "--z-max", "1", "--out", "a.png"],
+            "z_min must be below z_max",
+        ),
         (["plot", "confusion", "--model", "missing.safetensors", "--out", "c.png"], "missing"),
         (["predict", "missing.safetensors"], "missing"),
     ],
@@ -172,8 +184,13 @@ def test_reader_closing_the_pipe_early_is_no_error():
     # `nnmath gradcheck --json | head -c 10`; here the reader closes its end before reading
     # anything, so the command's output surely meets a broken pipe
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen([sys.executable, "-m", "nnmath", "gradcheck", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnmath", "gradcheck", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     proc.stdout.close()
     err = proc.stderr.read()
     proc.stderr.close()
@@ -233,12 +250,19 @@ def test_train_plot_onto_a_file_is_an_error(capsys, tmp_path):
 
 def test_plot_activations_png_and_json(capsys, tmp_path):
     path = tmp_path / "a.png"
-    code, out, _ = run_cli(capsys, "plot", "activations", "--out", str(path), "--dpi", "40",
-                           "--json")
+    code, out, _ = run_cli(
+        capsys, "plot", "activations", "--out", str(path), "--dpi", "40", "--json"
+    )
     assert code == 0
     result = json.loads(out)
-    assert result == {"figure": "activations", "path": str(path), "format": "png",
-                      "bytes": path.stat().st_size, "width": 480, "height": 280}
+    assert result == {
+        "figure": "activations",
+        "path": str(path),
+        "format": "png",
+        "bytes": path.stat().st_size,
+        "width": 480,
+        "height": 280,
+    }
     assert png_size(path) == (480, 280)
 
 
@@ -256,8 +280,7 @@ def test_plot_activations_svg(capsys, tmp_path):
 )
 def test_plot_figures_of_a_quick_training(capsys, tmp_path, kind, size):
     path = tmp_path / f"{kind}.png"
-    code, out, err = run_cli(capsys, "plot", kind, "--epochs", "2", "--out", str(path),
-                             "--quiet")
+    code, out, err = run_cli(capsys, "plot", kind, "--epochs", "2", "--out", str(path), "--quiet")
     assert code == 0, err
     assert out.strip() == str(path)
     w, h = png_size(path)
@@ -267,8 +290,18 @@ def test_plot_figures_of_a_quick_training(capsys, tmp_path, kind, size):
 
 def test_plot_confusion_json_reports_accuracy(capsys, tmp_path):
     path = tmp_path / "c.svg"
-    code, out, _ = run_cli(capsys, "plot", "confusion", "--epochs", "3", "--split",
-                           "validation", "--out", str(path), "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "plot",
+        "confusion",
+        "--epochs",
+        "3",
+        "--split",
+        "validation",
+        "--out",
+        str(path),
+        "--json",
+    )
     assert code == 0
     result = json.loads(out)
     assert result["split"] == "validation" and 0.5 < result["accuracy"] <= 1
@@ -308,8 +341,9 @@ def test_predict_prints_the_accuracy_of_a_saved_model(capsys, saved_model):
 def test_plot_confusion_of_a_saved_model(capsys, tmp_path, saved_model):
     path, net, data = saved_model
     out_path = tmp_path / "c.png"
-    code, out, _ = run_cli(capsys, "plot", "confusion", "--model", str(path), "--out",
-                           str(out_path), "--json")
+    code, out, _ = run_cli(
+        capsys, "plot", "confusion", "--model", str(path), "--out", str(out_path), "--json"
+    )
     assert code == 0
     assert json.loads(out)["accuracy"] == pytest.approx(net.accuracy(*data.test))
     assert png_size(out_path) == (650, 550)
@@ -346,8 +380,7 @@ def test_predict_and_plot_model_use_nnmath_load(capsys, tmp_path, monkeypatch, t
     model = tmp_path / "m.safetensors"
     model.write_bytes(b"placeholder")
     calls = []
-    monkeypatch.setattr(nnmath, "load", lambda path: calls.append(str(path)) or net,
-                        raising=False)
+    monkeypatch.setattr(nnmath, "load", lambda path: calls.append(str(path)) or net, raising=False)
     code, out, _ = run_cli(capsys, "predict", str(model), "--split", "validation", "--json")
     assert code == 0 and calls == [str(model)]
     result = json.loads(out)
@@ -355,22 +388,23 @@ def test_predict_and_plot_model_use_nnmath_load(capsys, tmp_path, monkeypatch, t
     assert result["accuracy"] == pytest.approx(net.accuracy(*data.validation))
     assert result["cost"] == pytest.approx(net.cost(*data.validation), rel=1e-6)
     out_path = tmp_path / "m.png"
-    code, out, _ = run_cli(capsys, "plot", "misclassified", "--model", str(model), "--out",
-                           str(out_path), "--json")
+    code, out, _ = run_cli(
+        capsys, "plot", "misclassified", "--model", str(model), "--out", str(out_path), "--json"
+    )
     assert code == 0
     result = json.loads(out)
     wrong = int((net.predict(data.test[0]) != data.test[1]).sum())
     assert result["misclassified"] == wrong and png_size(out_path)[0] > 0
-    code, _, err = run_cli(capsys, "plot", "curves", "--model", str(model), "--out",
-                           str(tmp_path / "c.png"))
+    code, _, err = run_cli(
+        capsys, "plot", "curves", "--model", str(model), "--out", str(tmp_path / "c.png")
+    )
     assert code == 2 and "no training history" in err
 
 
 def test_predict_checks_the_model_fits_the_data(capsys, tmp_path, monkeypatch):
     model = tmp_path / "m.safetensors"
     model.write_bytes(b"placeholder")
-    monkeypatch.setattr(nnmath, "load", lambda path: nnmath.Network([10, 3, 10]),
-                        raising=False)
+    monkeypatch.setattr(nnmath, "load", lambda path: nnmath.Network([10, 3, 10]), raising=False)
     code, _, err = run_cli(capsys, "predict", str(model))
     assert code == 2
     assert "expects 10 inputs (sizes[0]) but data set 'digits' has 64 features" in err

@@ -24,9 +24,32 @@ def test_train_json_reports_test_accuracy(capsys) -> None:
 
 
 def test_train_prints_epochs_and_a_summary(capsys) -> None:
-    assert main(["train", "--epochs", "2", "--sizes", "64,20,10", "--activation", "relu",
-                 "--output-activation", "softmax", "--cost", "log_likelihood", "--init", "he",
-                 "--optimizer", "adam", "--eta", "0.003", "--dtype", "float64"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--sizes",
+                "64,20,10",
+                "--activation",
+                "relu",
+                "--output-activation",
+                "softmax",
+                "--cost",
+                "log_likelihood",
+                "--init",
+                "he",
+                "--optimizer",
+                "adam",
+                "--eta",
+                "0.003",
+                "--dtype",
+                "float64",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "epoch   1/2" in out and "epoch   2/2" in out
     assert "test accuracy" in out and "64,20,10" in out
@@ -47,8 +70,11 @@ def test_train_prints_epochs_and_a_summary(capsys) -> None:
 )
 def test_bad_options_give_one_line_and_exit_2(argv, message) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "nnmath", *argv], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=120,
+        [sys.executable, "-m", "nnmath", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

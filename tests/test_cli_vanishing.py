@@ -18,21 +18,43 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run([sys.executable, "-m", "nnmath", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nnmath", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_vanishing_json_and_png_at_initialisation(tmp_path, capsys):
     png = tmp_path / "speeds.png"
-    code = main(["vanishing", "--dataset", "digits", "--subset", "200", "--seeds", "2",
-                 "--activation", "sigmoid,relu", "--plot", str(png), "--json"])
+    code = main(
+        [
+            "vanishing",
+            "--dataset",
+            "digits",
+            "--subset",
+            "200",
+            "--seeds",
+            "2",
+            "--activation",
+            "sigmoid,relu",
+            "--plot",
+            str(png),
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["dataset"] == "digits" and out["subset"] == 200 and out["seeds"] == 2
     results = out["results"]
     assert len(results) == 6  # 3 architectures × 2 activations
     assert [r["sizes"] for r in results[::2]] == [
-        [64, 30, 30, 10], [64, 30, 30, 30, 10], [64, 30, 30, 30, 30, 10]]
+        [64, 30, 30, 10],
+        [64, 30, 30, 30, 10],
+        [64, 30, 30, 30, 30, 10],
+    ]
     for r in results:
         n_hidden = len(r["sizes"]) - 2
         assert r["layers"] == list(range(2, 2 + n_hidden))
@@ -57,8 +79,24 @@ def test_vanishing_json_and_png_at_initialisation(tmp_path, capsys):
 
 def test_vanishing_training_tracks_every_epoch(tmp_path, capsys):
     svg = tmp_path / "train.svg"
-    code = main(["vanishing", "--dataset", "digits", "--subset", "100", "--sizes", "64,10,10,10",
-                 "--epochs", "3", "--batch-size", "50", "--plot", str(svg), "--json"])
+    code = main(
+        [
+            "vanishing",
+            "--dataset",
+            "digits",
+            "--subset",
+            "100",
+            "--sizes",
+            "64,10,10,10",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "50",
+            "--plot",
+            str(svg),
+            "--json",
+        ]
+    )
     assert code == 0
     r = json.loads(capsys.readouterr().out)["results"][0]
     assert r["epoch"] == [0.0, 1.0, 2.0, 3.0]
@@ -67,8 +105,19 @@ def test_vanishing_training_tracks_every_epoch(tmp_path, capsys):
 
 
 def test_vanishing_quiet_prints_the_speeds_after_training(capsys):
-    args = ["vanishing", "--dataset", "digits", "--subset", "100", "--sizes", "64,10,10,10",
-            "--epochs", "3", "--batch-size", "50"]
+    args = [
+        "vanishing",
+        "--dataset",
+        "digits",
+        "--subset",
+        "100",
+        "--sizes",
+        "64,10,10,10",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "50",
+    ]
     assert main([*args, "--json"]) == 0
     mean = json.loads(capsys.readouterr().out)["results"][0]["mean"]
     final = " ".join(f"{v:.3g}" for v in mean[-1])
@@ -78,8 +127,22 @@ def test_vanishing_quiet_prints_the_speeds_after_training(capsys):
 
 
 def test_vanishing_table_and_book_columns(capsys):
-    code = main(["vanishing", "--dataset", "digits", "--subset", "50", "--sizes", "64,8,8,10",
-                 "--markdown", "--epochs", "2", "--batch-size", "25"])
+    code = main(
+        [
+            "vanishing",
+            "--dataset",
+            "digits",
+            "--subset",
+            "50",
+            "--sizes",
+            "64,8,8,10",
+            "--markdown",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "25",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "| network | σ | init | hidden layer | mean |" in out
@@ -109,8 +172,19 @@ def test_gradcheck_command_passes_and_json_parses(capsys):
 
 
 def test_gradcheck_command_markdown_and_options(capsys):
-    code = main(["gradcheck", "--sizes", "3,4,4,2", "--activation", "tanh",
-                 "--output-activation", "softmax", "--cost", "log_likelihood"])
+    code = main(
+        [
+            "gradcheck",
+            "--sizes",
+            "3,4,4,2",
+            "--activation",
+            "tanh",
+            "--output-activation",
+            "softmax",
+            "--cost",
+            "log_likelihood",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "| quantity | layer | max relative error |" in out and "all checks passed" in out
@@ -151,17 +225,44 @@ def test_vanishing_default_data_set_is_mnist_or_says_so(capsys):
     )
     if out["dataset"] == "mnist":
         assert [r["book"] for r in out["results"]] == [
-            [0.07, 0.31], [0.012, 0.060, 0.283], [0.003, 0.017, 0.070, 0.285]]
+            [0.07, 0.31],
+            [0.012, 0.060, 0.283],
+            [0.003, 0.017, 0.070, 0.285],
+        ]
 
 
 def test_vanishing_factors_option(capsys):
-    code = main(["vanishing", "--dataset", "digits", "--subset", "60", "--sizes", "64,8,8,8,10",
-                 "--factors", "--json"])
+    code = main(
+        [
+            "vanishing",
+            "--dataset",
+            "digits",
+            "--subset",
+            "60",
+            "--sizes",
+            "64,8,8,8,10",
+            "--factors",
+            "--json",
+        ]
+    )
     assert code == 0
     f = json.loads(capsys.readouterr().out)["results"][0]["factors"]
     assert [row["layer"] for row in f["layers"]] == [2, 3, 4]
     for row in f["layers"]:
         assert row["weight_factor"] * row["activation_factor"] == pytest.approx(row["ratio"])
-    assert main(["vanishing", "--dataset", "digits", "--subset", "60", "--sizes",
-                 "64,8,8,10", "--factors"]) == 0
+    assert (
+        main(
+            [
+                "vanishing",
+                "--dataset",
+                "digits",
+                "--subset",
+                "60",
+                "--sizes",
+                "64,8,8,10",
+                "--factors",
+            ]
+        )
+        == 0
+    )
     assert "why it vanishes" in capsys.readouterr().out

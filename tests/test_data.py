@@ -269,7 +269,10 @@ def test_shared_mnist_checksums_match_published():
 
 def test_mnist_shapes_dtypes_ranges(mnist):
     assert (mnist.train[0].shape, mnist.validation[0].shape, mnist.test[0].shape) == (
-        (50_000, 784), (10_000, 784), (10_000, 784))
+        (50_000, 784),
+        (10_000, 784),
+        (10_000, 784),
+    )
     for X, y in (mnist.train, mnist.validation, mnist.test):
         assert X.dtype == np.float32 and y.dtype == np.int64
         assert X.min() == 0.0 and X.max() == np.float32(255 / 256)
@@ -281,9 +284,29 @@ def test_mnist_label_counts(mnist):
     train60k = np.concatenate([mnist.train[1], mnist.validation[1]])
     # the published per-class counts of MNIST's 60,000 training and 10,000 test images
     assert np.bincount(train60k).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert np.bincount(mnist.test[1]).tolist() == [
-        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     assert mnist.train[1][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert mnist.test[1][:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
@@ -304,8 +327,9 @@ def test_mnist_known_pixels(mnist):
 def test_mnist_scale_255(mnist):
     data = load_mnist(SHARED_MNIST)  # scale=255 by default
     assert data.train[0].max() == 1.0
-    np.testing.assert_allclose(data.train[0][:100] * 255, mnist.train[0][:100] * 256,
-                               rtol=0, atol=1e-4)
+    np.testing.assert_allclose(
+        data.train[0][:100] * 255, mnist.train[0][:100] * 256, rtol=0, atol=1e-4
+    )
 
 
 def test_mnist_via_env_var(monkeypatch):
@@ -317,11 +341,18 @@ def test_mnist_via_env_var(monkeypatch):
 
 def test_one_epoch_on_a_mnist_subset(mnist):
     X, y = mnist.train[0][:2000], mnist.train[1][:2000]
-    net = Network([784, 30, 10], activation="sigmoid", cost="cross_entropy",
-                  init="scaled_normal", seed=0)
+    net = Network(
+        [784, 30, 10], activation="sigmoid", cost="cross_entropy", init="scaled_normal", seed=0
+    )
     before = net.accuracy(*mnist.validation)
-    history = net.fit(X, y, epochs=1, mini_batch_size=10, eta=0.5,
-                      validation_data=(mnist.validation[0][:1000], mnist.validation[1][:1000]))
+    history = net.fit(
+        X,
+        y,
+        epochs=1,
+        mini_batch_size=10,
+        eta=0.5,
+        validation_data=(mnist.validation[0][:1000], mnist.validation[1][:1000]),
+    )
     assert history.epochs == 1
     assert history.validation_accuracy[0] > 0.75 > before + 0.3
 
@@ -333,7 +364,10 @@ def test_one_epoch_on_a_mnist_subset(mnist):
 def test_fashion_mnist_from_debian_dir():
     data = load_fashion_mnist()
     assert (len(data.train[1]), len(data.validation[1]), len(data.test[1])) == (
-        50_000, 10_000, 10_000)
+        50_000,
+        10_000,
+        10_000,
+    )
     assert data.train[0].shape == (50_000, 784) and data.train[0].dtype == np.float32
     assert data.image_shape == (28, 28) and data.name == "fashion-mnist"
     # Fashion-MNIST is balanced: 6,000 per class in training, 1,000 in test
@@ -364,8 +398,7 @@ def test_cli_data_where(tmp_path, capsys):
 
 def test_cli_train_on_a_folder(tmp_path, capsys):
     folder = tiny_idx_folder(tmp_path / "tinyset", n_train=120, n_test=30)
-    code = main(["train", "--dataset", str(folder), "--epochs", "1", "--sizes", "12,5,3",
-                 "--json"])
+    code = main(["train", "--dataset", str(folder), "--epochs", "1", "--sizes", "12,5,3", "--json"])
     assert code == 0
     out = capsys.readouterr().out
     assert '"dataset": "tinyset"' in out and '"test_accuracy"' in out
@@ -376,7 +409,10 @@ def test_cli_train_mnist_missing_is_one_line(tmp_path):
     env.pop("NNMATH_DATA", None)
     proc = subprocess.run(
         [sys.executable, "-m", "nnmath", "train", "--dataset", "mnist", "--epochs", "1"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("nnmath train: error: mnist files not found")

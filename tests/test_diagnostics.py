@@ -60,8 +60,14 @@ def test_scalar_chain_rejects_bad_depth():
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "elu"])
 def test_factor_decomposition_multiplies_back_to_the_ratio(activation, data):
     X, y = data
-    net = Network([6, 8, 7, 5, 3], activation=activation, output_activation="sigmoid",
-                  cost="cross_entropy", init="scaled_normal", seed=2)
+    net = Network(
+        [6, 8, 7, 5, 3],
+        activation=activation,
+        output_activation="sigmoid",
+        cost="cross_entropy",
+        init="scaled_normal",
+        seed=2,
+    )
     f = vanishing_factors(net, X, y)
     assert [row.layer for row in f.layers] == [2, 3, 4]
     g = net.backprop(X.astype(np.float32), y)
@@ -89,8 +95,9 @@ def test_sigmoid_activation_factor_below_quarter_and_singular_values(data):
     assert f.n_jacobian_examples == 5
     assert f.jacobian_layers == [2, 3, 4]
     # the product J^L ⋯ J^2 of one example, by hand
-    net64 = Network([6, 8, 8, 3], activation="sigmoid", cost="cross_entropy", seed=0,
-                    dtype="float64")
+    net64 = Network(
+        [6, 8, 8, 3], activation="sigmoid", cost="cross_entropy", seed=0, dtype="float64"
+    )
     zs, _ = net64.forward(X[:5].T)
     svs = []
     for k in range(5):
@@ -126,8 +133,14 @@ def test_relu_saturation_is_fraction_of_nonpositive_z(data):
 )
 def test_gradcheck_small_errors_for_a_correct_network(activation, output, cost, data):
     X, y = data
-    net = Network([6, 5, 4, 3], activation=activation, output_activation=output, cost=cost,
-                  init="scaled_normal", seed=4)
+    net = Network(
+        [6, 5, 4, 3],
+        activation=activation,
+        output_activation=output,
+        cost=cost,
+        init="scaled_normal",
+        seed=4,
+    )
     check = gradcheck(net, X, y)
     assert check.ok, check.to_markdown()
     assert check.max_error < 1e-4
@@ -147,8 +160,9 @@ def test_gradcheck_finds_a_wrong_derivative(data):
         return 2 * s * (1 - s)
 
     broken = Activation.from_functions(sigmoid, wrong_prime, name="broken_sigmoid")
-    net = Network([6, 5, 4, 3], activation=broken, output_activation="sigmoid",
-                  cost="cross_entropy", seed=4)
+    net = Network(
+        [6, 5, 4, 3], activation=broken, output_activation="sigmoid", cost="cross_entropy", seed=4
+    )
     check = gradcheck(net, X, y)
     assert not check.ok
     assert check.max_error > 0.1
@@ -186,8 +200,9 @@ def test_fit_track_gradients_every_epoch(data):
     assert rec["nabla_w"][-1] == pytest.approx(final.nabla_w, rel=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [{"track_gradients": 2}, {"track_gradients": True,
-                                                             "track_every": 2}])
+@pytest.mark.parametrize(
+    "kwargs", [{"track_gradients": 2}, {"track_gradients": True, "track_every": 2}]
+)
 def test_fit_track_gradients_every_k_mini_batches(kwargs, data):
     X, y = data
     net = Network([6, 5, 3], cost="cross_entropy", seed=0)
@@ -205,7 +220,8 @@ def test_gradient_tracker_callback_and_subset(data):
     assert len(h.extra["speeds"]["nabla_b"]) == 3
     assert tracker.X.shape == (5, 6)
     assert h.extra["speeds"]["nabla_b"][-1] == pytest.approx(
-        gradient_norms(net, X[:5], y[:5]).nabla_b, rel=1e-5)
+        gradient_norms(net, X[:5], y[:5]).nabla_b, rel=1e-5
+    )
     with pytest.raises(ValueError, match="every"):
         GradientTracker(X, y, every=0)
 
@@ -239,12 +255,15 @@ def test_trace_matches_backprop():
 def test_tracking_survives_checkpoint_and_resume(tmp_path, data):
     X, y = data
     ck = tmp_path / "run.safetensors"
-    Network([6, 5, 3], seed=0).fit(X, y, epochs=2, mini_batch_size=6, seed=1,
-                                   track_gradients=True, checkpoint=ck)
-    resumed = Network([6, 5, 3], seed=0).fit(X, y, epochs=4, mini_batch_size=6, seed=1,
-                                             track_gradients=True, checkpoint=ck, resume=True)
-    straight = Network([6, 5, 3], seed=0).fit(X, y, epochs=4, mini_batch_size=6, seed=1,
-                                              track_gradients=True)
+    Network([6, 5, 3], seed=0).fit(
+        X, y, epochs=2, mini_batch_size=6, seed=1, track_gradients=True, checkpoint=ck
+    )
+    resumed = Network([6, 5, 3], seed=0).fit(
+        X, y, epochs=4, mini_batch_size=6, seed=1, track_gradients=True, checkpoint=ck, resume=True
+    )
+    straight = Network([6, 5, 3], seed=0).fit(
+        X, y, epochs=4, mini_batch_size=6, seed=1, track_gradients=True
+    )
     a, b = resumed.extra["gradient_norms"], straight.extra["gradient_norms"]
     assert a["epoch"] == b["epoch"] == [0, 1, 2, 3, 4]
     assert a["step"] == b["step"] == [0, 2, 4, 6, 8]

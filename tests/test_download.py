@@ -129,8 +129,11 @@ def tiny_remote(tmp_path, monkeypatch):
             array = (np.arange(n) % 10).astype(np.uint8)
         path = write_idx(src / remote.name, array)
         raw = path.read_bytes()
-        remotes.append(RemoteFile(remote.name, len(raw), hashlib.md5(raw).hexdigest(),
-                                  hashlib.sha256(raw).hexdigest()))
+        remotes.append(
+            RemoteFile(
+                remote.name, len(raw), hashlib.md5(raw).hexdigest(), hashlib.sha256(raw).hexdigest()
+            )
+        )
     monkeypatch.setitem(download_module.FILES, "mnist", tuple(remotes))
     server, thread, handle = _start(src)
     yield handle
@@ -154,10 +157,16 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_mirrors_tried_in_turn_real_mnist(mnist_server, down_mirror, monkeypatch):
-    monkeypatch.setitem(download_module.MIRRORS, "mnist", [
-        down_mirror, mnist_server.url("missing"), mnist_server.url("corrupt"),
-        mnist_server.url("good"),
-    ])
+    monkeypatch.setitem(
+        download_module.MIRRORS,
+        "mnist",
+        [
+            down_mirror,
+            mnist_server.url("missing"),
+            mnist_server.url("corrupt"),
+            mnist_server.url("good"),
+        ],
+    )
     calls: list[tuple[str, int, int | None]] = []
     data = load_mnist(download=True, scale=256, progress=lambda *c: calls.append(c))
     folder = cache_dir("mnist")
@@ -266,8 +275,11 @@ def test_builtin_mirrors_are_https():
         assert len(BUILTIN_MIRRORS[name]) >= 2
         assert all(url.startswith("https://") for url in BUILTIN_MIRRORS[name])
         assert [r.name for r in FILES[name]] == [
-            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ]
         assert all(len(r.md5) == 32 for r in FILES[name])
 
 
@@ -288,8 +300,19 @@ def test_fashion_published_sizes_match_debian_recompressed_files():
 
 def test_cli_download(tiny_remote, down_mirror, tmp_path, capsys):
     target = tmp_path / "cli"
-    code = main(["data", "download", "mnist", "--dir", str(target),
-                 "--mirror", down_mirror, "--mirror", tiny_remote.url("good")])
+    code = main(
+        [
+            "data",
+            "download",
+            "mnist",
+            "--dir",
+            str(target),
+            "--mirror",
+            down_mirror,
+            "--mirror",
+            tiny_remote.url("good"),
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.strip() == f"mnist: four verified files in {target}"
     assert len(_leftovers(target)) == 4
@@ -300,8 +323,9 @@ def test_cli_download(tiny_remote, down_mirror, tmp_path, capsys):
 
 
 def test_cli_download_failure_is_one_line(tiny_remote, down_mirror, tmp_path, capsys):
-    code = main(["data", "download", "mnist", "--dir", str(tmp_path / "x"),
-                 "--mirror", down_mirror])
+    code = main(
+        ["data", "download", "mnist", "--dir", str(tmp_path / "x"), "--mirror", down_mirror]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("nnmath data: error: could not download") and err.count("\n") == 1

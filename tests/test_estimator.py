@@ -20,8 +20,14 @@ from nnmath.estimator import NNMathClassifier, NNMathRegressor
     [
         NNMathClassifier(),
         NNMathRegressor(),
-        NNMathClassifier(hidden_layer_sizes=(8, 6), activation=["relu", "tanh"],
-                         optimizer="adam", eta=0.01, init="he", dtype="float64"),
+        NNMathClassifier(
+            hidden_layer_sizes=(8, 6),
+            activation=["relu", "tanh"],
+            optimizer="adam",
+            eta=0.01,
+            init="he",
+            dtype="float64",
+        ),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -114,8 +120,9 @@ def test_string_labels_and_reproducibility():
 
 def test_early_stopping(digits):
     X, y, *_ = digits
-    clf = NNMathClassifier(epochs=60, eta=3.0, early_stopping=True, patience=3,
-                           validation_fraction=0.2, random_state=0).fit(X / 16, y)
+    clf = NNMathClassifier(
+        epochs=60, eta=3.0, early_stopping=True, patience=3, validation_fraction=0.2, random_state=0
+    ).fit(X / 16, y)
     assert clf.validation_scores_ is not None
     assert len(clf.validation_scores_) == len(clf.loss_curve_) == clf.n_epochs_
     assert clf.n_epochs_ < 60 and clf.history_.stopped_early

@@ -17,21 +17,25 @@ from nnmath.network import Network
 from nnmath.optim import SGD, Adam
 
 # the fast backends available here, the one "auto" picks last
-BACKENDS = (
-    ["numpy"] + (["numba"] if numba_available() else []) + (["c"] if c_available() else [])
-)
+BACKENDS = ["numpy"] + (["numba"] if numba_available() else []) + (["c"] if c_available() else [])
 
 CASES = [
     # (network keywords, fit keywords)
     (dict(sizes=[12, 7, 4], activation="sigmoid", cost="quadratic"), dict(eta=3.0)),
     (
-        dict(sizes=[12, 9, 6, 4], activation="relu", output_activation="softmax",
-             cost="log_likelihood", init="he"),
+        dict(
+            sizes=[12, 9, 6, 4],
+            activation="relu",
+            output_activation="softmax",
+            cost="log_likelihood",
+            init="he",
+        ),
         dict(eta=0.1, lmbda=1.0),
     ),
     (
-        dict(sizes=[12, 7, 4], activation="tanh", output_activation="sigmoid",
-             cost="cross_entropy"),
+        dict(
+            sizes=[12, 7, 4], activation="tanh", output_activation="sigmoid", cost="cross_entropy"
+        ),
         dict(eta=0.5, momentum=0.9, lmbda=0.5),
     ),
     (
@@ -39,18 +43,24 @@ CASES = [
         dict(eta=0.5, momentum=0.5, nesterov=True),
     ),
     (
-        dict(sizes=[12, 7, 4], activation="leaky_relu", output_activation="softmax",
-             cost="cross_entropy"),
+        dict(
+            sizes=[12, 7, 4],
+            activation="leaky_relu",
+            output_activation="softmax",
+            cost="cross_entropy",
+        ),
         dict(optimizer="adam", eta=0.01, lmbda=0.1),
     ),
     (
-        dict(sizes=[12, 7, 4], activation="sigmoid", output_activation="identity",
-             cost="quadratic"),
+        dict(
+            sizes=[12, 7, 4], activation="sigmoid", output_activation="identity", cost="quadratic"
+        ),
         dict(eta=0.05),
     ),
     (
-        dict(sizes=[12, 7, 4], activation="relu", output_activation="sigmoid",
-             cost="log_likelihood"),
+        dict(
+            sizes=[12, 7, 4], activation="relu", output_activation="sigmoid", cost="log_likelihood"
+        ),
         dict(eta=0.2),
     ),
 ]
@@ -166,8 +176,15 @@ def test_run_epoch_rejects_row_indices_out_of_range(backend: str) -> None:
 def _warm_epoch_allocations(backend: str, n: int) -> tuple[int, int]:
     """(peak bytes traced above the start, NRT allocations) during one warm epoch."""
     rng = np.random.default_rng(0)
-    net = Network([64, 100, 10], activation="relu", output_activation="softmax",
-                  cost="log_likelihood", init="he", seed=0, dtype="float64")
+    net = Network(
+        [64, 100, 10],
+        activation="relu",
+        output_activation="softmax",
+        cost="log_likelihood",
+        init="he",
+        seed=0,
+        dtype="float64",
+    )
     X = net._inputs(rng.random((n, 64)))
     Y = net._targets(rng.integers(0, 10, n), n)
     runner = epoch_runner(net, Adam(1e-3, n=n), X, Y, 32, backend)
@@ -280,8 +297,13 @@ def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
     }[opt]
     nets = []
     for T in (1, threads):
-        net = Network([20, 9, 7, 4], activation=["tanh", "relu", "softmax"],
-                      cost="log_likelihood", seed=1, dtype="float64")
+        net = Network(
+            [20, 9, 7, 4],
+            activation=["tanh", "relu", "softmax"],
+            cost="log_likelihood",
+            seed=1,
+            dtype="float64",
+        )
         runner = epoch_runner(net, make(), X, Y, B, backend="c", threads=T)
         assert runner.threads == T
         perm_rng = np.random.default_rng(0)
@@ -311,8 +333,11 @@ def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
         pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
     B = 128
     share = -(-B // threads)
-    cut = [n_in * n_out for n_in, n_out in zip(sizes, sizes[1:])
-           if n_out <= 32 and share * n_in * n_out > 10**6 >= GEMM_ROWS * n_in * n_out]
+    cut = [
+        n_in * n_out
+        for n_in, n_out in zip(sizes, sizes[1:])
+        if n_out <= 32 and share * n_in * n_out > 10**6 >= GEMM_ROWS * n_in * n_out
+    ]
     assert cut  # the rule applies to one layer here
     rng = np.random.default_rng(6)
     n = 7 * B + 2
@@ -321,10 +346,8 @@ def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
     activation = ["sigmoid"] * (len(sizes) - 2) + ["softmax"]
     nets = []
     for T in (1, threads):
-        net = Network(sizes, activation=activation, cost="log_likelihood", seed=2,
-                      dtype="float64")
-        runner = epoch_runner(net, SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, backend="c",
-                              threads=T)
+        net = Network(sizes, activation=activation, cost="log_likelihood", seed=2, dtype="float64")
+        runner = epoch_runner(net, SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, backend="c", threads=T)
         perm_rng = np.random.default_rng(0)
         for _ in range(2):
             runner.run_epoch(perm_rng.permutation(n))

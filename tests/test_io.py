@@ -32,11 +32,24 @@ HIDDEN = [
 OUTPUTS = [("softmax", "log_likelihood"), ("sigmoid", "cross_entropy"), ("identity", "quadratic")]
 
 
-def make_net(hidden: str = "tanh", params: dict | None = None, output: str = "softmax",
-             cost: str = "log_likelihood", dtype: str = "float32", seed: int = 0) -> nm.Network:
+def make_net(
+    hidden: str = "tanh",
+    params: dict | None = None,
+    output: str = "softmax",
+    cost: str = "log_likelihood",
+    dtype: str = "float32",
+    seed: int = 0,
+) -> nm.Network:
     act = nm.get_activation(hidden, **(params or {}))
-    return nm.Network([5, 4, 3, 3], activation=[act, act], output_activation=output, cost=cost,
-                      init="glorot", dtype=dtype, seed=seed)
+    return nm.Network(
+        [5, 4, 3, 3],
+        activation=[act, act],
+        output_activation=output,
+        cost=cost,
+        init="glorot",
+        dtype=dtype,
+        seed=seed,
+    )
 
 
 def same_network(a: nm.Network, b: nm.Network) -> bool:
@@ -237,8 +250,10 @@ def set_config(**updates):
         (set_config(sizes=[5, 4, 7, 3]), "has shape"),
         (set_config(sizes=[5, 4, 3]), "expected 2 activations"),
         (set_config(activations=[{"name": "swish"}] * 3), "unknown activation 'swish'"),
-        (set_config(activations=[{"name": "elu", "alpha": "__import__('os')"}] * 3),
-         "invalid parameters"),
+        (
+            set_config(activations=[{"name": "elu", "alpha": "__import__('os')"}] * 3),
+            "invalid parameters",
+        ),
         (set_config(cost="hinge"), "unknown cost 'hinge'"),
         (set_config(dtype="float16"), "float32 or float64"),
         (set_config(dtype="float64"), "is float32, the architecture says float64"),
@@ -341,8 +356,11 @@ def test_from_torch_built_in_torch():
     nn = torch.nn
     torch.manual_seed(0)
     module = nn.Sequential(
-        nn.Linear(6, 8), nn.ELU(alpha=0.3), nn.Sequential(nn.Linear(8, 5), nn.LeakyReLU(0.05)),
-        nn.Linear(5, 4), nn.Softmax(dim=1),
+        nn.Linear(6, 8),
+        nn.ELU(alpha=0.3),
+        nn.Sequential(nn.Linear(8, 5), nn.LeakyReLU(0.05)),
+        nn.Linear(5, 4),
+        nn.Softmax(dim=1),
     )
     net = nm.from_torch(module)
     assert net.sizes == [6, 8, 5, 4]
@@ -411,8 +429,13 @@ def test_import_nnmath_does_not_import_torch_or_sklearn_base():
         "nnmath.load, nnmath.NNMathClassifier\n"
         "print('sklearn.base' in sys.modules, 'torch' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": SRC}, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        check=True,
+    ).stdout.split()
     assert out == ["False", "False", "True", "False"]
 
 

@@ -26,8 +26,15 @@ def random_problem(depth: int, hidden: str, output: str, cost: str, seed: int):
     """A small float64 network with ``depth`` layers of weights and a mini-batch of 4 rows."""
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(2, 5)) for _ in range(depth)] + [3]
-    net = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost,
-                     init="scaled_normal", seed=seed, dtype="float64")
+    net = nm.Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        init="scaled_normal",
+        seed=seed,
+        dtype="float64",
+    )
     X = rng.normal(size=(4, sizes[0]))
     if output in ("identity", "tanh", "relu"):
         Y = rng.normal(size=(4, 3))
@@ -38,8 +45,10 @@ def random_problem(depth: int, hidden: str, output: str, cost: str, seed: int):
 
 def numeric_gradients(net: nm.Network, X, Y):
     f = lambda: net.cost(X, Y)  # noqa: E731
-    return ([central_difference(f, W) for W in net.weights],
-            [central_difference(f, b) for b in net.biases])
+    return (
+        [central_difference(f, W) for W in net.weights],
+        [central_difference(f, b) for b in net.biases],
+    )
 
 
 @pytest.mark.parametrize(("cost", "output"), COMBOS)
@@ -60,8 +69,15 @@ def test_mixed_activations_per_layer(depth: int) -> None:
     rng = np.random.default_rng(depth)
     sizes = [3] + [4] * (depth - 1) + [3]
     hidden = list(itertools.islice(itertools.cycle(["relu", "tanh", "elu", "sigmoid"]), depth - 1))
-    net = nm.Network(sizes, activation=hidden, output_activation="softmax",
-                     cost="log_likelihood", init="glorot", seed=1, dtype="float64")
+    net = nm.Network(
+        sizes,
+        activation=hidden,
+        output_activation="softmax",
+        cost="log_likelihood",
+        init="glorot",
+        seed=1,
+        dtype="float64",
+    )
     assert [a.name for a in net.activation_functions] == [*hidden, "softmax"]
     X, y = rng.normal(size=(5, 3)), rng.integers(0, 3, 5)
     g = net.backprop(X, y)
@@ -71,8 +87,9 @@ def test_mixed_activations_per_layer(depth: int) -> None:
         np.testing.assert_allclose(g.nabla_b[l], nb[l], rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize(("cost", "output"), [("cross_entropy", "sigmoid"),
-                                              ("log_likelihood", "softmax")])
+@pytest.mark.parametrize(
+    ("cost", "output"), [("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")]
+)
 def test_fused_output_error_equals_general_path(cost: str, output: str, rng) -> None:
     c, act = nm.get_cost(cost), nm.get_activation(output)
     z = rng.normal(size=(4, 6))
@@ -118,8 +135,14 @@ def test_shapes_and_public_api() -> None:
 
 
 def test_backprop_is_the_mean_of_per_example_gradients(rng) -> None:
-    net = nm.Network([3, 4, 2], activation="tanh", output_activation="sigmoid",
-                     cost="cross_entropy", seed=3, dtype="float64")
+    net = nm.Network(
+        [3, 4, 2],
+        activation="tanh",
+        output_activation="sigmoid",
+        cost="cross_entropy",
+        seed=3,
+        dtype="float64",
+    )
     X, y = rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
     g = net.backprop(X, y)
     singles = [net.backprop(X[i : i + 1], y[i : i + 1]) for i in range(6)]
@@ -141,8 +164,12 @@ def test_same_seed_same_network_in_both_dtypes() -> None:
 def test_initialisations_have_the_book_statistics(init: str) -> None:
     net = nm.Network([400, 300, 10], init=init, seed=0, dtype="float64")
     W, b = net.weights[0], net.biases[0]
-    expected_std = {"normal": 1.0, "scaled_normal": 1 / np.sqrt(400),
-                    "glorot": np.sqrt(2 / 700), "he": np.sqrt(2 / 400)}[init]
+    expected_std = {
+        "normal": 1.0,
+        "scaled_normal": 1 / np.sqrt(400),
+        "glorot": np.sqrt(2 / 700),
+        "he": np.sqrt(2 / 400),
+    }[init]
     assert W.std() == pytest.approx(expected_std, rel=0.02)
     if init in ("normal", "scaled_normal"):
         assert b.std() == pytest.approx(1.0, rel=0.2)  # biases N(0, 1) as in the book
@@ -151,8 +178,14 @@ def test_initialisations_have_the_book_statistics(init: str) -> None:
 
 
 def test_config_describes_the_architecture() -> None:
-    net = nm.Network([4, 3, 2], activation=nm.get_activation("leaky_relu", alpha=0.2),
-                     output_activation="softmax", cost="log_likelihood", init="he", seed=0)
+    net = nm.Network(
+        [4, 3, 2],
+        activation=nm.get_activation("leaky_relu", alpha=0.2),
+        output_activation="softmax",
+        cost="log_likelihood",
+        init="he",
+        seed=0,
+    )
     assert net.config() == {
         "sizes": [4, 3, 2],
         "activations": [{"name": "leaky_relu", "alpha": 0.2}, {"name": "softmax"}],

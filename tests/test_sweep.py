@@ -60,7 +60,10 @@ def assert_same_rows(a, b):
 
 def new_cluster():
     return distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
         dashboard_address=None,
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # no fixed port (8787)
     )
@@ -102,7 +105,7 @@ def write(path: Path, text: str) -> Path:
         ('measure = "speed"\n[grid]\ndepth = [1]\n', "unknown measure 'speed'"),
         ('measure = "train"\nseed = 3\n[grid]\ndepth = [1]\n', "unknown setting 'seed'"),
         ('dataset = "nope"\n[grid]\ndepth = [1]\n', "unknown dataset 'nope'"),
-        ('[grid\ndepth = [1]\n', "not valid TOML"),
+        ("[grid\ndepth = [1]\n", "not valid TOML"),
     ],
 )
 def test_bad_sweep_files_give_one_clear_line(tmp_path, text, message):
@@ -120,11 +123,14 @@ def test_unknown_parameter_suggests_the_right_name(tmp_path):
 
 
 def test_bad_sweep_file_on_the_command_line_is_one_line_exit_2(tmp_path):
-    path = write(tmp_path / "s.toml", '[grid]\ndepth = [1, 2]\nwidht = [3]\n')
+    path = write(tmp_path / "s.toml", "[grid]\ndepth = [1, 2]\nwidht = [3]\n")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.run(
         [sys.executable, "-m", "nnmath", "sweep", "--config", str(path)],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
@@ -139,8 +145,9 @@ def test_unreachable_scheduler_is_a_clear_error_and_touches_nothing(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "r.csv"
-    with pytest.raises(SweepError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"
-                       ) as info:
+    with pytest.raises(
+        SweepError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"
+    ) as info:
         run_sweep(small_sweep(), out, scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=1)
     assert "\n" not in str(info.value)
     assert not out.exists()
@@ -201,9 +208,14 @@ def test_speeds_are_the_diagnostics_gradient_norms(reference):
     row = next(r for r in reference if r["key"] == task.key)
     X, y = load_dataset("digits").train
     p = task.params
-    net = Network([64, *[p["width"]] * p["depth"], 10], activation=p["activation"],
-                  output_activation="sigmoid", cost=p["cost"], init=p["init"],
-                  rng=np.random.default_rng(task.seed_sequence().spawn(2)[0]))
+    net = Network(
+        [64, *[p["width"]] * p["depth"], 10],
+        activation=p["activation"],
+        output_activation="sigmoid",
+        cost=p["cost"],
+        init=p["init"],
+        rng=np.random.default_rng(task.seed_sequence().spawn(2)[0]),
+    )
     assert gradient_norms(net, X[:200], y[:200]).nabla_b == row["speeds"][0]
 
 
@@ -246,8 +258,13 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, reference):
             killed.update(pid=pid, in_flight=len(client.processing()[busy[0]]))
             os.kill(pid, signal.SIGKILL)
 
-        result = run_sweep(small_sweep(), out, scheduler=c.scheduler_address, delay=0.4,
-                           on_result=kill_a_busy_worker)
+        result = run_sweep(
+            small_sweep(),
+            out,
+            scheduler=c.scheduler_address,
+            delay=0.4,
+            on_result=kill_a_busy_worker,
+        )
     assert killed["in_flight"] >= 1
     assert result.complete
     rows = read_results(out)
@@ -341,12 +358,36 @@ def test_an_unknown_data_set_name_is_refused():
 
 def test_summarize_means_and_stds_over_seeds():
     rows = [
-        {"key": "a", "depth": 1, "activation": "relu", "seed_index": 0, "speed_l1": 1.0,
-         "validation_accuracy": 0.5, "diverged": False, "wall_time": 1.0},
-        {"key": "b", "depth": 1, "activation": "relu", "seed_index": 1, "speed_l1": 3.0,
-         "validation_accuracy": 0.7, "diverged": True, "wall_time": 1.0},
-        {"key": "c", "depth": 2, "activation": "relu", "seed_index": 0, "speed_l1": 0.5,
-         "validation_accuracy": 0.1, "diverged": False, "wall_time": 1.0},
+        {
+            "key": "a",
+            "depth": 1,
+            "activation": "relu",
+            "seed_index": 0,
+            "speed_l1": 1.0,
+            "validation_accuracy": 0.5,
+            "diverged": False,
+            "wall_time": 1.0,
+        },
+        {
+            "key": "b",
+            "depth": 1,
+            "activation": "relu",
+            "seed_index": 1,
+            "speed_l1": 3.0,
+            "validation_accuracy": 0.7,
+            "diverged": True,
+            "wall_time": 1.0,
+        },
+        {
+            "key": "c",
+            "depth": 2,
+            "activation": "relu",
+            "seed_index": 0,
+            "speed_l1": 0.5,
+            "validation_accuracy": 0.1,
+            "diverged": False,
+            "wall_time": 1.0,
+        },
     ]
     s = summarize(rows)
     assert [g["depth"] for g in s] == [1, 2] and "activation" not in s[0]
@@ -361,9 +402,27 @@ def test_summarize_means_and_stds_over_seeds():
 
 def test_cli_sweep_writes_table_summary_and_plots(tmp_path, capsys):
     out, plots = tmp_path / "r.csv", tmp_path / "plots"
-    argv = ["sweep", "vanishing", "--activation", "sigmoid,relu", "--depth", "1,2", "--seeds",
-            "2", "--subset", "200", "--epochs", "1", "--jobs", "1", "--out", str(out),
-            "--plot", str(plots), "--json"]
+    argv = [
+        "sweep",
+        "vanishing",
+        "--activation",
+        "sigmoid,relu",
+        "--depth",
+        "1,2",
+        "--seeds",
+        "2",
+        "--subset",
+        "200",
+        "--epochs",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+        "--plot",
+        str(plots),
+        "--json",
+    ]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["complete"] and report["ran"] == 8 and len(report["summary"]) == 4
@@ -377,8 +436,11 @@ def test_cli_sweep_writes_table_summary_and_plots(tmp_path, capsys):
     assert by["sigmoid", 2]["speed_l1_mean"] < by["sigmoid", 1]["speed_l1_mean"]
 
     # the same sweep from a file: the same tasks, all done already
-    cfg = write(tmp_path / "s.toml", 'measure = "vanishing"\nsubset = 200\nseeds = 2\n'
-                '[grid]\nactivation = ["sigmoid", "relu"]\ndepth = [1, 2]\nepochs = 1\n')
+    cfg = write(
+        tmp_path / "s.toml",
+        'measure = "vanishing"\nsubset = 200\nseeds = 2\n'
+        '[grid]\nactivation = ["sigmoid", "relu"]\ndepth = [1, 2]\nepochs = 1\n',
+    )
     assert main(["sweep", "--config", str(cfg), "--out", str(out), "--resume", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert (again["ran"], again["skipped"]) == (0, 8)
@@ -418,5 +480,9 @@ def test_gridsearchcv_over_nnmath_classifier_on_dask(cluster):
     assert len(stream.data) >= 4  # 2 candidates x 2 folds ran on the cluster
     assert remote.best_params_ == local.best_params_
     if "seed" in fixed or "random_state" in fixed:
-        np.testing.assert_allclose(remote.cv_results_["mean_test_score"],
-                                   local.cv_results_["mean_test_score"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            remote.cv_results_["mean_test_score"],
+            local.cv_results_["mean_test_score"],
+            rtol=0,
+            atol=1e-12,
+        )

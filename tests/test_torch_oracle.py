@@ -49,8 +49,15 @@ def test_gradients_equal_autograd(hidden: str, output: str, cost: str, seed: int
     rng = np.random.default_rng(seed)
     depth = int(rng.integers(2, 6))
     sizes = [int(s) for s in rng.integers(2, 9, size=depth)] + [4]
-    net = nm.Network(sizes, activation=hidden, output_activation=output, cost=cost,
-                     init="glorot", seed=seed, dtype="float64")
+    net = nm.Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        init="glorot",
+        seed=seed,
+        dtype="float64",
+    )
     m = 7
     X = rng.normal(size=(m, sizes[0]))
     Y = np.eye(4)[rng.integers(0, 4, m)]

@@ -16,19 +16,36 @@ def digits():
 
 def test_sgd_learns_digits(digits) -> None:
     net = nm.Network([64, 30, 10], cost="cross_entropy", init="scaled_normal", seed=0)
-    h = net.fit(*digits.train, epochs=10, mini_batch_size=10, eta=0.5,
-                validation_data=digits.validation, seed=0)
+    h = net.fit(
+        *digits.train,
+        epochs=10,
+        mini_batch_size=10,
+        eta=0.5,
+        validation_data=digits.validation,
+        seed=0,
+    )
     assert h.epochs == 10 and len(h.validation_accuracy) == 10 and len(h.epoch_time) == 10
     assert h.training_cost[-1] < h.training_cost[0]
     assert net.accuracy(*digits.test) > 0.93
 
 
-@pytest.mark.parametrize("kw", [dict(optimizer="adam", eta=0.003),
-                                dict(momentum=0.9, eta=0.05),
-                                dict(momentum=0.9, nesterov=True, eta=0.05)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(optimizer="adam", eta=0.003),
+        dict(momentum=0.9, eta=0.05),
+        dict(momentum=0.9, nesterov=True, eta=0.05),
+    ],
+)
 def test_other_optimizers_learn(digits, kw) -> None:
-    net = nm.Network([64, 32, 10], activation="relu", output_activation="softmax",
-                     cost="log_likelihood", init="he", seed=1)
+    net = nm.Network(
+        [64, 32, 10],
+        activation="relu",
+        output_activation="softmax",
+        cost="log_likelihood",
+        init="he",
+        seed=1,
+    )
     net.fit(*digits.train, epochs=5, mini_batch_size=16, seed=1, **kw)
     assert net.accuracy(*digits.test) > 0.9
 
@@ -54,8 +71,15 @@ def test_float64_is_kept_in_training(digits) -> None:
 
 def test_monitoring_and_regularised_cost(digits) -> None:
     net = nm.Network([64, 10, 10], cost="cross_entropy", init="scaled_normal", seed=0)
-    h = net.fit(*digits.train, epochs=2, eta=0.5, lmbda=5.0, validation_data=digits.validation,
-                monitor_training_accuracy=True, seed=0)
+    h = net.fit(
+        *digits.train,
+        epochs=2,
+        eta=0.5,
+        lmbda=5.0,
+        validation_data=digits.validation,
+        monitor_training_accuracy=True,
+        seed=0,
+    )
     assert len(h.training_accuracy) == 2 and len(h.validation_cost) == 2
     X, y = digits.train
     assert net.cost(X, y, lmbda=5.0) > net.cost(X, y)
@@ -64,9 +88,15 @@ def test_monitoring_and_regularised_cost(digits) -> None:
 def test_early_stopping_restores_the_best_epoch(digits) -> None:
     net = nm.Network([64, 20, 10], cost="cross_entropy", init="scaled_normal", seed=0)
     snapshots = []
-    h = net.fit(*digits.train, epochs=200, eta=2.0, validation_data=digits.validation,
-                patience=3, seed=0,
-                callbacks=[lambda net, hist, e: snapshots.append(net.copy_parameters()[0])])
+    h = net.fit(
+        *digits.train,
+        epochs=200,
+        eta=2.0,
+        validation_data=digits.validation,
+        patience=3,
+        seed=0,
+        callbacks=[lambda net, hist, e: snapshots.append(net.copy_parameters()[0])],
+    )
     assert h.stopped_early and h.epochs < 200
     assert h.epochs == h.best_epoch + 1 + 3  # three epochs without improvement after the best
     assert h.validation_accuracy[h.best_epoch] == max(h.validation_accuracy)
@@ -76,8 +106,14 @@ def test_early_stopping_restores_the_best_epoch(digits) -> None:
 
 
 def test_nan_cost_stops_with_a_clear_error_and_keeps_finite_weights(digits) -> None:
-    net = nm.Network([64, 30, 10], activation="relu", output_activation="identity",
-                     cost="quadratic", init="normal", seed=0)
+    net = nm.Network(
+        [64, 30, 10],
+        activation="relu",
+        output_activation="identity",
+        cost="quadratic",
+        init="normal",
+        seed=0,
+    )
     X, y = digits.train
     Y = np.eye(10)[y] * 1e3
     with pytest.raises(nm.TrainingDiverged, match=r"epoch \d+.*smaller eta") as info:
@@ -125,10 +161,19 @@ def test_fit_reports_what_cost_and_accuracy_give(dtype: str, batch: int) -> None
     n, nv = 2 * EVAL_ROWS + 123, EVAL_ROWS + 7  # several chunks and a short last one
     X, y = rng.random((n, 6)), rng.integers(0, 3, n)
     Xv, yv = rng.random((nv, 6)), rng.integers(0, 3, nv)
-    net = nm.Network([6, 5, 3], cost="log_likelihood", output_activation="softmax", seed=0,
-                     dtype=dtype)
-    h = net.fit(X, y, epochs=1, mini_batch_size=batch, eta=0.5, validation_data=(Xv, yv),
-                monitor_training_accuracy=True, seed=0)
+    net = nm.Network(
+        [6, 5, 3], cost="log_likelihood", output_activation="softmax", seed=0, dtype=dtype
+    )
+    h = net.fit(
+        X,
+        y,
+        epochs=1,
+        mini_batch_size=batch,
+        eta=0.5,
+        validation_data=(Xv, yv),
+        monitor_training_accuracy=True,
+        seed=0,
+    )
     assert h.training_cost == [net.cost(X, y)]
     assert h.training_accuracy == [net.accuracy(X, y)]
     assert h.validation_cost == [net.cost(Xv, yv)]
@@ -143,9 +188,13 @@ def test_fit_evaluates_a_subclass_through_its_own_methods(digits) -> None:
         def accuracy(self, X, y):
             return 0.25
 
-    h = Costly([64, 10, 10], seed=0).fit(*digits.train, epochs=1, seed=0,
-                                         validation_data=digits.validation,
-                                         monitor_training_accuracy=True)
+    h = Costly([64, 10, 10], seed=0).fit(
+        *digits.train,
+        epochs=1,
+        seed=0,
+        validation_data=digits.validation,
+        monitor_training_accuracy=True,
+    )
     assert h.training_cost == [42.0] and h.validation_cost == [42.0]
     assert h.training_accuracy == [0.25] and h.validation_accuracy == [0.25]
 
@@ -161,7 +210,13 @@ def test_fit_adds_the_chunk_costs_in_order() -> None:
     n = 6 * EVAL_ROWS + 11
     X, Y = rng.random((n, 4)), rng.random((n, 2))
     Y[6 * EVAL_ROWS - 2000 :] *= 1.5e8
-    net = nm.Network([4, 3, 2], activation="tanh", output_activation="identity",
-                     cost="quadratic", seed=0, dtype="float64")
+    net = nm.Network(
+        [4, 3, 2],
+        activation="tanh",
+        output_activation="identity",
+        cost="quadratic",
+        seed=0,
+        dtype="float64",
+    )
     h = net.fit(X, Y, epochs=1, mini_batch_size=100, eta=1e-30, seed=0)
     assert h.training_cost == [net.cost(X, Y)]

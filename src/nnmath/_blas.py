@@ -42,8 +42,9 @@ def _numpy_openblas() -> Gemm | None:
     for path in _numpy_openblas_paths():
         try:
             lib = ctypes.CDLL(str(path))
-            s, d = (ctypes.cast(getattr(lib, f"scipy_{t}gemm_64_"), ctypes.c_void_p).value
-                    for t in "sd")
+            s, d = (
+                ctypes.cast(getattr(lib, f"scipy_{t}gemm_64_"), ctypes.c_void_p).value for t in "sd"
+            )
         except (OSError, AttributeError):
             continue
         if s and d:

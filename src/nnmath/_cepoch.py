@@ -29,11 +29,35 @@ class CEpoch(ctypes.Structure):
 
     _fields_ = [
         *((name, _I64) for name in ("n", "B", "L", "cost", "fused", "opt", "blas64", "t")),
-        *((name, _P) for name in (
-            "sizes", "perm", "codes", "alphas", "hp", "X", "Y", "W", "b", "A", "Z", "D",
-            "NW", "NB", "S1W", "S1B", "S2W", "S2B", "Yb", "gemm",
-        )),
-        ("threads", _I64), ("NWT", _P), ("NBT", _P), ("gemm_rows", _I64),
+        *(
+            (name, _P)
+            for name in (
+                "sizes",
+                "perm",
+                "codes",
+                "alphas",
+                "hp",
+                "X",
+                "Y",
+                "W",
+                "b",
+                "A",
+                "Z",
+                "D",
+                "NW",
+                "NB",
+                "S1W",
+                "S1B",
+                "S2W",
+                "S2B",
+                "Yb",
+                "gemm",
+            )
+        ),
+        ("threads", _I64),
+        ("NWT", _P),
+        ("NBT", _P),
+        ("gemm_rows", _I64),
     ]
 
 

@@ -114,8 +114,21 @@ def _exp_nonpositive_impl(x):
         k = np.floor(x * 1.44269504088896338700 + 0.5)
         r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
         p = 1.0 / 6227020800.0  # Taylor series of e^r to r^13/13!, |r| ≤ ln2/2
-        for d in (479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0,
-                  120.0, 24.0, 6.0, 2.0, 1.0, 1.0):
+        for d in (
+            479001600.0,
+            39916800.0,
+            3628800.0,
+            362880.0,
+            40320.0,
+            5040.0,
+            720.0,
+            120.0,
+            24.0,
+            6.0,
+            2.0,
+            1.0,
+            1.0,
+        ):
             p = p * r + 1.0 / d
         e = p * _bits_as_float64((np.int64(k) + 1023) << 52)
         return 0.0 if tiny else e
@@ -130,9 +143,19 @@ def _gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, iw, fw, cw):  # 
     iw[0], iw[1], iw[2], iw[3], iw[4], iw[5] = M, N, K, lda, ldb, ldc
     fw[0], fw[1] = alpha, beta
     args = (
-        cw[0:].ctypes, cw[1:].ctypes, iw[0:].ctypes, iw[1:].ctypes, iw[2:].ctypes,
-        fw[0:].ctypes, A.ctypes, iw[3:].ctypes, B.ctypes, iw[4:].ctypes, fw[1:].ctypes,
-        C.ctypes, iw[5:].ctypes,
+        cw[0:].ctypes,
+        cw[1:].ctypes,
+        iw[0:].ctypes,
+        iw[1:].ctypes,
+        iw[2:].ctypes,
+        fw[0:].ctypes,
+        A.ctypes,
+        iw[3:].ctypes,
+        B.ctypes,
+        iw[4:].ctypes,
+        fw[1:].ctypes,
+        C.ctypes,
+        iw[5:].ctypes,
     )
     if fw.itemsize == 4:
         _sgemm(*args)
@@ -316,8 +339,32 @@ def _adam(p, g, mm, vv, step, eps_hat, b1, b2, l2):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def train_epoch(
-    X, Y, perm, B, Ws, bs, codes, alphas, cost, fused, opt, hp, t,
-    A, Z, D, NW, NB, S1W, S1B, S2W, S2B, Yb, iw, fw, cw,
+    X,
+    Y,
+    perm,
+    B,
+    Ws,
+    bs,
+    codes,
+    alphas,
+    cost,
+    fused,
+    opt,
+    hp,
+    t,
+    A,
+    Z,
+    D,
+    NW,
+    NB,
+    S1W,
+    S1B,
+    S2W,
+    S2B,
+    Yb,
+    iw,
+    fw,
+    cw,
 ):  # noqa: N803
     """One epoch of mini-batch training over ``X[perm]``, in place; returns Adam's step count.
 
@@ -362,19 +409,67 @@ def train_epoch(
             n_out, n_in = W.shape
             _mean_rows(D[i], NB[i], m)  # ∂C/∂b^l = δ^l (mean over the mini-batch)
             if i > 0:  # δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1}), with the weights before the step
-                _gemm(_N, _N, n_in, m, n_out, 1.0, W, n_in, D[i], n_out, 0.0, D[i - 1], n_in,
-                      iw, fw, cw)
+                _gemm(
+                    _N,
+                    _N,
+                    n_in,
+                    m,
+                    n_out,
+                    1.0,
+                    W,
+                    n_in,
+                    D[i],
+                    n_out,
+                    0.0,
+                    D[i - 1],
+                    n_in,
+                    iw,
+                    fw,
+                    cw,
+                )
                 _vjp(codes[i - 1], alphas[i - 1], Z[i - 1], A[i], D[i - 1], m)
             if opt == 0:  # w ← (1 − ηλ/n) w − (η/m) δ aᵀ ; b ← b − η ∂C/∂b
-                _gemm(_N, _T, n_in, n_out, m, -eta / m, A[i], n_in, D[i], n_out,
-                      1.0 - eta * decay, W, n_in, iw, fw, cw)
+                _gemm(
+                    _N,
+                    _T,
+                    n_in,
+                    n_out,
+                    m,
+                    -eta / m,
+                    A[i],
+                    n_in,
+                    D[i],
+                    n_out,
+                    1.0 - eta * decay,
+                    W,
+                    n_in,
+                    iw,
+                    fw,
+                    cw,
+                )
                 nb = NB[i]
                 for c in range(n_out):
                     b[c] -= eta * nb[c]
                 continue
             # ∂C/∂w^l = δ^l (a^{l−1})ᵀ / m
-            _gemm(_N, _T, n_in, n_out, m, 1.0 / m, A[i], n_in, D[i], n_out, 0.0, NW[i], n_in,
-                  iw, fw, cw)
+            _gemm(
+                _N,
+                _T,
+                n_in,
+                n_out,
+                m,
+                1.0 / m,
+                A[i],
+                n_in,
+                D[i],
+                n_out,
+                0.0,
+                NW[i],
+                n_in,
+                iw,
+                fw,
+                cw,
+            )
             if opt == 1:
                 _momentum(W, NW[i], S1W[i], eta, mu, decay, nesterov)
                 _momentum(b, NB[i], S1B[i], eta, mu, 0.0, nesterov)
@@ -400,8 +495,25 @@ def floor_epoch(batches, B, Ws, A, D, Z, G, NW, iw, fw, cw):  # noqa: N803
         for i in range(L - 1, -1, -1):
             W = Ws[i]
             n_out, n_in = W.shape
-            _gemm(_N, _T, n_in, n_out, B, 1.0, A[i], n_in, D[i], n_out, 0.0, NW[i], n_in,
-                  iw, fw, cw)
+            _gemm(
+                _N, _T, n_in, n_out, B, 1.0, A[i], n_in, D[i], n_out, 0.0, NW[i], n_in, iw, fw, cw
+            )
             if i > 0:
-                _gemm(_N, _N, n_in, B, n_out, 1.0, W, n_in, D[i], n_out, 0.0, G[i - 1], n_in,
-                      iw, fw, cw)
+                _gemm(
+                    _N,
+                    _N,
+                    n_in,
+                    B,
+                    n_out,
+                    1.0,
+                    W,
+                    n_in,
+                    D[i],
+                    n_out,
+                    0.0,
+                    G[i - 1],
+                    n_in,
+                    iw,
+                    fw,
+                    cw,
+                )

@@ -235,8 +235,10 @@ def get_backend(name: str | Backend = "numpy", device: str | None = None) -> Bac
     if kind not in ("cpu", "cuda") or (kind == "cpu" and device != "cpu"):
         raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda' (or 'cuda:N')")
     if kind not in devices:
-        hint = {"numpy": "use backend='torch' or 'cupy' for a GPU",
-                "cupy": "CuPy runs on NVIDIA GPUs only; use backend='numpy' or 'torch' on a CPU"}
+        hint = {
+            "numpy": "use backend='torch' or 'cupy' for a GPU",
+            "cupy": "CuPy runs on NVIDIA GPUs only; use backend='numpy' or 'torch' on a CPU",
+        }
         raise ValueError(
             f"backend {name!r} does not run on device {device!r}: {hint.get(name, '')}"
         )

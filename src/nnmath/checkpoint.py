@@ -141,8 +141,9 @@ class Checkpoint:
         for key in ("sizes", "activations", "cost", "dtype"):
             if config[key] != mine[key]:
                 raise ModelFileError(
-                    src, f"the checkpoint's {key} {config[key]!r} differ from the network's "
-                    f"{mine[key]!r}; resume with the same architecture"
+                    src,
+                    f"the checkpoint's {key} {config[key]!r} differ from the network's "
+                    f"{mine[key]!r}; resume with the same architecture",
                 )
         try:
             state = json.loads(metadata["checkpoint"])
@@ -152,8 +153,9 @@ class Checkpoint:
             raise ModelFileError(src, f"the checkpoint state is malformed ({exc!r})") from None
         if opt_name != self.optimizer.name:
             raise ModelFileError(
-                src, f"the checkpoint was trained with optimizer {opt_name!r}, this run uses "
-                f"{self.optimizer.name!r}"
+                src,
+                f"the checkpoint was trained with optimizer {opt_name!r}, this run uses "
+                f"{self.optimizer.name!r}",
             )
         try:
             if rng_state.get("bit_generator") != type(self.rng.bit_generator).__name__:
@@ -171,7 +173,7 @@ class Checkpoint:
         net.set_parameters(weights, biases)
         # np.array copies: the optimizer updates its state in place
         self.optimizer.load_state_arrays(
-            {k[len(_OPT):]: np.array(v) for k, v in tensors.items() if k.startswith(_OPT)}
+            {k[len(_OPT) :]: np.array(v) for k, v in tensors.items() if k.startswith(_OPT)}
         )
         best_params = None
         if history.best_epoch is not None:

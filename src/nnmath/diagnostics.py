@@ -157,9 +157,7 @@ class GradientTracker:
             self._step = 0
         self._record(net, history, done)
 
-    def on_batch_end(
-        self, net: Any, history: Any, epoch: int, batch: int, n_batches: int
-    ) -> None:
+    def on_batch_end(self, net: Any, history: Any, epoch: int, batch: int, n_batches: int) -> None:
         """Count mini-batches; record every ``every`` of them."""
         self._step += 1
         if self.every is not None and self._step % self.every == 0:
@@ -402,8 +400,14 @@ def _as_float64(net: Any) -> Any:
     """A float64 copy of ``net`` (same activations, cost and parameters)."""
     from .network import Network
 
-    copy = Network(net.sizes, activation=list(net.activation_functions),
-                   cost=net.cost_function, init="normal", seed=0, dtype="float64")
+    copy = Network(
+        net.sizes,
+        activation=list(net.activation_functions),
+        cost=net.cost_function,
+        init="normal",
+        seed=0,
+        dtype="float64",
+    )
     copy.init = net.init
     copy.set_parameters(
         [to_numpy(W).astype(np.float64) for W in net.weights],
@@ -503,8 +507,9 @@ def scalar_chain(
         raise ValueError(f"L must be a positive integer (the number of neurons), got {L}")
     L = int(L)
     rng = np.random.default_rng(seed)
-    net = Network([1] * (L + 1), activation=activation, cost=cost, init=init, rng=rng,
-                  dtype="float64")
+    net = Network(
+        [1] * (L + 1), activation=activation, cost=cost, init=init, rng=rng, dtype="float64"
+    )
     x = float(rng.standard_normal()) if x is None else float(x)
     y = float(rng.uniform()) if y is None else float(y)
     X, Y = np.array([[x]]), np.array([[y]])
@@ -593,8 +598,14 @@ class GradCheck:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "max_error": self.max_error, "eps": self.eps, "tol": self.tol,
-                "floor": self.floor, "rows": [asdict(r) for r in self.rows]}
+        return {
+            "ok": self.ok,
+            "max_error": self.max_error,
+            "eps": self.eps,
+            "tol": self.tol,
+            "floor": self.floor,
+            "rows": [asdict(r) for r in self.rows],
+        }
 
     def __str__(self) -> str:
         return self.to_markdown()
@@ -836,22 +847,31 @@ class Trace:
     def to_latex(self) -> str:
         """An ``align*`` environment: every z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l, top to bottom."""
         L = len(self.layers) + 1
-        out = [r"\begin{align*}", rf"a^{{1}} = x &= {self._col(self.x)}, \quad "
-               rf"y = {self._col(self.y)}, \quad C = {self._fmt(self.cost)} \\"]
+        out = [
+            r"\begin{align*}",
+            rf"a^{{1}} = x &= {self._col(self.x)}, \quad "
+            rf"y = {self._col(self.y)}, \quad C = {self._fmt(self.cost)} \\",
+        ]
         for t in self.layers:
             l = t.layer
-            out.append(rf"z^{{{l}}} &= w^{{{l}}} a^{{{l - 1}}} + b^{{{l}}} = {self._col(t.z)}, "
-                       rf"\quad a^{{{l}}} = \sigma(z^{{{l}}}) = {self._col(t.a)} \\")
+            out.append(
+                rf"z^{{{l}}} &= w^{{{l}}} a^{{{l - 1}}} + b^{{{l}}} = {self._col(t.z)}, "
+                rf"\quad a^{{{l}}} = \sigma(z^{{{l}}}) = {self._col(t.a)} \\"
+            )
         for t in reversed(self.layers):
             l = t.layer
             if l == L:
                 rule = rf"\nabla_a C \odot \sigma'(z^{{{L}}})"
             else:
                 rule = rf"((w^{{{l + 1}}})^T \delta^{{{l + 1}}}) \odot \sigma'(z^{{{l}}})"
-            out.append(rf"\delta^{{{l}}} &= {rule} = {self._col(t.delta)} = "
-                       rf"\frac{{\partial C}}{{\partial b^{{{l}}}}} \\")
-            out.append(rf"\frac{{\partial C}}{{\partial w^{{{l}}}}} &= \delta^{{{l}}} "
-                       rf"(a^{{{l - 1}}})^T = {self._mat(t.nabla_w)} \\")
+            out.append(
+                rf"\delta^{{{l}}} &= {rule} = {self._col(t.delta)} = "
+                rf"\frac{{\partial C}}{{\partial b^{{{l}}}}} \\"
+            )
+            out.append(
+                rf"\frac{{\partial C}}{{\partial w^{{{l}}}}} &= \delta^{{{l}}} "
+                rf"(a^{{{l - 1}}})^T = {self._mat(t.nabla_w)} \\"
+            )
         out[-1] = out[-1].rstrip(" \\")
         out.append(r"\end{align*}")
         return "\n".join(out)
@@ -896,5 +916,11 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
         )
         for i, act in enumerate(net64.activation_functions)
     ]
-    return Trace(x=X[0].tolist(), y=Y[0].tolist(), cost=c, cost_name=net64.cost_name,
-                 layers=layers, digits=digits)
+    return Trace(
+        x=X[0].tolist(),
+        y=Y[0].tolist(),
+        cost=c,
+        cost_name=net64.cost_name,
+        layers=layers,
+        digits=digits,
+    )

@@ -96,15 +96,13 @@ class _NNMathBase(BaseEstimator):
         return hidden
 
     def _output_and_cost(self) -> tuple[str, str]:
-        out = self.output_activation if self.output_activation is not None else (
-            self._default_output
+        out = (
+            self.output_activation if self.output_activation is not None else (self._default_output)
         )
         cost = self.cost
         if cost is None:
             name = out if isinstance(out, str) else getattr(out, "name", "")
-            cost = {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(
-                name, "quadratic"
-            )
+            cost = {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(name, "quadratic")
         return out, cost
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> Network:
@@ -121,8 +119,12 @@ class _NNMathBase(BaseEstimator):
         else:
             activation = [act] * len(hidden) + [out]
         return Network(
-            [n_in, *hidden, n_out], activation=activation, cost=cost, init=self.init,
-            dtype=self.dtype, rng=rng,
+            [n_in, *hidden, n_out],
+            activation=activation,
+            cost=cost,
+            init=self.init,
+            dtype=self.dtype,
+            rng=rng,
         )
 
     def _check_hyper(self) -> None:
@@ -151,16 +153,28 @@ class _NNMathBase(BaseEstimator):
         validation, patience, callbacks = None, None, []
         if self.early_stopping:
             X, Xv, T, Tv = train_test_split(
-                X, T, test_size=self.validation_fraction, random_state=self._split_seed,
+                X,
+                T,
+                test_size=self.validation_fraction,
+                random_state=self._split_seed,
                 stratify=y_split,
             )
             validation, patience = (Xv, Tv), self.patience
             self.validation_scores_ = []
             callbacks.append(self._score_callback(Xv, Tv))
         history = train_fit(
-            self.network_, X, T, epochs=self.epochs, mini_batch_size=self.batch_size,
-            eta=self.eta, lmbda=self.lmbda, optimizer=self._make_optimizer(X.shape[0]),
-            validation_data=validation, rng=self._rng, patience=patience, callbacks=callbacks,
+            self.network_,
+            X,
+            T,
+            epochs=self.epochs,
+            mini_batch_size=self.batch_size,
+            eta=self.eta,
+            lmbda=self.lmbda,
+            optimizer=self._make_optimizer(X.shape[0]),
+            validation_data=validation,
+            rng=self._rng,
+            patience=patience,
+            callbacks=callbacks,
         )
         self.history_ = history
         self.loss_curve_ = list(history.training_cost)
@@ -174,8 +188,15 @@ class _NNMathBase(BaseEstimator):
             self._optimizer = self._make_optimizer(X.shape[0])
         self._optimizer.n = X.shape[0]  # λ/n with n the size of this call's data
         history = train_fit(
-            self.network_, X, T, epochs=1, mini_batch_size=self.batch_size, eta=self.eta,
-            lmbda=self.lmbda, optimizer=self._optimizer, rng=self._rng,
+            self.network_,
+            X,
+            T,
+            epochs=1,
+            mini_batch_size=self.batch_size,
+            eta=self.eta,
+            lmbda=self.lmbda,
+            optimizer=self._optimizer,
+            rng=self._rng,
         )
         self.loss_curve_.extend(history.training_cost)
         self.n_epochs_ += 1
@@ -372,11 +393,22 @@ class NNMathRegressor(RegressorMixin, _NNMathBase):
         dtype: str = "float32",
     ) -> None:
         super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            output_activation=output_activation, cost=cost, init=init, optimizer=optimizer,
-            eta=eta, lmbda=lmbda, momentum=momentum, epochs=epochs, batch_size=batch_size,
-            early_stopping=early_stopping, patience=patience,
-            validation_fraction=validation_fraction, random_state=random_state, dtype=dtype,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            cost=cost,
+            init=init,
+            optimizer=optimizer,
+            eta=eta,
+            lmbda=lmbda,
+            momentum=momentum,
+            epochs=epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            patience=patience,
+            validation_fraction=validation_fraction,
+            random_state=random_state,
+            dtype=dtype,
         )
 
     def __sklearn_tags__(self) -> Any:
@@ -406,8 +438,7 @@ class NNMathRegressor(RegressorMixin, _NNMathBase):
             self._reset(X.shape[1], T.shape[1])
         elif T.shape[1] != self.network_.n_outputs:
             raise ValueError(
-                f"y has {T.shape[1]} targets, the network was built for "
-                f"{self.network_.n_outputs}"
+                f"y has {T.shape[1]} targets, the network was built for {self.network_.n_outputs}"
             )
         self._partial_train(X, T)
         return self

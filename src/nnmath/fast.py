@@ -68,7 +68,13 @@ GEMM_ROWS = 32
 
 #: activation name -> code used by the kernels
 ACTIVATION_CODES = {
-    "sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "elu": 4, "identity": 5, "softmax": 6,
+    "sigmoid": 0,
+    "tanh": 1,
+    "relu": 2,
+    "leaky_relu": 3,
+    "elu": 4,
+    "identity": 5,
+    "softmax": 6,
 }
 #: cost name -> code used by the kernels
 COST_CODES = {"quadratic": 0, "cross_entropy": 1, "log_likelihood": 2}
@@ -124,7 +130,12 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
 
 
 def epoch_runner(
-    net: Any, optimizer: Optimizer, X: Any, Y: Any, mini_batch_size: int, backend: str = "auto",
+    net: Any,
+    optimizer: Optimizer,
+    X: Any,
+    Y: Any,
+    mini_batch_size: int,
+    backend: str = "auto",
     threads: int | None = None,
 ) -> EpochRunner | None:
     """An :class:`EpochRunner` for this training run, or ``None`` when it is not supported.
@@ -206,8 +217,14 @@ class EpochRunner:
     """
 
     def __init__(
-        self, net: Any, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray,
-        mini_batch_size: int, backend: str, threads: int | None = None,
+        self,
+        net: Any,
+        optimizer: Optimizer,
+        X: np.ndarray,
+        Y: np.ndarray,
+        mini_batch_size: int,
+        backend: str,
+        threads: int | None = None,
     ) -> None:
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
         self.B, self.backend = int(mini_batch_size), backend
@@ -265,16 +282,30 @@ class EpochRunner:
         self._c_keep = {
             name: _cepoch.pointers(arrays)
             for name, arrays in (
-                ("A", self.A), ("Z", self.Z), ("D", self.D), ("NB", self.NB),
-                ("NWT", self.NWT), ("NBT", self.NBT),
+                ("A", self.A),
+                ("Z", self.Z),
+                ("D", self.D),
+                ("NB", self.NB),
+                ("NWT", self.NWT),
+                ("NBT", self.NBT),
             )
         }
         c = _cepoch.CEpoch(
-            n=X.shape[0], B=self.B, L=len(net.weights), cost=self.cost_code,
-            fused=int(self.fused), opt=self.opt_code, blas64=int(gemm_addresses().int64),
-            sizes=self._sizes.ctypes.data, codes=self.codes.ctypes.data,
-            alphas=self.alphas.ctypes.data, X=X.ctypes.data, Y=Y.ctypes.data,
-            Yb=self.Yb.ctypes.data, gemm=_cepoch.gemm_address(X.dtype), threads=self.threads,
+            n=X.shape[0],
+            B=self.B,
+            L=len(net.weights),
+            cost=self.cost_code,
+            fused=int(self.fused),
+            opt=self.opt_code,
+            blas64=int(gemm_addresses().int64),
+            sizes=self._sizes.ctypes.data,
+            codes=self.codes.ctypes.data,
+            alphas=self.alphas.ctypes.data,
+            X=X.ctypes.data,
+            Y=Y.ctypes.data,
+            Yb=self.Yb.ctypes.data,
+            gemm=_cepoch.gemm_address(X.dtype),
+            threads=self.threads,
             gemm_rows=GEMM_ROWS,
         )
         for name, array in self._c_keep.items():
@@ -288,7 +319,8 @@ class EpochRunner:
         net, c = self.net, self._c_epoch
         hp = self._hyper()
         keep = {
-            "W": pointers(net.weights), "b": pointers(net.biases),
+            "W": pointers(net.weights),
+            "b": pointers(net.biases),
             "NW": pointers(self.NW if self.NW is not None else net.weights),
             **{name: pointers(s) for name, s in zip(("S1W", "S1B", "S2W", "S2B"), state)},
         }
@@ -350,9 +382,14 @@ class EpochRunner:
         opt = self.optimizer
         return np.array(
             [
-                opt.eta, opt.lmbda / opt.n, getattr(opt, "momentum", 0.0),
-                float(getattr(opt, "nesterov", False)), getattr(opt, "beta1", 0.9),
-                getattr(opt, "beta2", 0.999), getattr(opt, "epsilon", 1e-8), self.eps,
+                opt.eta,
+                opt.lmbda / opt.n,
+                getattr(opt, "momentum", 0.0),
+                float(getattr(opt, "nesterov", False)),
+                getattr(opt, "beta1", 0.9),
+                getattr(opt, "beta2", 0.999),
+                getattr(opt, "epsilon", 1e-8),
+                self.eps,
             ],
             np.float64,
         )
@@ -381,11 +418,32 @@ class EpochRunner:
 
             nw = self.NW if self.NW is not None else tuple(net.weights)
             t = train_epoch(
-                self.X, self.Y, perm, self.B, tuple(net.weights), tuple(net.biases),
-                self.codes, self.alphas, self.cost_code, self.fused, self.opt_code,
-                self._hyper(), t, self.A, self.Z, self.D, nw, self.NB,
-                tuple(s1w), tuple(s1b), tuple(s2w), tuple(s2b), self.Yb,
-                self.iw, self.fw, self.cw,
+                self.X,
+                self.Y,
+                perm,
+                self.B,
+                tuple(net.weights),
+                tuple(net.biases),
+                self.codes,
+                self.alphas,
+                self.cost_code,
+                self.fused,
+                self.opt_code,
+                self._hyper(),
+                t,
+                self.A,
+                self.Z,
+                self.D,
+                nw,
+                self.NB,
+                tuple(s1w),
+                tuple(s1b),
+                tuple(s2w),
+                tuple(s2b),
+                self.Yb,
+                self.iw,
+                self.fw,
+                self.cw,
             )
         else:
             t = self._numpy_epoch(perm, s1w, s1b, s2w, s2b, t)
@@ -429,8 +487,16 @@ class EpochRunner:
                     np.divide(Yb, a, out=d)
                     np.negative(d, out=d)
             if not self.fused:
-                _np_vjp(self.codes[L - 1], self.alphas[L - 1], Z[L - 1], A[L], d, T[L - 1],
-                        M[L - 1], col)
+                _np_vjp(
+                    self.codes[L - 1],
+                    self.alphas[L - 1],
+                    Z[L - 1],
+                    A[L],
+                    d,
+                    T[L - 1],
+                    M[L - 1],
+                    col,
+                )
             for i in range(L - 1, -1, -1):
                 np.sum(D[i], axis=0, out=NB[i])  # ∂C/∂b = δ (mean over the columns)
                 np.divide(NB[i], m, out=NB[i])
@@ -438,8 +504,16 @@ class EpochRunner:
                 np.divide(NW[i], m, out=NW[i])
                 if i > 0:  # δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l−1})
                     np.matmul(D[i], Ws[i], out=D[i - 1])
-                    _np_vjp(self.codes[i - 1], self.alphas[i - 1], Z[i - 1], A[i], D[i - 1],
-                            T[i - 1], M[i - 1], col)
+                    _np_vjp(
+                        self.codes[i - 1],
+                        self.alphas[i - 1],
+                        Z[i - 1],
+                        A[i],
+                        D[i - 1],
+                        T[i - 1],
+                        M[i - 1],
+                        col,
+                    )
             t += 1
             if self.opt_code == 0:
                 for W, b, nw, nb in zip(Ws, bs, NW, NB, strict=True):

@@ -101,9 +101,10 @@ def _check_savable(net: Any) -> dict[str, Any]:
 
     config = net.config()
     for i, act in enumerate(config["activations"]):
-        if act["name"] not in ACTIVATIONS or type(net.activation_functions[i]) is not ACTIVATIONS[
-            act["name"]
-        ]:
+        if (
+            act["name"] not in ACTIVATIONS
+            or type(net.activation_functions[i]) is not ACTIVATIONS[act["name"]]
+        ):
             raise ValueError(
                 f"layer {i} uses the custom activation {act['name']!r}, which a model file "
                 "cannot rebuild; use one of the registered activations "
@@ -275,8 +276,8 @@ def _parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype not in _ITEMSIZE:
             raise ModelFileError(
-                path, f"tensor {name!r} has dtype {dtype!r}; nnmath files hold only "
-                f"{sorted(_ITEMSIZE)}"
+                path,
+                f"tensor {name!r} has dtype {dtype!r}; nnmath files hold only {sorted(_ITEMSIZE)}",
             )
         if not (
             isinstance(shape, list)
@@ -290,22 +291,25 @@ def _parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str
             and 0 <= offsets[0] <= offsets[1] <= buffer_len
         ):
             raise ModelFileError(
-                path, f"tensor {name!r} has byte range {offsets!r} outside the "
-                f"{buffer_len}-byte data section (truncated or corrupted file)"
+                path,
+                f"tensor {name!r} has byte range {offsets!r} outside the "
+                f"{buffer_len}-byte data section (truncated or corrupted file)",
             )
         expected = math.prod(shape) * _ITEMSIZE[dtype]
         if offsets[1] - offsets[0] != expected:
             raise ModelFileError(
-                path, f"tensor {name!r} of shape {shape} and dtype {dtype} needs {expected} "
-                f"bytes but its byte range holds {offsets[1] - offsets[0]}"
+                path,
+                f"tensor {name!r} of shape {shape} and dtype {dtype} needs {expected} "
+                f"bytes but its byte range holds {offsets[1] - offsets[0]}",
             )
         spans.append((offsets[0], offsets[1], name))
     end = 0
     for begin, stop, name in sorted(spans):
         if begin != end:
             raise ModelFileError(
-                path, f"tensor {name!r} starts at byte {begin}, expected {end} "
-                "(overlapping or missing data)"
+                path,
+                f"tensor {name!r} starts at byte {begin}, expected {end} "
+                "(overlapping or missing data)",
             )
         end = stop
     if end != buffer_len:
@@ -349,8 +353,9 @@ def read_model_file(
         raise ModelFileError(path, "format_version is not an integer") from None
     if version > FORMAT_VERSION:
         raise ModelFileError(
-            path, f"it has format version {version}, newer than this nnmath reads "
-            f"({FORMAT_VERSION}); upgrade nnmath"
+            path,
+            f"it has format version {version}, newer than this nnmath reads "
+            f"({FORMAT_VERSION}); upgrade nnmath",
         )
     config = _check_config(path, metadata["config"])
     try:
@@ -395,8 +400,9 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
             raise ModelFileError(path, f"activation {i} is malformed: {act!r}")
         if act["name"] not in ACTIVATIONS:
             raise ModelFileError(
-                path, f"layer {i} has the unknown activation {act['name']!r}; this nnmath "
-                f"knows {sorted(ACTIVATIONS)}"
+                path,
+                f"layer {i} has the unknown activation {act['name']!r}; this nnmath "
+                f"knows {sorted(ACTIVATIONS)}",
             )
         params = {k: v for k, v in act.items() if k != "name"}
         if any(
@@ -424,8 +430,7 @@ def _check_layer_tensors(path: Any, config: dict[str, Any], tensors: dict[str, A
             arr = tensors[name]
             if arr.shape != shape:
                 raise ModelFileError(
-                    path, f"tensor {name!r} has shape {arr.shape}, but sizes {sizes} needs "
-                    f"{shape}"
+                    path, f"tensor {name!r} has shape {arr.shape}, but sizes {sizes} needs {shape}"
                 )
             if arr.dtype != dtype:
                 raise ModelFileError(
@@ -452,8 +457,12 @@ def network_from_config(config: dict[str, Any], tensors: Mapping[str, np.ndarray
         for a in config["activations"]
     ]
     net = Network(
-        config["sizes"], activation=acts, cost=config["cost"], init=config["init"],
-        dtype=config["dtype"], seed=0,
+        config["sizes"],
+        activation=acts,
+        cost=config["cost"],
+        init=config["init"],
+        dtype=config["dtype"],
+        seed=0,
     )
     weights, biases = [], []
     for i in range(net.n_layers):
@@ -554,9 +563,7 @@ def _flatten(module: Any) -> list[Any]:
     return [module]
 
 
-def from_torch(
-    module: Any, cost: str | None = None, init: str = "normal"
-) -> Any:
+def from_torch(module: Any, cost: str | None = None, init: str = "normal") -> Any:
     """Read a ``torch.nn.Sequential`` of Linear layers and activations into a :class:`Network`.
 
     Each ``nn.Linear`` may be followed by one of ``Sigmoid``, ``Tanh``, ``ReLU``,

@@ -147,9 +147,7 @@ class Network:
         """The architecture as plain Python values (what a saved model stores beside weights)."""
         return {
             "sizes": list(self.sizes),
-            "activations": [
-                {"name": act.name, **act.params} for act in self.activation_functions
-            ],
+            "activations": [{"name": act.name, **act.params} for act in self.activation_functions],
             "cost": self.cost_function.name,
             "init": self.init,
             "dtype": np.dtype(self.dtype).name,
@@ -314,9 +312,7 @@ class Network:
             c += 0.5 * lmbda / n * sum(float(xp.sum(W * W)) for W in self.weights)
         return c
 
-    def _chunk_scores(
-        self, X: Any, Y: Any, labels: Any, chunks: Any
-    ) -> list[tuple[float, int]]:
+    def _chunk_scores(self, X: Any, Y: Any, labels: Any, chunks: Any) -> list[tuple[float, int]]:
         """For each chunk c in ``chunks``: Σ_x C_x over the rows ``[c·R, (c+1)·R)`` of the checked
         ``X``, ``Y`` (``R = EVAL_ROWS``, so memory stays bounded) and, when ``labels`` is given,
         how many of those rows have ``argmax a^L == labels``; one forward pass per chunk."""
@@ -428,4 +424,3 @@ def _layer_activations(
             f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
         )
     return layers
-

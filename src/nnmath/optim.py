@@ -145,10 +145,10 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), with L2 added to the gradient (``g = ∇C + (λ/n) w``)::
 
-        m ← β1 m + (1 − β1) g          first moment
-        v ← β2 v + (1 − β2) g²         second moment
-        m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
-        w ← w − η m̂ / (√v̂ + ε)
+    m ← β1 m + (1 − β1) g          first moment
+    v ← β2 v + (1 − β2) g²         second moment
+    m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+    w ← w − η m̂ / (√v̂ + ε)
     """
 
     name = "adam"

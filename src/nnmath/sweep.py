@@ -220,12 +220,18 @@ class Sweep:
     seeds: int = 1
 
     @classmethod
-    def create(cls, measure: str = "train", *, dataset: str = "digits",
-               subset: int | None = None, seeds: int = 1, **grid: Any) -> Sweep:
+    def create(
+        cls,
+        measure: str = "train",
+        *,
+        dataset: str = "digits",
+        subset: int | None = None,
+        seeds: int = 1,
+        **grid: Any,
+    ) -> Sweep:
         """A validated sweep from keyword arguments (``depth=[2, 4], init="he"``)."""
         return cls.from_dict(
-            {"measure": measure, "dataset": dataset, "subset": subset, "seeds": seeds,
-             "grid": grid}
+            {"measure": measure, "dataset": dataset, "subset": subset, "seeds": seeds, "grid": grid}
         )
 
     @classmethod
@@ -271,8 +277,7 @@ class Sweep:
             raise SweepError(f"{source}: grid must be a table of parameter = [values]")
         if not raw:
             raise SweepError(
-                f"{source}: the grid is empty: give at least one parameter, "
-                "e.g. depth = [1, 2, 3]"
+                f"{source}: the grid is empty: give at least one parameter, e.g. depth = [1, 2, 3]"
             )
         grid: dict[str, tuple[Any, ...]] = {}
         for name, values in raw.items():
@@ -288,13 +293,15 @@ class Sweep:
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized
-        return cls(measure=measure, grid=grid, dataset=dataset, subset=subset,
-                   seeds=seeds)
+        return cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"measure": self.measure, "dataset": self.dataset,
-                             "seeds": self.seeds, "grid": {k: list(v) for k, v in
-                                                           self.grid.items()}}
+        d: dict[str, Any] = {
+            "measure": self.measure,
+            "dataset": self.dataset,
+            "seeds": self.seeds,
+            "grid": {k: list(v) for k, v in self.grid.items()},
+        }
         if self.subset is not None:
             d["subset"] = self.subset
         return d
@@ -319,15 +326,20 @@ class Sweep:
         """Every grid point × seed index as a :class:`Task`, grid order, seeds innermost."""
         out = []
         for params in self.points():
-            ident = {"measure": self.measure, "dataset": self.dataset, "subset": self.subset,
-                     **params}
+            ident = {
+                "measure": self.measure,
+                "dataset": self.dataset,
+                "subset": self.subset,
+                **params,
+            }
             blob = json.dumps(ident, sort_keys=True).encode()
             digest = hashlib.sha256(blob).digest()
             entropy = int.from_bytes(digest[:16], "little")
             for s in range(self.seeds):
                 key = hashlib.sha256(blob + f"#seed={s}".encode()).hexdigest()[:16]
-                out.append(Task(key, self.measure, self.dataset, self.subset, dict(params), s,
-                                entropy))
+                out.append(
+                    Task(key, self.measure, self.dataset, self.subset, dict(params), s, entropy)
+                )
         return out
 
     @property
@@ -338,16 +350,22 @@ class Sweep:
     def columns(self) -> list[str]:
         """The results table's columns, in order."""
         cols = ["key", "measure", "dataset", "subset", "seed_index", *PARAMETERS]
-        cols += ["training_cost", "validation_accuracy", "test_accuracy", "diverged",
-                 "epochs_run", "epoch_costs", "epoch_accuracies"]
+        cols += [
+            "training_cost",
+            "validation_accuracy",
+            "test_accuracy",
+            "diverged",
+            "epochs_run",
+            "epoch_costs",
+            "epoch_accuracies",
+        ]
         if self.measure == "vanishing":
             depth = max(p["depth"] for p in self.points())
             cols += [f"speed_l{k}" for k in range(1, depth + 1)] + ["speed_out", "speeds"]
         return cols + ["wall_time", "worker"]
 
 
-def load_sweep(path: str | os.PathLike[str],
-               overrides: Mapping[str, Any] | None = None) -> Sweep:
+def load_sweep(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> Sweep:
     """Read a sweep from a TOML file, optionally overriding settings and grid parameters.
 
     Example
@@ -416,8 +434,11 @@ def _data(name: str, subset: int | None) -> tuple[Any, ...]:
 
 def cache_info() -> dict[str, Any]:
     """This process's data cache: which data sets it holds and how often each was loaded."""
-    return {"pid": os.getpid(), "cached": sorted(map(str, _CACHE)),
-            "loads": [list(k) for k in _LOADS]}
+    return {
+        "pid": os.getpid(),
+        "cached": sorted(map(str, _CACHE)),
+        "loads": [list(k) for k in _LOADS],
+    }
 
 
 def _finite(x: float) -> float | None:
@@ -449,9 +470,15 @@ def run_task(task: Task, delay: float = 0.0) -> dict[str, Any]:
     # in the row (``diverged``) rather than warned about at every step.
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         sizes = [X.shape[1], *[p["width"]] * p["depth"], n_classes]
-        net = Network(sizes, activation=p["activation"],
-                      output_activation=p["output_activation"], cost=p["cost"],
-                      init=p["init"], dtype=p["dtype"], rng=np.random.default_rng(init_ss))
+        net = Network(
+            sizes,
+            activation=p["activation"],
+            output_activation=p["output_activation"],
+            cost=p["cost"],
+            init=p["init"],
+            dtype=p["dtype"],
+            rng=np.random.default_rng(init_ss),
+        )
         callbacks = []
         if task.measure == "vanishing":
             speeds.append(gradient_norms(net, X, y).nabla_b)
@@ -459,15 +486,28 @@ def run_task(task: Task, delay: float = 0.0) -> dict[str, Any]:
         diverged = False
         try:
             history = fit(
-                net, X, y, epochs=p["epochs"], mini_batch_size=p["mini_batch_size"],
-                eta=p["eta"], lmbda=p["lmbda"], optimizer=p["optimizer"],
-                momentum=p["momentum"], validation_data=(Xv, yv),
-                rng=np.random.default_rng(shuffle_ss), callbacks=callbacks)
+                net,
+                X,
+                y,
+                epochs=p["epochs"],
+                mini_batch_size=p["mini_batch_size"],
+                eta=p["eta"],
+                lmbda=p["lmbda"],
+                optimizer=p["optimizer"],
+                momentum=p["momentum"],
+                validation_data=(Xv, yv),
+                rng=np.random.default_rng(shuffle_ss),
+                callbacks=callbacks,
+            )
         except TrainingDiverged as exc:
             history, diverged = exc.history, True
         row: dict[str, Any] = {
-            "key": task.key, "measure": task.measure, "dataset": task.dataset,
-            "subset": task.subset, "seed_index": task.seed_index, **p,
+            "key": task.key,
+            "measure": task.measure,
+            "dataset": task.dataset,
+            "subset": task.subset,
+            "seed_index": task.seed_index,
+            **p,
             "training_cost": _finite(net.cost(X, y)),
             "validation_accuracy": _finite(net.accuracy(Xv, yv)),
             "test_accuracy": _finite(net.accuracy(Xt, yt)),
@@ -579,8 +619,9 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
 class _Writer:
     """Appends rows to a CSV or JSON-lines file, flushed after every row."""
 
-    def __init__(self, path: Path, columns: list[str], existing: list[dict[str, Any]],
-                 rewrite: bool) -> None:
+    def __init__(
+        self, path: Path, columns: list[str], existing: list[dict[str, Any]], rewrite: bool
+    ) -> None:
         self.path, self.fmt = path, _format(path)
         self.columns = list(columns)
         for r in existing:  # keep the columns of rows from an earlier, wider sweep
@@ -621,8 +662,7 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]], columns: list[str]) -
     import pyarrow.parquet as pq
 
     data = {
-        c: [json.dumps(r.get(c)) if c in _JSON_COLUMNS else r.get(c) for r in rows]
-        for c in columns
+        c: [json.dumps(r.get(c)) if c in _JSON_COLUMNS else r.get(c) for r in rows] for c in columns
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -849,8 +889,9 @@ def run_sweep(
         all_rows = read_results(stream)
         _write_parquet(out, all_rows, writer.columns)
         parquet = out
-    return SweepResult(sweep, rows, stream, len(new_rows), skipped, len(tasks),
-                       time.perf_counter() - t0, parquet)
+    return SweepResult(
+        sweep, rows, stream, len(new_rows), skipped, len(tasks), time.perf_counter() - t0, parquet
+    )
 
 
 def _read_header(path: Path) -> list[str]:
@@ -869,8 +910,11 @@ def _read_header(path: Path) -> list[str]:
 _NOT_METRICS = {"key", "seed_index", "worker", "wall_time", *_JSON_COLUMNS}
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None = None,
-              metrics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def summarize(
+    rows: Sequence[Mapping[str, Any]],
+    by: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """Aggregate the rows over seeds: mean and standard deviation of every metric.
 
     Parameters
@@ -897,8 +941,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None = None
         by = [p for p in params if len({r.get(p) for r in rows}) > 1]
     if metrics is None:
         metrics = [
-            c for c in rows[0]
-            if c not in params and c not in _NOT_METRICS and c != "diverged"
+            c for c in rows[0] if c not in params and c not in _NOT_METRICS and c != "diverged"
         ]
         metrics += [c for r in rows for c in r if c.startswith("speed_l") and c not in metrics]
         metrics.append("wall_time")
@@ -911,8 +954,11 @@ def summarize(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None = None
         g["n"] = len(members)
         g["diverged"] = sum(bool(m.get("diverged")) for m in members)
         for m in metrics:
-            xs = [float(v) for v in (r.get(m) for r in members)
-                  if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            xs = [
+                float(v)
+                for v in (r.get(m) for r in members)
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            ]
             g[f"{m}_mean"] = float(np.mean(xs)) if xs else None
             g[f"{m}_std"] = float(np.std(xs, ddof=1)) if len(xs) > 1 else (0.0 if xs else None)
         out.append(g)

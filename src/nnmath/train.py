@@ -128,10 +128,13 @@ class _Evaluation:
             self.blas.set(1)  # T threads, one BLAS thread each
             try:
                 errors = np.geterr()  # NumPy's error state is per thread: the workers get ours
-                done = [f.result() for f in [
-                    self.pool.submit(_chunk_scores, net, X, Y, labels, part, errors)
-                    for part in parts
-                ]]
+                done = [
+                    f.result()
+                    for f in [
+                        self.pool.submit(_chunk_scores, net, X, Y, labels, part, errors)
+                        for part in parts
+                    ]
+                ]
             finally:
                 self.blas.set(blas_before)
             scores = [done[c % T][c // T] for c in range(n_chunks)]
@@ -250,8 +253,14 @@ def fit(
     if rng is None:  # a seeded network shuffles reproducibly without a seed here too
         rng = np.random.default_rng(seed) if seed is not None else net.rng
     opt = get_optimizer(
-        optimizer, eta=eta, lmbda=lmbda, n=n, momentum=momentum, nesterov=nesterov,
-        beta1=beta1, beta2=beta2,
+        optimizer,
+        eta=eta,
+        lmbda=lmbda,
+        n=n,
+        momentum=momentum,
+        nesterov=nesterov,
+        beta1=beta1,
+        beta2=beta2,
     )
     B = int(mini_batch_size)
     history = History()

@@ -28,8 +28,7 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
         raise TypeError(f"sizes must be integers, got {list(sizes)!r}")
     if len(out) < 2:
         raise ValueError(
-            f"sizes must list at least 2 layers (input and output), got {out}; "
-            "e.g. [784, 30, 10]"
+            f"sizes must list at least 2 layers (input and output), got {out}; e.g. [784, 30, 10]"
         )
     bad = [s for s in out if s <= 0]
     if bad:
@@ -43,9 +42,7 @@ def _as_numeric(X: Any, name: str) -> np.ndarray:
 
         X = to_numpy(X)
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
@@ -95,9 +92,7 @@ def _integer_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
     if not np.isfinite(y).all():
         raise ValueError("y contains NaN or infinite values")
     if np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
-        raise ValueError(
-            "y must hold integer class labels or one-hot rows; got non-integer values"
-        )
+        raise ValueError("y must hold integer class labels or one-hot rows; got non-integer values")
     labels = y.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(

@@ -44,8 +44,9 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"nnmath {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
-                                parser_class=Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands", parser_class=Parser
+    )
     for module in COMMANDS.values():
         importlib.import_module(f".{module}", __name__).add_parser(sub)
     for leaf in _leaf_parsers(parser):

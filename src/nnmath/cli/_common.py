@@ -101,8 +101,12 @@ def add_debug_option(p: argparse.ArgumentParser) -> None:
     Its default is ``SUPPRESS``, so a sub-command that does not see it leaves the value that
     the main parser set untouched.
     """
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show the traceback of an error")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

@@ -29,14 +29,25 @@ def add_parser(sub: Any) -> None:
         "check each against its published checksum and move it into place atomically.",
     )
     d.add_argument("name", choices=NAMES, help="the data set")
-    d.add_argument("--dir", default=None,
-                   help="folder to store the files in (default: the user cache, "
-                        "~/.cache/nnmath/NAME or $XDG_CACHE_HOME/nnmath/NAME)")
-    d.add_argument("--mirror", action="append", default=None, metavar="URL",
-                   help="base URL to download from instead of the built-in mirrors "
-                        "(repeat to try several in turn)")
-    d.add_argument("--force", action="store_true", help="download again even if verified files "
-                   "are already there")
+    d.add_argument(
+        "--dir",
+        default=None,
+        help="folder to store the files in (default: the user cache, "
+        "~/.cache/nnmath/NAME or $XDG_CACHE_HOME/nnmath/NAME)",
+    )
+    d.add_argument(
+        "--mirror",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="base URL to download from instead of the built-in mirrors "
+        "(repeat to try several in turn)",
+    )
+    d.add_argument(
+        "--force",
+        action="store_true",
+        help="download again even if verified files are already there",
+    )
     d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a mirror")
     add_output_options(d)
     d.set_defaults(run=run_download)
@@ -92,8 +103,14 @@ def run_download(args: argparse.Namespace) -> int:
 
     show = not (args.quiet or args.json)
     with _byte_progress(show) as callback:
-        target = download_dataset(args.name, directory=args.dir, mirrors=args.mirror,
-                          progress=callback, timeout=args.timeout, force=args.force)
+        target = download_dataset(
+            args.name,
+            directory=args.dir,
+            mirrors=args.mirror,
+            progress=callback,
+            timeout=args.timeout,
+            force=args.force,
+        )
     if args.json:
         emit_json({"dataset": args.name, "directory": str(target)})
     else:
@@ -107,8 +124,13 @@ def run_where(args: argparse.Namespace) -> int:
     files = locate(args.name, args.dir)
     folder = files["train_images"].parent
     if args.json:
-        emit_json({"dataset": args.name, "directory": str(folder),
-                   "files": {k: str(v) for k, v in files.items()}})
+        emit_json(
+            {
+                "dataset": args.name,
+                "directory": str(folder),
+                "files": {k: str(v) for k, v in files.items()},
+            }
+        )
     else:
         print(folder)
     return 0

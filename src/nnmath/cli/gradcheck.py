@@ -18,14 +18,26 @@ def add_parser(sub: Any) -> None:
         "with central differences in float64, on a small network and random data (or the "
         "first rows of --dataset). Exit code 1 when a check fails.",
     )
-    p.add_argument("--sizes", type=comma_list(int), default=None,
-                   help="layer sizes (default 4,5,5,3; with --dataset: inputs,10,10,classes)")
-    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
-                   help="hidden activation(s): one, or one per hidden layer")
-    p.add_argument("--output-activation", default=None,
-                   help="output activation (default: the hidden one)")
-    p.add_argument("--cost", default="cross_entropy",
-                   help="quadratic | cross_entropy | log_likelihood (default cross_entropy)")
+    p.add_argument(
+        "--sizes",
+        type=comma_list(int),
+        default=None,
+        help="layer sizes (default 4,5,5,3; with --dataset: inputs,10,10,classes)",
+    )
+    p.add_argument(
+        "--activation",
+        type=comma_list(str),
+        default=["sigmoid"],
+        help="hidden activation(s): one, or one per hidden layer",
+    )
+    p.add_argument(
+        "--output-activation", default=None, help="output activation (default: the hidden one)"
+    )
+    p.add_argument(
+        "--cost",
+        default="cross_entropy",
+        help="quadratic | cross_entropy | log_likelihood (default cross_entropy)",
+    )
     p.add_argument("--init", default="scaled_normal", help="weight initialisation")
     p.add_argument("--examples", type=int, default=8, help="number of examples (default 8)")
     p.add_argument("--dataset", default=None, help="take the examples from this data set")
@@ -45,8 +57,15 @@ def small_network(args: argparse.Namespace, default_sizes: list[int]) -> Any:
     out = args.output_activation
     if isinstance(act, list) and out is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
-    return Network(sizes, activation=act, output_activation=out, cost=args.cost,
-                   init=args.init, seed=args.seed, dtype="float64")
+    return Network(
+        sizes,
+        activation=act,
+        output_activation=out,
+        cost=args.cost,
+        init=args.init,
+        seed=args.seed,
+        dtype="float64",
+    )
 
 
 def _data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -58,8 +77,10 @@ def _data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
         data = load_dataset(args.dataset)
         net = small_network(args, [data.n_features, 10, 10, data.n_classes])
         if net.sizes[0] != data.n_features or net.sizes[-1] != data.n_classes:
-            raise CLIError(f"--sizes must start with {data.n_features} and end with "
-                           f"{data.n_classes} for {data.name}")
+            raise CLIError(
+                f"--sizes must start with {data.n_features} and end with "
+                f"{data.n_classes} for {data.name}"
+            )
         return net, data.train[0][: args.examples], data.train[1][: args.examples]
     net = small_network(args, [4, 5, 5, 3])
     rng = np.random.default_rng(args.seed + 1)
@@ -82,11 +103,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     elif args.quiet:
-        print(f"gradcheck {'passed' if check.ok else 'FAILED'}: "
-              f"max relative error {check.max_error:.2e}")
+        print(
+            f"gradcheck {'passed' if check.ok else 'FAILED'}: "
+            f"max relative error {check.max_error:.2e}"
+        )
     else:
         print(f"{net!r}, {len(X)} examples, eps {args.eps:g}, float64\n")
         print(check.to_markdown())
-        print(f"\n{'all checks passed' if check.ok else 'SOME CHECKS FAILED'}: "
-              f"max relative error {check.max_error:.2e} (tolerance {args.tol:g})")
+        print(
+            f"\n{'all checks passed' if check.ok else 'SOME CHECKS FAILED'}: "
+            f"max relative error {check.max_error:.2e} (tolerance {args.tol:g})"
+        )
     return 0 if check.ok else 1

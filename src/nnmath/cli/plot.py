@@ -31,30 +31,54 @@ def add_parser(sub: Any) -> None:
         "curves, confusion and misclassified train a quick network with the same options as "
         "'nnmath train', or read a saved one with --model.",
     )
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", title="figures", required=True,
-                             parser_class=Parser)
+    kinds = p.add_subparsers(
+        dest="kind", metavar="KIND", title="figures", required=True, parser_class=Parser
+    )
     for kind, help_text in _KINDS.items():
-        k = kinds.add_parser(kind, help=help_text, description=help_text[0].upper() + help_text[1:]
-                             + ".")
-        k.add_argument("--out", "-o", default=f"{kind}.png", metavar="FILE",
-                       help=f"output file, .png, .svg or .pdf (default {kind}.png)")
-        k.add_argument("--dpi", type=positive_int, default=100,
-                       help="resolution of PNG output (default 100)")
+        k = kinds.add_parser(
+            kind, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+        k.add_argument(
+            "--out",
+            "-o",
+            default=f"{kind}.png",
+            metavar="FILE",
+            help=f"output file, .png, .svg or .pdf (default {kind}.png)",
+        )
+        k.add_argument(
+            "--dpi", type=positive_int, default=100, help="resolution of PNG output (default 100)"
+        )
         if kind == "activations":
             k.add_argument("--z-min", type=float, default=-5.0, help="left end of z (default -5)")
             k.add_argument("--z-max", type=float, default=5.0, help="right end of z (default 5)")
-            k.add_argument("--alpha-leaky", type=float, default=0.1,
-                           help="leaky ReLU slope α drawn (default 0.1)")
+            k.add_argument(
+                "--alpha-leaky",
+                type=float,
+                default=0.1,
+                help="leaky ReLU slope α drawn (default 0.1)",
+            )
             k.add_argument("--alpha-elu", type=float, default=1.0, help="ELU α (default 1)")
         else:
-            k.add_argument("--model", metavar="FILE", default=None,
-                           help="a saved model (.safetensors) instead of training one")
+            k.add_argument(
+                "--model",
+                metavar="FILE",
+                default=None,
+                help="a saved model (.safetensors) instead of training one",
+            )
             if kind != "curves":
-                k.add_argument("--split", choices=["test", "validation", "train"],
-                               default="test", help="data split to evaluate (default test)")
+                k.add_argument(
+                    "--split",
+                    choices=["test", "validation", "train"],
+                    default="test",
+                    help="data split to evaluate (default test)",
+                )
             if kind == "misclassified":
-                k.add_argument("--max-images", type=positive_int, default=24,
-                               help="at most this many images (default 24)")
+                k.add_argument(
+                    "--max-images",
+                    type=positive_int,
+                    default=24,
+                    help="at most this many images (default 24)",
+                )
             group = k.add_argument_group("training (when no --model is given)")
             add_training_options(group)  # type: ignore[arg-type]
         add_output_options(k)
@@ -113,8 +137,13 @@ def write_training_plots(net: Any, history: Any, data: Any, directory: str | Pat
     y_pred = net.predict(X)
     written = [directory / "curves.png", directory / "confusion.png"]
     plots.plot_learning_curves(history, title=f"{data.name}: {_describe(net)}", path=written[0])
-    plots.plot_confusion_matrix(y, y_pred, n_classes=data.n_classes, path=written[1],
-                                title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}")
+    plots.plot_confusion_matrix(
+        y,
+        y_pred,
+        n_classes=data.n_classes,
+        path=written[1],
+        title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}",
+    )
     if data.image_shape is not None:
         written.append(directory / "misclassified.png")
         plots.plot_misclassified(X, y, y_pred, data.image_shape, path=written[2])
@@ -133,8 +162,14 @@ def run(args: argparse.Namespace) -> int:
     show = not (args.quiet or args.json)
     result: dict[str, Any] = {"figure": args.kind}
     if args.kind == "activations":
-        plots.plot_activations(args.z_min, args.z_max, alpha_leaky=args.alpha_leaky,
-                               alpha_elu=args.alpha_elu, path=out, dpi=args.dpi)
+        plots.plot_activations(
+            args.z_min,
+            args.z_max,
+            alpha_leaky=args.alpha_leaky,
+            alpha_elu=args.alpha_elu,
+            path=out,
+            dpi=args.dpi,
+        )
     else:
         net, history, data = _network_and_data(args, show)
         result["dataset"] = data.name
@@ -144,8 +179,9 @@ def run(args: argparse.Namespace) -> int:
                     f"--model {args.model}: the file holds no training history; drop --model "
                     "to train a network here and draw its curves"
                 )
-            plots.plot_learning_curves(history, title=f"{data.name}: {_describe(net)}",
-                                       path=out, dpi=args.dpi)
+            plots.plot_learning_curves(
+                history, title=f"{data.name}: {_describe(net)}", path=out, dpi=args.dpi
+            )
             result["epochs"] = history.epochs
         else:
             X, y = getattr(data, args.split)
@@ -154,14 +190,25 @@ def run(args: argparse.Namespace) -> int:
             result["accuracy"] = float((y_pred == y).mean())
             if args.kind == "confusion":
                 plots.plot_confusion_matrix(
-                    y, y_pred, n_classes=data.n_classes, path=out, dpi=args.dpi,
+                    y,
+                    y_pred,
+                    n_classes=data.n_classes,
+                    path=out,
+                    dpi=args.dpi,
                     title=f"{data.name} {args.split}: accuracy {result['accuracy']:.2%}",
                 )
             else:
                 if data.image_shape is None:
                     raise CLIError(f"data set {data.name!r} has no images to show")
-                plots.plot_misclassified(X, y, y_pred, data.image_shape,
-                                         max_images=args.max_images, path=out, dpi=args.dpi)
+                plots.plot_misclassified(
+                    X,
+                    y,
+                    y_pred,
+                    data.image_shape,
+                    max_images=args.max_images,
+                    path=out,
+                    dpi=args.dpi,
+                )
                 result["misclassified"] = int((y_pred != y).sum())
     result.update(_image_info(out))
     if args.json:

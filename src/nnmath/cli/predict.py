@@ -23,8 +23,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="the saved model file (.safetensors)")
     p.add_argument("--dataset", default="digits", help="data set name (default digits)")
-    p.add_argument("--split", choices=["test", "validation", "train"], default="test",
-                   help="which split to evaluate (default test)")
+    p.add_argument(
+        "--split",
+        choices=["test", "validation", "train"],
+        default="test",
+        help="which split to evaluate (default test)",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 

@@ -36,31 +36,56 @@ def add_parser(sub: Any) -> None:
         "per task into a CSV / JSON-lines / Parquet table. Comma-separated values make a grid, "
         "e.g. nnmath sweep vanishing --activation sigmoid,relu --depth 2,4,6 --seeds 3.",
     )
-    p.add_argument("measure", nargs="?", choices=["train", "vanishing"],
-                   help="what each run measures (train: cost and accuracy per epoch; "
-                   "vanishing: also each layer's speed of learning ‖∂C/∂b^l‖)")
+    p.add_argument(
+        "measure",
+        nargs="?",
+        choices=["train", "vanishing"],
+        help="what each run measures (train: cost and accuracy per epoch; "
+        "vanishing: also each layer's speed of learning ‖∂C/∂b^l‖)",
+    )
     p.add_argument("--config", metavar="FILE", help="a sweep file (TOML); options override it")
     grid = p.add_argument_group("grid (comma-separated values)")
     for opt, (name, kind) in GRID_OPTIONS.items():
-        grid.add_argument(f"--{opt.replace('_', '-')}", dest=f"grid_{opt}",
-                          type=comma_list(kind), metavar=kind.__name__.upper(),
-                          help=f"{name} values")
+        grid.add_argument(
+            f"--{opt.replace('_', '-')}",
+            dest=f"grid_{opt}",
+            type=comma_list(kind),
+            metavar=kind.__name__.upper(),
+            help=f"{name} values",
+        )
     p.add_argument("--seeds", type=int, help="runs per grid point (default 1)")
     p.add_argument("--dataset", help="data set name (default digits)")
     p.add_argument("--subset", type=int, help="use only the first N training rows")
     run = p.add_argument_group("execution")
-    run.add_argument("--out", default="sweep.csv",
-                     help="results table: .csv, .jsonl or .parquet (default sweep.csv)")
-    run.add_argument("--resume", action="store_true",
-                     help="keep the rows already in --out and run only the missing tasks")
+    run.add_argument(
+        "--out",
+        default="sweep.csv",
+        help="results table: .csv, .jsonl or .parquet (default sweep.csv)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows already in --out and run only the missing tasks",
+    )
     run.add_argument("--overwrite", action="store_true", help="start --out afresh")
-    run.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                     help="run on this dask.distributed scheduler instead of locally")
-    run.add_argument("--jobs", type=int, default=-1,
-                     help="local worker processes (default -1: all cores; 1: this process)")
+    run.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run on this dask.distributed scheduler instead of locally",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="local worker processes (default -1: all cores; 1: this process)",
+    )
     run.add_argument("--max-tasks", type=int, help="stop after N tasks (resume later)")
-    run.add_argument("--connect-timeout", type=float, default=10.0,
-                     help="seconds to wait for the scheduler (default 10)")
+    run.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the scheduler (default 10)",
+    )
     run.add_argument("--plot", metavar="DIR", help="write the summary plots into DIR")
     add_output_options(p)
     p.set_defaults(run=run_command)
@@ -104,8 +129,10 @@ def run_command(args: argparse.Namespace) -> int:
     n_tasks = len(sweep.tasks())
     if show:
         where = args.scheduler or f"local processes (jobs {args.jobs})"
-        print(f"sweep: {sweep.measure} on {sweep.dataset}, {n_tasks} tasks "
-              f"({n_tasks // sweep.seeds} grid points x {sweep.seeds} seeds) on {where}")
+        print(
+            f"sweep: {sweep.measure} on {sweep.dataset}, {n_tasks} tasks "
+            f"({n_tasks // sweep.seeds} grid points x {sweep.seeds} seeds) on {where}"
+        )
     with ExitStack() as stack:
         bar: dict[str, Any] = {}
 
@@ -118,9 +145,16 @@ def run_command(args: argparse.Namespace) -> int:
             bar["advance"](1, last=row["worker"])
 
         result = run_sweep(
-            sweep, args.out, resume=args.resume, overwrite=args.overwrite,
-            scheduler=args.scheduler, n_jobs=args.jobs, max_tasks=args.max_tasks,
-            on_start=on_start, on_result=on_result, connect_timeout=args.connect_timeout,
+            sweep,
+            args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            n_jobs=args.jobs,
+            max_tasks=args.max_tasks,
+            on_start=on_start,
+            on_result=on_result,
+            connect_timeout=args.connect_timeout,
         )
     summary = result.summary()
     plots: list[str] = []
@@ -145,8 +179,11 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     status = "" if result.complete else f" ({result.total - len(result.rows)} still missing)"
     if not args.quiet and summary:
-        keys = [k for k in summary[0] if k not in ("n", "diverged")
-                and not k.endswith(("_mean", "_std"))]
+        keys = [
+            k
+            for k in summary[0]
+            if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))
+        ]
         cols = [*keys, "n"]
         if "speed_l1_mean" in summary[0]:
             cols.append("speed_l1 at init")
@@ -156,12 +193,16 @@ def run_command(args: argparse.Namespace) -> int:
             row = [g[k] for k in keys] + [g["n"]]
             if "speed_l1_mean" in g:
                 row.append(_fmt(g["speed_l1_mean"], g["speed_l1_std"], ".3g"))
-            row += [_fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f"),
-                    g["diverged"]]
+            row += [
+                _fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f"),
+                g["diverged"],
+            ]
             rows.append(row)
         print_table(f"nnmath sweep {sweep.measure}: mean ± std over seeds", cols, rows)
-    print(f"{len(result.rows)}/{result.total} rows in {result.path}{status}; ran {result.ran} "
-          f"tasks in {result.seconds:.1f} s")
+    print(
+        f"{len(result.rows)}/{result.total} rows in {result.path}{status}; ran {result.ran} "
+        f"tasks in {result.seconds:.1f} s"
+    )
     for p in plots:
         print(f"wrote {p}")
     return 0

@@ -19,18 +19,28 @@ def add_parser(sub: Any) -> None:
         "every quantity of the lecture's backpropagation equations, layer by layer "
         "(l = 2, …, L), as a Markdown table or as LaTeX.",
     )
-    p.add_argument("--sizes", type=comma_list(int), default=[2, 3, 2],
-                   help="layer sizes (default 2,3,2)")
-    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
-                   help="hidden activation(s)")
+    p.add_argument(
+        "--sizes", type=comma_list(int), default=[2, 3, 2], help="layer sizes (default 2,3,2)"
+    )
+    p.add_argument(
+        "--activation", type=comma_list(str), default=["sigmoid"], help="hidden activation(s)"
+    )
     p.add_argument("--output-activation", default=None, help="output activation")
     p.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
     p.add_argument("--init", default="normal", help="weight initialisation (default normal)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--x", type=comma_list(float), default=None,
-                   help="the input, e.g. 0.5,0.1 (default: random from the seed)")
-    p.add_argument("--y", type=comma_list(float), default=None,
-                   help="the target: a vector, or one class label (default: class 0)")
+    p.add_argument(
+        "--x",
+        type=comma_list(float),
+        default=None,
+        help="the input, e.g. 0.5,0.1 (default: random from the seed)",
+    )
+    p.add_argument(
+        "--y",
+        type=comma_list(float),
+        default=None,
+        help="the target: a vector, or one class label (default: class 0)",
+    )
     p.add_argument("--format", choices=["markdown", "latex", "both"], default="markdown")
     p.add_argument("--digits", type=int, default=4, help="significant digits (default 4)")
     add_output_options(p)

@@ -25,52 +25,87 @@ def add_parser(sub: Any) -> None:
         "Defaults: Nielsen's chapter-3 network (sigmoid, cross-entropy, N(0,1/n_in) weights).",
     )
     add_training_options(p)
-    p.add_argument("--plot", metavar="DIR", default=None,
-                   help="write curves.png, confusion.png (and misclassified.png for image "
-                   "data) into DIR")
-    p.add_argument("--save", metavar="FILE", default=None,
-                   help="save the trained network to FILE (safetensors, loads with nnmath.load)")
-    p.add_argument("--checkpoint", metavar="FILE", default=None,
-                   help="save a checkpoint to FILE after every epoch")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --checkpoint FILE (--epochs is the total)")
+    p.add_argument(
+        "--plot",
+        metavar="DIR",
+        default=None,
+        help="write curves.png, confusion.png (and misclassified.png for image data) into DIR",
+    )
+    p.add_argument(
+        "--save",
+        metavar="FILE",
+        default=None,
+        help="save the trained network to FILE (safetensors, loads with nnmath.load)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        default=None,
+        help="save a checkpoint to FILE after every epoch",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --checkpoint FILE (--epochs is the total)",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """The data set, network and training options (shared with ``nnmath plot``)."""
-    p.add_argument("--dataset", default="digits",
-                   help="digits (default), mnist, fashion-mnist, or a folder with the four "
-                        "IDX files")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), mnist, fashion-mnist, or a folder with the four IDX files",
+    )
     p.add_argument(
         "--sizes",
         type=comma_list(int),
         help="layer sizes, e.g. 64,30,10 (default: inputs,30,classes)",
     )
-    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
-                   help="hidden activation(s), one or one per hidden layer (default sigmoid)")
-    p.add_argument("--output-activation", default=None,
-                   help="output activation (default: the hidden one)")
-    p.add_argument("--cost", default="cross_entropy",
-                   help="quadratic | cross_entropy | log_likelihood (default cross_entropy)")
-    p.add_argument("--init", default="scaled_normal",
-                   help="normal | scaled_normal | glorot | he (default scaled_normal)")
+    p.add_argument(
+        "--activation",
+        type=comma_list(str),
+        default=["sigmoid"],
+        help="hidden activation(s), one or one per hidden layer (default sigmoid)",
+    )
+    p.add_argument(
+        "--output-activation", default=None, help="output activation (default: the hidden one)"
+    )
+    p.add_argument(
+        "--cost",
+        default="cross_entropy",
+        help="quadratic | cross_entropy | log_likelihood (default cross_entropy)",
+    )
+    p.add_argument(
+        "--init",
+        default="scaled_normal",
+        help="normal | scaled_normal | glorot | he (default scaled_normal)",
+    )
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=10,
-                   help="mini-batch size (default 10)")
+    p.add_argument("--batch-size", type=int, default=10, help="mini-batch size (default 10)")
     p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
     p.add_argument("--optimizer", default="sgd", help="sgd | adam (default sgd)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                   help="floating-point type (default float32)")
-    p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"],
-                   help="array backend: numpy (default), torch, cupy (NVIDIA GPUs)")
-    p.add_argument("--device", default=None,
-                   help="cpu | cuda (default: cpu; cuda for --backend cupy)")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="floating-point type (default float32)",
+    )
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        choices=["numpy", "torch", "cupy"],
+        help="array backend: numpy (default), torch, cupy (NVIDIA GPUs)",
+    )
+    p.add_argument(
+        "--device", default=None, help="cpu | cuda (default: cpu; cuda for --backend cupy)"
+    )
 
 
 def _load(name: str) -> Any:
@@ -92,9 +127,17 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
     out_act = args.output_activation
     if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
-    return Network(sizes, activation=act, output_activation=out_act, cost=args.cost,
-                   init=args.init, seed=args.seed, dtype=args.dtype,
-                   backend=getattr(args, "backend", "numpy"), device=getattr(args, "device", None))
+    return Network(
+        sizes,
+        activation=act,
+        output_activation=out_act,
+        cost=args.cost,
+        init=args.init,
+        seed=args.seed,
+        dtype=args.dtype,
+        backend=getattr(args, "backend", "numpy"),
+        device=getattr(args, "device", None),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,8 +178,10 @@ def run(args: argparse.Namespace) -> int:
             "nnmath train: summary",
             ["", "value"],
             [
-                ["data set", f"{data.name} ({len(data.train[1])} train / "
-                 f"{len(data.test[1])} test)"],
+                [
+                    "data set",
+                    f"{data.name} ({len(data.train[1])} train / {len(data.test[1])} test)",
+                ],
                 ["network", ",".join(map(str, net.sizes))],
                 ["activations", ",".join(result["activations"])],
                 ["cost", net.cost_name],
@@ -177,10 +222,19 @@ def train_network(
                 )
 
         history = net.fit(
-            *data.train, epochs=args.epochs, mini_batch_size=args.batch_size, eta=args.eta,
-            lmbda=args.lmbda, optimizer=args.optimizer, momentum=args.momentum,
-            validation_data=data.validation, seed=args.seed, patience=args.patience,
-            monitor_training_accuracy=monitor_training_accuracy, callbacks=[report],
-            checkpoint=getattr(args, "checkpoint", None), resume=getattr(args, "resume", False),
+            *data.train,
+            epochs=args.epochs,
+            mini_batch_size=args.batch_size,
+            eta=args.eta,
+            lmbda=args.lmbda,
+            optimizer=args.optimizer,
+            momentum=args.momentum,
+            validation_data=data.validation,
+            seed=args.seed,
+            patience=args.patience,
+            monitor_training_accuracy=monitor_training_accuracy,
+            callbacks=[report],
+            checkpoint=getattr(args, "checkpoint", None),
+            resume=getattr(args, "resume", False),
         )
     return net, history, data, time.perf_counter() - t0

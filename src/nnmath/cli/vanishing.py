@@ -35,40 +35,79 @@ def add_parser(sub: Any) -> None:
         "initialisations. Default: Nielsen's chapter 5 on MNIST (first 1,000 images), "
         "with the book's numbers beside ours.",
     )
-    p.add_argument("--dataset", default=None,
-                   help="data set (default: mnist when its files are found, else digits)")
-    p.add_argument("--subset", type=int, default=1000,
-                   help="use the first N training rows (default 1000)")
-    p.add_argument("--sizes", type=comma_list(int), action="append", default=None,
-                   help="a network's layer sizes, e.g. 784,30,30,10; repeat for several "
-                   "(default: 2, 3 and 4 hidden layers of 30)")
-    p.add_argument("--activation", type=comma_list(str), default=["sigmoid"],
-                   help="hidden activations to compare, e.g. sigmoid,tanh,relu,leaky_relu,elu")
-    p.add_argument("--init", type=comma_list(str), default=["scaled_normal"],
-                   help="initialisations to compare, e.g. scaled_normal,glorot,he")
-    p.add_argument("--output-activation", default="sigmoid",
-                   help="output activation (default sigmoid, as in the book)")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="data set (default: mnist when its files are found, else digits)",
+    )
+    p.add_argument(
+        "--subset", type=int, default=1000, help="use the first N training rows (default 1000)"
+    )
+    p.add_argument(
+        "--sizes",
+        type=comma_list(int),
+        action="append",
+        default=None,
+        help="a network's layer sizes, e.g. 784,30,30,10; repeat for several "
+        "(default: 2, 3 and 4 hidden layers of 30)",
+    )
+    p.add_argument(
+        "--activation",
+        type=comma_list(str),
+        default=["sigmoid"],
+        help="hidden activations to compare, e.g. sigmoid,tanh,relu,leaky_relu,elu",
+    )
+    p.add_argument(
+        "--init",
+        type=comma_list(str),
+        default=["scaled_normal"],
+        help="initialisations to compare, e.g. scaled_normal,glorot,he",
+    )
+    p.add_argument(
+        "--output-activation",
+        default="sigmoid",
+        help="output activation (default sigmoid, as in the book)",
+    )
     p.add_argument("--cost", default="cross_entropy", help="cost (default cross_entropy)")
-    p.add_argument("--seeds", type=int, default=1,
-                   help="number of initialisations to average over (default 1)")
+    p.add_argument(
+        "--seeds", type=int, default=1, help="number of initialisations to average over (default 1)"
+    )
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--epochs", type=int, default=0,
-                   help="also train and track the speeds for N epochs (book: 500)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=0,
+        help="also train and track the speeds for N epochs (book: 500)",
+    )
     p.add_argument("--batch-size", type=int, default=1000, help="mini-batch size (book: 1000)")
     p.add_argument("--eta", type=float, default=0.1, help="learning rate (book: 0.1)")
     p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation (book: 5.0)")
-    p.add_argument("--track-every", type=int, default=None,
-                   help="record every K mini-batches instead of every epoch")
+    p.add_argument(
+        "--track-every",
+        type=int,
+        default=None,
+        help="record every K mini-batches instead of every epoch",
+    )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--plot", default=None, metavar="FILE",
-                   help="write a figure (PNG/SVG): speed per layer against epoch, or per "
-                   "activation at initialisation")
-    p.add_argument("--factors", action="store_true",
-                   help="also explain each network (first seed, at initialisation): the ratio "
-                   "‖δ^l‖/‖δ^{l+1}‖ split into weight and activation factors, saturation, and "
-                   "singular values of the layer Jacobians")
-    p.add_argument("--markdown", action="store_true",
-                   help="print the tables as Markdown (for notes and READMEs)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="write a figure (PNG/SVG): speed per layer against epoch, or per "
+        "activation at initialisation",
+    )
+    p.add_argument(
+        "--factors",
+        action="store_true",
+        help="also explain each network (first seed, at initialisation): the ratio "
+        "‖δ^l‖/‖δ^{l+1}‖ split into weight and activation factors, saturation, and "
+        "singular values of the layer Jacobians",
+    )
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the tables as Markdown (for notes and READMEs)",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 
@@ -81,8 +120,10 @@ def _load(name: str | None) -> Any:
     try:
         return load_dataset("mnist")
     except (ValueError, OSError) as exc:
-        print(f"nnmath vanishing: MNIST not available ({str(exc).splitlines()[0]}); "
-              "using digits", file=sys.stderr)
+        print(
+            f"nnmath vanishing: MNIST not available ({str(exc).splitlines()[0]}); using digits",
+            file=sys.stderr,
+        )
         return load_dataset("digits")
 
 
@@ -116,13 +157,27 @@ def measure(
     n_hidden = len(sizes) - 2
     runs, epochs = [], [0]
     for s in range(args.seeds):
-        net = Network(sizes, activation=activation, output_activation=args.output_activation,
-                      cost=args.cost, init=init, seed=args.seed + s, dtype=args.dtype)
+        net = Network(
+            sizes,
+            activation=activation,
+            output_activation=args.output_activation,
+            cost=args.cost,
+            init=init,
+            seed=args.seed + s,
+            dtype=args.dtype,
+        )
         if args.epochs > 0:
             tracker = GradientTracker(X, y, every=args.track_every, max_rows=len(y))
-            history = net.fit(X, y, epochs=args.epochs, mini_batch_size=args.batch_size,
-                              eta=args.eta, lmbda=args.lmbda, seed=args.seed + s,
-                              callbacks=[tracker])
+            history = net.fit(
+                X,
+                y,
+                epochs=args.epochs,
+                mini_batch_size=args.batch_size,
+                eta=args.eta,
+                lmbda=args.lmbda,
+                seed=args.seed + s,
+                callbacks=[tracker],
+            )
             rec = history.extra["gradient_norms"]
             epochs = rec["epoch"]
             runs.append([row[:n_hidden] for row in rec["nabla_b"]])
@@ -134,8 +189,15 @@ def measure(
     if args.factors:
         from ..diagnostics import vanishing_factors
 
-        first = Network(sizes, activation=activation, output_activation=args.output_activation,
-                        cost=args.cost, init=init, seed=args.seed, dtype=args.dtype)
+        first = Network(
+            sizes,
+            activation=activation,
+            output_activation=args.output_activation,
+            cost=args.cost,
+            init=init,
+            seed=args.seed,
+            dtype=args.dtype,
+        )
         factors = vanishing_factors(first, X, y)
     book = None
     if activation == "sigmoid" and init == "scaled_normal" and args.cost == "cross_entropy":
@@ -184,14 +246,22 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from ..plots.vanishing import plot_speeds
 
-        plot_speeds(results, args.plot,
-                    title=f"speed of learning, {data.name} ({len(y)} images), "
-                    f"{args.seeds} seed(s)")
+        plot_speeds(
+            results,
+            args.plot,
+            title=f"speed of learning, {data.name} ({len(y)} images), {args.seeds} seed(s)",
+        )
     factor_tables = [(r["label"], r.pop("_factors")) for r in results]
     out = {
-        "dataset": data.name, "subset": int(len(y)), "seeds": args.seeds,
-        "epochs": args.epochs, "cost": args.cost, "output_activation": args.output_activation,
-        "batch_size": args.batch_size, "eta": args.eta, "lmbda": args.lmbda,
+        "dataset": data.name,
+        "subset": int(len(y)),
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "cost": args.cost,
+        "output_activation": args.output_activation,
+        "batch_size": args.batch_size,
+        "eta": args.eta,
+        "lmbda": args.lmbda,
         "results": results,
     }
     args.result = out
@@ -224,21 +294,26 @@ def _initial_rows(r: dict[str, Any], seeds: int) -> list[list[str]]:
     mean = r["mean"][0]
     rows = []
     for j, l in enumerate(r["layers"]):
-        rows.append([
-            f"{j + 1} (l={l})",
-            _fmt(mean[j]),
-            _fmt(r["std"][0][j]) if seeds > 1 else "",
-            f"{_fmt(r['min'][0][j])}–{_fmt(r['max'][0][j])}" if seeds > 1 else "",
-            "" if j + 1 == len(mean) else f"{mean[j + 1] / mean[j]:.2f}",
-            "" if r["book"] is None else _fmt(r["book"][j]),
-        ])
+        rows.append(
+            [
+                f"{j + 1} (l={l})",
+                _fmt(mean[j]),
+                _fmt(r["std"][0][j]) if seeds > 1 else "",
+                f"{_fmt(r['min'][0][j])}–{_fmt(r['max'][0][j])}" if seeds > 1 else "",
+                "" if j + 1 == len(mean) else f"{mean[j + 1] / mean[j]:.2f}",
+                "" if r["book"] is None else _fmt(r["book"][j]),
+            ]
+        )
     return rows
 
 
-def _print_initial(results: list[dict[str, Any]], name: str, n: int, seeds: int,
-                   markdown: bool) -> None:
-    title = (f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first {n} training "
-             f"rows, mean over {seeds} seed(s)")
+def _print_initial(
+    results: list[dict[str, Any]], name: str, n: int, seeds: int, markdown: bool
+) -> None:
+    title = (
+        f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first {n} training "
+        f"rows, mean over {seeds} seed(s)"
+    )
     head = ["hidden layer", "mean", "std", "min–max", "next/this", "book (1 draw)"]
     if markdown:
         print(f"{title}\n")
@@ -269,11 +344,13 @@ def _print_training(results: list[dict[str, Any]], markdown: bool) -> None:
     rows = []
     for r in results:
         for j, l in enumerate(r["layers"]):
-            rows.append([
-                r["label"] if j == 0 else "",
-                f"{j + 1} (l={l})",
-                *[_fmt(r["mean"][k][j]) for k in picks],
-            ])
+            rows.append(
+                [
+                    r["label"] if j == 0 else "",
+                    f"{j + 1} (l={l})",
+                    *[_fmt(r["mean"][k][j]) for k in picks],
+                ]
+            )
     title = "speed of learning ‖∂C/∂b^l‖ during training (mean over seeds)"
     if markdown:
         print(f"{title}\n")

@@ -51,19 +51,27 @@ class RemoteFile:
 FILES: dict[str, tuple[RemoteFile, ...]] = {
     "mnist": (
         RemoteFile(
-            "train-images-idx3-ubyte.gz", 9_912_422, "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-images-idx3-ubyte.gz",
+            9_912_422,
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
         ),
         RemoteFile(
-            "train-labels-idx1-ubyte.gz", 28_881, "d53e105ee54ea40749a09fcbcd1e9432",
+            "train-labels-idx1-ubyte.gz",
+            28_881,
+            "d53e105ee54ea40749a09fcbcd1e9432",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
         ),
         RemoteFile(
-            "t10k-images-idx3-ubyte.gz", 1_648_877, "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-images-idx3-ubyte.gz",
+            1_648_877,
+            "9fb629c4189551a2d022fa330f9573f3",
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
         ),
         RemoteFile(
-            "t10k-labels-idx1-ubyte.gz", 4_542, "ec29112dd5afa0611ce80d1b7f02629c",
+            "t10k-labels-idx1-ubyte.gz",
+            4_542,
+            "ec29112dd5afa0611ce80d1b7f02629c",
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         ),
     ),

@@ -144,8 +144,7 @@ def write_idx(
     key = array.dtype.newbyteorder("=")
     if key not in codes:
         raise TypeError(
-            f"IDX cannot store dtype {array.dtype}; use one of "
-            f"{sorted(d.name for d in codes)}"
+            f"IDX cannot store dtype {array.dtype}; use one of {sorted(d.name for d in codes)}"
         )
     code = codes[key]
     if array.ndim == 0 or array.ndim > 255:

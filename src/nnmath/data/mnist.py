@@ -195,9 +195,7 @@ def load_idx_folder(
     if n_validation is None:
         n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else n_train // 6
     if not 0 <= n_validation < n_train:
-        raise ValueError(
-            f"n_validation={n_validation} must be below the {n_train} training images"
-        )
+        raise ValueError(f"n_validation={n_validation} must be below the {n_train} training images")
     top = int(max(raw["train_labels"].max(initial=0), raw["test_labels"].max(initial=0)))
     if n_classes is None:
         n_classes = top + 1

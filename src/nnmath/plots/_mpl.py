@@ -23,9 +23,7 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(
-    fig: Any, path: str | os.PathLike[str], dpi: int = 100, tight: bool = True
-) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100, tight: bool = True) -> Path:
     """Save ``fig`` to ``path`` (format from the suffix: .png, .svg, .pdf) atomically.
 
     ``tight=True`` crops the canvas to the drawn artists (``bbox_inches="tight"``); with

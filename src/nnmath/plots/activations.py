@@ -35,23 +35,35 @@ class _Panel:
 def _panels(alpha_leaky: float, alpha_elu: float) -> list[_Panel]:
     a_l, a_e = alpha_leaky, alpha_elu
     return [
-        _Panel("sigmoid", A.sigmoid, A.sigmoid_prime,
-               r"$\sigma(z) = \dfrac{1}{1+e^{-z}}$",
-               r"$\sigma'(z) = \sigma(z)\,(1-\sigma(z))$"),
-        _Panel("tanh", A.tanh, A.tanh_prime,
-               r"$\tanh z = \dfrac{e^z-e^{-z}}{e^z+e^{-z}}$",
-               r"$\tanh' z = 1-\tanh^2 z$"),
-        _Panel("ReLU", A.relu, A.relu_prime,
-               r"$\max(0, z)$",
-               r"$1$ for $z>0$, $0$ otherwise"),
-        _Panel(f"leaky ReLU (α = {a_l:g})",
-               lambda z: A.leaky_relu(z, a_l), lambda z: A.leaky_relu_prime(z, a_l),
-               r"$\alpha z$ ($z<0$), $z$ ($z\geq 0$)",
-               r"$\alpha$ ($z<0$), $1$ ($z\geq 0$)"),
-        _Panel(f"ELU (α = {a_e:g})",
-               lambda z: A.elu(z, a_e), lambda z: A.elu_prime(z, a_e),
-               r"$\alpha(e^z-1)$ ($z\leq 0$), $z$ ($z>0$)",
-               r"$\alpha e^z$ ($z\leq 0$), $1$ ($z>0$)"),
+        _Panel(
+            "sigmoid",
+            A.sigmoid,
+            A.sigmoid_prime,
+            r"$\sigma(z) = \dfrac{1}{1+e^{-z}}$",
+            r"$\sigma'(z) = \sigma(z)\,(1-\sigma(z))$",
+        ),
+        _Panel(
+            "tanh",
+            A.tanh,
+            A.tanh_prime,
+            r"$\tanh z = \dfrac{e^z-e^{-z}}{e^z+e^{-z}}$",
+            r"$\tanh' z = 1-\tanh^2 z$",
+        ),
+        _Panel("ReLU", A.relu, A.relu_prime, r"$\max(0, z)$", r"$1$ for $z>0$, $0$ otherwise"),
+        _Panel(
+            f"leaky ReLU (α = {a_l:g})",
+            lambda z: A.leaky_relu(z, a_l),
+            lambda z: A.leaky_relu_prime(z, a_l),
+            r"$\alpha z$ ($z<0$), $z$ ($z\geq 0$)",
+            r"$\alpha$ ($z<0$), $1$ ($z\geq 0$)",
+        ),
+        _Panel(
+            f"ELU (α = {a_e:g})",
+            lambda z: A.elu(z, a_e),
+            lambda z: A.elu_prime(z, a_e),
+            r"$\alpha(e^z-1)$ ($z\leq 0$), $z$ ($z>0$)",
+            r"$\alpha e^z$ ($z\leq 0$), $1$ ($z>0$)",
+        ),
     ]
 
 
@@ -117,19 +129,33 @@ def plot_activations(
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, panel in zip(axes.flat, panels, strict=False):
         ax.plot(z, panel.fn(z), color=colors[0], lw=2, label=panel.formula)
-        ax.plot(z, _break_jumps(panel.prime(z)), color=colors[1], lw=2, ls="--",
-                label=panel.formula_prime)
+        ax.plot(
+            z,
+            _break_jumps(panel.prime(z)),
+            color=colors[1],
+            lw=2,
+            ls="--",
+            label=panel.formula_prime,
+        )
         ax.set_title(panel.title)
         _decorate(ax)
-        ax.legend(loc="upper left" if panel.title != "tanh" else "lower right", fontsize=9,
-                  framealpha=0.9)
+        ax.legend(
+            loc="upper left" if panel.title != "tanh" else "lower right", fontsize=9, framealpha=0.9
+        )
     _mark_quarter(axes.flat[0], z_min)
 
     ax = axes.flat[5]
     styles = [("-", 2.0), ("-", 2.0), ("-", 4.0), ("--", 2.0), ("-.", 2.0)]
     for color, (ls, lw), panel in zip(colors[2:] + colors[:2], styles, panels, strict=False):
-        ax.plot(z, _break_jumps(panel.prime(z)), ls=ls, lw=lw, color=color, alpha=0.85,
-                label=panel.title.split(" (")[0] + "'")
+        ax.plot(
+            z,
+            _break_jumps(panel.prime(z)),
+            ls=ls,
+            lw=lw,
+            color=color,
+            alpha=0.85,
+            label=panel.title.split(" (")[0] + "'",
+        )
     ax.set_title("all derivatives σ'(z)")
     _decorate(ax)
     ax.axhline(0.25, color="0.3", lw=0.8, ls=":")
@@ -152,6 +178,11 @@ def _mark_quarter(ax: Any, z_min: float) -> None:
     """Mark the sigmoid's largest slope σ'(0) = 1/4."""
     ax.axhline(0.25, color="0.3", lw=0.8, ls=":")
     ax.plot([0.0], [0.25], "o", color="black", ms=4)
-    ax.annotate(r"$\max\,\sigma' = \sigma'(0) = 1/4$", xy=(0.0, 0.25),
-                xytext=(0.55, 0.4), textcoords="axes fraction", fontsize=9,
-                arrowprops={"arrowstyle": "->", "color": "0.3"})
+    ax.annotate(
+        r"$\max\,\sigma' = \sigma'(0) = 1/4$",
+        xy=(0.0, 0.25),
+        xytext=(0.55, 0.4),
+        textcoords="axes fraction",
+        fontsize=9,
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+    )

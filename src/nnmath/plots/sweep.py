@@ -25,12 +25,16 @@ def _panel_key(summary: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def _others(summary: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [k for k in summary[0] if k not in ("depth", "n", "diverged")
-            and not k.endswith(("_mean", "_std"))]
+    return [
+        k
+        for k in summary[0]
+        if k not in ("depth", "n", "diverged") and not k.endswith(("_mean", "_std"))
+    ]
 
 
-def _lines(summary: Sequence[Mapping[str, Any]], metric: str,
-           panel: str | None) -> dict[Any, dict[str, Line]]:
+def _lines(
+    summary: Sequence[Mapping[str, Any]], metric: str, panel: str | None
+) -> dict[Any, dict[str, Line]]:
     """panel value -> label -> [(depth, mean, std)] sorted by depth; the label names the other
     grouping parameters."""
     if not summary:
@@ -45,16 +49,24 @@ def _lines(summary: Sequence[Mapping[str, Any]], metric: str,
             continue
         label = ", ".join(str(g[k]) for k in others) or metric
         panels.setdefault(g[panel] if panel else None, {}).setdefault(label, []).append(
-            (int(g["depth"]), float(mean), float(g.get(f"{metric}_std") or 0.0)))
+            (int(g["depth"]), float(mean), float(g.get(f"{metric}_std") or 0.0))
+        )
     return {p: {k: sorted(v) for k, v in lines.items()} for p, lines in panels.items()}
 
 
-def _plot(panels: dict[Any, dict[str, Line]], ylabel: str, title: str, log: bool,
-          path: str | os.PathLike[str], panel: str | None) -> Path:
+def _plot(
+    panels: dict[Any, dict[str, Line]],
+    ylabel: str,
+    title: str,
+    log: bool,
+    path: str | os.PathLike[str],
+    panel: str | None,
+) -> Path:
     plt = pyplot()
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n if n > 1 else 6.4, 4.2), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, n, figsize=(4.2 * n if n > 1 else 6.4, 4.2), sharey=True, squeeze=False
+    )
     for ax, (value, lines) in zip(axes[0], panels.items(), strict=True):
         for label, pts in lines.items():
             d = [p[0] for p in pts]
@@ -77,8 +89,9 @@ def _plot(panels: dict[Any, dict[str, Line]], ylabel: str, title: str, log: bool
     return save_figure(fig, path)
 
 
-def plot_speed_vs_depth(summary: Sequence[Mapping[str, Any]],
-                        path: str | os.PathLike[str], layer: int = 1) -> Path:
+def plot_speed_vs_depth(
+    summary: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], layer: int = 1
+) -> Path:
     """Mean ‖∂C/∂b^l‖ of hidden layer ``layer`` at initialisation against depth (log scale),
     shaded ± one standard deviation over seeds; one line per combination of the other swept
     parameters, one panel per ``init`` when the initialisation was swept too.
@@ -92,21 +105,30 @@ def plot_speed_vs_depth(summary: Sequence[Mapping[str, Any]],
     panels = _lines(summary, f"speed_l{layer}", panel)
     if not panels:
         raise ValueError(f"no speed_l{layer} in the summary: run a 'vanishing' sweep")
-    return _plot(panels, f"‖∂C/∂b‖ of hidden layer {layer} at initialisation",
-                 f"Speed of learning of hidden layer {layer} against depth", True, path, panel)
+    return _plot(
+        panels,
+        f"‖∂C/∂b‖ of hidden layer {layer} at initialisation",
+        f"Speed of learning of hidden layer {layer} against depth",
+        True,
+        path,
+        panel,
+    )
 
 
-def plot_accuracy_vs_depth(summary: Sequence[Mapping[str, Any]],
-                           path: str | os.PathLike[str]) -> Path:
+def plot_accuracy_vs_depth(
+    summary: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
+) -> Path:
     """Mean validation accuracy after training against depth, ± one standard deviation."""
     panel = _panel_key(summary)
     panels = _lines(summary, "validation_accuracy", panel)
-    return _plot(panels, "validation accuracy after training", "Accuracy against depth",
-                 False, path, panel)
+    return _plot(
+        panels, "validation accuracy after training", "Accuracy against depth", False, path, panel
+    )
 
 
-def plot_sweep(summary: Sequence[Mapping[str, Any]], directory: str | os.PathLike[str]
-               ) -> list[Path]:
+def plot_sweep(
+    summary: Sequence[Mapping[str, Any]], directory: str | os.PathLike[str]
+) -> list[Path]:
     """Write ``sweep_speed.png`` (vanishing sweeps) and ``sweep_accuracy.png`` into
     ``directory``; returns the paths written."""
     directory = Path(directory)

@@ -77,15 +77,23 @@ def plot_learning_curves(
     ax_acc.set_title("accuracy")
     ax_acc.set_ylabel("accuracy (%)")
     if not drew_acc:
-        ax_acc.text(0.5, 0.5, "no accuracy recorded\n(regression, or no validation data)",
-                    ha="center", va="center", transform=ax_acc.transAxes, color="0.4")
+        ax_acc.text(
+            0.5,
+            0.5,
+            "no accuracy recorded\n(regression, or no validation data)",
+            ha="center",
+            va="center",
+            transform=ax_acc.transAxes,
+            color="0.4",
+        )
     for ax in (ax_cost, ax_acc):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
         if best is not None:
-            ax.axvline(best + 1, color="0.5", ls=":", lw=1,
-                       label=f"best validation epoch ({best + 1})")
+            ax.axvline(
+                best + 1, color="0.5", ls=":", lw=1, label=f"best validation epoch ({best + 1})"
+            )
         if ax.lines:
             ax.legend(fontsize=9)
     if title:
@@ -183,8 +191,15 @@ def plot_confusion_matrix(
                 if M[i, j] == 0:
                     continue
                 text = f"{values[i, j]:.2f}" if normalize else str(M[i, j])
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if values[i, j] > 0.6 * top else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if values[i, j] > 0.6 * top else "black",
+                )
     ax.set_title(title or f"confusion matrix (accuracy {accuracy:.2%}, n = {total})")
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
@@ -250,20 +265,35 @@ def plot_misclassified(
     plt = pyplot()
     cols = max(1, min(ncols, len(shown)))
     rows = max(1, -(-len(shown) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_size, rows * panel_size + 0.5),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * panel_size, rows * panel_size + 0.5),
+        layout="constrained",
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.set_axis_off()
     if len(shown) == 0:
-        axes[0, 0].text(0.5, 0.5, "no misclassified\nexamples", ha="center", va="center",
-                        transform=axes[0, 0].transAxes)
+        axes[0, 0].text(
+            0.5,
+            0.5,
+            "no misclassified\nexamples",
+            ha="center",
+            va="center",
+            transform=axes[0, 0].transAxes,
+        )
     vmin, vmax = min(0.0, float(X.min(initial=0.0))), max(1.0, float(X.max(initial=1.0)))
     for ax, i in zip(axes.flat, shown, strict=False):
-        ax.imshow(X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest",
-                  vmin=vmin, vmax=vmax)
+        ax.imshow(
+            X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest", vmin=vmin, vmax=vmax
+        )
         ax.set_title(f"{y_true[i]} → {y_pred[i]}", fontsize=9, color="firebrick")
-    fig.suptitle(title or f"misclassified: {len(wrong)} of {len(y_true)} "
-                 f"(first {len(shown)}; true → predicted)", fontsize=10)
+    fig.suptitle(
+        title
+        or f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}; true → predicted)",
+        fontsize=10,
+    )
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig

@@ -65,7 +65,7 @@ def plot_speeds(
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
@@ -92,8 +92,9 @@ def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
         layers = [l - 1 for l in r["layers"]]  # hidden layer 1, 2, ...
         mean, lo, hi = r["mean"][0], r["min"][0], r["max"][0]
         err = [[m - a for m, a in zip(mean, lo)], [b - m for m, b in zip(mean, hi)]]
-        ax.errorbar(layers, mean, yerr=err, marker="o", capsize=3,
-                    label=f"{r['activation']}, {r['init']}")
+        ax.errorbar(
+            layers, mean, yerr=err, marker="o", capsize=3, label=f"{r['activation']}, {r['init']}"
+        )
         if r.get("book"):
             ax.plot(layers, r["book"], "kx", markersize=8, label="Nielsen ch. 5 (one draw)")
     ax.set_title("network " + ",".join(map(str, panel[0]["sizes"])), fontsize=9)
