@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from . import network as _network
 from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import COSTS, Cost, get_cost
 from .init import INITS
@@ -14,6 +15,16 @@ from .optim import OPTIMIZERS, SGD, Adam, Optimizer
 from .train import History, TrainingDiverged, fit
 
 __version__ = "0.1.0"
+
+
+def _save(net: Network, path: object) -> object:
+    from .io import save
+
+    return save(net, path)
+
+
+# the core's Network.fit / Network.save call up through this table (nnmath.network.EDGES)
+_network.EDGES.update(fit=fit, save=_save)
 
 # Imported on first use, so that ``import nnmath`` pulls in neither torch nor sklearn.base.
 _LAZY = {

@@ -14,7 +14,7 @@ the lecture's equation with ``m`` columns at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,19 @@ from .init import initialize
 
 EVAL_ROWS = 5_000  # rows per forward pass when a whole data set is evaluated
 
-__all__ = ["Network", "Gradients"]
+__all__ = ["Network", "Gradients", "EDGES"]
+
+#: The functions behind :meth:`Network.fit` and :meth:`Network.save`, which live in the
+#: layers above this one (``nnmath.train.fit``, ``nnmath.io.save``). The package
+#: ``nnmath`` fills this table when it is imported, so the core never imports its edges.
+EDGES: dict[str, Callable[..., Any]] = {}
+
+
+def _edge(name: str) -> Callable[..., Any]:
+    try:
+        return EDGES[name]
+    except KeyError:  # only while nnmath itself is still being imported
+        raise RuntimeError(f"Network.{name} is not available before nnmath is imported") from None
 
 
 @dataclass
@@ -335,15 +347,11 @@ class Network:
         -------
         History
         """
-        from .train import fit
-
-        return fit(self, X, Y, **kwargs)
+        return _edge("fit")(self, X, Y, **kwargs)
 
     def save(self, path: Any) -> Any:
         """Save weights and architecture to one safetensors file; see :func:`nnmath.io.save`."""
-        from .io import save
-
-        return save(self, path)
+        return _edge("save")(self, path)
 
     # ------------------------------------------------------------------ helpers
 
