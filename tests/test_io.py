@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import nnmath as nm
-from nnmath import io as nio
 from nnmath.io import ModelFileError
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -127,7 +126,7 @@ def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch):
     def broken_fsync(fd: int) -> None:
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(nio.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         nm.save(make_net(seed=1), path)
     assert path.read_bytes() == before

@@ -1,0 +1,48 @@
+"""Saving and loading networks as safetensors files; conversion to and from PyTorch.
+
+A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_ file holding each
+layer's ``W`` and ``b`` (named like the parameters of :func:`to_torch`'s ``nn.Sequential``)
+and, in the header's ``__metadata__``, the architecture as the JSON of
+:meth:`Network.config`. Nothing is ever unpickled or executed: the header is read and checked
+by hand (length, tensor names, dtypes, shapes, byte ranges) *before* the bytes are handed to
+the safetensors library, and any problem is a :class:`ModelFileError` naming the file.
+Checkpoints (:mod:`nnmath.checkpoint`) are model files with extra tensors and metadata.
+
+One job a module:
+
+* :mod:`nnmath.io.safetensors` — the container, checked by hand;
+* :mod:`nnmath.io.model` — the model schema: :func:`save`, :func:`load`,
+  :func:`write_model_file`, :func:`read_model_file`;
+* :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`, one table of
+  ``torch.nn`` modules keyed by activation name (:data:`TORCH_ACTIVATIONS`).
+"""
+
+from __future__ import annotations
+
+from .model import (
+    FORMAT,
+    FORMAT_VERSION,
+    layer_tensor_names,
+    load,
+    network_from_config,
+    read_model_file,
+    save,
+    write_model_file,
+)
+from .safetensors import ModelFileError
+from .torch import TORCH_ACTIVATIONS, from_torch, to_torch
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "TORCH_ACTIVATIONS",
+    "from_torch",
+    "layer_tensor_names",
+    "load",
+    "network_from_config",
+    "read_model_file",
+    "save",
+    "to_torch",
+    "write_model_file",
+]
