@@ -1,8 +1,8 @@
 """Build step for the optional C extension ``nnmath._ckernels`` (the compiled training epoch).
 
 Everything else about the package is in ``pyproject.toml``. The extension is ``optional``: on a
-machine without a C compiler the install still succeeds and nnmath trains through Numba or
-NumPy instead (``nnmath.fast``).
+machine without a C compiler the install still succeeds and nnmath trains on its readable
+reference loop instead (``nnmath.fast``, ``nnmath.train.fit``).
 """
 
 import sys
@@ -16,6 +16,7 @@ setup(
         Extension(
             "nnmath._ckernels",
             sources=["src/nnmath/_ckernels.c"],
+            depends=["src/nnmath/_ckernels_real.h"],
             extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,

@@ -1,9 +1,8 @@
 """ctypes binding of the C training epoch (``nnmath/_ckernels.c``, built as ``nnmath._ckernels``).
 
 The extension is optional: ``pip install`` builds it when a C compiler is at hand, and
-:func:`library` returns ``None`` when it is missing, so :mod:`nnmath.fast` falls back to Numba
-or to the in-place NumPy loop. Loading it imports no Numba (whose runtime costs more resident
-memory than a whole training run through this extension: ``benchmarks/RESULTS.md``).
+:func:`library` returns ``None`` when it is missing, so :func:`nnmath.train.fit` trains on the
+readable reference loop instead.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ import numpy as np
 
 from ._blas import gemm_addresses
 
-__all__ = ["ABI_VERSION", "CEpoch", "library", "pointers"]
+__all__ = ["ABI_VERSION", "CEpoch", "KINDS", "UNKNOWN_IDS", "knows", "library", "pointers"]
 
 #: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
-ABI_VERSION = 3
+ABI_VERSION = 4
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -44,8 +43,6 @@ class CEpoch(ctypes.Structure):
                 "A",
                 "Z",
                 "D",
-                "NW",
-                "NB",
                 "S1W",
                 "S1B",
                 "S2W",
@@ -58,13 +55,23 @@ class CEpoch(ctypes.Structure):
         ("NWT", _P),
         ("NBT", _P),
         ("gemm_rows", _I64),
+        ("drop_key", ctypes.c_uint64),
+        ("drop_words", _I64),
+        *((name, _P) for name in ("drop_thresh", "drop_scale", "drop_offset", "AIN", "MK")),
     ]
 
 
+#: What ``nnm_train_epoch_*`` returns: 0, or the kind of kernel id it does not know.
+UNKNOWN_IDS = {1: "activation", 2: "cost", 3: "optimizer"}
+#: The registries of ``nnm_knows(kind, id)``.
+KINDS = {"activation": 0, "cost": 1, "optimizer": 2}
+
+
 def pointers(arrays: Any) -> ctypes.Array:
-    """A C array of the data addresses of ``arrays`` (the caller keeps the arrays alive)."""
+    """A C array of the data addresses of ``arrays`` (the caller keeps the arrays alive);
+    ``None`` entries become NULL."""
     arrays = tuple(arrays)
-    return (_P * len(arrays))(*(a.ctypes.data for a in arrays))
+    return (_P * len(arrays))(*(None if a is None else a.ctypes.data for a in arrays))
 
 
 @cache
@@ -81,12 +88,20 @@ def library() -> ctypes.CDLL | None:
     lib.nnm_abi_version.restype = _I64
     if lib.nnm_abi_version() != ABI_VERSION:
         return None
+    lib.nnm_knows.restype, lib.nnm_knows.argtypes = _I64, [_I64, _I64]
     for t in ("f32", "f64"):
         train = getattr(lib, f"nnm_train_epoch_{t}")
         train.restype, train.argtypes = ctypes.c_int, [ctypes.POINTER(CEpoch)]
         floor = getattr(lib, f"nnm_floor_epoch_{t}")
         floor.restype, floor.argtypes = ctypes.c_int, [ctypes.POINTER(CEpoch), _I64]
     return lib
+
+
+def knows(kind: str, kernel: int | None) -> bool:
+    """Whether the built library implements ``kernel``, the id of a registry entry of ``kind``
+    (``"activation"``, ``"cost"``, ``"optimizer"``); ``None`` (no kernel) is never known."""
+    lib = library()
+    return lib is not None and kernel is not None and bool(lib.nnm_knows(KINDS[kind], kernel))
 
 
 def epoch_function(dtype: Any, name: str = "train") -> Any:

@@ -172,11 +172,15 @@ class Activation:
         True when the Jacobian ∂a/∂z is diagonal.
     max_prime : float or None
         The largest value σ' takes (1/4 for sigmoid); used by diagnostics.
+    kernel : int or None
+        The id of this σ in the compiled epoch (``nnmath/_ckernels_real.h``); ``None`` when it
+        has none, and :func:`nnmath.train.fit` then trains on the reference loop.
     """
 
     name: str = "activation"
     elementwise: bool = True
     max_prime: float | None = None
+    kernel: int | None = None
 
     def __call__(self, z: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -192,6 +196,11 @@ class Activation:
     def params(self) -> dict[str, float]:
         """Parameters needed to rebuild the activation (``alpha`` for leaky ReLU and ELU)."""
         return {}
+
+    @property
+    def kernel_param(self) -> float:
+        """The one number the compiled kernel takes besides ``z`` (``alpha``, else 0)."""
+        return float(self.params.get("alpha", 0.0))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -236,7 +245,7 @@ class _Custom(Activation):
 class Sigmoid(Activation):
     """σ(z) = 1/(1+e^{−z}); σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4."""
 
-    name, max_prime = "sigmoid", 0.25
+    name, max_prime, kernel = "sigmoid", 0.25, 0
 
     def __call__(self, z: Any) -> Any:
         return sigmoid(z)
@@ -248,7 +257,7 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """tanh(z); tanh'(z) = 1 − tanh²(z) ≤ 1."""
 
-    name, max_prime = "tanh", 1.0
+    name, max_prime, kernel = "tanh", 1.0, 1
 
     def __call__(self, z: Any) -> Any:
         return tanh(z)
@@ -260,7 +269,7 @@ class Tanh(Activation):
 class ReLU(Activation):
     """max(0, z); derivative 1 for z > 0, else 0."""
 
-    name, max_prime = "relu", 1.0
+    name, max_prime, kernel = "relu", 1.0, 2
 
     def __call__(self, z: Any) -> Any:
         return relu(z)
@@ -272,7 +281,7 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """z for z ≥ 0, α z for z < 0; derivative 1 or α."""
 
-    name, max_prime = "leaky_relu", 1.0
+    name, max_prime, kernel = "leaky_relu", 1.0, 3
 
     def __init__(self, alpha: float = 0.01) -> None:
         self.alpha = float(alpha)
@@ -291,7 +300,7 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     """α(e^z − 1) for z ≤ 0, z for z > 0; derivative α e^z or 1."""
 
-    name = "elu"
+    name, kernel = "elu", 4
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = float(alpha)
@@ -316,7 +325,7 @@ class Softmax(Activation):
     :meth:`vjp`, which applies the whole Jacobian.
     """
 
-    name, elementwise, max_prime = "softmax", False, 0.25
+    name, elementwise, max_prime, kernel = "softmax", False, 0.25, 6
 
     def __call__(self, z: Any) -> Any:
         return softmax(z, axis=0)
@@ -346,7 +355,7 @@ class Softmax(Activation):
 class Identity(Activation):
     """σ(z) = z; σ'(z) = 1."""
 
-    name, max_prime = "identity", 1.0
+    name, max_prime, kernel = "identity", 1.0, 5
 
     def __call__(self, z: Any) -> Any:
         return z

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import dropout as _dropout
 from . import validation
 from .activations import Activation, get_activation, is_builtin
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
@@ -102,6 +103,10 @@ class Network:
         are drawn with NumPy and moved, so a seed gives the same network on every backend.
     device : {"cpu", "cuda"}, optional
         The backend's device (default: "cpu", or "cuda" for cupy).
+    dropout : float or sequence of float
+        Inverted dropout during :meth:`fit` (Nielsen, chapter 3): the probability of dropping
+        a hidden unit, one for all hidden layers or one per hidden layer; 0 (default) is
+        none. ``feedforward``, ``predict`` and ``cost`` never drop (see :mod:`nnmath.dropout`).
 
     Attributes
     ----------
@@ -111,6 +116,7 @@ class Network:
     backend : Backend
     activation_functions : list of Activation, one per layer of weights
     cost : Cost
+    dropout : tuple of float, one per hidden layer
     """
 
     def __init__(
@@ -125,9 +131,11 @@ class Network:
         rng: np.random.Generator | None = None,
         backend: str | Backend = "numpy",
         device: str | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.backend = get_backend(backend, device)
         self.sizes = validation.check_sizes(sizes)
+        self.dropout = _dropout.check_dropout(dropout, len(self.sizes) - 2)
         self.L = len(self.sizes)
         self.dtype = resolve_dtype(dtype)
         self.cost_function = get_cost(cost)
@@ -195,27 +203,34 @@ class Network:
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, a: Any) -> tuple[list[Any], list[Any]]:
+    def forward(self, a: Any, masks: Sequence[Any] | None = None) -> tuple[list[Any], list[Any]]:
         """Feed columns forward and keep every z^l and a^l.
 
-        ``z^l = W^l a^{l−1} + b^l``, ``a^l = σ(z^l)`` for l = 2, …, L.
+        ``z^l = W^l a^{l−1} + b^l``, ``a^l = σ(z^l)`` for l = 2, …, L. With dropout ``masks``
+        (see :meth:`dropout_masks`) a hidden layer passes ``a^l ⊙ mask^l`` on instead.
 
         Parameters
         ----------
         a : array, shape (sizes[0], m)
             Input examples as columns (``a^1 = x``).
+        masks : list of arrays (sizes[i+1], m) or None, optional
+            One per layer of weights; ``None`` entries (and the default) drop nothing.
 
         Returns
         -------
         zs : list of arrays (sizes[i+1], m)
-        activations : list of arrays (sizes[i], m), ``activations[0] is a``
+        activations : list of arrays (sizes[i], m), ``activations[0] is a``; the σ(z^l)
+            before any mask.
         """
         zs, activations = [], [a]
-        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
+        masks = masks if masks is not None else [None] * self.n_layers
+        for W, b, sigma, mask in zip(self.weights, self.biases, self.activation_functions, masks):
             z = W @ a + b[:, None]  # z^l = W^l a^{l-1} + b^l
             a = sigma(z)  # a^l = σ(z^l)
             zs.append(z)
             activations.append(a)
+            if mask is not None:
+                a = a * mask  # inverted dropout: the next layer sees a^l ⊙ mask^l
         return zs, activations
 
     def feedforward(self, X: Any) -> Any:
@@ -259,7 +274,7 @@ class Network:
         y = self._targets(Y, x.shape[0])
         return self.backprop_columns(x.T, y.T)
 
-    def backprop_columns(self, x: Any, y: Any) -> Gradients:
+    def backprop_columns(self, x: Any, y: Any, masks: Sequence[Any] | None = None) -> Gradients:
         """Backpropagation on a mini-batch of columns.
 
         1. δ^L = ∂C/∂a^L ⊙ σ'(z^L)                    (output error)
@@ -267,17 +282,28 @@ class Network:
         3. ∂C/∂b^l = δ^l                              (averaged over the m columns)
         4. ∂C/∂w^l = δ^l (a^{l−1})ᵀ                   (summed over columns, divided by m)
 
-        For softmax layers ``⊙ σ'(z)`` is the Jacobian-transpose product ``σ.vjp``.
+        For softmax layers ``⊙ σ'(z)`` is the Jacobian-transpose product ``σ.vjp``. With
+        dropout ``masks`` a hidden layer passed ``a^l ⊙ mask^l`` on, so equation 4 takes that
+        and equation 2 gains the factor: ``δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ mask^l ⊙ σ'(z^l)``.
 
         Parameters
         ----------
         x : array, shape (sizes[0], m)
         y : array, shape (sizes[-1], m)
+        masks : list of arrays (sizes[i+1], m) or None, optional
+            Dropout masks (:meth:`dropout_masks`); ``None`` drops nothing.
         """
         xp = get_namespace(x)
         m = x.shape[1]
-        zs, activations = self.forward(x)
+        zs, activations = self.forward(x, masks)
         n = self.n_layers
+        masks = masks if masks is not None else [None] * n
+        passed = (
+            [activations[0]]
+            + [  # what each layer passed on: a^l, or a^l ⊙ mask^l
+                a if mask is None else a * mask for a, mask in zip(activations[1:], masks)
+            ]
+        )
         deltas: list[Any] = [None] * n
         nabla_w: list[Any] = [None] * n
         nabla_b: list[Any] = [None] * n
@@ -286,11 +312,24 @@ class Network:
         for i in range(n - 1, -1, -1):
             deltas[i] = delta
             nabla_b[i] = xp.sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
-            nabla_w[i] = (delta @ activations[i].T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+            nabla_w[i] = (delta @ passed[i].T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
             if i > 0:
-                # δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'(z^l)
-                delta = sigma[i - 1].vjp(zs[i - 1], activations[i], self.weights[i].T @ delta)
+                g = self.weights[i].T @ delta  # (w^{l+1})^T δ^{l+1}
+                if masks[i - 1] is not None:
+                    g = g * masks[i - 1]  # ⊙ mask^l: a dropped unit passed nothing on
+                delta = sigma[i - 1].vjp(zs[i - 1], activations[i], g)  # ⊙ σ'(z^l)
         return Gradients(nabla_w, nabla_b, deltas, zs, activations)
+
+    def dropout_masks(self, key: int, start: int, m: int) -> list[Any] | None:
+        """The dropout masks of the ``m`` examples at positions ``start, …`` of an epoch whose
+        dropout key is ``key`` (``fit`` draws one per epoch), on the network's backend, for
+        :meth:`backprop_columns`; ``None`` when the network has no dropout."""
+        if not any(self.dropout):
+            return None
+        host = _dropout.masks(self.sizes, self.dropout, key, start, m, self.dtype)
+        if self.backend.name == "numpy":
+            return host
+        return [None if mk is None else self.backend.asarray(mk, self.dtype) for mk in host]
 
     # ------------------------------------------------------------------ evaluation
 

@@ -8,6 +8,7 @@ chapter 3), with ``n`` the size of the training set; biases are not regularised.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -21,6 +22,11 @@ __all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
 class Optimizer:
     """Base class: ``step(net, grads)`` and a ``state`` dict of named per-layer lists.
 
+    A subclass in :data:`OPTIMIZERS` that the compiled epoch implements says how:
+    ``kernel`` (its id in ``nnmath/_ckernels_real.h``), ``kernel_hyper()`` (its own
+    hyper-parameters p0..p4, after η and λ/n) and ``state_slots`` (the names of its per-layer
+    state lists, in the kernel's order); ``init_state`` creates the state as ``step`` does.
+
     Parameters
     ----------
     eta : float
@@ -32,6 +38,9 @@ class Optimizer:
     """
 
     name = "optimizer"
+    #: the names of the per-layer state lists the compiled kernel reads (up to four: its
+    #: s1 and s2 for weights and biases, in the order s1_w, s1_b, s2_w, s2_b)
+    state_slots: tuple[str, ...] = ()
 
     def __init__(self, eta: float, lmbda: float = 0.0, n: int = 1) -> None:
         if not eta > 0:
@@ -43,6 +52,19 @@ class Optimizer:
 
     def step(self, net: Any, grads: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def kernel(self) -> int | None:
+        """The id of this update in the compiled epoch, or ``None`` (reference loop only)."""
+        return None
+
+    def kernel_hyper(self) -> tuple[float, ...]:
+        """The compiled kernel's hyper-parameters p0..p4 (at most five), after η and λ/n."""
+        return ()
+
+    def init_state(self, net: Any) -> dict[str, Any]:
+        """The state before the first step: zeros shaped like the parameters (``{}``: none)."""
+        return {}
 
     def _zeros(self, arrays: list[Any]) -> list[Any]:
         return [a * 0 for a in arrays]
@@ -111,6 +133,22 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
+    @property
+    def kernel(self) -> int:
+        return 0 if self.momentum == 0 else 1  # plain SGD's update is fused into δ aᵀ
+
+    @property
+    def state_slots(self) -> tuple[str, ...]:  # type: ignore[override]
+        return () if self.momentum == 0 else ("velocity_w", "velocity_b")
+
+    def kernel_hyper(self) -> tuple[float, ...]:
+        return (self.momentum, float(self.nesterov))
+
+    def init_state(self, net: Any) -> dict[str, Any]:
+        if self.momentum == 0:
+            return {}
+        return {"velocity_w": self._zeros(net.weights), "velocity_b": self._zeros(net.biases)}
+
     def step(self, net: Any, grads: Any) -> None:
         eta, mu, decay = self.eta, self.momentum, self.lmbda / self.n
         if mu == 0:
@@ -121,10 +159,7 @@ class SGD(Optimizer):
                 b -= eta * nb  # b ← b − η ∂C/∂b
             return
         if not self.state:
-            self.state = {
-                "velocity_w": self._zeros(net.weights),
-                "velocity_b": self._zeros(net.biases),
-            }
+            self.state = self.init_state(net)
         params = (net.weights, net.biases, grads.nabla_w, grads.nabla_b)
         vels = (self.state["velocity_w"], self.state["velocity_b"])
         for p_list, g_list, v_list, l2 in (
@@ -165,15 +200,25 @@ class Adam(Optimizer):
         super().__init__(eta, lmbda, n)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
+    kernel = 2  # type: ignore[assignment]
+    state_slots = ("m_w", "m_b", "v_w", "v_b")
+
+    def kernel_hyper(self) -> tuple[float, ...]:
+        return (self.beta1, self.beta2, self.epsilon)
+
+    def init_state(self, net: Any) -> dict[str, Any]:
+        zeros = self._zeros
+        return {
+            "m_w": zeros(net.weights),
+            "m_b": zeros(net.biases),
+            "v_w": zeros(net.weights),
+            "v_b": zeros(net.biases),
+            "t": 0,
+        }
+
     def step(self, net: Any, grads: Any) -> None:
         if not self.state:
-            self.state = {
-                "m_w": self._zeros(net.weights),
-                "m_b": self._zeros(net.biases),
-                "v_w": self._zeros(net.weights),
-                "v_b": self._zeros(net.biases),
-                "t": 0,
-            }
+            self.state = self.init_state(net)
         s, b1, b2 = self.state, self.beta1, self.beta2
         s["t"] = t = int(s["t"]) + 1
         # Python floats, so that float32 parameters are never up-cast
@@ -199,23 +244,41 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
 
 
 def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
-    """Build an optimizer by name (``sgd``, ``adam``) or pass one through.
+    """Build an optimizer by name (a key of :data:`OPTIMIZERS`) or pass one through.
 
-    ``kwargs`` not used by the chosen optimizer (``momentum`` for Adam, say) must be at their
-    neutral values; anything else is an error rather than being silently dropped.
+    ``kwargs`` are hyper-parameters; each goes to the chosen optimizer if it takes it. One it
+    does not take (``momentum`` for Adam, say) must be at the default some other optimizer of
+    the registry gives it, i.e. not really set; anything else is an error rather than being
+    silently dropped.
     """
     if isinstance(spec, Optimizer):
         return spec
     if not isinstance(spec, str) or spec.lower() not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {spec!r}: choose one of {sorted(OPTIMIZERS)}")
     cls = OPTIMIZERS[spec.lower()]
-    import inspect
-
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    neutral = {"momentum": 0.0, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    accepted = _parameters(cls)
+    defaults: dict[str, set[Any]] = {}
+    for other in OPTIMIZERS.values():
+        for key, param in _parameters(other).items():
+            defaults.setdefault(key, set()).add(param.default)
     for key in list(kwargs):
-        if key not in accepted:
-            if kwargs[key] != neutral.get(key, object()):
-                raise ValueError(f"optimizer {spec!r} does not take {key}={kwargs[key]!r}")
-            del kwargs[key]
+        if key in accepted:
+            continue
+        if key not in defaults:
+            raise ValueError(
+                f"no optimizer takes {key}={kwargs[key]!r}; optimizer {spec!r} takes "
+                f"{', '.join(sorted(accepted))}"
+            )
+        if kwargs[key] not in defaults[key]:
+            raise ValueError(
+                f"optimizer {spec!r} does not take {key}={kwargs[key]!r} "
+                f"(it takes {', '.join(sorted(accepted))})"
+            )
+        del kwargs[key]
     return cls(**kwargs)
+
+
+def _parameters(cls: type[Optimizer]) -> dict[str, inspect.Parameter]:
+    """The keyword parameters of ``cls(...)`` (no ``self``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {k: p for k, p in params.items() if k != "self"}
