@@ -80,9 +80,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    from nnmath.fast import c_available, numba_available
+    from nnmath.fast import c_available
 
-    path = "c" if c_available() else "numba" if numba_available() else "numpy"
+    path = "c" if c_available() else "reference"
     try:
         commit = subprocess.run(
             ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],

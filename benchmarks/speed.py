@@ -20,11 +20,11 @@ jax_loop    JAX: one jitted SGD step per mini-batch in a Python loop.
 jax_scan    JAX: the whole epoch jitted as one ``lax.scan`` over the mini-batches.
 floor       Only the matrix products of backprop, in a tight loop: per mini-batch and layer
             ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
-            input layer's ``Wᵀ δ`` is never needed). Measured up to four times, as a NumPy
-            loop with ``out=``, as nnmath's C loop (with each product in one BLAS call, and
+            input layer's ``Wᵀ δ`` is never needed). Measured up to three times, as a NumPy
+            loop with ``out=`` and as nnmath's C loop (with each product in one BLAS call, and
             with a narrow layer's cut into calls of ``nnmath.fast.GEMM_ROWS`` rows as the
-            threaded epoch cuts them) and as a Numba loop calling BLAS ``gemm`` directly; the
-            fastest is the floor. Beside it, the "split floor": the same products with each
+            threaded epoch cuts them); the fastest is the floor. (Until nnmath's Numba epoch
+            was removed a Numba loop was a fourth way; it made the C loop's BLAS calls.) Beside it, the "split floor": the same products with each
             mini-batch's rows split between the threads (BLAS on one thread in each, in the
             calls nnmath's threaded epoch makes at 64 rows or more), the threads
             never waiting for each other. It is lower than any SGD can reach (a mini-batch's
@@ -158,7 +158,7 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     A, D, Z, G, NW = buffers
     keep = {
         name: _cepoch.pointers(arrays)
-        for name, arrays in (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NW", NW))
+        for name, arrays in (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NWT", NW))
     }
     sizes_arr = np.array(sizes, np.int64)
     c = _cepoch.CEpoch(
@@ -247,25 +247,6 @@ def bench_floor(row, B, dtype, n):
                     blas.set(old)
 
             loops["c_split"] = c_split
-    try:
-        from nnmath._numba_kernels import BLAS_INT, floor_epoch
-    except ImportError:
-        pass
-    else:
-        iw, fw, cw = np.zeros(8, BLAS_INT), np.zeros(2, dtype), np.zeros(2, np.uint8)
-        loops["numba_loop"] = lambda: floor_epoch(
-            batches,
-            B,
-            tuple(Ws),
-            tuple(A),
-            tuple(D),
-            tuple(Z),
-            tuple(G),
-            tuple(NW),
-            iw,
-            fw,
-            cw,
-        )
     loops = {name: _timed(loop) for name, loop in loops.items()}
     times: dict[str, list[float]] = {name: [] for name in loops}
 
