@@ -24,7 +24,8 @@ floor       Only the matrix products of backprop, in a tight loop: per mini-batc
             loop with ``out=`` and as nnmath's C loop (with each product in one BLAS call, and
             with a narrow layer's cut into calls of ``nnmath.fast.GEMM_ROWS`` rows as the
             threaded epoch cuts them); the fastest is the floor. (Until nnmath's Numba epoch
-            was removed a Numba loop was a fourth way; it made the C loop's BLAS calls.) Beside it, the "split floor": the same products with each
+            was removed a Numba loop was a fourth way; it made the C loop's BLAS calls.)
+            Beside it, the "split floor": the same products with each
             mini-batch's rows split between the threads (BLAS on one thread in each, in the
             calls nnmath's threaded epoch makes at 64 rows or more), the threads
             never waiting for each other. It is lower than any SGD can reach (a mini-batch's
