@@ -1,0 +1,44 @@
+"""Diagnostics: per-layer gradient norms ("speed of learning") and vanishing-gradient measures.
+
+Everything here reads the lecture's quantities layer by layer: ``z^l``, ``a^l``, ``δ^l``,
+``∂C/∂b^l`` and ``∂C/∂w^l``. Layers are numbered as in the lecture when shown to a person
+(``a^1 = x`` is the input, ``l = 2, …, L``); in lists and arrays the first entry is the first
+layer of weights (the lecture's ``l = 2``, code index ``i = l − 2``). One job a module:
+
+* :mod:`~nnmath.diagnostics.norms` — :func:`gradient_norms` and :class:`GradientTracker`:
+  ‖∂C/∂b^l‖ and ‖∂C/∂w^l‖, once or during :func:`nnmath.train.fit` (``track_gradients=``).
+* :mod:`~nnmath.diagnostics.factors` — :func:`vanishing_factors`: why it vanishes, split
+  into the weight and the activation factor.
+* :mod:`~nnmath.diagnostics.chain` — :func:`scalar_chain`: the lecture's
+  1-neuron-per-layer network and its product formula.
+* :mod:`~nnmath.diagnostics.gradcheck` — :func:`gradcheck`: each backprop equation against
+  central differences in float64.
+* :mod:`~nnmath.diagnostics.trace` — :func:`trace`: one example's backward pass, as Markdown
+  or LaTeX.
+"""
+
+from __future__ import annotations
+
+from .chain import ScalarChain, scalar_chain
+from .factors import LayerFactors, VanishingFactors, vanishing_factors
+from .gradcheck import GradCheck, GradCheckRow, forward_from, gradcheck
+from .norms import GradientNorms, GradientTracker, gradient_norms
+from .trace import LayerTrace, Trace, trace
+
+__all__ = [
+    "GradientNorms",
+    "gradient_norms",
+    "GradientTracker",
+    "LayerFactors",
+    "VanishingFactors",
+    "vanishing_factors",
+    "ScalarChain",
+    "scalar_chain",
+    "GradCheckRow",
+    "GradCheck",
+    "gradcheck",
+    "forward_from",
+    "LayerTrace",
+    "Trace",
+    "trace",
+]

@@ -1,0 +1,139 @@
+"""Per-layer gradient norms: Nielsen's "speed of learning" ‖∂C/∂b^l‖, once or during training.
+
+Layers are listed first hidden layer first, output layer last (the lecture's ``l = 2, …, L``
+at code index ``l − 2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy
+
+__all__ = ["GradientNorms", "GradientTracker", "gradient_norms"]
+
+
+@dataclass
+class GradientNorms:
+    """Per layer of weights, first hidden layer first, output layer last.
+
+    Attributes
+    ----------
+    nabla_b : list of float
+        ‖∂C/∂b^l‖, the norm of the bias gradient averaged over the examples: Nielsen's
+        "speed of learning" of layer l (chapter 5).
+    nabla_w : list of float
+        ‖∂C/∂w^l‖ (Frobenius norm).
+    """
+
+    nabla_b: list[float]
+    nabla_w: list[float]
+
+
+def gradient_norms(net: Any, X: Any, Y: Any) -> GradientNorms:
+    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ for every layer, from one backward pass over ``X``.
+
+    Parameters
+    ----------
+    net : Network
+    X : array-like, shape (n, sizes[0])
+    Y : array-like, shape (n, sizes[-1]) or labels (n,)
+
+    Returns
+    -------
+    GradientNorms
+    """
+    g = net.backprop(X, Y)
+    return GradientNorms(
+        nabla_b=[float(np.linalg.norm(to_numpy(nb))) for nb in g.nabla_b],
+        nabla_w=[float(np.linalg.norm(to_numpy(nw))) for nw in g.nabla_w],
+    )
+
+
+class GradientTracker:
+    """A :func:`~nnmath.train.fit` callback recording the speed of learning of every layer.
+
+    Records :func:`gradient_norms` on a fixed subset of the training rows (the first
+    ``max_rows``, so every entry measures the same examples) into
+    ``history.extra[key]``, a dict of lists (plain Python, JSON-ready)::
+
+        {"epoch": [0, 1, 2, ...],        # fractional when recorded inside an epoch
+         "step": [0, 1, 2, ...],         # mini-batches done so far
+         "nabla_b": [[‖∂C/∂b^2‖, ...], ...],   # one list per entry, one float per layer
+         "nabla_w": [[‖∂C/∂w^2‖, ...], ...]}
+
+    The first entry is the network before training (epoch 0). After that one entry per
+    epoch (``every=None``) or one every ``every`` mini-batches.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, sizes[0])
+    Y : array-like, shape (n, sizes[-1]) or labels (n,)
+    every : int, optional
+        Record every ``every`` mini-batches instead of every epoch.
+    max_rows : int
+        Use at most this many rows (the first ones) to measure: the cost of one entry is one
+        backward pass over them.
+    key : str
+        Key in ``history.extra``.
+
+    Examples
+    --------
+    >>> tracker = GradientTracker(X, y)                           # doctest: +SKIP
+    >>> history = net.fit(X, y, epochs=5, callbacks=[tracker])    # doctest: +SKIP
+    >>> history.extra["gradient_norms"]["nabla_b"][-1]            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        Y: Any,
+        every: int | None = None,
+        max_rows: int = 1000,
+        key: str = "gradient_norms",
+    ) -> None:
+        if every is not None and (int(every) != every or every < 1):
+            raise ValueError(f"every must be a positive number of mini-batches, got {every}")
+        if int(max_rows) != max_rows or max_rows < 1:
+            raise ValueError(f"max_rows must be a positive integer, got {max_rows}")
+        self.X, self.Y = X[: int(max_rows)], Y[: int(max_rows)]
+        self.every = None if every is None else int(every)
+        self.key = key
+        self._step = 0
+
+    def _record(self, net: Any, history: Any, epoch: float) -> None:
+        rec = history.extra.setdefault(
+            self.key, {"epoch": [], "step": [], "nabla_b": [], "nabla_w": []}
+        )
+        norms = gradient_norms(net, self.X, self.Y)
+        rec["epoch"].append(epoch)
+        rec["step"].append(self._step)
+        rec["nabla_b"].append(norms.nabla_b)
+        rec["nabla_w"].append(norms.nabla_w)
+
+    def on_train_begin(self, net: Any, history: Any) -> None:
+        """Record the network before the first epoch (epoch 0, or the epoch a resumed run
+        starts from, unless the restored history already has it)."""
+        done = len(history.training_cost)
+        rec = history.extra.get(self.key)
+        if rec and rec["epoch"]:
+            self._step = int(rec["step"][-1])
+            if rec["epoch"][-1] == done:
+                return
+        else:
+            self._step = 0
+        self._record(net, history, done)
+
+    def on_batch_end(self, net: Any, history: Any, epoch: int, batch: int, n_batches: int) -> None:
+        """Count mini-batches; record every ``every`` of them."""
+        self._step += 1
+        if self.every is not None and self._step % self.every == 0:
+            self._record(net, history, epoch + (batch + 1) / n_batches)
+
+    def __call__(self, net: Any, history: Any, epoch: int) -> None:
+        """After each epoch: record (when tracking per epoch)."""
+        if self.every is None:
+            self._record(net, history, epoch + 1)
