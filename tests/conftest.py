@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nnmath.activations import ACTIVATIONS
+from nnmath.costs import COSTS
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -29,3 +32,16 @@ def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         x[i] = old
         grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
+
+
+#: every activation of the registry by its own name (aliases such as "linear" left out), so
+#: that a test parametrized over it tests a new entry without an edit
+ACTIVATION_NAMES = sorted({cls.name for cls in ACTIVATIONS.values()})
+ELEMENTWISE_NAMES = [n for n in ACTIVATION_NAMES if ACTIVATIONS[n].elementwise]
+COST_NAMES = sorted(COSTS)
+
+
+def outputs_for(cost: str) -> list[str]:
+    """The registry's output activations whose values ``cost`` is defined for."""
+    allowed = COSTS[cost].output_activations
+    return [n for n in ACTIVATION_NAMES if allowed is None or n in allowed]

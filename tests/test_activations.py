@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import ELEMENTWISE_NAMES
 from nnmath import activations as A
 
-ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity"]
+ELEMENTWISE = ELEMENTWISE_NAMES  # the registry's: a new entry is tested without an edit
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -102,10 +103,22 @@ def test_softmax_batched_jacobian_and_vjp(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(sm.prime(z), np.stack([np.diag(J[k]) for k in range(6)], axis=1))
 
 
-def test_elementwise_vjp_is_g_times_prime(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_vjp_is_g_times_prime(name: str, rng: np.random.Generator) -> None:
     z, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
-    act = nm.get_activation("tanh")
+    act = nm.get_activation(name)
     np.testing.assert_allclose(act.vjp(z, act(z), g), g * act.prime(z))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_every_activation_keeps_the_dtype_and_is_finite_for_large_z(name: str) -> None:
+    act = nm.get_activation(name)
+    for dtype in (np.float32, np.float64):
+        z = np.array([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4], dtype)
+        with np.errstate(over="raise", invalid="raise"):
+            a, prime = act(z), act.prime(z)
+        assert a.dtype == dtype and prime.dtype == dtype
+        assert np.all(np.isfinite(a[1:-1])) and np.all(np.isfinite(prime))
 
 
 def test_registry_and_errors() -> None:

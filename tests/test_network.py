@@ -10,15 +10,11 @@ import numpy as np
 import pytest
 
 import nnmath as nm
-from conftest import central_difference
+from conftest import COST_NAMES, ELEMENTWISE_NAMES, central_difference, outputs_for
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity"]
-# cost -> output activations whose outputs the cost is defined for
-OUTPUTS = {
-    "quadratic": ["sigmoid", "softmax", "identity", "tanh", "relu"],
-    "cross_entropy": ["sigmoid", "softmax"],
-    "log_likelihood": ["softmax", "sigmoid"],
-}
+HIDDEN = ELEMENTWISE_NAMES  # every element-wise σ of the registry
+# cost -> output activations whose outputs the cost is defined for (the registries')
+OUTPUTS = {cost: outputs_for(cost) for cost in COST_NAMES}
 COMBOS = [(c, o) for c, outs in OUTPUTS.items() for o in outs]
 
 

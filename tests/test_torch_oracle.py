@@ -1,4 +1,10 @@
-"""Full-network gradients against PyTorch autograd on random architectures (float64)."""
+"""Full-network gradients against PyTorch autograd on random architectures (float64).
+
+PyTorch's side is built from its own ``torch.nn`` modules, through :func:`nnmath.to_torch`'s
+table (``nnmath.io.torch.TORCH_ACTIVATIONS``), for every activation of the registry as a
+hidden layer and with each cost: a new registry entry is checked against autograd without
+an edit here.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,11 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import ACTIVATION_NAMES, COST_NAMES
 
 torch = pytest.importorskip(
     "torch", reason="PyTorch is the autograd oracle: pip install torch==2.13.0"
 )
-
-TORCH_ACT = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
-    "elu": lambda z: torch.nn.functional.elu(z, 1.0),
-    "identity": lambda z: z,
-    "softmax": lambda z: torch.softmax(z, dim=0),  # columns are examples
-}
 
 
 def torch_cost(name: str, a, y):
@@ -31,7 +28,7 @@ def torch_cost(name: str, a, y):
     return -(y * torch.log(a)).sum() / m
 
 
-CASES = [
+CASES = [  # hidden σ, output σ, cost: hand-picked pairs, then every σ of the registry
     ("sigmoid", "sigmoid", "quadratic"),
     ("tanh", "sigmoid", "cross_entropy"),
     ("relu", "softmax", "log_likelihood"),
@@ -40,12 +37,12 @@ CASES = [
     ("identity", "softmax", "cross_entropy"),
     ("tanh", "identity", "quadratic"),
     ("relu", "sigmoid", "log_likelihood"),
-]
+] + [(hidden, None, cost) for hidden in ACTIVATION_NAMES for cost in COST_NAMES]
 
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(("hidden", "output", "cost"), CASES)
-def test_gradients_equal_autograd(hidden: str, output: str, cost: str, seed: int) -> None:
+def test_gradients_equal_autograd(hidden: str, output: str | None, cost: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     depth = int(rng.integers(2, 6))
     sizes = [int(s) for s in rng.integers(2, 9, size=depth)] + [4]
@@ -63,14 +60,12 @@ def test_gradients_equal_autograd(hidden: str, output: str, cost: str, seed: int
     Y = np.eye(4)[rng.integers(0, 4, m)]
     g = net.backprop(X, Y)
 
-    Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
-    bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
-    a = torch.tensor(X.T)
-    for W, b, act in zip(Ws, bs, [hidden] * (depth - 1) + [output]):
-        a = TORCH_ACT[act](W @ a + b[:, None])
-    C = torch_cost(cost, a, torch.tensor(Y.T))
+    model = nm.to_torch(net)  # Linear, σ, Linear, σ, ... of torch.nn, examples as rows
+    a = model(torch.tensor(X))
+    C = torch_cost(cost, a.T, torch.tensor(Y.T))
     C.backward()
     assert float(C.detach()) == pytest.approx(net.cost(X, Y), rel=1e-12)
-    for l in range(depth):
-        np.testing.assert_allclose(g.nabla_w[l], Ws[l].grad.numpy(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(g.nabla_b[l], bs[l].grad.numpy(), rtol=1e-9, atol=1e-12)
+    linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
+    for l, linear in enumerate(linears):
+        np.testing.assert_allclose(g.nabla_w[l], linear.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(g.nabla_b[l], linear.bias.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -66,6 +66,18 @@ class Optimizer:
         """The state before the first step: zeros shaped like the parameters (``{}``: none)."""
         return {}
 
+    def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
+        """The same update as a ``torch.optim`` optimizer over torch tensors ``weights`` and
+        ``biases`` (L2 as ``weight_decay`` λ/n on the weights only), for tests against
+        PyTorch; ``None`` when PyTorch has no twin."""
+        return None
+
+    def _groups(self, weights: list[Any], biases: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {"params": weights, "weight_decay": self.lmbda / self.n},
+            {"params": biases, "weight_decay": 0.0},
+        ]
+
     def _zeros(self, arrays: list[Any]) -> list[Any]:
         return [a * 0 for a in arrays]
 
@@ -144,6 +156,12 @@ class SGD(Optimizer):
     def kernel_hyper(self) -> tuple[float, ...]:
         return (self.momentum, float(self.nesterov))
 
+    def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
+        import torch
+
+        groups = self._groups(weights, biases)  # torch's velocity is ours over −η
+        return torch.optim.SGD(groups, lr=self.eta, momentum=self.momentum, nesterov=self.nesterov)
+
     def init_state(self, net: Any) -> dict[str, Any]:
         if self.momentum == 0:
             return {}
@@ -205,6 +223,13 @@ class Adam(Optimizer):
 
     def kernel_hyper(self) -> tuple[float, ...]:
         return (self.beta1, self.beta2, self.epsilon)
+
+    def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
+        import torch
+
+        betas = (self.beta1, self.beta2)
+        groups = self._groups(weights, biases)
+        return torch.optim.Adam(groups, lr=self.eta, betas=betas, eps=self.epsilon)
 
     def init_state(self, net: Any) -> dict[str, Any]:
         zeros = self._zeros
