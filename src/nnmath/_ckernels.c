@@ -91,8 +91,8 @@ enum { NNM_OK = 0, NNM_UNKNOWN_ACTIVATION = 1, NNM_UNKNOWN_COST = 2, NNM_UNKNOWN
  * (nnmath.activations.ACTIVATIONS), 1 costs, 2 optimizers. */
 int64_t nnm_knows(int64_t kind, int64_t id) {
     switch (kind) {
-    case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6 */
-        return id >= 0 && id <= 6;
+    case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7 */
+        return id >= 0 && id <= 7;
     case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
         return id >= 0 && id <= 2;
     case 2: /* SGD 0, SGD with momentum 1, Adam 2 */
@@ -270,6 +270,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_EXPM1 expm1f
 #define NNM_TANH tanhf
 #define NNM_SQRT sqrtf
+#define NNM_ERF erff
 #include "_ckernels_real.h"
 #undef REAL
 #undef NNM
@@ -278,6 +279,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #undef NNM_EXPM1
 #undef NNM_TANH
 #undef NNM_SQRT
+#undef NNM_ERF
 
 #define REAL double
 #define NNM(name) name##_f64
@@ -286,6 +288,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_EXPM1 expm1
 #define NNM_TANH tanh
 #define NNM_SQRT sqrt
+#define NNM_ERF erf
 #include "_ckernels_real.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */

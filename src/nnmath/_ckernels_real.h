@@ -68,6 +68,13 @@ static inline void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                 ar[c] = zc;
             }
             break;
+        case 7: /* gelu: z Φ(z) = (z/2)(1 + erf(z/√2)) */
+            for (int64_t c = 0; c < n; c++) {
+                REAL zc = zr[c] + b[c];
+                zr[c] = zc;
+                ar[c] = (REAL)0.5 * zc * (one + NNM_ERF(zc * (REAL)0.70710678118654752));
+            }
+            break;
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
             break;
         }
@@ -98,6 +105,13 @@ static inline void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
         case 4: /* 1 for z > 0, α e^z for z ≤ 0 */
             for (int64_t c = 0; c < n; c++)
                 gr[c] *= zr[c] > zero ? one : (REAL)(alpha * NNM_EXP(zr[c] < zero ? zr[c] : zero));
+            break;
+        case 7: /* Φ(z) + z φ(z) */
+            for (int64_t c = 0; c < n; c++) {
+                const REAL zc = zr[c];
+                gr[c] *= (REAL)0.5 * (one + NNM_ERF(zc * (REAL)0.70710678118654752)) +
+                         zc * NNM_EXP((REAL)-0.5 * zc * zc) * (REAL)0.39894228040143268;
+            }
             break;
         case 6: {
             double s = 0.0;

@@ -44,6 +44,8 @@ __all__ = [
     "softmax_jacobian",
     "identity",
     "identity_prime",
+    "gelu",
+    "gelu_prime",
 ]
 
 
@@ -111,6 +113,36 @@ def elu_prime(z: Any, alpha: float = 1.0) -> Any:
     """ELU': α e^z for z ≤ 0, 1 for z > 0."""
     xp = get_namespace(z)
     return xp.where(z > 0, 1.0, alpha * xp.exp(xp.minimum(z, 0.0)))
+
+
+def _erf(z: Any) -> Any:
+    """The error function erf(z) element-wise, on NumPy, PyTorch or CuPy arrays."""
+    module = type(z).__module__
+    if module.startswith("torch"):
+        import torch
+
+        return torch.special.erf(z)
+    if module.startswith("cupy"):
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf(z)
+    from scipy.special import erf  # NumPy has no erf
+
+    return erf(z)
+
+
+def gelu(z: Any) -> Any:
+    """GELU (exact): z Φ(z) = (z/2) (1 + erf(z/√2)), Φ the standard normal's CDF."""
+    return 0.5 * z * (1.0 + _erf(z * _SQRT1_2))
+
+
+def gelu_prime(z: Any) -> Any:
+    """GELU'(z) = Φ(z) + z φ(z), φ(z) = e^{−z²/2}/√(2π) the standard normal's density."""
+    xp = get_namespace(z)
+    return 0.5 * (1.0 + _erf(z * _SQRT1_2)) + z * xp.exp(-0.5 * z * z) * _INV_SQRT_2PI
+
+
+_SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327  # 1/√2, 1/√(2π)
 
 
 def softmax(z: Any, axis: int = 0) -> Any:
@@ -364,8 +396,20 @@ class Identity(Activation):
         return identity_prime(z)
 
 
+class GELU(Activation):
+    """Gaussian error linear unit, exact (with erf): z Φ(z); derivative Φ(z) + z φ(z)."""
+
+    name, max_prime, kernel = "gelu", 1.1289, 7  # σ' peaks at z = √2: 1.1289
+
+    def __call__(self, z: Any) -> Any:
+        return gelu(z)
+
+    def prime(self, z: Any) -> Any:
+        return gelu_prime(z)
+
+
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity)
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity, GELU)
 }
 ACTIVATIONS["linear"] = Identity
 

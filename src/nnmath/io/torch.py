@@ -59,6 +59,7 @@ TORCH_ACTIVATIONS: dict[str, TorchActivation] = {
         why="nnmath's softmax normalises each example (row), i.e. Softmax(dim=1)",
     ),
     "identity": TorchActivation("Identity"),
+    "gelu": TorchActivation("GELU", fixed={"approximate": ("none",)}, why="nnmath's GELU is exact"),
 }
 
 
