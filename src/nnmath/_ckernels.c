@@ -91,8 +91,9 @@ enum { NNM_OK = 0, NNM_UNKNOWN_ACTIVATION = 1, NNM_UNKNOWN_COST = 2, NNM_UNKNOWN
  * (nnmath.activations.ACTIVATIONS), 1 costs, 2 optimizers. */
 int64_t nnm_knows(int64_t kind, int64_t id) {
     switch (kind) {
-    case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7 */
-        return id >= 0 && id <= 7;
+    case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7,
+             * softplus 8 */
+        return id >= 0 && id <= 8;
     case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
         return id >= 0 && id <= 2;
     case 2: /* SGD 0, SGD with momentum 1, Adam 2 */
@@ -271,6 +272,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_TANH tanhf
 #define NNM_SQRT sqrtf
 #define NNM_ERF erff
+#define NNM_LOG1P log1pf
 #include "_ckernels_real.h"
 #undef REAL
 #undef NNM
@@ -280,6 +282,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #undef NNM_TANH
 #undef NNM_SQRT
 #undef NNM_ERF
+#undef NNM_LOG1P
 
 #define REAL double
 #define NNM(name) name##_f64
@@ -289,6 +292,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_TANH tanh
 #define NNM_SQRT sqrt
 #define NNM_ERF erf
+#define NNM_LOG1P log1p
 #include "_ckernels_real.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */

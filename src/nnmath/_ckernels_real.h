@@ -75,6 +75,13 @@ static inline void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                 ar[c] = (REAL)0.5 * zc * (one + NNM_ERF(zc * (REAL)0.70710678118654752));
             }
             break;
+        case 8: /* softplus: max(z, 0) + ln(1 + e^{−|z|}) */
+            for (int64_t c = 0; c < n; c++) {
+                REAL zc = zr[c] + b[c];
+                zr[c] = zc;
+                ar[c] = (zc > zero ? zc : zero) + NNM_LOG1P(NNM_EXP(zc < zero ? zc : -zc));
+            }
+            break;
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
             break;
         }
@@ -111,6 +118,12 @@ static inline void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
                 const REAL zc = zr[c];
                 gr[c] *= (REAL)0.5 * (one + NNM_ERF(zc * (REAL)0.70710678118654752)) +
                          zc * NNM_EXP((REAL)-0.5 * zc * zc) * (REAL)0.39894228040143268;
+            }
+            break;
+        case 8: /* σ(z), stable: 1/(1+e) for z ≥ 0, e/(1+e) for z < 0, e = e^{−|z|} */
+            for (int64_t c = 0; c < n; c++) {
+                const REAL e = NNM_EXPNP(zr[c] < zero ? zr[c] : -zr[c]), q = one / (one + e);
+                gr[c] *= zr[c] >= zero ? q : e * q;
             }
             break;
         case 6: {

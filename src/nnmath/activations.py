@@ -46,6 +46,8 @@ __all__ = [
     "identity_prime",
     "gelu",
     "gelu_prime",
+    "softplus",
+    "softplus_prime",
 ]
 
 
@@ -143,6 +145,17 @@ def gelu_prime(z: Any) -> Any:
 
 
 _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327  # 1/√2, 1/√(2π)
+
+
+def softplus(z: Any) -> Any:
+    """softplus(z) = ln(1 + e^z) = max(z, 0) + ln(1 + e^{−|z|}), stable for large |z|."""
+    xp = get_namespace(z)
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softplus_prime(z: Any) -> Any:
+    """softplus'(z) = σ(z), the sigmoid."""
+    return sigmoid(z)
 
 
 def softmax(z: Any, axis: int = 0) -> Any:
@@ -408,8 +421,21 @@ class GELU(Activation):
         return gelu_prime(z)
 
 
+class Softplus(Activation):
+    """ln(1 + e^z), a smooth ReLU; derivative the sigmoid σ(z)."""
+
+    name, max_prime, kernel = "softplus", 1.0, 8
+
+    def __call__(self, z: Any) -> Any:
+        return softplus(z)
+
+    def prime(self, z: Any) -> Any:
+        return softplus_prime(z)
+
+
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity, GELU)
+    cls.name: cls
+    for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity, GELU, Softplus)
 }
 ACTIVATIONS["linear"] = Identity
 
