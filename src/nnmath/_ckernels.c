@@ -92,8 +92,8 @@ enum { NNM_OK = 0, NNM_UNKNOWN_ACTIVATION = 1, NNM_UNKNOWN_COST = 2, NNM_UNKNOWN
 int64_t nnm_knows(int64_t kind, int64_t id) {
     switch (kind) {
     case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7,
-             * softplus 8 */
-        return id >= 0 && id <= 8;
+             * softplus 8, silu 9 */
+        return id >= 0 && id <= 9;
     case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
         return id >= 0 && id <= 2;
     case 2: /* SGD 0, SGD with momentum 1, Adam 2 */

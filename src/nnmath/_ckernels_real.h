@@ -82,6 +82,14 @@ static inline void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                 ar[c] = (zc > zero ? zc : zero) + NNM_LOG1P(NNM_EXP(zc < zero ? zc : -zc));
             }
             break;
+        case 9: /* silu: z σ(z), σ stable as in case 0 */
+            for (int64_t c = 0; c < n; c++) {
+                REAL zc = zr[c] + b[c];
+                zr[c] = zc;
+                REAL e = NNM_EXPNP(zc < zero ? zc : -zc), q = one / (one + e);
+                ar[c] = zc * (zc >= zero ? q : e * q);
+            }
+            break;
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
             break;
         }
@@ -124,6 +132,13 @@ static inline void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
             for (int64_t c = 0; c < n; c++) {
                 const REAL e = NNM_EXPNP(zr[c] < zero ? zr[c] : -zr[c]), q = one / (one + e);
                 gr[c] *= zr[c] >= zero ? q : e * q;
+            }
+            break;
+        case 9: /* σ(z) (1 + z (1 − σ(z))) */
+            for (int64_t c = 0; c < n; c++) {
+                const REAL zc = zr[c], e = NNM_EXPNP(zc < zero ? zc : -zc), q = one / (one + e);
+                const REAL s = zc >= zero ? q : e * q;
+                gr[c] *= s * (one + zc * (one - s));
             }
             break;
         case 6: {

@@ -48,6 +48,8 @@ __all__ = [
     "gelu_prime",
     "softplus",
     "softplus_prime",
+    "silu",
+    "silu_prime",
 ]
 
 
@@ -156,6 +158,17 @@ def softplus(z: Any) -> Any:
 def softplus_prime(z: Any) -> Any:
     """softplus'(z) = σ(z), the sigmoid."""
     return sigmoid(z)
+
+
+def silu(z: Any) -> Any:
+    """SiLU (swish): z σ(z), σ the sigmoid."""
+    return z * sigmoid(z)
+
+
+def silu_prime(z: Any) -> Any:
+    """SiLU'(z) = σ(z) (1 + z (1 − σ(z)))."""
+    s = sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
 
 
 def softmax(z: Any, axis: int = 0) -> Any:
@@ -433,11 +446,24 @@ class Softplus(Activation):
         return softplus_prime(z)
 
 
+class SiLU(Activation):
+    """SiLU, also called swish: z σ(z); derivative σ(z) (1 + z (1 − σ(z)))."""
+
+    name, max_prime, kernel = "silu", 1.0998, 9  # σ' peaks at z ≈ 2.3994: 1.0998
+
+    def __call__(self, z: Any) -> Any:
+        return silu(z)
+
+    def prime(self, z: Any) -> Any:
+        return silu_prime(z)
+
+
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls
-    for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity, GELU, Softplus)
+    for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softmax, Identity, GELU, Softplus, SiLU)
 }
 ACTIVATIONS["linear"] = Identity
+ACTIVATIONS["swish"] = SiLU
 
 
 def is_builtin(act: Activation) -> bool:
