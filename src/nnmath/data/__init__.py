@@ -6,11 +6,13 @@ or downloaded with checksums), ``load_dataset(name_or_folder)``.
 
 from __future__ import annotations
 
+from .cache import cache_dir
 from .container import Dataset
 from .datasets import LOADERS, load_dataset, load_digits
 from .download import DownloadError, download_dataset
 from .idx import DataError, read_idx, write_idx
-from .mnist import cache_dir, load_fashion_mnist, load_idx_folder, load_mnist, locate
+from .mnist import load_fashion_mnist, load_idx_folder, load_mnist, locate
+from .names import dataset_key
 
 __all__ = [
     "DataError",
@@ -18,6 +20,7 @@ __all__ = [
     "DownloadError",
     "LOADERS",
     "cache_dir",
+    "dataset_key",
     "download_dataset",
     "load_dataset",
     "load_digits",

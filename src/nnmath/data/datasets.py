@@ -10,6 +10,7 @@ import numpy as np
 
 from .container import Dataset
 from .mnist import load_fashion_mnist, load_idx_folder, load_mnist
+from .names import dataset_key
 
 __all__ = ["Dataset", "LOADERS", "load_dataset", "load_digits"]
 
@@ -42,7 +43,8 @@ def load_digits(n_test: int = 360, n_validation: int = 180, seed: int = 0) -> Da
     )
 
 
-#: name -> loader returning a Dataset
+#: The registry of data sets: name -> loader returning a :class:`Dataset`. The command line's
+#: ``--dataset`` help, the sweeps and :func:`load_dataset` read their names from here.
 LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
     "mnist": load_mnist,
@@ -67,9 +69,7 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
     ValueError
         For an unknown name that is not a folder (the message lists the valid ones).
     """
-    key = name.lower().replace("_", "-")
-    if key == "fashion":
-        key = "fashion-mnist"
+    key = dataset_key(name)
     if key in LOADERS:
         return LOADERS[key](**kwargs)
     if Path(name).expanduser().is_dir():

@@ -14,13 +14,15 @@ import hashlib
 import http.client
 import itertools
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .idx import DataError, _umask_mode
+from .._files import atomic_write
+from .cache import cache_dir
+from .idx import DataError
+from .names import dataset_key
 
 __all__ = [
     "FILES",
@@ -106,9 +108,7 @@ class DownloadError(DataError):
 
 
 def _key(name: str) -> str:
-    key = name.lower().replace("_", "-")
-    if key == "fashion":
-        key = "fashion-mnist"
+    key = dataset_key(name)
     if key not in FILES:
         raise ValueError(f"unknown data set {name!r} to download: choose one of {sorted(FILES)}")
     return key
@@ -142,40 +142,38 @@ def _fetch(
     progress: ProgressCallback | None,
     timeout: float,
 ) -> None:
-    """Fetch one URL into ``directory/remote.name`` or raise; never leaves a partial file."""
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{remote.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
-            announced = resp.headers.get("Content-Length")
-            total = int(announced) if announced and announced.isdigit() else None
-            done = 0
+    """Fetch one URL into ``directory/remote.name`` or raise; never leaves a partial file.
+
+    The bytes go to a temporary file (:func:`nnmath._files.atomic_write`) that replaces the
+    target only once every byte arrived and the checksums matched.
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    with (
+        atomic_write(directory / remote.name, fsync=True) as out,
+        urllib.request.urlopen(request, timeout=timeout) as resp,
+    ):
+        announced = resp.headers.get("Content-Length")
+        total = int(announced) if announced and announced.isdigit() else None
+        done = 0
+        if progress is not None:
+            progress(remote.name, 0, total or remote.size)
+        while chunk := resp.read(_CHUNK):
+            out.write(chunk)
+            md5.update(chunk)
+            sha.update(chunk)
+            done += len(chunk)
+            if done > remote.size:
+                raise DownloadError(f"more than the expected {remote.size} bytes")
             if progress is not None:
-                progress(remote.name, 0, total or remote.size)
-            while chunk := resp.read(_CHUNK):
-                out.write(chunk)
-                md5.update(chunk)
-                sha.update(chunk)
-                done += len(chunk)
-                if done > remote.size:
-                    raise DownloadError(f"more than the expected {remote.size} bytes")
-                if progress is not None:
-                    progress(remote.name, done, total or remote.size)
-            if total is not None and done != total:
-                raise DownloadError(f"truncated: {done} of {total} announced bytes arrived")
-            out.flush()
-            os.fsync(out.fileno())
-            _umask_mode(out.fileno())
+                progress(remote.name, done, total or remote.size)
+        if total is not None and done != total:
+            raise DownloadError(f"truncated: {done} of {total} announced bytes arrived")
         problem = _digest_problem(md5.hexdigest(), sha.hexdigest(), remote)
         if problem is None and done != remote.size:
             problem = f"{done} bytes, expected {remote.size}"
         if problem is not None:
             raise DownloadError(f"checksum mismatch: {problem}")
-        os.replace(tmp, directory / remote.name)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def download_dataset(
@@ -215,8 +213,6 @@ def download_dataset(
     DownloadError
         When every mirror failed for some file; the message lists each mirror's failure.
     """
-    from .mnist import cache_dir
-
     key = _key(name)
     target = Path(directory) if directory is not None else cache_dir(key)
     bases = list(mirrors) if mirrors is not None else list(MIRRORS[key])

@@ -16,11 +16,12 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .._files import atomic_write
 
 __all__ = ["DataError", "IDX_DTYPES", "read_idx", "read_idx_bytes", "write_idx"]
 
@@ -35,13 +36,6 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _umask_mode(fd: int) -> None:
-    """Give a ``mkstemp`` file (mode 0600) the usual 0666 & ~umask before it is published."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
 
 
 class DataError(ValueError):
@@ -158,13 +152,6 @@ def write_idx(
         compress = path.suffix == ".gz"
     if compress:
         body = gzip.compress(body, mtime=0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            _umask_mode(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(body)
     return path

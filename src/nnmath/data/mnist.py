@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .cache import cache_dir
 from .container import Dataset
 from .idx import DataError, read_idx
 
@@ -55,13 +56,6 @@ SYSTEM_DIRS: dict[str, list[Path]] = {
 }
 
 N_VALIDATION = 10_000  # the book: the last 10,000 of MNIST's 60,000 training images
-
-
-def cache_dir(name: str | None = None) -> Path:
-    """``$XDG_CACHE_HOME/nnmath`` (or ``~/.cache/nnmath``), plus ``/<name>`` when given."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    root = Path(base) / "nnmath"
-    return root / name if name else root
 
 
 def _candidates(stem: str) -> list[str]:

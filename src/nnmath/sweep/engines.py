@@ -1,0 +1,75 @@
+"""Where a sweep's tasks run: local processes (joblib) or a ``dask.distributed`` cluster.
+
+Both engines take the tasks and yield their rows as they finish, in any order; tasks carry
+only their parameters, so nothing big travels to the workers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from .spec import SweepError
+from .task import Task, run_task
+
+__all__ = ["connect", "dask_results", "joblib_results"]
+
+
+def joblib_results(tasks: list[Task], n_jobs: int, delay: float) -> Iterator[dict[str, Any]]:
+    if n_jobs == 1:
+        for t in tasks:
+            yield run_task(t, delay)
+        return
+    from joblib import Parallel, delayed
+
+    yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(run_task)(t, delay) for t in tasks
+    )
+
+
+def connect(scheduler: str, timeout: float) -> Any:
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            "a Dask scheduler needs dask.distributed: pip install 'nnmath[dask]'"
+        ) from exc
+    if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+        raise SweepError(f"scheduler {scheduler!r}: give an address like tcp://HOST:PORT")
+    try:
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SweepError(
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+            f"({message}); start one with `dask scheduler` or check the address"
+        ) from None
+
+
+def dask_results(tasks: list[Task], client: Any, delay: float) -> Iterator[dict[str, Any]]:
+    from distributed import as_completed
+
+    run_id = uuid.uuid4().hex[:8]
+    futures = []
+    try:
+        futures = [
+            client.submit(run_task, t, delay, key=f"nnmath-sweep-{t.key}-{run_id}", pure=False)
+            for t in tasks
+        ]
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut in as_completed(futures, loop=client.loop):
+            try:
+                row = fut.result()
+            except Exception as exc:
+                t = by_key[fut.key]
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SweepError(
+                    f"task {t.key} (seed {t.seed_index}, {t.params}) failed: "
+                    f"{type(exc).__name__}: {message}"
+                ) from exc
+            fut.release()
+            yield row
+    finally:
+        if futures:
+            client.cancel(futures)

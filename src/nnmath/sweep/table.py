@@ -1,0 +1,179 @@
+"""The results table: one row per task, streamed to CSV or JSON lines, Parquet at the end.
+
+Rows are appended as they arrive and flushed, so an interrupted sweep loses nothing; a last
+line cut short by the interruption is skipped when the table is read back. A file that must
+be rewritten (a new header, a dropped partial line) is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .._files import atomic_write
+from .spec import SweepError
+
+__all__ = ["JSON_COLUMNS", "read_results"]
+
+#: columns that hold lists (JSON text in a CSV cell or a Parquet column)
+JSON_COLUMNS = ("epoch_costs", "epoch_accuracies", "speeds")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)  # floats: the shortest repr that reads back exactly
+
+
+def _parse_cell(column: str, text: str) -> Any:
+    if text == "":
+        return None
+    if column in JSON_COLUMNS:
+        return json.loads(text)
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def stream_path(out: Path) -> Path:
+    """The file rows stream into: ``out``, or the ``.jsonl`` beside a ``.parquet`` ``out``.
+
+    Raises
+    ------
+    SweepError
+        For a name that is none of ``.csv``, ``.jsonl`` (``.json``, ``.ndjson``), ``.parquet``.
+    """
+    stream = out.with_suffix(".jsonl") if out.suffix.lower() == ".parquet" else out
+    table_format(stream)
+    return stream
+
+
+def table_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    raise SweepError(f"results file {str(path)!r}: use a .csv, .jsonl or .parquet name")
+
+
+def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The complete rows of a results table (CSV, JSON lines or Parquet), in file order.
+
+    A last line cut short by an interruption is skipped, and a key seen twice keeps its first
+    row.
+    """
+    rows, _ = read_rows(Path(path))
+    return rows
+
+
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """(rows, clean): ``clean`` is False when a partial line or a duplicate was dropped."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+        for r in rows:
+            for c in JSON_COLUMNS:
+                if isinstance(r.get(c), str):
+                    r[c] = json.loads(r[c])
+        return rows, True
+    text = path.read_text(encoding="utf-8")
+    clean = True
+    if text and not text.endswith("\n"):  # a row cut short by an interruption
+        text, clean = text[: text.rfind("\n") + 1], False
+    rows: list[dict[str, Any]] = []
+    if table_format(path) == "csv":
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        for rec in reader:
+            if header is None or len(rec) != len(header):
+                clean = False
+                continue
+            rows.append({c: _parse_cell(c, v) for c, v in zip(header, rec, strict=True)})
+    else:
+        for line in text.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                clean = False
+    seen: set[str] = set()
+    unique = []
+    for r in rows:
+        if r.get("key") not in seen:
+            seen.add(r.get("key"))
+            unique.append(r)
+    return unique, clean and len(unique) == len(rows)
+
+
+class Writer:
+    """Appends rows to a CSV or JSON-lines file, flushed after every row."""
+
+    def __init__(
+        self, path: Path, columns: list[str], existing: list[dict[str, Any]], rewrite: bool
+    ) -> None:
+        self.path, self.fmt = path, table_format(path)
+        self.columns = list(columns)
+        for r in existing:  # keep the columns of rows from an earlier, wider sweep
+            self.columns += [c for c in r if c not in self.columns]
+        if not rewrite and len(self.columns) != len(columns):
+            raise SweepError(f"{path}: rows do not match the file's header; use --overwrite")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if rewrite or not path.exists():
+            with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+                if self.fmt == "csv":
+                    fh.write(self._csv_line(dict(zip(self.columns, self.columns, strict=True))))
+                for r in existing:
+                    fh.write(self._line(r))
+        self.fh = path.open("a", encoding="utf-8", newline="")
+
+    def _csv_line(self, row: Mapping[str, Any]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([_cell(row.get(c)) for c in self.columns])
+        return buf.getvalue()
+
+    def _line(self, row: Mapping[str, Any]) -> str:
+        if self.fmt == "csv":
+            return self._csv_line(row)
+        return json.dumps({c: row.get(c) for c in self.columns}) + "\n"
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self.fh.write(self._line(row))
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def write_parquet(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = {
+        c: [json.dumps(r.get(c)) if c in JSON_COLUMNS else r.get(c) for r in rows] for c in columns
+    }
+    with atomic_write(path) as fh:
+        pq.write_table(pa.table(data), fh)
+
+
+def read_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        first = fh.readline()
+    if table_format(path) == "csv":
+        return next(csv.reader([first]), [])
+    try:
+        return list(json.loads(first)) if first.strip() else []
+    except json.JSONDecodeError:
+        return []
