@@ -96,8 +96,8 @@ int64_t nnm_knows(int64_t kind, int64_t id) {
         return id >= 0 && id <= 9;
     case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
         return id >= 0 && id <= 2;
-    case 2: /* SGD 0, SGD with momentum 1, Adam 2 */
-        return id >= 0 && id <= 2;
+    case 2: /* SGD 0, SGD with momentum 1, Adam 2, RMSprop 3 */
+        return id >= 0 && id <= 3;
     default:
         return 0;
     }

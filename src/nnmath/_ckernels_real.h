@@ -195,6 +195,17 @@ static inline void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *res
     }
 }
 
+/* RMSprop: v ← ρ v + (1−ρ) g²; p ← p − η g / (√v + ε). */
+static inline void NNM(rmsprop)(REAL *restrict p, const REAL *restrict g, REAL *restrict vv,
+                                int64_t size, double eta, double rho, double eps, double l2) {
+    for (int64_t j = 0; j < size; j++) {
+        REAL gj = g[j] + (REAL)l2 * p[j];
+        REAL vj = (REAL)rho * vv[j] + (REAL)(1.0 - rho) * (gj * gj);
+        vv[j] = vj;
+        p[j] -= (REAL)eta * gj / (NNM_SQRT(vj) + (REAL)eps);
+    }
+}
+
 /* The optimizer's step on `size` parameters p with gradient g (+ l2 p: L2's ∂/∂w of
  * (λ/2n) Σ w²) and state s1, s2; t is the step count, from 1. Ids as in nnm_knows; hp holds
  * η, λ/n, then each optimizer's own p0..p4 (its kernel_hyper in nnmath.optim). */
@@ -217,6 +228,9 @@ NNM_INLINE void NNM(step)(const nnm_epoch *e, REAL *restrict p, const REAL *rest
                   b2, l2);
         break;
     }
+    case 3: /* RMSprop, ρ = p0, ε = p1 */
+        NNM(rmsprop)(p, g, s1, size, eta, hp[2], hp[3], l2);
+        break;
     default: /* not reached: the epoch refuses ids nnm_knows does not list */
         break;
     }

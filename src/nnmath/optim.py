@@ -16,7 +16,7 @@ import numpy as np
 
 from .backend import to_numpy
 
-__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "get_optimizer"]
 
 
 class Optimizer:
@@ -265,7 +265,61 @@ class Adam(Optimizer):
                 p -= step * m / (v**0.5 + eps_hat)  # w ← w − η m̂ / (√v̂ + ε)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton 2012), as ``torch.optim.RMSprop(alpha=rho)``, with L2 added to
+    the gradient (``g = ∇C + (λ/n) w``)::
+
+        v ← ρ v + (1 − ρ) g²           running mean of the squared gradient
+        w ← w − η g / (√v + ε)
+    """
+
+    name = "rmsprop"
+    kernel = 3  # type: ignore[assignment]
+    state_slots = ("v_w", "v_b")
+
+    def __init__(
+        self, eta: float = 1e-2, lmbda: float = 0.0, n: int = 1, rho: float = 0.9,
+        epsilon: float = 1e-8,
+    ) -> None:  # fmt: skip
+        super().__init__(eta, lmbda, n)
+        if not 0 <= rho < 1:
+            raise ValueError(
+                f"rho (RMSprop's decay of the squared gradient) must be in [0, 1), got {rho}"
+            )
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be positive, got {epsilon}")
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def kernel_hyper(self) -> tuple[float, ...]:
+        return (self.rho, self.epsilon)
+
+    def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
+        import torch
+
+        groups = self._groups(weights, biases)
+        return torch.optim.RMSprop(groups, lr=self.eta, alpha=self.rho, eps=self.epsilon)
+
+    def init_state(self, net: Any) -> dict[str, Any]:
+        return {"v_w": self._zeros(net.weights), "v_b": self._zeros(net.biases)}
+
+    def step(self, net: Any, grads: Any) -> None:
+        if not self.state:
+            self.state = self.init_state(net)
+        rho, eta, eps, decay = self.rho, self.eta, self.epsilon, self.lmbda / self.n
+        groups = (
+            (net.weights, grads.nabla_w, self.state["v_w"], decay),
+            (net.biases, grads.nabla_b, self.state["v_b"], 0.0),
+        )
+        for p_list, g_list, v_list, l2 in groups:
+            for p, g, v in zip(p_list, g_list, v_list):
+                if l2:
+                    g = g + l2 * p
+                v *= rho  # v ← ρ v + (1 − ρ) g²
+                v += (1.0 - rho) * (g * g)
+                p -= eta * g / (v**0.5 + eps)  # w ← w − η g / (√v + ε)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
