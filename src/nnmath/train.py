@@ -1,7 +1,9 @@
-"""The mini-batch training loop: shuffle, backprop, step; monitoring and early stopping.
+"""The mini-batch training loop: shuffle, backprop, step, measure, call the callbacks.
 
-Training prints nothing. It returns a :class:`History`; progress bars and tables are drawn by
-callers (the command line) through ``callbacks``.
+:func:`fit` is a short loop; what happens around it (early stopping, checkpoints, learning-rate
+schedules, divergence checks, gradient tracking, progress bars) lives in callbacks
+(:mod:`nnmath.callbacks`), which fit's keyword arguments build. Training prints nothing; it
+returns a :class:`History`.
 """
 
 from __future__ import annotations
@@ -11,65 +13,32 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .backend import get_namespace
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    DivergenceCheck,
+    EarlyStopping,
+    GradientTracker,
+    History,
+    LearningRateScheduler,
+    Run,
+    TrainingDiverged,
+    as_callback,
+    wants_batches,
+)
 from .optim import Optimizer, get_optimizer
 
 __all__ = ["History", "TrainingDiverged", "fit"]
 
-Callback = Callable[[Any, "History", int], None]
-
-
-@dataclass
-class History:
-    """Per-epoch record of a training run (plain Python numbers).
-
-    Attributes
-    ----------
-    training_cost : list of float
-        Mean cost over the training set after each epoch.
-    validation_cost, validation_accuracy : list of float
-        The same on ``validation_data`` (empty when none was given).
-    training_accuracy : list of float
-        Filled when ``monitor_training_accuracy=True``.
-    epoch_time : list of float
-        Wall-clock seconds of each epoch's training (without the evaluations).
-    best_epoch : int or None
-        Epoch (0-based) with the best validation score, when validation data was given.
-    stopped_early : bool
-        Whether early stopping ended the run.
-    extra : dict
-        Room for measurements added by callbacks (e.g. gradient norms per layer).
-    """
-
-    training_cost: list[float] = field(default_factory=list)
-    validation_cost: list[float] = field(default_factory=list)
-    validation_accuracy: list[float] = field(default_factory=list)
-    training_accuracy: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def epochs(self) -> int:
-        """Number of completed epochs."""
-        return len(self.training_cost)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class TrainingDiverged(ValueError):
-    """The cost became NaN or infinite; the network keeps its last finite weights."""
-
-    def __init__(self, message: str, history: History) -> None:
-        super().__init__(message)
-        self.history = history
+#: the hyper-parameters fit takes by name and hands to the optimizer
+_HYPER = ("eta", "lmbda", "momentum", "nesterov", "beta1", "beta2", "epsilon")
+#: η and λ of an optimizer given by name when fit is not told (the others: its own defaults)
+_NAMED_DEFAULTS = {"eta": 3.0, "lmbda": 0.0}
 
 
 def _chunk_scores(net: Any, X: Any, Y: Any, labels: Any, chunks: Any, errors: dict) -> list:
@@ -151,81 +120,63 @@ def fit(
     Y: Any,
     epochs: int = 30,
     mini_batch_size: int = 10,
-    eta: float = 3.0,
-    lmbda: float = 0.0,
+    eta: float | None = None,
+    lmbda: float | None = None,
     optimizer: str | Optimizer = "sgd",
-    momentum: float = 0.0,
-    nesterov: bool = False,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
     validation_data: tuple[Any, Any] | None = None,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
     patience: int | None = None,
     monitor_training_accuracy: bool = False,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback | Callable[..., Any]] = (),
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool | str | os.PathLike[str] = False,
     track_gradients: bool | int = False,
     track_every: int | None = None,
     fast: bool | str = True,
+    epsilon: float | None = None,
+    schedule: Any = None,
+    **optimizer_options: Any,
 ) -> History:
-    """Train ``net`` by mini-batch gradient descent.
+    """Train ``net`` by mini-batch gradient descent (Nielsen, chapter 1); prints nothing.
 
-    Each epoch shuffles the rows with ``rng``, cuts them into mini-batches of
-    ``mini_batch_size``, and for each computes the gradient of the mean cost by
-    backpropagation and lets the optimizer step.
+    Each epoch: shuffle, backprop and step per mini-batch, measure, call the callbacks.
 
     Parameters
     ----------
     net : Network
-    X : array-like, shape (n, sizes[0])
-    Y : array-like, shape (n, sizes[-1]) or integer labels (n,)
+    X, Y : arrays (n, sizes[0]) and (n, sizes[-1]), or integer labels (n,) for ``Y``
     epochs, mini_batch_size : int
-    eta : float
-        Learning rate η.
-    lmbda : float
-        L2 regularisation λ, Nielsen's form: weight decay ``1 − ηλ/n`` with n = len(X).
-    optimizer : {"sgd", "adam"} or Optimizer
-    momentum, nesterov : SGD momentum μ and Nesterov's look-ahead.
-    beta1, beta2 : Adam's moment decay rates.
-    validation_data : (Xv, yv), optional
-        Evaluated after every epoch (cost and accuracy).
-    seed : int, optional
-        Seed of the shuffling generator (ignored when ``rng`` is given). Without either, the
-        network's own generator (``net.rng``, seeded by ``Network(seed=...)``, which drew the
-        initial weights) shuffles, so ``Network(seed=0).fit(X, y)`` is reproducible.
+        Total epochs (a resumed run counts those done) and rows per mini-batch.
+    optimizer : str or Optimizer
+        A name in :data:`nnmath.optim.OPTIMIZERS`, or an optimizer object: it holds η and the
+        other hyper-parameters, and fit sets its ``n`` (the n of λ/n) to ``len(X)``.
+    eta, lmbda, momentum, nesterov, beta1, beta2, epsilon, **optimizer_options
+        Hyper-parameters of an optimizer given by name (η = 3.0 and λ = 0 when not given,
+        the others the optimizer's defaults). With an object they may only repeat its values.
+    schedule : str or Schedule, optional
+        Learning-rate schedule from the optimizer's η, set per epoch (:mod:`nnmath.schedules`).
+    validation_data : (Xv, Yv), optional
+        Measured after every epoch; the best epoch goes to ``history.best_epoch``.
+    seed, rng : the shuffling generator (``rng``, or seeded by ``seed``; else ``net.rng``)
     patience : int, optional
-        Early stopping: stop after ``patience`` epochs without a better validation accuracy
-        (validation cost for a single-output network), then restore the best weights.
+        :class:`~nnmath.callbacks.EarlyStopping` on validation accuracy (cost for one output).
     monitor_training_accuracy : bool
         Also record the training accuracy every epoch.
-    callbacks : sequence of callables ``f(net, history, epoch)``
-        Called after every epoch (progress bars, gradient tracking, checkpoints). A callback
-        may also have ``on_train_begin(net, history)`` (called once before the first epoch)
-        and ``on_batch_end(net, history, epoch, batch, n_batches)`` (after every step).
-    checkpoint : path-like, optional
-        Save a checkpoint (weights, optimizer state, generator state, history) to this
-        safetensors file after every epoch, atomically (:mod:`nnmath.checkpoint`).
-    resume : bool or path-like
-        Continue from ``checkpoint`` (``True``), or from the given file (and keep saving to
-        it): ``epochs`` is the total, counting the epochs already done, and the run ends
-        bit-identical to one that was never interrupted.
-    track_gradients : bool or int
-        Record the speed of learning ‖∂C/∂b^l‖ (and ‖∂C/∂w^l‖) of every layer into
-        ``history.extra["gradient_norms"]``, measured on the first 1,000 rows of ``X``: before
-        training, then after every epoch (``True``) or every ``k`` mini-batches (an int ``k``).
-        See :class:`nnmath.diagnostics.GradientTracker`.
-    track_every : int, optional
-        With ``track_gradients=True``: record every ``track_every`` mini-batches.
-    fast : bool or {"c", "numba", "numpy"}
-        Train through :mod:`nnmath.fast` (preallocated buffers, a compiled epoch) when it
-        supports this network, optimizer and data; it computes the same numbers as the loop
-        below. ``False`` forces the reference loop; ``"c"`` / ``"numba"`` / ``"numpy"`` pick
-        the fast backend. ``history.extra["train_path"]`` says which path ran and
-        ``history.extra["train_threads"]`` on how many threads (see
-        :func:`nnmath.fast.epoch_runner`). Callbacks with
-        ``on_batch_end`` (per-mini-batch tracking) need the reference loop.
+    callbacks : sequence of Callback, or callables ``f(net, history, epoch)``
+    checkpoint, resume : path-like, optional; bool or path-like
+        Save the run after every epoch (:class:`~nnmath.callbacks.Checkpoint`); continue it
+        (``resume=True``, or from the file ``resume``) bit for bit as if never interrupted.
+    track_gradients, track_every : bool or int, int
+        :class:`~nnmath.callbacks.GradientTracker` on the first 1,000 rows, after every epoch
+        or every ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
+    fast : bool or str
+        The compiled epoch (:mod:`nnmath.fast`) when it supports the run; ``False``: the
+        reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
 
     Returns
     -------
@@ -234,132 +185,267 @@ def fit(
     Raises
     ------
     TrainingDiverged
-        When the training cost becomes NaN or infinite; the network is left with the
-        weights of the last finite epoch.
+        When the training cost becomes NaN or infinite (the last finite weights are kept).
     """
+    hyper = dict(zip(_HYPER, (eta, lmbda, momentum, nesterov, beta1, beta2, epsilon)))
+    hyper.update(optimizer_options)
+    run = _new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
+    shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
+    callbacks = _callbacks(run, callbacks, *shorthands)
+    _resume(run, callbacks, checkpoint, resume)
+    return _train(run, callbacks, fast, monitor_training_accuracy)
+
+
+def _new_run(
+    net: Any,
+    X: Any,
+    Y: Any,
+    epochs: int,
+    mini_batch_size: int,
+    validation_data: tuple[Any, Any] | None,
+    seed: int | None,
+    rng: np.random.Generator | None,
+    optimizer: str | Optimizer,
+    hyper: dict[str, Any],
+) -> Run:
+    """The checked data (on the network's device), the generator and the optimizer."""
     X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
     Y = net._targets(Y, X.shape[0])
-    n = X.shape[0]
-    xp = get_namespace(X)
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
         raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
-    if patience is not None and validation_data is None:
-        raise ValueError("early stopping (patience) needs validation_data")
     if validation_data is not None:
         Xv = net._inputs(validation_data[0])
-        Yv = net._targets(validation_data[1], Xv.shape[0])
+        validation_data = (Xv, net._targets(validation_data[1], Xv.shape[0]))
     if rng is None:  # a seeded network shuffles reproducibly without a seed here too
         rng = np.random.default_rng(seed) if seed is not None else net.rng
-    opt = get_optimizer(
-        optimizer,
-        eta=eta,
-        lmbda=lmbda,
-        n=n,
-        momentum=momentum,
-        nesterov=nesterov,
-        beta1=beta1,
-        beta2=beta2,
-    )
-    B = int(mini_batch_size)
-    history = History()
-    callbacks = list(callbacks)
+    opt = _optimizer(optimizer, hyper, X.shape[0])
+    return Run(net, opt, rng, X, Y, validation_data, int(epochs), int(mini_batch_size))
+
+
+def _optimizer(spec: str | Optimizer, hyper: dict[str, Any], n: int) -> Optimizer:
+    """The optimizer by name, with the hyper-parameters given; or the object ``spec`` (with
+    ``n`` set), which must not be contradicted by any given hyper-parameter."""
+    given = {key: value for key, value in hyper.items() if value is not None}
+    if not isinstance(spec, Optimizer):
+        return get_optimizer(spec, **{**_NAMED_DEFAULTS, **given}, n=n)
+    name = type(spec).__name__
+    for key, value in given.items():
+        if not hasattr(spec, key):
+            raise ValueError(
+                f"{key}={value!r} was given with an optimizer object ({name}), which has no "
+                f"{key}; set the optimizer's hyper-parameters on the object only"
+            )
+        if getattr(spec, key) != value:
+            raise ValueError(
+                f"{key}={value!r} contradicts the optimizer's own {key}={getattr(spec, key)!r} "
+                f"({name}); the optimizer holds its hyper-parameters: give {key} in one place"
+            )
+    spec.n = n  # the n of λ/n: the size of the training set
+    return spec
+
+
+def _callbacks(
+    run: Run,
+    callbacks: Sequence[Any],
+    patience: int | None,
+    checkpoint: Any,
+    resume: Any,
+    track_gradients: bool | int,
+    track_every: int | None,
+    schedule: Any,
+) -> list[Callback]:
+    """fit's callbacks, in the order they are called: the schedule and the divergence check,
+    the caller's, then those of fit's shorthands (the checkpoint last, so that it records
+    what the others added to the history); each is given the run."""
+    first: list[Callback] = [DivergenceCheck()]
+    if schedule is not None:
+        first.insert(0, LearningRateScheduler(schedule))
+    last: list[Any] = []
     if track_gradients:
-        from .diagnostics import GradientTracker
+        every = track_every if isinstance(track_gradients, bool) else int(track_gradients)
+        last.append(GradientTracker(run.X, run.Y, every=every))
+    if patience is not None:
+        last.append(EarlyStopping(patience))
+    if checkpoint is not None or isinstance(resume, str | os.PathLike):
+        last.append(Checkpoint(checkpoint if checkpoint is not None else resume))
+    every_callback = [*first, *(as_callback(c) for c in [*callbacks, *last])]
+    for callback in every_callback:
+        callback.set_run(run)
+    return every_callback
 
-        every = track_every
-        if not isinstance(track_gradients, bool):
-            every = int(track_gradients)
-        callbacks.append(GradientTracker(X, Y, every=every))
-    best_score, best_params, since_best = -math.inf, None, 0
-    classify = net.n_outputs > 1
-    start = 0
-    if checkpoint is not None or resume:  # save after each epoch / continue a saved run
-        from .checkpoint import setup
 
-        callbacks, (start, best_score, best_params, since_best) = setup(
-            net, opt, rng, history, epochs, patience, callbacks, checkpoint, resume
-        )
-    batch_callbacks = [c.on_batch_end for c in callbacks if hasattr(c, "on_batch_end")]
-    n_batches = -(-n // B)
+def _resume(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any) -> None:
+    """Restore the run from ``resume`` (a path), or from the checkpoint it saves to."""
+    from .checkpoint import restore
+
+    if not resume:
+        return
+    path = checkpoint if resume is True else resume
+    if path is None:  # a Checkpoint among the callbacks names the file
+        path = next((c.path for c in callbacks if isinstance(c, Checkpoint)), None)
+    if path is None:
+        raise ValueError("resume=True needs checkpoint=PATH (or pass resume=PATH)")
+    state = restore(path, run.net, run.optimizer, run.rng, run.history)
+    run.start_epoch, run.best_params = state.start_epoch, state.best_params
+    if state.base_eta is not None:
+        run.base_eta = state.base_eta
+    if run.history.stopped_early:  # the run had already stopped: nothing to do
+        run.stop_training = True
+
+
+def _hook(callbacks: list[Callback], name: str, *args: Any) -> None:
     for callback in callbacks:
-        if hasattr(callback, "on_train_begin"):
-            callback.on_train_begin(net, history)
-    if opt.state and xp is not np:  # e.g. a resumed optimizer's NumPy state
-        opt.to(net.backend)
-    runner = None
-    if fast and not batch_callbacks:
-        from .fast import epoch_runner
+        getattr(callback, name)(*args)
 
-        runner = epoch_runner(net, opt, X, Y, B, backend="auto" if fast is True else fast)
-    history.extra["train_path"] = runner.backend if runner is not None else "reference"
-    history.extra["train_threads"] = 1
 
-    # the threaded C epoch runs BLAS on one thread; holding it there between epochs too keeps
-    # OpenBLAS's own workers, which spin for a while after each call, off the cores
-    with contextlib.ExitStack() as stack:
-        evaluate = _Evaluation(net, stack)  # before BLAS is held on one thread: it asks BLAS
-        if runner is not None:
-            stack.enter_context(runner.blas_on_one_thread())
-        want_labels = classify and evaluate.own_methods
-        labels = evaluate.labels(Y) if want_labels and monitor_training_accuracy else None
-        labels_v = evaluate.labels(Yv) if want_labels and validation_data is not None else None
-        for epoch in range(start, int(epochs)):
-            last_finite = net.copy_parameters()
-            t0 = time.perf_counter()
-            perm = rng.permutation(n)  # shuffled on the host: the same order on every backend
-            if xp is not np:
-                perm = net.backend.asarray(perm)  # one small copy per epoch
-            # overflow shows up below as a non-finite cost, reported with the epoch and a remedy
-            with np.errstate(over="ignore", invalid="ignore"):
-                if runner is not None:  # nnmath.fast: the same mini-batches in reused buffers
-                    runner.run_epoch(perm)
-                    history.extra["train_threads"] = runner.threads_run
-                else:
-                    for k in range(0, n, B):
-                        idx = perm[k : k + B]
-                        x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
-                        grads = net.backprop_columns(x, y)
-                        opt.step(net, grads)
-                        for on_batch_end in batch_callbacks:
-                            on_batch_end(net, history, epoch, k // B, n_batches)
-                net.backend.synchronize()  # GPU work is queued: wait before reading the clock
-                history.epoch_time.append(time.perf_counter() - t0)
-                cost, training_accuracy = evaluate(X, Y, labels)
-            if not math.isfinite(cost):
-                net.set_parameters(*last_finite)
-                raise TrainingDiverged(
-                    f"training diverged in epoch {epoch + 1}: the cost became {cost}; "
-                    f"try a smaller eta (now {eta}); the network keeps the weights of the last "
-                    "finite epoch",
-                    history,
-                )
-            history.training_cost.append(cost)
-            if monitor_training_accuracy:
-                if training_accuracy is None:
-                    training_accuracy = net.accuracy(X, Y)
-                history.training_accuracy.append(training_accuracy)
-            if validation_data is not None:
-                vcost, vaccuracy = evaluate(Xv, Yv, labels_v)
-                history.validation_cost.append(vcost)
-                if classify:
-                    if vaccuracy is None:
-                        vaccuracy = net.accuracy(Xv, Yv)
-                    history.validation_accuracy.append(vaccuracy)
-                score = history.validation_accuracy[-1] if classify else -vcost
-                if score > best_score:
-                    best_score, history.best_epoch, since_best = score, epoch, 0
-                    if patience is not None:
-                        best_params = net.copy_parameters()
-                else:
-                    since_best += 1
-            for callback in callbacks:
-                callback(net, history, epoch)
-            if patience is not None and since_best >= patience:
-                history.stopped_early = True
-                break
-
-    if best_params is not None:  # early stopping keeps the best epoch's weights
-        net.set_parameters(*best_params)
+def _train(
+    run: Run, callbacks: list[Callback], fast: bool | str, training_accuracy: bool
+) -> History:
+    """The loop: every epoch from ``run.start_epoch`` until ``run.epochs`` or a stop."""
+    net, history = run.net, run.history
+    try:
+        _hook(callbacks, "on_train_begin", net, history)
+        if run.optimizer.state and get_namespace(run.X) is not np:
+            run.optimizer.to(net.backend)  # e.g. a resumed optimizer's NumPy state
+        # the threaded C epoch runs BLAS on one thread; holding it there between epochs too
+        # keeps OpenBLAS's own workers, which spin for a while after each call, off the cores
+        with contextlib.ExitStack() as stack:
+            epochs = _Epochs(run, callbacks, fast, training_accuracy, stack)
+            for epoch in range(run.start_epoch, run.epochs):
+                if run.stop_training:
+                    break
+                _hook(callbacks, "on_epoch_begin", net, history, epoch)
+                epochs.train(epoch)
+                epochs.measure(epoch)
+                _hook(callbacks, "on_epoch_end", net, history, epoch)
+    except BaseException as exc:
+        _hook(callbacks, "on_exception", net, history, exc)
+        raise
+    _hook(callbacks, "on_train_end", net, history)
     return history
+
+
+class _Epochs:
+    """One run's epochs: the compiled epoch (:mod:`nnmath.fast`) or the reference loop, and
+    the measurements after each (:class:`_Evaluation`)."""
+
+    def __init__(
+        self,
+        run: Run,
+        callbacks: list[Callback],
+        fast: bool | str,
+        training_accuracy: bool,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        self.run, self.training_accuracy = run, training_accuracy
+        self.batch_callbacks = [c for c in callbacks if wants_batches(c)]
+        self.runner, reason = self._runner(fast)
+        extra = run.history.extra
+        extra["train_path"] = self.runner.backend if self.runner is not None else "reference"
+        extra["train_threads"] = 1
+        extra.pop("fallback_reason", None)
+        if reason is not None:
+            extra["fallback_reason"] = reason
+        self.evaluate = _Evaluation(run.net, stack)  # before BLAS is held on one thread
+        if self.runner is not None:
+            stack.enter_context(self.runner.blas_on_one_thread())
+        want = run.net.n_outputs > 1 and self.evaluate.own_methods
+        self.labels = self.evaluate.labels(run.Y) if want and training_accuracy else None
+        valid = run.validation_data
+        self.labels_v = self.evaluate.labels(valid[1]) if want and valid is not None else None
+
+    def _runner(self, fast: bool | str) -> tuple[Any, str | None]:
+        """The compiled epoch's runner, or ``None`` and why not."""
+        run = self.run
+        if not fast:
+            return None, "fast=False"
+        if self.batch_callbacks:
+            names = ", ".join(type(getattr(c, "fn", c)).__name__ for c in self.batch_callbacks)
+            return None, f"callbacks with on_batch_end need the reference loop ({names})"
+        from .fast import epoch_runner, unsupported_reason
+
+        args = (run.net, run.optimizer, run.X, run.Y)
+        runner = epoch_runner(*args, run.mini_batch_size, "auto" if fast is True else fast)
+        if runner is None:
+            return None, unsupported_reason(*args) or "the fast path does not support this run"
+        return runner, None
+
+    def train(self, epoch: int) -> None:
+        """Shuffle and train one epoch; record its η and its time."""
+        run, net = self.run, self.run.net
+        history = run.history
+        history.extra.setdefault("eta", []).append(run.optimizer.eta)
+        t0 = time.perf_counter()
+        perm = run.rng.permutation(run.X.shape[0])  # on the host: the same order on every backend
+        key = int(run.rng.integers(2**63)) if any(getattr(net, "dropout", ())) else None
+        if get_namespace(run.X) is not np:
+            perm = net.backend.asarray(perm)  # one small copy per epoch
+        # overflow shows up as a non-finite cost, reported by DivergenceCheck with a remedy
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.runner is None:
+                self._reference_epoch(epoch, perm, key)
+            else:  # nnmath.fast: the same mini-batches in reused buffers
+                kw = {} if key is None else {"dropout_key": key}
+                self.runner.run_epoch(perm, **kw)
+                history.extra["train_threads"] = self.runner.threads_run
+            net.backend.synchronize()  # GPU work is queued: wait before reading the clock
+        history.epoch_time.append(time.perf_counter() - t0)
+
+    def _reference_epoch(self, epoch: int, perm: Any, key: int | None) -> None:
+        """The lecture's loop: backprop each mini-batch ``perm[k:k+B]``, then step."""
+        run = self.run
+        net, opt, X, Y, B = run.net, run.optimizer, run.X, run.Y, run.mini_batch_size
+        xp = get_namespace(X)
+        n = X.shape[0]
+        n_batches = -(-n // B)
+        for k in range(0, n, B):
+            idx = perm[k : k + B]
+            x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
+            if key is None:
+                grads = net.backprop_columns(x, y)
+            else:  # dropout: the masks of rows k.. of this epoch, from the epoch's key
+                grads = net.backprop_columns(x, y, masks=net.dropout_masks(key, k, x.shape[1]))
+            opt.step(net, grads)
+            for callback in self.batch_callbacks:
+                callback.on_batch_end(net, run.history, epoch, k // B, n_batches)
+
+    def measure(self, epoch: int) -> None:
+        """The epoch's training cost (and accuracy), validation cost and accuracy, best epoch."""
+        run, net = self.run, self.run.net
+        history = run.history
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost, accuracy = self.evaluate(run.X, run.Y, self.labels)
+        history.training_cost.append(cost)
+        if not math.isfinite(cost):
+            return  # nothing more to measure: DivergenceCheck ends the run
+        if self.training_accuracy:
+            if accuracy is None:
+                accuracy = net.accuracy(run.X, run.Y)
+            history.training_accuracy.append(accuracy)
+        if run.validation_data is not None:
+            self._validate(epoch)
+
+    def _validate(self, epoch: int) -> None:
+        run, net = self.run, self.run.net
+        history, (Xv, Yv) = run.history, run.validation_data
+        vcost, vaccuracy = self.evaluate(Xv, Yv, self.labels_v)
+        history.validation_cost.append(vcost)
+        classify = net.n_outputs > 1
+        if classify:
+            if vaccuracy is None:
+                vaccuracy = net.accuracy(Xv, Yv)
+            history.validation_accuracy.append(vaccuracy)
+        score = history.validation_accuracy[-1] if classify else -vcost
+        if score > _score(history, history.best_epoch):
+            history.best_epoch, run.best_params = epoch, net.copy_parameters()
+
+
+def _score(history: History, epoch: int | None) -> float:
+    """The validation score of ``epoch``: accuracy, or −cost for one output; −∞ for none."""
+    if epoch is None:
+        return -math.inf
+    if history.validation_accuracy:
+        return history.validation_accuracy[epoch]
+    return -history.validation_cost[epoch]
