@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import network as _network
+from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import COSTS, Cost, get_cost
 from .init import INITS
@@ -69,6 +70,7 @@ __all__ = [
     "fit",
     "get_activation",
     "get_cost",
+    "schedules",
     "__version__",
     *_LAZY,
 ]
