@@ -379,14 +379,73 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: Any, Y: Any, **kwargs: Any) -> Any:
-        """Train by mini-batch gradient descent; see :func:`nnmath.train.fit` for the options.
+    def fit(
+        self,
+        X: Any,
+        Y: Any,
+        epochs: int = 30,
+        mini_batch_size: int = 10,
+        eta: float | None = None,
+        lmbda: float | None = None,
+        optimizer: Any = "sgd",
+        momentum: float | None = None,
+        nesterov: bool | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        patience: int | None = None,
+        monitor_training_accuracy: bool = False,
+        callbacks: Sequence[Any] = (),
+        checkpoint: Any = None,
+        resume: Any = False,
+        track_gradients: bool | int = False,
+        track_every: int | None = None,
+        fast: bool | str = True,
+        epsilon: float | None = None,
+        schedule: Any = None,
+        **optimizer_options: Any,
+    ) -> Any:
+        """Train by mini-batch gradient descent: :func:`nnmath.train.fit` on this network.
+
+        The same parameters, with the same meaning and defaults (``eta`` is 3.0 when the
+        optimizer is given by name; an optimizer object holds its own η); see
+        :func:`nnmath.train.fit` for each, :mod:`nnmath.callbacks` for ``callbacks`` and
+        :mod:`nnmath.schedules` for ``schedule``.
 
         Returns
         -------
         History
         """
-        return _edge("fit")(self, X, Y, **kwargs)
+        return _edge("fit")(
+            self,
+            X,
+            Y,
+            epochs=epochs,
+            mini_batch_size=mini_batch_size,
+            eta=eta,
+            lmbda=lmbda,
+            optimizer=optimizer,
+            momentum=momentum,
+            nesterov=nesterov,
+            beta1=beta1,
+            beta2=beta2,
+            validation_data=validation_data,
+            seed=seed,
+            rng=rng,
+            patience=patience,
+            monitor_training_accuracy=monitor_training_accuracy,
+            callbacks=callbacks,
+            checkpoint=checkpoint,
+            resume=resume,
+            track_gradients=track_gradients,
+            track_every=track_every,
+            fast=fast,
+            epsilon=epsilon,
+            schedule=schedule,
+            **optimizer_options,
+        )
 
     def save(self, path: Any) -> Any:
         """Save weights and architecture to one safetensors file; see :func:`nnmath.io.save`."""
