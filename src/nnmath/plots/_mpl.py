@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .._files import atomic_write
 
 __all__ = ["pyplot", "save_figure"]
 
@@ -32,17 +33,9 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100, tight: b
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as fh:  # a failed save leaves no file, an old one intact
             fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         pyplot().close(fig)
     return path

@@ -9,7 +9,7 @@ from vanishing gradients: σ'(z) ≤ 1/4, and a product of such factors over man
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,10 +143,17 @@ def plot_activations(
             loc="upper left" if panel.title != "tanh" else "lower right", fontsize=9, framealpha=0.9
         )
     _mark_quarter(axes.flat[0], z_min)
+    _plot_all_primes(axes.flat[5], z, panels, colors[2:] + colors[:2])
+    fig.suptitle("Activations σ(z) (solid) and derivatives σ'(z) (dashed)", fontsize=13)
+    if path is not None:
+        save_figure(fig, path, dpi=dpi, tight=False)
+    return fig
 
-    ax = axes.flat[5]
+
+def _plot_all_primes(ax: Any, z: np.ndarray, panels: Sequence[Any], colors: list[str]) -> None:
+    """The last panel: every σ'(z) on one axis, with the sigmoid's bound 1/4."""
     styles = [("-", 2.0), ("-", 2.0), ("-", 4.0), ("--", 2.0), ("-.", 2.0)]
-    for color, (ls, lw), panel in zip(colors[2:] + colors[:2], styles, panels, strict=False):
+    for color, (ls, lw), panel in zip(colors, styles, panels, strict=False):
         ax.plot(
             z,
             _break_jumps(panel.prime(z)),
@@ -159,12 +166,8 @@ def plot_activations(
     ax.set_title("all derivatives σ'(z)")
     _decorate(ax)
     ax.axhline(0.25, color="0.3", lw=0.8, ls=":")
-    ax.text(z_max, 0.27, "1/4", ha="right", va="bottom", fontsize=9, color="0.3")
+    ax.text(z[-1], 0.27, "1/4", ha="right", va="bottom", fontsize=9, color="0.3")
     ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
-    fig.suptitle("Activations σ(z) (solid) and derivatives σ'(z) (dashed)", fontsize=13)
-    if path is not None:
-        save_figure(fig, path, dpi=dpi, tight=False)
-    return fig
 
 
 def _decorate(ax: Any) -> None:

@@ -87,20 +87,23 @@ def plot_learning_curves(
             color="0.4",
         )
     for ax in (ax_cost, ax_acc):
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        if best is not None:
-            ax.axvline(
-                best + 1, color="0.5", ls=":", lw=1, label=f"best validation epoch ({best + 1})"
-            )
-        if ax.lines:
-            ax.legend(fontsize=9)
+        _epoch_axis(ax, best)
     if title:
         fig.suptitle(title, fontsize=13)
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _epoch_axis(ax: Any, best: int | None) -> None:
+    """Epochs on the x axis (integers), a grid, the best validation epoch (0-based) marked."""
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if best is not None:
+        ax.axvline(best + 1, color="0.5", ls=":", lw=1, label=f"best validation epoch ({best + 1})")
+    if ax.lines:
+        ax.legend(fontsize=9)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
@@ -243,21 +246,7 @@ def plot_misclassified(
     matplotlib.figure.Figure
         When nothing is misclassified, one panel saying so.
     """
-    if image_shape is None:
-        raise ValueError("this data set has no image shape: misclassified images need image data")
-    X = np.asarray(X)
-    y_true = np.asarray(y_true).reshape(-1)
-    y_pred = np.asarray(y_pred).reshape(-1)
-    if X.ndim != 2 or not (X.shape[0] == len(y_true) == len(y_pred)):
-        raise ValueError(
-            f"X must have one row per label: X {X.shape}, y_true {y_true.shape}, "
-            f"y_pred {y_pred.shape}"
-        )
-    if int(np.prod(image_shape)) != X.shape[1]:
-        raise ValueError(
-            f"image_shape {tuple(image_shape)} has {int(np.prod(image_shape))} pixels, "
-            f"but X has {X.shape[1]} features per row"
-        )
+    X, y_true, y_pred = _image_rows(X, y_true, y_pred, image_shape)
     if max_images < 1 or ncols < 1:
         raise ValueError("max_images and ncols must be positive")
     wrong = np.flatnonzero(y_true != y_pred)
@@ -297,3 +286,25 @@ def plot_misclassified(
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _image_rows(
+    X: Any, y_true: Any, y_pred: Any, image_shape: tuple[int, ...] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``X`` (n, prod(image_shape)) and the labels as arrays, checked to fit each other."""
+    if image_shape is None:
+        raise ValueError("this data set has no image shape: misclassified images need image data")
+    X = np.asarray(X)
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred).reshape(-1)
+    if X.ndim != 2 or not (X.shape[0] == len(y_true) == len(y_pred)):
+        raise ValueError(
+            f"X must have one row per label: X {X.shape}, y_true {y_true.shape}, "
+            f"y_pred {y_pred.shape}"
+        )
+    if int(np.prod(image_shape)) != X.shape[1]:
+        raise ValueError(
+            f"image_shape {tuple(image_shape)} has {int(np.prod(image_shape))} pixels, "
+            f"but X has {X.shape[1]} features per row"
+        )
+    return X, y_true, y_pred
