@@ -6,6 +6,7 @@ import argparse
 import time
 from typing import Any
 
+from ..schedules import SCHEDULES
 from ._common import (
     CLIError,
     add_output_options,
@@ -90,6 +91,19 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", default="sgd", help="sgd | adam (default sgd)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
+    p.add_argument(
+        "--schedule",
+        default=None,
+        choices=sorted(SCHEDULES),
+        help="learning-rate schedule per epoch, from --eta (default: none, η stays --eta)",
+    )
+    p.add_argument(
+        "--dropout",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of dropping a hidden unit during training, in [0, 1) (default 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
     p.add_argument(
         "--dtype",
@@ -106,6 +120,17 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default=None, help="cpu | cuda (default: cpu; cuda for --backend cupy)"
     )
+
+
+def _probability(text: str) -> float:
+    """A dropout probability: a float in [0, 1)."""
+    try:
+        p = float(text)
+    except ValueError:
+        p = float("nan")
+    if not 0.0 <= p < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {text!r}")
+    return p
 
 
 def _load(name: str) -> Any:
@@ -127,6 +152,7 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
     out_act = args.output_activation
     if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
+    dropout = getattr(args, "dropout", 0.0)
     return Network(
         sizes,
         activation=act,
@@ -137,6 +163,7 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
         dtype=args.dtype,
         backend=getattr(args, "backend", "numpy"),
         device=getattr(args, "device", None),
+        **({"dropout": dropout} if dropout > 0 else {}),
     )
 
 
@@ -236,5 +263,6 @@ def train_network(
             callbacks=[report],
             checkpoint=getattr(args, "checkpoint", None),
             resume=getattr(args, "resume", False),
+            schedule=getattr(args, "schedule", None),
         )
     return net, history, data, time.perf_counter() - t0
