@@ -210,3 +210,73 @@ def test_cost_of_probabilities_rejects_other_outputs(cost: str, output: str) -> 
         nm.Network([3, 4, 2], activation="sigmoid", output_activation=output, cost=cost)
     with pytest.raises(ValueError, match="needs outputs in \\(0, 1\\)"):
         nm.Network([3, 4, 2], activation=["sigmoid", output], cost=cost)
+
+
+# ---------------------------------------------------------------------------- dropout
+
+
+def test_dropout_gradients_match_central_differences_with_the_masks_fixed() -> None:
+    """With its masks fixed, a dropping network is a fixed function of its weights:
+    backprop_columns(masks=...) is that function's gradient (equations 2 and 4 with ⊙ mask)."""
+    rng = np.random.default_rng(0)
+    net = nm.Network([4, 6, 5, 3], activation="tanh", cost="cross_entropy", seed=0,
+                     dtype="float64", dropout=[0.5, 0.3])  # fmt: skip
+    X, Y = rng.normal(size=(6, 4)), np.eye(3)[rng.integers(0, 3, 6)]
+    masks = net.dropout_masks(key=12345, start=0, m=6)
+    assert masks[0] is not None and masks[1] is not None and masks[2] is None
+
+    def cost() -> float:
+        _, activations = net.forward(X.T, masks)
+        return float(np.sum(net.cost_function.fn(activations[-1], Y.T))) / 6
+
+    g = net.backprop_columns(X.T, Y.T, masks=masks)
+    for W, nw in zip(net.weights, g.nabla_w):
+        np.testing.assert_allclose(nw, central_difference(cost, W), rtol=1e-6, atol=1e-9)
+    for b, nb in zip(net.biases, g.nabla_b):
+        np.testing.assert_allclose(nb, central_difference(cost, b), rtol=1e-6, atol=1e-9)
+
+
+def test_dropout_masks_are_inverted_and_drop_about_p() -> None:
+    net = nm.Network([3, 400, 2], seed=0, dtype="float32", dropout=0.3)
+    (mask, out) = net.dropout_masks(key=7, start=0, m=500)
+    assert out is None and mask.shape == (400, 500) and mask.dtype == np.float32
+    assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.7)}
+    assert abs((mask == 0).mean() - 0.3) < 0.01  # 200,000 draws
+    assert abs(mask.mean() - 1.0) < 0.02  # E[mask] = 1: nothing to rescale at test time
+    again = net.dropout_masks(key=7, start=100, m=10)[0]  # a mask depends on the position only
+    np.testing.assert_array_equal(again, mask[:, 100:110])
+    assert not np.array_equal(net.dropout_masks(key=8, start=0, m=500)[0], mask)
+
+
+def test_dropout_never_changes_feedforward_predict_or_cost() -> None:
+    rng = np.random.default_rng(1)
+    X, y = rng.random((20, 5)), rng.integers(0, 3, 20)
+    plain = nm.Network([5, 8, 3], seed=3)
+    dropping = nm.Network([5, 8, 3], seed=3, dropout=0.5)
+    np.testing.assert_array_equal(dropping.feedforward(X), plain.feedforward(X))
+    np.testing.assert_array_equal(dropping.predict(X), plain.predict(X))
+    assert dropping.cost(X, y) == plain.cost(X, y)
+
+
+def test_dropout_trains_and_a_seed_repeats_the_run() -> None:
+    rng = np.random.default_rng(2)
+    X, y = rng.random((60, 5)), rng.integers(0, 3, 60)
+    runs = [nm.Network([5, 8, 3], seed=3, dropout=0.5) for _ in range(3)]
+    for net, seed in zip(runs, (4, 4, 5)):
+        net.fit(X, y, epochs=2, mini_batch_size=6, eta=0.5, seed=seed)
+    np.testing.assert_array_equal(runs[0].weights[0], runs[1].weights[0])
+    assert not np.array_equal(runs[0].weights[0], runs[2].weights[0])
+    plain = nm.Network([5, 8, 3], seed=3)
+    plain.fit(X, y, epochs=2, mini_batch_size=6, eta=0.5, seed=4)
+    assert not np.array_equal(plain.weights[0], runs[0].weights[0])
+
+
+@pytest.mark.parametrize(
+    "dropout, message",
+    [(1.0, r"not in \[0, 1\)"), (-0.1, r"not in \[0, 1\)"), ([0.5], "2 hidden layers")],
+)
+def test_dropout_arguments_are_checked(dropout, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        nm.Network([4, 5, 5, 2], dropout=dropout)
+    with pytest.raises(ValueError, match="has none"):
+        nm.Network([4, 2], dropout=0.5)
