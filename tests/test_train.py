@@ -220,3 +220,117 @@ def test_fit_adds_the_chunk_costs_in_order() -> None:
     )
     h = net.fit(X, Y, epochs=1, mini_batch_size=100, eta=1e-30, seed=0)
     assert h.training_cost == [net.cost(X, Y)]
+
+
+def test_network_fit_shows_fits_signature() -> None:
+    """help(Network.fit) and IDEs list every option of nnmath.train.fit, with its default."""
+    import inspect
+
+    def params(f, skip):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()][
+            skip:
+        ]
+
+    assert params(nm.Network.fit, 1) == params(nm.fit, 1)  # minus self / net
+    assert "schedule" in inspect.signature(nm.Network.fit).parameters
+
+
+def _small():
+    rng = np.random.default_rng(5)
+    return rng.random((40, 6)), rng.integers(0, 3, 40)
+
+
+def _net():
+    return nm.Network([6, 5, 3], seed=2, dtype="float64")
+
+
+def _same(a, b) -> bool:
+    return all(np.array_equal(u, v) for u, v in zip(a.weights + a.biases, b.weights + b.biases))
+
+
+def test_an_optimizer_object_holds_its_hyper_parameters() -> None:
+    X, y = _small()
+    opt = nm.SGD(eta=0.7, lmbda=0.1, momentum=0.5)
+    by_object, by_name = _net(), _net()
+    h = by_object.fit(X, y, epochs=2, optimizer=opt, seed=0)
+    by_name.fit(X, y, epochs=2, eta=0.7, lmbda=0.1, momentum=0.5, seed=0)
+    assert _same(by_object, by_name)
+    assert opt.n == len(X)  # fit gives the object its n (the n of λ/n)
+    assert h.extra["eta"] == [0.7, 0.7]
+    # repeating the object's values is allowed
+    _net().fit(X, y, epochs=1, optimizer=nm.SGD(eta=0.7), eta=0.7, lmbda=None)
+
+
+@pytest.mark.parametrize(
+    "opt, kw, message",
+    [
+        (lambda: nm.SGD(eta=50.0), dict(eta=3.0), r"eta=3\.0 contradicts .* eta=50\.0"),
+        (lambda: nm.SGD(eta=1.0), dict(lmbda=0.5), r"lmbda=0\.5 contradicts .* lmbda=0\.0"),
+        (lambda: nm.SGD(eta=1.0), dict(momentum=0.9), r"momentum=0\.9 contradicts"),
+        (lambda: nm.Adam(eta=0.1), dict(beta2=0.9), r"beta2=0\.9 contradicts .* beta2=0\.999"),
+        (lambda: nm.Adam(eta=0.1), dict(momentum=0.5), r"momentum=0\.5 .*\(Adam\).* no momentum"),
+    ],
+    ids=["eta", "lmbda", "momentum", "beta2", "missing"],
+)
+def test_contradicting_an_optimizer_object_is_an_error(opt, kw, message) -> None:
+    X, y = _small()
+    with pytest.raises(ValueError, match=message):
+        _net().fit(X, y, epochs=1, optimizer=opt(), **kw)
+
+
+def test_named_optimizers_train_with_eta_3_by_default() -> None:
+    X, y = _small()
+    for name in ("sgd", "adam"):
+        a, b = _net(), _net()
+        h = a.fit(X, y, epochs=2, optimizer=name, seed=0)
+        b.fit(X, y, epochs=2, optimizer=name, eta=3.0, seed=0)
+        assert _same(a, b) and h.extra["eta"] == [3.0, 3.0]
+
+
+def test_epsilon_and_optimizer_options_are_forwarded() -> None:
+    X, y = _small()
+    a, b = _net(), _net()
+    a.fit(X, y, epochs=2, optimizer="adam", eta=0.01, epsilon=1e-3, seed=0)
+    b.fit(X, y, epochs=2, optimizer=nm.Adam(eta=0.01, epsilon=1e-3), seed=0)
+    assert _same(a, b)
+    c = _net()
+    c.fit(X, y, epochs=2, optimizer="adam", eta=0.01, seed=0)
+    assert not _same(a, c)
+    with pytest.raises(ValueError, match="epsilon"):
+        _net().fit(X, y, epochs=1, optimizer="sgd", epsilon=1e-3)
+    with pytest.raises(ValueError, match="rho"):
+        _net().fit(X, y, epochs=1, optimizer="sgd", rho=0.5)
+
+
+@pytest.mark.skipif("rmsprop" not in nm.OPTIMIZERS, reason="no RMSprop in the registry yet")
+def test_a_registry_optimizer_with_its_own_options_needs_no_edit_of_fit() -> None:
+    X, y = _small()
+    cls = nm.OPTIMIZERS["rmsprop"]
+    a, b = _net(), _net()
+    a.fit(X, y, epochs=2, optimizer="rmsprop", eta=0.01, rho=0.8, epsilon=1e-6, seed=0)
+    b.fit(X, y, epochs=2, optimizer=cls(eta=0.01, rho=0.8, epsilon=1e-6), seed=0)
+    assert _same(a, b)
+
+
+def test_history_reports_eta_and_the_train_path() -> None:
+    X, y = _small()
+    h = _net().fit(X, y, epochs=3, eta=0.4, seed=0)
+    assert h.extra["eta"] == [0.4] * 3
+    assert h.extra["train_path"] in ("c", "reference")
+    assert ("fallback_reason" in h.extra) == (h.extra["train_path"] == "reference")
+
+
+def test_training_functions_are_short() -> None:
+    """No function of the training loop, its callbacks or the schedules is over 80 lines."""
+    import ast
+    import inspect
+
+    import nnmath.callbacks
+    import nnmath.schedules
+    import nnmath.train
+
+    for module in (nnmath.train, nnmath.callbacks, nnmath.schedules):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                assert lines <= 80, f"{module.__name__}.{node.name} has {lines} lines"
