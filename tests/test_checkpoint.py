@@ -185,3 +185,64 @@ def test_cli_resume_needs_checkpoint(capsys):
     assert main(["train", "--resume", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "--resume needs --checkpoint" in err and "Traceback" not in err
+
+
+SCHEDULED = [
+    ("step", lambda: nm.schedules.StepDecay(2, gamma=0.5)),
+    ("cosine", lambda: nm.schedules.Cosine()),  # T_max = the run's epochs
+    ("exponential", lambda: "exponential"),
+]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("name, schedule", SCHEDULED, ids=[s[0] for s in SCHEDULED])
+@pytest.mark.parametrize("k", [1, 4])
+def test_resume_a_scheduled_run_is_bit_identical(tmp_path, data, name, schedule, k, fast):
+    """The base η survives in the checkpoint: resuming with the very optimizer object of the
+    interrupted run, whose η the schedule had already lowered, continues the same schedule."""
+    X, y, Xv, yv = data
+    kw = dict(epochs=EPOCHS, mini_batch_size=7, seed=11, validation_data=(Xv, yv), fast=fast)
+    full = make_net("float64")
+    h_full = full.fit(X, y, optimizer=nm.SGD(eta=0.8, momentum=0.5), schedule=schedule(), **kw)
+
+    path = tmp_path / "run.safetensors"
+    opt = nm.SGD(eta=0.8, momentum=0.5)
+    with pytest.raises(KeyboardInterrupt):
+        make_net("float64").fit(
+            X,
+            y,
+            optimizer=opt,
+            schedule=schedule(),
+            checkpoint=path,
+            callbacks=[Interrupt(k)],
+            **kw,
+        )
+    assert opt.eta == h_full.extra["eta"][k]  # the η of the interrupted epoch
+    assert k < 4 or opt.eta != 0.8  # lowered by the schedule
+    assert checkpoint_state(path)["base_eta"] == 0.8
+    resumed = make_net("float64")
+    h_res = resumed.fit(X, y, optimizer=opt, schedule=schedule(), resume=path, **kw)
+    assert identical(full, resumed)
+    assert h_res.extra["eta"] == h_full.extra["eta"]
+    assert h_res.training_cost == h_full.training_cost
+
+
+def test_resume_a_scheduled_run_by_name(tmp_path, data):
+    X, y, *_ = data
+    kw = dict(epochs=EPOCHS, mini_batch_size=7, seed=3, eta=0.5, optimizer="adam")
+    full = make_net()
+    full.fit(X, y, schedule="cosine", **kw)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        make_net().fit(X, y, schedule="cosine", checkpoint=path, callbacks=[Interrupt(3)], **kw)
+    resumed = make_net()
+    resumed.fit(X, y, schedule="cosine", checkpoint=path, resume=True, **kw)
+    assert identical(full, resumed)
+
+
+def checkpoint_state(path) -> dict:
+    """The checkpoint's state JSON (epoch, optimizer, base η, generator, history)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return json.loads(f.metadata()["checkpoint"])
