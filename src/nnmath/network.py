@@ -22,7 +22,8 @@ import numpy as np
 
 from . import dropout as _dropout
 from . import validation
-from .activations import Activation, get_activation, is_builtin
+from ._architecture import layer_activations
+from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
@@ -139,7 +140,7 @@ class Network:
         self.L = len(self.sizes)
         self.dtype = resolve_dtype(dtype)
         self.cost_function = get_cost(cost)
-        self.activation_functions = _layer_activations(
+        self.activation_functions = layer_activations(
             activation, output_activation, len(self.sizes) - 1, self.cost_function
         )
         self.init = init
@@ -485,48 +486,3 @@ class Network:
         if backend.owns(Y) and Y.ndim == 2:
             return validation.check_targets_on_device(Y, n, self.n_outputs, self.dtype, backend.xp)
         return backend.asarray(validation.check_targets(Y, n, self.n_outputs, self.dtype))
-
-
-def _layer_activations(
-    activation: Any, output_activation: Any, n_layers: int, cost: Cost
-) -> list[Activation]:
-    """One Activation per layer of weights, from the constructor's arguments.
-
-    The output layer's σ must give values the cost is defined for (``cost.output_activations``).
-    """
-    if isinstance(activation, (list, tuple)):
-        acts = list(activation)
-        if len(acts) == n_layers - 1:
-            if output_activation is None:
-                raise ValueError(
-                    f"{len(acts)} hidden activations given for {n_layers} layers of weights: "
-                    "also pass output_activation, or give one activation per layer"
-                )
-            acts.append(output_activation)
-        elif len(acts) == n_layers:
-            if output_activation is not None:
-                raise ValueError(
-                    "activation already names the output layer's σ; drop output_activation "
-                    f"or give {n_layers - 1} hidden activations"
-                )
-        else:
-            raise ValueError(
-                f"activation list has {len(acts)} entries; the network has {n_layers - 1} "
-                f"hidden layers and {n_layers} layers of weights"
-            )
-    else:
-        hidden = get_activation(activation)
-        if output_activation is None:
-            allowed = cost.output_activations
-            fits = allowed is None or not is_builtin(hidden) or hidden.name in allowed
-            output_activation = hidden if fits else cost.fused_activation
-        acts = [hidden] * (n_layers - 1) + [output_activation]
-    layers = [get_activation(a) for a in acts]
-    out, allowed = layers[-1], cost.output_activations
-    if allowed is not None and is_builtin(out) and out.name not in allowed:
-        raise ValueError(
-            f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
-            f"activation {out.name!r} gives other values: use output_activation="
-            f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
-        )
-    return layers

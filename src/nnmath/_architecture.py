@@ -1,0 +1,60 @@
+"""The σ of every layer of a network, from the constructor's arguments and the cost.
+
+The output layer's σ must give values the cost is defined for: cross-entropy and
+log-likelihood take ``ln a`` (``Cost.output_activations``); a single hidden σ that cannot
+stand there gives way to the cost's own output σ (``Cost.fused_activation``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .activations import Activation, get_activation, is_builtin
+from .costs import Cost
+
+__all__ = ["layer_activations"]
+
+
+def layer_activations(
+    activation: Any, output_activation: Any, n_layers: int, cost: Cost
+) -> list[Activation]:
+    """One Activation per layer of weights, from the constructor's arguments.
+
+    The output layer's σ must give values the cost is defined for (``cost.output_activations``).
+    """
+    if isinstance(activation, (list, tuple)):
+        acts = list(activation)
+        if len(acts) == n_layers - 1:
+            if output_activation is None:
+                raise ValueError(
+                    f"{len(acts)} hidden activations given for {n_layers} layers of weights: "
+                    "also pass output_activation, or give one activation per layer"
+                )
+            acts.append(output_activation)
+        elif len(acts) == n_layers:
+            if output_activation is not None:
+                raise ValueError(
+                    "activation already names the output layer's σ; drop output_activation "
+                    f"or give {n_layers - 1} hidden activations"
+                )
+        else:
+            raise ValueError(
+                f"activation list has {len(acts)} entries; the network has {n_layers - 1} "
+                f"hidden layers and {n_layers} layers of weights"
+            )
+    else:
+        hidden = get_activation(activation)
+        if output_activation is None:
+            allowed = cost.output_activations
+            fits = allowed is None or not is_builtin(hidden) or hidden.name in allowed
+            output_activation = hidden if fits else cost.fused_activation
+        acts = [hidden] * (n_layers - 1) + [output_activation]
+    layers = [get_activation(a) for a in acts]
+    out, allowed = layers[-1], cost.output_activations
+    if allowed is not None and is_builtin(out) and out.name not in allowed:
+        raise ValueError(
+            f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
+            f"activation {out.name!r} gives other values: use output_activation="
+            f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
+        )
+    return layers
