@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._registry import default_cost
 from .network import Network
 from .optim import get_optimizer
 from .train import fit as train_fit
@@ -102,7 +103,7 @@ class _NNMathBase(BaseEstimator):
         cost = self.cost
         if cost is None:
             name = out if isinstance(out, str) else getattr(out, "name", "")
-            cost = {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(name, "quadratic")
+            cost = default_cost(name)
         return out, cost
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> Network:
@@ -241,16 +242,18 @@ class NNMathClassifier(ClassifierMixin, _NNMathBase):
     hidden_layer_sizes : int or tuple of int, default (30,)
         Units of each hidden layer; ``()`` gives multinomial logistic regression.
     activation : str or list of str, default "sigmoid"
-        σ of the hidden layers: one name for all, or one per hidden layer
-        (``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``identity``).
+        σ of the hidden layers: one name of :data:`nnmath.ACTIVATIONS` for all, or one per
+        hidden layer.
     output_activation : str, default None
         σ of the output layer; None means ``"softmax"`` (one unit per class).
     cost : str, default None
-        None picks the cost that matches the output: ``log_likelihood`` after softmax,
+        A name of :data:`nnmath.COSTS`. None picks the cost whose shortcut δ^L = a − y belongs
+        to the output (each cost's ``fused_activation``): ``log_likelihood`` after softmax,
         ``cross_entropy`` after sigmoid, else ``quadratic``.
     init : str, default "scaled_normal"
-        Weight initialisation (``normal``, ``scaled_normal``, ``glorot``, ``he``).
-    optimizer : {"sgd", "adam"}, default "sgd"
+        Weight initialisation, a name of :data:`nnmath.INITS`.
+    optimizer : str, default "sgd"
+        A name of :data:`nnmath.OPTIMIZERS`.
     eta : float, default 0.5
         Learning rate η.
     lmbda : float, default 0.0

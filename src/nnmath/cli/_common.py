@@ -1,21 +1,39 @@
-"""Shared pieces of the command line: one-line errors, progress bars, tables, output modes."""
+"""Shared pieces of the command line: one-line errors, progress bars, tables, output modes, and
+option values checked against the registries."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from .._registry import canonical_names
+from ..activations import ACTIVATIONS, get_activation
+from ..costs import COSTS, get_cost
+from ..data import LOADERS, dataset_key
+from ..init import INITS
+from ..optim import OPTIMIZERS
+
 __all__ = [
+    "ACTIVATION",
+    "COST",
+    "INIT",
+    "OPTIMIZER",
     "CLIError",
     "HelpFormatter",
     "Parser",
     "add_debug_option",
+    "add_name_option",
     "add_output_options",
     "comma_list",
+    "dataset",
+    "dataset_help",
+    "names",
+    "registry_name",
     "emit_json",
     "positive_int",
     "print_table",
@@ -82,6 +100,75 @@ def comma_list(kind: type = str) -> Any:
             ) from None
 
     return parse
+
+
+def names(registry: Collection[str]) -> str:
+    """The names of a registry for a help text, aliases left out: ``"adam | rmsprop | sgd"``."""
+    return " | ".join(canonical_names(registry))
+
+
+def registry_name(
+    kind: str, registry: Collection[str], canonical: Callable[[str], str] | None = None
+) -> Callable[[str], str]:
+    """argparse type: a name of ``registry`` (a dict of nnmath's, read when the value is parsed).
+
+    ``canonical`` maps another spelling (an alias, another case) to the registry's name; it
+    may raise ``ValueError`` for a name it does not know. Anything else is one error line:
+    ``unknown cost 'hinge': choose one of [...]``.
+    """
+
+    def parse(text: str) -> str:
+        try:
+            key = canonical(text) if canonical is not None else text
+        except (ValueError, TypeError):
+            key = None
+        if key not in registry:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {text!r}: choose one of {sorted(registry)}"
+            )
+        return key
+
+    parse.__name__ = kind  # argparse names the type in some of its messages
+    parse.registry = registry  # type: ignore[attr-defined]
+    return parse
+
+
+def add_name_option(
+    p: Any, flag: str, kind: Callable[[str], str], default: str | None, help: str
+) -> None:
+    """``flag NAME``: one name of the registry of ``kind`` (a :func:`registry_name` type).
+
+    Its ``choices`` are the registry's names, so a new entry is a valid value at once.
+    """
+    registry = kind.registry  # type: ignore[attr-defined]
+    p.add_argument(
+        flag, type=kind, choices=sorted(registry), metavar="NAME", default=default, help=help
+    )
+
+
+#: argparse types of the registries' names (aliases such as ``mse`` or ``linear`` accepted)
+ACTIVATION = registry_name("activation", ACTIVATIONS, lambda t: get_activation(t).name)
+COST = registry_name("cost", COSTS, lambda t: get_cost(t).name)
+INIT = registry_name("init", INITS)
+OPTIMIZER = registry_name("optimizer", OPTIMIZERS, str.lower)
+
+
+def dataset(text: str) -> str:
+    """argparse type: a data set of :data:`nnmath.data.LOADERS` or a folder of IDX files."""
+    key = dataset_key(text)
+    if key in LOADERS:
+        return key
+    if Path(text).expanduser().is_dir():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown dataset {text!r}: choose one of {sorted(LOADERS)} or give a folder with the "
+        "four IDX files"
+    )
+
+
+def dataset_help() -> str:
+    """What ``--dataset`` accepts, for its help: the registered names, or a folder."""
+    return f"{', '.join(LOADERS)}, or a folder with the four IDX files"
 
 
 def positive_int(text: str) -> int:

@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..data.download import FILES
 from ._common import add_output_options, emit_json
-
-NAMES = ["mnist", "fashion-mnist"]
 
 
 def add_parser(sub: Any) -> None:
@@ -28,7 +27,7 @@ def add_parser(sub: Any) -> None:
         description="Fetch the four IDX files over HTTPS from public mirrors (tried in turn), "
         "check each against its published checksum and move it into place atomically.",
     )
-    d.add_argument("name", choices=NAMES, help="the data set")
+    d.add_argument("name", choices=sorted(FILES), help="the data set")
     d.add_argument(
         "--dir",
         default=None,
@@ -53,7 +52,7 @@ def add_parser(sub: Any) -> None:
     d.set_defaults(run=run_download)
 
     w = actions.add_parser("where", help="show the folder the loader would read NAME from")
-    w.add_argument("name", choices=NAMES)
+    w.add_argument("name", choices=sorted(FILES))
     w.add_argument("--dir", default=None, help="look only in this folder")
     add_output_options(w)
     w.set_defaults(run=run_where)

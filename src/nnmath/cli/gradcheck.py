@@ -7,7 +7,22 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, comma_list, emit_json
+from ..activations import ACTIVATIONS
+from ..costs import COSTS
+from ..init import INITS
+from ._common import (
+    ACTIVATION,
+    COST,
+    INIT,
+    CLIError,
+    add_name_option,
+    add_output_options,
+    comma_list,
+    dataset,
+    dataset_help,
+    emit_json,
+    names,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -26,21 +41,28 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--activation",
-        type=comma_list(str),
+        type=comma_list(ACTIVATION),
         default=["sigmoid"],
-        help="hidden activation(s): one, or one per hidden layer",
+        help=f"hidden activation(s): one, or one per hidden layer: {names(ACTIVATIONS)}",
     )
-    p.add_argument(
-        "--output-activation", default=None, help="output activation (default: the hidden one)"
+    add_name_option(
+        p, "--output-activation", ACTIVATION, None, "output activation (default: the hidden one)"
     )
-    p.add_argument(
-        "--cost",
-        default="cross_entropy",
-        help="quadratic | cross_entropy | log_likelihood (default cross_entropy)",
+    add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
+    add_name_option(
+        p,
+        "--init",
+        INIT,
+        "scaled_normal",
+        f"weight initialisation: {names(INITS)} (default scaled_normal)",
     )
-    p.add_argument("--init", default="scaled_normal", help="weight initialisation")
     p.add_argument("--examples", type=int, default=8, help="number of examples (default 8)")
-    p.add_argument("--dataset", default=None, help="take the examples from this data set")
+    p.add_argument(
+        "--dataset",
+        type=dataset,
+        default=None,
+        help=f"take the examples from this data set: {dataset_help()}",
+    )
     p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
     p.add_argument("--tol", type=float, default=1e-4, help="largest relative error that passes")
     p.add_argument("--seed", type=int, default=0)

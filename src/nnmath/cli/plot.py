@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import CLIError, Parser, add_output_options, emit_json, positive_int
+from ._figures import describe, write_training_plots
 from .train import add_training_options, train_network
 
 __all__ = ["FORMATS", "add_parser", "run", "write_training_plots"]
@@ -123,38 +124,6 @@ def _network_and_data(args: argparse.Namespace, show: bool) -> tuple[Any, Any, A
     return net, history, data
 
 
-def write_training_plots(net: Any, history: Any, data: Any, directory: str | Path) -> list[Path]:
-    """Write ``curves.png``, ``confusion.png`` and (image data) ``misclassified.png``.
-
-    The confusion matrix and the misclassified images are of the test split.
-    """
-    from .. import plots
-
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise CLIError(f"--plot {directory}: exists and is not a directory")
-    X, y = data.test
-    y_pred = net.predict(X)
-    written = [directory / "curves.png", directory / "confusion.png"]
-    plots.plot_learning_curves(history, title=f"{data.name}: {_describe(net)}", path=written[0])
-    plots.plot_confusion_matrix(
-        y,
-        y_pred,
-        n_classes=data.n_classes,
-        path=written[1],
-        title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}",
-    )
-    if data.image_shape is not None:
-        written.append(directory / "misclassified.png")
-        plots.plot_misclassified(X, y, y_pred, data.image_shape, path=written[2])
-    return written
-
-
-def _describe(net: Any) -> str:
-    acts = [a.name for a in net.activation_functions]
-    return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
-
-
 def run(args: argparse.Namespace) -> int:
     from .. import plots
 
@@ -180,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                     "to train a network here and draw its curves"
                 )
             plots.plot_learning_curves(
-                history, title=f"{data.name}: {_describe(net)}", path=out, dpi=args.dpi
+                history, title=f"{data.name}: {describe(net)}", path=out, dpi=args.dpi
             )
             result["epochs"] = history.epochs
         else:

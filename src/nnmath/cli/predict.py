@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, emit_json, print_table
+from ._common import CLIError, add_output_options, dataset, dataset_help, emit_json, print_table
 
 __all__ = ["add_parser", "run"]
 
@@ -22,7 +22,9 @@ def add_parser(sub: Any) -> None:
         "no pickle) and print its accuracy and mean cost on a split of a data set.",
     )
     p.add_argument("model", metavar="MODEL", help="the saved model file (.safetensors)")
-    p.add_argument("--dataset", default="digits", help="data set name (default digits)")
+    p.add_argument(
+        "--dataset", type=dataset, default="digits", help=f"{dataset_help()} (default digits)"
+    )
     p.add_argument(
         "--split",
         choices=["test", "validation", "train"],

@@ -7,7 +7,16 @@ import argparse
 from contextlib import ExitStack
 from typing import Any
 
-from ._common import CLIError, add_output_options, comma_list, emit_json, print_table, progress
+from ..sweep.spec import MEASURES, PARAMETERS
+from ._common import (
+    CLIError,
+    add_output_options,
+    comma_list,
+    dataset_help,
+    emit_json,
+    print_table,
+    progress,
+)
 
 #: command-line option -> (grid parameter, element type)
 GRID_OPTIONS: dict[str, tuple[str, type]] = {
@@ -39,7 +48,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "measure",
         nargs="?",
-        choices=["train", "vanishing"],
+        choices=MEASURES,
         help="what each run measures (train: cost and accuracy per epoch; "
         "vanishing: also each layer's speed of learning ‖∂C/∂b^l‖)",
     )
@@ -51,10 +60,10 @@ def add_parser(sub: Any) -> None:
             dest=f"grid_{opt}",
             type=comma_list(kind),
             metavar=kind.__name__.upper(),
-            help=f"{name} values",
+            help=PARAMETERS[name].describe(),
         )
     p.add_argument("--seeds", type=int, help="runs per grid point (default 1)")
-    p.add_argument("--dataset", help="data set name (default digits)")
+    p.add_argument("--dataset", help=f"{dataset_help()} (default digits)")
     p.add_argument("--subset", type=int, help="use only the first N training rows")
     run = p.add_argument_group("execution")
     run.add_argument(
@@ -179,26 +188,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     status = "" if result.complete else f" ({result.total - len(result.rows)} still missing)"
     if not args.quiet and summary:
-        keys = [
-            k
-            for k in summary[0]
-            if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))
-        ]
-        cols = [*keys, "n"]
-        if "speed_l1_mean" in summary[0]:
-            cols.append("speed_l1 at init")
-        cols += ["validation acc.", "diverged"]
-        rows = []
-        for g in summary:
-            row = [g[k] for k in keys] + [g["n"]]
-            if "speed_l1_mean" in g:
-                row.append(_fmt(g["speed_l1_mean"], g["speed_l1_std"], ".3g"))
-            row += [
-                _fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f"),
-                g["diverged"],
-            ]
-            rows.append(row)
-        print_table(f"nnmath sweep {sweep.measure}: mean ± std over seeds", cols, rows)
+        _print_summary(sweep.measure, summary)
     print(
         f"{len(result.rows)}/{result.total} rows in {result.path}{status}; ran {result.ran} "
         f"tasks in {result.seconds:.1f} s"
@@ -206,3 +196,25 @@ def run_command(args: argparse.Namespace) -> int:
     for p in plots:
         print(f"wrote {p}")
     return 0
+
+
+def _print_summary(measure: str, summary: list[dict[str, Any]]) -> None:
+    """One row per group of the summary: the swept values, n, speed at init, accuracy."""
+    keys = [
+        k for k in summary[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))
+    ]
+    cols = [*keys, "n"]
+    if "speed_l1_mean" in summary[0]:
+        cols.append("speed_l1 at init")
+    cols += ["validation acc.", "diverged"]
+    rows = []
+    for g in summary:
+        row = [g[k] for k in keys] + [g["n"]]
+        if "speed_l1_mean" in g:
+            row.append(_fmt(g["speed_l1_mean"], g["speed_l1_std"], ".3g"))
+        row += [
+            _fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f"),
+            g["diverged"],
+        ]
+        rows.append(row)
+    print_table(f"nnmath sweep {measure}: mean ± std over seeds", cols, rows)

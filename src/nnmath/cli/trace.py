@@ -7,7 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, comma_list, emit_json
+from ..activations import ACTIVATIONS
+from ..costs import COSTS
+from ..init import INITS
+from ._common import (
+    ACTIVATION,
+    COST,
+    INIT,
+    CLIError,
+    add_name_option,
+    add_output_options,
+    comma_list,
+    emit_json,
+    names,
+)
 from .gradcheck import small_network
 
 
@@ -23,11 +36,16 @@ def add_parser(sub: Any) -> None:
         "--sizes", type=comma_list(int), default=[2, 3, 2], help="layer sizes (default 2,3,2)"
     )
     p.add_argument(
-        "--activation", type=comma_list(str), default=["sigmoid"], help="hidden activation(s)"
+        "--activation",
+        type=comma_list(ACTIVATION),
+        default=["sigmoid"],
+        help=f"hidden activation(s): {names(ACTIVATIONS)}",
     )
-    p.add_argument("--output-activation", default=None, help="output activation")
-    p.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
-    p.add_argument("--init", default="normal", help="weight initialisation (default normal)")
+    add_name_option(p, "--output-activation", ACTIVATION, None, "output activation")
+    add_name_option(p, "--cost", COST, "quadratic", f"{names(COSTS)} (default quadratic)")
+    add_name_option(
+        p, "--init", INIT, "normal", f"weight initialisation: {names(INITS)} (default normal)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--x",

@@ -6,12 +6,25 @@ import argparse
 import time
 from typing import Any
 
+from ..activations import ACTIVATIONS
+from ..backend import BACKENDS
+from ..costs import COSTS
+from ..init import INITS
+from ..optim import OPTIMIZERS
 from ..schedules import SCHEDULES
 from ._common import (
+    ACTIVATION,
+    COST,
+    INIT,
+    OPTIMIZER,
     CLIError,
+    add_name_option,
     add_output_options,
     comma_list,
+    dataset,
+    dataset_help,
     emit_json,
+    names,
     positive_int,
     print_table,
     progress,
@@ -56,9 +69,7 @@ def add_parser(sub: Any) -> None:
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """The data set, network and training options (shared with ``nnmath plot``)."""
     p.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits (default), mnist, fashion-mnist, or a folder with the four IDX files",
+        "--dataset", type=dataset, default="digits", help=f"{dataset_help()} (default digits)"
     )
     p.add_argument(
         "--sizes",
@@ -67,28 +78,21 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--activation",
-        type=comma_list(str),
+        type=comma_list(ACTIVATION),
         default=["sigmoid"],
-        help="hidden activation(s), one or one per hidden layer (default sigmoid)",
+        help="hidden activation(s), one or one per hidden layer (default sigmoid): "
+        + names(ACTIVATIONS),
     )
-    p.add_argument(
-        "--output-activation", default=None, help="output activation (default: the hidden one)"
+    add_name_option(
+        p, "--output-activation", ACTIVATION, None, "output activation (default: the hidden one)"
     )
-    p.add_argument(
-        "--cost",
-        default="cross_entropy",
-        help="quadratic | cross_entropy | log_likelihood (default cross_entropy)",
-    )
-    p.add_argument(
-        "--init",
-        default="scaled_normal",
-        help="normal | scaled_normal | glorot | he (default scaled_normal)",
-    )
+    add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
+    add_name_option(p, "--init", INIT, "scaled_normal", f"{names(INITS)} (default scaled_normal)")
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
     p.add_argument("--batch-size", type=int, default=10, help="mini-batch size (default 10)")
     p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
-    p.add_argument("--optimizer", default="sgd", help="sgd | adam (default sgd)")
+    add_name_option(p, "--optimizer", OPTIMIZER, "sgd", f"{names(OPTIMIZERS)} (default sgd)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
     p.add_argument(
@@ -114,8 +118,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         default="numpy",
-        choices=["numpy", "torch", "cupy"],
-        help="array backend: numpy (default), torch, cupy (NVIDIA GPUs)",
+        choices=sorted(BACKENDS),
+        help=f"array backend: {names(BACKENDS)} (default numpy; cupy needs an NVIDIA GPU)",
     )
     p.add_argument(
         "--device", default=None, help="cpu | cuda (default: cpu; cuda for --backend cupy)"
@@ -192,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         result["saved"] = str(net.save(args.save))
     if args.plot is not None:
-        from .plot import write_training_plots
+        from ._figures import write_training_plots
 
         result["plots"] = [str(p) for p in write_training_plots(net, history, data, args.plot)]
     args.result = (net, history, data, result)

@@ -14,7 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, comma_list, emit_json, print_table, progress
+from ..activations import ACTIVATIONS
+from ..costs import COSTS
+from ..init import INITS
+from ._common import (
+    ACTIVATION,
+    COST,
+    INIT,
+    CLIError,
+    add_name_option,
+    add_output_options,
+    comma_list,
+    dataset,
+    dataset_help,
+    emit_json,
+    names,
+    print_table,
+    progress,
+)
 
 #: Nielsen, "Neural Networks and Deep Learning", chapter 5: one random draw each,
 #: speeds ‖∂C/∂b^l‖ of the hidden layers at initialisation (first 1,000 MNIST images)
@@ -35,59 +52,8 @@ def add_parser(sub: Any) -> None:
         "initialisations. Default: Nielsen's chapter 5 on MNIST (first 1,000 images), "
         "with the book's numbers beside ours.",
     )
-    p.add_argument(
-        "--dataset",
-        default=None,
-        help="data set (default: mnist when its files are found, else digits)",
-    )
-    p.add_argument(
-        "--subset", type=int, default=1000, help="use the first N training rows (default 1000)"
-    )
-    p.add_argument(
-        "--sizes",
-        type=comma_list(int),
-        action="append",
-        default=None,
-        help="a network's layer sizes, e.g. 784,30,30,10; repeat for several "
-        "(default: 2, 3 and 4 hidden layers of 30)",
-    )
-    p.add_argument(
-        "--activation",
-        type=comma_list(str),
-        default=["sigmoid"],
-        help="hidden activations to compare, e.g. sigmoid,tanh,relu,leaky_relu,elu",
-    )
-    p.add_argument(
-        "--init",
-        type=comma_list(str),
-        default=["scaled_normal"],
-        help="initialisations to compare, e.g. scaled_normal,glorot,he",
-    )
-    p.add_argument(
-        "--output-activation",
-        default="sigmoid",
-        help="output activation (default sigmoid, as in the book)",
-    )
-    p.add_argument("--cost", default="cross_entropy", help="cost (default cross_entropy)")
-    p.add_argument(
-        "--seeds", type=int, default=1, help="number of initialisations to average over (default 1)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument(
-        "--epochs",
-        type=int,
-        default=0,
-        help="also train and track the speeds for N epochs (book: 500)",
-    )
-    p.add_argument("--batch-size", type=int, default=1000, help="mini-batch size (book: 1000)")
-    p.add_argument("--eta", type=float, default=0.1, help="learning rate (book: 0.1)")
-    p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation (book: 5.0)")
-    p.add_argument(
-        "--track-every",
-        type=int,
-        default=None,
-        help="record every K mini-batches instead of every epoch",
-    )
+    _add_network_options(p)
+    _add_training_options(p)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument(
         "--plot",
@@ -110,6 +76,70 @@ def add_parser(sub: Any) -> None:
     )
     add_output_options(p)
     p.set_defaults(run=run)
+
+
+def _add_network_options(p: argparse.ArgumentParser) -> None:
+    """The data and the networks compared: sizes, activations, inits, output and cost."""
+    p.add_argument(
+        "--dataset",
+        type=dataset,
+        default=None,
+        help=f"{dataset_help()} (default: mnist when its files are found, else digits)",
+    )
+    p.add_argument(
+        "--subset", type=int, default=1000, help="use the first N training rows (default 1000)"
+    )
+    p.add_argument(
+        "--sizes",
+        type=comma_list(int),
+        action="append",
+        default=None,
+        help="a network's layer sizes, e.g. 784,30,30,10; repeat for several "
+        "(default: 2, 3 and 4 hidden layers of 30)",
+    )
+    p.add_argument(
+        "--activation",
+        type=comma_list(ACTIVATION),
+        default=["sigmoid"],
+        help=f"hidden activations to compare, e.g. sigmoid,tanh,relu: {names(ACTIVATIONS)}",
+    )
+    p.add_argument(
+        "--init",
+        type=comma_list(INIT),
+        default=["scaled_normal"],
+        help=f"initialisations to compare, e.g. scaled_normal,he: {names(INITS)}",
+    )
+    add_name_option(
+        p,
+        "--output-activation",
+        ACTIVATION,
+        "sigmoid",
+        "output activation (default sigmoid, as in the book)",
+    )
+    add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """Seeds, and the book's training settings for ``--epochs``."""
+    p.add_argument(
+        "--seeds", type=int, default=1, help="number of initialisations to average over (default 1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=0,
+        help="also train and track the speeds for N epochs (book: 500)",
+    )
+    p.add_argument("--batch-size", type=int, default=1000, help="mini-batch size (book: 1000)")
+    p.add_argument("--eta", type=float, default=0.1, help="learning rate (book: 0.1)")
+    p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation (book: 5.0)")
+    p.add_argument(
+        "--track-every",
+        type=int,
+        default=None,
+        help="record every K mini-batches instead of every epoch",
+    )
 
 
 def _load(name: str | None) -> Any:

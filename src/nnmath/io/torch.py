@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._defaults import default_cost
+from .._registry import default_cost
 from ..activations import ACTIVATIONS, Activation, get_activation
 from ..backend import to_numpy
 from ..network import Network
@@ -203,7 +203,7 @@ def from_torch(module: Any, cost: str | None = None, init: str = "normal") -> Ne
     module : torch.nn.Sequential (or one nn.Linear)
     cost : str, optional
         The cost to record; by default the one whose shortcut δ^L = a − y belongs to the
-        output (:func:`nnmath._defaults.default_cost`: ``log_likelihood`` after a softmax output,
+        output (:func:`nnmath._registry.default_cost`: ``log_likelihood`` after a softmax output,
         ``cross_entropy`` after a sigmoid output), else ``quadratic``.
     init : str
         The init name to record (the weights come from the module).

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import canonical_names
 from ..activations import ACTIVATIONS, get_activation
 from ..costs import COSTS, get_cost
 from ..data import LOADERS, dataset_key
@@ -56,7 +57,7 @@ class _Param:
         """The meaning, with the valid names when there is a list of them."""
         if self.choices is None:
             return self.help
-        return f"{self.help}: {' | '.join(sorted(self.choices))}"
+        return f"{self.help}: {' | '.join(canonical_names(self.choices))}"
 
 
 #: Grid parameters, their type, default and meaning (``epochs`` defaults by measurement).

@@ -1,10 +1,24 @@
-"""Defaults derived from the registries, shared by the estimator and the PyTorch bridge."""
+"""Reading the registries (activations, costs, optimizers, inits, data sets) where names are
+listed or paired, so that no module keeps a copy of them."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from .costs import COSTS
 
-__all__ = ["default_cost"]
+__all__ = ["canonical_names", "default_cost"]
+
+
+def canonical_names(registry: Collection[str]) -> list[str]:
+    """A registry's names, sorted, without its aliases.
+
+    An alias is a key whose entry carries another ``name`` (``"linear"`` for identity,
+    ``"swish"`` for SiLU); entries without a ``name`` (functions, tuples) count as their key.
+    """
+    if isinstance(registry, Mapping):
+        return sorted(k for k, v in registry.items() if getattr(v, "name", k) == k)
+    return sorted(registry)
 
 
 def default_cost(output: str) -> str:

@@ -1,0 +1,43 @@
+"""The figures of a training run that ``nnmath train --plot`` and ``nnmath plot`` both draw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._common import CLIError
+
+__all__ = ["describe", "write_training_plots"]
+
+
+def write_training_plots(net: Any, history: Any, data: Any, directory: str | Path) -> list[Path]:
+    """Write ``curves.png``, ``confusion.png`` and (image data) ``misclassified.png``.
+
+    The confusion matrix and the misclassified images are of the test split.
+    """
+    from .. import plots
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CLIError(f"--plot {directory}: exists and is not a directory")
+    X, y = data.test
+    y_pred = net.predict(X)
+    written = [directory / "curves.png", directory / "confusion.png"]
+    plots.plot_learning_curves(history, title=f"{data.name}: {describe(net)}", path=written[0])
+    plots.plot_confusion_matrix(
+        y,
+        y_pred,
+        n_classes=data.n_classes,
+        path=written[1],
+        title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}",
+    )
+    if data.image_shape is not None:
+        written.append(directory / "misclassified.png")
+        plots.plot_misclassified(X, y, y_pred, data.image_shape, path=written[2])
+    return written
+
+
+def describe(net: Any) -> str:
+    """A network in one line for a figure's title: ``[64,30,10] sigmoid/softmax, cost``."""
+    acts = [a.name for a in net.activation_functions]
+    return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
