@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from . import network as _network
 from . import schedules
+from ._version import __version__  # one literal, readable from any layer (nnmath.io)
 from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import COSTS, Cost, get_cost
 from .init import INITS
 from .network import Gradients, Network
 from .optim import OPTIMIZERS, SGD, Adam, Optimizer
 from .train import History, TrainingDiverged, fit
-
-__version__ = "0.1.0"
 
 
 def _save(net: Network, path: object) -> object:
