@@ -244,8 +244,9 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
                 f"knows {sorted(ACTIVATIONS)}",
             )
         params = {k: v for k, v in act.items() if k != "name"}
+        takes = ACTIVATIONS[act["name"]]().params  # the parameters the registry's entry has
         if any(
-            k != "alpha" or not isinstance(v, (int, float)) or not math.isfinite(v)
+            k not in takes or not isinstance(v, (int, float)) or not math.isfinite(v)
             for k, v in params.items()
         ):
             raise ModelFileError(path, f"activation {i} has invalid parameters {params!r}")
