@@ -60,11 +60,11 @@ def test_train_prints_epochs_and_a_summary(capsys) -> None:
     [
         (["train", "--eta", "fast"], "invalid float value"),
         (["train", "--cost", "hinge"], "unknown cost 'hinge'"),
-        (["train", "--activation", "swish"], "unknown activation 'swish'"),
+        (["train", "--activation", "no_such_sigma"], "unknown activation 'no_such_sigma'"),
         (["train", "--init", "xavier"], "unknown init 'xavier'"),
         (["train", "--sizes", "10,5,10"], "does not fit the data"),
         (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
-        (["train", "--optimizer", "rmsprop"], "unknown optimizer"),
+        (["train", "--optimizer", "lbfgs"], "unknown optimizer"),
         (["train", "--epochs", "1", "--batch-size", "0"], "mini_batch_size"),
     ],
 )

@@ -171,7 +171,7 @@ def test_partial_fit_keeps_optimizer_state():
         ({"hidden_layer_sizes": (10, -1)}, "positive integers"),
         ({"hidden_layer_sizes": "big"}, "int or a sequence"),
         ({"activation": ["relu", "tanh"]}, "2 functions for 1 hidden layers"),
-        ({"activation": "swish"}, "unknown activation"),
+        ({"activation": "no_such_sigma"}, "unknown activation"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"batch_size": 2.5}, "batch_size"),
         ({"early_stopping": True, "validation_fraction": 1.5}, "validation_fraction"),

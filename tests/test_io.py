@@ -248,7 +248,10 @@ def set_config(**updates):
     [
         (set_config(sizes=[5, 4, 7, 3]), "has shape"),
         (set_config(sizes=[5, 4, 3]), "expected 2 activations"),
-        (set_config(activations=[{"name": "swish"}] * 3), "unknown activation 'swish'"),
+        (
+            set_config(activations=[{"name": "no_such_sigma"}] * 3),
+            "unknown activation 'no_such_sigma'",
+        ),
         (
             set_config(activations=[{"name": "elu", "alpha": "__import__('os')"}] * 3),
             "invalid parameters",

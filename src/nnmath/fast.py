@@ -224,10 +224,11 @@ class EpochRunner:
         self.MK = tuple(
             np.zeros((B, s), dtype) if on else None for s, on in zip(sizes[1:], self.drop.active)
         )
-        self.AIN = (self.A[0],) + tuple(  # each layer's input: a^l, or a^l ⊙ mask^l
+        passed_on = tuple(  # each hidden layer's output as its successor reads it
             np.zeros((B, s), dtype) if on else a
             for s, on, a in zip(sizes[1:], self.drop.active, self.A[1:])
         )
+        self.AIN = (self.A[0], *passed_on)  # each layer's input: a^l, or a^l ⊙ mask^l
         self.eps = float(np.finfo(dtype).eps)
         self._c_epoch = self._c_struct()
 
