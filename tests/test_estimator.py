@@ -194,3 +194,15 @@ def test_fitted_network_saves_and_loads(tmp_path, digits):
     clf = NNMathClassifier(epochs=2, random_state=0).fit(X / 16, y)
     net = nm.load(nm.save(clf.network_, tmp_path / "clf.safetensors"))
     assert np.array_equal(net.predict(Xt / 16), clf.predict(Xt / 16))
+
+
+def test_set_params_between_partial_fits_takes_effect() -> None:
+    """The optimizer object holds η: a new eta set between partial_fit calls is the one the
+    next call trains with (never a contradiction error, never the old value)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 4)), rng.integers(0, 2, 40)
+    clf = nm.NNMathClassifier(hidden_layer_sizes=(5,), random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    clf.set_params(eta=0.05)
+    clf.partial_fit(X, y)
+    assert clf._optimizer.eta == 0.05

@@ -169,9 +169,7 @@ class _NNMathBase(BaseEstimator):
             T,
             epochs=self.epochs,
             mini_batch_size=self.batch_size,
-            eta=self.eta,
-            lmbda=self.lmbda,
-            optimizer=self._make_optimizer(X.shape[0]),
+            optimizer=self._make_optimizer(X.shape[0]),  # it holds eta and lmbda
             validation_data=validation,
             rng=self._rng,
             patience=patience,
@@ -188,14 +186,14 @@ class _NNMathBase(BaseEstimator):
         if getattr(self, "_optimizer", None) is None:
             self._optimizer = self._make_optimizer(X.shape[0])
         self._optimizer.n = X.shape[0]  # λ/n with n the size of this call's data
+        # the optimizer holds η and λ: set_params between calls takes effect from the next one
+        self._optimizer.eta, self._optimizer.lmbda = float(self.eta), float(self.lmbda)
         history = train_fit(
             self.network_,
             X,
             T,
             epochs=1,
             mini_batch_size=self.batch_size,
-            eta=self.eta,
-            lmbda=self.lmbda,
             optimizer=self._optimizer,
             rng=self._rng,
         )
