@@ -72,7 +72,10 @@ def test_single_output_regression_targets() -> None:
         (dict(sizes=[784, 0, 10]), "positive"),
         (dict(sizes=[784, -3, 10]), "positive"),
         (dict(sizes=[784, 2.5, 10]), "integers"),
-        (dict(sizes=[4, 3], activation="swish"), r"unknown activation 'swish'.*\['elu'"),
+        (
+            dict(sizes=[4, 3], activation="no_such_sigma"),
+            r"unknown activation 'no_such_sigma'.*\['elu'",
+        ),
         (dict(sizes=[4, 3], cost="hinge"), r"unknown cost 'hinge'.*cross_entropy"),
         (dict(sizes=[4, 3], init="xavier"), r"unknown init 'xavier'.*glorot"),
         (dict(sizes=[4, 3], dtype="float16"), "unknown dtype"),

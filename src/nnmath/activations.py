@@ -283,6 +283,21 @@ class Activation:
         return _Custom(fn, prime, name)
 
 
+class _Elementwise(Activation):
+    """An element-wise σ whose σ and σ' are two of this module's functions: a subclass
+    declares ``name``, ``max_prime``, ``kernel`` and ``fn, fn_prime = staticmethod(σ),
+    staticmethod(σ')``."""
+
+    fn: Callable[[Any], Any]
+    fn_prime: Callable[[Any], Any]
+
+    def __call__(self, z: Any) -> Any:
+        return type(self).fn(z)
+
+    def prime(self, z: Any) -> Any:
+        return type(self).fn_prime(z)
+
+
 class _Custom(Activation):
     def __init__(self, fn: Callable[[Any], Any], prime: Callable[[Any], Any], name: str) -> None:
         self._fn, self._prime, self.name = fn, prime, name
@@ -300,40 +315,25 @@ class _Custom(Activation):
         return id(self)
 
 
-class Sigmoid(Activation):
+class Sigmoid(_Elementwise):
     """σ(z) = 1/(1+e^{−z}); σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4."""
 
     name, max_prime, kernel = "sigmoid", 0.25, 0
-
-    def __call__(self, z: Any) -> Any:
-        return sigmoid(z)
-
-    def prime(self, z: Any) -> Any:
-        return sigmoid_prime(z)
+    fn, fn_prime = staticmethod(sigmoid), staticmethod(sigmoid_prime)
 
 
-class Tanh(Activation):
+class Tanh(_Elementwise):
     """tanh(z); tanh'(z) = 1 − tanh²(z) ≤ 1."""
 
     name, max_prime, kernel = "tanh", 1.0, 1
-
-    def __call__(self, z: Any) -> Any:
-        return tanh(z)
-
-    def prime(self, z: Any) -> Any:
-        return tanh_prime(z)
+    fn, fn_prime = staticmethod(tanh), staticmethod(tanh_prime)
 
 
-class ReLU(Activation):
+class ReLU(_Elementwise):
     """max(0, z); derivative 1 for z > 0, else 0."""
 
     name, max_prime, kernel = "relu", 1.0, 2
-
-    def __call__(self, z: Any) -> Any:
-        return relu(z)
-
-    def prime(self, z: Any) -> Any:
-        return relu_prime(z)
+    fn, fn_prime = staticmethod(relu), staticmethod(relu_prime)
 
 
 class LeakyReLU(Activation):
@@ -410,52 +410,32 @@ class Softmax(Activation):
         return a * (g - xp.sum(a * g, axis=0, keepdims=True))
 
 
-class Identity(Activation):
+class Identity(_Elementwise):
     """σ(z) = z; σ'(z) = 1."""
 
     name, max_prime, kernel = "identity", 1.0, 5
-
-    def __call__(self, z: Any) -> Any:
-        return z
-
-    def prime(self, z: Any) -> Any:
-        return identity_prime(z)
+    fn, fn_prime = staticmethod(identity), staticmethod(identity_prime)
 
 
-class GELU(Activation):
+class GELU(_Elementwise):
     """Gaussian error linear unit, exact (with erf): z Φ(z); derivative Φ(z) + z φ(z)."""
 
     name, max_prime, kernel = "gelu", 1.1289, 7  # σ' peaks at z = √2: 1.1289
-
-    def __call__(self, z: Any) -> Any:
-        return gelu(z)
-
-    def prime(self, z: Any) -> Any:
-        return gelu_prime(z)
+    fn, fn_prime = staticmethod(gelu), staticmethod(gelu_prime)
 
 
-class Softplus(Activation):
+class Softplus(_Elementwise):
     """ln(1 + e^z), a smooth ReLU; derivative the sigmoid σ(z)."""
 
     name, max_prime, kernel = "softplus", 1.0, 8
-
-    def __call__(self, z: Any) -> Any:
-        return softplus(z)
-
-    def prime(self, z: Any) -> Any:
-        return softplus_prime(z)
+    fn, fn_prime = staticmethod(softplus), staticmethod(softplus_prime)
 
 
-class SiLU(Activation):
+class SiLU(_Elementwise):
     """SiLU, also called swish: z σ(z); derivative σ(z) (1 + z (1 − σ(z)))."""
 
     name, max_prime, kernel = "silu", 1.0998, 9  # σ' peaks at z ≈ 2.3994: 1.0998
-
-    def __call__(self, z: Any) -> Any:
-        return silu(z)
-
-    def prime(self, z: Any) -> Any:
-        return silu_prime(z)
+    fn, fn_prime = staticmethod(silu), staticmethod(silu_prime)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
