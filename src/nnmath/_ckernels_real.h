@@ -3,7 +3,7 @@
  * are those of nnmath.network (forward, backprop_columns) and nnmath.optim (each step). */
 
 /* z ← z + b (the bias of z = W a + b), then a = σ(z), for the first m examples (rows). */
-static inline void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
+NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                                  const REAL *restrict b, REAL *restrict a, int64_t m,
                                  int64_t n) {
     const REAL zero = 0, one = 1;
@@ -97,7 +97,7 @@ static inline void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
 }
 
 /* g ← (∂a/∂z)ᵀ g in place: g ⊙ σ'(z^l), or for softmax a ⊙ (g − Σ_i a_i g_i). */
-static inline void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
+NNM_INLINE void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
                             const REAL *restrict a, REAL *restrict g, int64_t m, int64_t n) {
     const REAL zero = 0, one = 1;
     if (code == 5) return; /* identity: σ' = 1 */
@@ -153,7 +153,7 @@ static inline void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
 
 /* δ^L = a − y for the fused pairs (and ∂C/∂a of the quadratic cost); otherwise
  * (∂a/∂z)ᵀ ∂C/∂a^L with a clipped as in costs._clip_probabilities. */
-static inline void NNM(output_delta)(const nnm_epoch *e, const REAL *z, const REAL *a,
+NNM_INLINE void NNM(output_delta)(const nnm_epoch *e, const REAL *z, const REAL *a,
                                      const REAL *y, REAL *restrict delta, int64_t m) {
     int64_t L = e->L, n = e->sizes[L];
     REAL eps = (REAL)e->hp[7];
@@ -171,7 +171,7 @@ static inline void NNM(output_delta)(const nnm_epoch *e, const REAL *z, const RE
 }
 
 /* v ← μ v − η (g + l2 p); p ← p + v (Nesterov: p ← p + μ v − η (g + l2 p)). */
-static inline void NNM(momentum)(REAL *restrict p, const REAL *restrict g, REAL *restrict v,
+NNM_INLINE void NNM(momentum)(REAL *restrict p, const REAL *restrict g, REAL *restrict v,
                                  int64_t size, double eta, double mu, double l2, int nesterov) {
     for (int64_t j = 0; j < size; j++) {
         REAL gj = g[j] + (REAL)l2 * p[j];
@@ -182,7 +182,7 @@ static inline void NNM(momentum)(REAL *restrict p, const REAL *restrict g, REAL 
 }
 
 /* Adam: m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − step m / (√v + ε̂). */
-static inline void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict mm,
+NNM_INLINE void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict mm,
                              REAL *restrict vv, int64_t size, double step, double eps_hat,
                              double b1, double b2, double l2) {
     for (int64_t j = 0; j < size; j++) {
@@ -196,7 +196,7 @@ static inline void NNM(adam)(REAL *restrict p, const REAL *restrict g, REAL *res
 }
 
 /* RMSprop: v ← ρ v + (1−ρ) g²; p ← p − η g / (√v + ε). */
-static inline void NNM(rmsprop)(REAL *restrict p, const REAL *restrict g, REAL *restrict vv,
+NNM_INLINE void NNM(rmsprop)(REAL *restrict p, const REAL *restrict g, REAL *restrict vv,
                                 int64_t size, double eta, double rho, double eps, double l2) {
     for (int64_t j = 0; j < size; j++) {
         REAL gj = g[j] + (REAL)l2 * p[j];
@@ -261,7 +261,7 @@ NNM_INLINE void NNM(dropout)(const nnm_epoch *e, int64_t i, int64_t j0,
  * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
  * that many rows' memory reads are in flight at once instead of one row's (the random
  * gather of the rows of X is bound by memory latency more than by bandwidth). */
-static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
+NNM_INLINE void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
                                REAL *restrict yb) {
     const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
     const int64_t line = 64 / (int64_t)sizeof(REAL), body = n0 - n0 % line;
@@ -285,7 +285,7 @@ static inline void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *r
 
 /* The three products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
  * them), each in calls of nnm_call_rows rows: the threaded epoch's and the floor's. */
-static inline void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, REAL *z,
+NNM_INLINE void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, REAL *z,
                                 int64_t n_in, int64_t n_out, int64_t m) { /* z = W a */
     const REAL one = 1, zero = 0;
     const int64_t c = nnm_call_rows(e, n_in, n_out, m);
@@ -294,7 +294,7 @@ static inline void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a
                  n_in, &zero, z + r * n_out, n_out);
 }
 
-static inline void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REAL *d,
+NNM_INLINE void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REAL *d,
                                        REAL *g, int64_t n_in, int64_t n_out, int64_t m) {
     const REAL one = 1, zero = 0; /* g = Wᵀ δ */
     const int64_t c = nnm_call_rows(e, n_in, n_out, m);
@@ -303,7 +303,7 @@ static inline void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const 
                  n_out, &zero, g + r * n_in, n_in);
 }
 
-static inline void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REAL *d,
+NNM_INLINE void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REAL *d,
                                        REAL *out, int64_t n_in, int64_t n_out, int64_t m) {
     const REAL one = 1, zero = 0; /* out = Σ over the rows of δ aᵀ, call by call */
     const int64_t c = nnm_call_rows(e, n_in, n_out, m);
@@ -313,7 +313,7 @@ static inline void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const 
 }
 
 /* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
-static inline void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
+NNM_INLINE void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
                                  int64_t n) {
     for (int64_t c = 0; c < n; c++) out[c] = 0;
     for (int64_t r = 0; r < m; r++)
@@ -322,7 +322,7 @@ static inline void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out,
 
 /* g[j] = (Σ_u G_u[j]) / m over the threads u whose share of the m rows is not empty, for j
  * in [lo, hi); g is G_0, which thread 0 always fills (its share is the first row). */
-static inline void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t m,
+NNM_INLINE void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t m,
                                 int64_t lo, int64_t hi) {
     REAL *restrict g = (REAL *)G[0];
     const REAL inv_m = (REAL)(1.0 / (double)m);
