@@ -92,7 +92,7 @@ def _data(n: int, dtype: str):
     return X, y
 
 
-def _nnmath_net(row: dict, dtype: str):
+def _nnmath_net(row: dict, dtype: str, **extra):
     from nnmath.network import Network
 
     return Network(
@@ -103,6 +103,7 @@ def _nnmath_net(row: dict, dtype: str):
         init=row["init"],
         seed=1,
         dtype=dtype,
+        **extra,
     )
 
 

@@ -1,0 +1,77 @@
+"""A/B of the compiled epoch of two checkouts of nnmath: ``EpochRunner.run_epoch`` alone.
+
+Each checkout's ``src`` (with its extension built in place: ``python setup.py build_ext
+--inplace``) trains speed.py's networks on its synthetic 60,000 rows, SGD at speed.py's η,
+in its own process. The two alternate, their order flipping from round to round, so that the
+host's drift hits both alike; each process times ``--epochs`` epochs after a warm-up one.
+Printed: each side's median and the ratio new/old.
+
+Usage::
+
+    git worktree add /tmp/old <commit> && (cd /tmp/old && python setup.py build_ext --inplace)
+    python benchmarks/ab_builds.py --old /tmp/old/src --rows book:10,book:128 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+_WORKER = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+from speed import ROWS, _data, _nnmath_net
+from nnmath.fast import epoch_runner
+from nnmath.optim import SGD
+row, B, dtype, epochs = ROWS[sys.argv[1]], int(sys.argv[2]), sys.argv[3], int(sys.argv[5])
+X, y = _data(60_000, dtype)
+net = _nnmath_net(row, dtype)
+runner = epoch_runner(net, SGD(row["eta"], n=60_000), net._inputs(X), net._targets(y, 60_000), B)
+rng, times = np.random.default_rng(0), []
+with runner.blas_on_one_thread():
+    for _ in range(epochs + 1):
+        perm = rng.permutation(60_000)
+        t0 = time.perf_counter()
+        runner.run_epoch(perm)
+        times.append(time.perf_counter() - t0)
+print(json.dumps(times[1:]))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--old", required=True, help="the other checkout's src folder")
+    p.add_argument("--new", default=str(Path(__file__).parents[1] / "src"))
+    p.add_argument("--rows", default="book:10,book:128,relu100:10,relu100:128")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
+    here = str(Path(__file__).parent)
+    for spec in args.rows.split(","):
+        row, B = spec.split(":")
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        sides = [("old", args.old), ("new", args.new)]
+        for r in range(args.rounds):
+            for name, src in sides if r % 2 == 0 else sides[::-1]:
+                cmd = [sys.executable, "-c", _WORKER, row, B, args.dtype, here, str(args.epochs)]
+                out = subprocess.run(
+                    cmd, env=dict(env, PYTHONPATH=src), capture_output=True, text=True, check=True
+                )
+                times[name] += json.loads(out.stdout.strip().splitlines()[-1])
+        old, new = statistics.median(times["old"]), statistics.median(times["new"])
+        ratio = new / old
+        print(f"{row} B={B} {args.dtype}: old {old:.4f} s, new {new:.4f} s, new/old {ratio:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
