@@ -13,7 +13,7 @@ from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import COSTS, Cost, get_cost
 from .init import INITS
 from .network import Gradients, Network
-from .optim import OPTIMIZERS, SGD, Adam, Optimizer
+from .optim import OPTIMIZERS, SGD, Adam, Optimizer, RMSprop
 from .train import History, TrainingDiverged, fit
 
 
@@ -64,6 +64,7 @@ __all__ = [
     "History",
     "Network",
     "Optimizer",
+    "RMSprop",
     "SGD",
     "TrainingDiverged",
     "fit",
