@@ -242,17 +242,20 @@ NNM_INLINE void NNM(step)(const nnm_epoch *e, REAL *restrict p, const REAL *rest
 NNM_INLINE void NNM(dropout)(const nnm_epoch *e, int64_t i, int64_t j0,
                                 const REAL *restrict a, REAL *restrict mk, REAL *restrict ain,
                                 int64_t m, int64_t n) {
-    const uint64_t thresh = e->drop_thresh[i], key = e->drop_key;
+    const uint32_t thresh = (uint32_t)e->drop_thresh[i]; /* ⌊p 2^32⌋ < 2^32 as p < 1 */
+    const uint64_t key = e->drop_key;
     const REAL scale = (REAL)e->drop_scale[i], zero = 0;
+    const int64_t pairs = n / 2; /* units 2w and 2w + 1 take the halves of draw w */
     for (int64_t r = 0; r < m; r++) {
         const uint64_t word = (uint64_t)(j0 + r) * (uint64_t)e->drop_words +
                               (uint64_t)e->drop_offset[i];
         REAL *restrict mr = mk + r * n;
-        for (int64_t u = 0; u < n; u += 2) {
-            const uint64_t h = nnm_draw(key, word + (uint64_t)(u / 2));
-            mr[u] = (h & 0xFFFFFFFFull) >= thresh ? scale : zero;
-            if (u + 1 < n) mr[u + 1] = (h >> 32) >= thresh ? scale : zero;
+        for (int64_t w = 0; w < pairs; w++) { /* branch-free, so that it vectorises */
+            const uint64_t h = nnm_draw(key, word + (uint64_t)w);
+            mr[2 * w] = (uint32_t)h >= thresh ? scale : zero;
+            mr[2 * w + 1] = (uint32_t)(h >> 32) >= thresh ? scale : zero;
         }
+        if (n & 1) mr[n - 1] = (uint32_t)nnm_draw(key, word + (uint64_t)pairs) >= thresh ? scale : zero;
         for (int64_t u = 0; u < n; u++) ain[r * n + u] = a[r * n + u] * mr[u];
     }
 }
