@@ -15,18 +15,16 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import ELEMENTWISE_NAMES
 from nnmath.io import ModelFileError
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
-# every registered activation, with non-default parameters where it has some
+# every registered element-wise activation (the registry's, so a new entry is tested without
+# an edit), with non-default parameters where it has some
 HIDDEN = [
-    ("sigmoid", {}),
-    ("tanh", {}),
-    ("relu", {}),
-    ("leaky_relu", {"alpha": 0.2}),
-    ("elu", {"alpha": 0.5}),
-    ("identity", {}),
+    (name, {key: 0.5 * value + 0.1 for key, value in nm.get_activation(name).params.items()})
+    for name in ELEMENTWISE_NAMES
 ]
 OUTPUTS = [("softmax", "log_likelihood"), ("sigmoid", "cross_entropy"), ("identity", "quadratic")]
 
