@@ -2,6 +2,13 @@
  * by _ckernels.c, which defines REAL, NNM(name) and the libm names used here. The equations
  * are those of nnmath.network (forward, backprop_columns) and nnmath.optim (each step). */
 
+/* The sigmoid σ(z), stable: 1/(1+e) for z ≥ 0, e/(1+e) for z < 0, e = e^{−|z|} (no libm call,
+ * so that the loops using it vectorise); sigmoid, softplus' σ' and SiLU share it. */
+NNM_INLINE REAL NNM(sigmoid)(REAL z) {
+    const REAL e = NNM_EXPNP(z < (REAL)0 ? z : -z), q = (REAL)1 / ((REAL)1 + e);
+    return z >= (REAL)0 ? q : e * q;
+}
+
 /* z ← z + b (the bias of z = W a + b), then a = σ(z), for the first m examples (rows). */
 NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                                  const REAL *restrict b, REAL *restrict a, int64_t m,
@@ -10,13 +17,11 @@ NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
     for (int64_t r = 0; r < m; r++) {
         REAL *restrict zr = z + r * n, *restrict ar = a + r * n;
         switch (code) {
-        case 0: /* sigmoid, stable: 1/(1+e) for z ≥ 0, e/(1+e) for z < 0, e = e^{−|z|} */
+        case 0: /* sigmoid */
             for (int64_t c = 0; c < n; c++) {
                 REAL zc = zr[c] + b[c];
                 zr[c] = zc;
-                REAL e = NNM_EXPNP(zc < zero ? zc : -zc);
-                REAL q = one / (one + e);
-                ar[c] = zc >= zero ? q : e * q;
+                ar[c] = NNM(sigmoid)(zc);
             }
             break;
         case 1: /* tanh */
@@ -82,12 +87,11 @@ NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                 ar[c] = (zc > zero ? zc : zero) + NNM_LOG1P(NNM_EXP(zc < zero ? zc : -zc));
             }
             break;
-        case 9: /* silu: z σ(z), σ stable as in case 0 */
+        case 9: /* silu: z σ(z) */
             for (int64_t c = 0; c < n; c++) {
                 REAL zc = zr[c] + b[c];
                 zr[c] = zc;
-                REAL e = NNM_EXPNP(zc < zero ? zc : -zc), q = one / (one + e);
-                ar[c] = zc * (zc >= zero ? q : e * q);
+                ar[c] = zc * NNM(sigmoid)(zc);
             }
             break;
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
@@ -128,16 +132,12 @@ NNM_INLINE void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
                          zc * NNM_EXP((REAL)-0.5 * zc * zc) * (REAL)0.39894228040143268;
             }
             break;
-        case 8: /* σ(z), stable: 1/(1+e) for z ≥ 0, e/(1+e) for z < 0, e = e^{−|z|} */
-            for (int64_t c = 0; c < n; c++) {
-                const REAL e = NNM_EXPNP(zr[c] < zero ? zr[c] : -zr[c]), q = one / (one + e);
-                gr[c] *= zr[c] >= zero ? q : e * q;
-            }
+        case 8: /* σ(z) */
+            for (int64_t c = 0; c < n; c++) gr[c] *= NNM(sigmoid)(zr[c]);
             break;
         case 9: /* σ(z) (1 + z (1 − σ(z))) */
             for (int64_t c = 0; c < n; c++) {
-                const REAL zc = zr[c], e = NNM_EXPNP(zc < zero ? zc : -zc), q = one / (one + e);
-                const REAL s = zc >= zero ? q : e * q;
+                const REAL zc = zr[c], s = NNM(sigmoid)(zc);
                 gr[c] *= s * (one + zc * (one - s));
             }
             break;
