@@ -16,10 +16,20 @@ import numpy as np
 
 from ._blas import gemm_addresses
 
-__all__ = ["ABI_VERSION", "CEpoch", "KINDS", "UNKNOWN_IDS", "knows", "library", "pointers"]
+__all__ = [
+    "ABI_VERSION",
+    "BAD_LENGTH",
+    "CEpoch",
+    "KINDS",
+    "UNKNOWN_IDS",
+    "knows",
+    "length",
+    "library",
+    "pointers",
+]
 
 #: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
-ABI_VERSION = 4
+ABI_VERSION = 5
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -58,11 +68,14 @@ class CEpoch(ctypes.Structure):
         ("drop_key", ctypes.c_uint64),
         ("drop_words", _I64),
         *((name, _P) for name in ("drop_thresh", "drop_scale", "drop_offset", "AIN", "MK")),
+        ("lens", _P),
     ]
 
 
-#: What ``nnm_train_epoch_*`` returns: 0, or the kind of kernel id it does not know.
+#: What ``nnm_train_epoch_*`` returns: 0, or the kind of kernel id it does not know ...
 UNKNOWN_IDS = {1: "activation", 2: "cost", 3: "optimizer"}
+#: ... or this: a buffer does not hold what the layer sizes say (see :func:`length`).
+BAD_LENGTH = 4
 #: The registries of ``nnm_knows(kind, id)``.
 KINDS = {"activation": 0, "cost": 1, "optimizer": 2}
 
@@ -72,6 +85,14 @@ def pointers(arrays: Any) -> ctypes.Array:
     ``None`` entries become NULL."""
     arrays = tuple(arrays)
     return (_P * len(arrays))(*(None if a is None else a.ctypes.data for a in arrays))
+
+
+def length(a: Any, dtype: Any) -> int:
+    """The elements the C epoch may read and write at ``a``'s address: its size when it is a
+    C-contiguous NumPy array of ``dtype``, else -1 (which the epoch refuses as
+    ``BAD_LENGTH``, whatever the sizes say)."""
+    ok = isinstance(a, np.ndarray) and a.dtype == np.dtype(dtype) and a.flags.c_contiguous
+    return int(a.size) if ok else -1
 
 
 @cache

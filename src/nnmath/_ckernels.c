@@ -47,6 +47,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -82,18 +89,25 @@ typedef struct {
     const int64_t *drop_offset;   /* L: where layer i's draws start in an example's */
     void **AIN;                   /* L: input of layer i's products: A[i] or its dropped copy */
     void **MK;                    /* L: layer i's output mask (0 or 1/(1 − p)), if dropout */
+    const int64_t *lens;          /* 6 L + 3: the elements the caller's buffers hold (below) */
 } nnm_epoch;
 
 /* What an epoch returns: 0, or which kernel id it does not know (it then does nothing). */
-enum { NNM_OK = 0, NNM_UNKNOWN_ACTIVATION = 1, NNM_UNKNOWN_COST = 2, NNM_UNKNOWN_OPTIMIZER = 3 };
+enum {
+    NNM_OK = 0,
+    NNM_UNKNOWN_ACTIVATION = 1,
+    NNM_UNKNOWN_COST = 2,
+    NNM_UNKNOWN_OPTIMIZER = 3,
+    NNM_BAD_LENGTH = 4, /* a buffer's length (e->lens) is not what e->sizes implies */
+};
 
 /* Whether this build implements kernel id `id` of a registry: kind 0 activations
  * (nnmath.activations.ACTIVATIONS), 1 costs, 2 optimizers. */
 int64_t nnm_knows(int64_t kind, int64_t id) {
     switch (kind) {
     case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7,
-             * softplus 8, silu 9 */
-        return id >= 0 && id <= 9;
+             * softplus 8, silu 9, softsign 10 */
+        return id >= 0 && id <= 10;
     case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
         return id >= 0 && id <= 2;
     case 2: /* SGD 0, SGD with momentum 1, Adam 2, RMSprop 3 */
@@ -111,6 +125,29 @@ static int nnm_check_ids(const nnm_epoch *e) {
     return NNM_OK;
 }
 
+/* Whether the buffers that come from the caller (and so, through a checkpoint, from a file)
+ * hold what the sizes say, before anything is read or written: e->lens gives, per layer i,
+ * the elements of W, b, S1W, S1B, S2W, S2B at [6 i .. 6 i + 5], then those of X, Y and perm
+ * at [6 L .. 6 L + 2]; every pointer among them must be set. */
+static int nnm_check_lengths(const nnm_epoch *e) {
+    if (!e->lens || !e->sizes || e->L < 1 || e->B < 1 || e->n < 0) return NNM_BAD_LENGTH;
+    for (int64_t l = 0; l <= e->L; l++)
+        if (e->sizes[l] < 1) return NNM_BAD_LENGTH;
+    for (int64_t i = 0; i < e->L; i++) {
+        const int64_t w = e->sizes[i + 1] * e->sizes[i], b = e->sizes[i + 1];
+        const int64_t *n = e->lens + 6 * i;
+        if (n[0] != w || n[2] != w || n[4] != w || n[1] != b || n[3] != b || n[5] != b)
+            return NNM_BAD_LENGTH;
+        if (!e->W[i] || !e->b[i] || !e->S1W[i] || !e->S1B[i] || !e->S2W[i] || !e->S2B[i])
+            return NNM_BAD_LENGTH;
+    }
+    const int64_t *n = e->lens + 6 * e->L;
+    if (n[0] != e->n * e->sizes[0] || n[1] != e->n * e->sizes[e->L] || n[2] != e->n)
+        return NNM_BAD_LENGTH;
+    if (e->n > 0 && (!e->X || !e->Y || !e->perm)) return NNM_BAD_LENGTH;
+    return NNM_OK;
+}
+
 /* The 64-bit draw number `word` of the stream `key` (splitmix64's output function applied
  * to key + (word + 1) γ): uniform bits, the same on every thread and in NumPy. */
 static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
@@ -121,27 +158,58 @@ static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
 }
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
- * it and starts the next generation. Waiting spins briefly (a mini-batch lasts tens of
- * microseconds, longer than a futex wake-up), then yields the core. */
+ * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
+ * wait is a few microseconds on a quiet machine), then sleeps on the generation word (a
+ * futex on Linux) until the last arrival wakes it: on a loaded machine a waiting thread
+ * gives its core to the thread it waits for instead of spinning on it. */
+#define NNM_SPIN_NS 30000
 typedef struct {
-    atomic_int_fast64_t count, generation;
+    atomic_int_fast64_t count, sleepers;
+    _Atomic uint32_t generation; /* the futex word */
     int64_t T;
 } nnm_barrier;
 
+static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+#else
+    (void)word, (void)value;
+    sched_yield();
+#endif
+}
+
+static void nnm_wake_all(_Atomic uint32_t *word) {
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
+
+static inline int64_t nnm_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void nnm_barrier_wait(nnm_barrier *bar) {
-    int_fast64_t gen = atomic_load_explicit(&bar->generation, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&bar->count, 1, memory_order_acq_rel) == bar->T - 1) {
+    const uint32_t gen = atomic_load(&bar->generation);
+    if (atomic_fetch_add(&bar->count, 1) == bar->T - 1) {
         atomic_store_explicit(&bar->count, 0, memory_order_relaxed);
-        atomic_store_explicit(&bar->generation, gen + 1, memory_order_release);
+        atomic_store(&bar->generation, gen + 1); /* seq_cst: ordered before reading sleepers */
+        if (atomic_load(&bar->sleepers) > 0) nnm_wake_all(&bar->generation);
         return;
     }
-    for (int spins = 0; atomic_load_explicit(&bar->generation, memory_order_acquire) == gen;
-         spins++) {
-        if (spins < 20000)
-            NNM_PAUSE();
-        else
-            sched_yield();
+    const int64_t until = nnm_now_ns() + NNM_SPIN_NS;
+    for (int spins = 1;; spins++) {
+        if (atomic_load_explicit(&bar->generation, memory_order_acquire) != gen) return;
+        NNM_PAUSE();
+        if (spins % 64 == 0 && nnm_now_ns() > until) break;
     }
+    atomic_fetch_add(&bar->sleepers, 1); /* seq_cst: seen by the last arrival, or ... */
+    while (atomic_load(&bar->generation) == gen) /* ... its new generation seen here */
+        nnm_sleep_while(&bar->generation, gen);
+    atomic_fetch_sub(&bar->sleepers, 1);
 }
 
 /* Where thread t of T starts in m things (rows of a mini-batch, entries of W): ⌈m t / T⌉, so
@@ -296,7 +364,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #include "_ckernels_real.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 4; }
+int64_t nnm_abi_version(void) { return 5; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */

@@ -94,6 +94,13 @@ NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                 ar[c] = zc * NNM(sigmoid)(zc);
             }
             break;
+        case 10: /* softsign: z / (1 + |z|) */
+            for (int64_t c = 0; c < n; c++) {
+                REAL zc = zr[c] + b[c];
+                zr[c] = zc;
+                ar[c] = zc / (one + (zc < zero ? -zc : zc));
+            }
+            break;
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
             break;
         }
@@ -139,6 +146,12 @@ NNM_INLINE void NNM(vjp)(int64_t code, double alpha, const REAL *restrict z,
             for (int64_t c = 0; c < n; c++) {
                 const REAL zc = zr[c], s = NNM(sigmoid)(zc);
                 gr[c] *= s * (one + zc * (one - s));
+            }
+            break;
+        case 10: /* 1 / (1 + |z|)² */
+            for (int64_t c = 0; c < n; c++) {
+                const REAL d = one + (zr[c] < zero ? -zr[c] : zr[c]);
+                gr[c] /= d * d;
             }
             break;
         case 6: {
@@ -434,13 +447,15 @@ static void *NNM(part_main)(void *arg) {
 }
 
 /* One epoch of mini-batch training over X[perm], in place; returns NNM_OK, or (doing
- * nothing) NNM_UNKNOWN_* for a kernel id this build lacks. With e->threads = T > 1 it starts
+ * nothing) NNM_UNKNOWN_* for a kernel id this build lacks or NNM_BAD_LENGTH for a buffer
+ * that does not hold what the sizes say. With e->threads = T > 1 it starts
  * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
  * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
  * says how many did. The optimizer's step count comes back in e->t. */
 int NNM(nnm_train_epoch)(nnm_epoch *e) {
     enum { MAX_THREADS = 64 };
-    const int bad = nnm_check_ids(e);
+    int bad = nnm_check_ids(e);
+    if (!bad) bad = nnm_check_lengths(e);
     if (bad) return bad;
     int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
     T = T > e->B ? e->B : T;
@@ -449,6 +464,7 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
     nnm_barrier bar;
     atomic_int_fast64_t go;
     atomic_init(&bar.count, 0);
+    atomic_init(&bar.sleepers, 0);
     atomic_init(&bar.generation, 0);
     atomic_init(&go, 0);
     int64_t started = 1;

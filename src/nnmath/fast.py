@@ -305,6 +305,23 @@ class EpochRunner:
         fill = (net.weights, net.biases) * 2
         return tuple(slots + list(fill[len(slots) :]))  # type: ignore[return-value]
 
+    def _lengths(self, perm: np.ndarray) -> np.ndarray:
+        """What the caller's buffers hold, in ``nnm_epoch.lens``' order: per layer W, b and
+        the four optimizer-state slots, then X, Y and perm (-1 where the dtype or C order is
+        not the epoch's)."""
+        dtype, net = self.net.dtype, self.net
+        lists = (net.weights, net.biases, *self._state())
+        if any(len(arrays) != len(net.sizes) - 1 for arrays in lists):
+            raise ValueError(
+                f"the parameters or the optimizer's state do not have one tensor per layer "
+                f"({len(net.sizes) - 1} layers of weights); nothing was changed"
+            )
+        per_layer = zip(*lists)
+        lens = [_cepoch.length(a, dtype) for arrays in per_layer for a in arrays]
+        lens += [_cepoch.length(self.X, dtype), _cepoch.length(self.Y, dtype)]
+        lens.append(_cepoch.length(perm, np.int64))
+        return np.array(lens, np.int64)
+
     def _hyper(self) -> np.ndarray:
         """η, λ/n, the optimizer's own p0..p4, and the dtype's ε (clipping of ln a)."""
         opt = self.optimizer
@@ -334,6 +351,7 @@ class EpochRunner:
         if self.drop.words and dropout_key is None:
             raise ValueError("this network drops units: run_epoch needs the epoch's dropout_key")
         net, c = self.net, self._c_epoch
+        lens = self._lengths(perm)  # the C epoch refuses any that the sizes do not imply
         keep = {
             "W": _cepoch.pointers(net.weights),
             "b": _cepoch.pointers(net.biases),
@@ -341,12 +359,19 @@ class EpochRunner:
         }
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
+        c.lens = lens.ctypes.data
         hp = self._hyper()
         c.perm, c.hp, c.threads = perm.ctypes.data, hp.ctypes.data, self.threads
         c.t = int(self.optimizer.state.get("t", 0))
         c.drop_key = int(dropout_key or 0) % 2**64
         with self.blas_on_one_thread():
             status = self._c_train(ctypes.byref(c))
+        if status == _cepoch.BAD_LENGTH:
+            raise ValueError(
+                "the compiled epoch refused the parameters or the optimizer's state: a tensor "
+                "does not have the shape (or dtype, or C order) the layer sizes "
+                f"{list(net.sizes)} imply for {np.dtype(net.dtype)}; nothing was changed"
+            )
         if status:
             raise ValueError(
                 f"the compiled epoch does not know this {_cepoch.UNKNOWN_IDS.get(status)}'s "
