@@ -61,6 +61,7 @@ TORCH_ACTIVATIONS: dict[str, TorchActivation] = {
     "identity": TorchActivation("Identity"),
     "gelu": TorchActivation("GELU", fixed={"approximate": ("none",)}, why="nnmath's GELU is exact"),
     "silu": TorchActivation("SiLU"),
+    "softsign": TorchActivation("Softsign"),
     "softplus": TorchActivation(
         "Softplus", fixed={"beta": (1.0,)}, why="nnmath's softplus is ln(1 + e^z), beta = 1"
     ),
