@@ -32,6 +32,8 @@ _LAZY = {
     "load": "io",
     "to_torch": "io",
     "from_torch": "io",
+    "to_onnx": "io",
+    "from_onnx": "io",
     "ModelFileError": "io",
     "NNMathClassifier": "estimator",
     "NNMathRegressor": "estimator",

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "trace": "trace",
     "data": "data",
     "sweep": "sweep",
+    "export": "export",
 }
 
 #: errors a user can cause and fix (bad option values, files, missing extras): one line, no hint

@@ -14,7 +14,9 @@ One job a module:
 * :mod:`nnmath.io.model` — the model schema: :func:`save`, :func:`load`,
   :func:`write_model_file`, :func:`read_model_file`;
 * :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`, one table of
-  ``torch.nn`` modules keyed by activation name (:data:`TORCH_ACTIVATIONS`).
+  ``torch.nn`` modules keyed by activation name (:data:`TORCH_ACTIVATIONS`);
+* :mod:`nnmath.io.onnx` — :func:`to_onnx` / :func:`from_onnx` (Gemm and the activation
+  operators, one table :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .model import (
     save,
     write_model_file,
 )
+from .onnx import ONNX_ACTIVATIONS, from_onnx, to_onnx
 from .safetensors import ModelFileError
 from .torch import TORCH_ACTIVATIONS, from_torch, to_torch
 
@@ -36,6 +39,9 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "ModelFileError",
+    "ONNX_ACTIVATIONS",
+    "from_onnx",
+    "to_onnx",
     "TORCH_ACTIVATIONS",
     "from_torch",
     "layer_tensor_names",

@@ -1,0 +1,401 @@
+"""Export to and import from ONNX: a Network is a chain of ``Gemm`` nodes and activations.
+
+Layer ``l`` (lecture numbering, ``l = 2, …, L``) becomes ``z^l = Gemm(a^{l−1}, W^l, b^l,
+transB=1)``, i.e. the row-major ``a W^T + b`` of one example per row (the lecture's
+``z^l = W^l a^{l−1} + b^l`` for every example at once), followed by the ONNX operators of
+its σ. The tensors are named like the model file's (``"0.weight"``, ``"0.bias"``, …,
+:func:`nnmath.io.layer_tensor_names`), the values ``x``, ``z2``, ``a2``, …, ``aL`` like the
+lecture's, so the graph reads as the equations in Netron.
+
+Which operators stand for which activation is one table, :data:`ONNX_ACTIVATIONS`, keyed by
+the registry name (:data:`nnmath.activations.ACTIVATIONS`). An activation missing from it is
+refused by :func:`to_onnx` with a message naming the ones it handles. :func:`from_onnx` reads
+back exactly the graphs :func:`to_onnx` writes: it rebuilds the expected graph from what it
+found and refuses any other node, attribute or constant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._files import atomic_write
+from .._registry import default_cost
+from .._version import __version__
+from ..activations import Activation, get_activation, is_builtin
+from ..backend import to_numpy
+from ..network import Network
+from .model import layer_tensor_names
+
+__all__ = ["ONNX_ACTIVATIONS", "OnnxActivation", "from_onnx", "onnx_model", "to_onnx"]
+
+OPSET = 17
+_DOMAIN_NOTE = "nnmath.config"  # metadata key: the JSON of Network.config()
+
+#: an op as (op_type, extra constant inputs, attributes); ``"$x"`` is the activation's input,
+#: ``"$prev"`` the output of the op before it
+_Op = tuple[str, tuple[str, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class OnnxActivation:
+    """The ONNX operators of one activation, applied to the layer's ``z``.
+
+    Attributes
+    ----------
+    ops : callable
+        ``ops(params) -> list of (op_type, inputs, attributes)``: the nodes in order. An input
+        ``"$x"`` is ``z^l``, ``"$prev"`` the previous node's output, any other name one of
+        :attr:`constants`. The last node's output is ``a^l``.
+    constants : mapping of str to float
+        Scalar constants the nodes use (GELU's √2, 1 and ½).
+    params : mapping of str to str
+        nnmath parameter -> the attribute of the first node that holds it (``alpha``).
+    """
+
+    ops: Callable[[Mapping[str, float]], list[_Op]]
+    constants: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def _one(op: str, **attrs: Any) -> OnnxActivation:
+    """An activation that is one ONNX operator without parameters."""
+    return OnnxActivation(lambda p: [(op, ("$x",), dict(attrs))])
+
+
+#: registry name -> its ONNX operators (one entry per activation)
+ONNX_ACTIVATIONS: dict[str, OnnxActivation] = {
+    "sigmoid": _one("Sigmoid"),
+    "tanh": _one("Tanh"),
+    "relu": _one("Relu"),
+    "leaky_relu": OnnxActivation(
+        lambda p: [("LeakyRelu", ("$x",), {"alpha": float(p["alpha"])})], params={"alpha": "alpha"}
+    ),
+    "elu": OnnxActivation(
+        lambda p: [("Elu", ("$x",), {"alpha": float(p["alpha"])})], params={"alpha": "alpha"}
+    ),
+    # softmax normalises each example: a row here (a column inside nnmath)
+    "softmax": _one("Softmax", axis=-1),
+    "identity": _one("Identity"),
+    # GELU exactly: z Φ(z) = ½ z (1 + erf(z/√2))
+    "gelu": OnnxActivation(
+        lambda p: [
+            ("Div", ("$x", "sqrt2"), {}),
+            ("Erf", ("$prev",), {}),
+            ("Add", ("$prev", "one"), {}),
+            ("Mul", ("$x", "$prev"), {}),
+            ("Mul", ("$prev", "half"), {}),
+        ],
+        constants={"sqrt2": math.sqrt(2.0), "one": 1.0, "half": 0.5},
+    ),
+    "softplus": _one("Softplus"),  # ln(1 + e^z)
+    "softsign": _one("Softsign"),  # z / (1 + |z|)
+    # SiLU: z σ(z)
+    "silu": OnnxActivation(lambda p: [("Sigmoid", ("$x",), {}), ("Mul", ("$x", "$prev"), {})]),
+}
+
+
+def _require_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        raise ImportError(
+            "ONNX export needs the 'onnx' package: pip install 'nnmath[onnx]'"
+        ) from exc
+    return onnx
+
+
+def _onnx_spec(i: int, act: Activation) -> OnnxActivation:
+    if not is_builtin(act):
+        raise ValueError(
+            f"layer {i + 2} uses the custom activation {act.name!r}, which has no ONNX "
+            f"operators; use one of {', '.join(ONNX_ACTIVATIONS)} to export the network"
+        )
+    spec = ONNX_ACTIVATIONS.get(act.name)
+    if spec is None:
+        raise ValueError(
+            f"layer {i + 2}: activation {act.name!r} has no ONNX operators here; to_onnx "
+            f"handles {', '.join(ONNX_ACTIVATIONS)} (nnmath.io.onnx.ONNX_ACTIVATIONS)"
+        )
+    return spec
+
+
+def _layer_nodes(onnx: Any, l: int, a_prev: str, act: Activation) -> tuple[list[Any], list[str]]:
+    """Layer ``l``'s Gemm and activation nodes; and the names of the constants they use."""
+    helper = onnx.helper
+    w_name, b_name = layer_tensor_names(l - 2)
+    z, a = f"z{l}", f"a{l}"
+    nodes = [
+        helper.make_node("Gemm", [a_prev, w_name, b_name], [z], name=f"layer{l}/Gemm", transB=1)
+    ]
+    ops = _onnx_spec(l - 2, act).ops(act.params)
+    prev, used = z, []
+    for k, (op, inputs, attrs) in enumerate(ops):
+        names = []
+        for name in inputs:
+            if name in ("$x", "$prev"):
+                names.append(z if name == "$x" else prev)
+            else:
+                names.append(f"{act.name}.{name}")
+                used.append(name)
+        out = a if k == len(ops) - 1 else f"{a}/{k}"
+        nodes.append(
+            helper.make_node(op, names, [out], name=f"layer{l}/{act.name}/{op}{k}", **attrs)
+        )
+        prev = out
+    return nodes, used
+
+
+def _graph(onnx: Any, net: Any, dtype: np.dtype) -> Any:
+    """The ONNX graph of ``net``: input ``x`` (batch, sizes[0]), output ``a{L}``."""
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    elem = helper.np_dtype_to_tensor_dtype(dtype)
+    nodes: list[Any] = []
+    inits: dict[str, Any] = {}
+    a_prev = "x"
+    for i, (W, b, act) in enumerate(zip(net.weights, net.biases, net.activation_functions)):
+        l = i + 2
+        layer_nodes, constants = _layer_nodes(onnx, l, a_prev, act)
+        nodes += layer_nodes
+        for name, arr in zip(layer_tensor_names(i), (W, b)):
+            inits[name] = numpy_helper.from_array(np.asarray(to_numpy(arr), dtype=dtype), name)
+        for c in constants:
+            value = ONNX_ACTIVATIONS[act.name].constants[c]
+            inits[f"{act.name}.{c}"] = numpy_helper.from_array(
+                np.array(value, dtype=dtype), f"{act.name}.{c}"
+            )
+        a_prev = f"a{l}"
+    sizes = net.sizes
+    x = helper.make_tensor_value_info("x", elem, ["batch", sizes[0]])
+    y = helper.make_tensor_value_info(a_prev, elem, ["batch", sizes[-1]])
+    return helper.make_graph(nodes, "nnmath.Network", [x], [y], list(inits.values()))
+
+
+def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
+    """The ``onnx.ModelProto`` of ``net``, checked by ``onnx.checker``.
+
+    Parameters
+    ----------
+    net : Network
+    dtype : {"float32", "float64"}, optional
+        The tensors' dtype; default float32, which every ONNX runtime runs (onnxruntime's
+        CPU kernels have no float64 ``Elu``, ``Erf`` or ``Softplus``).
+    opset : int
+        The ONNX opset, at least 17.
+
+    Returns
+    -------
+    onnx.ModelProto
+
+    Raises
+    ------
+    ValueError
+        For an activation without ONNX operators (a custom one, or one missing from
+        :data:`ONNX_ACTIVATIONS`), an opset below 17 or another dtype.
+    """
+    onnx = _require_onnx()
+    dt = np.dtype("float32" if dtype is None else dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype {dt.name!r}: ONNX export writes float32 or float64 tensors")
+    if opset < OPSET:
+        raise ValueError(f"opset {opset}: nnmath writes ONNX opset {OPSET} or newer")
+    for i, act in enumerate(net.activation_functions):
+        _onnx_spec(i, act)  # refuse before building anything
+    model = onnx.helper.make_model(
+        _graph(onnx, net, dt),
+        opset_imports=[onnx.helper.make_opsetid("", opset)],
+        producer_name="nnmath",
+        producer_version=__version__,
+        doc_string="z^l = W^l a^{l-1} + b^l (Gemm, transB=1), a^l = σ(z^l); one example a row",
+    )
+    model.ir_version = min(model.ir_version, 9)  # readable by onnxruntime releases of 2024 on
+    onnx.helper.set_model_props(model, {_DOMAIN_NOTE: json.dumps(_config(net))})
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _config(net: Any) -> dict[str, Any]:
+    try:
+        return dict(net.config())
+    except Exception:  # a duck-typed network without a config: the graph says enough
+        return {}
+
+
+def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: int = OPSET) -> Path:
+    """Write ``net`` as an ONNX model (atomically), so onnxruntime and Netron can open it.
+
+    The graph takes ``x`` of shape ``(batch, sizes[0])``, one example a row, and gives
+    ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`.
+    Every layer is ``z^l = W^l a^{l−1} + b^l`` as a ``Gemm`` and its σ as the operators of
+    :data:`ONNX_ACTIVATIONS` (GELU exactly, through ``Erf``; SiLU as ``z · Sigmoid(z)``).
+    The network's :meth:`~Network.config` is kept in the metadata ``nnmath.config``.
+
+    Parameters
+    ----------
+    net : Network
+    path : path-like
+        The ``.onnx`` file to write; its folder must exist.
+    dtype : {"float32", "float64"}, optional
+        Default float32 (see :func:`onnx_model`).
+    opset : int
+        At least 17.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    model = onnx_model(net, dtype=dtype, opset=opset)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
+    with atomic_write(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return path
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _refuse(path: object, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm and the "
+        "activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
+    )
+
+
+def _load_model(onnx: Any, source: Any) -> tuple[Any, str]:
+    if isinstance(source, onnx.ModelProto):
+        return source, "the model"
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return onnx.load(str(path)), str(path)
+    except Exception as exc:  # protobuf raises DecodeError and friends
+        raise ValueError(f"{path}: not an ONNX model ({exc})") from exc
+
+
+def _match_activation(ops: list[Any], where: str) -> Activation:
+    """The activation whose operators are the op types of ``ops`` (with their attributes)."""
+    kinds = tuple(n.op_type for n in ops)
+    for name, spec in ONNX_ACTIVATIONS.items():
+        defaults = get_activation(name).params
+        if tuple(op for op, _, _ in spec.ops(defaults)) != kinds:
+            continue
+        attrs = {a.name: a for a in ops[0].attribute} if ops else {}
+        # an attribute is a float32: its shortest decimal is the float64 that was written
+        params = {
+            p: float(str(np.float32(attrs[a].f))) for p, a in spec.params.items() if a in attrs
+        }
+        return get_activation(name, **params)
+    raise ValueError(f"{where}: the operators {list(kinds) or '(none)'} are no nnmath activation")
+
+
+def _layers(graph: Any, where: str) -> list[tuple[str, str, Activation]]:
+    """(weight name, bias name, activation) of every Gemm of the graph, in order."""
+    nodes = list(graph.node)
+    starts = [k for k, n in enumerate(nodes) if n.op_type == "Gemm"]
+    if not starts or starts[0] != 0:
+        raise _refuse(where, "the graph does not start with a Gemm node")
+    layers = []
+    for s, e in zip(starts, [*starts[1:], len(nodes)]):
+        gemm = nodes[s]
+        if len(gemm.input) != 3:
+            raise _refuse(where, f"Gemm node {gemm.name!r} has no bias input")
+        act = _match_activation(nodes[s + 1 : e], f"{where}: after {gemm.name!r}")
+        layers.append((gemm.input[1], gemm.input[2], act))
+    return layers
+
+
+def _node_key(node: Any) -> tuple[Any, ...]:
+    attrs = tuple(sorted((a.name, a.SerializeToString()) for a in node.attribute))
+    return node.op_type, tuple(node.input), tuple(node.output), attrs
+
+
+def _same_graph(onnx: Any, found: Any, expected: Any, where: str) -> None:
+    """Refuse ``found`` unless its nodes, inputs, outputs and constants are ``expected``'s."""
+    numpy_helper = onnx.numpy_helper
+    for k, (a, b) in enumerate(zip(found.node, expected.node)):
+        if _node_key(a) != _node_key(b):
+            raise _refuse(where, f"node {k} ({a.op_type} {a.name!r}) is not what nm.to_onnx writes")
+    if len(found.node) != len(expected.node):
+        raise _refuse(
+            where, f"{len(found.node)} nodes where nm.to_onnx writes {len(expected.node)}"
+        )
+    for io in ("input", "output"):
+        got = [v.name for v in getattr(found, io)]
+        want = [v.name for v in getattr(expected, io)]
+        if got != want:
+            raise _refuse(where, f"graph {io}s {got}, expected {want}")
+    mine = {t.name: numpy_helper.to_array(t) for t in found.initializer}
+    for t in expected.initializer:
+        if t.name not in mine or mine[t.name].shape != tuple(t.dims):
+            raise _refuse(where, f"tensor {t.name!r} is missing or has another shape")
+        if "." in t.name and not t.name[0].isdigit():  # an activation's constant (gelu.sqrt2)
+            if not np.allclose(mine[t.name], numpy_helper.to_array(t)):
+                raise _refuse(where, f"constant {t.name!r} is {mine[t.name]}")
+
+
+def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> Network:
+    """Read an ONNX model written by :func:`to_onnx` back into a :class:`Network`.
+
+    Parameters
+    ----------
+    source : path-like or onnx.ModelProto
+    cost, init : str, optional
+        The cost and init to record; default the ones of the model's ``nnmath.config``
+        metadata, else the cost that suits the output (:func:`nnmath._registry.default_cost`)
+        and ``"normal"``.
+
+    Returns
+    -------
+    Network
+        With the model's weights, in its dtype (float32 or float64).
+
+    Raises
+    ------
+    ValueError
+        For a file that is not ONNX, or a graph that is not one :func:`to_onnx` writes: any
+        other operator, wiring, attribute or constant (the message names the first one).
+    """
+    onnx = _require_onnx()
+    model, where = _load_model(onnx, source)
+    graph = model.graph
+    layers = _layers(graph, where)
+    tensors = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    missing = [n for w, b, _ in layers for n in (w, b) if n not in tensors]
+    if missing:
+        raise _refuse(where, f"the weights {missing} are not constants of the graph")
+    weights = [tensors[w] for w, _, _ in layers]
+    biases = [tensors[b] for _, b, _ in layers]
+    if any(W.ndim != 2 for W in weights):
+        raise _refuse(where, "a Gemm's weight is not a matrix")
+    dtypes = {W.dtype for W in weights} | {b.dtype for b in biases}
+    if not dtypes <= {np.dtype(np.float32)} and not dtypes <= {np.dtype(np.float64)}:
+        raise _refuse(where, f"the weights have dtypes {sorted(map(str, dtypes))}")
+    meta = {p.key: p.value for p in model.metadata_props}
+    config = json.loads(meta.get(_DOMAIN_NOTE, "{}") or "{}")
+    acts = [act for _, _, act in layers]
+    sizes = [weights[0].shape[1], *(W.shape[0] for W in weights)]
+    net = Network(
+        sizes,
+        activation=acts,
+        cost=cost or config.get("cost") or default_cost(acts[-1].name),
+        init=init or config.get("init") or "normal",
+        dtype=next(iter(dtypes)).name,
+        seed=0,
+    )
+    try:
+        net.set_parameters(weights, biases)
+    except ValueError as exc:
+        raise _refuse(where, f"the weights do not chain ({exc})") from exc
+    _same_graph(onnx, graph, _graph(onnx, net, next(iter(dtypes))), where)
+    return net
