@@ -7,6 +7,7 @@ import pytest
 
 import nnmath as nm
 from nnmath.data import load_digits
+from nnmath.fast import c_available
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +174,9 @@ def test_fit_reports_what_cost_and_accuracy_give(dtype: str, batch: int) -> None
         validation_data=(Xv, yv),
         monitor_training_accuracy=True,
         seed=0,
+        monitor="full",
     )
+    assert h.extra["monitor"] == "full"
     assert h.training_cost == [net.cost(X, y)]
     assert h.training_accuracy == [net.accuracy(X, y)]
     assert h.validation_cost == [net.cost(Xv, yv)]
@@ -218,7 +221,7 @@ def test_fit_adds_the_chunk_costs_in_order() -> None:
         seed=0,
         dtype="float64",
     )
-    h = net.fit(X, Y, epochs=1, mini_batch_size=100, eta=1e-30, seed=0)
+    h = net.fit(X, Y, epochs=1, mini_batch_size=100, eta=1e-30, seed=0, monitor="full")
     assert h.training_cost == [net.cost(X, Y)]
 
 
@@ -334,3 +337,61 @@ def test_training_functions_are_short() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = node.end_lineno - node.lineno + 1
                 assert lines <= 80, f"{module.__name__}.{node.name} has {lines} lines"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("batch", [10, 128])
+def test_batch_monitoring_is_the_mean_of_the_mini_batches_costs(fast: bool, batch: int) -> None:
+    """monitor="batch" (the default): the training cost is (1/n) Σ over the mini-batches of
+    Σ_x C_x with the weights as they stood for that mini-batch, and the accuracy the share of
+    rows whose argmax a^L was right then; recomputed here mini-batch by mini-batch with
+    Network.cost and a plain SGD step, from the same shuffle."""
+    rng = np.random.default_rng(5)
+    n = 1000
+    X, y = rng.random((n, 6)), rng.integers(0, 3, n)
+    Y = np.eye(3)[y]
+
+    def network():
+        return nm.Network(
+            [6, 8, 3], cost="cross_entropy", seed=1, dtype="float64", activation="tanh",
+            output_activation="sigmoid",
+        )  # fmt: skip
+
+    net = network()
+    h = net.fit(X, y, epochs=2, mini_batch_size=batch, eta=0.5, seed=7, fast=fast,
+                monitor_training_accuracy=True)  # fmt: skip
+    assert h.extra["monitor"] == "batch"
+    assert h.extra["train_path"] == ("c" if fast and c_available() else "reference")
+    ref, shuffle = network(), np.random.default_rng(7)
+    for epoch in range(2):
+        total, hits = 0.0, 0
+        perm = shuffle.permutation(n)
+        for k in range(0, n, batch):
+            idx = perm[k : k + batch]
+            total += ref.cost(X[idx], Y[idx]) * len(idx)
+            hits += int(np.sum(ref.predict(X[idx]) == y[idx]))
+            g = ref.backprop(X[idx], Y[idx])
+            for W, b, gw, gb in zip(ref.weights, ref.biases, g.nabla_w, g.nabla_b):
+                W -= 0.5 * gw
+                b -= 0.5 * gb
+        assert h.training_cost[epoch] == pytest.approx(total / n, rel=1e-12)
+        assert h.training_accuracy[epoch] == hits / n
+    np.testing.assert_allclose(net.weights[0], ref.weights[0], rtol=1e-12)
+
+
+def test_batch_monitoring_without_learning_is_the_cost_of_the_set() -> None:
+    """With η so small that no weight moves, the mean of the mini-batches' costs is the
+    cost of the whole set (up to the order of the sums), in float32 too."""
+    rng = np.random.default_rng(6)
+    X, y = rng.random((3000, 5)), rng.integers(0, 4, 3000)
+    net = nm.Network([5, 7, 4], seed=0, cost="log_likelihood", output_activation="softmax")
+    h = net.fit(X, y, epochs=1, mini_batch_size=50, eta=1e-30, seed=0,
+                monitor_training_accuracy=True)  # fmt: skip
+    assert h.training_cost[0] == pytest.approx(net.cost(X, y), rel=1e-5)
+    assert h.training_accuracy[0] == pytest.approx(net.accuracy(X, y), abs=1e-9)
+
+
+def test_monitor_must_be_known() -> None:
+    net = nm.Network([2, 2, 1], seed=0)
+    with pytest.raises(ValueError, match="monitor must be one of 'batch', 'full'"):
+        net.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, monitor="epoch")

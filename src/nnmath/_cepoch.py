@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
-ABI_VERSION = 5
+ABI_VERSION = 6
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -69,6 +69,7 @@ class CEpoch(ctypes.Structure):
         ("drop_words", _I64),
         *((name, _P) for name in ("drop_thresh", "drop_scale", "drop_offset", "AIN", "MK")),
         ("lens", _P),
+        ("scores", _P),
     ]
 
 

@@ -90,6 +90,7 @@ typedef struct {
     void **AIN;                   /* L: input of layer i's products: A[i] or its dropped copy */
     void **MK;                    /* L: layer i's output mask (0 or 1/(1 − p)), if dropout */
     const int64_t *lens;          /* 6 L + 3: the elements the caller's buffers hold (below) */
+    double *scores;               /* 2 T, or NULL: thread t adds Σ C_x, hits at [2 t], [2 t + 1] */
 } nnm_epoch;
 
 /* What an epoch returns: 0, or which kernel id it does not know (it then does nothing). */
@@ -341,6 +342,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_SQRT sqrtf
 #define NNM_ERF erff
 #define NNM_LOG1P log1pf
+#define NNM_LOG logf
 #include "_ckernels_real.h"
 #undef REAL
 #undef NNM
@@ -351,6 +353,7 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #undef NNM_SQRT
 #undef NNM_ERF
 #undef NNM_LOG1P
+#undef NNM_LOG
 
 #define REAL double
 #define NNM(name) name##_f64
@@ -361,10 +364,11 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
 #define NNM_SQRT sqrt
 #define NNM_ERF erf
 #define NNM_LOG1P log1p
+#define NNM_LOG log
 #include "_ckernels_real.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 5; }
+int64_t nnm_abi_version(void) { return 6; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */

@@ -183,6 +183,39 @@ NNM_INLINE void NNM(output_delta)(const nnm_epoch *e, const REAL *z, const REAL 
     if (!e->fused) NNM(vjp)(e->codes[L - 1], e->alphas[L - 1], z, a, delta, m, n);
 }
 
+/* Adds to scores[0] the cost C_x of each of the m rows (a^L, y), as costs.COSTS[e->cost].fn
+ * computes it (a clipped into (ε, 1 − ε) for the logarithms), and to scores[1] how many rows
+ * have argmax a^L = argmax y (the first largest, as NumPy's argmax): fit's training cost and
+ * accuracy from the forward passes the epoch makes anyway. */
+NNM_INLINE void NNM(score_rows)(const nnm_epoch *e, const REAL *a, const REAL *y, int64_t m,
+                                   double *scores) {
+    const int64_t n = e->sizes[e->L];
+    const REAL eps = (REAL)e->hp[7], one = 1;
+    double cost = 0.0, hits = 0.0;
+    for (int64_t r = 0; r < m; r++) {
+        const REAL *ar = a + r * n, *yr = y + r * n;
+        double c = 0.0;
+        int64_t ia = 0, iy = 0;
+        for (int64_t j = 0; j < n; j++) {
+            const REAL aj = ar[j], yj = yr[j];
+            if (e->cost == 0) { /* ½ ‖a − y‖² */
+                const REAL d = aj - yj;
+                c += (double)((REAL)0.5 * d * d);
+            } else {
+                const REAL p = aj < eps ? eps : aj > one - eps ? one - eps : aj;
+                c -= (double)(e->cost == 1 ? yj * NNM_LOG(p) + (one - yj) * NNM_LOG(one - p)
+                                           : yj * NNM_LOG(p));
+            }
+            ia = aj > ar[ia] ? j : ia;
+            iy = yj > yr[iy] ? j : iy;
+        }
+        cost += c;
+        hits += ia == iy;
+    }
+    scores[0] += cost;
+    scores[1] += hits;
+}
+
 /* v ← μ v − η (g + l2 p); p ← p + v (Nesterov: p ← p + μ v − η (g + l2 p)). */
 NNM_INLINE void NNM(momentum)(REAL *restrict p, const REAL *restrict g, REAL *restrict v,
                                  int64_t size, double eta, double mu, double l2, int nesterov) {
@@ -370,6 +403,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             NNM(dropout)(e, i, k + lo, a, (REAL *)e->MK[i] + lo * n_out,
                          (REAL *)e->AIN[i + 1] + lo * n_out, mt, n_out);
     }
+    if (e->scores)
+        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, yb, mt, e->scores + 2 * tid);
     NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL, (const REAL *)e->A[L] + lo * nL,
                       yb, (REAL *)e->D[L - 1] + lo * nL, mt);
     for (int64_t i = L - 1; i >= 0; i--) {

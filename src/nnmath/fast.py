@@ -328,7 +328,9 @@ class EpochRunner:
         own = list(opt.kernel_hyper()) + [0.0] * (5 - len(opt.kernel_hyper()))
         return np.array([opt.eta, opt.lmbda / opt.n, *own, self.eps], np.float64)
 
-    def run_epoch(self, perm: np.ndarray, dropout_key: int | None = None) -> None:
+    def run_epoch(
+        self, perm: np.ndarray, dropout_key: int | None = None, score: bool = False
+    ) -> tuple[float, int] | None:
         """Train on the mini-batches ``perm[k:k+B]`` in order, updating the network in place.
 
         Parameters
@@ -337,6 +339,14 @@ class EpochRunner:
             The epoch's shuffle (``rng.permutation(n)``, as the reference loop draws it).
         dropout_key : int, optional
             The epoch's dropout key (:mod:`nnmath.dropout`); needed when the network drops.
+        score : bool
+            Also add up, over the epoch's forward passes, ``Σ_x C_x`` and the rows whose
+            ``argmax a^L`` is that of ``y``, each as the weights stood for its mini-batch.
+
+        Returns
+        -------
+        (float, int) or None
+            With ``score``: that sum of costs and that number of hits.
 
         Raises
         ------
@@ -364,6 +374,8 @@ class EpochRunner:
         c.perm, c.hp, c.threads = perm.ctypes.data, hp.ctypes.data, self.threads
         c.t = int(self.optimizer.state.get("t", 0))
         c.drop_key = int(dropout_key or 0) % 2**64
+        scores = np.zeros(2 * max(self.threads, 1)) if score else None
+        c.scores = None if scores is None else scores.ctypes.data
         with self.blas_on_one_thread():
             status = self._c_train(ctypes.byref(c))
         if status == _cepoch.BAD_LENGTH:
@@ -380,3 +392,6 @@ class EpochRunner:
         self.threads_run = int(c.threads)
         if "t" in self.optimizer.state:
             self.optimizer.state["t"] = int(c.t)
+        if scores is None:
+            return None
+        return float(scores[0::2].sum()), int(scores[1::2].sum())

@@ -406,6 +406,7 @@ class Network:
         fast: bool | str = True,
         epsilon: float | None = None,
         schedule: Any = None,
+        monitor: str = "batch",
         **optimizer_options: Any,
     ) -> Any:
         """Train by mini-batch gradient descent: :func:`nnmath.train.fit` on this network.
@@ -445,6 +446,7 @@ class Network:
             fast=fast,
             epsilon=epsilon,
             schedule=schedule,
+            monitor=monitor,
             **optimizer_options,
         )
 

@@ -39,6 +39,8 @@ __all__ = ["History", "TrainingDiverged", "fit"]
 _HYPER = ("eta", "lmbda", "momentum", "nesterov", "beta1", "beta2", "epsilon")
 #: η and λ of an optimizer given by name when fit is not told (the others: its own defaults)
 _NAMED_DEFAULTS = {"eta": 3.0, "lmbda": 0.0}
+#: what fit's ``monitor=`` may be: the training cost from the epoch's mini-batches, or the set
+MONITORS = ("batch", "full")
 
 
 def _chunk_scores(net: Any, X: Any, Y: Any, labels: Any, chunks: Any, errors: dict) -> list:
@@ -140,11 +142,10 @@ def fit(
     fast: bool | str = True,
     epsilon: float | None = None,
     schedule: Any = None,
+    monitor: str = "batch",
     **optimizer_options: Any,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent (Nielsen, chapter 1); prints nothing.
-
-    Each epoch: shuffle, backprop and step per mini-batch, measure, call the callbacks.
 
     Parameters
     ----------
@@ -167,13 +168,16 @@ def fit(
         :class:`~nnmath.callbacks.EarlyStopping` on validation accuracy (cost for one output).
     monitor_training_accuracy : bool
         Also record the training accuracy every epoch.
+    monitor : {"batch", "full"}
+        Training cost and accuracy: the mean over the epoch's mini-batches' forward passes (as
+        Keras reports it), or the whole set after the epoch (the book's); in ``extra``.
     callbacks : sequence of Callback, or callables ``f(net, history, epoch)``
     checkpoint, resume : path-like, optional; bool or path-like
         Save the run after every epoch (:class:`~nnmath.callbacks.Checkpoint`); continue it
         (``resume=True``, or from the file ``resume``) bit for bit as if never interrupted.
     track_gradients, track_every : bool or int, int
-        :class:`~nnmath.callbacks.GradientTracker` on the first 1,000 rows, after every epoch
-        or every ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
+        :class:`~nnmath.callbacks.GradientTracker` on 1,000 rows after every epoch, or every
+        ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
     fast : bool or str
         The compiled epoch (:mod:`nnmath.fast`) when it supports the run; ``False``: the
         reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
@@ -181,11 +185,7 @@ def fit(
     Returns
     -------
     History
-
-    Raises
-    ------
-    TrainingDiverged
-        When the training cost becomes NaN or infinite (the last finite weights are kept).
+        Raises :class:`TrainingDiverged` when the cost becomes NaN or infinite.
     """
     hyper = dict(zip(_HYPER, (eta, lmbda, momentum, nesterov, beta1, beta2, epsilon)))
     hyper.update(optimizer_options)
@@ -193,7 +193,7 @@ def fit(
     shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
     callbacks = _callbacks(run, callbacks, *shorthands)
     _resume(run, callbacks, checkpoint, resume)
-    return _train(run, callbacks, fast, monitor_training_accuracy)
+    return _train(run, callbacks, fast, (monitor, monitor_training_accuracy))
 
 
 def _new_run(
@@ -301,7 +301,7 @@ def _hook(callbacks: list[Callback], name: str, *args: Any) -> None:
 
 
 def _train(
-    run: Run, callbacks: list[Callback], fast: bool | str, training_accuracy: bool
+    run: Run, callbacks: list[Callback], fast: bool | str, monitoring: tuple[str, bool]
 ) -> History:
     """The loop: every epoch from ``run.start_epoch`` until ``run.epochs`` or a stop."""
     net, history = run.net, run.history
@@ -312,7 +312,7 @@ def _train(
         # the threaded C epoch runs BLAS on one thread; holding it there between epochs too
         # keeps OpenBLAS's own workers, which spin for a while after each call, off the cores
         with contextlib.ExitStack() as stack:
-            epochs = _Epochs(run, callbacks, fast, training_accuracy, stack)
+            epochs = _Epochs(run, callbacks, fast, monitoring, stack)
             for epoch in range(run.start_epoch, run.epochs):
                 if run.stop_training:
                     break
@@ -336,10 +336,15 @@ class _Epochs:
         run: Run,
         callbacks: list[Callback],
         fast: bool | str,
-        training_accuracy: bool,
+        monitoring: tuple[str, bool],
         stack: contextlib.ExitStack,
     ) -> None:
-        self.run, self.training_accuracy = run, training_accuracy
+        monitor, self.training_accuracy = monitoring
+        if monitor not in MONITORS:
+            raise ValueError(
+                f"monitor must be one of {', '.join(map(repr, MONITORS))}, got {monitor!r}"
+            )
+        self.run, self.scores = run, None
         self.batch_callbacks = [c for c in callbacks if wants_batches(c)]
         self.runner, reason = self._runner(fast)
         extra = run.history.extra
@@ -349,10 +354,14 @@ class _Epochs:
         if reason is not None:
             extra["fallback_reason"] = reason
         self.evaluate = _Evaluation(run.net, stack)  # before BLAS is held on one thread
+        # a subclassed Network is asked for its own cost: the whole set, after the epoch
+        self.monitor = monitor if self.evaluate.own_methods else "full"
+        extra["monitor"] = self.monitor
         if self.runner is not None:
             stack.enter_context(self.runner.blas_on_one_thread())
         want = run.net.n_outputs > 1 and self.evaluate.own_methods
-        self.labels = self.evaluate.labels(run.Y) if want and training_accuracy else None
+        full = self.monitor == "full" and self.training_accuracy
+        self.labels = self.evaluate.labels(run.Y) if want and full else None
         valid = run.validation_data
         self.labels_v = self.evaluate.labels(valid[1]) if want and valid is not None else None
 
@@ -385,21 +394,23 @@ class _Epochs:
         # overflow shows up as a non-finite cost, reported by DivergenceCheck with a remedy
         with np.errstate(over="ignore", invalid="ignore"):
             if self.runner is None:
-                self._reference_epoch(epoch, perm, key)
+                self.scores = self._reference_epoch(epoch, perm, key)
             else:  # nnmath.fast: the same mini-batches in reused buffers
                 kw = {} if key is None else {"dropout_key": key}
-                self.runner.run_epoch(perm, **kw)
+                self.scores = self.runner.run_epoch(perm, score=self.monitor == "batch", **kw)
                 history.extra["train_threads"] = self.runner.threads_run
             net.backend.synchronize()  # GPU work is queued: wait before reading the clock
         history.epoch_time.append(time.perf_counter() - t0)
 
-    def _reference_epoch(self, epoch: int, perm: Any, key: int | None) -> None:
-        """The lecture's loop: backprop each mini-batch ``perm[k:k+B]``, then step."""
+    def _reference_epoch(self, epoch: int, perm: Any, key: int | None) -> tuple | None:
+        """The lecture's loop: backprop each mini-batch ``perm[k:k+B]``, then step; with
+        ``monitor="batch"``, also ``Σ_x C_x`` and the hits of the mini-batches' a^L."""
         run = self.run
         net, opt, X, Y, B = run.net, run.optimizer, run.X, run.Y, run.mini_batch_size
         xp = get_namespace(X)
         n = X.shape[0]
         n_batches = -(-n // B)
+        score, total, hits = self.monitor == "batch", 0.0, 0
         for k in range(0, n, B):
             idx = perm[k : k + B]
             x, y = xp.take(X, idx, axis=0).T, xp.take(Y, idx, axis=0).T
@@ -407,16 +418,26 @@ class _Epochs:
                 grads = net.backprop_columns(x, y)
             else:  # dropout: the masks of rows k.. of this epoch, from the epoch's key
                 grads = net.backprop_columns(x, y, masks=net.dropout_masks(key, k, x.shape[1]))
+            if score:  # device scalars: added up on the device, read once after the epoch
+                a = grads.activations[-1]
+                total = total + xp.sum(net.cost_function.fn(a, y))
+                hits = hits + xp.sum(xp.argmax(a, axis=0) == xp.argmax(y, axis=0))
             opt.step(net, grads)
             for callback in self.batch_callbacks:
                 callback.on_batch_end(net, run.history, epoch, k // B, n_batches)
+        return (float(total), int(hits)) if score else None
 
     def measure(self, epoch: int) -> None:
         """The epoch's training cost (and accuracy), validation cost and accuracy, best epoch."""
         run, net = self.run, self.run.net
         history = run.history
-        with np.errstate(over="ignore", invalid="ignore"):
-            cost, accuracy = self.evaluate(run.X, run.Y, self.labels)
+        if self.scores is not None:  # monitor="batch": what the epoch's forward passes gave
+            n = run.X.shape[0]
+            cost, hits = self.scores
+            cost, accuracy = cost / n, (hits / n if net.n_outputs > 1 else None)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                cost, accuracy = self.evaluate(run.X, run.Y, self.labels)
         history.training_cost.append(cost)
         if not math.isfinite(cost):
             return  # nothing more to measure: DivergenceCheck ends the run
