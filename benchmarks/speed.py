@@ -77,6 +77,8 @@ ROWS = {
     ),
 }
 SYSTEMS = ["floor", "nnmath", "jax_scan", "jax_loop", "sklearn", "torch"]
+#: epochs of the "what a user waits for" measurement: nnmath's fit(epochs=3), 3 of each peer's
+WAIT_EPOCHS = 3
 N_EXAMPLES, N_CLASSES = 60_000, 10
 
 
@@ -137,7 +139,14 @@ def bench_nnmath(row, B, dtype, n):
         threads.add(history.extra.get("train_threads"))
         return history.epoch_time[0]
 
-    return epoch, lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}
+    def wait() -> dict:  # what a user waits for: fit(epochs=3), its default monitoring included
+        t0 = time.perf_counter()
+        history = net.fit(X, y, epochs=WAIT_EPOCHS, mini_batch_size=B, eta=row["eta"], rng=rng)
+        seconds = (time.perf_counter() - t0) / WAIT_EPOCHS
+        return {"seconds": seconds, "epoch_time": float(np.mean(history.epoch_time))}
+
+    info = lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}  # noqa: E731
+    return epoch, info, wait
 
 
 def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
@@ -317,7 +326,20 @@ def bench_torch(row, B, dtype, n):
             opt.step()
         return time.perf_counter() - t0
 
-    return epoch, dict
+    def wait() -> dict:  # the usual loop: shuffle, mini-batches, the mean of the batch losses
+        t0 = time.perf_counter()
+        for _ in range(WAIT_EPOCHS):
+            total = torch.zeros((), dtype=tdtype)
+            for xb, tb in batches():
+                opt.zero_grad()
+                loss = loss_fn(model(xb), tb)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * xb.shape[0]
+            float(total) / n  # the epoch's training loss, as a user prints it
+        return {"seconds": (time.perf_counter() - t0) / WAIT_EPOCHS}
+
+    return epoch, dict, wait
 
 
 def bench_sklearn(row, B, dtype, n):
@@ -349,7 +371,12 @@ def bench_sklearn(row, B, dtype, n):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
 
-    return _timed(run_epoch), dict
+    epoch = _timed(run_epoch)
+
+    def wait() -> dict:  # as it is: each fit(max_iter=1) records its loss (clf.loss_curve_)
+        return {"seconds": sum(epoch() for _ in range(WAIT_EPOCHS)) / WAIT_EPOCHS}
+
+    return epoch, dict, wait
 
 
 def _jax_setup(row, B, dtype, n):
@@ -385,6 +412,13 @@ def _jax_setup(row, B, dtype, n):
         pairs = zip(params, grads, strict=True)
         return [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in pairs]
 
+    def step_loss(params, idx):  # the same step, and the mini-batch's summed loss
+        value, grads = jax.value_and_grad(loss)(params, Xj[idx], Yj[idx])
+        pairs = zip(params, grads, strict=True)
+        new = [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in pairs]
+        return new, value * idx.shape[0]
+
+    step.with_loss = step_loss
     return jax, jnp, params, step
 
 
@@ -405,7 +439,24 @@ def bench_jax_loop(row, B, dtype, n):
         jax.block_until_ready(p)
         state["params"] = p
 
-    return _timed(run_epoch), dict
+    jstep_loss = jax.jit(step.with_loss)
+    perm0 = rng.permutation(n)
+    for k in {0, (n // B) * B} - {n}:  # compiled outside the timing, as run_epoch's warm-up
+        jax.block_until_ready(jstep_loss(state["params"], jnp.asarray(perm0[k : k + B])))
+
+    def wait() -> dict:  # the loop with the mean of the batch losses read after each epoch
+        t0 = time.perf_counter()
+        for _ in range(WAIT_EPOCHS):
+            perm = rng.permutation(n)
+            p, total = state["params"], 0.0
+            for k in range(0, n, B):
+                p, value = jstep_loss(p, jnp.asarray(perm[k : k + B]))
+                total = total + value
+            float(total) / n
+            state["params"] = p
+        return {"seconds": (time.perf_counter() - t0) / WAIT_EPOCHS}
+
+    return _timed(run_epoch), dict, wait
 
 
 def bench_jax_scan(row, B, dtype, n):
@@ -422,6 +473,16 @@ def bench_jax_scan(row, B, dtype, n):
             params = step(params, perm[full * B :])
         return params
 
+    @jax.jit
+    def epoch_loss(params, perm):  # the same epoch, and the sum of its mini-batches' losses
+        batches = perm[: full * B].reshape(full, B)
+        params, values = jax.lax.scan(step.with_loss, params, batches)
+        total = jnp.sum(values)
+        if n % B:
+            params, value = step.with_loss(params, perm[full * B :])
+            total = total + value
+        return params, total
+
     rng = np.random.default_rng(2)
     state = {"params": params}
 
@@ -430,7 +491,16 @@ def bench_jax_scan(row, B, dtype, n):
             epoch(state["params"], jnp.asarray(rng.permutation(n)))
         )
 
-    return _timed(run_epoch), dict
+    jax.block_until_ready(epoch_loss(state["params"], jnp.asarray(rng.permutation(n))))
+
+    def wait() -> dict:  # compiled above, outside the timing
+        t0 = time.perf_counter()
+        for _ in range(WAIT_EPOCHS):
+            state["params"], total = epoch_loss(state["params"], jnp.asarray(rng.permutation(n)))
+            float(total) / n
+        return {"seconds": (time.perf_counter() - t0) / WAIT_EPOCHS}
+
+    return _timed(run_epoch), dict, wait
 
 
 _MARK = "@@nnmath-bench "  # the worker's protocol lines (libraries may print to stdout too)
@@ -446,11 +516,15 @@ def worker(args: argparse.Namespace) -> None:
 
     threadpool_limits(args.threads)
     bench = globals()[f"bench_{args.system}"]
-    epoch, info = bench(ROWS[args.row], args.batch, args.dtype, args.n)
+    epoch, info, *waits = bench(ROWS[args.row], args.batch, args.dtype, args.n)
     epoch()  # warm-up (compilation, first touch of buffers)
     print(_MARK + "ready", flush=True)
-    times = []
+    times, waited = [], []
     for line in sys.stdin:
+        if line.strip() == "wait" and waits:
+            waited.append(waits[0]())
+            print(_MARK + json.dumps(waited[-1]), flush=True)
+            continue
         if line.strip() != "epoch":
             break
         times.append(float(epoch()))
@@ -463,6 +537,7 @@ def worker(args: argparse.Namespace) -> None:
                 "seconds": float(np.median(times)),
                 "times": times,
                 "peak_rss_mb": rss_mb,
+                "wait": waited,
                 **info(),
             }
         ),
@@ -584,7 +659,35 @@ def run_row(systems, row, batch, dtype, args) -> dict:
                 if w.error is None:
                     w.send("epoch")
                     time.sleep(args.settle)
+        for k in range(args.wait_rounds):  # then what a user waits for, interleaved the same way
+            for w in workers[k % len(workers) :] + workers[: k % len(workers)]:
+                if w.error is None and w.system != "floor":
+                    w.send("wait")
+                    time.sleep(args.settle)
         return {w.system: w.finish() for w in workers}
+
+
+def _wait_cells(res: dict, systems: list[str]) -> list[str]:
+    """The user-wait cells of one row: nnmath's fit per epoch (and its ratio to the same
+    fits' epoch_time), each peer's monitored epoch, and the fastest by that measure (medians
+    over --wait-rounds)."""
+    import statistics
+
+    waits, cells = {}, []
+    for s in systems:
+        rounds = res.get(s, {}).get("wait") or []
+        if s == "floor":
+            continue
+        if not rounds:
+            cells.append("-")
+            continue
+        waits[s] = statistics.median(r["seconds"] for r in rounds)
+        if s == "nnmath":
+            ratio = statistics.median(r["seconds"] / r["epoch_time"] for r in rounds)
+            cells.append(f"{waits[s]:.3f} ({ratio:.2f}×)")
+        else:
+            cells.append(f"{waits[s]:.3f}")
+    return cells + [min(waits, key=waits.get) if waits else "-"]
 
 
 def _fmt_row(cells: list[str]) -> str:
@@ -606,6 +709,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.25,
         help="pause in seconds between two systems' timed epochs",
+    )
+    p.add_argument(
+        "--wait-rounds",
+        type=int,
+        default=1,
+        help=f"rounds of the user-wait measurement ({WAIT_EPOCHS} epochs with monitoring "
+        "each; the median is reported; 0: none)",
     )
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
@@ -641,6 +751,13 @@ def main(argv: list[str] | None = None) -> int:
         "fastest",
         "peak RSS MB " + "/".join(systems),
         "nnmath RSS − data MB",
+        *(
+            ["nnmath fit s per epoch (× its epoch_time)"]
+            + [f"{s} wait s" for s in systems if s not in ("floor", "nnmath")]
+            + ["fastest by wait"]
+            if args.wait_rounds
+            else []
+        ),
     ]
     lines = [_fmt_row(header), _fmt_row(["---"] * len(header))]
     print(lines[0], flush=True)
@@ -680,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 rss = res.get("nnmath", {}).get("peak_rss_mb")
                 cells.append(f"{rss - data_mb[dtype]:.0f}" if rss else "-")
+                if args.wait_rounds:
+                    cells += _wait_cells(res, systems)
                 line = _fmt_row(cells)
                 lines.append(line)
                 print(line, flush=True)
