@@ -184,6 +184,11 @@ class Network:
             f"dtype={np.dtype(self.dtype).name!r}{where})"
         )
 
+    def _repr_html_(self) -> str:  # a notebook's display: the layer table and a diagram
+        from .display import network_html
+
+        return network_html(self)
+
     def to(self, backend: str | Backend, device: str | None = None) -> Network:
         """Move the weights and biases to ``backend`` on ``device``; returns ``self``.
 

@@ -27,10 +27,12 @@ from .gradcheck import small_network
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "trace",
-        help="every z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l of one example (Markdown or LaTeX)",
+        help="every w^l, b^l, z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l of one example (Markdown or LaTeX)",
         description="Run one example forward and backward through a small network and print "
         "every quantity of the lecture's backpropagation equations, layer by layer "
-        "(l = 2, …, L), as a Markdown table or as LaTeX.",
+        "(l = 2, …, L), as a Markdown table or as LaTeX, with each layer's w^l and b^l so that "
+        "z^l = w^l a^{l-1} + b^l can be checked by hand (matrices over 8 x 8 are elided, their "
+        "shape stated; --json has every number).",
     )
     p.add_argument(
         "--sizes", type=comma_list(int), default=[2, 3, 2], help="layer sizes (default 2,3,2)"

@@ -120,6 +120,14 @@ class VanishingFactors:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        from ..display import factors_html
+
+        return factors_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
 
 def _saturated(act: Any, z: np.ndarray, prime: np.ndarray) -> float:
     name = getattr(act, "name", "")

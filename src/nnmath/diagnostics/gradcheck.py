@@ -84,6 +84,14 @@ class GradCheck:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        from ..display import gradcheck_html
+
+        return gradcheck_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
 
 def forward_from(net: Any, l: int, z: np.ndarray) -> np.ndarray:
     """Run the forward pass from layer ``l`` given its weighted input ``z^l``; return ``a^L``.

@@ -4,11 +4,13 @@ LaTeX."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..display import parameters_markdown, trace_html, trace_latex
+from ..display.trace import md_matrix
 from ._float64 import as_float64
 
 __all__ = ["LayerTrace", "Trace", "trace"]
@@ -16,7 +18,12 @@ __all__ = ["LayerTrace", "Trace", "trace"]
 
 @dataclass
 class LayerTrace:
-    """One layer of one example's forward and backward pass (lecture numbering)."""
+    """One layer of one example's forward and backward pass (lecture numbering).
+
+    ``W`` (``(n_l, n_{l−1})``) and ``b`` are the layer's parameters, so that
+    ``z = W a^{l−1} + b`` can be checked by hand; ``sigma_prime`` is σ'(z^l) (empty for
+    softmax, whose σ' is a Jacobian).
+    """
 
     layer: int
     activation: str
@@ -25,6 +32,9 @@ class LayerTrace:
     delta: list[float]
     nabla_b: list[float]
     nabla_w: list[list[float]]
+    W: list[list[float]] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    sigma_prime: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +51,8 @@ class Trace:
     cost_name : str
     layers : list of LayerTrace
         ``l = 2, …, L``.
+    grad_a : list of float
+        ∇_a C = ∂C/∂a^L, the cost's derivative (BP1).
     """
 
     x: list[float]
@@ -49,6 +61,7 @@ class Trace:
     cost_name: str
     layers: list[LayerTrace]
     digits: int = 4
+    grad_a: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +83,12 @@ class Trace:
             "|---|---|---|---|---|---|---|",
         ]
         for t in self.layers:
-            w = "[" + "; ".join(", ".join(self._fmt(v) for v in r) for r in t.nabla_w) + "]"
+            w = md_matrix(t.nabla_w, self.digits)  # elided beyond 8 × 8
             lines.append(
                 f"| {t.layer} | {t.activation} | {self._vec(t.z)} | {self._vec(t.a)} "
                 f"| {self._vec(t.delta)} | {self._vec(t.nabla_b)} | {w} |"
             )
+        lines += parameters_markdown(self)
         lines += [
             "",
             "δ^L = ∇_a C ⊙ σ'(z^L); δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l); "
@@ -82,44 +96,19 @@ class Trace:
         ]
         return "\n".join(lines)
 
-    def _col(self, v: Sequence[float]) -> str:
-        return r"\begin{pmatrix}" + r" \\ ".join(self._fmt(t) for t in v) + r"\end{pmatrix}"
-
-    def _mat(self, M: Sequence[Sequence[float]]) -> str:
-        body = r" \\ ".join(" & ".join(self._fmt(v) for v in r) for r in M)
-        return r"\begin{pmatrix}" + body + r"\end{pmatrix}"
-
     def to_latex(self) -> str:
-        """An ``align*`` environment: every z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l, top to bottom."""
-        L = len(self.layers) + 1
-        out = [
-            r"\begin{align*}",
-            rf"a^{{1}} = x &= {self._col(self.x)}, \quad "
-            rf"y = {self._col(self.y)}, \quad C = {self._fmt(self.cost)} \\",
-        ]
-        for t in self.layers:
-            l = t.layer
-            out.append(
-                rf"z^{{{l}}} &= w^{{{l}}} a^{{{l - 1}}} + b^{{{l}}} = {self._col(t.z)}, "
-                rf"\quad a^{{{l}}} = \sigma(z^{{{l}}}) = {self._col(t.a)} \\"
-            )
-        for t in reversed(self.layers):
-            l = t.layer
-            if l == L:
-                rule = rf"\nabla_a C \odot \sigma'(z^{{{L}}})"
-            else:
-                rule = rf"((w^{{{l + 1}}})^T \delta^{{{l + 1}}}) \odot \sigma'(z^{{{l}}})"
-            out.append(
-                rf"\delta^{{{l}}} &= {rule} = {self._col(t.delta)} = "
-                rf"\frac{{\partial C}}{{\partial b^{{{l}}}}} \\"
-            )
-            out.append(
-                rf"\frac{{\partial C}}{{\partial w^{{{l}}}}} &= \delta^{{{l}}} "
-                rf"(a^{{{l - 1}}})^T = {self._mat(t.nabla_w)} \\"
-            )
-        out[-1] = out[-1].rstrip(" \\")
-        out.append(r"\end{align*}")
-        return "\n".join(out)
+        """An ``align*`` environment: x, y and C; every ``z^l = w^l a^{l−1} + b^l`` with w^l and
+        b^l filled in, ``a^l = σ(z^l)``; then BP1–BP4 with their numbers, output layer first."""
+        return trace_latex(self)
+
+    def _repr_html_(self) -> str:
+        return trace_html(self)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + trace_latex(self, env="aligned") + "$$"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
 
     def __str__(self) -> str:
         return self.to_markdown()
@@ -158,6 +147,9 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
             delta=g.deltas[i][:, 0].tolist(),
             nabla_b=np.asarray(g.nabla_b[i]).tolist(),
             nabla_w=np.asarray(g.nabla_w[i]).tolist(),
+            W=np.asarray(net64.weights[i]).tolist(),
+            b=np.asarray(net64.biases[i]).tolist(),
+            sigma_prime=act.prime(g.zs[i])[:, 0].tolist() if act.elementwise else [],
         )
         for i, act in enumerate(net64.activation_functions)
     ]
@@ -168,4 +160,5 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
         cost_name=net64.cost_name,
         layers=layers,
         digits=digits,
+        grad_a=net64.cost_function.derivative(g.activations[-1], Y.T)[:, 0].tolist(),
     )

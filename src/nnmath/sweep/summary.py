@@ -10,9 +10,23 @@ import numpy as np
 from .spec import PARAMETERS
 from .table import JSON_COLUMNS
 
-__all__ = ["summarize"]
+__all__ = ["Summary", "summarize"]
 
 _NOT_METRICS = {"key", "seed_index", "worker", "wall_time", *JSON_COLUMNS}
+
+
+class Summary(list):  # type: ignore[type-arg]
+    """:func:`summarize`'s rows: a plain list of dicts that a notebook shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from ..display import summary_html
+
+        return summary_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..display import summary_markdown
+
+        return summary_markdown(self)
 
 
 def summarize(
@@ -34,13 +48,13 @@ def summarize(
 
     Returns
     -------
-    list of dict
+    Summary (a list of dict)
         One per group, in first-seen order: the group's values, ``n`` (rows), and for each
         metric ``<metric>_mean`` and ``<metric>_std`` (sample standard deviation, 0 for one
         row; missing values are left out).
     """
     if not rows:
-        return []
+        return Summary()
     params = ["measure", "dataset", "subset", *PARAMETERS]
     if by is None:
         by = [p for p in params if len({r.get(p) for r in rows}) > 1]
@@ -67,4 +81,4 @@ def summarize(
             g[f"{m}_mean"] = float(np.mean(xs)) if xs else None
             g[f"{m}_std"] = float(np.std(xs, ddof=1)) if len(xs) > 1 else (0.0 if xs else None)
         out.append(g)
-    return out
+    return Summary(out)
