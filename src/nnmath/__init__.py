@@ -14,7 +14,12 @@ from .costs import COSTS, Cost, get_cost
 from .init import INITS
 from .network import Gradients, Network
 from .optim import OPTIMIZERS, SGD, Adam, Optimizer, RMSprop
-from .train import History, TrainingDiverged, fit
+
+
+def _fit(net: Network, *args: object, **kwargs: object) -> object:
+    from .train import fit
+
+    return fit(net, *args, **kwargs)
 
 
 def _save(net: Network, path: object) -> object:
@@ -24,10 +29,14 @@ def _save(net: Network, path: object) -> object:
 
 
 # the core's Network.fit / Network.save call up through this table (nnmath.network.EDGES)
-_network.EDGES.update(fit=fit, save=_save)
+_network.EDGES.update(fit=_fit, save=_save)
 
-# Imported on first use, so that ``import nnmath`` pulls in neither torch nor sklearn.base.
+# Imported on first use, so that ``import nnmath`` pulls in neither torch nor sklearn.base,
+# nor the training loop and its callbacks before they are needed (``nnmath --help``).
 _LAZY = {
+    "fit": "train",
+    "History": "train",
+    "TrainingDiverged": "train",
     "save": "io",
     "load": "io",
     "to_torch": "io",
@@ -63,13 +72,10 @@ __all__ = [
     "OPTIMIZERS",
     "Adam",
     "Gradients",
-    "History",
     "Network",
     "Optimizer",
     "RMSprop",
     "SGD",
-    "TrainingDiverged",
-    "fit",
     "get_activation",
     "get_cost",
     "schedules",

@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ._common import CLIError, Parser, add_debug_option
 
@@ -28,14 +29,44 @@ COMMANDS: dict[str, str] = {
     "trace": "trace",
     "data": "data",
     "sweep": "sweep",
+    "reproduce": "reproduce",
     "export": "export",
+    "playground": "playground",
 }
 
 #: errors a user can cause and fix (bad option values, files, missing extras): one line, no hint
 EXPECTED_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError)
 
 
-def build_parser() -> Parser:
+class _HelpLineOnly(Exception):
+    """Ends a command module's ``add_parser`` once its one help line is recorded."""
+
+
+class _HelpLines:
+    """Stands in for the sub-parsers action while the command modules that were not asked
+    for run their ``add_parser``: each registers its name, aliases and one-line help (what
+    ``nnmath --help`` lists, and what a misspelt command is compared with), and none of its
+    options is built."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        self.sub.add_parser(name, help=kwargs.get("help"), aliases=kwargs.get("aliases", ()))
+        raise _HelpLineOnly
+
+
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option: nnmath's own
+    options take no value), or ``None``."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None, *, every_command: bool = True) -> Parser:
+    """The command line's parser. With ``every_command=False`` only the sub-command that
+    ``argv`` names gets its options (the others their help line), so that ``nnmath --help``
+    and ``nnmath train ...`` build one command's parser instead of every one's."""
     from .. import __version__
 
     parser = Parser(
@@ -48,8 +79,16 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", title="commands", parser_class=Parser
     )
-    for module in COMMANDS.values():
-        importlib.import_module(f".{module}", __name__).add_parser(sub)
+    asked = _command_in(argv)
+    for name, module in COMMANDS.items():
+        add_parser = importlib.import_module(f".{module}", __name__).add_parser
+        if every_command or name == asked:
+            add_parser(sub)
+            continue
+        try:
+            add_parser(_HelpLines(sub))
+        except _HelpLineOnly:
+            pass
     for leaf in _leaf_parsers(parser):
         if leaf is not parser:
             add_debug_option(leaf)
@@ -93,7 +132,7 @@ def _stdout_to_devnull() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(argv, every_command=False)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error(f"give a command: {', '.join(COMMANDS)} ('nnmath --help' describes them)")

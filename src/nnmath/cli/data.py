@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..data.download import FILES
 from ._common import add_output_options, emit_json
 
 
@@ -18,6 +17,8 @@ def add_parser(sub: Any) -> None:
         help="download MNIST / Fashion-MNIST, or show where their files are",
         description="Get the original IDX files of MNIST and Fashion-MNIST.",
     )
+    from ..data.download import FILES  # only `nnmath data` needs it (urllib, ssl)
+
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     p.set_defaults(run=_missing_action, parser=p)
 

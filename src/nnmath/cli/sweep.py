@@ -7,7 +7,6 @@ import argparse
 from contextlib import ExitStack
 from typing import Any
 
-from ..sweep.spec import MEASURES, PARAMETERS
 from ._common import (
     CLIError,
     add_output_options,
@@ -45,6 +44,8 @@ def add_parser(sub: Any) -> None:
         "per task into a CSV / JSON-lines / Parquet table. Comma-separated values make a grid, "
         "e.g. nnmath sweep vanishing --activation sigmoid,relu --depth 2,4,6 --seeds 3.",
     )
+    from ..sweep.spec import MEASURES, PARAMETERS  # only `nnmath sweep` needs them
+
     p.add_argument(
         "measure",
         nargs="?",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from .cache import cache_dir
 from .container import Dataset
 from .datasets import LOADERS, load_dataset, load_digits
-from .download import DownloadError, download_dataset
 from .idx import DataError, read_idx, write_idx
 from .mnist import load_fashion_mnist, load_idx_folder, load_mnist, locate
 from .names import dataset_key
@@ -31,3 +30,14 @@ __all__ = [
     "read_idx",
     "write_idx",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``DownloadError`` and ``download_dataset`` on first use: :mod:`.download` imports
+    ``urllib.request`` and ``http.client`` (with ``ssl``), which the command line's start-up
+    and the embedded data set do not need."""
+    if name in ("DownloadError", "download_dataset"):
+        from . import download
+
+        return getattr(download, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

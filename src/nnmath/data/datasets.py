@@ -22,11 +22,9 @@ def load_digits(n_test: int = 360, n_validation: int = 180, seed: int = 0) -> Da
     are shuffled once with ``seed`` and split into test (``n_test``), validation
     (``n_validation``) and train (the rest, 1,257 by default).
     """
-    from sklearn.datasets import load_digits as _sk_load_digits
-
-    bunch = _sk_load_digits()
-    X = (bunch.data / 16.0).astype(np.float32)
-    y = bunch.target.astype(np.int64)
+    data, target = _digits_arrays()
+    X = (data / 16.0).astype(np.float32)
+    y = target.astype(np.int64)
     perm = np.random.default_rng(seed).permutation(len(y))
     X, y = X[perm], y[perm]
     n_train = len(y) - n_test - n_validation
@@ -41,6 +39,30 @@ def load_digits(n_test: int = 360, n_validation: int = 180, seed: int = 0) -> Da
         n_classes=10,
         image_shape=(8, 8),
     )
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 rows of 64 pixels and their labels, as ``sklearn.datasets.load_digits``
+    gives them, read from the CSV file that scikit-learn ships (``datasets/data/
+    digits.csv.gz``: 64 pixel columns, then the label) without importing scikit-learn, whose
+    import takes seconds; through scikit-learn itself should that file not be where
+    expected."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package; imports nothing
+    roots = (spec.submodule_search_locations or []) if spec is not None else []
+    for root in roots:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as f:
+                table = np.loadtxt(f, delimiter=",")
+            if table.shape == (1797, 65):
+                return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as _sk_load_digits
+
+    bunch = _sk_load_digits()
+    return bunch.data, bunch.target
 
 
 #: The registry of data sets: name -> loader returning a :class:`Dataset`. The command line's

@@ -11,10 +11,8 @@ loads. Only the standard library (``urllib``) is used.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import itertools
 import os
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +145,8 @@ def _fetch(
     The bytes go to a temporary file (:func:`nnmath._files.atomic_write`) that replaces the
     target only once every byte arrived and the checksums matched.
     """
+    import urllib.request  # here, not at import: it pulls in http.client and ssl
+
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     with (
@@ -252,6 +252,8 @@ def _download_files(
     force: bool,
 ) -> None:
     """Fetch every file of data set ``key`` into ``target``, trying ``bases`` in turn."""
+    from http.client import HTTPException
+
     for remote in FILES[key]:
         dest = target / remote.name
         if dest.exists() and not force and checksum_problem(dest, remote) is None:
@@ -265,7 +267,7 @@ def _download_files(
             try:
                 _fetch(url, target, remote, progress, timeout)
                 break
-            except (OSError, http.client.HTTPException, DownloadError, ValueError) as exc:
+            except (OSError, HTTPException, DownloadError, ValueError) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 failures.append(f"{url}: {reason}")
         else:
