@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "sweep": "sweep",
     "reproduce": "reproduce",
+    "reproduce": "reproduce",
     "export": "export",
     "playground": "playground",
 }

@@ -1,0 +1,100 @@
+"""``nnmath reproduce``: rerun a paper's experiment and check its claims by number.
+
+Prints the Markdown report (protocol; per claim the paper's number or words beside ours, the
+threshold and the verdict; tables; figure paths with ``--plot``), or ``--json``. Exit code 0
+when every claim reproduced, 1 when one did not (it is reported, with what was measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ._common import CLIError, comma_list
+
+
+def add_parser(sub: Any) -> None:
+    from ..reproduce import EXPERIMENTS
+
+    p = sub.add_parser(
+        "reproduce",
+        help="rerun a paper's experiment (Nielsen, Glorot & Bengio, He et al., ...) and "
+        "check its claims",
+        description="Run one of the reproductions of the vanishing-gradient literature and "
+        "check the paper's claims by number, each against a stated threshold. Experiments: "
+        + ", ".join(EXPERIMENTS)
+        + " ('--list' describes them; 'all' runs every one). Exit code 1 when a claim "
+        "does not reproduce.",
+    )
+    p.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        choices=[*EXPERIMENTS, "all"],
+        help=f"the experiment: {', '.join(EXPERIMENTS)}, or all",
+    )
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the reduced protocol (seconds to a minute, as in the tests), with its thresholds",
+    )
+    p.add_argument(
+        "--seeds",
+        type=comma_list(int),
+        default=None,
+        help="comma-separated seeds, e.g. 0,1,2 (default: the experiment's own)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="folder of MNIST's IDX files, or one holding mnist/ (default: the usual search)",
+    )
+    p.add_argument("--plot", default=None, metavar="DIR", help="write the figures into DIR")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON on stdout")
+    p.set_defaults(run=run)
+
+
+def _list() -> int:
+    from ..reproduce import EXPERIMENTS
+
+    width = max(len(n) for n in EXPERIMENTS)
+    for name, exp in EXPERIMENTS.items():
+        data = "" if exp.needs_mnist else " (no data needed)"
+        print(f"{name:<{width}}  {exp.title}{data}\n{'':<{width}}  {exp.source}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list()
+    if args.name is None:
+        raise CLIError("give an experiment NAME, or --list to see them")
+    from ..reproduce import EXPERIMENTS, plot
+    from ..reproduce import run as run_experiment
+
+    if args.seeds is not None and len(args.seeds) == 0:
+        raise CLIError("--seeds: give at least one seed, e.g. --seeds 0,1,2")
+    if args.data is not None:
+        from pathlib import Path
+
+        if not Path(args.data).is_dir():
+            raise CLIError(f"--data {args.data}: no such folder")
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    reports = []
+    for name in names:
+        if not args.json:
+            print(f"nnmath reproduce: running {name} ...", file=sys.stderr, flush=True)
+        report = run_experiment(name, quick=args.quick, seeds=args.seeds, data_dir=args.data)
+        if args.plot:
+            plot(report, args.plot)
+        reports.append(report)
+        if not args.json:
+            print(report.to_markdown())
+    if args.json:
+        from ._common import emit_json
+
+        emit_json([r.to_dict() for r in reports] if args.name == "all" else reports[0].to_dict())
+    return 0 if all(r.reproduced for r in reports) else 1

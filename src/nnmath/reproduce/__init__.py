@@ -1,0 +1,145 @@
+"""Reproductions of the vanishing-gradient literature, each checking the paper's claims by number.
+
+Every experiment is one module of this package with ``run(quick, seeds, data_dir) -> Report``
+and ``plot(report, directory) -> list of paths``; :data:`EXPERIMENTS` names them once, and
+the command line (``nnmath reproduce NAME``), the tests and ``benchmarks/`` read it. A claim is
+a measured number held to a stated threshold (:class:`Claim`): one that does not hold is
+reported as not reproduced, with what was measured. The package computes and returns; it
+prints nothing (the command line does), and figures import matplotlib only when asked for.
+
+This module imports nothing heavy, so listing the experiments is instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._report import Claim, Report, Table
+
+__all__ = ["EXPERIMENTS", "Experiment", "Claim", "Report", "Table", "run", "plot"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One entry of :data:`EXPERIMENTS`: the module that runs it, its title and its source."""
+
+    name: str
+    module: str
+    title: str
+    source: str
+    needs_mnist: bool = True
+
+
+#: every experiment, by the name ``nnmath reproduce NAME`` takes
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "nielsen-ch1",
+            "nielsen_ch1",
+            "the first network: [784,30,10], sigmoid, quadratic cost, η = 3.0",
+            "Nielsen, Neural Networks and Deep Learning, ch. 1",
+        ),
+        Experiment(
+            "nielsen-ch3",
+            "nielsen_ch3",
+            "cross-entropy, N(0, 1/n_in) weights and L2: [784,100,10]",
+            "Nielsen, Neural Networks and Deep Learning, ch. 3",
+        ),
+        Experiment(
+            "nielsen-ch5",
+            "nielsen_ch5",
+            "the speed of learning of each hidden layer, at initialisation and in training",
+            "Nielsen, Neural Networks and Deep Learning, ch. 5",
+        ),
+        Experiment(
+            "glorot2010",
+            "glorot2010",
+            "saturation of the top sigmoid layer; activations and gradients per layer, "
+            "standard vs normalized initialisation",
+            "Glorot & Bengio 2010, Understanding the difficulty of training deep "
+            "feedforward neural networks (Figs. 2, 6, 7)",
+        ),
+        Experiment(
+            "he2015",
+            "he2015",
+            "the variance of z^l through a deep ReLU network; 30 layers learn with He's "
+            "initialisation, not with Xavier's",
+            "He, Zhang, Ren & Sun 2015, Delving deep into rectifiers (Sec. 2.2, Fig. 3)",
+        ),
+        Experiment(
+            "mazur-backprop",
+            "mazur_backprop",
+            "one backpropagation step of a 2-2-2 sigmoid network, digit for digit",
+            "Mazur 2015, A step by step backpropagation example",
+            needs_mnist=False,
+        ),
+    )
+}
+
+
+def _experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(
+            f"unknown experiment {name!r}: choose one of {', '.join(EXPERIMENTS)} "
+            "('nnmath reproduce --list' describes them)"
+        )
+    return EXPERIMENTS[name]
+
+
+def run(
+    name: str,
+    *,
+    quick: bool = False,
+    seeds: list[int] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Report:
+    """Run one experiment and check its claims.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENTS`.
+    quick : bool
+        The reduced protocol (seconds to a minute, for CI), with the thresholds it states.
+    seeds : list of int, optional
+        Seeds of the initialisations and shuffles (default: the experiment's own).
+    data_dir : path-like, optional
+        The folder of MNIST's four IDX files, or a folder holding ``mnist/`` (default: the
+        usual search of :func:`nnmath.data.load_mnist`).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an empty list of seeds.
+    nnmath.data.DataError
+        When the experiment needs MNIST and it is not found (the message says where it looked).
+    """
+    exp = _experiment(name)
+    if seeds is not None and len(seeds) == 0:
+        raise ValueError("give at least one seed")
+    module: Any = importlib.import_module(f".{exp.module}", __name__)
+    t0 = time.perf_counter()
+    report: Report = module.run(quick=quick, seeds=seeds, data_dir=data_dir)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def plot(report: Report, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write the experiment's figures into ``directory`` (created); returns their paths.
+
+    The paths are also added to ``report.figures``, so the Markdown report shows them.
+    """
+    module: Any = importlib.import_module(f".{_experiment(report.name).module}", __name__)
+    paths: list[Path] = module.plot(report, Path(directory))
+    report.figures.extend(str(p) for p in paths)
+    return paths
