@@ -30,7 +30,6 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "sweep": "sweep",
     "reproduce": "reproduce",
-    "reproduce": "reproduce",
     "export": "export",
     "playground": "playground",
 }
