@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "STYLE",
     "elided",
     "esc",
+    "math_html",
     "matrix_html",
     "num",
     "shape_text",
@@ -43,6 +45,7 @@ STYLE = (
     ".nnmath .eq{display:flex;align-items:center;gap:0.5em;flex-wrap:wrap;margin:0.4em 0}"
     ".nnmath .bad{color:#b00020;font-weight:600}"
     ".nnmath caption{caption-side:bottom;font-size:0.8em;color:#555}"
+    ".nnmath tr.best{background:#eef6ff}"
     "</style>"
 )
 
@@ -50,6 +53,25 @@ STYLE = (
 def esc(text: Any) -> str:
     """``text`` as a string, HTML-escaped (quotes too, so it is safe in attributes)."""
     return html.escape(str(text), quote=True)
+
+
+#: ``^{…}``, ``^x`` (one letter, digit or sign run), ``_{…}`` and a one-character ``_x`` that ends
+#: a word: the lecture's super- and subscripts; ``leaky_relu`` is left alone
+_SCRIPT = re.compile(
+    r"([\^_])(?:\{([^{}]*)\}|(?<=\^)([0-9A-Za-z+−\-]+|ᵀ)|(?<=_)([0-9A-Za-z])(?![0-9A-Za-z]))"
+)
+
+
+def math_html(text: str) -> str:
+    """``text`` escaped, with the lecture's ``z^l``, ``w^{l+1}``, ``n_{l−1}`` and ``∇_a`` as
+    ``<sup>``/``<sub>``."""
+
+    def repl(m: re.Match[str]) -> str:
+        tag = "sup" if m.group(1) == "^" else "sub"
+        inner = next(g for g in m.groups()[1:] if g is not None)
+        return f"<{tag}>{inner}</{tag}>"
+
+    return _SCRIPT.sub(repl, esc(text))
 
 
 def num(v: Any, digits: int = 4) -> str:
@@ -60,7 +82,7 @@ def num(v: Any, digits: int = 4) -> str:
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
         return str(int(v))
-    x = float(v)
+    x = float(v) + 0.0  # −0 shows as 0
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
@@ -90,7 +112,7 @@ def table_html(
 ) -> str:
     """A ``<table>``: one header row, then ``rows``; cells are escaped unless they are
     ``Markup`` (already-built HTML)."""
-    head = "".join(f"<th>{_cell(h)}</th>" for h in headers)
+    head = "".join(f"<th>{math_html(h)}</th>" for h in headers)
     body = []
     for k, r in enumerate(rows):
         rc = row_classes[k] if row_classes is not None and row_classes[k] else ""

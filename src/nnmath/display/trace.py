@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._html import MAX_COLS, MAX_ROWS, elided, esc, matrix_html, num, shape_text, wrap
+from ._html import MAX_COLS, MAX_ROWS, elided, esc, math_html, matrix_html, num, shape_text, wrap
 
 __all__ = ["md_matrix", "parameters_markdown", "trace_html", "trace_latex"]
 
@@ -37,8 +37,10 @@ def _wt_delta(t: Any, i: int) -> np.ndarray:
 # ------------------------------------------------------------------------------- HTML
 
 
-def _eq(label: str, *parts: str) -> str:
-    return f'<div class="eq"><span>{esc(label)}</span>{"".join(parts)}</div>'
+def _eq(label: str, *parts: str, name: str = "") -> str:
+    """One equation: its label (super/subscripts set), then ``name`` (plain text), the parts."""
+    text = math_html(label) + (esc(name) if name else "")
+    return f'<div class="eq"><span>{text}</span>{"".join(parts)}</div>'
 
 
 def _op(symbol: str) -> str:
@@ -61,7 +63,11 @@ def _forward_html(t: Any, d: int) -> list[str]:
             )
         )
         out.append(
-            _eq(f"a^{l} = σ(z^{l}), σ = {layer.activation}:", matrix_html(layer.a, f"a{l}", d))
+            _eq(
+                f"a^{l} = σ(z^{l}), σ = ",
+                matrix_html(layer.a, f"a{l}", d),
+                name=f"{layer.activation}:",
+            )
         )
         a_prev, prev = layer.a, f"a{l}"
     return out
