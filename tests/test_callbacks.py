@@ -200,8 +200,11 @@ def test_as_callback() -> None:
     with pytest.raises(TypeError, match="callable f\\(net, history, epoch\\)"):
         cb.as_callback(42)
     assert cb.GradientTracker is nm.diagnostics.GradientTracker
-    tracker = cb.as_callback(nm.diagnostics.GradientTracker(np.zeros((2, 4)), np.zeros((2, 3))))
-    assert cb.wants_batches(tracker)
+    zeros = np.zeros((2, 4)), np.zeros((2, 3))
+    per_epoch = cb.as_callback(nm.diagnostics.GradientTracker(*zeros))
+    assert not cb.wants_batches(per_epoch)  # it measures after the epoch: the compiled epoch
+    every_2 = cb.as_callback(nm.diagnostics.GradientTracker(*zeros, every=2))
+    assert cb.wants_batches(every_2)
 
 
 def test_early_stopping_callback_is_the_patience_shorthand(data) -> None:

@@ -7,6 +7,8 @@ layer of weights (the lecture's ``l = 2``, code index ``i = l − 2``). One job 
 
 * :mod:`~nnmath.diagnostics.norms` — :func:`gradient_norms` and :class:`GradientTracker`:
   ‖∂C/∂b^l‖ and ‖∂C/∂w^l‖, once or during :func:`nnmath.train.fit` (``track_gradients=``).
+* :mod:`~nnmath.diagnostics.layers` — :func:`layer_statistics`: per layer the speeds, mean
+  σ'(z^l), saturated and dead units, and the arrays W, z, a, δ, σ' (what training views plot).
 * :mod:`~nnmath.diagnostics.factors` — :func:`vanishing_factors`: why it vanishes, split
   into the weight and the activation factor.
 * :mod:`~nnmath.diagnostics.chain` — :func:`scalar_chain`: the lecture's
@@ -22,6 +24,7 @@ from __future__ import annotations
 from .chain import ScalarChain, scalar_chain
 from .factors import LayerFactors, VanishingFactors, vanishing_factors
 from .gradcheck import GradCheck, GradCheckRow, forward_from, gradcheck
+from .layers import LayerStatistics, layer_statistics
 from .norms import GradientNorms, GradientTracker, gradient_norms
 from .trace import LayerTrace, Trace, trace
 
@@ -29,6 +32,8 @@ __all__ = [
     "GradientNorms",
     "gradient_norms",
     "GradientTracker",
+    "LayerStatistics",
+    "layer_statistics",
     "LayerFactors",
     "VanishingFactors",
     "vanishing_factors",

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..backend import to_numpy
 
-__all__ = ["GradientNorms", "GradientTracker", "gradient_norms"]
+__all__ = ["GradientNorms", "GradientTracker", "gradient_norms", "norms_of"]
 
 
 @dataclass
@@ -46,7 +46,11 @@ def gradient_norms(net: Any, X: Any, Y: Any) -> GradientNorms:
     -------
     GradientNorms
     """
-    g = net.backprop(X, Y)
+    return norms_of(net.backprop(X, Y))
+
+
+def norms_of(g: Any) -> GradientNorms:
+    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ of the gradients ``g`` of one backward pass (a ``Gradients``)."""
     return GradientNorms(
         nabla_b=[float(np.linalg.norm(to_numpy(nb))) for nb in g.nabla_b],
         nabla_w=[float(np.linalg.norm(to_numpy(nw))) for nw in g.nabla_w],
@@ -66,7 +70,9 @@ class GradientTracker:
          "nabla_w": [[‖∂C/∂w^2‖, ...], ...]}
 
     The first entry is the network before training (epoch 0). After that one entry per
-    epoch (``every=None``) or one every ``every`` mini-batches.
+    epoch (``every=None``) or one every ``every`` mini-batches. Per epoch it measures after
+    the epoch with the reference backprop, so fit keeps the compiled epoch
+    (``needs_batches`` is false); every ``every`` mini-batches needs the reference loop.
 
     Parameters
     ----------
@@ -103,6 +109,18 @@ class GradientTracker:
         self.every = None if every is None else int(every)
         self.key = key
         self._step = 0
+        self._n_batches = 0
+
+    @property
+    def needs_batches(self) -> bool:
+        """Whether fit must call :meth:`on_batch_end` (and so train on the reference loop):
+        only when recording every ``every`` mini-batches."""
+        return self.every is not None
+
+    def set_run(self, run: Any) -> None:
+        """Keep the number of mini-batches of an epoch, ``⌈n / mini_batch_size⌉``, for the
+        ``step`` of the entries recorded per epoch."""
+        self._n_batches = -(-int(run.X.shape[0]) // int(run.mini_batch_size))
 
     def _record(self, net: Any, history: Any, epoch: float) -> None:
         rec = history.extra.setdefault(
@@ -128,12 +146,16 @@ class GradientTracker:
         self._record(net, history, done)
 
     def on_batch_end(self, net: Any, history: Any, epoch: int, batch: int, n_batches: int) -> None:
-        """Count mini-batches; record every ``every`` of them."""
+        """Count mini-batches; record every ``every`` of them (per epoch: nothing to do,
+        :meth:`__call__` counts the epoch's mini-batches)."""
+        if self.every is None:
+            return
         self._step += 1
-        if self.every is not None and self._step % self.every == 0:
+        if self._step % self.every == 0:
             self._record(net, history, epoch + (batch + 1) / n_batches)
 
     def __call__(self, net: Any, history: Any, epoch: int) -> None:
         """After each epoch: record (when tracking per epoch)."""
         if self.every is None:
+            self._step += self._n_batches  # on_batch_end is not called per epoch
             self._record(net, history, epoch + 1)

@@ -1,0 +1,179 @@
+"""TensorBoard event files of a training run: the gradient flow of every layer, epoch by epoch.
+
+Written with ``tensorboardX`` (pure Python; the optional extra ``nnmath[tensorboard]``). The
+step of every value is the number of epochs done: step 0 is the network before training.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import LayerStatistics
+from ..diagnostics.layers import SATURATION
+from ._probe import LayerProbe
+from .base import History
+
+__all__ = ["HISTOGRAMS", "LAYER_SCALARS", "TensorBoard", "custom_scalar_layout"]
+
+#: per-layer scalars: tag prefix -> (the LayerStatistics field, the chart's title)
+LAYER_SCALARS: dict[str, tuple[str, str]] = {
+    "nabla_b": ("nabla_b", "speed of learning ‖∂C/∂b^l‖"),
+    "nabla_w": ("nabla_w", "‖∂C/∂w^l‖"),
+    "sigma_prime_mean": ("mean_prime", "mean σ'(z^l)"),
+    "saturated": ("saturated", f"saturated units (σ' < {SATURATION:.0%} of its maximum)"),
+    "dead": ("dead", "dead units (σ' = 0 on every example)"),
+}
+#: per-layer histograms: tag prefix -> the key of LayerStatistics.arrays
+HISTOGRAMS: dict[str, str] = {
+    "W": "W",
+    "z": "z",
+    "a": "a",
+    "delta": "delta",
+    "sigma_prime": "sigma_prime",
+}
+#: the run's own scalars: tag -> the History list it comes from
+RUN_SCALARS: dict[str, str] = {
+    "cost/training": "training_cost",
+    "cost/validation": "validation_cost",
+    "accuracy/training": "training_accuracy",
+    "accuracy/validation": "validation_accuracy",
+}
+
+
+def _tag(prefix: str, layer: int) -> str:
+    """``nabla_b/l2``: the lecture's layer number (l = 2 is the first hidden layer)."""
+    return f"{prefix}/l{layer}"
+
+
+def custom_scalar_layout(layers: list[int]) -> dict[str, dict[str, list[Any]]]:
+    """TensorBoard's custom-scalar layout: one chart per statistic with every layer's line,
+    and the costs and accuracies, training beside validation."""
+    per_layer = {
+        title: ["Multiline", [_tag(prefix, l) for l in layers]]
+        for prefix, (_, title) in LAYER_SCALARS.items()
+    }
+    return {
+        "layers (one line per layer l)": per_layer,
+        "training": {
+            "cost": ["Multiline", ["cost/training", "cost/validation"]],
+            "accuracy": ["Multiline", ["accuracy/training", "accuracy/validation"]],
+            "learning rate η": ["Multiline", ["eta"]],
+        },
+    }
+
+
+def _summary_writer() -> Any:
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError as exc:
+        raise ImportError(
+            "the TensorBoard callback writes with tensorboardX: pip install 'nnmath[tensorboard]'"
+        ) from exc
+    return SummaryWriter
+
+
+class TensorBoard(LayerProbe):
+    """Write a run's TensorBoard event files: per layer and per epoch, the gradient flow.
+
+    Scalars (step = epochs done, 0 the network before training), per layer ``l = 2, …, L``:
+    ``nabla_b/l{l}`` (Nielsen's speed of learning ‖∂C/∂b^l‖), ``nabla_w/l{l}``,
+    ``sigma_prime_mean/l{l}``, ``saturated/l{l}`` and ``dead/l{l}`` (fractions, see
+    :mod:`nnmath.diagnostics.layers`), measured on a fixed set of examples after every epoch;
+    the run's ``cost/training``, ``cost/validation``, ``accuracy/training``,
+    ``accuracy/validation`` (those in the :class:`History`), ``eta`` and ``time/epoch``.
+    A custom-scalar layout draws each per-layer statistic as one chart with a line per
+    layer. Histograms (``histograms=True``) of ``W/l{l}``, ``z/l{l}``, ``a/l{l}``,
+    ``delta/l{l}`` and ``sigma_prime/l{l}``.
+
+    Per epoch it measures after the epoch, so fit keeps the compiled epoch. The files are
+    flushed after every epoch; a resumed run (``fit(resume=...)``) continues the same
+    curves and drops the values an interrupted run wrote past its checkpoint.
+
+    Parameters
+    ----------
+    logdir : path-like
+        The run's folder (``tensorboard --logdir`` its parent to compare runs).
+    X, Y : arrays, optional
+        The examples to measure the layers on; default the training data.
+    max_rows : int
+        Measure on the first ``max_rows`` rows (default 1,000, as ``track_gradients``).
+    histograms : bool
+        Also write the histograms.
+
+    Raises
+    ------
+    ImportError
+        When ``tensorboardX`` is not installed (``pip install 'nnmath[tensorboard]'``).
+
+    Examples
+    --------
+    >>> net.fit(X, y, epochs=30, callbacks=[TensorBoard("runs/sigmoid")])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        X: Any = None,
+        Y: Any = None,
+        max_rows: int = 1000,
+        histograms: bool = True,
+    ) -> None:
+        super().__init__(X, Y, max_rows)
+        self._SummaryWriter = _summary_writer()  # a missing extra fails before any training
+        self.logdir, self.histograms = Path(logdir), bool(histograms)
+        self.writer: Any = None
+
+    def on_train_begin(self, net: Any, history: History) -> None:
+        step = history.epochs
+        if self.logdir.exists() and not self.logdir.is_dir():
+            raise ValueError(f"TensorBoard logdir {self.logdir} is a file: give a folder")
+        # a resumed run: values at step >= the checkpoint's epochs are dropped from earlier files
+        self.writer = self._SummaryWriter(str(self.logdir), purge_step=step or None)
+        stats = self.statistics(net, ("begin", step), arrays=self.histograms)
+        self.writer.add_custom_scalars(custom_scalar_layout(stats.layers))
+        if step == 0:
+            self.writer.add_text("network", _describe(net), 0)
+        self._write_layers(stats, step)
+        self.writer.flush()
+
+    def on_epoch_end(self, net: Any, history: History, epoch: int) -> None:
+        step, w = epoch + 1, self.writer
+        for tag, name in RUN_SCALARS.items():
+            values = getattr(history, name)
+            if values:
+                w.add_scalar(tag, float(values[-1]), step)
+        eta = history.extra.get("eta")
+        if eta:
+            w.add_scalar("eta", float(eta[-1]), step)
+        w.add_scalar("time/epoch", float(history.epoch_time[-1]), step)
+        self._write_layers(self.statistics(net, ("epoch", epoch), arrays=self.histograms), step)
+        w.flush()
+
+    def _write_layers(self, stats: LayerStatistics, step: int) -> None:
+        w = self.writer
+        for prefix, (name, _) in LAYER_SCALARS.items():
+            for layer, value in zip(stats.layers, getattr(stats, name)):
+                if value is not None:
+                    w.add_scalar(_tag(prefix, layer), float(value), step)
+        if self.histograms and stats.arrays is not None:
+            for prefix, key in HISTOGRAMS.items():
+                for layer, values in zip(stats.layers, stats.arrays[key]):
+                    w.add_histogram(_tag(prefix, layer), values.ravel(), step)
+
+    def on_train_end(self, net: Any, history: History) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def on_exception(self, net: Any, history: History, exc: BaseException) -> None:
+        self.on_train_end(net, history)  # what was written stays readable
+
+    def __repr__(self) -> str:
+        return f"TensorBoard({str(self.logdir)!r})"
+
+
+def _describe(net: Any) -> str:
+    acts = ", ".join(getattr(a, "name", "custom") for a in net.activation_functions)
+    return f"sizes {list(net.sizes)}; σ per layer: {acts}; cost {net.cost_name}"
