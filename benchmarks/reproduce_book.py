@@ -1,6 +1,8 @@
 """Reproduce Nielsen's chapter 1 and 3 MNIST results, and a modern set-up, with fixed seeds.
 
-Rows:
+Rows 1 and 2 are the experiments ``nielsen-ch1`` and ``nielsen-ch3`` of ``nnmath reproduce``
+(:mod:`nnmath.reproduce`, which holds their protocols and claims); this script runs them and
+puts them in one table with the modern rows.
 
 1. chapter 1: [784, 30, 10], sigmoid, quadratic cost, N(0, 1) init, η = 3.0, mini-batch 10,
    30 epochs (the book: 95.42 % at best, one random draw). This set-up depends strongly on the
@@ -23,7 +25,8 @@ evaluations; the median because the shared host sometimes stalls a single epoch)
 Usage::
 
     flock /tmp/nnmath-heavy.lock python benchmarks/reproduce_book.py --out benchmarks/book.md
-    python benchmarks/reproduce_book.py --quick          # a smoke run in seconds
+    python benchmarks/reproduce_book.py --quick          # a smoke run in seconds (the
+                                                         # experiments' --quick protocols)
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from nnmath import Network  # noqa: E402
 from nnmath.data import DataError, load_fashion_mnist, load_mnist, locate  # noqa: E402
 
+CH1 = "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10"
+CH3 = "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10"
 #: the modern set-up's hyper-parameters (the only ones tuned, never the book's)
 MODERN = dict(sizes=[784, 256, 128, 10], eta=1e-3, mini_batch_size=64, lmbda=0.0, epochs=20)
 
@@ -257,38 +262,39 @@ def median_row(rows: list[Row], seeds: list[int]) -> Row:
     )
 
 
+def book_rows(name: str, label: str, quick: bool, seeds: list[int], data_dir: Any) -> list[Row]:
+    """The rows of ``nnmath reproduce NAME`` (nielsen-ch1 or nielsen-ch3): one per seed."""
+    import importlib
+
+    from nnmath.reproduce import EXPERIMENTS
+    from nnmath.reproduce import run as reproduce
+
+    module = importlib.import_module(f"nnmath.reproduce.{EXPERIMENTS[name].module}")
+    report = reproduce(name, quick=quick, seeds=seeds, data_dir=data_dir)
+    tag = len(seeds) > 1
+    rows = [
+        Row(
+            setup=label + (f" (seed {r['seed']})" if tag else ""),
+            data="mnist",
+            network=",".join(map(str, module.SIZES)),
+            best_test=r["best_test"],
+            test_at_best_val=r["test_at_best_validation"],
+            target=None if quick else module.FULL["bound"],
+            epochs=len(r["test"]),
+            seconds_per_epoch=r["seconds_per_epoch"],
+            curve=r["test"],
+        )
+        for r in report.series["runs"]
+    ]
+    return rows + ([median_row(rows, seeds)] if tag else [])
+
+
 def run_rows(
     which: set[str], seed: int, tagged: bool, ep: Any, tgt: Any, data: dict[str, Any]
 ) -> list[Row]:
     """The selected rows for one seed (``data``: the loaded data sets by variable name)."""
     tag = f" (seed {seed})" if tagged else ""
     out: list[Row] = []
-    if "ch1" in which:
-        out.append(
-            run_nnmath(
-                "ch. 1: sigmoid, quadratic, N(0,1), η=3.0, batch 10" + tag,
-                data["book"],
-                sizes=[784, 30, 10],
-                epochs=ep(30),
-                target=tgt(0.950),
-                seed=seed,
-                net_kw=dict(activation="sigmoid", cost="quadratic", init="normal"),
-                fit_kw=dict(mini_batch_size=10, eta=3.0),
-            )
-        )
-    if "ch3" in which:
-        out.append(
-            run_nnmath(
-                "ch. 3: sigmoid, cross-entropy, N(0,1/n_in), η=0.5, λ=5.0, batch 10" + tag,
-                data["book"],
-                sizes=[784, 100, 10],
-                epochs=ep(60),
-                target=tgt(0.978),
-                seed=seed,
-                net_kw=dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal"),
-                fit_kw=dict(mini_batch_size=10, eta=0.5, lmbda=5.0),
-            )
-        )
     modern_label = (
         f"modern: ReLU, softmax + log-likelihood, He, Adam η={MODERN['eta']}, "
         f"batch {MODERN['mini_batch_size']}" + tag
@@ -374,19 +380,17 @@ def main(argv: list[str] | None = None) -> int:
         return None if args.quick else value  # a smoke run is not held to the targets
 
     data: dict[str, Any] = {}
-    if which & {"ch1", "ch3"}:  # the book's data exactly: pixel / 256
-        data["book"] = subset(load_mnist(mnist_path(), scale=256), n_train)
     if "modern" in which:
         data["modern_mnist"] = subset(load_mnist(mnist_path(), scale=255), n_train)
     if "fashion" in which:
         data["fashion"] = subset(load_fashion_mnist(scale=255), n_train)
-    if "ch1" in which and not args.seeds:
-        ch1_seeds = [int(t) for t in args.ch1_seeds.split(",")]
-        ch1 = [r for s in ch1_seeds for r in run_rows({"ch1"}, s, True, ep, tgt, data)]
-        rows.extend(ch1)
-        if len(ch1) > 1:
-            rows.append(median_row(ch1, ch1_seeds))
-        which = which - {"ch1"}
+    folder = mnist_path()
+    if "ch1" in which:
+        ch1_seeds = seeds if args.seeds else [int(t) for t in args.ch1_seeds.split(",")]
+        rows.extend(book_rows("nielsen-ch1", CH1, args.quick, ch1_seeds, folder))
+    if "ch3" in which:
+        rows.extend(book_rows("nielsen-ch3", CH3, args.quick, seeds, folder))
+    which = which - {"ch1", "ch3"}
     for seed in seeds:
         rows.extend(run_rows(which, seed, len(seeds) > 1, ep, tgt, data))
 
@@ -395,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = markdown(rows, command, time.perf_counter() - t_start)
     if args.quick:
-        table = "Quick smoke run (2,000 images, 2 epochs): numbers are not the book's.\n\n" + table
+        table = "Quick smoke run: numbers are not the book's.\n\n" + table
     print(table)
     if args.out:
         tmp = args.out.with_name(f".{args.out.name}.tmp")

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._report import Claim, Report, Table
 
-__all__ = ["EXPERIMENTS", "Experiment", "Claim", "Report", "Table", "run", "plot"]
+__all__ = ["EXPERIMENTS", "Experiment", "Claim", "Report", "Table", "header", "run", "plot"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
     )
 }
+
+
+def header(name: str) -> dict[str, str]:
+    """``name``, ``title`` and ``source`` of a :class:`Report`, from :data:`EXPERIMENTS`."""
+    exp = EXPERIMENTS[name]
+    return {"name": exp.name, "title": exp.title, "source": exp.source}
 
 
 def _experiment(name: str) -> Experiment:

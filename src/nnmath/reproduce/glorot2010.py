@@ -18,7 +18,7 @@ Two measurements, as in the paper:
   and softsign networks are measured beside tanh (table only).
 
 The protocol is reduced from the paper's (a few epochs of millions of updates with a learning
-rate tuned per model): Fig. 2 trains on the first 30,000 images once (η = 0.1, not tuned), so
+rate tuned per model): Fig. 2 trains on the 50,000 training images once (η = 0.1, not tuned), so
 the paper's later desaturation of the top layer (around epoch 100) is not checked.
 """
 
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import header
 from ._data import mnist
 from ._report import Claim, Report, Table
 
@@ -37,7 +38,7 @@ __all__ = ["run", "plot", "saturation", "at_initialisation"]
 
 WIDTH = 1000
 OUT = dict(output_activation="softmax", cost="log_likelihood")
-FULL = dict(n_train=30_000, chunks=30, n_init=1000, seeds=[0, 1, 2])
+FULL = dict(n_train=50_000, chunks=50, n_init=1000, seeds=[0, 1, 2])
 QUICK = dict(n_train=5_000, chunks=5, n_init=300, seeds=[0])
 ETA, BATCH, N_WATCH = 0.1, 10, 300
 INITS = {"standard": "standard", "normalized": "glorot"}
@@ -208,10 +209,7 @@ def run(
     if quick:
         protocol += " Quick: 5,000 training images, one seed, 300 images at initialisation."
     return Report(
-        name="glorot2010",
-        title="saturation, activations and back-propagated gradients per layer",
-        source="Glorot & Bengio 2010, Understanding the difficulty of training deep "
-        "feedforward neural networks (Figs. 2, 6, 7)",
+        **header("glorot2010"),
         protocol=protocol,
         quick=quick,
         seeds=seeds,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import header
 from ._report import Claim, Report, Table
 
 __all__ = ["run", "plot", "network", "X", "Y", "GOLDEN"]
@@ -126,9 +127,7 @@ def run(
         ],  # fmt: skip
     )
     return Report(
-        name="mazur-backprop",
-        title="one backpropagation step of a 2-2-2 sigmoid network",
-        source="Mazur 2015, A step by step backpropagation example",
+        **header("mazur-backprop"),
         protocol="2-2-2 sigmoid network, quadratic cost Σ ½ (target − out)², the example's "
         "weights and biases, x = (0.05, 0.10), y = (0.01, 0.99), one step of gradient descent "
         "with η = 0.5 (nnmath's fit, one example, one epoch); the error after the step with "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import header
 from ._book import plot_curves, train_book
 from ._data import mnist
 from ._report import Claim, Report, Table
@@ -82,9 +83,7 @@ def run(
         ],  # fmt: skip
     )
     return Report(
-        name="nielsen-ch1",
-        title="[784,30,10], sigmoid, quadratic cost, η = 3.0",
-        source="Nielsen, Neural Networks and Deep Learning, ch. 1",
+        **header("nielsen-ch1"),
         protocol=protocol,
         quick=quick,
         seeds=seeds,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import header
 from ._book import plot_curves, train_book
 from ._data import mnist
 from ._report import Claim, Report, Table
@@ -21,7 +22,7 @@ __all__ = ["run", "plot"]
 SIZES = [784, 100, 10]
 NET = dict(activation="sigmoid", cost="cross_entropy", init="scaled_normal")
 FIT = dict(mini_batch_size=10, eta=0.5, lmbda=5.0)
-FULL = dict(epochs=60, n_train=None, n_test=None, seeds=[0], bound=0.978)
+FULL = dict(epochs=60, n_train=None, n_test=None, seeds=[0, 1, 2], bound=0.978)
 #: the quick protocol only checks that the network learns: 10,000 images, 5 epochs
 QUICK = dict(epochs=5, n_train=10_000, n_test=2_000, seeds=[0], bound=0.90)
 
@@ -79,9 +80,7 @@ def run(
         ],  # fmt: skip
     )
     return Report(
-        name="nielsen-ch3",
-        title="[784,100,10], cross-entropy, N(0, 1/n_in), λ = 5.0",
-        source="Nielsen, Neural Networks and Deep Learning, ch. 3",
+        **header("nielsen-ch3"),
         protocol=protocol,
         quick=quick,
         seeds=seeds,

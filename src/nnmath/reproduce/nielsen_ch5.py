@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import header
 from ._data import mnist
 from ._report import Claim, Report, Table
 
@@ -156,9 +157,7 @@ def run(
     if quick:
         protocol += " Quick: 30 epochs instead of the book's 500."
     return Report(
-        name="nielsen-ch5",
-        title="the speed of learning of each hidden layer",
-        source="Nielsen, Neural Networks and Deep Learning, ch. 5",
+        **header("nielsen-ch5"),
         protocol=protocol,
         quick=quick,
         seeds=seeds,
