@@ -17,8 +17,8 @@ __all__ = ["COLOURS", "line_chart", "network_diagram"]
 #: curve colours (colour-blind safe, Okabe–Ito)
 COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
 
-_W, _H = 320, 190  # chart size
-_L, _R, _T, _B = 48, 10, 22, 34  # margins: left, right, top, bottom
+_W, _H = 420, 190  # chart size
+_L, _R, _T, _B = 48, 124, 22, 34  # margins: left, right (the legend), top, bottom
 
 
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
@@ -74,7 +74,7 @@ def line_chart(
     Returns
     -------
     str
-        ``<svg>`` of 320 × 190 pixels.
+        ``<svg>`` of 420 × 190 pixels (the legend on the right).
     """
     n = max((len(v) for v in series.values()), default=0)
     xs = list(x) if x is not None else list(range(1, n + 1))
@@ -108,9 +108,9 @@ def line_chart(
             )
         ly = _T + 12 + 13 * k
         parts.append(
-            f'<line x1="{_W - 120}" y1="{ly - 4}" x2="{_W - 106}" y2="{ly - 4}" '
+            f'<line x1="{_W - _R + 8}" y1="{ly - 4}" x2="{_W - _R + 22}" y2="{ly - 4}" '
             f'stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{_W - 102}" y="{ly}" font-size="10">{esc(name)}</text>'
+            f'<text x="{_W - _R + 26}" y="{ly}" font-size="10">{esc(name)}</text>'
         )
     return _svg(_W, _H, "".join(parts), title)
 
@@ -119,7 +119,8 @@ def _axes(
     title: str, x_label: str, x_ticks: list[tuple[float, str]], log: bool, y0: float, y1: float
 ) -> str:
     out = [
-        f'<text x="{_W / 2}" y="14" font-size="12" text-anchor="middle">{esc(title)}</text>',
+        f'<text x="{(_L + _W - _R) / 2}" y="14" font-size="12" '
+        f'text-anchor="middle">{esc(title)}</text>',
         f'<line x1="{_L}" y1="{_H - _B}" x2="{_W - _R}" y2="{_H - _B}" stroke="#444"/>',
         f'<line x1="{_L}" y1="{_T}" x2="{_L}" y2="{_H - _B}" stroke="#444"/>',
         f'<text x="{(_L + _W - _R) / 2}" y="{_H - 4}" font-size="10" '

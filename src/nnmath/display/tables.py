@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._html import esc, num, table_html, wrap
+from ._html import Markup, esc, math_html, num, table_html, wrap
 
 __all__ = ["factors_html", "gradcheck_html", "summary_html", "summary_markdown"]
 
@@ -26,7 +26,7 @@ def gradcheck_html(check: Any) -> str:
     for r in check.rows:
         rows.append(
             [
-                r.quantity,
+                Markup(math_html(r.quantity)),
                 r.layer,
                 f"{r.max_rel_error:.2e}",
                 f"{r.max_abs_error:.2e}",
@@ -74,8 +74,12 @@ def factors_html(f: Any) -> str:
         for x in f.layers
     ]
     head = (
-        "<p><b>Vanishing factors</b>: δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l), so "
-        "‖δ^l‖/‖δ^{l+1}‖ = weight factor × activation factor</p>"
+        "<p><b>Vanishing factors</b>: "
+        + math_html(
+            "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l), so ‖δ^l‖/‖δ^{l+1}‖ = weight factor × "
+            "activation factor"
+        )
+        + "</p>"
     )
     table = table_html(
         [
@@ -93,7 +97,10 @@ def factors_html(f: Any) -> str:
         rows,
         cls="nnmath-factors",
     )
-    speeds = "".join(f"<li>‖∂C/∂b^{i + 2}‖ = {esc(num(s, 4))}</li>" for i, s in enumerate(f.speeds))
+    speeds = "".join(
+        f"<li>{math_html(f'‖∂C/∂b^{i + 2}‖')} = {esc(num(s, 4))}</li>"
+        for i, s in enumerate(f.speeds)
+    )
     sv_rows = [
         [l, f"{s[0]:.3g}", f"{s[-1]:.3g}", f"{p[0]:.3g}", f"{p[-1]:.3g}"]
         for l, s, p in zip(f.jacobian_layers, f.jacobian_sv, f.product_sv)
