@@ -4,7 +4,10 @@ option values checked against the registries."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import math
+import os
 import sys
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,15 +32,19 @@ __all__ = [
     "add_debug_option",
     "add_name_option",
     "add_output_options",
+    "check_output_path",
     "comma_list",
     "dataset",
     "dataset_help",
     "names",
     "registry_name",
     "emit_json",
+    "number",
     "positive_int",
     "print_table",
     "progress",
+    "require_extra",
+    "suggest",
 ]
 
 
@@ -124,13 +131,22 @@ def registry_name(
             key = None
         if key not in registry:
             raise argparse.ArgumentTypeError(
-                f"unknown {kind} {text!r}: choose one of {sorted(registry)}"
+                f"unknown {kind} {text!r}{suggest(text, registry)}: choose one of "
+                f"{sorted(registry)}"
             )
         return key
 
     parse.__name__ = kind  # argparse names the type in some of its messages
     parse.registry = registry  # type: ignore[attr-defined]
     return parse
+
+
+def suggest(text: str, known: Collection[str]) -> str:
+    """``" (did you mean 'sigmoid'?)"`` for a misspelt name close to one of ``known``, else
+    ``""`` (:func:`difflib.get_close_matches`, case ignored)."""
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
 
 
 def add_name_option(
@@ -169,6 +185,96 @@ def dataset(text: str) -> str:
 def dataset_help() -> str:
     """What ``--dataset`` accepts, for its help: the registered names, or a folder."""
     return f"{', '.join(LOADERS)}, or a folder with the four IDX files"
+
+
+def number(
+    kind: type = float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    what: str = "",
+) -> Callable[[str], Any]:
+    """argparse type: an ``int`` or a finite ``float`` in ``[low, high]`` (``(low, high]`` with
+    ``low_open``); the error names the range: ``expected a number > 0, got 'nan'``.
+
+    argparse puts the option's name in front (``argument --lmbda: expected ...``).
+    """
+    bounds = []
+    if low is not None:
+        bounds.append(f"{'>' if low_open else '≥'} {low:g}")
+    if high is not None:
+        bounds.append(f"≤ {high:g}")
+    noun = "an integer" if kind is int else "a finite number"
+    wanted = f"{noun} {' and '.join(bounds)}".strip() + (f" ({what})" if what else "")
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        bad_low = low is not None and (value <= low if low_open else value < low)
+        if not math.isfinite(value) or bad_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def check_output_path(path: str | os.PathLike[str], option: str, *, folder: bool = False) -> Path:
+    """Refuse, before any data is loaded, an output that cannot be written at the end.
+
+    A file (``--save``, ``--checkpoint``, ``--log``) must not be a folder, and must go into
+    an existing, writable folder; a folder (``--plot DIR``, ``--tensorboard DIR``) must not
+    be a file, and is created if missing, inside an existing writable folder.
+
+    Raises
+    ------
+    CLIError
+        Naming the option, the path and what to do.
+    """
+    out = Path(path).expanduser()
+    if folder:
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"{option} {path}: is a file, not a folder; give a folder name")
+        if out.is_dir():
+            _writable(out, option, path)
+            return out
+        parent = next((p for p in out.absolute().parents if p.exists()), None)
+        if parent is None or not parent.is_dir():
+            raise CLIError(f"{option} {path}: no folder above it exists")
+        _writable(parent, option, path)
+        return out
+    if out.is_dir():
+        raise CLIError(
+            f"{option} {path}: is a folder; give a file name inside it, e.g. "
+            f"{out / 'model.safetensors'}"
+        )
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise CLIError(
+            f"{option} {path}: the folder {parent} does not exist; create it first "
+            f"(mkdir -p {parent})"
+        )
+    _writable(parent, option, path)
+    if out.exists() and not os.access(out, os.W_OK):
+        raise CLIError(f"{option} {path}: the file exists and is not writable")
+    return out
+
+
+def _writable(folder: Path, option: str, path: Any) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {path}: cannot write into {folder} (permission denied)")
+
+
+def require_extra(module: str, extra: str, option: str) -> None:
+    """Refuse an option whose optional package is not installed, before any work starts:
+    ``--plot needs matplotlib: pip install 'nnmath[plot]'``."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise CLIError(f"{option} needs {module}: pip install 'nnmath[{extra}]'")
 
 
 def positive_int(text: str) -> int:
