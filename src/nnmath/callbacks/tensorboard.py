@@ -7,6 +7,7 @@ step of every value is the number of epochs done: step 0 is the network before t
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,13 +130,19 @@ class TensorBoard(LayerProbe):
         step = history.epochs
         if self.logdir.exists() and not self.logdir.is_dir():
             raise ValueError(f"TensorBoard logdir {self.logdir} is a file: give a folder")
-        # a resumed run: values at step >= the checkpoint's epochs are dropped from earlier files
-        self.writer = self._SummaryWriter(str(self.logdir), purge_step=step or None)
-        stats = self.statistics(net, ("begin", step), arrays=self.histograms)
-        self.writer.add_custom_scalars(custom_scalar_layout(stats.layers))
-        if step == 0:
+        # a resumed run continues after its checkpoint's epochs: what an interrupted run wrote
+        # past them is dropped from the earlier files (TensorBoard's purge). The suffix keeps
+        # a second writer in the same second off the first one's file, and sorts after it
+        # (TensorBoard reads a folder's files in the order of their names).
+        suffix = f".{time.time_ns():020d}.{os.getpid()}"
+        self.writer = self._SummaryWriter(
+            str(self.logdir), purge_step=step + 1 if step else None, filename_suffix=suffix
+        )
+        if step == 0:  # a resumed run's network at ``step`` was written by the earlier run
+            stats = self.statistics(net, ("begin", step), arrays=self.histograms)
+            self.writer.add_custom_scalars(custom_scalar_layout(stats.layers))
             self.writer.add_text("network", _describe(net), 0)
-        self._write_layers(stats, step)
+            self._write_layers(stats, step)
         self.writer.flush()
 
     def on_epoch_end(self, net: Any, history: History, epoch: int) -> None:

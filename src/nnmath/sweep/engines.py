@@ -16,15 +16,17 @@ from .task import Task, run_task
 __all__ = ["connect", "dask_results", "joblib_results"]
 
 
-def joblib_results(tasks: list[Task], n_jobs: int, delay: float) -> Iterator[dict[str, Any]]:
+def joblib_results(
+    tasks: list[Task], n_jobs: int, delay: float, tensorboard: str | None = None
+) -> Iterator[dict[str, Any]]:
     if n_jobs == 1:
         for t in tasks:
-            yield run_task(t, delay)
+            yield run_task(t, delay, tensorboard)
         return
     from joblib import Parallel, delayed
 
     yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(run_task)(t, delay) for t in tasks
+        delayed(run_task)(t, delay, tensorboard) for t in tasks
     )
 
 
@@ -47,14 +49,18 @@ def connect(scheduler: str, timeout: float) -> Any:
         ) from None
 
 
-def dask_results(tasks: list[Task], client: Any, delay: float) -> Iterator[dict[str, Any]]:
+def dask_results(
+    tasks: list[Task], client: Any, delay: float, tensorboard: str | None = None
+) -> Iterator[dict[str, Any]]:
     from distributed import as_completed
 
     run_id = uuid.uuid4().hex[:8]
     futures = []
     try:
         futures = [
-            client.submit(run_task, t, delay, key=f"nnmath-sweep-{t.key}-{run_id}", pure=False)
+            client.submit(
+                run_task, t, delay, tensorboard, key=f"nnmath-sweep-{t.key}-{run_id}", pure=False
+            )
             for t in tasks
         ]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}

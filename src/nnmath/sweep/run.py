@@ -77,6 +77,7 @@ def run_sweep(
     on_start: Callable[[int, int], None] | None = None,
     connect_timeout: float = 10.0,
     delay: float = 0.0,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> SweepResult:
     """Run every task of ``sweep`` not yet in ``out`` and stream the rows into ``out``.
 
@@ -106,6 +107,10 @@ def run_sweep(
         Seconds to wait for the scheduler.
     delay : float
         Seconds each task sleeps before it starts (to test interruptions).
+    tensorboard : path, optional
+        Write one TensorBoard run per task into this folder
+        (:class:`nnmath.callbacks.TensorBoard`, in a sub-folder named by :func:`run_name`;
+        on a Dask cluster a folder the workers can write to).
 
     Returns
     -------
@@ -132,7 +137,8 @@ def run_sweep(
         writer = _open(stack, client, sweep, stream, existing, rewrite)
         if on_start is not None:
             on_start(len(pending), skipped)
-        results = stack.enter_context(closing(_engine(pending, client, n_jobs, delay)))
+        logdir = None if tensorboard is None else str(tensorboard)
+        results = stack.enter_context(closing(_engine(pending, client, n_jobs, delay, logdir)))
         new_rows = _write_rows(results, writer, done, len(pending), on_result)
     by_key = {r["key"]: r for r in existing + new_rows}
     rows = [by_key[t.key] for t in tasks if t.key in by_key]
@@ -182,15 +188,15 @@ def _open(
 
 
 def _engine(
-    pending: list[Task], client: Any, n_jobs: int, delay: float
+    pending: list[Task], client: Any, n_jobs: int, delay: float, tensorboard: str | None
 ) -> Iterator[dict[str, Any]]:
     """The rows of ``pending`` as they finish: on the Dask ``client``, else in local processes."""
     if not pending:
         return
     if client is not None:
-        yield from dask_results(pending, client, delay)
+        yield from dask_results(pending, client, delay, tensorboard)
     else:
-        yield from joblib_results(pending, n_jobs, delay)
+        yield from joblib_results(pending, n_jobs, delay, tensorboard)
 
 
 def _write_rows(

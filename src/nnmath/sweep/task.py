@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Task", "cache_info", "run_task"]
+__all__ = ["Task", "cache_info", "run_name", "run_task"]
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,32 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def run_task(task: Task, delay: float = 0.0) -> dict[str, Any]:
+def run_name(task: Task) -> str:
+    """The folder name of a task's TensorBoard run: its main parameters, seed and key,
+    ``sigmoid-depth4-w30-scaled_normal-eta0.1-seed0-1a2b3c4d``."""
+    p = task.params
+    return (
+        f"{p['activation']}-depth{p['depth']}-w{p['width']}-{p['init']}-eta{p['eta']:g}"
+        f"-seed{task.seed_index}-{task.key[:8]}"
+    )
+
+
+def _tensorboard(task: Task, tensorboard: str | None, X: Any, y: Any) -> list[Any]:
+    """The task's TensorBoard callback (layers measured on the rows of the speeds), or none."""
+    if tensorboard is None:
+        return []
+    from ..callbacks import TensorBoard
+
+    return [TensorBoard(os.path.join(tensorboard, run_name(task)), X=X, Y=y, max_rows=len(y))]
+
+
+def run_task(task: Task, delay: float = 0.0, tensorboard: str | None = None) -> dict[str, Any]:
     """Run one task and return its row (plain Python values; non-finite numbers as None).
 
     The network is initialised from the first child of the task's ``SeedSequence`` and the
     mini-batches are shuffled with the second, on one BLAS thread, so the row depends on the
-    task alone. ``delay`` seconds of sleep first (for tests of interruptions).
+    task alone. ``delay`` seconds of sleep first (for tests of interruptions); the
+    TensorBoard run goes to ``tensorboard/run_name(task)`` when a folder is given.
     """
     from threadpoolctl import threadpool_limits
 
@@ -119,7 +139,7 @@ def run_task(task: Task, delay: float = 0.0) -> dict[str, Any]:
             dtype=p["dtype"],
             rng=np.random.default_rng(init_ss),
         )
-        callbacks = []
+        callbacks = _tensorboard(task, tensorboard, X, y)
         if task.measure == "vanishing":
             speeds.append(gradient_norms(net, X, y).nabla_b)
             callbacks.append(lambda n, h, e: speeds.append(gradient_norms(n, X, y).nabla_b))
