@@ -10,11 +10,13 @@ from typing import Any
 from ._common import (
     CLIError,
     add_output_options,
+    check_output_path,
     comma_list,
     dataset_help,
     emit_json,
     print_table,
     progress,
+    require_extra,
 )
 
 #: command-line option -> (grid parameter, element type)
@@ -97,6 +99,11 @@ def add_parser(sub: Any) -> None:
         help="seconds to wait for the scheduler (default 10)",
     )
     run.add_argument("--plot", metavar="DIR", help="write the summary plots into DIR")
+    run.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write one TensorBoard run per task into DIR (needs nnmath[tensorboard])",
+    )
     add_output_options(p)
     p.set_defaults(run=run_command)
 
@@ -135,6 +142,9 @@ def run_command(args: argparse.Namespace) -> int:
     from ..sweep import run_sweep
 
     sweep = build_sweep(args)
+    if args.tensorboard:
+        require_extra("tensorboardX", "tensorboard", "--tensorboard")
+        check_output_path(args.tensorboard, "--tensorboard", folder=True)
     show = not (args.quiet or args.json)
     n_tasks = len(sweep.tasks())
     if show:
@@ -165,6 +175,7 @@ def run_command(args: argparse.Namespace) -> int:
             on_start=on_start,
             on_result=on_result,
             connect_timeout=args.connect_timeout,
+            tensorboard=args.tensorboard,
         )
     summary = result.summary()
     plots: list[str] = []

@@ -20,6 +20,7 @@ from ._common import (
     CLIError,
     add_name_option,
     add_output_options,
+    check_output_path,
     comma_list,
     dataset,
     dataset_help,
@@ -28,6 +29,7 @@ from ._common import (
     positive_int,
     print_table,
     progress,
+    require_extra,
 )
 
 
@@ -62,6 +64,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="continue the run saved in --checkpoint FILE (--epochs is the total)",
     )
+    add_watch_options(p)
     add_output_options(p)
     p.set_defaults(run=run)
 
@@ -124,6 +127,37 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default=None, help="cpu | cuda (default: cpu; cuda for --backend cupy)"
     )
+
+
+def add_watch_options(p: argparse.ArgumentParser) -> None:
+    """``--tensorboard DIR`` and ``--log FILE``: watch the run while it trains."""
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="write TensorBoard files into DIR: per layer ‖∂C/∂b^l‖, ‖∂C/∂w^l‖, σ', saturated "
+        "and dead units, histograms; costs, accuracies, η (needs nnmath[tensorboard])",
+    )
+    p.add_argument(
+        "--log",
+        metavar="FILE",
+        default=None,
+        help="write one row per epoch as it ends to FILE (.csv or .jsonl): costs, "
+        "accuracies, η, per-layer speeds ‖∂C/∂b^l‖",
+    )
+
+
+def watch_callbacks(args: argparse.Namespace) -> list[Any]:
+    """The callbacks of ``--tensorboard`` and ``--log`` (checked before any data is loaded)."""
+    from ..callbacks import EpochLogger, TensorBoard
+
+    out: list[Any] = []
+    if getattr(args, "tensorboard", None):
+        require_extra("tensorboardX", "tensorboard", "--tensorboard")
+        out.append(TensorBoard(check_output_path(args.tensorboard, "--tensorboard", folder=True)))
+    if getattr(args, "log", None):
+        out.append(EpochLogger(check_output_path(args.log, "--log")))
+    return out
 
 
 def _probability(text: str) -> float:
@@ -235,6 +269,7 @@ def train_network(
 
     Returns ``(net, history, data, seconds)``.
     """
+    watching = watch_callbacks(args)
     data = _load(args.dataset)
     net = build_network(args, data.n_features, data.n_classes)
     if show:
@@ -264,7 +299,7 @@ def train_network(
             seed=args.seed,
             patience=args.patience,
             monitor_training_accuracy=monitor_training_accuracy,
-            callbacks=[report],
+            callbacks=[report, *watching],
             checkpoint=getattr(args, "checkpoint", None),
             resume=getattr(args, "resume", False),
             schedule=getattr(args, "schedule", None),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from ._common import (
     CLIError,
     add_name_option,
     add_output_options,
+    check_output_path,
     comma_list,
     dataset,
     dataset_help,
@@ -31,6 +33,7 @@ from ._common import (
     names,
     print_table,
     progress,
+    require_extra,
 )
 
 #: Nielsen, "Neural Networks and Deep Learning", chapter 5: one random draw each,
@@ -73,6 +76,14 @@ def add_parser(sub: Any) -> None:
         "--markdown",
         action="store_true",
         help="print the tables as Markdown (for notes and READMEs)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="write one TensorBoard run per network and seed into DIR: per layer the speeds, "
+        "σ', saturated and dead units, histograms (at initialisation, and per epoch with "
+        "--epochs; needs nnmath[tensorboard])",
     )
     add_output_options(p)
     p.set_defaults(run=run)
@@ -182,20 +193,12 @@ def measure(
 ) -> dict[str, Any]:
     """Speeds of the hidden layers for every seed: a dict ready for JSON and the plot."""
     from ..diagnostics import GradientTracker, gradient_norms
-    from ..network import Network
 
     n_hidden = len(sizes) - 2
     runs, epochs = [], [0]
     for s in range(args.seeds):
-        net = Network(
-            sizes,
-            activation=activation,
-            output_activation=args.output_activation,
-            cost=args.cost,
-            init=init,
-            seed=args.seed + s,
-            dtype=args.dtype,
-        )
+        net = _network(sizes, activation, init, args.seed + s, args)
+        watch = _tensorboard(args, sizes, activation, init, args.seed + s, X, y)
         if args.epochs > 0:
             tracker = GradientTracker(X, y, every=args.track_every, max_rows=len(y))
             history = net.fit(
@@ -206,12 +209,14 @@ def measure(
                 eta=args.eta,
                 lmbda=args.lmbda,
                 seed=args.seed + s,
-                callbacks=[tracker],
+                callbacks=[tracker, *watch],
             )
             rec = history.extra["gradient_norms"]
             epochs = rec["epoch"]
             runs.append([row[:n_hidden] for row in rec["nabla_b"]])
         else:
+            if watch:  # zero epochs: the callbacks see the network at initialisation
+                net.fit(X, y, epochs=0, callbacks=watch)
             runs.append([gradient_norms(net, X, y).nabla_b[:n_hidden]])
         advance(1)
     speeds = np.asarray(runs)  # (seeds, entries, hidden layers)
@@ -219,16 +224,7 @@ def measure(
     if args.factors:
         from ..diagnostics import vanishing_factors
 
-        first = Network(
-            sizes,
-            activation=activation,
-            output_activation=args.output_activation,
-            cost=args.cost,
-            init=init,
-            seed=args.seed,
-            dtype=args.dtype,
-        )
-        factors = vanishing_factors(first, X, y)
+        factors = vanishing_factors(_network(sizes, activation, init, args.seed, args), X, y)
     book = None
     if activation == "sigmoid" and init == "scaled_normal" and args.cost == "cross_entropy":
         book = BOOK_SPEEDS.get(tuple(sizes))
@@ -251,6 +247,34 @@ def measure(
     }
 
 
+def _network(sizes: list[int], act: str, init: str, seed: int, args: argparse.Namespace) -> Any:
+    """One network of the comparison, with the command's output activation, cost and dtype."""
+    from ..network import Network
+
+    return Network(
+        sizes,
+        activation=act,
+        output_activation=args.output_activation,
+        cost=args.cost,
+        init=init,
+        seed=seed,
+        dtype=args.dtype,
+    )
+
+
+def _tensorboard(
+    args: argparse.Namespace, sizes: list[int], act: str, init: str, seed: int, X: Any, y: Any
+) -> list[Any]:
+    """A TensorBoard callback for one network and seed (``--tensorboard``), or none: the run
+    ``DIR/784x30x30x10-sigmoid-scaled_normal-seed0``, measured on the same rows as the speeds."""
+    if not args.tensorboard:
+        return []
+    from ..callbacks import TensorBoard
+
+    name = f"{'x'.join(map(str, sizes))}-{act}-{init}-seed{seed}"
+    return [TensorBoard(Path(args.tensorboard) / name, X=X, Y=y, max_rows=len(y))]
+
+
 def _checkpoints(epochs: list[float], k: int = 6) -> list[int]:
     """Indices of about ``k`` entries spread over the run (first and last included)."""
     n = len(epochs)
@@ -264,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--subset must be at least 1, got {args.subset}")
     if args.epochs < 0:
         raise CLIError(f"--epochs must be 0 or more, got {args.epochs}")
+    if args.tensorboard:
+        require_extra("tensorboardX", "tensorboard", "--tensorboard")
+        check_output_path(args.tensorboard, "--tensorboard", folder=True)
     data = _load(args.dataset)
     X, y = data.train[0][: args.subset], data.train[1][: args.subset]
     archs = _architectures(args, data.n_features, data.n_classes)
