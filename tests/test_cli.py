@@ -242,7 +242,7 @@ def test_train_plot_onto_a_file_is_an_error(capsys, tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     code, _, err = run_cli(capsys, "train", "--epochs", "1", "--plot", str(target))
-    assert code == 2 and "not a directory" in err and len(err.splitlines()) == 1
+    assert code == 2 and "not a folder" in err and len(err.splitlines()) == 1
 
 
 # ------------------------------------------------------------------ plot

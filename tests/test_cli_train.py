@@ -58,14 +58,17 @@ def test_train_prints_epochs_and_a_summary(capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--eta", "fast"], "invalid float value"),
+        (["train", "--eta", "fast"], "argument --eta: expected a finite number > 0, got 'fast'"),
         (["train", "--cost", "hinge"], "unknown cost 'hinge'"),
         (["train", "--activation", "no_such_sigma"], "unknown activation 'no_such_sigma'"),
         (["train", "--init", "xavier"], "unknown init 'xavier'"),
         (["train", "--sizes", "10,5,10"], "does not fit the data"),
         (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
         (["train", "--optimizer", "lbfgs"], "unknown optimizer"),
-        (["train", "--epochs", "1", "--batch-size", "0"], "mini_batch_size"),
+        (
+            ["train", "--epochs", "1", "--batch-size", "0"],
+            "--batch-size: expected a positive integer",
+        ),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(argv, message) -> None:

@@ -139,6 +139,9 @@ class Network:
         self.dropout = _dropout.check_dropout(dropout, len(self.sizes) - 2)
         self.L = len(self.sizes)
         self.dtype = resolve_dtype(dtype)
+        validation.check_memory(  # before any allocation: [784, 10**9, 10] is refused here
+            validation.parameter_bytes(self.sizes, self.dtype), f"a network of sizes {self.sizes}"
+        )
         self.cost_function = get_cost(cost)
         self.activation_functions = layer_activations(
             activation, output_activation, len(self.sizes) - 1, self.cost_function

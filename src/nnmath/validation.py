@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "check_memory",
     "check_sizes",
+    "parameter_bytes",
     "check_inputs",
     "check_targets",
     "check_inputs_on_device",
@@ -36,12 +39,43 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
     return out
 
 
-def _as_numeric(X: Any, name: str) -> np.ndarray:
-    if hasattr(X, "detach") or hasattr(X, "get"):  # torch / cupy: bring to host first
-        from .backend import to_numpy
+def parameter_bytes(sizes: Sequence[int], dtype: Any) -> int:
+    """Bytes of the weights and biases of ``sizes``: ``Σ_l (n_{l−1} + 1) n_l`` numbers."""
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) * np.dtype(dtype).itemsize
 
-        X = to_numpy(X)
-    arr = np.asarray(X)
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return None
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, ``nbytes`` of ``what`` that cannot fit in the machine's
+    physical memory (a layer of 10⁹ units), with the number of bytes it would need.
+
+    Raises
+    ------
+    ValueError
+    """
+    total = _physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{what} would need {nbytes:,} bytes ({nbytes / 1e9:.3g} GB), more than this "
+            f"machine's {total / 1e9:.3g} GB of memory: use fewer or smaller layers "
+            "(or a smaller mini-batch)"
+        )
+
+
+def _as_numeric(X: Any, name: str) -> np.ndarray:
+    """``X`` as a NumPy array (torch / CuPy brought to the host; a pandas DataFrame or Series
+    through ``np.asarray``, which keeps its values and drops its index)."""
+    from .backend import to_numpy
+
+    arr = to_numpy(X)
+    if arr.dtype == object:
+        _refuse_huge_integers(arr, name)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -49,8 +83,39 @@ def _as_numeric(X: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _refuse_huge_integers(arr: np.ndarray, name: str) -> None:
+    """An object array of Python integers is what NumPy makes of integers beyond 64 bits:
+    name the first such value instead of calling the array non-numeric."""
+    flat = arr.reshape(-1)
+    for v in flat[:1_000_000]:
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+            raise ValueError(
+                f"{name} holds the value {v}, beyond the range of a 64-bit integer "
+                f"(±{2**63}); labels must be class numbers 0, 1, …"
+            )
+
+
+def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
+    """Finite values of ``source`` that become ±inf in ``dtype`` (1e39 in float32): say so,
+    rather than count them among NaN and infinite values."""
+    if not np.issubdtype(source.dtype, np.number) or not np.isfinite(source).all():
+        return
+    top = float(np.finfo(dtype).max)
+    big = np.abs(source.astype(np.float64)) > top
+    if big.any():
+        largest = float(np.max(np.abs(source[big]).astype(np.float64)))
+        raise ValueError(
+            f"{name} has {int(big.sum())} finite values too large for {np.dtype(dtype).name} "
+            f"(largest magnitude {largest:.3g}; {np.dtype(dtype).name} holds up to {top:.3g}): "
+            "scale the inputs (e.g. to [0, 1]), or use dtype='float64'"
+        )
+
+
 def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
-    """Return ``X`` as a 2-D array of ``dtype``, rows are examples.
+    """Return ``X`` as a C-ordered 2-D array of ``dtype``, rows are examples.
+
+    A Fortran-ordered or strided ``X`` (``DataFrame.to_numpy()`` gives one) is copied once to
+    C order here, so that training takes the compiled epoch on it as on any array.
 
     Raises
     ------
@@ -72,10 +137,15 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
         )
     if arr.shape[0] == 0:
         raise ValueError("X has no rows")
-    arr = np.asarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):  # too large for dtype: reported below, by value
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     # NaN and ±inf reach the sum, which allocates nothing the size of X (a full boolean
     # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite.
-    if not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
+        total = np.sum(arr)
+    if not np.isfinite(total) and not np.isfinite(arr).all():
+        _refuse_too_large(source, dtype, "X")
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"X contains {bad} NaN or infinite values; clean or impute them first")
     return arr
@@ -93,13 +163,18 @@ def _integer_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
         raise ValueError("y contains NaN or infinite values")
     if np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
         raise ValueError("y must hold integer class labels or one-hot rows; got non-integer values")
-    labels = y.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+    # the range is checked on the values as given: a cast first would turn 1e20 into -2**63
+    outside = (y < 0) | (y >= n_classes)
+    if y.size and outside.any():
+        row = int(np.argmax(outside))
+        value = y[row].item()
+        shown = int(value) if isinstance(value, float) and abs(value) < 2**63 else value
         raise ValueError(
-            f"labels out of range: found {labels.min()}..{labels.max()}, the output layer "
+            f"labels out of range: label {shown} at row {row} ({int(outside.sum())} outside "
+            f"0..{n_classes - 1}, from {y.min().item()} to {y.max().item()}); the output layer "
             f"has {n_classes} units, so labels must be in 0..{n_classes - 1}"
         )
-    return labels
+    return y.astype(np.int64)
 
 
 def check_targets(Y: Any, n: int, n_outputs: int, dtype: Any) -> np.ndarray:
@@ -123,8 +198,11 @@ def check_targets(Y: Any, n: int, n_outputs: int, dtype: Any) -> np.ndarray:
             f"Y has shape {arr.shape}; expected ({n}, {n_outputs}) one-hot rows "
             f"or ({n},) integer labels"
         )
-    arr = np.asarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
+        _refuse_too_large(source, dtype, "Y")
         raise ValueError("Y contains NaN or infinite values")
     return arr
 

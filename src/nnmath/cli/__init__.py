@@ -130,6 +130,20 @@ def _stdout_to_devnull() -> None:
     os.close(devnull)
 
 
+def _interrupted(args: argparse.Namespace, argv: Sequence[str] | None) -> str:
+    """What Ctrl-C prints: with a ``--checkpoint``, the command that continues the run."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if not checkpoint or not os.path.exists(checkpoint):
+        return "nnmath: interrupted"
+    from ._advice import resume_command
+
+    words = sys.argv[1:] if argv is None else argv
+    return (
+        f"nnmath: interrupted; {checkpoint} holds the last finished epoch. Continue with:\n"
+        f"  {resume_command(words)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser(argv, every_command=False)
@@ -145,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stdout_to_devnull()
         return 1
     except KeyboardInterrupt:
-        print("nnmath: interrupted", file=sys.stderr)
+        print(_interrupted(args, argv), file=sys.stderr)
         return 130
     except EXPECTED_ERRORS as exc:
         if args.debug:

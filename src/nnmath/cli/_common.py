@@ -74,6 +74,20 @@ class HelpFormatter(argparse.HelpFormatter):
                 self._action_max_length, longest + self._current_indent + self._indent_increment
             )
 
+    def _get_help_string(self, action: argparse.Action) -> str:
+        """The option's help, with ``(default X)`` added when the text does not state it."""
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text.lower()
+            and default not in (None, False, argparse.SUPPRESS)
+            and not isinstance(action, argparse._SubParsersAction)
+        ):
+            shown = ",".join(map(str, default)) if isinstance(default, list) else default
+            text += f" (default {str(shown).replace('%', '%%')})"
+        return text
+
     def _format_action(self, action: argparse.Action) -> str:
         text = super()._format_action(action)
         if isinstance(action, argparse._SubParsersAction):

@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         metavar="URL",
         help="base URL to download from instead of the built-in mirrors "
-        "(repeat to try several in turn)",
+        "(repeat to try several in turn; default: the built-in ones)",
     )
     d.add_argument(
         "--force",
@@ -53,8 +53,10 @@ def add_parser(sub: Any) -> None:
     d.set_defaults(run=run_download)
 
     w = actions.add_parser("where", help="show the folder the loader would read NAME from")
-    w.add_argument("name", choices=sorted(FILES))
-    w.add_argument("--dir", default=None, help="look only in this folder")
+    w.add_argument("name", choices=sorted(FILES), help="the data set")
+    w.add_argument(
+        "--dir", default=None, help="look only in this folder (default: every usual place)"
+    )
     add_output_options(w)
     w.set_defaults(run=run_where)
 

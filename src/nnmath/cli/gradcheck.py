@@ -22,6 +22,8 @@ from ._common import (
     dataset_help,
     emit_json,
     names,
+    number,
+    positive_int,
 )
 
 
@@ -56,16 +58,35 @@ def add_parser(sub: Any) -> None:
         "scaled_normal",
         f"weight initialisation: {names(INITS)} (default scaled_normal)",
     )
-    p.add_argument("--examples", type=int, default=8, help="number of examples (default 8)")
+    p.add_argument(
+        "--examples", type=positive_int, default=8, help="number of examples (default 8)"
+    )
     p.add_argument(
         "--dataset",
         type=dataset,
         default=None,
-        help=f"take the examples from this data set: {dataset_help()}",
+        help=f"take the examples from this data set: {dataset_help()} (default: random "
+        "examples drawn from --seed)",
     )
-    p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
-    p.add_argument("--tol", type=float, default=1e-4, help="largest relative error that passes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--eps",
+        type=number(low=0, low_open=True),
+        default=1e-6,
+        help="step ε of the central difference (C(w+ε) − C(w−ε)) / 2ε, in float64 (default 1e-6)",
+    )
+    p.add_argument(
+        "--tol",
+        type=number(low=0, low_open=True),
+        default=1e-4,
+        help="largest relative error |backprop − difference| / max(|backprop|, |difference|) "
+        "that passes (default 1e-4)",
+    )
+    p.add_argument(
+        "--seed",
+        type=number(int, low=0),
+        default=0,
+        help="seed of the weights and of the random examples (default 0)",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 

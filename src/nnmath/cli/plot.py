@@ -64,7 +64,14 @@ def add_parser(sub: Any) -> None:
                 "--model",
                 metavar="FILE",
                 default=None,
-                help="a saved model (.safetensors) instead of training one",
+                help="a saved model or a training checkpoint (nnmath train --save / "
+                "--checkpoint, .safetensors) instead of training one here"
+                + (
+                    "; curves needs a checkpoint, which holds the history"
+                    if kind == "curves"
+                    else ""
+                )
+                + " (default: train one)",
             )
             if kind != "curves":
                 k.add_argument(
@@ -107,6 +114,24 @@ def _load_model(path: str) -> Any:
     return nnmath.load(path)
 
 
+def _checkpoint_history(path: str) -> Any:
+    """The training history a checkpoint (``nnmath train --checkpoint``) holds; ``None`` for
+    a saved model, which has none."""
+    import json
+
+    from ..callbacks import History
+    from ..io import read_model_file
+
+    _, _, metadata = read_model_file(path)
+    if "checkpoint" not in metadata:
+        return None
+    try:
+        fields = json.loads(metadata["checkpoint"])["history"]
+        return History(**{k: v for k, v in fields.items() if k in History.__dataclass_fields__})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CLIError(f"--model {path}: the checkpoint's history is malformed ({exc})") from None
+
+
 def _network_and_data(args: argparse.Namespace, show: bool) -> tuple[Any, Any, Any]:
     """A trained network, its history (None for a loaded model without one) and the data."""
     if getattr(args, "model", None):
@@ -119,7 +144,8 @@ def _network_and_data(args: argparse.Namespace, show: bool) -> tuple[Any, Any, A
                 f"the model expects {net.sizes[0]} inputs (sizes[0]) but data set "
                 f"{data.name!r} has {data.n_features} features: pick the matching --dataset"
             )
-        return net, getattr(net, "history", None), data
+        history = _checkpoint_history(args.model) if args.kind == "curves" else None
+        return net, history, data
     net, history, data, _ = train_network(args, show, monitor_training_accuracy=True)
     return net, history, data
 
@@ -145,8 +171,9 @@ def run(args: argparse.Namespace) -> int:
         if args.kind == "curves":
             if history is None:
                 raise CLIError(
-                    f"--model {args.model}: the file holds no training history; drop --model "
-                    "to train a network here and draw its curves"
+                    f"--model {args.model}: a saved model holds no training history; give the "
+                    "--checkpoint FILE of 'nnmath train' instead, or drop --model to train a "
+                    "network here and draw its curves"
                 )
             plots.plot_learning_curves(
                 history, title=f"{data.name}: {describe(net)}", path=out, dpi=args.dpi

@@ -52,7 +52,9 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="folder of MNIST's IDX files, or one holding mnist/ (default: the usual search)",
     )
-    p.add_argument("--plot", default=None, metavar="DIR", help="write the figures into DIR")
+    p.add_argument(
+        "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
+    )
     p.add_argument("--json", action="store_true", help="print the reports as JSON on stdout")
     p.set_defaults(run=run)
 

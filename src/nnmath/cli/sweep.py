@@ -14,6 +14,7 @@ from ._common import (
     comma_list,
     dataset_help,
     emit_json,
+    positive_int,
     print_table,
     progress,
     require_extra,
@@ -37,6 +38,14 @@ GRID_OPTIONS: dict[str, tuple[str, type]] = {
 }
 
 
+def _grid_help(param: Any) -> str:
+    """A grid option's meaning and default (the sweep file's value when it gives one)."""
+    text = param.describe()
+    if param.default is None or "default" in text:
+        return text
+    return f"{text} (default {param.default}, or the --config file's)"
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
@@ -55,7 +64,11 @@ def add_parser(sub: Any) -> None:
         help="what each run measures (train: cost and accuracy per epoch; "
         "vanishing: also each layer's speed of learning ‖∂C/∂b^l‖)",
     )
-    p.add_argument("--config", metavar="FILE", help="a sweep file (TOML); options override it")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a sweep file (TOML); options override it (default: none, the options alone)",
+    )
     grid = p.add_argument_group("grid (comma-separated values)")
     for opt, (name, kind) in GRID_OPTIONS.items():
         grid.add_argument(
@@ -63,11 +76,15 @@ def add_parser(sub: Any) -> None:
             dest=f"grid_{opt}",
             type=comma_list(kind),
             metavar=kind.__name__.upper(),
-            help=PARAMETERS[name].describe(),
+            help=_grid_help(PARAMETERS[name]),
         )
-    p.add_argument("--seeds", type=int, help="runs per grid point (default 1)")
+    p.add_argument("--seeds", type=positive_int, help="runs per grid point (default 1)")
     p.add_argument("--dataset", help=f"{dataset_help()} (default digits)")
-    p.add_argument("--subset", type=int, help="use only the first N training rows")
+    p.add_argument(
+        "--subset",
+        type=positive_int,
+        help="use only the first N training rows (default: all of them)",
+    )
     run = p.add_argument_group("execution")
     run.add_argument(
         "--out",
@@ -83,7 +100,7 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
-        help="run on this dask.distributed scheduler instead of locally",
+        help="run on this dask.distributed scheduler instead of locally (default: locally)",
     )
     run.add_argument(
         "--jobs",
@@ -91,18 +108,27 @@ def add_parser(sub: Any) -> None:
         default=-1,
         help="local worker processes (default -1: all cores; 1: this process)",
     )
-    run.add_argument("--max-tasks", type=int, help="stop after N tasks (resume later)")
+    run.add_argument(
+        "--max-tasks",
+        type=positive_int,
+        help="stop after N tasks, ≥ 1, and --resume later (default: run every task)",
+    )
     run.add_argument(
         "--connect-timeout",
         type=float,
         default=10.0,
         help="seconds to wait for the scheduler (default 10)",
     )
-    run.add_argument("--plot", metavar="DIR", help="write the summary plots into DIR")
+    run.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="write the summary plots into DIR (needs matplotlib; default: no plots)",
+    )
     run.add_argument(
         "--tensorboard",
         metavar="DIR",
-        help="write one TensorBoard run per task into DIR (needs nnmath[tensorboard])",
+        help="write one TensorBoard run per task into DIR (needs nnmath[tensorboard]; "
+        "default: none)",
     )
     add_output_options(p)
     p.set_defaults(run=run_command)

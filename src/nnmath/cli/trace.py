@@ -20,6 +20,7 @@ from ._common import (
     comma_list,
     emit_json,
     names,
+    number,
 )
 from .gradcheck import small_network
 
@@ -43,12 +44,19 @@ def add_parser(sub: Any) -> None:
         default=["sigmoid"],
         help=f"hidden activation(s): {names(ACTIVATIONS)}",
     )
-    add_name_option(p, "--output-activation", ACTIVATION, None, "output activation")
+    add_name_option(
+        p, "--output-activation", ACTIVATION, None, "output activation (default: the hidden one)"
+    )
     add_name_option(p, "--cost", COST, "quadratic", f"{names(COSTS)} (default quadratic)")
     add_name_option(
         p, "--init", INIT, "normal", f"weight initialisation: {names(INITS)} (default normal)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=number(int, low=0),
+        default=0,
+        help="seed of the weights (and of --x when not given) (default 0)",
+    )
     p.add_argument(
         "--x",
         type=comma_list(float),
@@ -61,8 +69,19 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="the target: a vector, or one class label (default: class 0)",
     )
-    p.add_argument("--format", choices=["markdown", "latex", "both"], default="markdown")
-    p.add_argument("--digits", type=int, default=4, help="significant digits (default 4)")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "latex", "both"],
+        default="markdown",
+        help="markdown: one table row per layer; latex: an align* environment of the "
+        "equations with their numbers; both: one after the other (default markdown)",
+    )
+    p.add_argument(
+        "--digits",
+        type=number(int, low=1, high=17),
+        default=4,
+        help="significant digits, 1 to 17 (default 4)",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -26,10 +27,12 @@ from ._common import (
     dataset_help,
     emit_json,
     names,
+    number,
     positive_int,
     print_table,
     progress,
     require_extra,
+    suggest,
 )
 
 
@@ -45,19 +48,22 @@ def add_parser(sub: Any) -> None:
         "--plot",
         metavar="DIR",
         default=None,
-        help="write curves.png, confusion.png (and misclassified.png for image data) into DIR",
+        help="write curves.png, confusion.png (and misclassified.png for image data) into DIR, "
+        "created if missing (needs matplotlib; default: no figures)",
     )
     p.add_argument(
         "--save",
         metavar="FILE",
         default=None,
-        help="save the trained network to FILE (safetensors, loads with nnmath.load)",
+        help="save the trained network to FILE (safetensors, loads with nnmath.load; default: "
+        "not saved)",
     )
     p.add_argument(
         "--checkpoint",
         metavar="FILE",
         default=None,
-        help="save a checkpoint to FILE after every epoch",
+        help="save a checkpoint to FILE after every epoch (default: none); Ctrl-C then prints "
+        "the command that continues the run",
     )
     p.add_argument(
         "--resume",
@@ -92,17 +98,46 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
     add_name_option(p, "--init", INIT, "scaled_normal", f"{names(INITS)} (default scaled_normal)")
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=10, help="mini-batch size (default 10)")
-    p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
-    p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (default 0)")
-    add_name_option(p, "--optimizer", OPTIMIZER, "sgd", f"{names(OPTIMIZERS)} (default sgd)")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    p.add_argument("--patience", type=int, default=None, help="early stopping patience")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=10,
+        help="mini-batch size m (default 10; clipped, with a note, to the training rows)",
+    )
+    p.add_argument(
+        "--eta",
+        type=number(low=0, low_open=True),
+        default=0.5,
+        help="learning rate η (default 0.5 here; Network.fit's default is 3.0, the book's "
+        "chapter-1 value for the quadratic cost)",
+    )
+    p.add_argument(
+        "--lmbda", type=number(low=0), default=0.0, help="L2 regularisation λ, ≥ 0 (default 0)"
+    )
+    add_name_option(
+        p, "--optimizer", OPTIMIZER, "sgd", f"update rule: {names(OPTIMIZERS)} (default sgd)"
+    )
+    p.add_argument(
+        "--momentum",
+        type=number(low=0, high=1),
+        default=0.0,
+        help="SGD momentum μ in [0, 1] (default 0: plain SGD)",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="early stopping: stop after this many epochs without a better validation "
+        "accuracy and restore the best epoch's weights (default: no early stopping)",
+    )
     p.add_argument(
         "--schedule",
         default=None,
+        type=_schedule,
         choices=sorted(SCHEDULES),
-        help="learning-rate schedule per epoch, from --eta (default: none, η stays --eta)",
+        metavar="NAME",
+        help=f"learning-rate schedule per epoch, from --eta: {names(SCHEDULES)} (default: none, "
+        "η stays --eta)",
     )
     p.add_argument(
         "--dropout",
@@ -111,7 +146,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="probability of dropping a hidden unit during training, in [0, 1) (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    p.add_argument(
+        "--seed",
+        type=number(int, low=0),
+        default=0,
+        help="seed of weights and shuffling, ≥ 0 (default 0)",
+    )
     p.add_argument(
         "--dtype",
         default="float32",
@@ -158,6 +198,16 @@ def watch_callbacks(args: argparse.Namespace) -> list[Any]:
     if getattr(args, "log", None):
         out.append(EpochLogger(check_output_path(args.log, "--log")))
     return out
+
+
+def _schedule(text: str) -> str:
+    """A name of :data:`nnmath.schedules.SCHEDULES`, with a suggestion when misspelt."""
+    if text not in SCHEDULES:
+        raise argparse.ArgumentTypeError(
+            f"unknown schedule {text!r}{suggest(text, SCHEDULES)}: choose one of "
+            f"{sorted(SCHEDULES)}"
+        )
+    return text
 
 
 def _probability(text: str) -> float:
@@ -219,13 +269,16 @@ def run(args: argparse.Namespace) -> int:
         "activations": [a.name for a in net.activation_functions],
         "cost": net.cost_name,
         "epochs": history.epochs,
-        "best_epoch": None if history.best_epoch is None else history.best_epoch + 1,
+        # 0-based, as History.best_epoch and NNMathClassifier.best_epoch_ (printed: + 1)
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
         "training_cost": history.training_cost[-1] if history.epochs else None,
         "validation_accuracy": history.validation_accuracy[-1] if history.epochs else None,
         "test_accuracy": test_acc,
         "seconds": seconds,
         "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
         "backend": f"{net.backend.name}:{net.backend.device}",
+        "warnings": args.warnings,
     }
     if args.save:
         result["saved"] = str(net.save(args.save))
@@ -239,27 +292,77 @@ def run(args: argparse.Namespace) -> int:
     elif args.quiet:
         print(f"test accuracy {test_acc:.2%}")
     else:
-        print_table(
-            "nnmath train: summary",
-            ["", "value"],
-            [
-                [
-                    "data set",
-                    f"{data.name} ({len(data.train[1])} train / {len(data.test[1])} test)",
-                ],
-                ["network", ",".join(map(str, net.sizes))],
-                ["activations", ",".join(result["activations"])],
-                ["cost", net.cost_name],
-                ["epochs", history.epochs],
-                ["best validation epoch", result["best_epoch"]],
-                ["final training cost", f"{result['training_cost']:.4f}"],
-                ["final validation accuracy", f"{result['validation_accuracy']:.2%}"],
-                ["test accuracy", f"{test_acc:.2%}"],
-                ["time", f"{seconds:.1f} s ({result['seconds_per_epoch']:.3f} s/epoch)"],
-            ]
-            + [["plot", p] for p in result.get("plots", [])],
-        )
+        _print_summary(net, history, data, result)
     return 0
+
+
+def _print_summary(net: Any, history: Any, data: Any, result: dict[str, Any]) -> None:
+    best = result["best_epoch"]
+    print_table(
+        "nnmath train: summary",
+        ["", "value"],
+        [
+            ["data set", f"{data.name} ({len(data.train[1])} train / {len(data.test[1])} test)"],
+            ["network", ",".join(map(str, net.sizes))],
+            ["activations", ",".join(result["activations"])],
+            ["cost", net.cost_name],
+            ["epochs", history.epochs],
+            ["best validation epoch", None if best is None else best + 1],
+            ["final training cost", f"{result['training_cost']:.4f}"],
+            ["final validation accuracy", f"{result['validation_accuracy']:.2%}"],
+            ["test accuracy", f"{result['test_accuracy']:.2%}"],
+            [
+                "time",
+                f"{result['seconds']:.1f} s ({result['seconds_per_epoch']:.3f} s/epoch)",
+            ],
+        ]
+        + [["plot", p] for p in result.get("plots", [])],
+    )
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any data is loaded, outputs that could not be written at the end:
+    ``--save`` and ``--checkpoint`` files, the ``--plot`` folder (and matplotlib for it)."""
+    for option in ("save", "checkpoint"):
+        if getattr(args, option, None):
+            check_output_path(getattr(args, option), f"--{option}")
+    if getattr(args, "plot", None) is not None:
+        require_extra("matplotlib", "plot", "--plot")
+        check_output_path(args.plot, "--plot", folder=True)
+
+
+def _note(text: str) -> None:
+    print(f"nnmath train: {text}", file=sys.stderr, flush=True)
+
+
+def _fit_the_data(args: argparse.Namespace, net: Any, data: Any) -> None:
+    """Clip ``--batch-size`` to the training rows (with a note), and refuse mini-batch
+    buffers that need more memory than the machine has, before training starts."""
+    import numpy as np
+
+    from ..validation import check_memory
+
+    n = len(data.train[1])
+    if args.batch_size > n:
+        _note(f"note: --batch-size {args.batch_size} is more than the {n} training rows; using {n}")
+        args.batch_size = n
+    # the compiled epoch keeps z^l, a^l and δ^l of one mini-batch for every layer
+    itemsize = np.dtype(net.dtype).itemsize
+    check_memory(3 * args.batch_size * sum(net.sizes) * itemsize, "the mini-batch buffers")
+
+
+def _after_training(args: argparse.Namespace, net: Any, history: Any, data: Any) -> None:
+    """The learnt-nothing warnings and the early-stopping note, on stderr (and in ``--json``
+    under ``warnings``)."""
+    from ._advice import early_stopping_note, learning_warnings
+
+    args.warnings = learning_warnings(net, history, data.validation[0], data.n_classes)
+    quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
+    for text in args.warnings:
+        _note(f"warning: {text}")
+    note = early_stopping_note(history, args.patience)
+    if note is not None and not quiet:
+        _note(note)
 
 
 def train_network(
@@ -269,9 +372,11 @@ def train_network(
 
     Returns ``(net, history, data, seconds)``.
     """
+    check_outputs(args)
     watching = watch_callbacks(args)
     data = _load(args.dataset)
     net = build_network(args, data.n_features, data.n_classes)
+    _fit_the_data(args, net, data)
     if show:
         print(f"{data!r}\n{net!r}")
     t0 = time.perf_counter()
@@ -304,4 +409,6 @@ def train_network(
             resume=getattr(args, "resume", False),
             schedule=getattr(args, "schedule", None),
         )
-    return net, history, data, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    _after_training(args, net, history, data)
+    return net, history, data, seconds

@@ -31,6 +31,7 @@ from ._common import (
     dataset_help,
     emit_json,
     names,
+    positive_int,
     print_table,
     progress,
     require_extra,
@@ -57,13 +58,18 @@ def add_parser(sub: Any) -> None:
     )
     _add_network_options(p)
     _add_training_options(p)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="floating-point type of the networks and the gradients (default float32)",
+    )
     p.add_argument(
         "--plot",
         default=None,
         metavar="FILE",
         help="write a figure (PNG/SVG): speed per layer against epoch, or per "
-        "activation at initialisation",
+        "activation at initialisation (needs matplotlib; default: no figure)",
     )
     p.add_argument(
         "--factors",
@@ -83,7 +89,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="write one TensorBoard run per network and seed into DIR: per layer the speeds, "
         "σ', saturated and dead units, histograms (at initialisation, and per epoch with "
-        "--epochs; needs nnmath[tensorboard])",
+        "--epochs; needs nnmath[tensorboard]; default: none)",
     )
     add_output_options(p)
     p.set_defaults(run=run)
@@ -147,9 +153,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation (book: 5.0)")
     p.add_argument(
         "--track-every",
-        type=int,
+        type=positive_int,
         default=None,
-        help="record every K mini-batches instead of every epoch",
+        help="record every K mini-batches instead of every epoch (default: every epoch)",
     )
 
 
