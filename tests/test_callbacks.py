@@ -95,6 +95,44 @@ def test_on_batch_end_takes_the_reference_loop(data) -> None:
     ]
 
 
+@pytest.mark.skipif(not c_available(), reason="the compiled epoch is not built")
+def test_gradient_tracking_per_epoch_keeps_the_compiled_epoch(data) -> None:
+    X, y, *_ = data
+    kw = dict(epochs=3, mini_batch_size=8, eta=0.5, seed=0, track_gradients=True)
+    fast, slow = make_net().fit(X, y, **kw), make_net().fit(X, y, **kw, fast=False)
+    assert fast.extra["train_path"] == "c" and "fallback_reason" not in fast.extra
+    a, b = fast.extra["gradient_norms"], slow.extra["gradient_norms"]
+    assert a["step"] == b["step"] == [0, 7, 14, 21]  # ⌈50/8⌉ mini-batches an epoch
+    np.testing.assert_allclose(a["nabla_b"], b["nabla_b"], rtol=1e-12)  # same run, same rows
+    np.testing.assert_allclose(a["nabla_w"], b["nabla_w"], rtol=1e-12)
+    every = make_net().fit(X, y, **{**kw, "track_gradients": 7})
+    assert (
+        every.extra["train_path"] == "reference"
+        and "GradientTracker" in every.extra["fallback_reason"]
+    )
+    np.testing.assert_allclose(every.extra["gradient_norms"]["nabla_b"], a["nabla_b"], rtol=1e-12)
+
+
+class _Quiet(cb.Callback):
+    """An on_batch_end of its own that declares it does nothing."""
+
+    needs_batches = False
+
+    def on_batch_end(self, net, history, epoch, batch, n_batches):
+        raise AssertionError("not called on the compiled epoch")
+
+
+def test_needs_batches_declares_what_the_callback_needs(data) -> None:
+    assert not cb.wants_batches(_Quiet()) and cb.wants_batches(Recorder(batches=True))
+    forced = cb.Callback()
+    forced.needs_batches = True  # type: ignore[attr-defined]
+    assert cb.wants_batches(forced)
+    X, y, *_ = data
+    if c_available():
+        h = make_net().fit(X, y, epochs=1, eta=0.5, seed=0, callbacks=[_Quiet()])
+        assert h.extra["train_path"] == "c"
+
+
 def test_fallback_reasons(data) -> None:
     X, y, *_ = data
     h = make_net().fit(X, y, epochs=1, seed=0, fast=False)
