@@ -268,3 +268,14 @@ def test_tracking_survives_checkpoint_and_resume(tmp_path, data):
     assert a["epoch"] == b["epoch"] == [0, 1, 2, 3, 4]
     assert a["step"] == b["step"] == [0, 2, 4, 6, 8]
     assert np.allclose(a["nabla_b"], b["nabla_b"], rtol=1e-6)
+
+
+def test_trace_takes_a_label_as_a_one_element_array():
+    net = Network([2, 3, 2], seed=0)
+    x = np.array([0.1, 0.2])
+    by_int = trace(net, x, 0)
+    for label in (np.array([0]), [0], np.array(0)):
+        assert trace(net, x, label).to_dict() == by_int.to_dict()
+    assert by_int.y == [1.0, 0.0]
+    one_output = Network([2, 3, 1], seed=0)  # one output unit: [0.5] is the target itself
+    assert trace(one_output, x, np.array([0.5])).y == [0.5]

@@ -280,3 +280,96 @@ def test_dropout_arguments_are_checked(dropout, message) -> None:
         nm.Network([4, 5, 5, 2], dropout=dropout)
     with pytest.raises(ValueError, match="has none"):
         nm.Network([4, 2], dropout=0.5)
+
+
+# ---------------------------------------------------------------- fit from two threads at once
+
+
+def _blas_or_skip():
+    from nnmath._blas import blas_threads
+
+    blas = blas_threads()
+    if blas is None:
+        pytest.skip("the compiled epochs do not call NumPy's OpenBLAS here (no thread count)")
+    return blas
+
+
+def test_one_blas_thread_is_a_counted_hold():
+    from nnmath._blas import one_blas_thread, user_threads
+
+    blas = _blas_or_skip()
+    before = blas.get()
+    blas.set(3)
+    try:
+        first, second = one_blas_thread(blas), one_blas_thread(blas)
+        first.__enter__()
+        second.__enter__()
+        assert blas.get() == 1 and user_threads(blas) == 3  # a second fit sizes its work by 3
+        first.__exit__(None, None, None)  # the first to end must not restore under the second
+        assert blas.get() == 1
+        second.__exit__(None, None, None)
+        assert blas.get() == 3 and user_threads(blas) == 3
+    finally:
+        blas.set(before)
+
+
+def test_interleaved_runners_leave_openblas_its_thread_count():
+    # what two fits in two threads do: A holds, B holds, A ends, B ends (B saw A's 1)
+    from nnmath.fast import epoch_runner
+
+    blas = _blas_or_skip()
+    before = blas.get()
+    blas.set(2)
+    try:
+        net = nm.Network([8, 5, 3], seed=0)
+        X = np.random.default_rng(0).random((128, 8), dtype=np.float32)
+        Y = np.eye(3, dtype=np.float32)[np.arange(128) % 3]
+        opt = nm.optim.get_optimizer("sgd", eta=0.1)
+        a, b = (epoch_runner(net, opt, X, Y, 64, "c", threads=2) for _ in range(2))
+        with a.blas_on_one_thread():
+            inner = b.blas_on_one_thread()
+            inner.__enter__()
+        assert blas.get() == 1  # b still holds
+        inner.__exit__(None, None, None)
+        assert blas.get() == 2
+    finally:
+        blas.set(before)
+
+
+def test_two_threads_fitting_at_once_get_the_results_they_get_alone():
+    import threading
+
+    from nnmath.data import load_digits
+
+    blas = _blas_or_skip()
+    data = load_digits()
+    before = blas.get()
+
+    def run(seed):
+        net = nm.Network([64, 30, 10], cost="cross_entropy", seed=seed)
+        h = net.fit(
+            *data.train,
+            epochs=2,
+            mini_batch_size=64,
+            eta=1.0,
+            seed=seed,
+            validation_data=data.validation,
+        )
+        return [W.copy() for W in net.weights], h.training_cost, h.extra["train_threads"]
+
+    alone = {seed: run(seed) for seed in (0, 1)}
+    for _ in range(4):
+        results = {}
+        threads = [
+            threading.Thread(target=lambda s=s, r=results: r.__setitem__(s, run(s))) for s in (0, 1)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for seed in (0, 1):
+            W, cost, n_threads = results[seed]
+            assert n_threads == alone[seed][2] and cost == alone[seed][1]
+            for w, w_alone in zip(W, alone[seed][0]):
+                np.testing.assert_array_equal(w, w_alone)
+        assert blas.get() == before  # never left on one thread

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BlasThreads", "Gemm", "blas_threads", "gemm_addresses", "thread_budget"]
+__all__ = [
+    "BlasThreads",
+    "Gemm",
+    "blas_threads",
+    "gemm_addresses",
+    "one_blas_thread",
+    "thread_budget",
+    "user_threads",
+]
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,50 @@ def blas_threads() -> BlasThreads | None:
     return None
 
 
+class _Hold:
+    """How many blocks of :func:`one_blas_thread` are open, in every thread of the process,
+    and the count OpenBLAS had before the first of them set it to one."""
+
+    lock = threading.Lock()
+    holders = 0
+    saved = 1
+
+
+def user_threads(blas: BlasThreads) -> int:
+    """The thread count the user gave NumPy's OpenBLAS: while some ``fit`` holds it on one
+    thread (:func:`one_blas_thread`), the count it had before, so that a second ``fit`` in
+    another thread sizes its work as it would alone."""
+    with _Hold.lock:
+        return _Hold.saved if _Hold.holders else blas.get()
+
+
+@contextmanager
+def one_blas_thread(blas: BlasThreads) -> Iterator[None]:
+    """Hold NumPy's OpenBLAS on one thread inside the block (nnmath's own threads then call it
+    on their rows).
+
+    OpenBLAS's thread count is one number for the whole process, so the hold is counted
+    under a lock: the first block to open saves the count and sets one, the last to close
+    puts the saved count back. Two ``fit`` calls in two threads thus never leave OpenBLAS
+    on one thread, whatever order they end in, and neither reads the other's one.
+    """
+    with _Hold.lock:
+        if _Hold.holders == 0:
+            _Hold.saved = blas.get()
+            blas.set(1)
+        _Hold.holders += 1
+    try:
+        yield
+    finally:
+        with _Hold.lock:
+            _Hold.holders -= 1
+            if _Hold.holders == 0:
+                blas.set(_Hold.saved)
+
+
 def thread_budget(blas: BlasThreads) -> int:
-    """How many threads nnmath's own work may run on: the count NumPy's OpenBLAS is allowed,
-    at most the cores this process may use, at most 64 (the C epoch's limit)."""
+    """How many threads nnmath's own work may run on: the count NumPy's OpenBLAS is allowed
+    (:func:`user_threads`), at most the cores this process may use, at most 64 (the C
+    epoch's limit)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(blas.get(), cores or 1, 64))
+    return max(1, min(user_threads(blas), cores or 1, 64))

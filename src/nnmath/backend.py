@@ -80,11 +80,22 @@ def to_numpy(a: Any) -> np.ndarray:
     """Copy any backend's array to a NumPy array on the host (NumPy arrays pass through)."""
     if isinstance(a, np.ndarray):
         return a
-    if hasattr(a, "get"):  # CuPy
+    kind = _array_library(a)
+    if kind == "cupy":
         return a.get()
-    if hasattr(a, "detach"):  # PyTorch
+    if kind == "torch":
         return a.detach().cpu().numpy()
-    return np.asarray(a)
+    return np.asarray(a)  # lists, pandas DataFrames and Series (their .get is not CuPy's)
+
+
+def _array_library(a: Any) -> str | None:
+    """``"cupy"`` or ``"torch"`` when ``a`` is an array of that library, else ``None``.
+
+    Decided by the module of its type, not by its methods: a pandas DataFrame has a ``.get``
+    as a CuPy array has, and is neither.
+    """
+    root = type(a).__module__.partition(".")[0]
+    return root if root in ("cupy", "torch") else None
 
 
 # ---------------------------------------------------------------------------- backends

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _cepoch
 from . import dropout as _dropout
-from ._blas import blas_threads, gemm_addresses, thread_budget
+from ._blas import blas_threads, gemm_addresses, one_blas_thread, thread_budget
 from .activations import is_builtin
 from .costs import COSTS
 from .optim import OPTIMIZERS, Optimizer
@@ -288,12 +288,8 @@ class EpochRunner:
         if blas is None:
             yield
             return
-        before = blas.get()
-        blas.set(1)
-        try:
+        with one_blas_thread(blas):  # counted: a fit in another thread keeps its own count
             yield
-        finally:
-            blas.set(before)
 
     def _state(self) -> tuple[Any, Any, Any, Any]:
         """The optimizer's state lists in the kernel's order (s1_w, s1_b, s2_w, s2_b), created

@@ -95,9 +95,9 @@ class _Evaluation:
         else:
             T = min(self.threads, n_chunks)
             parts = [range(t, n_chunks, T) for t in range(T)]  # every T-th chunk
-            blas_before = self.blas.get()
-            self.blas.set(1)  # T threads, one BLAS thread each
-            try:
+            from ._blas import one_blas_thread
+
+            with one_blas_thread(self.blas):  # T threads, one BLAS thread each (counted hold)
                 errors = np.geterr()  # NumPy's error state is per thread: the workers get ours
                 done = [
                     f.result()
@@ -106,8 +106,6 @@ class _Evaluation:
                         for part in parts
                     ]
                 ]
-            finally:
-                self.blas.set(blas_before)
             scores = [done[c % T][c // T] for c in range(n_chunks)]
         total = 0.0
         for chunk_cost, _ in scores:

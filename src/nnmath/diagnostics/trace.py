@@ -121,7 +121,8 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     ----------
     net : Network
     x : array-like, shape (sizes[0],) or (1, sizes[0])
-    y : array-like, shape (sizes[-1],), (1, sizes[-1]), or an integer label
+    y : array-like, shape (sizes[-1],), (1, sizes[-1]), or an integer label (also as a
+        one-element array, ``np.array([3])``)
     digits : int
         Significant digits when printed.
 
@@ -132,7 +133,8 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     """
     X = np.asarray(x, dtype=np.float64).reshape(1, -1)
     Yarr = np.asarray(y)
-    Yarr = Yarr.reshape(1) if Yarr.ndim == 0 else Yarr.reshape(1, -1)
+    label = Yarr.ndim == 0 or (Yarr.size == 1 and net.sizes[-1] > 1)  # 3, [3], np.array([3])
+    Yarr = Yarr.reshape(1) if label else Yarr.reshape(1, -1)
     net64 = as_float64(net)
     X = net64._inputs(X)
     Y = net64._targets(Yarr, 1)
