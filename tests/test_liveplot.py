@@ -43,7 +43,7 @@ def test_per_epoch_writes_the_figure_and_keeps_the_compiled_epoch(digits, tmp_pa
     if c_available():
         assert h.extra["train_path"] == "c"
     assert not in_notebook() and live.notebook is False
-    assert live.draws == 1 + EPOCHS + 1  # before training, after every epoch, at the end
+    assert live.draws == 1 + EPOCHS  # before training and after every epoch
     assert live.points["epoch"] == [0.0, 1.0, 2.0]
     speeds = h.extra["gradient_norms"]["nabla_b"]  # the same first rows, the same moments
     np.testing.assert_array_equal(live.points["nabla_b"], speeds)
@@ -92,7 +92,7 @@ def test_importing_and_drawing_outside_a_notebook_never_imports_ipython(tmp_path
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "3"]
+    assert out.stdout.split() == ["False", "True", "2"]
     assert (tmp_path / "f.svg").read_text().lstrip().startswith("<?xml")
 
 
@@ -119,8 +119,8 @@ def test_in_a_jupyter_kernel_one_output_is_updated_in_place(tmp_path) -> None:
     client.execute()
     outputs = nb.cells[0].outputs
     displays = [o for o in outputs if o.output_type == "display_data"]
-    assert len(displays) == 1  # four draws, one output: updated in place
+    assert len(displays) == 1  # three draws, one output: updated in place
     assert displays[0].data["image/png"]  # base64 PNG, the last draw
     printed = "".join(o.text for o in outputs if o.output_type == "stream").split()
-    assert printed[:2] == ["True", "4"]
+    assert printed[:2] == ["True", "3"]
     assert not list(tmp_path.iterdir())  # nothing written to a file in a notebook
