@@ -1,0 +1,39 @@
+"""``nnmath playground``: the lecture in the browser, every number computed by nnmath.
+
+A local web application (Starlette on uvicorn; the extra ``nnmath[playground]``) in which a
+small network trains on 2-D data while the page shows its decision regions, every hidden
+unit's output, its weights, the costs and accuracies, and the speed of learning ‖∂C/∂b^l‖ of
+every layer; clicking a point shows its forward and backward pass in the lecture's notation.
+The page only draws: training is :meth:`Network.fit` in a worker thread per tab
+(:mod:`.session`), the views are computed in :mod:`.snapshot`.
+
+* :mod:`.toy` — the toy data sets (:data:`TOY_DATASETS`) and the split;
+* :mod:`.upload` — a user's CSV, checked;
+* :mod:`.config` — a run's configuration, checked against the registries and :data:`LIMITS`;
+* :mod:`.snapshot`, :mod:`.session`, :mod:`.export` — the views, the run, the downloads;
+* :mod:`.server`, :mod:`.serve` — the ASGI application and its start.
+"""
+
+from __future__ import annotations
+
+from .config import LIMITS, Config, ConfigError, Limits, parse_config
+from .toy import TOY_DATASETS, make_toy
+
+__all__ = [
+    "LIMITS",
+    "Limits",
+    "Config",
+    "ConfigError",
+    "parse_config",
+    "TOY_DATASETS",
+    "make_toy",
+    "create_app",
+]
+
+
+def create_app(token: str | None = None, max_rate: float = 30.0):  # noqa: ANN201
+    """The ASGI application (:func:`nnmath.playground.server.create_app`); imports
+    Starlette only when called."""
+    from .server import create_app as _create
+
+    return _create(token=token, max_rate=max_rate)

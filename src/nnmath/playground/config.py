@@ -1,0 +1,177 @@
+"""A playground run's configuration, checked against nnmath's registries and the limits.
+
+The page sends the configuration as a flat JSON object (the same keys it keeps in the URL's
+fragment, so a reload or a shared link rebuilds the same run); :func:`parse_config` checks
+every field and says what is wrong and what is allowed, before anything is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._registry import canonical_names
+from ..activations import ACTIVATIONS
+from ..costs import COSTS
+from ..init import INITS
+from ..optim import OPTIMIZERS
+from .toy import TOY_DATASETS
+
+__all__ = ["LIMITS", "Limits", "Config", "ConfigError", "parse_config", "options"]
+
+
+class ConfigError(ValueError):
+    """A field of a configuration or a message is wrong; the text says which and why."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one page may ask for; each is refused with a message naming the limit."""
+
+    hidden_layers: int = 8
+    units: int = 64
+    points: int = 2000
+    classes: int = 10
+    upload_bytes: int = 512 * 1024
+    sessions: int = 8
+    messages_per_second: int = 30
+    message_bytes: int = 16 * 1024
+
+
+LIMITS = Limits()
+
+#: the output layers the playground offers (one unit per class): σ or softmax
+OUTPUTS = ("softmax", "sigmoid")
+#: activations a hidden layer may take: the registry's element-wise ones
+HIDDEN = [n for n in canonical_names(ACTIVATIONS) if ACTIVATIONS[n].elementwise]
+DATASETS = [*TOY_DATASETS, "upload"]
+
+
+@dataclass
+class Config:
+    """Everything that decides a run: the same Config gives the same data and weights."""
+
+    data: str = "circle"
+    noise: float = 0.05
+    points: int = 400
+    train_fraction: float = 0.5
+    layers: list[int] = field(default_factory=lambda: [8, 8])
+    activations: list[str] = field(default_factory=lambda: ["tanh", "tanh"])
+    output: str = "softmax"
+    cost: str = "log_likelihood"
+    init: str = "glorot"
+    optimizer: str = "adam"
+    eta: float = 0.01
+    batch: int = 10
+    lmbda: float = 0.0
+    dropout: float = 0.0
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _number(raw: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    try:
+        x = float(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise ConfigError(f"{key} must be between {lo:g} and {hi:g}, got {value!r}")
+    return x
+
+
+def _integer(raw: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    x = _number(raw, key, default, lo, hi)
+    if x != int(x):
+        raise ConfigError(f"{key} must be a whole number, got {raw.get(key)!r}")
+    return int(x)
+
+
+def _name(raw: dict[str, Any], key: str, default: str, allowed: list[str]) -> str:
+    value = raw.get(key, default)
+    if value not in allowed:
+        raise ConfigError(f"unknown {key} {value!r}; choose one of: {', '.join(allowed)}")
+    return str(value)
+
+
+def _layers(raw: dict[str, Any], default: Config) -> tuple[list[int], list[str]]:
+    layers = raw.get("layers", default.layers)
+    if isinstance(layers, str):
+        layers = [t.strip() for t in layers.split(",") if t.strip()]
+    if not isinstance(layers, list) or len(layers) > LIMITS.hidden_layers:
+        raise ConfigError(
+            f"layers must be a list of at most {LIMITS.hidden_layers} hidden layer widths, "
+            f"got {layers!r}"
+        )
+    widths = [_integer({"units": w}, "units", 1, 1, LIMITS.units) for w in layers]
+    acts = raw.get("activations", default.activations)
+    if isinstance(acts, str):
+        acts = [t.strip() for t in acts.split(",") if t.strip()]
+    if not isinstance(acts, list):
+        raise ConfigError(f"activations must be a list of names, got {acts!r}")
+    if len(acts) == 1 and len(widths) > 1:
+        acts = acts * len(widths)
+    if len(acts) != len(widths):
+        raise ConfigError(
+            f"give one activation per hidden layer: {len(widths)} layers, {len(acts)} activations"
+        )
+    names = [_name({"activation": a}, "activation", "", HIDDEN) for a in acts]
+    return widths, names
+
+
+def parse_config(raw: Any) -> Config:
+    """Check a configuration sent by the page; missing fields take :class:`Config`'s defaults.
+
+    Raises
+    ------
+    ConfigError
+        Naming the field, the value and what is allowed.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the configuration must be a JSON object, got {type(raw).__name__}")
+    d = Config()
+    unknown = sorted(set(raw) - set(d.to_dict()))
+    if unknown:
+        raise ConfigError(f"unknown configuration field(s) {', '.join(map(repr, unknown))}")
+    layers, acts = _layers(raw, d)
+    output = _name(raw, "output", d.output, list(OUTPUTS))
+    cost = _name(raw, "cost", d.cost, sorted(COSTS))
+    allowed = COSTS[cost].output_activations
+    if allowed is not None and output not in allowed:
+        raise ConfigError(f"the {cost} cost needs an output of {', '.join(sorted(allowed))}")
+    return Config(
+        data=_name(raw, "data", d.data, DATASETS),
+        noise=_number(raw, "noise", d.noise, 0.0, 0.5),
+        points=_integer(raw, "points", d.points, 20, LIMITS.points),
+        train_fraction=_number(raw, "train_fraction", d.train_fraction, 0.1, 0.9),
+        layers=layers,
+        activations=acts,
+        output=output,
+        cost=cost,
+        init=_name(raw, "init", d.init, sorted(INITS)),
+        optimizer=_name(raw, "optimizer", d.optimizer, sorted(OPTIMIZERS)),
+        eta=_number(raw, "eta", d.eta, 1e-6, 100.0),
+        batch=_integer(raw, "batch", d.batch, 1, LIMITS.points),
+        lmbda=_number(raw, "lmbda", d.lmbda, 0.0, 100.0),
+        dropout=_number(raw, "dropout", d.dropout, 0.0, 0.9),
+        seed=_integer(raw, "seed", d.seed, 0, 2**31 - 1),
+    )
+
+
+def options() -> dict[str, Any]:
+    """What the page may choose from: the registries' names, the defaults and the limits."""
+    return {
+        "datasets": DATASETS,
+        "activations": HIDDEN,
+        "outputs": list(OUTPUTS),
+        "costs": sorted(COSTS),
+        "inits": sorted(INITS),
+        "optimizers": sorted(OPTIMIZERS),
+        "defaults": Config().to_dict(),
+        "limits": asdict(LIMITS),
+    }
