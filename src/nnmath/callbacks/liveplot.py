@@ -195,19 +195,16 @@ def figure(history: History, points: dict[str, list[Any]], batches: bool = False
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.9, wspace=0.22)
     ax_cost, ax_acc, ax_speed = fig.subplots(1, 3)
     done = list(range(1, history.epochs + 1))
-    for name, label in (("training_cost", "training"), ("validation_cost", "validation")):
-        values = getattr(history, name)
-        if values:
-            ax_cost.plot(done[-len(values) :], values, marker=".", label=label)
-    for name, label in (("training_accuracy", "training"), ("validation_accuracy", "validation")):
-        values = getattr(history, name)
-        if values:
-            ax_acc.plot(done[-len(values) :], values, marker=".", label=label)
+    for ax, kind in ((ax_cost, "cost"), (ax_acc, "accuracy")):
+        for part, color in (("training", "C0"), ("validation", "C1")):  # the same in both
+            values = getattr(history, f"{part}_{kind}")
+            if values:
+                ax.plot(done[-len(values) :], values, marker=".", color=color, label=part)
     epochs = points.get("epoch", [])
     if batches and epochs:  # every k mini-batches: the cost on the measured rows too
-        ax_cost.plot(epochs, points["cost"], lw=0.8, alpha=0.7, label="measured rows")
+        ax_cost.plot(epochs, points["cost"], "C2", lw=0.8, alpha=0.7, label="measured rows")
         if points["accuracy"][0] is not None:
-            ax_acc.plot(epochs, points["accuracy"], lw=0.8, alpha=0.7, label="measured rows")
+            ax_acc.plot(epochs, points["accuracy"], "C2", lw=0.8, alpha=0.7, label="measured rows")
     speeds = points.get("nabla_b", [])
     n_layers = len(speeds[0]) if speeds else 0
     for i in range(n_layers):
