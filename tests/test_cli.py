@@ -398,7 +398,32 @@ def test_predict_and_plot_model_use_nnmath_load(capsys, tmp_path, monkeypatch, t
     code, _, err = run_cli(
         capsys, "plot", "curves", "--model", str(model), "--out", str(tmp_path / "c.png")
     )
-    assert code == 2 and "no training history" in err
+    assert code == 2 and "cannot load model file" in err  # the placeholder is no model file
+
+
+def test_plot_curves_reads_the_history_of_a_checkpoint(capsys, tmp_path):
+    ckpt, saved = tmp_path / "run.safetensors", tmp_path / "m.safetensors"
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "--epochs",
+        "3",
+        "--checkpoint",
+        str(ckpt),
+        "--save",
+        str(saved),
+        "--json",
+    )
+    assert code == 0
+    trained = json.loads(out)
+    png = tmp_path / "c.png"
+    code, out, _ = run_cli(
+        capsys, "plot", "curves", "--model", str(ckpt), "--out", str(png), "--json"
+    )
+    assert code == 0 and json.loads(out)["epochs"] == trained["epochs"] == 3
+    assert png_size(png)[0] > 0
+    code, _, err = run_cli(capsys, "plot", "curves", "--model", str(saved), "--out", str(png))
+    assert code == 2 and "a saved model holds no training history; give the --checkpoint" in err
 
 
 def test_predict_checks_the_model_fits_the_data(capsys, tmp_path, monkeypatch):
@@ -414,5 +439,26 @@ def test_json_numbers_are_plain(capsys):
     # every value json.loads gives back is a plain number / str / list (no NumPy reprs)
     code, out, _ = run_cli(capsys, "train", "--epochs", "1", "--json")
     result = json.loads(out)
-    assert all(isinstance(v, (int, float, str, list, type(None))) for v in result.values())
+    # each value has the JSON type of its meaning (a NumPy scalar would have made the dump fail
+    # or turn into a string; json.loads itself can only give these types back)
+    kinds = {
+        "dataset": str,
+        "sizes": list,
+        "activations": list,
+        "cost": str,
+        "epochs": int,
+        "training_cost": float,
+        "validation_accuracy": float,
+        "test_accuracy": float,
+        "seconds": float,
+        "seconds_per_epoch": float,
+        "backend": str,
+        "warnings": list,
+        "stopped_early": bool,
+    }
+    for key, kind in kinds.items():
+        assert type(result[key]) is kind, (key, result[key])
+    assert result["best_epoch"] is None or type(result["best_epoch"]) is int
+    assert all(type(s) is int for s in result["sizes"]) and result["sizes"] == [64, 30, 10]
+    assert 0 < result["test_accuracy"] <= 1 and result["epochs"] == 1
     assert np.isfinite(result["training_cost"])

@@ -119,7 +119,7 @@ def test_activations_figure_draws_the_library_functions():
 def test_activations_png_has_figsize_times_dpi(tmp_path):
     path = tmp_path / "sub" / "act.png"
     fig = plots.plot_activations(path=path, dpi=50, figsize=(8.0, 5.0), n_points=101)
-    assert fig is not None
+    assert tuple(fig.get_size_inches()) == (8.0, 5.0)  # the figure asked for, then its file:
     assert png_size(path) == (400, 250)
     assert [p.name for p in path.parent.iterdir()] == ["act.png"]  # no temp files left
 
@@ -252,8 +252,11 @@ def test_misclassified_grid_shows_the_wrong_ones(tmp_path):
     assert len(shown) == 5
     assert [ax.get_title() for ax in shown] == [f"{y[i]} → {y_pred[i]}" for i in wrong]
     np.testing.assert_array_equal(shown[0].images[0].get_array(), X[2].reshape(4, 4))
-    # 3 columns, 2 rows of 1.3-inch panels plus 0.5 inch for the title, at 50 dpi
-    assert png_size(path) == (round(3 * 1.3 * 50), round((2 * 1.3 + 0.5) * 50))
+    # 3 columns, 2 rows of 1.3-inch panels plus 0.5 inch for the title, at 50 dpi; wider
+    # only as far as the title needs (it is never clipped)
+    width, height = png_size(path)
+    assert height == round((2 * 1.3 + 0.5) * 50) and width >= round(3 * 1.3 * 50)
+    assert width == round(fig.get_size_inches()[0] * 50) and _text_inside_figure(fig) == []
 
 
 def test_misclassified_limits_and_empty_case():
@@ -274,3 +277,147 @@ def test_misclassified_checks_shapes():
         plots.plot_misclassified(X, y, y, (2, 2))
     with pytest.raises(ValueError, match="one row per label"):
         plots.plot_misclassified(X, y[:3], y, (2, 3))
+
+
+# ---------------------------------------------------------------- what the newcomer saw
+
+
+def _text_inside_figure(fig) -> list[str]:
+    """The texts (titles, suptitle, labels) whose drawn extent leaves the figure: clipped."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a saved figure is closed: draw it again
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    clipped = []
+    texts = [fig._suptitle] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+    for t in texts:
+        if not t.get_text() or not t.get_visible():
+            continue
+        e = t.get_window_extent(renderer)
+        if e.x0 < box.x0 - 1 or e.x1 > box.x1 + 1 or e.y0 < box.y0 - 1 or e.y1 > box.y1 + 1:
+            clipped.append(t.get_text())
+    return clipped
+
+
+def test_misclassified_titles_are_never_clipped():
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 64))
+    y = np.zeros(50, dtype=int)
+    y_pred = y.copy()
+    y_pred[[3, 7]] = [4, 9]  # two errors: a narrow grid under a long title
+    fig = plots.plot_misclassified(X, y, y_pred, (8, 8))
+    assert fig._suptitle.get_text().startswith("misclassified: 2 of 50")
+    assert _text_inside_figure(fig) == []
+    plt.close(fig)
+
+
+def test_misclassified_and_confusion_show_fashion_mnist_class_names(tmp_path):
+    from nnmath.cli._figures import CLASS_NAMES
+    from nnmath.data import LOADERS
+
+    assert set(CLASS_NAMES) <= set(LOADERS)  # keyed by registered data set names
+    names = CLASS_NAMES["fashion-mnist"]
+    assert len(names) == 10 and names[0] == "T-shirt/top" and names[9] == "Ankle boot"
+    X = np.random.default_rng(0).random((4, 784))
+    y, y_pred = np.array([4, 6, 9, 0]), np.array([6, 4, 7, 0])
+    fig = plots.plot_misclassified(X, y, y_pred, (28, 28), class_names=names)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["Coat → Shirt", "Shirt → Coat", "Ankle boot → Sneaker"]
+    assert _text_inside_figure(fig) == []
+    plt.close(fig)
+    fig = plots.plot_confusion_matrix(y, y_pred, n_classes=10, class_names=names)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == list(names)
+    plt.close(fig)
+
+
+def _capture(monkeypatch, module):
+    figures = []
+
+    def save(fig, path, **kw):
+        fig.canvas.draw()
+        figures.append(fig)
+        return Path(path)
+
+    monkeypatch.setattr(module, "save_figure", save)
+    return figures
+
+
+def _sweep_rows():
+    rows = []
+    for depth in (1, 2, 3):
+        for seed in range(4):
+            diverged = depth == 3 and seed < 3  # 3 of the 4 deep runs blow up
+            acc = 0.1 if diverged else 0.9 - 0.05 * depth + 0.01 * seed
+            rows.append(
+                {
+                    "depth": depth,
+                    "activation": "elu",
+                    "seed": seed,
+                    "diverged": diverged,
+                    "validation_accuracy": acc,
+                }
+            )
+    return rows
+
+
+def test_sweep_accuracy_leaves_diverged_runs_out_and_says_how_many(monkeypatch, tmp_path):
+    from nnmath.plots import sweep as sweep_plots
+    from nnmath.sweep import summarize
+
+    rows = _sweep_rows()
+    summary = summarize(rows, by=["activation", "depth"])
+    figures = _capture(monkeypatch, sweep_plots)
+    sweep_plots.plot_accuracy_vs_depth(summary, tmp_path / "a.png", rows)
+    (fig,) = figures
+    assert fig._suptitle.get_text() == "Accuracy against depth (3 of 12 runs diverged)"
+    ax = fig.axes[0]
+    assert "(%)" in ax.get_ylabel()
+    line = ax.get_lines()[0]
+    expected_deep = 100 * (0.9 - 0.15 + 0.03)  # the one run that did not diverge
+    np.testing.assert_allclose(line.get_ydata(), [86.5, 81.5, expected_deep])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "shaded: ± 1 standard deviation over seeds" in legend
+    assert "runs that diverged (left out of the mean)" in legend
+    assert any(t.get_text() == "3/4 diverged" for t in ax.texts)
+    assert _text_inside_figure(fig) == []
+    # without the rows the means hold the diverged runs: the point is marked as such
+    sweep_plots.plot_accuracy_vs_depth(summary, tmp_path / "b.png")
+    ax = figures[1].axes[0]
+    assert ax.get_lines()[0].get_ydata()[2] == pytest.approx(
+        100 * summary[2]["validation_accuracy_mean"]
+    )
+    assert any(t.get_text() == "3/4 diverged (in the mean)" for t in ax.texts)
+
+
+def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatch, tmp_path):
+    from nnmath.plots import sweep as sweep_plots
+    from nnmath.plots import vanishing as vanishing_plots
+
+    figures = _capture(monkeypatch, vanishing_plots)
+    result = {
+        "label": "sigmoid",
+        "sizes": [4, 3, 3, 2],
+        "layers": [2, 3],
+        "epoch": [0, 1],
+        "seeds": [0, 1],
+        "mean": [[0.1, 0.2], [0.1, 0.3]],
+        "min": [[0.05, 0.1], [0.05, 0.2]],
+        "max": [[0.2, 0.3], [0.2, 0.4]],
+    }
+    vanishing_plots.plot_speeds([result], tmp_path / "v.png")
+    ax = figures[0].axes[0]
+    assert "‖∂C/∂b$^l$‖" in ax.get_ylabel() and "b^l" not in ax.get_ylabel().replace("$^l$", "")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "shaded: min–max over seeds" in legend
+    figures = _capture(monkeypatch, sweep_plots)
+    summary = [
+        {"depth": d, "n": 2, "diverged": 0, "speed_l1_mean": 0.1 / d, "speed_l1_std": 0.01}
+        for d in (1, 2)
+    ]
+    sweep_plots.plot_speed_vs_depth(summary, tmp_path / "s.png")
+    assert "b$^{2}$" in figures[0].axes[0].get_ylabel()

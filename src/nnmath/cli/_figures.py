@@ -7,7 +7,31 @@ from typing import Any
 
 from ._common import CLIError
 
-__all__ = ["describe", "write_training_plots"]
+__all__ = ["CLASS_NAMES", "describe", "write_training_plots"]
+
+#: the classes' names of the data sets of :data:`nnmath.data.LOADERS` whose classes are not
+#: their numbers (Fashion-MNIST's labels 0-9, in the order of its README)
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "fashion-mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
+
+
+def class_names(data: Any) -> tuple[str, ...] | None:
+    """The names of ``data``'s classes for a figure, or ``None`` (their numbers)."""
+    from ..data import dataset_key
+
+    return CLASS_NAMES.get(dataset_key(data.name))
 
 
 def write_training_plots(net: Any, history: Any, data: Any, directory: str | Path) -> list[Path]:
@@ -28,12 +52,15 @@ def write_training_plots(net: Any, history: Any, data: Any, directory: str | Pat
         y,
         y_pred,
         n_classes=data.n_classes,
+        class_names=class_names(data),
         path=written[1],
         title=f"{data.name} test: accuracy {(y_pred == y).mean():.2%}",
     )
     if data.image_shape is not None:
         written.append(directory / "misclassified.png")
-        plots.plot_misclassified(X, y, y_pred, data.image_shape, path=written[2])
+        plots.plot_misclassified(
+            X, y, y_pred, data.image_shape, class_names=class_names(data), path=written[2]
+        )
     return written
 
 

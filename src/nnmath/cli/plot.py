@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import CLIError, Parser, add_output_options, emit_json, positive_int
-from ._figures import describe, write_training_plots
+from ._figures import class_names, describe, write_training_plots
 from .train import add_training_options, train_network
 
 __all__ = ["FORMATS", "add_parser", "run", "write_training_plots"]
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
                     y,
                     y_pred,
                     n_classes=data.n_classes,
+                    class_names=class_names(data),
                     path=out,
                     dpi=args.dpi,
                     title=f"{data.name} {args.split}: accuracy {result['accuracy']:.2%}",
@@ -202,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
                     y_pred,
                     data.image_shape,
                     max_images=args.max_images,
+                    class_names=class_names(data),
                     path=out,
                     dpi=args.dpi,
                 )

@@ -208,7 +208,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.plot and summary:
         from ..plots.sweep import plot_sweep
 
-        plots = [str(p) for p in plot_sweep(summary, args.plot)]
+        plots = [str(p) for p in plot_sweep(summary, args.plot, result.rows)]
     out = {
         "out": str(result.path),
         "parquet": None if result.parquet is None else str(result.parquet),

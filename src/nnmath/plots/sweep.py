@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._mpl import pyplot, save_figure
 
 __all__ = ["plot_accuracy_vs_depth", "plot_speed_vs_depth", "plot_sweep"]
@@ -61,11 +63,22 @@ def _plot(
     log: bool,
     path: str | os.PathLike[str],
     panel: str | None,
+    marks: dict[Any, list[tuple[int, float, str]]] | None = None,
 ) -> Path:
+    """One panel per value of ``panel``; each line its mean against depth with a shaded band
+    of ± one standard deviation (named in the legend); ``marks``: per panel, red crosses at
+    (depth, y) with their annotation (diverged runs)."""
+    from matplotlib.patches import Patch
+
     plt = pyplot()
     n = len(panels)
     fig, axes = plt.subplots(
-        1, n, figsize=(4.2 * n if n > 1 else 6.4, 4.2), sharey=True, squeeze=False
+        1,
+        n,
+        figsize=(4.2 * n if n > 1 else 6.4, 4.6),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",  # titles and labels are never clipped
     )
     for ax, (value, lines) in zip(axes[0], panels.items(), strict=True):
         for label, pts in lines.items():
@@ -76,6 +89,16 @@ def _plot(
             lo = [max(mi - si, mi * 1e-3) if log else mi - si for mi, si in pairs]
             hi = [mi + si for mi, si in pairs]
             ax.fill_between(d, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+        for depth, y, note in (marks or {}).get(value, []):
+            ax.plot([depth], [y], "x", color="firebrick", ms=9, mew=2)
+            ax.annotate(
+                note,
+                (depth, y),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color="firebrick",
+            )
         if log:
             ax.set_yscale("log")
         ax.set_xlabel("depth (hidden layers)")
@@ -83,10 +106,16 @@ def _plot(
         ax.grid(True, which="major", alpha=0.3)
         if panel:
             ax.set_title(f"{panel} = {value}")
-        ax.legend(fontsize="small", ncol=2 if len(lines) > 6 else 1)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Patch(color="0.5", alpha=0.3, linewidth=0))
+        labels.append("shaded: ± 1 standard deviation over seeds")
+        if marks and any(marks.values()):
+            handles.append(ax.plot([], [], "x", color="firebrick", mew=2)[0])
+            labels.append("runs that diverged (left out of the mean)")
+        ax.legend(handles, labels, fontsize="small", ncol=2 if len(lines) > 6 else 1)
     axes[0][0].set_ylabel(ylabel)
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return save_figure(fig, path, tight=False)
 
 
 def plot_speed_vs_depth(
@@ -107,7 +136,7 @@ def plot_speed_vs_depth(
         raise ValueError(f"no speed_l{layer} in the summary: run a 'vanishing' sweep")
     return _plot(
         panels,
-        f"‖∂C/∂b‖ of hidden layer {layer} at initialisation",
+        f"‖∂C/∂b$^{{{layer + 1}}}$‖ of hidden layer {layer} (l = {layer + 1}) at initialisation",
         f"Speed of learning of hidden layer {layer} against depth",
         True,
         path,
@@ -116,24 +145,83 @@ def plot_speed_vs_depth(
 
 
 def plot_accuracy_vs_depth(
-    summary: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
+    summary: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Mean validation accuracy after training against depth, ± one standard deviation."""
+    """Mean validation accuracy (%) after training against depth, ± one standard deviation.
+
+    Runs that diverged end at chance accuracy and would pull the means down unseen: with the
+    results table's ``rows`` they are left out of the means (a red × where every run of a
+    point diverged); without them, the points holding diverged runs are marked. The title
+    says how many of the runs diverged.
+
+    Parameters
+    ----------
+    summary : rows of :func:`nnmath.sweep.summarize` (needs ``depth``)
+    path : output file (.png, .svg, .pdf)
+    rows : the results table's rows, optional (``diverged`` column)
+    """
     panel = _panel_key(summary)
-    panels = _lines(summary, "validation_accuracy", panel)
-    return _plot(
-        panels, "validation accuracy after training", "Accuracy against depth", False, path, panel
-    )
+    total = sum(int(g.get("n", 0)) for g in summary)
+    diverged = sum(int(g.get("diverged") or 0) for g in summary)
+    if rows is not None and diverged:
+        summary = _without_diverged(summary, rows)
+    panels = {
+        p: {k: [(d, 100 * m, 100 * s) for d, m, s in pts] for k, pts in lines.items()}
+        for p, lines in _lines(summary, "validation_accuracy", panel).items()
+    }
+    marks: dict[Any, list[tuple[int, float, str]]] = {}
+    for g in summary:
+        k = int(g.get("diverged") or 0)
+        if k:
+            mean = g.get("validation_accuracy_mean")
+            y = 0.0 if mean is None else 100 * float(mean)
+            note = f"{k}/{g['n']} diverged" + ("" if rows is not None else " (in the mean)")
+            marks.setdefault(g[panel] if panel else None, []).append((int(g["depth"]), y, note))
+    for value in marks:
+        panels.setdefault(value, {})
+    title = "Accuracy against depth"
+    if diverged:
+        title += f" ({diverged} of {total} runs diverged)"
+    return _plot(panels, "validation accuracy after training (%)", title, False, path, panel, marks)
+
+
+def _without_diverged(
+    summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``summary`` with each group's accuracy mean and standard deviation over the runs that
+    did not diverge (``None`` where all did); ``n`` and ``diverged`` as they were."""
+    keys = [
+        k for k in summary[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))
+    ]
+    out = []
+    for g in summary:
+        accs = [
+            float(r["validation_accuracy"])
+            for r in rows
+            if all(r.get(k) == g[k] for k in keys)
+            and not r.get("diverged")
+            and isinstance(r.get("validation_accuracy"), (int, float))
+        ]
+        h = dict(g)
+        h["validation_accuracy_mean"] = float(np.mean(accs)) if accs else None
+        h["validation_accuracy_std"] = float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+        out.append(h)
+    return out
 
 
 def plot_sweep(
-    summary: Sequence[Mapping[str, Any]], directory: str | os.PathLike[str]
+    summary: Sequence[Mapping[str, Any]],
+    directory: str | os.PathLike[str],
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Write ``sweep_speed.png`` (vanishing sweeps) and ``sweep_accuracy.png`` into
-    ``directory``; returns the paths written."""
+    ``directory``; returns the paths written. ``rows`` (the results table) lets the accuracy
+    figure leave diverged runs out of its means (:func:`plot_accuracy_vs_depth`)."""
     directory = Path(directory)
     paths = []
     if summary and "speed_l1_mean" in summary[0]:
         paths.append(plot_speed_vs_depth(summary, directory / "sweep_speed.png"))
-    paths.append(plot_accuracy_vs_depth(summary, directory / "sweep_accuracy.png"))
+    paths.append(plot_accuracy_vs_depth(summary, directory / "sweep_accuracy.png", rows))
     return paths

@@ -219,6 +219,7 @@ def plot_misclassified(
     ncols: int = 8,
     title: str | None = None,
     panel_size: float = 1.3,
+    class_names: Sequence[str] | None = None,
     path: PathLike | None = None,
     dpi: int = 100,
 ) -> Any:
@@ -236,8 +237,11 @@ def plot_misclassified(
         At most ``max_images`` images, ``ncols`` per row.
     title : str, optional
     panel_size : float
-        Inches per image; the figure is ``ncols × panel_size`` wide and
-        ``(rows × panel_size + 0.5)`` tall.
+        Inches per image; the figure is ``ncols × panel_size`` wide (wider when the title
+        needs it: it is never clipped) and ``(rows × panel_size + 0.5)`` tall.
+    class_names : sequence of str, optional
+        Names of the classes for the panels' titles (Fashion-MNIST's ``"Coat → Shirt"``);
+        default the class numbers.
     path, dpi
         As in :func:`plot_learning_curves`.
 
@@ -251,6 +255,10 @@ def plot_misclassified(
         raise ValueError("max_images and ncols must be positive")
     wrong = np.flatnonzero(y_true != y_pred)
     shown = wrong[:max_images]
+    names = _class_names(class_names, y_true, y_pred)
+    heading = title or (
+        f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}; true → predicted)"
+    )
     plt = pyplot()
     cols = max(1, min(ncols, len(shown)))
     rows = max(1, -(-len(shown) // cols))
@@ -277,15 +285,37 @@ def plot_misclassified(
         ax.imshow(
             X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest", vmin=vmin, vmax=vmax
         )
-        ax.set_title(f"{y_true[i]} → {y_pred[i]}", fontsize=9, color="firebrick")
-    fig.suptitle(
-        title
-        or f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}; true → predicted)",
-        fontsize=10,
-    )
+        ax.set_title(f"{names[y_true[i]]} → {names[y_pred[i]]}", fontsize=9, color="firebrick")
+    fig.suptitle(heading, fontsize=10)
+    _widen_to_fit_titles(fig, axes, cols, panel_size)
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _widen_to_fit_titles(fig: Any, axes: Any, cols: int, panel_size: float) -> None:
+    """Make the figure wide enough for its title and for its widest panel title, measured as
+    drawn (two errors under a long title would clip it)."""
+    renderer = fig.canvas.get_renderer()
+    title_w = fig._suptitle.get_window_extent(renderer).width / fig.dpi
+    panel_w = max(
+        (ax.title.get_window_extent(renderer).width / fig.dpi for ax in axes.flat),
+        default=0.0,
+    )
+    width, height = fig.get_size_inches()
+    needed = max(width, title_w + 0.3, cols * max(panel_size, panel_w + 0.15))
+    if needed > width:
+        fig.set_size_inches(needed, height)
+
+
+def _class_names(class_names: Sequence[str] | None, *labels: np.ndarray) -> list[str]:
+    """The label of each class for a title: its name, or its number."""
+    top = int(max((int(y.max(initial=0)) for y in labels), default=0))
+    if class_names is None:
+        return [str(i) for i in range(top + 1)]
+    if len(class_names) <= top:
+        raise ValueError(f"class_names has {len(class_names)} entries, labels go up to {top}")
+    return [str(c) for c in class_names]
 
 
 def _image_rows(

@@ -82,9 +82,11 @@ def _epochs_panel(ax: Any, r: dict[str, Any]) -> None:
             lo = [row[j] for row in r["min"]]
             hi = [row[j] for row in r["max"]]
             ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+    if len(r.get("seeds", [0])) > 1:  # the bands say what they are
+        ax.fill_between([], [], [], color="0.5", alpha=0.3, label="shaded: min–max over seeds")
     ax.set_title(r["label"], fontsize=9)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("speed of learning ‖∂C/∂b^l‖")
+    ax.set_ylabel("speed of learning ‖∂C/∂b$^l$‖")
 
 
 def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
@@ -100,4 +102,4 @@ def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
     ax.set_title("network " + ",".join(map(str, panel[0]["sizes"])), fontsize=9)
     ax.set_xlabel("hidden layer")
     ax.set_xticks(sorted({l - 1 for r in panel for l in r["layers"]}))
-    ax.set_ylabel("speed at initialisation ‖∂C/∂b^l‖")
+    ax.set_ylabel("speed at initialisation ‖∂C/∂b$^l$‖")
