@@ -45,3 +45,19 @@ def outputs_for(cost: str) -> list[str]:
     """The registry's output activations whose values ``cost`` is defined for."""
     allowed = COSTS[cost].output_activations
     return [n for n in ACTIVATION_NAMES if allowed is None or n in allowed]
+
+
+def mnist_folder(name: str = "mnist") -> Path:
+    """Where the tests find ``name``'s IDX files: ``$NNMATH_DATA/<name>/`` when that holds
+    them (the loaders' own search order), else the shared ``../shared/data/<name>/``; a test
+    skips with a reason naming both when neither has ``train-images-idx3-ubyte.gz``."""
+    import os
+
+    env = os.environ.get("NNMATH_DATA")
+    if env and (Path(env).expanduser() / name / "train-images-idx3-ubyte.gz").is_file():
+        return Path(env).expanduser() / name
+    return SHARED_DATA / name
+
+
+#: the MNIST folder of the tests (:func:`mnist_folder`)
+MNIST_FOLDER = mnist_folder()

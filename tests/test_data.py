@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MNIST_FOLDER
 from nnmath import Network
 from nnmath.cli import main
 from nnmath.data import (
@@ -28,7 +29,7 @@ from nnmath.data import (
 from nnmath.data.download import FILES
 from nnmath.data.mnist import SYSTEM_DIRS, cache_dir, search_dirs
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_MNIST = MNIST_FOLDER  # $NNMATH_DATA/mnist, else ../shared/data/mnist (conftest)
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 
 import nnmath.data.download as download_module
+from conftest import MNIST_FOLDER
 from nnmath.cli import main
 from nnmath.data import DataError, DownloadError, load_idx_folder, load_mnist, write_idx
 from nnmath.data.download import FILES, RemoteFile, checksum_problem
 from nnmath.data.download import download_dataset as download
 from nnmath.data.mnist import cache_dir
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_MNIST = MNIST_FOLDER  # $NNMATH_DATA/mnist, else ../shared/data/mnist (conftest)
 BUILTIN_MIRRORS = copy.deepcopy(download_module.MIRRORS)  # before any test replaces them
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MNIST_FOLDER
 from nnmath.cli import main
 from nnmath.sweep import (
     Sweep,
@@ -338,7 +339,7 @@ def test_the_test_extra_installs_pyarrow_so_the_parquet_test_runs():
 
 
 def test_a_folder_of_idx_files_is_a_data_set(tmp_path):
-    mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    mnist = MNIST_FOLDER  # $NNMATH_DATA/mnist, else ../shared/data/mnist (conftest)
     if not (mnist / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST IDX files not found in {mnist}")
     sw = Sweep.create("vanishing", dataset=str(mnist), subset=300, depth=[1, 2], epochs=0)
