@@ -462,3 +462,44 @@ def test_json_numbers_are_plain(capsys):
     assert all(type(s) is int for s in result["sizes"]) and result["sizes"] == [64, 30, 10]
     assert 0 < result["test_accuracy"] <= 1 and result["epochs"] == 1
     assert np.isfinite(result["training_cost"])
+
+
+def test_every_option_states_its_meaning_and_default():
+    import argparse
+
+    from nnmath.cli import _leaf_parsers, build_parser
+
+    missing = []
+    for leaf in _leaf_parsers(build_parser()):
+        formatter = leaf._get_formatter()
+        for action in leaf._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                continue
+            if isinstance(action, argparse._SubParsersAction) or action.dest == "debug":
+                continue
+            name = f"{leaf.prog} {'/'.join(action.option_strings) or action.dest}"
+            if not (action.help or "").strip():
+                missing.append(f"{name}: no help")
+                continue
+            flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+            if action.option_strings and not flag:
+                shown = formatter._get_help_string(action)
+                if "default" not in shown.lower():
+                    missing.append(f"{name}: no default in {shown!r}")
+    assert missing == []
+    # the formatter adds a default the text left out, as --help shows it
+    helps = {"gradcheck": ["ε", "(default 1e-6)", "relative error"], "trace": ["align*"]}
+    for command, words in helps.items():
+        out = _help_of(command)
+        assert all(w in out for w in words), (command, words)
+    assert "Network.fit's default is 3.0" in " ".join(_help_of("train").split())
+
+
+def _help_of(command: str) -> str:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        main([command, "--help"])
+    return buf.getvalue()

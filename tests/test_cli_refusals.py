@@ -96,7 +96,10 @@ def test_a_missing_plot_folder_is_fine_and_a_missing_extra_is_named(
         (["train", "--lmbda", "nan"], "argument --lmbda: expected a finite number ≥ 0, got 'nan'"),
         (["train", "--eta", "0"], "argument --eta: expected a finite number > 0"),
         (["train", "--eta", "inf"], "argument --eta: expected a finite number > 0"),
-        (["train", "--momentum", "2"], "argument --momentum: expected a finite number ≥ 0 and ≤ 1"),
+        (
+            ["train", "--momentum", "1"],
+            "argument --momentum: expected a finite number ≥ 0 and < 1, got '1'",
+        ),
         (["train", "--batch-size", "0"], "argument --batch-size: expected a positive integer"),
         (["trace", "--digits", "-1"], "argument --digits: expected an integer ≥ 1 and ≤ 17"),
         (["gradcheck", "--eps", "-1"], "argument --eps: expected a finite number > 0"),
@@ -107,6 +110,10 @@ def test_a_missing_plot_folder_is_fine_and_a_missing_extra_is_named(
         (["train", "--cost", "cross_entropi"], "(did you mean 'cross_entropy'?)"),
         (["train", "--schedule", "cosin"], "unknown schedule 'cosin' (did you mean 'cosine'?)"),
         (["train", "--init", "hee"], "(did you mean 'he'?)"),
+        (["train", "--dataset", "fashon-mnist"], "(did you mean 'fashion-mnist'?)"),
+        (["trian"], "invalid choice: 'trian' (choose from"),
+        (["trian"], "(did you mean 'train'?)"),
+        (["trace", "--format", "latx"], "(did you mean 'latex'?)"),
     ],
 )
 def test_option_values_are_refused_by_name(capsys, no_data, argv, message):
@@ -190,3 +197,20 @@ def test_early_stopping_says_which_epoch_it_restored(capsys):
         "(validation accuracy" in err
     )
     assert re.search(rf"best validation epoch\s*│\s*{best + 1}\s*│", out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["sweep", "train", "--plot", "{file}", "--depth", "1"], "--plot"),
+        (["sweep", "train", "--out", "{dir}", "--depth", "1"], "--out"),
+        (["vanishing", "--plot", "{dir}"], "--plot"),
+        (["plot", "curves", "--out", "{missing}/c.png"], "--out"),
+    ],
+)
+def test_other_commands_check_their_outputs_before_working(capsys, tmp_path, argv, option):
+    (tmp_path / "f").write_text("x")
+    paths = {"file": tmp_path / "f", "dir": tmp_path, "missing": tmp_path / "no"}
+    argv = [a.format(**paths) for a in argv]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and f"error: {option} " in err and len(err.splitlines()) == 1

@@ -81,7 +81,7 @@ class HelpFormatter(argparse.HelpFormatter):
         if (
             action.option_strings
             and "default" not in text.lower()
-            and default not in (None, False, argparse.SUPPRESS)
+            and not any(default is v for v in (None, False, argparse.SUPPRESS))  # 0 is a value
             and not isinstance(action, argparse._SubParsersAction)
         ):
             shown = ",".join(map(str, default)) if isinstance(default, list) else default
@@ -103,7 +103,19 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {_with_suggestion(message)}\n")
+
+
+def _with_suggestion(message: str) -> str:
+    """argparse's ``invalid choice: 'trian' (choose from ...)`` with ``did you mean``."""
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2)) or found.group(2).split(", ")
+    hint = suggest(found.group(1), choices)
+    return message.replace(found.group(0), found.group(0) + hint) if hint else message
 
 
 def comma_list(kind: type = str) -> Any:
@@ -191,8 +203,8 @@ def dataset(text: str) -> str:
     if Path(text).expanduser().is_dir():
         return text
     raise argparse.ArgumentTypeError(
-        f"unknown dataset {text!r}: choose one of {sorted(LOADERS)} or give a folder with the "
-        "four IDX files"
+        f"unknown dataset {text!r}{suggest(text, LOADERS)}: choose one of {sorted(LOADERS)} or "
+        "give a folder with the four IDX files"
     )
 
 
@@ -207,10 +219,12 @@ def number(
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
+    high_open: bool = False,
     what: str = "",
 ) -> Callable[[str], Any]:
-    """argparse type: an ``int`` or a finite ``float`` in ``[low, high]`` (``(low, high]`` with
-    ``low_open``); the error names the range: ``expected a number > 0, got 'nan'``.
+    """argparse type: an ``int`` or a finite ``float`` in ``[low, high]`` (an end left out with
+    ``low_open`` / ``high_open``); the error names the range: ``expected a finite number > 0,
+    got 'nan'``.
 
     argparse puts the option's name in front (``argument --lmbda: expected ...``).
     """
@@ -218,7 +232,7 @@ def number(
     if low is not None:
         bounds.append(f"{'>' if low_open else '≥'} {low:g}")
     if high is not None:
-        bounds.append(f"≤ {high:g}")
+        bounds.append(f"{'<' if high_open else '≤'} {high:g}")
     noun = "an integer" if kind is int else "a finite number"
     wanted = f"{noun} {' and '.join(bounds)}".strip() + (f" ({what})" if what else "")
 
@@ -228,7 +242,8 @@ def number(
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
         bad_low = low is not None and (value <= low if low_open else value < low)
-        if not math.isfinite(value) or bad_low or (high is not None and value > high):
+        bad_high = high is not None and (value >= high if high_open else value > high)
+        if not math.isfinite(value) or bad_low or bad_high:
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 

@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._common import CLIError, Parser, add_output_options, emit_json, positive_int
+from ._common import (
+    CLIError,
+    Parser,
+    add_output_options,
+    check_output_path,
+    emit_json,
+    positive_int,
+    require_extra,
+)
 from ._figures import class_names, describe, write_training_plots
 from .train import add_training_options, train_network
 
@@ -154,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import plots
 
     out = _check_out(args.out)
+    require_extra("matplotlib", "plot", "nnmath plot")
+    check_output_path(out, "--out")  # before a network is trained for the figure
     show = not (args.quiet or args.json)
     result: dict[str, Any] = {"figure": args.kind}
     if args.kind == "activations":

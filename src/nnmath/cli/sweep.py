@@ -171,6 +171,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.tensorboard:
         require_extra("tensorboardX", "tensorboard", "--tensorboard")
         check_output_path(args.tensorboard, "--tensorboard", folder=True)
+    if args.plot:
+        require_extra("matplotlib", "plot", "--plot")
+        check_output_path(args.plot, "--plot", folder=True)
+    check_output_path(args.out, "--out")
     show = not (args.quiet or args.json)
     n_tasks = len(sweep.tasks())
     if show:

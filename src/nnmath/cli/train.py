@@ -119,9 +119,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--momentum",
-        type=number(low=0, high=1),
+        type=number(low=0, high=1, high_open=True),
         default=0.0,
-        help="SGD momentum μ in [0, 1] (default 0: plain SGD)",
+        help="SGD momentum μ in [0, 1) (default 0: plain SGD)",
     )
     p.add_argument(
         "--patience",
@@ -176,14 +176,15 @@ def add_watch_options(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         default=None,
         help="write TensorBoard files into DIR: per layer ‖∂C/∂b^l‖, ‖∂C/∂w^l‖, σ', saturated "
-        "and dead units, histograms; costs, accuracies, η (needs nnmath[tensorboard])",
+        "and dead units, histograms; costs, accuracies, η (needs nnmath[tensorboard]; default: "
+        "none)",
     )
     p.add_argument(
         "--log",
         metavar="FILE",
         default=None,
         help="write one row per epoch as it ends to FILE (.csv or .jsonl): costs, "
-        "accuracies, η, per-layer speeds ‖∂C/∂b^l‖",
+        "accuracies, η, per-layer speeds ‖∂C/∂b^l‖ (default: none)",
     )
 
 

@@ -297,6 +297,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         require_extra("tensorboardX", "tensorboard", "--tensorboard")
         check_output_path(args.tensorboard, "--tensorboard", folder=True)
+    if args.plot:
+        require_extra("matplotlib", "plot", "--plot")
+        check_output_path(args.plot, "--plot")
     data = _load(args.dataset)
     X, y = data.train[0][: args.subset], data.train[1][: args.subset]
     archs = _architectures(args, data.n_features, data.n_classes)
