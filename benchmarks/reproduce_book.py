@@ -262,6 +262,18 @@ def median_row(rows: list[Row], seeds: list[int]) -> Row:
     )
 
 
+def find_mnist(data: str | None) -> Path | None:
+    """``DATA/mnist``, else ``None`` where the loaders' search finds MNIST, else ../shared/data."""
+    if data:
+        return Path(data) / "mnist"
+    shared = ROOT.parent / "shared" / "data" / "mnist"
+    try:
+        locate("mnist")
+        return None
+    except DataError:
+        return shared if shared.is_dir() else None
+
+
 def book_rows(name: str, label: str, quick: bool, seeds: list[int], data_dir: Any) -> list[Row]:
     """The rows of ``nnmath reproduce NAME`` (nielsen-ch1 or nielsen-ch3): one per seed."""
     import importlib
@@ -355,16 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset of ch1,ch3,modern,fashion (default: all)",
     )
     args = p.parse_args(argv)
-
-    def mnist_path() -> Path | None:
-        if args.data:
-            return Path(args.data) / "mnist"
-        shared = ROOT.parent / "shared" / "data" / "mnist"
-        try:
-            locate("mnist")
-            return None
-        except DataError:
-            return shared if shared.is_dir() else None
+    folder = find_mnist(args.data)
 
     t_start = time.perf_counter()
     n_train = 2_000 if args.quick else None
@@ -381,10 +384,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data: dict[str, Any] = {}
     if "modern" in which:
-        data["modern_mnist"] = subset(load_mnist(mnist_path(), scale=255), n_train)
+        data["modern_mnist"] = subset(load_mnist(folder, scale=255), n_train)
     if "fashion" in which:
         data["fashion"] = subset(load_fashion_mnist(scale=255), n_train)
-    folder = mnist_path()
     if "ch1" in which:
         ch1_seeds = seeds if args.seeds else [int(t) for t in args.ch1_seeds.split(",")]
         rows.extend(book_rows("nielsen-ch1", CH1, args.quick, ch1_seeds, folder))

@@ -154,10 +154,11 @@ class Report:
         """The report: protocol, one row per claim (paper beside ours, verdict), tables."""
         mode = "quick (reduced) protocol" if self.quick else "full protocol"
         n_ok = sum(c.reproduced for c in self.claims)
+        seeds = f"seeds {', '.join(map(str, self.seeds))}" if self.seeds else "no random draw"
         lines = [
             f"### {self.name}: {self.title}",
             "",
-            f"*{self.source}* — {mode}, seeds {', '.join(map(str, self.seeds))}, "
+            f"*{self.source}* — {mode}, {seeds}, "
             f"{self.seconds:.1f} s; **{n_ok} of {len(self.claims)} claims reproduced**.",
             "",
             self.protocol,
