@@ -124,3 +124,43 @@ def test_in_a_jupyter_kernel_one_output_is_updated_in_place(tmp_path) -> None:
     printed = "".join(o.text for o in outputs if o.output_type == "stream").split()
     assert printed[:2] == ["True", "3"]
     assert not list(tmp_path.iterdir())  # nothing written to a file in a notebook
+
+
+def test_the_figure_shows_what_was_measured(digits, tmp_path) -> None:
+    from nnmath.callbacks.liveplot import figure
+
+    live = LivePlot(path=tmp_path / "live.png")
+    h = fit(digits, live, monitor_training_accuracy=True)
+    ax_cost, ax_acc, ax_speed = figure(h, live.points).axes
+    assert ax_speed.get_yscale() == "log"
+    assert [line.get_label() for line in ax_speed.lines] == ["l = 2", "l = 3 (output)"]
+    for j, line in enumerate(ax_speed.lines):
+        np.testing.assert_array_equal(line.get_xdata(), live.points["epoch"])
+        np.testing.assert_array_equal(line.get_ydata(), [row[j] for row in live.points["nabla_b"]])
+    cost = {line.get_label(): line.get_ydata() for line in ax_cost.lines}
+    np.testing.assert_array_equal(cost["training"], h.training_cost)
+    np.testing.assert_array_equal(cost["validation"], h.validation_cost)
+    accuracy = {line.get_label(): line.get_ydata() for line in ax_acc.lines}
+    np.testing.assert_array_equal(accuracy["validation"], h.validation_accuracy)
+    np.testing.assert_array_equal(accuracy["training"], h.training_accuracy)
+
+
+def test_watchers_of_one_run_share_one_backward_pass(digits, tmp_path, monkeypatch) -> None:
+    from nnmath.callbacks import EpochLogger, TensorBoard, _probe
+
+    pytest.importorskip("tensorboardX", reason="the TensorBoard callback writes with tensorboardX")
+    calls = []
+    real = _probe.layer_statistics
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("arrays", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_probe, "layer_statistics", counted)
+    watchers = [
+        TensorBoard(tmp_path / "tb", histograms=False),
+        LivePlot(path=tmp_path / "live.png"),
+        EpochLogger(tmp_path / "run.csv"),
+    ]
+    fit(digits, *watchers)
+    assert len(calls) == 1 + EPOCHS  # before training and after each epoch, once each
