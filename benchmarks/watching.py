@@ -1,6 +1,6 @@
 """What watching a run costs: the README's vanishing example with each watcher, per epoch.
 
-The README's example trains ``[784, 30, 30, 30, 10]`` on MNIST's 60,000 training images with
+The README's example trains ``[784, 30, 30, 30, 10]`` on MNIST's 50,000 training rows with
 ``fit(X, y, epochs=30, track_gradients=True)`` (η = 3, mini-batches of 10). This script runs
 that fit (``--epochs`` of them) once per variant, in an order that rotates from round to
 round, and reports the wall-clock seconds per epoch of the whole ``fit`` (training, the
