@@ -211,3 +211,13 @@ def test_set_params_between_partial_fits_takes_effect() -> None:
     clf.set_params(eta=0.05)
     clf.partial_fit(X, y)
     assert clf._optimizer.eta == 0.05
+
+
+def test_dataframes_and_series_fit_as_their_arrays(digits):
+    pd = pytest.importorskip("pandas", reason="pandas is a test dependency (nnmath[test])")
+    X, y, *_ = digits
+    X, y = X[:300] / 16, y[:300]
+    a = NNMathClassifier(epochs=3, random_state=0).fit(pd.DataFrame(X), pd.Series(y))
+    b = NNMathClassifier(epochs=3, random_state=0).fit(X, y)
+    assert a.loss_curve_ == b.loss_curve_ and a.history_.extra["train_path"] == "c"
+    np.testing.assert_array_equal(a.predict(pd.DataFrame(X)), b.predict(X))

@@ -32,7 +32,6 @@ from ._common import (
     print_table,
     progress,
     require_extra,
-    suggest,
 )
 
 
@@ -133,8 +132,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--schedule",
         default=None,
-        type=_schedule,
-        choices=sorted(SCHEDULES),
+        choices=sorted(SCHEDULES),  # a misspelt one: argparse's invalid choice, did you mean
         metavar="NAME",
         help=f"learning-rate schedule per epoch, from --eta: {names(SCHEDULES)} (default: none, "
         "η stays --eta)",
@@ -199,16 +197,6 @@ def watch_callbacks(args: argparse.Namespace) -> list[Any]:
     if getattr(args, "log", None):
         out.append(EpochLogger(check_output_path(args.log, "--log")))
     return out
-
-
-def _schedule(text: str) -> str:
-    """A name of :data:`nnmath.schedules.SCHEDULES`, with a suggestion when misspelt."""
-    if text not in SCHEDULES:
-        raise argparse.ArgumentTypeError(
-            f"unknown schedule {text!r}{suggest(text, SCHEDULES)}: choose one of "
-            f"{sorted(SCHEDULES)}"
-        )
-    return text
 
 
 def _probability(text: str) -> float:
