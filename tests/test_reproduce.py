@@ -179,6 +179,8 @@ def test_cli_report_json_and_exit_code(capsys: Any) -> None:
     code, out, err = cli(capsys, "reproduce", "mazur-backprop")
     assert code == 1 and "| w5 (after the step) | 0.35891648 |" in out
     assert "running mazur-backprop" in err
+    code, out, err = cli(capsys, "reproduce", "mazur-backprop", "--quiet")
+    assert code == 1 and out == "mazur-backprop: 14 of 15 claims reproduced\n" and err == ""
 
 
 def test_cli_quick_run_with_figures(capsys: Any, tmp_path: Path) -> None:

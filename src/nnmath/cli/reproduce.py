@@ -1,7 +1,8 @@
 """``nnmath reproduce``: rerun a paper's experiment and check its claims by number.
 
 Prints the Markdown report (protocol; per claim the paper's number or words beside ours, the
-threshold and the verdict; tables; figure paths with ``--plot``), or ``--json``. Exit code 0
+threshold and the verdict; tables; figure paths with ``--plot``), or ``--json``, or with
+``--quiet`` one line per experiment (how many claims reproduced). Exit code 0
 when every claim reproduced, 1 when one did not (it is reported, with what was measured).
 """
 
@@ -11,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import CLIError, comma_list
+from ._common import CLIError, add_output_options, comma_list
 
 
 def add_parser(sub: Any) -> None:
@@ -55,7 +56,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
     )
-    p.add_argument("--json", action="store_true", help="print the reports as JSON on stdout")
+    add_output_options(p)
     p.set_defaults(run=run)
 
 
@@ -87,13 +88,16 @@ def run(args: argparse.Namespace) -> int:
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     reports = []
     for name in names:
-        if not args.json:
+        if not (args.json or args.quiet):
             print(f"nnmath reproduce: running {name} ...", file=sys.stderr, flush=True)
         report = run_experiment(name, quick=args.quick, seeds=args.seeds, data_dir=args.data)
         if args.plot:
             plot(report, args.plot)
         reports.append(report)
-        if not args.json:
+        if args.quiet and not args.json:
+            n_ok = sum(c.reproduced for c in report.claims)
+            print(f"{name}: {n_ok} of {len(report.claims)} claims reproduced")
+        elif not args.json:
             print(report.to_markdown())
     if args.json:
         from ._common import emit_json
