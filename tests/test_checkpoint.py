@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -246,3 +247,169 @@ def checkpoint_state(path) -> dict:
 
     with safe_open(str(path), framework="numpy") as f:
         return json.loads(f.metadata()["checkpoint"])
+
+
+def _rewrite(src, dst, change_tensors=None, change_state=None):
+    """Copy checkpoint ``src`` to ``dst`` with its tensors and/or its state JSON changed."""
+    import safetensors.numpy
+    from safetensors import safe_open
+
+    with safe_open(str(src), framework="numpy") as f:
+        metadata = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if change_tensors is not None:
+        change_tensors(tensors)
+    if change_state is not None:
+        state = json.loads(metadata["checkpoint"])
+        replaced = change_state(state)
+        metadata["checkpoint"] = replaced if isinstance(replaced, str) else json.dumps(state)
+    safetensors.numpy.save_file(tensors, str(dst), metadata=metadata)
+
+
+def _set(key, value):
+    def change(d):
+        d[key] = value(d[key]) if callable(value) else value
+
+    return change
+
+
+def _delete(key):
+    def change(d):
+        del d[key]
+
+    return change
+
+
+def _rng(state):
+    state["rng"]["stat"] = state["rng"].pop("state")
+
+
+MALFORMED = {  # case: (tensors changed, state changed, words of the error)
+    "state tensor missing": (_delete("optimizer.m_w.1"), None, "lacks tensors"),
+    "state tensor undersized": (_set("optimizer.m_w.0", lambda a: a[:2].copy()), None, "shape"),
+    "state tensor transposed": (_set("optimizer.v_w.0", lambda a: a.T.copy()), None, "(6, 4)"),
+    "state tensor float64": (_set("optimizer.m_b.0", lambda a: a.astype(np.float64)), None, "is"),
+    "state tensor with NaN": (_set("optimizer.v_b.1", lambda a: a * np.nan), None, "NaN"),
+    "t of shape (1,)": (_set("optimizer.t", lambda a: a.reshape(1).copy()), None, "'optimizer.t'"),
+    "t negative": (_set("optimizer.t", np.array(-3)), None, "non-negative integer"),
+    "t a float": (_set("optimizer.t", np.array(2.5)), None, "non-negative integer"),
+    "a bad state name": (_set("optimizer.momentum.0", np.zeros(3, np.float32)), None, "not part"),
+    "an unknown tensor": (_set("extra", np.zeros(1, np.float32)), None, "not part"),
+    "best weights partial": (_delete("best.2.bias"), None, "best"),
+    "rng key renamed": (None, _rng, "generator state is malformed"),
+    "rng of another kind": (None, lambda s: s["rng"].update(bit_generator="MT19937"), "MT19937"),
+    "best_epoch out of range": (None, lambda s: s["history"].update(best_epoch=99), "best_epoch"),
+    "best_epoch a string": (None, lambda s: s["history"].update(best_epoch="1"), "best_epoch"),
+    "epoch negative": (None, _set("epoch", -1), "epoch -1"),
+    "epoch a string": (None, _set("epoch", "2"), "epoch '2'"),
+    "epoch beyond the run": (None, _set("epoch", 40), "more than epochs=5"),
+    "history too short": (None, lambda s: s["history"]["training_cost"].pop(), "training_cost"),
+    "history field unknown": (None, lambda s: s["history"].update(loss=[1]), "unknown field"),
+    "history not an object": (None, _set("history", [1, 2]), "history is not a dict"),
+    "state key missing": (None, _delete("optimizer"), "lacks ['optimizer']"),
+    "state not JSON": (None, lambda s: "{epoch: 1", "not valid JSON"),
+    "state a list": (None, lambda s: "[1, 2]", "not a JSON object"),
+    "base_eta text": (None, _set("base_eta", "fast"), "base_eta"),
+    "hyper not numbers": (None, _set("hyper", {"lmbda": "x"}), "hyper-parameters"),
+}
+
+RESUME_ALL = """
+import json, sys
+import numpy as np
+import nnmath as nm
+from tests.test_checkpoint import make_net
+X, y, Xv, yv = (np.load(sys.argv[1])[k] for k in ("X", "y", "Xv", "yv"))
+out = {}
+for path in sys.argv[2:]:
+    try:
+        make_net().fit(X, y, epochs=5, mini_batch_size=7, seed=11, optimizer="adam", eta=0.01,
+                       validation_data=(Xv, yv), resume=path, fast=path.endswith("fast.st"))
+        out[path] = ["resumed", ""]
+    except Exception as exc:  # the test reads the type and the message
+        out[path] = [type(exc).__name__, str(exc)]
+print(json.dumps(out))
+"""
+
+
+def test_malformed_checkpoints_are_refused_before_any_work(tmp_path, data):
+    """Every malformed state ends in ModelFileError naming the file (ResumeMismatch for an
+    epoch beyond the run), in a subprocess so that a crash would fail the test, not kill it;
+    on the compiled epoch and the reference loop alike."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    X, y, Xv, yv = data
+    good = tmp_path / "good.safetensors"
+    kw = dict(mini_batch_size=7, seed=11, optimizer="adam", eta=0.01, validation_data=(Xv, yv))
+    make_net().fit(X, y, epochs=3, checkpoint=good, **kw)
+    files = []
+    for i, (tensors, state, _) in enumerate(MALFORMED.values()):
+        for engine in ("fast", "ref"):
+            files.append(tmp_path / f"case{i}.{engine}.st")
+            _rewrite(good, files[-1], tensors, state)
+    np.savez(tmp_path / "data.npz", X=X, y=y, Xv=Xv, yv=yv)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", RESUME_ALL, str(tmp_path / "data.npz"), *map(str, files)],
+        capture_output=True, text=True, timeout=120, cwd=root,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outcome = json.loads(proc.stdout)
+    for i, (case, (*_, words)) in enumerate(MALFORMED.items()):
+        for engine in ("fast", "ref"):
+            path = str(tmp_path / f"case{i}.{engine}.st")
+            kind, message = outcome[path]
+            expected = "ResumeMismatch" if "beyond" in case else "ModelFileError"
+            assert kind == expected, (case, engine, kind, message)
+            assert words in message and repr(path) in message, (case, message)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"eta": 0.4}, "eta 0.3 (this run: 0.4)"),
+        ({"lmbda": 0.2}, "lmbda 0.5 (this run: 0.2)"),
+        ({"momentum": 0.5}, "momentum 0.9 (this run: 0.5)"),
+        ({"mini_batch_size": 5}, "mini_batch_size 7 (this run: 5)"),
+        ({"epochs": 1}, "it has done 2 epochs, more than epochs=1"),
+        ({"rows": 40}, "n 50 (this run: 40)"),
+    ],
+)
+def test_resume_with_other_settings_is_refused_naming_them(tmp_path, data, change, words):
+    from nnmath.checkpoint import ResumeMismatch
+
+    X, y, *_ = data
+    kw = dict(epochs=2, mini_batch_size=7, seed=1, eta=0.3, momentum=0.9, lmbda=0.5)
+    path = tmp_path / "run.safetensors"
+    make_net().fit(X, y, checkpoint=path, **kw)
+    rows = change.pop("rows", len(X))
+    net = make_net()
+    before = [W.copy() for W in net.weights]
+    with pytest.raises(ResumeMismatch, match=re.escape(words)):
+        net.fit(X[:rows], y[:rows], resume=path, **{**kw, **change})
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.weights))  # nothing changed
+
+
+def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
+    import nnmath.fast
+
+    X, y, *_ = data
+    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
+    if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
+        pytest.skip("the compiled epoch is not built: no thread count to differ")
+    before = checkpoint_state(path)["history"]["extra"]["train_threads"]
+    monkeypatch.setattr(nnmath.fast, "default_threads", lambda B: before + 1)
+    with pytest.warns(RuntimeWarning, match=f"trained on {before} thread.*not be bit-identical"):
+        make_net().fit(X, y, resume=path, **kw)
+    monkeypatch.undo()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same count: no warning
+        with pytest.raises(KeyboardInterrupt):
+            make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
+        make_net().fit(X, y, resume=path, **kw)

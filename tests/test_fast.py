@@ -7,6 +7,7 @@ Nothing here is timed: speed lives in ``benchmarks/speed.py``.
 from __future__ import annotations
 
 import os
+import re
 import tracemalloc
 
 import numpy as np
@@ -478,3 +479,79 @@ def test_a_dropping_network_needs_the_epochs_key() -> None:
     runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5)
     with pytest.raises(ValueError, match="dropout_key"):
         runner.run_epoch(np.arange(20))
+
+
+def _bad_states():
+    """(optimizer, how its state is spoilt, words of the error) after one good epoch."""
+    return [
+        (Adam(0.01), lambda s: s["m_w"].pop(), "'m_w' has 1 tensors"),
+        (Adam(0.01), lambda s: s["v_w"].__setitem__(0, s["v_w"][0][:2].copy()), "(2, 12)"),
+        (Adam(0.01), lambda s: s["m_w"].__setitem__(0, s["m_w"][0].T.copy()), "(12, 5)"),
+        (Adam(0.01), lambda s: s["m_b"].__setitem__(1, s["m_b"][1].astype(np.float32)), "float32"),
+        (Adam(0.01), lambda s: s["m_w"].__setitem__(1, np.asfortranarray(s["m_w"][1])), "not C"),
+        (SGD(0.1, momentum=0.9), lambda s: s["velocity_b"].__setitem__(0, None), "NoneType"),
+    ]
+
+
+@needs_c
+@pytest.mark.parametrize("case", range(6))
+def test_run_epoch_names_a_state_tensor_of_the_wrong_shape_dtype_or_order(case: int) -> None:
+    """Every array the compiled epoch reads or writes is checked in Python first: a missing,
+    undersized, transposed, mistyped or Fortran-ordered state tensor is a ValueError naming
+    it, and the parameters are untouched."""
+    import re
+
+    opt, spoil, words = _bad_states()[case]
+    net = Network([12, 5, 4], seed=0, dtype="float64")
+    X, y = _data(40)
+    runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+    runner.run_epoch(np.arange(40))
+    spoil(opt.state)
+    before = [W.copy() for W in net.weights]
+    with pytest.raises(ValueError, match=re.escape(words)):
+        runner.run_epoch(np.arange(40))
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.weights))
+
+
+@needs_c
+def test_run_epoch_names_transposed_weights() -> None:
+    net = Network([12, 5, 4], seed=0)
+    X, y = _data(40)
+    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5)
+    net.weights[1] = np.ascontiguousarray(net.weights[1].T)
+    with pytest.raises(ValueError, match=re.escape("weights[1] is a C-contiguous float32 array "
+                                                   "of shape (5, 4)")):  # fmt: skip
+        runner.run_epoch(np.arange(40))
+
+
+C_REFUSES = """
+import numpy as np
+from nnmath.fast import EpochRunner, epoch_runner
+from nnmath.network import Network
+from nnmath.optim import Adam
+EpochRunner._check_arrays = lambda self, lists: None  # only the C epoch's own check is left
+net = Network([12, 5, 4], seed=0, dtype="float64")
+X = np.random.default_rng(0).random((40, 12)); y = np.arange(40) % 4
+opt = Adam(0.01)
+runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+runner.run_epoch(np.arange(40))
+opt.state["v_w"][0] = opt.state["v_w"][0][:1].copy()  # 12 of the 60 elements
+try:
+    runner.run_epoch(np.arange(40))
+except ValueError as exc:
+    print("refused:", exc)
+"""
+
+
+@needs_c
+def test_the_compiled_epoch_itself_refuses_an_undersized_buffer() -> None:
+    """Behind the Python check, the C epoch compares each buffer's length with what the layer
+    sizes imply (``BAD_LENGTH``); in a subprocess, so that a write past the buffer would fail
+    this test rather than crash the test run."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", C_REFUSES], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert "refused: the compiled epoch refused" in proc.stdout

@@ -8,6 +8,7 @@ and only a block that finished without an error replaces the target.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "usual_mode"]
+__all__ = ["atomic_write", "remove_stale_temporaries", "usual_mode"]
 
 
 def usual_mode() -> int:
@@ -43,7 +44,9 @@ def atomic_write(
     When the ``with`` block ends normally the file is flushed (and with ``fsync=True`` forced
     to disk), given the mode :func:`usual_mode`, closed, and renamed onto ``path`` with
     ``os.replace``. When the block raises (any exception, ``KeyboardInterrupt`` too) the
-    temporary file is removed and ``path``, if it existed, keeps its old content.
+    temporary file is removed and ``path``, if it existed, keeps its old content. After a
+    successful write, temporaries of ``path`` left by killed processes are removed
+    (:func:`remove_stale_temporaries`).
 
     Parameters
     ----------
@@ -70,7 +73,8 @@ def atomic_write(
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write writes a new file: mode 'wb' or 'w', got {mode!r}")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f".{path.name}.{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
             yield fh
@@ -82,3 +86,50 @@ def atomic_write(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that writes of ``path`` killed mid-way left behind.
+
+    :func:`atomic_write` names its temporary ``.NAME.PID-XXXXXXXX.tmp`` after the process
+    writing it; one whose process no longer runs belongs to a write that can never finish
+    (a ``SIGKILL``, a power cut), and is removed. Writes of other processes still running
+    keep theirs.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    path = Path(path)
+    removed = []
+    head = f".{path.name}."
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(head) and name.endswith(".tmp")):
+            continue
+        pid, dash, _ = name[len(head) : -len(".tmp")].partition("-")
+        if not (dash and pid.isdigit()) or _running(int(pid)):
+            continue
+        with contextlib.suppress(OSError):  # another process may have removed it first
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or an odd number: leave its file alone
+    return True

@@ -22,6 +22,7 @@ identical bit for bit (``np.array_equal``) to a run that was never interrupted.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,16 @@ import numpy as np
 
 from .io import ModelFileError, layer_tensor_names, read_model_file, write_model_file
 
-__all__ = ["CheckpointState", "save", "restore"]
+__all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
 
 _OPT, _BEST = "optimizer.", "best."
+#: the entries of a checkpoint's JSON state
+_STATE_KEYS = ("epoch", "optimizer", "base_eta", "hyper", "rng", "history")
+#: the History fields that hold one number per epoch
+_HISTORY_LISTS = (
+    "training_cost", "validation_cost", "validation_accuracy", "training_accuracy", "epoch_time",
+)  # fmt: skip
+_MAX_EPOCHS = 2**62
 
 
 class CheckpointState:
@@ -62,6 +70,7 @@ def save(
     epoch: int,
     best_params: tuple[list[Any], list[Any]] | None = None,
     base_eta: float | None = None,
+    mini_batch_size: int | None = None,
 ) -> Path:
     """Write a checkpoint after ``epoch`` (0-based) to ``path``, atomically.
 
@@ -82,6 +91,8 @@ def save(
         The weights of the best validation epoch so far (what early stopping restores).
     base_eta : float, optional
         The optimizer's η when the run began (the base of a learning-rate schedule).
+    mini_batch_size : int, optional
+        Recorded with the optimizer's other hyper-parameters, which a resumed run must share.
 
     Raises
     ------
@@ -98,6 +109,7 @@ def save(
         "epoch": epoch,
         "optimizer": optimizer.name,
         "base_eta": base_eta,
+        "hyper": _hyper(optimizer, mini_batch_size),
         "rng": _jsonable_rng_state(rng),
         "history": history.to_dict(),
     }
@@ -112,9 +124,23 @@ def save(
 
 
 def restore(
-    path: str | os.PathLike[str], net: Any, optimizer: Any, rng: Any, history: Any
+    path: str | os.PathLike[str],
+    net: Any,
+    optimizer: Any,
+    rng: Any,
+    history: Any,
+    *,
+    mini_batch_size: int | None = None,
+    epochs: int | None = None,
+    eta: float | None = None,
 ) -> CheckpointState:
     """Load a checkpoint into ``net``, ``optimizer``, ``rng`` and ``history`` (in place).
+
+    Everything in the file is checked before anything is changed: the architecture, every
+    tensor's name, shape and dtype (the optimizer's state must have the shapes its
+    ``init_state`` gives this network: a missing, undersized or transposed tensor never
+    reaches the compiled epoch), the state's JSON (epoch, generator, history, best epoch)
+    and the hyper-parameters the run was trained with.
 
     Parameters
     ----------
@@ -122,11 +148,20 @@ def restore(
     net : Network
         Must have the checkpoint's architecture.
     optimizer : Optimizer
-        Must have the checkpoint's name; its state is replaced.
+        Must have the checkpoint's name and hyper-parameters (λ, the optimizer's own, the
+        training set's size ``n``); its state is replaced.
     rng : numpy.random.Generator
         Must have the checkpoint's bit generator; its state is replaced.
     history : History
         Filled with the checkpoint's history.
+    mini_batch_size : int, optional
+        This run's; refused when it is not the checkpoint's.
+    epochs : int, optional
+        This run's total; refused when the checkpoint has done more.
+    eta : float, optional
+        This run's η; refused when it is not the checkpoint's base η (not given: not
+        compared, as for a run with a learning-rate schedule, which continues from the
+        checkpoint's base η whatever the optimizer now holds).
 
     Returns
     -------
@@ -137,7 +172,10 @@ def restore(
     FileNotFoundError
         No checkpoint at the path.
     ModelFileError
-        Not a checkpoint, or one whose architecture or optimizer differs from this run's.
+        Not a checkpoint, a malformed one, or one whose architecture or optimizer differs
+        from this run's.
+    ResumeMismatch
+        The run's hyper-parameters differ from the checkpoint's (a ``ValueError``).
     """
     src = Path(path)
     if not src.exists():
@@ -149,36 +187,31 @@ def restore(
     if "checkpoint" not in metadata:
         raise ModelFileError(src, "it is a saved model, not a training checkpoint")
     _check_architecture(src, config, net.config())
-    try:
-        state = json.loads(metadata["checkpoint"])
-        epoch = int(state["epoch"])
-        opt_name, rng_state, hist = state["optimizer"], state["rng"], state["history"]
-        base_eta = state.get("base_eta")
-        base_eta = None if base_eta is None else float(base_eta)
-    except (KeyError, TypeError, ValueError, RecursionError, AttributeError) as exc:
-        raise ModelFileError(src, f"the checkpoint state is malformed ({exc!r})") from None
-    if opt_name != optimizer.name:
+    state = _parse_state(src, metadata["checkpoint"])
+    epoch = state["epoch"]
+    if state["optimizer"] != optimizer.name:
         raise ModelFileError(
             src,
-            f"the checkpoint was trained with optimizer {opt_name!r}, this run uses "
+            f"the checkpoint was trained with optimizer {state['optimizer']!r}, this run uses "
             f"{optimizer.name!r}",
         )
-    _restore_state(src, rng, rng_state, history, hist)
+    _check_hyper(src, state, optimizer, (mini_batch_size, epochs, eta))
+    opt_state, best = _check_tensors(src, tensors, net, optimizer)
+    new_rng_state = _checked_rng_state(src, rng, state["rng"])
+    fields = _checked_history(src, history, state["history"], epoch)
+    # all checked: now change the run
+    rng.bit_generator.state = new_rng_state
+    for key, value in fields.items():
+        setattr(history, key, value)
     names = [layer_tensor_names(i) for i in range(net.n_layers)]
     net.set_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names])
-    # np.array copies: the optimizer updates its state in place
-    optimizer.load_state_arrays(
-        {k[len(_OPT) :]: np.array(v) for k, v in tensors.items() if k.startswith(_OPT)}
-    )
-    best_params = None
-    if history.best_epoch is not None and all(
-        _BEST + w in tensors and _BEST + b in tensors for w, b in names
-    ):
-        best_params = (
-            [np.array(tensors[_BEST + w]) for w, _ in names],
-            [np.array(tensors[_BEST + b]) for _, b in names],
-        )
-    return CheckpointState(epoch + 1, best_params, base_eta)
+    optimizer.load_state_arrays(opt_state)
+    best_params = best if history.best_epoch is not None else None
+    return CheckpointState(epoch + 1, best_params, state["base_eta"])
+
+
+class ResumeMismatch(ValueError):
+    """A resumed run's settings differ from those its checkpoint was trained with."""
 
 
 def _check_architecture(src: Path, config: dict[str, Any], mine: dict[str, Any]) -> None:
@@ -191,18 +224,204 @@ def _check_architecture(src: Path, config: dict[str, Any], mine: dict[str, Any])
             )
 
 
-def _restore_state(src: Path, rng: Any, rng_state: Any, history: Any, hist: Any) -> None:
-    """The generator's state and the history's fields, or ModelFileError."""
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_state(src: Path, text: str) -> dict[str, Any]:
+    """The checkpoint's JSON state, with the type and range of each entry checked."""
     try:
-        if rng_state.get("bit_generator") != type(rng.bit_generator).__name__:
-            raise ValueError(f"bit generator {rng_state.get('bit_generator')!r}")
-        rng.bit_generator.state = rng_state
-        for key, value in hist.items():
-            if not hasattr(history, key):
-                raise ValueError(f"unknown history field {key!r}")
-            setattr(history, key, value)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ModelFileError(src, f"the checkpoint state is malformed ({exc})") from None
+        state = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(
+            src, f"the checkpoint state is not valid JSON ({exc!r:.200})"
+        ) from None
+    if not isinstance(state, dict):
+        raise ModelFileError(src, "the checkpoint state is not a JSON object")
+    missing = sorted({"epoch", "optimizer", "rng", "history"} - set(state))
+    unknown = sorted(set(state) - set(_STATE_KEYS))
+    if missing or unknown:
+        raise ModelFileError(
+            src,
+            f"the checkpoint state lacks {missing} or has unknown entries {unknown} "
+            f"(expected {list(_STATE_KEYS)})",
+        )
+    epoch = state["epoch"]
+    if not _is_int(epoch) or not 0 <= epoch < _MAX_EPOCHS:
+        raise ModelFileError(src, f"the checkpoint's epoch {epoch!r} is not an integer ≥ 0")
+    for key, kind in (("optimizer", str), ("rng", dict), ("history", dict)):
+        if not isinstance(state[key], kind):
+            raise ModelFileError(src, f"the checkpoint's {key} is not a {kind.__name__}")
+    base_eta = state.get("base_eta")
+    if base_eta is not None and not (
+        isinstance(base_eta, int | float) and not isinstance(base_eta, bool) and base_eta > 0
+        and math.isfinite(base_eta)
+    ):  # fmt: skip
+        raise ModelFileError(src, f"the checkpoint's base_eta {base_eta!r} is not a positive η")
+    state["base_eta"] = None if base_eta is None else float(base_eta)
+    hyper = state.get("hyper", {})
+    if not isinstance(hyper, dict) or not all(
+        isinstance(v, int | float) and math.isfinite(v) for v in hyper.values()
+    ):
+        raise ModelFileError(src, f"the checkpoint's hyper-parameters {hyper!r:.200} are malformed")
+    state["hyper"] = hyper
+    return state
+
+
+def _hyper(optimizer: Any, mini_batch_size: int | None) -> dict[str, float]:
+    """The settings a resumed run must share with its checkpoint: the optimizer's numeric
+    hyper-parameters but η (its base is ``base_eta``), the training set's size ``n``
+    and the mini-batch size."""
+    own = {
+        k: v
+        for k, v in vars(optimizer).items()
+        if k not in ("eta", "state") and not k.startswith("_") and isinstance(v, int | float)
+    }
+    if mini_batch_size is not None:
+        own["mini_batch_size"] = int(mini_batch_size)
+    return own
+
+
+def _check_hyper(src: Path, state: dict[str, Any], optimizer: Any, run: tuple) -> None:
+    """Refuse a run whose settings (``run``: mini-batch size, epochs, η; each ``None`` when
+    not compared) differ from the checkpoint's, naming each difference."""
+    mini_batch_size, epochs, eta = run
+    mine = _hyper(optimizer, mini_batch_size)
+    diffs = [
+        f"{key} {value!r} (this run: {mine[key]!r})"
+        for key, value in state["hyper"].items()
+        if key in mine and mine[key] != value
+    ]
+    if None not in (eta, state["base_eta"]) and state["base_eta"] != float(eta):
+        diffs.insert(0, f"eta {state['base_eta']!r} (this run: {float(eta)!r})")
+    if diffs:
+        raise ResumeMismatch(
+            f"cannot resume from {str(src)!r}: it was trained with " + ", ".join(diffs)
+            + "; resume with the checkpoint's values, or start a new run without resume"
+        )  # fmt: skip
+    done = state["epoch"] + 1
+    if epochs is not None and done > epochs:
+        raise ResumeMismatch(
+            f"cannot resume from {str(src)!r}: it has done {done} epochs, more than "
+            f"epochs={epochs} (the total, counting those done); pass epochs ≥ {done}"
+        )
+
+
+def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any) -> tuple:
+    """The optimizer's state (``{name: array}``, copies) and the best epoch's weights (or
+    ``None``), after checking every tensor's name, shape and dtype against this run."""
+    dtype = np.dtype(net.dtype)
+    layers = [layer_tensor_names(i) for i in range(net.n_layers)]
+    shapes = {}
+    for (w, b), W, bias in zip(layers, net.weights, net.biases):
+        shapes[w], shapes[b] = tuple(W.shape), tuple(bias.shape)
+    template = _state_template(optimizer, net)
+    given = {k[len(_OPT) :] for k in tensors if k.startswith(_OPT)}
+    best_names = {k for k in tensors if k.startswith(_BEST)}
+    unknown = set(tensors) - set(shapes) - {_OPT + k for k in given} - best_names
+    bad = sorted(unknown | {_OPT + k for k in given - set(template)})
+    bad += sorted(k for k in best_names if k[len(_BEST) :] not in shapes)
+    if bad:
+        raise ModelFileError(
+            src, f"tensors {bad[:5]} are not part of a checkpoint for {optimizer.name!r}"
+        )
+    if given and given != set(template):
+        raise ModelFileError(
+            src,
+            f"the optimizer state lacks tensors {sorted(_OPT + k for k in set(template) - given)} "
+            f"(the state of {optimizer.name!r} for sizes {list(net.sizes)})",
+        )
+    for name, (shape, integral) in template.items():
+        _check_one(src, _OPT + name, tensors.get(_OPT + name), shape, None if integral else dtype)
+    opt_state = {k: np.array(tensors[_OPT + k]) for k in sorted(given)}  # copies: updated in place
+    if best_names and best_names != {_BEST + k for k in shapes}:
+        raise ModelFileError(src, "the best epoch's weights are incomplete (best.* tensors)")
+    for name in best_names:
+        _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype)
+    best = None
+    if best_names:
+        best = ([np.array(tensors[_BEST + w]) for w, _ in layers],
+                [np.array(tensors[_BEST + b]) for _, b in layers])  # fmt: skip
+    return opt_state, best
+
+
+def _state_template(optimizer: Any, net: Any) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """``{flat name: (shape, integral)}`` of the optimizer's state for this network, as
+    ``state_arrays`` names it (``"m_w.0"``, ``"t"``), from its ``init_state``."""
+    template = {}
+    for key, value in optimizer.init_state(net).items():
+        if isinstance(value, list):
+            for i, arr in enumerate(value):
+                template[f"{key}.{i}"] = (tuple(arr.shape), False)
+        else:
+            template[key] = ((), isinstance(value, int | np.integer))
+    return template
+
+
+def _check_one(src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any) -> None:
+    """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); finite."""
+    if arr is None:
+        return
+    if tuple(arr.shape) != shape:
+        raise ModelFileError(
+            src, f"tensor {name!r} has shape {tuple(arr.shape)}, this network needs {shape}"
+        )
+    if dtype is None:
+        if arr.dtype.kind not in "iu" or int(arr) < 0:
+            raise ModelFileError(src, f"tensor {name!r} must be a non-negative integer count")
+        return
+    if arr.dtype != dtype:
+        raise ModelFileError(src, f"tensor {name!r} is {arr.dtype}, the network is {dtype}")
+    if not np.isfinite(arr).all():
+        raise ModelFileError(src, f"tensor {name!r} contains NaN or infinite values")
+
+
+def _checked_rng_state(src: Path, rng: Any, rng_state: dict[str, Any]) -> dict[str, Any]:
+    """The generator's state, checked by setting it on a fresh bit generator of its kind."""
+    kind = type(rng.bit_generator)
+    if rng_state.get("bit_generator") != kind.__name__:
+        raise ModelFileError(
+            src,
+            f"the checkpoint's generator is {rng_state.get('bit_generator')!r}, this run's "
+            f"{kind.__name__!r}",
+        )
+    try:
+        probe = kind()
+        probe.state = rng_state
+        return probe.state
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+        raise ModelFileError(src, f"the generator state is malformed ({exc!r:.200})") from None
+
+
+def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) -> dict:
+    """The history's fields, each of its type, with a value for every epoch done."""
+    done = epoch + 1
+    fields: dict[str, Any] = {}
+    for key, value in hist.items():
+        if key not in _HISTORY_LISTS + ("best_epoch", "stopped_early", "extra"):
+            raise ModelFileError(src, f"the checkpoint's history has an unknown field {key!r}")
+        if key in _HISTORY_LISTS:
+            ok = isinstance(value, list) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            )
+            lengths = (done,) if key in ("training_cost", "epoch_time") else (0, done)
+            if not ok or len(value) not in lengths:
+                raise ModelFileError(
+                    src, f"the history's {key} is not a list of {done} numbers (epoch {epoch})"
+                )
+        elif key == "stopped_early" and not isinstance(value, bool):
+            raise ModelFileError(src, "the history's stopped_early is not true or false")
+        elif key == "extra" and not isinstance(value, dict):
+            raise ModelFileError(src, "the history's extra is not a JSON object")
+        fields[key] = value
+    best = fields.get("best_epoch")
+    scored = len(fields.get("validation_cost", []))
+    if best is not None and not (_is_int(best) and 0 <= best < scored):
+        raise ModelFileError(
+            src,
+            f"the history's best_epoch {best!r} is not one of the {scored} validated epochs",
+        )
+    return fields
 
 
 def _jsonable_rng_state(rng: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ __all__ = [
     "epoch_runner",
     "unsupported_reason",
     "c_available",
+    "default_threads",
     "FAST_BACKENDS",
     "GEMM_ROWS",
 ]
@@ -151,6 +152,12 @@ def epoch_runner(
     if unsupported_reason(net, optimizer, X, Y) is not None:
         return None
     return EpochRunner(net, optimizer, X, Y, mini_batch_size, "c", threads)
+
+
+def default_threads(mini_batch_size: int) -> int:
+    """The threads the compiled epoch shares each mini-batch between when not told
+    (:class:`EpochRunner`'s ``threads=None``)."""
+    return _epoch_threads(int(mini_batch_size), None)
 
 
 def _epoch_threads(B: int, threads: int | None) -> int:
@@ -304,19 +311,44 @@ class EpochRunner:
     def _lengths(self, perm: np.ndarray) -> np.ndarray:
         """What the caller's buffers hold, in ``nnm_epoch.lens``' order: per layer W, b and
         the four optimizer-state slots, then X, Y and perm (-1 where the dtype or C order is
-        not the epoch's)."""
+        not the epoch's), after :meth:`_check_arrays` has checked each one."""
         dtype, net = self.net.dtype, self.net
         lists = (net.weights, net.biases, *self._state())
-        if any(len(arrays) != len(net.sizes) - 1 for arrays in lists):
-            raise ValueError(
-                f"the parameters or the optimizer's state do not have one tensor per layer "
-                f"({len(net.sizes) - 1} layers of weights); nothing was changed"
-            )
+        self._check_arrays(lists)
         per_layer = zip(*lists)
         lens = [_cepoch.length(a, dtype) for arrays in per_layer for a in arrays]
         lens += [_cepoch.length(self.X, dtype), _cepoch.length(self.Y, dtype)]
         lens.append(_cepoch.length(perm, np.int64))
         return np.array(lens, np.int64)
+
+    def _check_arrays(self, lists: tuple) -> None:
+        """Every array the compiled epoch reads or writes has the shape the layer sizes imply,
+        the network's dtype and C order (else a ValueError naming it; nothing is changed).
+
+        The C epoch also refuses buffers of the wrong length (``BAD_LENGTH``); this names the
+        tensor, and also catches what has the right length in the wrong shape (a transposed
+        ``W`` or state tensor)."""
+        net, dtype = self.net, np.dtype(self.net.dtype)
+        sizes, L = list(net.sizes), len(net.sizes) - 1
+        names = ("weights", "biases", *(f"optimizer state {s!r}" for s in self._slot_names()))
+        for name, arrays in zip(names, lists):
+            if len(arrays) != L:
+                raise ValueError(
+                    f"{name} has {len(arrays)} tensors, the network has {L} layers "
+                    f"(sizes {sizes}); nothing was changed"
+                )
+        for k, (name, arrays) in enumerate(zip(names, lists)):
+            for i, a in enumerate(arrays):
+                shape = (sizes[i + 1], sizes[i]) if k % 2 == 0 else (sizes[i + 1],)
+                _check_array(f"{name}[{i}]", a, shape, dtype, sizes)
+        n = self.X.shape[0]
+        _check_array("X", self.X, (n, sizes[0]), dtype, sizes)
+        _check_array("Y", self.Y, (n, sizes[-1]), dtype, sizes)
+
+    def _slot_names(self) -> tuple[str, ...]:
+        """The names of the four state slots (the parameters' names where a slot is unused)."""
+        slots = tuple(self.optimizer.state_slots)
+        return slots + ("weights", "biases", "weights", "biases")[len(slots) :]
 
     def _hyper(self) -> np.ndarray:
         """η, λ/n, the optimizer's own p0..p4, and the dtype's ε (clipping of ln a)."""
@@ -391,3 +423,16 @@ class EpochRunner:
         if scores is None:
             return None
         return float(scores[0::2].sum()), int(scores[1::2].sum())
+
+
+def _check_array(name: str, a: Any, shape: tuple[int, ...], dtype: np.dtype, sizes: list) -> None:
+    """``a`` is a C-contiguous NumPy array of ``shape`` and ``dtype``, or a ValueError."""
+    if type(a) is not np.ndarray:
+        raise ValueError(f"{name} is a {type(a).__name__}, not a NumPy array; nothing was changed")
+    if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+        order = "C-contiguous" if a.flags.c_contiguous else "not C-contiguous"
+        raise ValueError(
+            f"{name} is a {order} {a.dtype} array of shape {a.shape}; the compiled epoch needs "
+            f"a C-contiguous {dtype} array of shape {shape} (layer sizes {sizes}); nothing "
+            "was changed"
+        )

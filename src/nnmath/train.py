@@ -285,12 +285,38 @@ def _resume(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any) -
         path = next((c.path for c in callbacks if isinstance(c, Checkpoint)), None)
     if path is None:
         raise ValueError("resume=True needs checkpoint=PATH (or pass resume=PATH)")
-    state = restore(path, run.net, run.optimizer, run.rng, run.history)
+    scheduled = any(isinstance(c, LearningRateScheduler) for c in callbacks)
+    settings = {"mini_batch_size": run.mini_batch_size, "epochs": run.epochs}
+    settings["eta"] = None if scheduled else run.optimizer.eta  # a schedule: the file's base η
+    state = restore(path, run.net, run.optimizer, run.rng, run.history, **settings)
     run.start_epoch, run.best_params = state.start_epoch, state.best_params
     if state.base_eta is not None:
         run.base_eta = state.base_eta
     if run.history.stopped_early:  # the run had already stopped: nothing to do
         run.stop_training = True
+    _warn_other_threads(path, run)
+
+
+def _warn_other_threads(path: Any, run: Run) -> None:
+    """Warn when the compiled epoch will share each mini-batch between another number of
+    threads than the checkpoint's run did: the sums of δ aᵀ then add up in another order."""
+    import warnings
+
+    from .fast import c_available, default_threads
+
+    extra = run.history.extra
+    before = extra.get("train_threads")
+    if extra.get("train_path") != "c" or not c_available() or not isinstance(before, int):
+        return
+    now = default_threads(run.mini_batch_size)
+    if now != before and run.start_epoch < run.epochs:
+        warnings.warn(
+            f"{str(path)!r} was trained on {before} thread(s) per mini-batch, this run uses "
+            f"{now}: the resumed run will not be bit-identical to an uninterrupted one (set "
+            f"OPENBLAS_NUM_THREADS={before} to match it)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _hook(callbacks: list[Callback], name: str, *args: Any) -> None:
