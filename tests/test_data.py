@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,6 +160,77 @@ def test_idx_too_short_and_truncated_header(tmp_path):
         read_idx(header)
 
 
+def _idx_header(code: int, dims: list[int]) -> bytes:
+    return bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+
+
+@pytest.mark.parametrize(
+    "dims, words",
+    [
+        ([2**32 - 1] * 4, "more than the 17179869184 bytes"),  # the product overflows int64
+        ([1] * 255, "declares 255 dimensions; arrays have at most 64"),
+        ([70000, 28, 28, 28, 28], "more than the"),  # 43 GB: absurd
+    ],
+)
+def test_idx_absurd_headers_are_data_errors(tmp_path, dims, words):
+    path = tmp_path / "odd-idx"
+    path.write_bytes(_idx_header(0x0E, dims) + b"\x00" * 64)
+    with pytest.raises(DataError, match=re.escape(words)) as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+BOMB_PEAK = """
+import resource, sys, tracemalloc
+from nnmath.data import DataError, read_idx
+tracemalloc.start()
+try:
+    read_idx(sys.argv[1])
+except DataError as exc:
+    print("DataError", exc)
+print("peak", tracemalloc.get_traced_memory()[1])
+"""
+
+
+@pytest.mark.parametrize("declared", [[1000], [4096, 256]])
+def test_idx_gzip_bomb_is_refused_in_bounded_memory(tmp_path, declared):
+    """1 MB of gzip inflating to 1 GiB, under a header that declares 1 kB or 1 MB: refused
+    after the declared bytes, with memory within the declared size plus a small constant."""
+    member = gzip.compress(bytes(1 << 20), compresslevel=9)  # 1 MiB of zeros in ~1 kB
+    path = tmp_path / "bomb-idx1-ubyte.gz"  # gzip members back to back inflate as one stream
+    path.write_bytes(gzip.compress(_idx_header(0x08, declared)) + member * 1024)
+    assert path.stat().st_size < 1_100_000
+    proc = subprocess.run([sys.executable, "-c", BOMB_PEAK, str(path)], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert "DataError" in proc.stdout and "longer than its header says" in proc.stdout
+    peak = int(proc.stdout.split("peak")[1])
+    assert peak < np.prod(declared) + 2**21, peak
+
+
+def test_idx_declaring_more_than_its_gzip_can_hold(tmp_path):
+    path = tmp_path / "small.gz"
+    path.write_bytes(gzip.compress(_idx_header(0x08, [60000, 2000, 2000])))  # 240 GB
+    with pytest.raises(DataError, match="more than the"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(_idx_header(0x08, [60000, 200, 200])))  # 2.4 GB in 60 bytes
+    with pytest.raises(DataError, match="more than a .*-byte gzip file can hold"):
+        read_idx(path)
+
+
+def test_idx_special_files_are_refused(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would block for ever
+    with pytest.raises(DataError, match="it is a FIFO"):
+        read_idx(fifo)
+    with pytest.raises(DataError, match="it is a folder"):
+        read_idx(tmp_path)
+    if Path("/dev/zero").exists():  # reading it would never end
+        with pytest.raises(DataError, match="it is a device"):
+            read_idx("/dev/zero")
+
+
 def test_write_idx_rejects_unsupported_dtype(tmp_path):
     with pytest.raises(TypeError, match="IDX cannot store dtype"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.complex64))
@@ -201,6 +273,40 @@ def test_load_idx_folder_errors(tmp_path):
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(19, dtype=np.uint8))
     with pytest.raises(DataError, match="has 20 images but .*t10k-labels.* has 19 labels"):
         load_idx_folder(folder)
+
+
+def test_label_range_names_the_file_holding_the_label(tmp_path):
+    folder = tiny_idx_folder(tmp_path / "f")  # labels 0..2
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(20, 7, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: labels go up to 7 but"):
+        load_idx_folder(folder, n_classes=3)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.full(60, 11, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: labels go up to 11"):
+        load_idx_folder(folder, n_classes=10)
+
+
+@pytest.mark.parametrize(
+    "shapes, words",
+    [
+        ({"train": (0, 4, 3), "t10k": (20, 4, 3)}, "train split holds no labels"),
+        ({"train": (60, 4, 3), "t10k": (0, 4, 3)}, "test split holds no labels"),
+        ({"train": (60, 0, 3), "t10k": (20, 0, 3)}, "have no pixels (zero width)"),
+        ({"train": (1, 4, 3), "t10k": (20, 4, 3)}, "1 training image(s); at least 2"),
+    ],
+)
+def test_empty_or_zero_width_splits_are_clear_errors(tmp_path, shapes, words):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for prefix, shape in shapes.items():
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", np.zeros(shape, np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.zeros(shape[0], np.uint8))
+    with pytest.raises(DataError, match=re.escape(words)):
+        load_idx_folder(folder)
+
+
+def test_a_tiny_training_set_keeps_a_validation_row(tmp_path):
+    data = load_idx_folder(tiny_idx_folder(tmp_path / "f", n_train=4))
+    assert len(data.train[1]) == 3 and len(data.validation[1]) == 1
 
 
 def test_search_order(tmp_path, monkeypatch):

@@ -14,16 +14,28 @@ a ``reshape`` traceback.
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from .._files import atomic_write
 
-__all__ = ["DataError", "IDX_DTYPES", "read_idx", "read_idx_bytes", "write_idx"]
+__all__ = [
+    "DataError",
+    "IDX_DTYPES",
+    "MAX_IDX_BYTES",
+    "MAX_NDIM",
+    "read_idx",
+    "read_idx_bytes",
+    "write_idx",
+]
 
 #: IDX element type code -> NumPy dtype (big-endian, as stored in the file)
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -42,13 +54,28 @@ class DataError(ValueError):
     """A data file is missing, truncated, corrupted or not what it claims to be."""
 
 
+#: numpy's most dimensions (``numpy.ndarray`` refuses more)
+MAX_NDIM = 64
+#: the largest data an IDX file may declare: 16 GiB (MNIST's training images are 47 MB)
+MAX_IDX_BYTES = 2**34
+#: deflate inflates at most about 1032-fold: a gzip file declaring more than this many times
+#: its own size cannot hold what it declares
+_MAX_GZIP_RATIO = 1100
+
+
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a NumPy array.
+
+    The header is read first and checked (dimensions, the size it declares); then exactly the
+    declared bytes are read, straight from the stream into the array, so that memory stays
+    within the declared size plus a small constant whatever the file holds (a gzip bomb ends
+    in an error after the declared bytes, not in gigabytes of inflated data).
 
     Parameters
     ----------
     path : path-like
-        ``train-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte``, ...
+        ``train-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte``, ... A regular file:
+        a device (``/dev/zero``), a FIFO or a folder is refused.
 
     Returns
     -------
@@ -59,16 +86,23 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     DataError
-        The file is truncated, not gzip/IDX, has an unknown type code, or its length does not
-        match the sizes in its header. The message names the file.
+        The file is not a regular file, truncated, not gzip/IDX, has an unknown type code,
+        too many dimensions, declares more than :data:`MAX_IDX_BYTES` (or more than its gzip
+        stream can hold), or its length does not match the sizes in its header. The message
+        names the file.
     FileNotFoundError
         The file does not exist.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
+    size = _regular_file_size(path)
+    with open(path, "rb") as fh:
+        if fh.read(2) != _GZIP_MAGIC:
+            fh.seek(0)
+            return _read_stream(fh, str(path), size)
+        fh.seek(0)
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                return _read_stream(gz, str(path), None, gzip_size=size)
         except EOFError:
             raise DataError(
                 f"{path}: the gzip stream ends early (the file is truncated; "
@@ -78,18 +112,38 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             raise DataError(
                 f"{path}: the gzip data is corrupted ({exc}); delete it and download it again"
             ) from None
-    return read_idx_bytes(raw, name=str(path))
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of ``path``, after refusing what is not a regular file (read forever or
+    blocked on otherwise)."""
+    st = path.stat()  # FileNotFoundError when there is none
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a folder" if stat.S_ISDIR(st.st_mode)
+            else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise DataError(f"{path}: it is {kind}, not an IDX file; give the path of a file")
+    return st.st_size
 
 
 def read_idx_bytes(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     """Parse the bytes of an uncompressed IDX file; see :func:`read_idx`. ``name`` is used in
     error messages."""
-    if len(raw) < 4:
-        raise DataError(f"{name}: only {len(raw)} bytes, too short for an IDX header")
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    return _read_stream(io.BytesIO(raw), name, len(raw))
+
+
+def _read_header(fh: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The shape, dtype and header length of an IDX stream, checked; nothing more is read."""
+    head = fh.read(4)
+    if len(head) < 4:
+        raise DataError(f"{name}: only {len(head)} bytes, too short for an IDX header")
+    zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0:
         raise DataError(
-            f"{name}: not an IDX file (magic number 0x{raw[:4].hex()} does not start with "
+            f"{name}: not an IDX file (magic number 0x{head.hex()} does not start with "
             "two zero bytes; MNIST images are 0x00000803, labels 0x00000801)"
         )
     if code not in IDX_DTYPES:
@@ -97,22 +151,63 @@ def read_idx_bytes(raw: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{name}: unknown IDX element type code 0x{code:02X} (known: {known})")
     if ndim == 0:
         raise DataError(f"{name}: the IDX header declares 0 dimensions")
+    if ndim > MAX_NDIM:
+        raise DataError(
+            f"{name}: the IDX header declares {ndim} dimensions; arrays have at most {MAX_NDIM}"
+        )
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = fh.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(
-            f"{name}: truncated header ({len(raw)} bytes, {header} needed for {ndim} dimensions)"
+            f"{name}: truncated header ({4 + len(dims)} bytes, {header} needed for "
+            f"{ndim} dimensions)"
         )
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = IDX_DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "longer than its header says"
+    return struct.unpack(f">{ndim}I", dims), IDX_DTYPES[code], header
+
+
+def _read_stream(
+    fh: IO[bytes], name: str, size: int | None, gzip_size: int | None = None
+) -> np.ndarray:
+    """Header, then exactly the declared bytes into a new array, then the end of the stream.
+
+    ``size``: the whole (uncompressed) length when known, checked before reading the data;
+    ``gzip_size``: the compressed length, which bounds what the stream can inflate to."""
+    shape, dtype, header = _read_header(fh, name)
+    nbytes = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
+    described = f"shape {tuple(shape)} of {dtype.name} ({header + nbytes} bytes in all)"
+    if nbytes > MAX_IDX_BYTES:
         raise DataError(
-            f"{name}: file is {what}: header says shape {tuple(shape)} of {dtype.name} "
-            f"({expected} bytes in all) but it has {len(raw)} bytes"
+            f"{name}: the header declares {described}, more than the {MAX_IDX_BYTES} bytes "
+            "nnmath reads (a corrupted header?)"
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="), copy=True)
+    if gzip_size is not None and nbytes > _MAX_GZIP_RATIO * gzip_size + 2**16:
+        raise DataError(
+            f"{name}: the header declares {described}, more than a {gzip_size}-byte gzip "
+            "file can hold (a corrupted file)"
+        )
+    if size is not None and size != header + nbytes:
+        what = "truncated" if size < header + nbytes else "longer than its header says"
+        raise DataError(f"{name}: file is {what}: header says {described} but it has {size} bytes")
+    data = np.empty(shape, dtype=dtype)
+    got = _read_into(fh, memoryview(data.reshape(-1).view(np.uint8)))
+    if got < nbytes or fh.read(1):
+        what = "truncated" if got < nbytes else "longer than its header says"
+        raise DataError(f"{name}: file is {what}: header says {described}")
+    native = dtype.newbyteorder("=")
+    if native != dtype:  # swapped in place: no second copy of the data
+        data = data.byteswap(inplace=True).view(native)
+    return data
+
+
+def _read_into(fh: IO[bytes], view: memoryview) -> int:
+    """Fill ``view`` from ``fh`` in chunks; the bytes read (fewer at the end of the stream)."""
+    done, step = 0, 1 << 18
+    while done < len(view):
+        chunk = fh.readinto(view[done : done + step])  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        done += chunk
+    return done
 
 
 def write_idx(

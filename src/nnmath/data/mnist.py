@@ -120,6 +120,12 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, files: dict[str, Path], 
         raise DataError(f"{img_file}: expected images (n, rows, cols), got shape {images.shape}")
     if labels.ndim != 1:
         raise DataError(f"{lab_file}: expected labels (n,), got shape {labels.shape}")
+    if len(labels) == 0:
+        raise DataError(f"{lab_file}: the {split} split holds no labels (an empty file?)")
+    if 0 in images.shape[1:]:
+        raise DataError(
+            f"{img_file}: images of shape {images.shape[1:]} have no pixels (zero width)"
+        )
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
         raise DataError(
             f"{img_file}, {lab_file}: expected uint8 pixels and labels, got "
@@ -154,7 +160,7 @@ def load_idx_folder(
     n_validation : int, optional
         The last ``n_validation`` training images become the validation split. Default
         10,000 when there are more than 20,000 training images (MNIST: 50,000 / 10,000),
-        else a sixth of them.
+        else a sixth of them (at least one).
     n_classes : int, optional
         Default: the largest label + 1.
 
@@ -187,14 +193,24 @@ def load_idx_folder(
         )
     n_train = len(raw["train_labels"])
     if n_validation is None:
-        n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else n_train // 6
+        n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else max(n_train // 6, 1)
+    if n_train < 2:
+        raise DataError(
+            f"{files['train_images']}: {n_train} training image(s); at least 2 are needed "
+            "(one to train on, one to validate)"
+        )
     if not 0 <= n_validation < n_train:
         raise ValueError(f"n_validation={n_validation} must be below the {n_train} training images")
-    top = int(max(raw["train_labels"].max(initial=0), raw["test_labels"].max(initial=0)))
+    tops = {role: int(raw[role].max(initial=0)) for role in ("train_labels", "test_labels")}
+    top = max(tops.values())
     if n_classes is None:
         n_classes = top + 1
-    elif top >= n_classes:
-        raise DataError(f"labels go up to {top} but n_classes is {n_classes}")
+    for role, role_top in tops.items():
+        if role_top >= n_classes:
+            raise DataError(
+                f"{files[role]}: labels go up to {role_top} but there are {n_classes} classes "
+                f"(labels 0..{n_classes - 1})"
+            )
 
     def rows(images: np.ndarray) -> np.ndarray:
         X = images.reshape(len(images), -1).astype(np.float32)
@@ -237,8 +253,12 @@ def _load_named(
             f"10,000 test images for {name}, got {data.image_shape}, {n_train} and "
             f"{len(data.test[1])}"
         )
-    if data.n_classes > 10:
-        raise DataError(f"{files['train_labels']}: labels above 9 in {name}")
+    for role, split in (
+        ("train_labels", (data.train, data.validation)),
+        ("test_labels", (data.test,)),
+    ):
+        if max(int(y.max(initial=0)) for _, y in split) > 9:
+            raise DataError(f"{files[role]}: labels above 9 in {name} (its classes are 0..9)")
     data.n_classes = 10
     return data
 
