@@ -289,7 +289,7 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "state tensor undersized": (_set("optimizer.m_w.0", lambda a: a[:2].copy()), None, "shape"),
     "state tensor transposed": (_set("optimizer.v_w.0", lambda a: a.T.copy()), None, "(6, 4)"),
     "state tensor float64": (_set("optimizer.m_b.0", lambda a: a.astype(np.float64)), None, "is"),
-    "state tensor with NaN": (_set("optimizer.v_b.1", lambda a: a * np.nan), None, "NaN"),
+    "best weights with NaN": (_set("best.2.bias", lambda a: a * np.nan), None, "NaN"),
     "t of shape (1,)": (_set("optimizer.t", lambda a: a.reshape(1).copy()), None, "'optimizer.t'"),
     "t negative": (_set("optimizer.t", np.array(-3)), None, "non-negative integer"),
     "t a float": (_set("optimizer.t", np.array(2.5)), None, "non-negative integer"),

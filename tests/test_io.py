@@ -266,6 +266,83 @@ def test_hand_crafted_architecture(saved, change, message):
     assert message in str(info.value)
 
 
+def _activations(*acts):
+    return set_config(activations=list(acts))
+
+
+def _add_tensor(name, arr):
+    raw = arr.astype("<f4").tobytes()
+
+    def change(header, data):
+        header[name] = {"dtype": "F32", "shape": list(arr.shape),
+                        "data_offsets": [len(data), len(data) + len(raw)]}  # fmt: skip
+        return header, data + raw
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_activations({"name": "elu", "beta": 2}, {"name": "elu"}, {"name": "softmax"}),
+         "activation 0 (elu) has unknown parameters ['beta']; it takes ['alpha']"),
+        (_activations({"name": "elu", "alpha": 10**400}, {"name": "elu"}, {"name": "softmax"}),
+         "invalid parameters"),
+        (_activations({"name": "elu", "alpha": True}, {"name": "elu"}, {"name": "softmax"}),
+         "invalid parameters"),
+        (_activations({"name": "tanh"}, {"name": "tanh"}, {"name": "relu"}),
+         "cannot be built: the log_likelihood cost takes ln a"),
+        (set_config(sizes=[5, 4, 3, 2**64]), "positive integers"),
+        (_add_tensor("extra", np.zeros(2)), "tensors ['extra'] that are not part of a 3-layer"),
+        (_add_tensor("0.weightx", np.zeros(2)), "tensors ['0.weightx']"),
+        (_add_tensor("optimizer.m_w.0", np.zeros(2)), "tensors ['optimizer.m_w.0']"),
+    ],
+)  # fmt: skip
+def test_malformed_models_are_model_file_errors_naming_the_file(saved, change, message):
+    with pytest.raises(ModelFileError, match="edited.safetensors") as info:
+        nm.load(edit(saved, change))
+    assert message in str(info.value)
+
+
+def test_a_header_of_a_million_tensors_is_refused_at_once(tmp_path):
+    """58 MB of empty tensor entries: refused once the count passes MAX_TENSORS, well inside
+    a second (it took 27 s and 2.3 GB when every entry was parsed and checked)."""
+    import time
+
+    from nnmath.io.safetensors import MAX_TENSORS
+
+    entry = '"t%d":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}'
+    text = ("{" + ",".join(entry % i for i in range(1_000_000)) + "}").encode()
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFileError, match=f"more than {MAX_TENSORS} tensor entries"):
+        nm.load(path)
+    assert time.perf_counter() - t0 < 5  # generous for a loaded machine; measured ~0.3 s
+
+
+def test_special_files_are_refused(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="device or a FIFO"):
+        nm.load(fifo)
+    if Path("/dev/zero").exists():
+        with pytest.raises(ModelFileError, match="device or a FIFO"):
+            nm.load("/dev/zero")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_save_writes_with_the_users_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = nm.save(make_net(), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_missing_tensor(saved):
     def drop_last_bias(header, data):
         entry = header.pop("4.bias")
@@ -280,12 +357,25 @@ def test_missing_tensor(saved):
         nm.load(edit(saved, drop_last_bias))
 
 
-def test_nan_weights(saved):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_weights(saved, bad):
+    """save refuses what load would refuse (and writes nothing); load refuses a file holding
+    them all the same."""
+    import safetensors.numpy
+    from safetensors import safe_open
+
     net = nm.load(saved)
-    net.weights[1][0, 0] = np.nan
-    path = nm.save(net, saved.with_name("nan.safetensors"))
+    net.weights[1][0, 0] = bad
+    target = saved.with_name("nan.safetensors")
+    with pytest.raises(ValueError, match=r"tensor '2.weight' holds 1 NaN or infinite values"):
+        nm.save(net, target)
+    assert not target.exists()
+    with safe_open(str(saved), framework="numpy") as f:
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    tensors["2.weight"][0, 0] = bad
+    safetensors.numpy.save_file(tensors, str(target), metadata=metadata)
     with pytest.raises(ModelFileError, match="NaN"):
-        nm.load(path)
+        nm.load(target)
 
 
 def test_byte_ranges_are_checked(saved):

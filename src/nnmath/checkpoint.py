@@ -337,7 +337,7 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
     if best_names and best_names != {_BEST + k for k in shapes}:
         raise ModelFileError(src, "the best epoch's weights are incomplete (best.* tensors)")
     for name in best_names:
-        _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype)
+        _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype, finite=True)
     best = None
     if best_names:
         best = ([np.array(tensors[_BEST + w]) for w, _ in layers],
@@ -358,8 +358,11 @@ def _state_template(optimizer: Any, net: Any) -> dict[str, tuple[tuple[int, ...]
     return template
 
 
-def _check_one(src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any) -> None:
-    """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); finite."""
+def _check_one(
+    src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any, finite: bool = False
+) -> None:
+    """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); with
+    ``finite``, no NaN or infinity (weights; an optimizer's state may overflow harmlessly)."""
     if arr is None:
         return
     if tuple(arr.shape) != shape:
@@ -372,7 +375,7 @@ def _check_one(src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: An
         return
     if arr.dtype != dtype:
         raise ModelFileError(src, f"tensor {name!r} is {arr.dtype}, the network is {dtype}")
-    if not np.isfinite(arr).all():
+    if finite and not np.isfinite(arr).all():
         raise ModelFileError(src, f"tensor {name!r} contains NaN or infinite values")
 
 

@@ -32,7 +32,7 @@ from ..backend import to_numpy
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
-from .safetensors import ModelFileError, parse_header, read_file_bytes
+from .safetensors import MAX_TENSORS, ModelFileError, parse_header, read_file_bytes
 
 __all__ = [
     "FORMAT",
@@ -115,6 +115,13 @@ def write_model_file(
 
     config = _check_savable(net)
     tensors = _network_tensors(net)
+    for name, arr in tensors.items():
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise ValueError(
+                f"cannot save to {str(path)!r}: tensor {name!r} holds {bad} NaN or infinite "
+                "values, which nnmath.load refuses; save the network before it diverged"
+            )
     for name, arr in (extra_tensors or {}).items():
         if name in tensors:
             raise ValueError(f"extra tensor name {name!r} clashes with a layer tensor")
@@ -182,7 +189,7 @@ def read_model_file(
     import safetensors.numpy
 
     data = read_file_bytes(path)
-    _, metadata, _ = parse_header(path, data)
+    header, metadata, _ = parse_header(path, data)
     if metadata.get("format") != FORMAT or "config" not in metadata:
         raise ModelFileError(
             path,
@@ -201,11 +208,13 @@ def read_model_file(
             f"({FORMAT_VERSION}); upgrade nnmath",
         )
     config = _check_config(path, metadata["config"])
+    _check_names(path, len(config["sizes"]) - 1, header, "checkpoint" in metadata)
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as exc:  # the library's SafetensorError and friends
         raise ModelFileError(path, f"safetensors could not decode it ({exc})") from None
     _check_layer_tensors(path, config, tensors)
+    _check_names(path, len(config["sizes"]) - 1, tensors, "checkpoint" in metadata)
     return config, tensors, metadata
 
 
@@ -225,10 +234,12 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
     sizes = config["sizes"]
     if not (
         isinstance(sizes, list)
-        and len(sizes) >= 2
-        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
+        and 2 <= len(sizes) <= MAX_TENSORS // 2 + 1
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in sizes)
     ):
-        raise ModelFileError(path, f"sizes {sizes!r} is not a list of ≥ 2 positive integers")
+        raise ModelFileError(
+            path, f"sizes {sizes!r:.200} is not a list of ≥ 2 positive integers (below 2**63)"
+        )
     acts = config["activations"]
     if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
         raise ModelFileError(
@@ -245,11 +256,15 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
             )
         params = {k: v for k, v in act.items() if k != "name"}
         takes = ACTIVATIONS[act["name"]]().params  # the parameters the registry's entry has
-        if any(
-            k not in takes or not isinstance(v, (int, float)) or not math.isfinite(v)
-            for k, v in params.items()
-        ):
-            raise ModelFileError(path, f"activation {i} has invalid parameters {params!r}")
+        unknown = sorted(k for k in params if k not in takes)
+        if unknown:
+            raise ModelFileError(
+                path,
+                f"activation {i} ({act['name']}) has unknown parameters {unknown}; it takes "
+                f"{sorted(takes)}",
+            )
+        if not all(_finite_number(v) for v in params.values()):
+            raise ModelFileError(path, f"activation {i} has invalid parameters {params!r:.200}")
     if config["cost"] not in COSTS:
         raise ModelFileError(
             path, f"unknown cost {config['cost']!r}; this nnmath knows {sorted(COSTS)}"
@@ -259,6 +274,31 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
     if config["dtype"] not in ("float32", "float64"):
         raise ModelFileError(path, f"dtype {config['dtype']!r} is not float32 or float64")
     return config
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number (not a boolean) that is a finite float (``10**400`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _check_names(path: Any, n_layers: int, names: Any, checkpoint: bool) -> None:
+    """Every tensor is a layer's ``W`` or ``b`` (or, in a checkpoint, its optimizer state
+    ``optimizer.*`` or best weights ``best.*``, which :mod:`nnmath.checkpoint` checks):
+    nothing else is ignored."""
+    layers = {n for i in range(n_layers) for n in layer_tensor_names(i)}
+    kept = ("optimizer.", "best.") if checkpoint else ()
+    extra = sorted(n for n in names if n not in layers and not n.startswith(kept))
+    if extra:
+        raise ModelFileError(
+            path,
+            f"it holds tensors {extra[:5]!r:.300} that are not part of a {n_layers}-layer "
+            "network (the layers are '0.weight', '0.bias', '2.weight', ...)",
+        )
 
 
 def _check_layer_tensors(path: Any, config: dict[str, Any], tensors: dict[str, Any]) -> None:
@@ -331,4 +371,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         Nothing from the file is ever executed.
     """
     config, tensors, _ = read_model_file(path)
-    return network_from_config(config, tensors)
+    try:
+        return network_from_config(config, tensors)
+    except (ValueError, TypeError) as exc:  # e.g. an output activation the cost refuses
+        raise ModelFileError(path, f"the network it describes cannot be built: {exc}") from None

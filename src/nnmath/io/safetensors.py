@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ITEMSIZE", "ModelFileError", "parse_header", "read_file_bytes"]
+__all__ = ["ITEMSIZE", "MAX_TENSORS", "ModelFileError", "parse_header", "read_file_bytes"]
 
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit
+#: the most tensors a header may list: a checkpoint has 14 per layer (W, b, the best epoch's,
+#: Adam's four moments), so this allows networks of over 4,000 layers
+MAX_TENSORS = 65_536
 #: safetensors dtype -> bytes per element, for the dtypes nnmath writes
 ITEMSIZE = {"F32": 4, "F64": 8, "I64": 8}
 _SIGNATURES = (  # what a file that is not safetensors may be, by its first bytes
@@ -47,12 +51,15 @@ class ModelFileError(ValueError):
 
 
 def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The whole file; ``FileNotFoundError`` when there is none, an error for a folder."""
+    """The whole file; ``FileNotFoundError`` when there is none, an error for a folder, a
+    device or a FIFO."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no model file at {str(p)!r}")
     if p.is_dir():
         raise ModelFileError(p, "it is a directory, not a file")
+    if not stat.S_ISREG(p.stat().st_mode):  # /dev/zero, a FIFO: read for ever
+        raise ModelFileError(p, "it is a device or a FIFO, not a regular file")
     return p.read_bytes()
 
 
@@ -77,7 +84,13 @@ def parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str]
     if raw[:1] != b"{":
         raise ModelFileError(path, "the header is not a JSON object (not a safetensors file)")
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_counting_objects())
+    except _TooManyObjects:
+        raise ModelFileError(
+            path,
+            f"the header holds more than {MAX_TENSORS} tensor entries (nnmath writes a few per "
+            "layer): a corrupted or hand-crafted file",
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(path, f"the header is not valid JSON ({exc!r:.200})") from None
     if not isinstance(header, dict):
@@ -91,6 +104,26 @@ def parse_header(path: Any, data: bytes) -> tuple[dict[str, Any], dict[str, str]
     spans = [_check_entry(path, name, entry, buffer_len) for name, entry in header.items()]
     _check_tiling(path, spans, buffer_len)
     return header, metadata, 8 + n
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+def _counting_objects() -> Any:
+    """A ``json`` object hook that builds each object as ``dict`` does and stops the parse
+    once the header has more objects than :data:`MAX_TENSORS` tensors need, so that a
+    header of a million empty tensors is refused at once, not after seconds and gigabytes."""
+    count = 0
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal count
+        count += 1
+        if count > MAX_TENSORS + 2:  # the tensors, __metadata__ and the header itself
+            raise _TooManyObjects
+        return dict(pairs)
+
+    return hook
 
 
 def _header_length(path: Any, data: bytes) -> int:
