@@ -56,7 +56,7 @@ class Config:
     noise: float = 0.05
     points: int = 400
     train_fraction: float = 0.5
-    layers: list[int] = field(default_factory=lambda: [8, 8])
+    layers: list[int] = field(default_factory=lambda: [16, 16])
     activations: list[str] = field(default_factory=lambda: ["tanh", "tanh"])
     output: str = "softmax"
     cost: str = "log_likelihood"

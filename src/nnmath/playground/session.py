@@ -200,10 +200,10 @@ class Session:
             self._snapshot()
 
     def _snapshot(self) -> None:
+        self.last_sent = time.perf_counter()  # the rate counts from the start of each one
         msg = snapshot(self.net, self.data, self.grid, self.epoch, self.steps)
         msg["mode"] = self.mode
         self.send(msg, True)
-        self.last_sent = time.perf_counter()
 
     def _serve(self, block: bool) -> None:
         """Carry out the queued commands (waiting for one when ``block``)."""

@@ -59,13 +59,15 @@ def _regions(a_L: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unit_maps(activations: list[np.ndarray], coarse: np.ndarray) -> list[dict[str, Any]]:
-    """Each hidden layer's a^l on the coarse grid: 0..255 between the layer's min and max."""
+    """Each hidden layer's a^l on the coarse grid, each unit 0..255 between its own min and
+    max over the plane (which ``min`` and ``max`` give)."""
     maps = []
     for a in activations[1:-1]:
         a = a[:, coarse]
-        lo, hi = float(a.min()), float(a.max())
-        scaled = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-        maps.append({"min": lo, "max": hi, "data": b64(np.round(255 * scaled).astype(np.uint8))})
+        lo, hi = a.min(axis=1, keepdims=True), a.max(axis=1, keepdims=True)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        scaled = np.round(255 * (a - lo) / span).astype(np.uint8)
+        maps.append({"min": lo[:, 0].tolist(), "max": hi[:, 0].tolist(), "data": b64(scaled)})
     return maps
 
 
