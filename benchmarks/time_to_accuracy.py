@@ -37,12 +37,12 @@ from pathlib import Path
 TARGETS = {"mnist": 0.98, "fashion-mnist": 0.89}
 #: nnmath's settings (the fastest of --search's grid on the validation split, per data set)
 BEST = {
-    "mnist": dict(hidden=[256], optimizer="adam", eta=2e-3, batch=128, epochs=8),
+    "mnist": dict(hidden=[256], optimizer="momentum", eta=2e-3, batch=128, epochs=8),
     "fashion-mnist": dict(hidden=[256], optimizer="adam", eta=2e-3, batch=128, epochs=8),
 }
 #: scikit-learn's MLPClassifier settings (the same way)
-BEST_SKLEARN = {
-    "mnist": dict(hidden=[256], eta=2e-3, batch=128, epochs=8),
+BEST_SKLEARN = {  # none of its grid reached 98 % validation accuracy in 8 epochs: 12 here
+    "mnist": dict(hidden=[256], optimizer="adam", eta=1e-3, batch=128, epochs=12),
     "fashion-mnist": dict(hidden=[256], eta=2e-3, batch=128, epochs=8),
 }
 GRID = dict(
@@ -253,17 +253,22 @@ def _launch(system, dataset, split, config, seed, threads) -> dict:
 
 
 def _summary(runs: list[dict]) -> str:
-    done = [r["seconds"] for r in runs if r.get("seconds") is not None]
-    if len(done) < len(runs):
-        errors = {r["error"] for r in runs if "error" in r}
-        missed = len(runs) - len(done)
-        return f"not reached in {missed} of {len(runs)} runs" + (f" ({errors})" if errors else "")
-    best = [max(a for _, a in r["curve"]) for r in runs]
-    epochs = [len(r["curve"]) for r in runs]
+    """Median seconds to the target over the runs (a run that never reached it counts as
+    infinitely slow, so the median exists while most reach it), with what each run reached."""
+    errors = sorted({r["error"] for r in runs if "error" in r})
+    if errors:
+        return f"failed: {errors}"
+    seconds = [r["seconds"] if r["seconds"] is not None else float("inf") for r in runs]
+    reached = sum(s != float("inf") for s in seconds)
+    best = statistics.median(max(a for _, a in r["curve"]) for r in runs)
+    ran = statistics.median(r["curve"][-1][0] for r in runs)
+    epochs = statistics.median(len(r["curve"]) for r in runs)
     loaded = statistics.median(r["loaded"] for r in runs)
-    return (f"{statistics.median(done):.2f} s (min {min(done):.2f}, max {max(done):.2f}; "
-            f"data loaded at {loaded:.2f} s; epochs {statistics.median(epochs):.0f}; "
-            f"accuracy then {statistics.median(best):.2%})")  # fmt: skip
+    median = statistics.median(seconds)
+    head = f"{median:.2f} s" if median != float("inf") else "not reached"
+    return (f"{head} (reached in {reached} of {len(runs)} runs; data loaded at {loaded:.2f} s; "
+            f"median {epochs:.0f} epochs, best accuracy {best:.2%}, "
+            f"runs ended at {ran:.1f} s)")  # fmt: skip
 
 
 def search(args: argparse.Namespace) -> None:
@@ -288,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--search", action="store_true", help="the grid on the validation split")
+    p.add_argument("--json", type=Path, help="also write every run's curve here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("--system", "--split", "--config", "--started"):
         p.add_argument(name, help=argparse.SUPPRESS)
@@ -313,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     for system in systems:
         print(f"| {system} | {_summary(runs[system])} | {configs[system]} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"configs": configs, "runs": runs}, indent=1))
     print(f"\nEach run its own process on {args.threads} threads, timed from its launch.")
     return 0
 
