@@ -114,7 +114,7 @@ def test_bad_sweep_files_give_one_clear_line(tmp_path, text, message):
     with pytest.raises(SweepError, match=message) as info:
         load_sweep(path)
     assert "\n" not in str(info.value)
-    assert isinstance(info.value, ValueError)
+    assert str(info.value).startswith(f"{path}: ")  # the one line names the file first
 
 
 def test_unknown_parameter_suggests_the_right_name(tmp_path):
@@ -312,6 +312,72 @@ def test_resume_with_max_tasks_on_dask_and_a_cut_off_last_line(tmp_path, cluster
     assert done.ran == 0 and done.complete
 
 
+def _table(path, rows):
+    """``rows`` written as a complete results table at ``path`` (CSV or JSON lines)."""
+    from nnmath.sweep.table import Writer
+
+    Writer(path, small_sweep().columns(), rows, rewrite=True).close()
+    return path
+
+
+def _edit_lines(path, edits):
+    lines = path.read_text().splitlines(keepends=True)
+    for number, change in edits.items():  # 1-based line numbers
+        lines[number - 1] = change(lines[number - 1])
+    path.write_text("".join(lines))
+
+
+def test_resume_reruns_rows_that_do_not_parse_or_are_not_their_keys(tmp_path, reference):
+    """An edited parameter, an accuracy out of range, a row with a cell too many, a line that
+    is not JSON: each is reported with its file and line, run again, and the table ends as
+    an uninterrupted sweep's (never averaged in as it was)."""
+    csv_out = _table(tmp_path / "r.csv", reference)
+    _edit_lines(csv_out, {
+        2: lambda line: line.replace(",0.5,", ",0.05,", 1),  # eta 0.5 -> 0.05
+        4: lambda line: line.rstrip("\n") + ",x\n",  # a cell too many
+    })  # fmt: skip
+    with pytest.warns(RuntimeWarning, match=r"run again"):
+        result = run_sweep(small_sweep(), csv_out, n_jobs=1, resume=True)
+    assert result.complete and result.ran == len(reference) - result.skipped
+    reasons = " | ".join(result.rejected)
+    assert f"{csv_out}, line 2: eta is 0.05, its key's task has 0.5" in reasons
+    assert f"{csv_out}, line 4: 32 cells, the header has 31" in reasons
+    assert len(result.rejected) == 2 and all(
+        r.startswith(f"{csv_out}, line ") for r in result.rejected
+    )
+    assert_same_rows(read_results(csv_out), reference)
+
+    jsonl = _table(tmp_path / "r.jsonl", reference)
+    _edit_lines(jsonl, {3: lambda line: line[:-10] + "\n"})  # cut short: not JSON any more
+    jsonl.write_text(jsonl.read_text().replace('"test_accuracy": ', '"test_accuracy": -', 1))
+    with pytest.warns(RuntimeWarning):
+        result = run_sweep(small_sweep(), jsonl, n_jobs=1, resume=True)
+    assert result.ran == 2 and result.complete
+    assert any(r.startswith(f"{jsonl}, line 3: not JSON") for r in result.rejected), result.rejected
+    assert any("test_accuracy -" in r and "not in [0, 1]" in r for r in result.rejected)
+    assert_same_rows(read_results(jsonl), reference)
+
+
+@pytest.mark.parametrize(
+    "suffix, edit, words",
+    [
+        (".jsonl", {2: lambda line: "[1, 2]\n"}, "line 2: a list, not a JSON object"),
+        (".jsonl", {3: lambda line: line.replace('"key"', '"kee"')}, "line 3: the row has no key"),
+        (".csv", {1: lambda line: line.replace("key", "id", 1)}, "line 1: the header"),
+        (".csv", {1: lambda line: line.replace(",eta,", ",rate,")}, "line 1: the header lacks the columns ['eta']"),  # noqa: E501
+        (".csv", {3: lambda line: "," + line.split(",", 1)[1]}, "line 3: the row has no key"),
+    ],
+)  # fmt: skip
+def test_resume_with_a_malformed_table_names_the_file_and_line(tmp_path, reference, suffix,
+                                                               edit, words):  # fmt: skip
+    out = _table(tmp_path / f"r{suffix}", reference)
+    _edit_lines(out, edit)
+    before = out.read_bytes()
+    with pytest.raises(SweepError, match=re.escape(f"{out}, {words}")):
+        run_sweep(small_sweep(), out, n_jobs=1, resume=True)
+    assert out.read_bytes() == before  # nothing was run or rewritten
+
+
 def test_resume_with_a_wider_grid_keeps_old_rows_and_adds_columns(tmp_path, reference):
     out = tmp_path / "r.csv"
     run_sweep(small_sweep(activation=["sigmoid"], depth=[1], epochs=1), out, n_jobs=1)
@@ -487,3 +553,70 @@ def test_gridsearchcv_over_nnmath_classifier_on_dask(cluster):
             rtol=0,
             atol=1e-12,
         )
+
+
+SWEEP_THEN_WAIT = """
+import os, sys
+from nnmath.sweep import Sweep, run_sweep
+print(os.getpid(), flush=True)
+sweep = Sweep.create("vanishing", subset=200, seeds=4, depth=[1, 2], epochs=1)
+run_sweep(sweep, sys.argv[1], n_jobs=2, delay=120, overwrite=True)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def _running(pids: list[int]) -> list[int]:
+    alive = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(p)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
+@pytest.mark.parametrize("wait", [0.0, 2.5])  # as the workers start, and inside their tasks
+def test_local_workers_exit_within_seconds_after_the_sweep_dies(tmp_path, wait):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-c", SWEEP_THEN_WAIT, str(tmp_path / "s.csv")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers: list[int] = []
+    try:
+        pid = int(proc.stdout.readline())
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:  # the two workers (and trackers)
+            workers = _children(pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the sweep started no workers"
+        time.sleep(wait)
+        workers = _children(pid)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    t0 = time.monotonic()
+    while _running(workers) and time.monotonic() - t0 < 15:
+        time.sleep(0.1)
+    left = _running(workers)
+    for p in left:  # leave nothing behind, whatever the outcome
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"{len(left)} worker(s) still running {time.monotonic() - t0:.0f} s on"

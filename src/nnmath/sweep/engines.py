@@ -6,6 +6,9 @@ only their parameters, so nothing big travels to the workers.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,9 +28,54 @@ def joblib_results(
         return
     from joblib import Parallel, delayed
 
-    yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(run_task)(t, delay, tensorboard) for t in tasks
-    )
+    parent = os.getpid()  # each worker watches it from its start (before any task arrives)
+    yield from Parallel(
+        n_jobs=n_jobs,
+        return_as="generator_unordered",
+        initializer=watch_parent,
+        initargs=(parent,),
+    )(delayed(run_task)(t, delay, tensorboard) for t in tasks)
+
+
+#: how often a local worker checks that the sweep that started it still runs (seconds)
+PARENT_CHECK = 0.5
+
+
+def watch_parent(parent: int) -> None:
+    """Make this worker process exit once ``parent``, the sweep's process, has died.
+
+    joblib's workers otherwise live on for minutes after their parent is killed (waiting for
+    work until an idle timeout, or running the tasks already queued); a daemon thread notices
+    within :data:`PARENT_CHECK` seconds that the worker was re-parented (or, for a worker
+    that is not the sweep's child, that the sweep's process is gone), and ends it. A worker
+    that starts after its parent died exits at once.
+    """
+    if os.getpid() == parent:
+        return
+    direct = os.getppid() == parent
+    if not direct and not _alive(parent):
+        os._exit(1)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(parent, direct), name="nnmath-sweep-parent", daemon=True
+    ).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    return True
+
+
+def _exit_when_orphaned(parent: int, direct: bool) -> None:
+    """Poll the parent; once it is gone, exit at once (the task in hand is lost: a resumed
+    sweep runs it again)."""
+    while os.getppid() == parent if direct else _alive(parent):
+        time.sleep(PARENT_CHECK)
+    os._exit(1)
 
 
 def connect(scheduler: str, timeout: float) -> Any:

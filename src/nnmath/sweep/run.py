@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import check_header, row_problem
 from .engines import connect, dask_results, joblib_results
 from .spec import Sweep, SweepError
 from .summary import summarize
@@ -43,6 +45,8 @@ class SweepResult:
         Wall-clock time of this call.
     complete : bool
         Whether every task of the sweep has its row.
+    rejected : list of str
+        The rows found on resume that were run again, ``"FILE, line N: why"``.
     """
 
     sweep: Sweep
@@ -53,6 +57,7 @@ class SweepResult:
     total: int
     seconds: float
     parquet: Path | None = None
+    rejected: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -126,7 +131,7 @@ def run_sweep(
     out = Path(out)
     stream = stream_path(out)
     tasks = sweep.tasks()
-    existing, rewrite = _existing_rows(stream, sweep, resume, overwrite)
+    existing, rejected, rewrite = _existing_rows(stream, sweep, resume, overwrite)
     done = {r["key"] for r in existing}
     pending = [t for t in tasks if t.key not in done]
     skipped = len(tasks) - len(pending)
@@ -145,28 +150,52 @@ def run_sweep(
     parquet = out if out.suffix.lower() == ".parquet" else None
     if parquet is not None:
         write_parquet(parquet, read_results(stream), writer.columns)
+    seconds = time.perf_counter() - t0
     return SweepResult(
-        sweep, rows, stream, len(new_rows), skipped, len(tasks), time.perf_counter() - t0, parquet
+        sweep, rows, stream, len(new_rows), skipped, len(tasks), seconds, parquet, rejected
     )
 
 
 def _existing_rows(
     stream: Path, sweep: Sweep, resume: bool, overwrite: bool
-) -> tuple[list[dict[str, Any]], bool]:
-    """The rows already in ``stream`` that a resumed sweep keeps, and whether to rewrite it.
+) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """The rows already in ``stream`` that a resumed sweep keeps, the rows it runs again
+    (``"FILE, line N: why"``: a line that does not parse, a row that is not its key's task's,
+    :mod:`.checks`; also warned about) and whether to rewrite the file.
 
-    The file is rewritten (atomically) when it does not exist yet, when a partial last line
-    or a duplicate row was dropped, or when its header lacks a column of this sweep.
+    The file is rewritten (atomically) when it does not exist yet, when a partial last line,
+    a rejected row or a duplicate was dropped, or when its header lacks a column of this sweep.
     """
     if resume and overwrite:
         raise SweepError("resume and overwrite exclude each other: keep the rows or drop them")
     if not stream.exists() or overwrite:
-        return [], True
+        return [], [], True
     if not resume:
         raise SweepError(f"{stream} exists: pass --resume to add the missing rows, or --overwrite")
-    existing, clean = read_rows(stream)
+    existing, clean, rejected = read_rows(stream)
     header = read_header(stream)
-    return existing, not clean or any(c not in header for c in sweep.columns())
+    check_header(stream, header, sweep)
+    tasks = {t.key: t for t in sweep.tasks()}
+    kept = []
+    for row in existing:
+        line = row.pop("_line", "?")
+        task = tasks.get(row["key"])
+        problem = None if task is None else row_problem(row, task)
+        if problem is None:
+            kept.append(row)
+        else:
+            rejected.append(f"{stream}, line {line}: {problem}")
+    if rejected:
+        warnings.warn(
+            f"{len(rejected)} row(s) of {stream} are run again: " + "; ".join(rejected[:5]),
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return (
+        kept,
+        rejected,
+        not clean or bool(rejected) or any(c not in header for c in sweep.columns()),
+    )
 
 
 def _open(

@@ -220,7 +220,10 @@ class Sweep:
             values = list(values) if isinstance(values, (list, tuple)) else [values]
             if not values:
                 raise SweepError(f"{source}: grid parameter {name!r} has no values")
-            normalized = tuple(_normalize(name, v) for v in values)
+            try:
+                normalized = tuple(_normalize(name, v) for v in values)
+            except SweepError as exc:  # the value's own message, after the file's name
+                raise SweepError(f"{source}: {exc}") from None
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized

@@ -72,15 +72,25 @@ def table_format(path: Path) -> str:
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The complete rows of a results table (CSV, JSON lines or Parquet), in file order.
 
-    A last line cut short by an interruption is skipped, and a key seen twice keeps its first
-    row.
+    A last line cut short by an interruption is skipped, a line that does not parse is
+    left out (:func:`read_rows` says which), and a key seen twice keeps its first row.
+
+    Raises
+    ------
+    SweepError
+        A line that is JSON but not an object, a row without a key, or a CSV header without
+        a ``key`` column, naming the file and the line.
     """
-    rows, _ = read_rows(Path(path))
+    rows, _, _ = read_rows(Path(path))
+    for r in rows:
+        r.pop("_line", None)
     return rows
 
 
-def read_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
-    """(rows, clean): ``clean`` is False when a partial line or a duplicate was dropped."""
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], bool, list[str]]:
+    """(rows, clean, rejected): ``clean`` is False when a partial line, a line that does not
+    parse or a duplicate was dropped; ``rejected`` says which lines did not parse
+    (``"FILE, line N: why"``). Each row's line number is under ``"_line"``."""
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
@@ -89,33 +99,68 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
             for c in JSON_COLUMNS:
                 if isinstance(r.get(c), str):
                     r[c] = json.loads(r[c])
-        return rows, True
+        return rows, True, []
     text = path.read_text(encoding="utf-8")
     clean = True
     if text and not text.endswith("\n"):  # a row cut short by an interruption
         text, clean = text[: text.rfind("\n") + 1], False
-    rows: list[dict[str, Any]] = []
-    if table_format(path) == "csv":
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        for rec in reader:
-            if header is None or len(rec) != len(header):
-                clean = False
-                continue
-            rows.append({c: _parse_cell(c, v) for c, v in zip(header, rec, strict=True)})
-    else:
-        for line in text.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                clean = False
+    reader = _csv_rows if table_format(path) == "csv" else _jsonl_rows
+    rows, rejected = reader(path, text)
+    for r in rows:
+        if not isinstance(r.get("key"), str) or not r["key"]:
+            raise SweepError(
+                f"{path}, line {r['_line']}: the row has no key (every row names its task's "
+                "key); fix the line or start afresh with --overwrite"
+            )
     seen: set[str] = set()
     unique = []
     for r in rows:
-        if r.get("key") not in seen:
-            seen.add(r.get("key"))
+        if r["key"] not in seen:
+            seen.add(r["key"])
             unique.append(r)
-    return unique, clean and len(unique) == len(rows)
+    return unique, clean and not rejected and len(unique) == len(rows), rejected
+
+
+def _csv_rows(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is not None and "key" not in header:
+        raise SweepError(
+            f"{path}, line 1: the header {header[:6]!r:.200} has no 'key' column (renamed?); "
+            "restore it or start afresh with --overwrite"
+        )
+    rows, rejected = [], []
+    for rec in reader:
+        where = f"{path}, line {reader.line_num}"
+        if header is None or len(rec) != len(header):
+            rejected.append(f"{where}: {len(rec)} cells, the header has {len(header or [])}")
+            continue
+        try:
+            row = {c: _parse_cell(c, v) for c, v in zip(header, rec, strict=True)}
+        except (ValueError, RecursionError) as exc:
+            rejected.append(f"{where}: a cell does not parse ({exc!r:.100})")
+            continue
+        rows.append({**row, "_line": reader.line_num})
+    return rows, rejected
+
+
+def _jsonl_rows(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    rows, rejected = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            rejected.append(f"{path}, line {number}: not JSON ({exc!r:.100})")
+            continue
+        if not isinstance(row, dict):
+            raise SweepError(
+                f"{path}, line {number}: a {type(row).__name__}, not a JSON object (each line "
+                "is one row); fix the line or start afresh with --overwrite"
+            )
+        rows.append({**row, "_line": number})
+    return rows, rejected
 
 
 class Writer:
@@ -127,7 +172,7 @@ class Writer:
         self.path, self.fmt = path, table_format(path)
         self.columns = list(columns)
         for r in existing:  # keep the columns of rows from an earlier, wider sweep
-            self.columns += [c for c in r if c not in self.columns]
+            self.columns += [c for c in r if c not in self.columns and c != "_line"]
         if not rewrite and len(self.columns) != len(columns):
             raise SweepError(f"{path}: rows do not match the file's header; use --overwrite")
         path.parent.mkdir(parents=True, exist_ok=True)
