@@ -317,3 +317,38 @@ def test_the_number_of_sessions_is_limited(client):
             o.__exit__(None, None, None)
     with client.websocket_connect("/ws") as ws:  # room again once the tabs are closed
         assert until(ws, "hello")["type"] == "hello"
+
+
+def test_the_command_serves_the_page_until_interrupted():
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnmath", "playground", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("nnmath playground: http://127.0.0.1:"), line
+        url = line.split()[2]
+        for _ in range(100):  # the socket is bound before the line is printed; uvicorn starts
+            try:
+                page = httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert page.status_code == 200 and "nnmath playground" in page.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode in (0, 130)
