@@ -79,12 +79,12 @@ def _check_savable(net: Any) -> dict[str, Any]:
                 "cannot rebuild; use one of the registered activations "
                 f"{sorted(ACTIVATIONS)} to save the network"
             )
-    if config["cost"] not in COSTS:
+    if not isinstance(config["cost"], str) or config["cost"] not in COSTS:
         raise ValueError(
             f"the network's cost {config['cost']!r} is not a registered cost "
             f"({sorted(COSTS)}); a model file can only name registered costs"
         )
-    if config["init"] not in INITS:
+    if not isinstance(config["init"], str) or config["init"] not in INITS:
         raise ValueError(f"the network's init {config['init']!r} is not one of {sorted(INITS)}")
     return config
 
@@ -265,11 +265,11 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
             )
         if not all(_finite_number(v) for v in params.values()):
             raise ModelFileError(path, f"activation {i} has invalid parameters {params!r:.200}")
-    if config["cost"] not in COSTS:
+    if not isinstance(config["cost"], str) or config["cost"] not in COSTS:
         raise ModelFileError(
             path, f"unknown cost {config['cost']!r}; this nnmath knows {sorted(COSTS)}"
         )
-    if config["init"] not in INITS:
+    if not isinstance(config["init"], str) or config["init"] not in INITS:
         raise ModelFileError(path, f"unknown init {config['init']!r}")
     if config["dtype"] not in ("float32", "float64"):
         raise ModelFileError(path, f"dtype {config['dtype']!r} is not float32 or float64")

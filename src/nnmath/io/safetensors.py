@@ -157,7 +157,7 @@ def _check_entry(path: Any, name: str, entry: Any, buffer_len: int) -> tuple[int
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
         raise ModelFileError(path, f"tensor {name!r} has a malformed header entry")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in ITEMSIZE:
+    if not isinstance(dtype, str) or dtype not in ITEMSIZE:
         raise ModelFileError(
             path,
             f"tensor {name!r} has dtype {dtype!r}; nnmath files hold only {sorted(ITEMSIZE)}",

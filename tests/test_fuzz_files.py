@@ -1,0 +1,321 @@
+"""Property-based fuzzing of what nnmath reads from disk: IDX files, model files, checkpoints.
+
+Every input, generated or mutated, must end in a valid result or the library's own error
+(:class:`~nnmath.data.DataError`, :class:`~nnmath.io.ModelFileError`,
+:class:`~nnmath.checkpoint.ResumeMismatch`) — never another exception, a crash, unbounded
+memory or time. Each example's peak memory is measured with ``tracemalloc`` (NumPy's arrays
+are traced) and its time bounded by Hypothesis's ``deadline``. The cases are derandomized:
+the same files every run. ``pytest -s`` prints how the cases ended.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+import tempfile
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ACTIVATION_NAMES, COST_NAMES, outputs_for
+
+hypothesis = pytest.importorskip("hypothesis", reason="fuzz tests need hypothesis (nnmath[test])")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import nnmath as nm  # noqa: E402
+from nnmath.checkpoint import ResumeMismatch  # noqa: E402
+from nnmath.data import DataError, read_idx, write_idx  # noqa: E402
+from nnmath.data.idx import IDX_DTYPES  # noqa: E402
+from nnmath.io import ModelFileError  # noqa: E402
+
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=3000,  # ms per example: a parse that hangs or crawls fails the test
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+#: peak memory one example may take (the files are at most a few kB; what they declare is
+#: bounded by the readers' checks)
+PEAK = 16 * 2**20
+OUTCOMES: dict[str, Counter] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report():
+    yield
+    for area, counts in OUTCOMES.items():
+        print(f"\n{area}: {sum(counts.values())} cases, " + ", ".join(
+            f"{k} {v}" for k, v in sorted(counts.items())))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def folder():
+    with tempfile.TemporaryDirectory() as d:
+        yield Path(d)
+
+
+def bounded(fn, *args):
+    """``fn(*args)`` and its outcome's name; fails if its peak memory passes :data:`PEAK`."""
+    tracemalloc.start()
+    try:
+        try:
+            result, outcome = fn(*args), "valid"
+        except (DataError, ModelFileError, ResumeMismatch) as exc:
+            result, outcome = exc, type(exc).__name__
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < PEAK, f"{fn.__name__} took {peak} bytes"
+    return result, outcome
+
+
+# ------------------------------------------------------------------------- mutations
+
+#: one mutation of a byte string: (kind, position as a fraction of the length, value)
+MUTATION = st.tuples(
+    st.sampled_from(["flip", "set", "truncate", "insert", "big32", "delete"]),
+    st.floats(0, 1),
+    st.integers(0, 2**32 - 1),
+)
+
+
+def mutate(data: bytes, mutations: list[tuple[str, float, int]]) -> bytes:
+    """Apply byte-level mutations; ``big32`` writes a big-endian uint32 (an IDX size)."""
+    b = bytearray(data)
+    for kind, where, value in mutations:
+        i = min(int(where * len(b)), max(len(b) - 1, 0))
+        if kind == "flip" and b:
+            b[i] ^= 1 << (value % 8)
+        elif kind == "set" and b:
+            b[i] = value % 256
+        elif kind == "truncate":
+            del b[i:]
+        elif kind == "insert":
+            b[i:i] = value.to_bytes(4, "little")[: 1 + value % 4]
+        elif kind == "big32":
+            b[i : i + 4] = value.to_bytes(4, "big")
+        elif kind == "delete" and b:
+            del b[i]
+    return bytes(b)
+
+
+# ------------------------------------------------------------------------- IDX files
+
+
+@st.composite
+def idx_arrays(draw):
+    code = draw(st.sampled_from(sorted(IDX_DTYPES)))
+    dtype = IDX_DTYPES[code].newbyteorder("=")
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=4)))
+    raw = draw(st.binary(min_size=int(np.prod(shape)) * dtype.itemsize,
+                         max_size=int(np.prod(shape)) * dtype.itemsize))  # fmt: skip
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _count(area: str, outcome: str) -> None:
+    OUTCOMES.setdefault(area, Counter())[outcome] += 1
+
+
+@settings(FUZZ, max_examples=300)
+@given(array=idx_arrays(), compress=st.booleans())
+def test_generated_idx_files_read_back_exactly(folder, array, compress):
+    path = write_idx(folder / "gen-idx", array, compress=compress)
+    out, outcome = bounded(read_idx, path)
+    assert outcome == "valid", out
+    assert out.dtype == array.dtype and out.shape == array.shape
+    assert out.tobytes() == array.tobytes()  # bit for bit, NaN payloads included
+    _count("IDX reader, generated", outcome)
+
+
+@settings(FUZZ, max_examples=600)
+@given(
+    array=idx_arrays(),
+    mutations=st.lists(MUTATION, min_size=1, max_size=4),
+    mode=st.sampled_from(["raw", "gzip of the mutated bytes", "mutated gzip"]),
+)
+def test_mutated_idx_files_end_in_an_array_or_a_data_error(folder, array, mutations, mode):
+    body = write_idx(folder / "m-idx", array, compress=False).read_bytes()
+    if mode == "raw":
+        data = mutate(body, mutations)
+    elif mode == "gzip of the mutated bytes":  # headers that lie, under a valid gzip stream
+        data = gzip.compress(mutate(body, mutations), mtime=0)
+    else:
+        data = mutate(gzip.compress(body, mtime=0), mutations)
+    path = folder / "mutated-idx"
+    path.write_bytes(data)
+    out, outcome = bounded(read_idx, path)
+    if outcome == "valid":  # what it read is what its header declares, exactly
+        assert isinstance(out, np.ndarray) and out.ndim >= 1
+    else:
+        assert str(path) in str(out)
+    _count("IDX reader, mutated", outcome)
+
+
+# ------------------------------------------------------------------------- model files
+
+
+@st.composite
+def networks(draw):
+    cost = draw(st.sampled_from(COST_NAMES))
+    sizes = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
+    hidden = draw(st.sampled_from([n for n in ACTIVATION_NAMES if n != "softmax"]))
+    output = draw(st.sampled_from(outputs_for(cost)))
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    return nm.Network(sizes, activation=hidden, output_activation=output, cost=cost,
+                      dtype=dtype, seed=draw(st.integers(0, 2**16)))  # fmt: skip
+
+
+@settings(FUZZ, max_examples=150)
+@given(net=networks())
+def test_generated_model_files_load_back_exactly(folder, net):
+    path = nm.save(net, folder / "gen.safetensors")
+    out, outcome = bounded(nm.load, path)
+    assert outcome == "valid", out
+    assert out.config() == net.config()
+    assert all(np.array_equal(a, b) for a, b in zip(out.weights + out.biases,
+                                                   net.weights + net.biases))  # fmt: skip
+    _count("nm.load, generated", outcome)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+def json_paths(value, prefix=()):
+    """Every path into a JSON value (dict keys, list indices), the value itself first."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from json_paths(v, (*prefix, i))
+
+
+def replace_at(value, path, new, delete=False):
+    """``value`` with the item at ``path`` replaced by ``new`` (or deleted)."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if rest:
+        value[head] = replace_at(value[head], rest, new, delete)
+    elif delete:
+        del value[head]
+    else:
+        value[head] = new
+    return value
+
+
+def header_of(data: bytes) -> tuple[dict, bytes]:
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + n]), data[8 + n :]
+
+
+def with_header(header: dict, body: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + body
+
+
+def mutate_json(doc, choice: int, new, delete: bool):
+    paths = list(json_paths(doc))
+    path = paths[choice % len(paths)]
+    if not path:  # the whole document
+        return new
+    return replace_at(doc, path, new, delete)
+
+
+@st.composite
+def structured_mutations(draw):
+    """Up to three edits of the header, its architecture JSON, or a checkpoint's state."""
+    return draw(st.lists(st.tuples(
+        st.sampled_from(["header", "config", "state"]), st.integers(0, 10**6), JSON,
+        st.booleans()), min_size=1, max_size=3))  # fmt: skip
+
+
+def apply_structured(data: bytes, edits) -> bytes:
+    header, body = header_of(data)
+    for target, choice, new, delete in edits:
+        meta = header.get("__metadata__") if isinstance(header, dict) else None
+        key = {"config": "config", "state": "checkpoint"}.get(target)
+        if key and isinstance(meta, dict) and isinstance(meta.get(key), str):
+            meta[key] = json.dumps(mutate_json(json.loads(meta[key]), choice, new, delete))
+        elif target == "header":
+            header = mutate_json(header, choice, new, delete)
+    return with_header(header, body)
+
+
+@settings(FUZZ, max_examples=500)
+@given(
+    net=networks(),
+    mutations=st.lists(MUTATION, min_size=1, max_size=4),
+    edits=structured_mutations(),
+    bytewise=st.booleans(),
+)
+def test_mutated_model_files_end_in_a_network_or_a_model_file_error(
+    folder, net, mutations, edits, bytewise
+):
+    data = nm.save(net, folder / "base.safetensors").read_bytes()
+    data = mutate(data, mutations) if bytewise else apply_structured(data, edits)
+    path = folder / "mutated.safetensors"
+    path.write_bytes(data)
+    out, outcome = bounded(nm.load, path)
+    if outcome == "valid":
+        assert isinstance(out, nm.Network)
+        assert all(np.isfinite(W).all() for W in out.weights + out.biases)
+    else:
+        assert str(path) in str(out)
+    _count(f"nm.load, mutated ({'bytes' if bytewise else 'header JSON'})", outcome)
+
+
+# ------------------------------------------------------------------------- checkpoints
+
+CK_DATA = np.random.default_rng(0).random((30, 4)), np.arange(30) % 3
+
+
+def ck_net():
+    return nm.Network([4, 5, 3], activation="tanh", output_activation="softmax",
+                      cost="log_likelihood", seed=1)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(folder):
+    X, y = CK_DATA
+    path = folder / "run.safetensors"
+    ck_net().fit(X, y, epochs=2, mini_batch_size=4, optimizer="adam", eta=0.01,
+                 validation_data=(X[:6], y[:6]), checkpoint=path, seed=0)  # fmt: skip
+    return path.read_bytes()
+
+
+def _resume(path):
+    X, y = CK_DATA
+    return ck_net().fit(X, y, epochs=3, mini_batch_size=4, optimizer="adam", eta=0.01,
+                        validation_data=(X[:6], y[:6]), resume=path, seed=0)  # fmt: skip
+
+
+@settings(FUZZ, max_examples=300)
+@given(edits=structured_mutations(), mutations=st.lists(MUTATION, min_size=1, max_size=2),
+       bytewise=st.booleans())  # fmt: skip
+def test_mutated_checkpoints_resume_or_are_refused(folder, checkpoint_bytes, edits, mutations,
+                                                   bytewise):  # fmt: skip
+    """A mutated checkpoint resumes (on the compiled epoch, when it is built) or is refused
+    before training: a crash here would be a write past a buffer."""
+    data = mutate(checkpoint_bytes, mutations) if bytewise else apply_structured(
+        checkpoint_bytes, edits)  # fmt: skip
+    path = folder / "ck.safetensors"
+    path.write_bytes(data)
+    out, outcome = bounded(_resume, path)
+    if outcome == "valid":
+        assert out.epochs == 3
+    else:
+        assert str(path) in str(out)
+    _count(f"fit(resume=...), mutated checkpoint ({'bytes' if bytewise else 'JSON'})", outcome)
