@@ -280,6 +280,11 @@ def _delete(key):
     return change
 
 
+def _drop_state(tensors):  # resumed as a fresh Adam, the run would silently differ
+    for name in [k for k in tensors if k.startswith("optimizer.")]:
+        del tensors[name]
+
+
 def _rng(state):
     state["rng"]["stat"] = state["rng"].pop("state")
 
@@ -289,6 +294,8 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "state tensor undersized": (_set("optimizer.m_w.0", lambda a: a[:2].copy()), None, "shape"),
     "state tensor transposed": (_set("optimizer.v_w.0", lambda a: a.T.copy()), None, "(6, 4)"),
     "state tensor float64": (_set("optimizer.m_b.0", lambda a: a.astype(np.float64)), None, "is"),
+    "state tensors all missing": (_drop_state, None, "lacks tensors ['optimizer.m_b.0'"),
+    "state tensor with NaN": (_set("optimizer.v_w.1", lambda a: a * np.nan), None, "NaN"),
     "best weights with NaN": (_set("best.2.bias", lambda a: a * np.nan), None, "NaN"),
     "t of shape (1,)": (_set("optimizer.t", lambda a: a.reshape(1).copy()), None, "'optimizer.t'"),
     "t negative": (_set("optimizer.t", np.array(-3)), None, "non-negative integer"),
@@ -306,6 +313,8 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "history too short": (None, lambda s: s["history"]["training_cost"].pop(), "training_cost"),
     "history field unknown": (None, lambda s: s["history"].update(loss=[1]), "unknown field"),
     "history not an object": (None, _set("history", [1, 2]), "history is not a dict"),
+    "η history null": (None, lambda s: s["history"]["extra"].update(eta=None), "extra['eta']"),
+    "η history short": (None, lambda s: s["history"]["extra"]["eta"].pop(), "list of 3 numbers"),
     "state key missing": (None, _delete("optimizer"), "lacks ['optimizer']"),
     "state not JSON": (None, lambda s: "{epoch: 1", "not valid JSON"),
     "state a list": (None, lambda s: "[1, 2]", "not a JSON object"),

@@ -325,19 +325,20 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
         raise ModelFileError(
             src, f"tensors {bad[:5]} are not part of a checkpoint for {optimizer.name!r}"
         )
-    if given and given != set(template):
+    if given != set(template):  # every epoch steps: a checkpoint holds the state it made
         raise ModelFileError(
             src,
             f"the optimizer state lacks tensors {sorted(_OPT + k for k in set(template) - given)} "
-            f"(the state of {optimizer.name!r} for sizes {list(net.sizes)})",
+            f"(the state of {optimizer.name!r} for sizes {list(net.sizes)}); resuming without "
+            "it would not continue the run: start a new run without resume",
         )
     for name, (shape, integral) in template.items():
-        _check_one(src, _OPT + name, tensors.get(_OPT + name), shape, None if integral else dtype)
+        _check_one(src, _OPT + name, tensors[_OPT + name], shape, None if integral else dtype)
     opt_state = {k: np.array(tensors[_OPT + k]) for k in sorted(given)}  # copies: updated in place
     if best_names and best_names != {_BEST + k for k in shapes}:
         raise ModelFileError(src, "the best epoch's weights are incomplete (best.* tensors)")
     for name in best_names:
-        _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype, finite=True)
+        _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype, finite="all")
     best = None
     if best_names:
         best = ([np.array(tensors[_BEST + w]) for w, _ in layers],
@@ -359,12 +360,12 @@ def _state_template(optimizer: Any, net: Any) -> dict[str, tuple[tuple[int, ...]
 
 
 def _check_one(
-    src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any, finite: bool = False
+    src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any, finite: str = "nan"
 ) -> None:
-    """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); with
-    ``finite``, no NaN or infinity (weights; an optimizer's state may overflow harmlessly)."""
-    if arr is None:
-        return
+    """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); no NaN
+    (``finite="nan"``: an optimizer's state may overflow to ±inf harmlessly, but a NaN comes
+    only from a run that diverged, which no checkpoint holds) or no infinity either
+    (``finite="all"``: weights)."""
     if tuple(arr.shape) != shape:
         raise ModelFileError(
             src, f"tensor {name!r} has shape {tuple(arr.shape)}, this network needs {shape}"
@@ -375,8 +376,13 @@ def _check_one(
         return
     if arr.dtype != dtype:
         raise ModelFileError(src, f"tensor {name!r} is {arr.dtype}, the network is {dtype}")
-    if finite and not np.isfinite(arr).all():
-        raise ModelFileError(src, f"tensor {name!r} contains NaN or infinite values")
+    bad = ~np.isfinite(arr) if finite == "all" else np.isnan(arr)
+    if bad.any():
+        what = "NaN or infinite values" if finite == "all" else "NaN"
+        raise ModelFileError(
+            src, f"tensor {name!r} contains {what}, as only a diverged run would; start a new "
+            "run without resume"
+        )  # fmt: skip
 
 
 def _checked_rng_state(src: Path, rng: Any, rng_state: dict[str, Any]) -> dict[str, Any]:
@@ -396,6 +402,15 @@ def _checked_rng_state(src: Path, rng: Any, rng_state: dict[str, Any]) -> dict[s
         raise ModelFileError(src, f"the generator state is malformed ({exc!r:.200})") from None
 
 
+def _numbers(value: Any, lengths: tuple[int, ...]) -> bool:
+    """Whether ``value`` is a list of numbers whose length is one of ``lengths``."""
+    return (
+        isinstance(value, list)
+        and len(value) in lengths
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+
+
 def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) -> dict:
     """The history's fields, each of its type, with a value for every epoch done."""
     done = epoch + 1
@@ -404,11 +419,8 @@ def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) 
         if key not in _HISTORY_LISTS + ("best_epoch", "stopped_early", "extra"):
             raise ModelFileError(src, f"the checkpoint's history has an unknown field {key!r}")
         if key in _HISTORY_LISTS:
-            ok = isinstance(value, list) and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in value
-            )
             lengths = (done,) if key in ("training_cost", "epoch_time") else (0, done)
-            if not ok or len(value) not in lengths:
+            if not _numbers(value, lengths):
                 raise ModelFileError(
                     src, f"the history's {key} is not a list of {done} numbers (epoch {epoch})"
                 )
@@ -416,6 +428,11 @@ def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) 
             raise ModelFileError(src, "the history's stopped_early is not true or false")
         elif key == "extra" and not isinstance(value, dict):
             raise ModelFileError(src, "the history's extra is not a JSON object")
+        elif key == "extra" and not _numbers(value.get("eta", [1.0] * done), (done,)):
+            # fit appends each epoch's η to extra["eta"]
+            raise ModelFileError(
+                src, f"the history's extra['eta'] is not a list of {done} numbers (epoch {epoch})"
+            )
         fields[key] = value
     best = fields.get("best_epoch")
     scored = len(fields.get("validation_cost", []))
