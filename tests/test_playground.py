@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import threading
 import time
 
 import numpy as np
@@ -20,13 +21,16 @@ from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 import nnmath as nm  # noqa: E402
+from nnmath._registry import canonical_names  # noqa: E402
 from nnmath.activations import ACTIVATIONS  # noqa: E402
 from nnmath.cli import main  # noqa: E402
 from nnmath.costs import COSTS  # noqa: E402
 from nnmath.playground import LIMITS, TOY_DATASETS, Config, ConfigError, parse_config  # noqa: E402
+from nnmath.playground.export import has_onnx  # noqa: E402
 from nnmath.playground.serve import bind, is_loopback  # noqa: E402
 from nnmath.playground.server import ASSETS, create_app  # noqa: E402
 from nnmath.playground.session import build_network, fit_options  # noqa: E402
+from nnmath.playground.snapshot import GRID, Grid  # noqa: E402
 from nnmath.playground.toy import make_toy  # noqa: E402
 from nnmath.playground.upload import parse_csv  # noqa: E402
 
@@ -95,10 +99,8 @@ def test_toy_data_sets_are_seeded_two_class_and_split(name):
 
 def test_options_come_from_the_registries(client):
     opts = client.get("/api/options").json()
-    assert set(opts["activations"]) == {n for n, c in ACTIVATIONS.items() if c.elementwise} - {
-        "linear",
-        "swish",
-    }
+    assert opts["activations"] == canonical_names(ACTIVATIONS)  # softmax too; no aliases
+    assert "softmax" in opts["activations"] and "swish" not in opts["activations"]
     assert opts["costs"] == sorted(COSTS) and opts["datasets"][:-1] == list(TOY_DATASETS)
     assert opts["limits"]["hidden_layers"] == 8 and opts["limits"]["units"] == 64
     assert opts["defaults"] == Config().to_dict()
@@ -153,6 +155,11 @@ def test_only_loopback_unless_allowed_and_then_a_token():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
     with pytest.raises(ValueError, match="--allow-remote"):
         bind("0.0.0.0", 0)
+    sock, address = bind("0.0.0.0", 0, allow_remote=True)
+    try:  # another machine may reach it: every visitor needs the printed token
+        assert len(address.token) >= 24 and address.url.endswith(f"/?token={address.token}")
+    finally:
+        sock.close()
     sock, address = bind("127.0.0.1", 0)
     try:
         assert address.port > 0 and address.token is None
@@ -219,6 +226,44 @@ def test_a_run_gives_the_numbers_of_network_fit(client):
     np.testing.assert_allclose(fast.training_cost, history.training_cost, rtol=1e-4)
 
 
+def test_regions_and_unit_maps_are_the_networks_forward_pass(client):
+    """The decision regions are argmax a^L on the grid, each hidden unit's map its a^l on the
+    coarse grid scaled between its own min and max: nnmath's forward pass, not the page's."""
+    with client.websocket_connect("/ws") as ws:
+        start(ws, SMALL)
+        ws.send_json({"type": "epoch"})
+        snap = until(ws, "snapshot", "paused")
+    net, _, data = reference(SMALL, epochs=1)
+    grid = Grid(data.bounds())
+    _, activations = net.forward(net._inputs(grid.points).T)
+    cls = np.frombuffer(base64.b64decode(snap["regions"]["cls"]), dtype=np.uint8)
+    assert cls.size == GRID * GRID
+    np.testing.assert_array_equal(cls, np.argmax(activations[-1], axis=0))
+    assert len(snap["units"]) == len(SMALL["layers"])
+    for a, sent in zip(activations[1:-1], snap["units"]):
+        a = a[:, grid.coarse]
+        lo, hi = a.min(axis=1, keepdims=True), a.max(axis=1, keepdims=True)
+        assert sent["min"] == lo[:, 0].tolist() and sent["max"] == hi[:, 0].tolist()
+        levels = np.frombuffer(base64.b64decode(sent["data"]), dtype=np.uint8)
+        np.testing.assert_array_equal(levels.reshape(a.shape), np.round(255 * (a - lo) / (hi - lo)))
+
+
+def test_a_hidden_softmax_layer_trains_as_network_fit_trains_it(client):
+    config = {**SMALL, "activations": ["softmax", "softsign"]}
+    with client.websocket_connect("/ws") as ws:
+        start(ws, config)
+        ws.send_json({"type": "epoch"})
+        snap = until(ws, "snapshot", "paused")
+        ws.send_json({"type": "trace", "split": "train", "index": 0})
+        traced = until(ws, "trace")
+    net, history, data = reference(config, epochs=1)
+    assert snap["train_cost"] == history.training_cost[-1]
+    assert snap["speeds"] == nm.diagnostics.gradient_norms(net, data.X_train, data.y_train).nabla_b
+    expected = nm.diagnostics.trace(net, data.X_train[0], int(data.y_train[0]))
+    assert traced["trace"] == json.loads(json.dumps(expected.to_dict()))
+    assert [layer["activation"] for layer in traced["trace"]["layers"]][0] == "softmax"
+
+
 def test_step_reset_trace_unit_and_exports(client, tmp_path):
     with client.websocket_connect("/ws") as ws:
         sid, _, first = start(ws, SMALL)
@@ -249,11 +294,30 @@ def test_step_reset_trace_unit_and_exports(client, tmp_path):
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert len(rows) == 1 and float(rows[0]["test_accuracy"]) == history1.validation_accuracy[0]
     assert float(rows[0]["speed_l2"]) == history1.extra["gradient_norms"]["nabla_b"][1][0]
+    assert onnx_file.status_code == (200 if has_onnx() else 409)
     if onnx_file.status_code == 200:  # where nnmath has ONNX export
         ort = pytest.importorskip("onnxruntime", reason="onnxruntime reads the ONNX file back")
         s = ort.InferenceSession(onnx_file.content)
         out = s.run(None, {s.get_inputs()[0].name: data.X_test.astype(np.float32)})[0]
         np.testing.assert_allclose(out, net1.feedforward(data.X_test), rtol=1e-5, atol=1e-6)
+
+
+def test_the_server_answers_while_a_network_trains(client):
+    """Training runs in the session's thread, not on the event loop: requests are answered
+    while the largest network the limits allow plays."""
+    config = {"data": "spiral", "points": LIMITS.points, "layers": [LIMITS.units] * 8,
+              "activations": ["relu"]}  # fmt: skip
+    with client.websocket_connect("/ws") as ws:
+        start(ws, config)
+        ws.send_json({"type": "play"})
+        until(ws, "snapshot", "play")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            assert client.get("/api/options").status_code == 200
+            assert time.perf_counter() - t0 < 2.0
+        assert until(ws, "snapshot", "play")["step"] > 0
+        ws.send_json({"type": "pause"})
+        until(ws, "snapshot", "paused")
 
 
 def test_bad_messages_get_errors_and_every_session_goes_on(client):
@@ -302,6 +366,39 @@ def test_uploads_are_checked_and_train(client):
         assert client.post("/api/session/nosuch/upload", content=rows).status_code == 404
         ws.send_json({"type": "epoch"})
         assert until(ws, "snapshot", "paused")["epoch"] == 1
+        with client.websocket_connect("/ws") as other:  # and other tabs are served
+            start(other, SMALL)
+            other.send_json({"type": "epoch"})
+            assert until(other, "snapshot", "paused")["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "commands", "words"),
+    [
+        ({**SMALL, "data": "upload"}, [], "no uploaded data: upload a CSV file first"),
+        (
+            {**SMALL, "activations": ["identity"] * 2, "optimizer": "sgd", "eta": 100, "batch": 1},
+            [{"type": "epoch"}],
+            "training diverged",
+        ),
+    ],
+)
+def test_a_stopped_run_says_why_and_its_worker_ends_with_the_tab(
+    client, monkeypatch, config, commands, words
+):
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    playground = client.app.state.playground
+    with client.websocket_connect("/ws") as ws:
+        until(ws, "hello")
+        ws.send_json({"type": "config", "config": config})
+        for command in commands:
+            ws.send_json(command)
+        assert words in until(ws, "stopped")["message"]
+        (session,) = playground.sessions.values()
+    session.thread.join(10)
+    assert not session.thread.is_alive()
+    assert raised == []  # the worker returned; no exception escaped its thread
 
 
 def test_the_number_of_sessions_is_limited(client):

@@ -161,3 +161,43 @@ def test_eight_sigmoid_layers_learn_slower_towards_the_input(server, browser):
     relu = [v for _, v in speeds(browser)][:-1]
     assert min(relu) > max(relu) / 100, relu  # with ReLU the gradient does not vanish
     assert console_errors(browser) == []
+
+
+def test_a_malformed_csv_gets_a_message_a_good_one_trains_and_a_unit_shows_z_a_delta(
+    server, browser, tmp_path
+):
+    browser.get(server.url + "#data=moons&layers=4&activations=tanh")
+    browser.refresh()
+    wait(lambda: len(speeds(browser)) == 2, 15, "the moons network's speeds")
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("x1,x2,label\n1,2,a\n3,4\n5,6,b\n7,8,a\n9,1,b\n")
+    good.write_text("".join(f"{i % 7},{i % 5},{'<b>c</b>' if i % 3 else 'ab'[i % 2]}\n"
+                            for i in range(60)))  # fmt: skip
+    upload = browser.find_element(By.ID, "upload")
+    upload.send_keys(str(bad))
+    message = browser.find_element(By.ID, "message")
+    wait(lambda: "line 3 has 2 columns" in message.text, 10, "the malformed file's message")
+    upload.send_keys(str(good))
+    info = browser.find_element(By.ID, "upload-info")
+    wait(lambda: "classes <b>c</b>, a, b" in info.text, 10, "the uploaded classes")
+    wait(lambda: len(speeds(browser)) == 2 and message.text == "", 10, "the uploaded run")
+    assert "data=upload" in browser.current_url
+    canvas = browser.find_element(By.ID, "network")
+    dx, dy = browser.execute_script(  # where the page drew unit 0 of hidden layer 2
+        "const c = document.getElementById('network'), p = state.layout[1][0];"
+        "const r = c.getBoundingClientRect();"
+        "return [p.x * r.width / c.width - r.width / 2, p.y * r.height / c.height - r.height / 2];"
+    )
+    ActionChains(browser).move_to_element_with_offset(canvas, int(dx), int(dy)).click().perform()
+    unit = browser.find_element(By.ID, "unit-info")
+    wait(lambda: unit.text.startswith("unit 0 of layer 2 (tanh)"), 5, "the unit's numbers")
+    assert "incoming w = [" in unit.text and all(f" {q} = " in unit.text for q in "zaδ")
+    browser.execute_script(  # a training point of class 0, the label <b>c</b>
+        "send({type: 'trace', split: 'train', index: state.built.trainY.indexOf(0)});"
+    )
+    trace = browser.find_element(By.ID, "trace")
+    wait(lambda: trace.get_attribute("data-layers") == "2", 5, "the trace of the uploaded run")
+    assert "class <b>c</b>:" in trace.text  # a label from the file is text, never markup
+    assert browser.execute_script("return document.querySelectorAll('#trace p b').length;") == 0
+    errors = console_errors(browser)  # the browser logs the refused upload's 400, no JS error
+    assert [e["source"] for e in errors] == ["network"] and "400" in errors[0]["message"]

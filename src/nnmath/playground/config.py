@@ -43,8 +43,9 @@ LIMITS = Limits()
 
 #: the output layers the playground offers (one unit per class): σ or softmax
 OUTPUTS = ("softmax", "sigmoid")
-#: activations a hidden layer may take: the registry's element-wise ones
-HIDDEN = [n for n in canonical_names(ACTIVATIONS) if ACTIVATIONS[n].elementwise]
+#: activations a hidden layer may take: every one of the registry (a hidden softmax layer
+#: back-propagates through its Jacobian, as nnmath's backprop does)
+HIDDEN = canonical_names(ACTIVATIONS)
 DATASETS = [*TOY_DATASETS, "upload"]
 
 

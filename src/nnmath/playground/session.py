@@ -136,19 +136,26 @@ class Session:
                 if self.config is None:
                     self._serve(block=True)  # until the page sends its configuration
                     continue
-                self._build()
-                options = fit_options(self.config, self.data)
-                options["callbacks"].append(Controller(self))
-                self.net.fit(self.data.X_train, self.data.y_train, epochs=MAX_EPOCHS, **options)
-                self._halt("the run reached its last epoch")
+                self._halt(self._run())
             except Rebuild:
                 continue
-            except Close:
+            except Close:  # also when the tab goes away while a stopped run waits in _halt
                 return
-            except TrainingDiverged as exc:
-                self._halt(f"training diverged: {exc}")
-            except Exception as exc:  # never let a run take the worker down
-                self._halt(f"the run stopped: {type(exc).__name__}: {exc}")
+
+    def _run(self) -> str:
+        """Build and train the configured run; why it ended (Rebuild and Close propagate)."""
+        try:
+            self._build()
+            options = fit_options(self.config, self.data)
+            options["callbacks"].append(Controller(self))
+            self.net.fit(self.data.X_train, self.data.y_train, epochs=MAX_EPOCHS, **options)
+        except (Rebuild, Close):
+            raise
+        except TrainingDiverged as exc:
+            return f"training diverged: {exc}"
+        except Exception as exc:  # never let a run take the worker down
+            return f"the run stopped: {type(exc).__name__}: {exc}"
+        return "the run reached its last epoch"
 
     def _halt(self, why: str) -> None:
         """Report ``why`` and serve the page's questions until a reset or a new config."""

@@ -351,9 +351,14 @@ function showSpeeds(s) {
 
 function vec(v) { return "[" + v.map((t) => fmt(t, 3)).join(", ") + "]"; }
 
+// text from the user's CSV (class labels) as HTML text, never as markup
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function showTrace(msg) {
   const t = msg.trace, el = $("trace");
-  let html = `<p>${msg.split} point ${msg.index}, class ${msg.label}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
+  let html = `<p>${msg.split} point ${msg.index}, class ${esc(msg.label)}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
   html += "<table><tr><th>l</th><th>σ</th><th>z<sup>l</sup></th><th>a<sup>l</sup></th><th>δ<sup>l</sup></th><th>∂C/∂b<sup>l</sup></th><th>∂C/∂w<sup>l</sup></th></tr>";
   for (const layer of t.layers) {
     html += `<tr><td>${layer.layer}</td><td>${layer.activation}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
