@@ -24,7 +24,9 @@ evaluations; the median because the shared host sometimes stalls a single epoch)
 
 Usage::
 
-    flock /tmp/nnmath-heavy.lock python benchmarks/reproduce_book.py --out benchmarks/book.md
+    # the recorded run (benchmarks/reproduce_book.md; the lock keeps other heavy jobs out):
+    flock /tmp/nnmath-heavy.lock python benchmarks/reproduce_book.py --out \\
+        benchmarks/reproduce_book.md
     python benchmarks/reproduce_book.py --quick          # a smoke run in seconds (the
                                                          # experiments' --quick protocols)
 """

@@ -92,7 +92,9 @@ class Network:
         log-likelihood take ``ln a``, so they need outputs in (0, 1): a built-in output
         activation other than sigmoid or softmax is an error with them.
     init : str
-        ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"`` (see :mod:`nnmath.init`).
+        A name of :data:`nnmath.init.INITS`: the book's ``"normal"`` and ``"scaled_normal"``,
+        ``"glorot"``, ``"glorot_normal"``, ``"standard"``, ``"lecun"``, ``"he"``,
+        ``"he_uniform"`` or ``"orthogonal"`` (gain 1; see :mod:`nnmath.init`).
     seed : int, optional
         Seed of the initialisation (``numpy.random.default_rng(seed)``).
     dtype : str
