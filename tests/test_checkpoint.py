@@ -312,6 +312,8 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "epoch beyond the run": (None, _set("epoch", 40), "more than epochs=5"),
     "history too short": (None, lambda s: s["history"]["training_cost"].pop(), "training_cost"),
     "history field unknown": (None, lambda s: s["history"].update(loss=[1]), "unknown field"),
+    "history field missing": (None, lambda s: s["history"].pop("training_cost"), "lacks the"),
+    "best_epoch missing": (None, lambda s: s["history"].pop("best_epoch"), "['best_epoch']"),
     "history not an object": (None, _set("history", [1, 2]), "history is not a dict"),
     "η history null": (None, lambda s: s["history"]["extra"].update(eta=None), "extra['eta']"),
     "η history short": (None, lambda s: s["history"]["extra"]["eta"].pop(), "list of 3 numbers"),
@@ -321,6 +323,15 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "base_eta text": (None, _set("base_eta", "fast"), "base_eta"),
     "hyper not numbers": (None, _set("hyper", {"lmbda": "x"}), "hyper-parameters"),
 }
+
+
+def test_the_fields_restore_checks_are_the_historys():
+    import dataclasses
+
+    from nnmath.checkpoint import _HISTORY_FIELDS
+
+    assert set(_HISTORY_FIELDS) == {f.name for f in dataclasses.fields(nm.History)}
+
 
 RESUME_ALL = """
 import json, sys
@@ -398,6 +409,26 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path, data, chang
     with pytest.raises(ResumeMismatch, match=re.escape(words)):
         net.fit(X[:rows], y[:rows], resume=path, **{**kw, **change})
     assert all(np.array_equal(a, b) for a, b in zip(before, net.weights))  # nothing changed
+
+
+def test_resume_with_or_without_validation_data_unlike_the_checkpoint_is_refused(tmp_path, data):
+    """A validation history that does not line up with the epochs: an IndexError in the
+    first validated epoch, or early stopping ending the run at once, before this check."""
+    from nnmath.checkpoint import ResumeMismatch
+
+    X, y, Xv, yv = data
+    kw = dict(epochs=2, mini_batch_size=7, seed=1, eta=0.3)
+    path = tmp_path / "run.safetensors"
+    make_net().fit(X, y, checkpoint=path, **kw)
+    words = "trained with no validation data (this run: some)"
+    for more in ({}, {"patience": 1}):
+        with pytest.raises(ResumeMismatch, match=re.escape(words)):
+            make_net().fit(
+                X, y, resume=path, validation_data=(Xv, yv), **{**kw, **more, "epochs": 4}
+            )
+    make_net().fit(X, y, checkpoint=path, validation_data=(Xv, yv), **kw)
+    with pytest.raises(ResumeMismatch, match=re.escape("with validation data (this run: none)")):
+        make_net().fit(X, y, resume=path, **{**kw, "epochs": 4})
 
 
 def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):

@@ -40,6 +40,8 @@ _STATE_KEYS = ("epoch", "optimizer", "base_eta", "hyper", "rng", "history")
 _HISTORY_LISTS = (
     "training_cost", "validation_cost", "validation_accuracy", "training_accuracy", "epoch_time",
 )  # fmt: skip
+#: every field of History.to_dict()
+_HISTORY_FIELDS = (*_HISTORY_LISTS, "best_epoch", "stopped_early", "extra")
 _MAX_EPOCHS = 2**62
 
 
@@ -133,6 +135,7 @@ def restore(
     mini_batch_size: int | None = None,
     epochs: int | None = None,
     eta: float | None = None,
+    validation: bool | None = None,
 ) -> CheckpointState:
     """Load a checkpoint into ``net``, ``optimizer``, ``rng`` and ``history`` (in place).
 
@@ -162,6 +165,9 @@ def restore(
         This run's η; refused when it is not the checkpoint's base η (not given: not
         compared, as for a run with a learning-rate schedule, which continues from the
         checkpoint's base η whatever the optimizer now holds).
+    validation : bool, optional
+        Whether this run has validation data; refused when the checkpoint's run had not, or
+        the other way round (its validation history would not line up with the epochs).
 
     Returns
     -------
@@ -189,13 +195,7 @@ def restore(
     _check_architecture(src, config, net.config())
     state = _parse_state(src, metadata["checkpoint"])
     epoch = state["epoch"]
-    if state["optimizer"] != optimizer.name:
-        raise ModelFileError(
-            src,
-            f"the checkpoint was trained with optimizer {state['optimizer']!r}, this run uses "
-            f"{optimizer.name!r}",
-        )
-    _check_hyper(src, state, optimizer, (mini_batch_size, epochs, eta))
+    _check_hyper(src, state, optimizer, (mini_batch_size, epochs, eta, validation))
     opt_state, best = _check_tensors(src, tensors, net, optimizer)
     new_rng_state = _checked_rng_state(src, rng, state["rng"])
     fields = _checked_history(src, history, state["history"], epoch)
@@ -283,9 +283,16 @@ def _hyper(optimizer: Any, mini_batch_size: int | None) -> dict[str, float]:
 
 
 def _check_hyper(src: Path, state: dict[str, Any], optimizer: Any, run: tuple) -> None:
-    """Refuse a run whose settings (``run``: mini-batch size, epochs, η; each ``None`` when
-    not compared) differ from the checkpoint's, naming each difference."""
-    mini_batch_size, epochs, eta = run
+    """Refuse a run whose optimizer or settings (``run``: mini-batch size, epochs, η, whether
+    it has validation data; each ``None`` when not compared) differ from the checkpoint's,
+    naming each difference."""
+    if state["optimizer"] != optimizer.name:
+        raise ModelFileError(
+            src,
+            f"the checkpoint was trained with optimizer {state['optimizer']!r}, this run uses "
+            f"{optimizer.name!r}",
+        )
+    mini_batch_size, epochs, eta, validation = run
     mine = _hyper(optimizer, mini_batch_size)
     diffs = [
         f"{key} {value!r} (this run: {mine[key]!r})"
@@ -294,6 +301,10 @@ def _check_hyper(src: Path, state: dict[str, Any], optimizer: Any, run: tuple) -
     ]
     if None not in (eta, state["base_eta"]) and state["base_eta"] != float(eta):
         diffs.insert(0, f"eta {state['base_eta']!r} (this run: {float(eta)!r})")
+    scores = state["history"].get("validation_cost")  # malformed: refused with the history
+    if validation is not None and isinstance(scores, list) and bool(scores) != validation:
+        diffs.append(f"{'' if scores else 'no '}validation data (this run: "
+                     f"{'some' if validation else 'none'})")  # fmt: skip
     if diffs:
         raise ResumeMismatch(
             f"cannot resume from {str(src)!r}: it was trained with " + ", ".join(diffs)
@@ -414,9 +425,12 @@ def _numbers(value: Any, lengths: tuple[int, ...]) -> bool:
 def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) -> dict:
     """The history's fields, each of its type, with a value for every epoch done."""
     done = epoch + 1
+    missing = sorted(set(_HISTORY_FIELDS) - set(hist))
+    if missing:  # History.to_dict writes every field; one left out would restart empty
+        raise ModelFileError(src, f"the checkpoint's history lacks the fields {missing}")
     fields: dict[str, Any] = {}
     for key, value in hist.items():
-        if key not in _HISTORY_LISTS + ("best_epoch", "stopped_early", "extra"):
+        if key not in _HISTORY_FIELDS:
             raise ModelFileError(src, f"the checkpoint's history has an unknown field {key!r}")
         if key in _HISTORY_LISTS:
             lengths = (done,) if key in ("training_cost", "epoch_time") else (0, done)
