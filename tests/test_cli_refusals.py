@@ -58,6 +58,25 @@ def test_output_paths_are_checked_before_the_data_is_loaded(
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "example"),
+    [
+        (["train", "--save", "{dir}"], "model.safetensors"),
+        (["train", "--log", "{dir}"], "log.csv"),
+        (["sweep", "train", "--out", "{dir}", "--depth", "1"], "results.csv"),
+        (["vanishing", "--plot", "{dir}"], "speeds.png"),
+        (["plot", "curves", "--out", "{dir}.png"], "curves.png"),
+    ],
+)
+def test_a_folder_given_for_a_file_suggests_a_file_of_its_kind(capsys, tmp_path, argv, example):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out.png").mkdir()  # a folder with an image's name
+    argv = [a.format(dir=tmp_path / "out") for a in argv]
+    code, _, err = run_cli(capsys, *argv)
+    folder = next(a for a in argv if a.startswith(str(tmp_path)))
+    assert code == 2 and err.rstrip().endswith(f"e.g. {folder}/{example}"), err
+
+
 def test_an_unwritable_folder_is_refused(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()

@@ -251,12 +251,19 @@ def number(
     return parse
 
 
-def check_output_path(path: str | os.PathLike[str], option: str, *, folder: bool = False) -> Path:
+def check_output_path(
+    path: str | os.PathLike[str],
+    option: str,
+    *,
+    folder: bool = False,
+    example: str = "model.safetensors",
+) -> Path:
     """Refuse, before any data is loaded, an output that cannot be written at the end.
 
     A file (``--save``, ``--checkpoint``, ``--log``) must not be a folder, and must go into
     an existing, writable folder; a folder (``--plot DIR``, ``--tensorboard DIR``) must not
-    be a file, and is created if missing, inside an existing writable folder.
+    be a file, and is created if missing, inside an existing writable folder. ``example``
+    is the file name suggested inside a folder given for a file.
 
     Raises
     ------
@@ -277,8 +284,7 @@ def check_output_path(path: str | os.PathLike[str], option: str, *, folder: bool
         return out
     if out.is_dir():
         raise CLIError(
-            f"{option} {path}: is a folder; give a file name inside it, e.g. "
-            f"{out / 'model.safetensors'}"
+            f"{option} {path}: is a folder; give a file name inside it, e.g. {out / example}"
         )
     parent = out.absolute().parent
     if not parent.is_dir():

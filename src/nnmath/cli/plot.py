@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = _check_out(args.out)
     require_extra("matplotlib", "plot", "nnmath plot")
-    check_output_path(out, "--out")  # before a network is trained for the figure
+    # before a network is trained for the figure
+    check_output_path(out, "--out", example=f"{args.kind}.png")
     show = not (args.quiet or args.json)
     result: dict[str, Any] = {"figure": args.kind}
     if args.kind == "activations":

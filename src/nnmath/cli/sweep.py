@@ -174,7 +174,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.plot:
         require_extra("matplotlib", "plot", "--plot")
         check_output_path(args.plot, "--plot", folder=True)
-    check_output_path(args.out, "--out")
+    check_output_path(args.out, "--out", example="results.csv")
     show = not (args.quiet or args.json)
     n_tasks = len(sweep.tasks())
     if show:

@@ -195,7 +195,7 @@ def watch_callbacks(args: argparse.Namespace) -> list[Any]:
         require_extra("tensorboardX", "tensorboard", "--tensorboard")
         out.append(TensorBoard(check_output_path(args.tensorboard, "--tensorboard", folder=True)))
     if getattr(args, "log", None):
-        out.append(EpochLogger(check_output_path(args.log, "--log")))
+        out.append(EpochLogger(check_output_path(args.log, "--log", example="log.csv")))
     return out
 
 

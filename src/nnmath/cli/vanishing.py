@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.tensorboard, "--tensorboard", folder=True)
     if args.plot:
         require_extra("matplotlib", "plot", "--plot")
-        check_output_path(args.plot, "--plot")
+        check_output_path(args.plot, "--plot", example="speeds.png")
     data = _load(args.dataset)
     X, y = data.train[0][: args.subset], data.train[1][: args.subset]
     archs = _architectures(args, data.n_features, data.n_classes)
