@@ -3,19 +3,19 @@
 ``W^l`` has shape ``(n_out, n_in)``. Draws are made in float64 and then cast, so the same
 seed gives the same network in float32 and float64.
 
-======================  ============================  ==========
-name                    weights                       biases
-======================  ============================  ==========
-``normal``              N(0, 1)        (Nielsen ch.1)  N(0, 1)
-``scaled_normal``       N(0, 1/n_in)   (Nielsen ch.3)  N(0, 1)
-``glorot``              U(±√(6/(n_in+n_out)))          0
-``he``                  N(0, 2/n_in)                   0
-``standard``            U(±1/√n_in)   (Glorot 2010)    0
-``glorot_normal``       N(0, 2/(n_in+n_out))           0
-``lecun``               N(0, 1/n_in)                   0
-``he_uniform``          U(±√(6/n_in))                  0
+======================  ==============================  ==========
+name                    weights                         biases
+======================  ==============================  ==========
+``normal``              N(0, 1)        (Nielsen ch.1)   N(0, 1)
+``scaled_normal``       N(0, 1/n_in)   (Nielsen ch.3)   N(0, 1)
+``glorot``              U(±√(6/(n_in+n_out)))           0
+``he``                  N(0, 2/n_in)                    0
+``standard``            U(±1/√n_in)   (Glorot 2010)     0
+``glorot_normal``       N(0, 2/(n_in+n_out))            0
+``lecun``               N(0, 1/n_in)                    0
+``he_uniform``          U(±√(6/n_in))                   0
 ``orthogonal``          gain · Q, Q orthonormal         0
-======================  ============================  ==========
+======================  ==============================  ==========
 
 Each uniform U(−r, r) has variance r²/3, so ``standard`` has Var[W] = 1/(3 n_in), ``glorot``
 2/(n_in + n_out) (the normalized initialisation of Glorot & Bengio 2010, their eq. 16, chosen

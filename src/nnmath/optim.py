@@ -196,12 +196,14 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015), with L2 added to the gradient (``g = ∇C + (λ/n) w``)::
+    """Adam (Kingma & Ba 2015), with L2 added to the gradient (``g = ∇C + (λ/n) w``).
 
-    m ← β1 m + (1 − β1) g          first moment
-    v ← β2 v + (1 − β2) g²         second moment
-    m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
-    w ← w − η m̂ / (√v̂ + ε)
+    The update of each parameter::
+
+        m ← β1 m + (1 − β1) g          first moment
+        v ← β2 v + (1 − β2) g²         second moment
+        m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+        w ← w − η m̂ / (√v̂ + ε)
     """
 
     name = "adam"
@@ -267,7 +269,9 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     """RMSprop (Tieleman & Hinton 2012), as ``torch.optim.RMSprop(alpha=rho)``, with L2 added to
-    the gradient (``g = ∇C + (λ/n) w``)::
+    the gradient (``g = ∇C + (λ/n) w``).
+
+    The update of each parameter::
 
         v ← ρ v + (1 − ρ) g²           running mean of the squared gradient
         w ← w − η g / (√v + ε)

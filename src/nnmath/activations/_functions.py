@@ -38,7 +38,7 @@ __all__ = [
 
 
 def sigmoid(z: Any) -> Any:
-    """σ(z) = 1 / (1 + e^{−z}), stable for large |z|.
+    """σ(z) = 1 / (1 + e^{−z}), stable for large ``|z|``.
 
     ``e^{−|z|}`` never overflows, and both branches ``1/(1+e^{−z})`` (z ≥ 0) and
     ``e^{z}/(1+e^{z})`` (z < 0) are written with it.
@@ -131,7 +131,7 @@ _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327  # 1/√2, 1/�
 
 
 def softplus(z: Any) -> Any:
-    """softplus(z) = ln(1 + e^z) = max(z, 0) + ln(1 + e^{−|z|}), stable for large |z|."""
+    """softplus(z) = ln(1 + e^z) = max(z, 0) + ln(1 + e^{−|z|}), stable for large ``|z|``."""
     xp = get_namespace(z)
     return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
@@ -195,17 +195,17 @@ def identity_prime(z: Any) -> Any:
 
 
 def softsign(z: Any) -> Any:
-    """softsign(z) = z / (1 + |z|), values in (−1, 1) (Glorot & Bengio 2010).
+    """softsign(z) = z / (1 + ``|z|``), values in (−1, 1) (Glorot & Bengio 2010).
 
     Like tanh it is odd and saturates at ±1, but polynomially, not exponentially: its
-    asymptotes are approached as 1/|z|, so fewer units end up with σ' ≈ 0.
+    asymptotes are approached as 1/``|z|``, so fewer units end up with σ' ≈ 0.
     """
     xp = get_namespace(z)
     return z / (1.0 + xp.abs(z))
 
 
 def softsign_prime(z: Any) -> Any:
-    """softsign'(z) = 1 / (1 + |z|)², at most 1 (at z = 0)."""
+    """softsign'(z) = 1 / (1 + ``|z|``)², at most 1 (at z = 0)."""
     xp = get_namespace(z)
     d = 1.0 + xp.abs(z)
     return 1.0 / (d * d)

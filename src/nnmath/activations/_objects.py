@@ -270,7 +270,7 @@ class SiLU(_Elementwise):
 
 
 class Softsign(_Elementwise):
-    """z / (1 + |z|) (Glorot & Bengio 2010); derivative 1 / (1 + |z|)² ≤ 1."""
+    """z / (1 + ``|z|``) (Glorot & Bengio 2010); derivative 1 / (1 + ``|z|``)² ≤ 1."""
 
     name, max_prime, kernel = "softsign", 1.0, 10
     fn, fn_prime = staticmethod(softsign), staticmethod(softsign_prime)

@@ -74,7 +74,7 @@ def scalar_chain(
 
     Lecture ("the vanishing gradient problem"): ``z_j = w_j a_{j−1} + b_j``, ``a_j = σ(z_j)``,
     and ``∂C/∂b_1 = σ'(z_1) w_2 σ'(z_2) ⋯ w_L σ'(z_L) ∂C/∂a_L``. With sigmoid every σ' ≤ 1/4
-    and, for |w_j| < 4, each extra layer shrinks the gradient.
+    and, for ``|w_j| < 4``, each extra layer shrinks the gradient.
 
     Parameters
     ----------
