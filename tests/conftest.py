@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +64,20 @@ def mnist_folder(name: str = "mnist") -> Path:
 
 #: the MNIST folder of the tests (:func:`mnist_folder`)
 MNIST_FOLDER = mnist_folder()
+
+
+@contextmanager
+def time_limit(seconds: int, what: str) -> Iterator[None]:
+    """Fail, not hang: ``what`` (a read of a FIFO, which blocks until a writer comes, or of a
+    device that never ends) is interrupted by SIGALRM after ``seconds`` with TimeoutError."""
+
+    def stop(signum, frame):
+        raise TimeoutError(f"{what} still running after {seconds} s: it would never end")
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

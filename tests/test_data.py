@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MNIST_FOLDER
+from conftest import MNIST_FOLDER, time_limit
 from nnmath import Network
 from nnmath.cli import main
 from nnmath.data import (
@@ -222,12 +222,12 @@ def test_idx_special_files_are_refused(tmp_path):
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)  # reading it would block for ever
-    with pytest.raises(DataError, match="it is a FIFO"):
+    with time_limit(10, "read_idx(FIFO)"), pytest.raises(DataError, match="it is a FIFO"):
         read_idx(fifo)
     with pytest.raises(DataError, match="it is a folder"):
         read_idx(tmp_path)
     if Path("/dev/zero").exists():  # reading it would never end
-        with pytest.raises(DataError, match="it is a device"):
+        with time_limit(10, "read_idx('/dev/zero')"), pytest.raises(DataError, match="device"):
             read_idx("/dev/zero")
 
 
