@@ -184,14 +184,7 @@ def restore(
         The run's hyper-parameters differ from the checkpoint's (a ``ValueError``).
     """
     src = Path(path)
-    if not src.exists():
-        raise FileNotFoundError(
-            f"no checkpoint at {str(src)!r} to resume from; "
-            "start a new run without resume (--resume)"
-        )
-    config, tensors, metadata = read_model_file(src)
-    if "checkpoint" not in metadata:
-        raise ModelFileError(src, "it is a saved model, not a training checkpoint")
+    config, tensors, metadata = _read(src)
     _check_architecture(src, config, net.config())
     state = _parse_state(src, metadata["checkpoint"])
     epoch = state["epoch"]
@@ -212,6 +205,19 @@ def restore(
 
 class ResumeMismatch(ValueError):
     """A resumed run's settings differ from those its checkpoint was trained with."""
+
+
+def _read(src: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The checkpoint's architecture, tensors and metadata (a model file's, and more)."""
+    if not src.exists():
+        raise FileNotFoundError(
+            f"no checkpoint at {str(src)!r} to resume from; "
+            "start a new run without resume (--resume)"
+        )
+    config, tensors, metadata = read_model_file(src)
+    if "checkpoint" not in metadata:
+        raise ModelFileError(src, "it is a saved model, not a training checkpoint")
+    return config, tensors, metadata
 
 
 def _check_architecture(src: Path, config: dict[str, Any], mine: dict[str, Any]) -> None:
