@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+#: values from which :func:`check_inputs` sums on two threads
+_THREADED_SUM = 1 << 22
 
 __all__ = [
     "check_memory",
@@ -111,6 +115,26 @@ def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
         )
 
 
+def _sum(arr: np.ndarray) -> float:
+    """The sum of every value of ``arr``, a large one summed in row blocks on two threads
+    (NumPy's reductions release the GIL: MNIST's 47 M floats in 8 ms, against 14 ms on one;
+    not with BLAS, whose spinning workers slowed the next epochs by a third)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
+        if arr.size < _THREADED_SUM or arr.shape[0] < 2:
+            return float(np.sum(arr))
+        half = arr.shape[0] // 2
+        parts = [0.0, 0.0]
+
+        def second() -> None:
+            parts[1] = float(np.sum(arr[half:]))
+
+        worker = threading.Thread(target=second, name="nnmath-check-inputs")
+        worker.start()
+        parts[0] = float(np.sum(arr[:half]))
+        worker.join()
+        return parts[0] + parts[1]
+
+
 def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     """Return ``X`` as a C-ordered 2-D array of ``dtype``, rows are examples.
 
@@ -142,8 +166,7 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
         arr = np.ascontiguousarray(arr, dtype=dtype)
     # NaN and ±inf reach the sum, which allocates nothing the size of X (a full boolean
     # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite.
-    with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
-        total = np.sum(arr)
+    total = _sum(arr)
     if not np.isfinite(total) and not np.isfinite(arr).all():
         _refuse_too_large(source, dtype, "X")
         bad = int(np.count_nonzero(~np.isfinite(arr)))
