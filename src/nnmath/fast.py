@@ -31,6 +31,7 @@ from . import _cepoch
 from . import dropout as _dropout
 from ._blas import blas_threads, gemm_addresses, one_blas_thread, thread_budget
 from .activations import is_builtin
+from .backend import aligned_zeros
 from .costs import COSTS
 from .optim import OPTIMIZERS, Optimizer
 
@@ -220,19 +221,18 @@ class EpochRunner:
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         dtype = np.dtype(net.dtype)
         sizes, B = net.sizes, self.B
-        self.A = tuple(np.zeros((B, s), dtype) for s in sizes)
-        self.Z = tuple(np.zeros((B, s), dtype) for s in sizes[1:])
-        self.D = tuple(np.zeros((B, s), dtype) for s in sizes[1:])
-        self.Yb = np.zeros((B, sizes[-1]), dtype)
+        self.A = tuple(aligned_zeros((B, s), dtype) for s in sizes)
+        self.Z = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
+        self.D = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
+        self.Yb = aligned_zeros((B, sizes[-1]), dtype)
         T = self.threads  # thread t's Σ δ aᵀ and Σ δ per layer
-        self.NWT = tuple(np.zeros_like(W) for _ in range(T) for W in net.weights)
-        self.NBT = tuple(np.zeros_like(b) for _ in range(T) for b in net.biases)
+        self.NWT = tuple(aligned_zeros(W.shape, W.dtype) for _ in range(T) for W in net.weights)
+        self.NBT = tuple(aligned_zeros(b.shape, b.dtype) for _ in range(T) for b in net.biases)
         self.drop = _dropout.layout(sizes, net.dropout)
-        self.MK = tuple(
-            np.zeros((B, s), dtype) if on else None for s, on in zip(sizes[1:], self.drop.active)
-        )
+        active = zip(sizes[1:], self.drop.active)
+        self.MK = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)
         passed_on = tuple(  # each hidden layer's output as its successor reads it
-            np.zeros((B, s), dtype) if on else a
+            aligned_zeros((B, s), dtype) if on else a
             for s, on, a in zip(sizes[1:], self.drop.active, self.A[1:])
         )
         self.AIN = (self.A[0], *passed_on)  # each layer's input: a^l, or a^l ⊙ mask^l

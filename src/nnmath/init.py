@@ -31,6 +31,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .backend import aligned_copy
+
 __all__ = [
     "INITS",
     "initialize",
@@ -139,6 +141,6 @@ def initialize(
     weights, biases = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         W, b = INITS[init](n_in, n_out, rng)
-        weights.append(np.ascontiguousarray(W, dtype=dtype))
-        biases.append(np.ascontiguousarray(b, dtype=dtype))
+        weights.append(aligned_copy(W, dtype))  # cache-line aligned for the compiled epoch
+        biases.append(aligned_copy(b, dtype))
     return weights, biases

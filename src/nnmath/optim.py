@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import aligned_copy, aligned_zeros, to_numpy
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "get_optimizer"]
 
@@ -79,7 +79,8 @@ class Optimizer:
         ]
 
     def _zeros(self, arrays: list[Any]) -> list[Any]:
-        return [a * 0 for a in arrays]
+        """Zeros shaped like ``arrays`` on their backend (NumPy's on aligned buffers)."""
+        return [aligned_zeros(a.shape, a.dtype) if type(a) is np.ndarray else a * 0 for a in arrays]
 
     def state_arrays(self) -> dict[str, Any]:
         """The state as a flat ``{"velocity_w.0": array, ..., "t": array}`` dict (checkpoints)."""
@@ -104,7 +105,8 @@ class Optimizer:
         state: dict[str, Any] = {}
         for name, arr in flat.items():
             key, _, idx = name.partition(".")
-            if idx:
+            if idx:  # a NumPy tensor from a file: copied onto an aligned buffer
+                arr = aligned_copy(arr) if type(arr) is np.ndarray else arr
                 state.setdefault(key, []).append((int(idx), arr))
             else:
                 state[key] = arr.item() if getattr(arr, "ndim", 0) == 0 else arr

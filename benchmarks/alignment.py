@@ -1,0 +1,112 @@
+"""The compiled epoch with its arrays at each offset from a 64-byte boundary.
+
+nnmath puts the data of a network's weights and biases, of the optimizer's state and of the
+compiled epoch's buffers on 64-byte boundaries (:func:`nnmath.backend.aligned_zeros`), where
+NumPy alone aligns a small array to 16 bytes. This script shows what that is worth: each
+worker process builds speed.py's network and the epoch's runner with every one of those
+arrays placed ``offset`` bytes past a 64-byte boundary (0 is what nnmath does; 16, 32 and 48
+are where NumPy's own allocations may land), then times ``--epochs`` epochs of
+``EpochRunner.run_epoch`` after a warm-up one on speed.py's 60,000 synthetic rows. Offsets
+alternate process by process, their order rotated every round, so that the host's drift
+hits each alike. Printed: the median epoch per offset and its ratio to offset 0.
+
+Usage::
+
+    python benchmarks/alignment.py
+    python benchmarks/alignment.py --rows book:10,deep:10 --rounds 4 --dtype float64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+_WORKER = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+import nnmath.fast, nnmath.init
+from nnmath.backend import ALIGNMENT
+offset = int(sys.argv[5])
+
+def shifted_zeros(shape, dtype):  # like aligned_zeros, `offset` bytes past the boundary
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.zeros(nbytes + 2 * ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT + offset
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+def shifted_copy(a, dtype=None):
+    a = np.asarray(a, dtype=dtype)
+    out = shifted_zeros(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+nnmath.fast.aligned_zeros, nnmath.init.aligned_copy = shifted_zeros, shifted_copy
+from speed import ROWS, _data, _nnmath_net
+from nnmath.fast import epoch_runner
+from nnmath.optim import SGD
+row, B, dtype, epochs = ROWS[sys.argv[1]], int(sys.argv[2]), sys.argv[3], int(sys.argv[6])
+X, y = _data(60_000, dtype)
+net = _nnmath_net(row, dtype)
+assert all(W.ctypes.data % ALIGNMENT == offset for W in net.weights)
+runner = epoch_runner(net, SGD(row["eta"], n=60_000), net._inputs(X), net._targets(y, 60_000), B)
+rng, times = np.random.default_rng(0), []
+with runner.blas_on_one_thread():
+    for _ in range(epochs + 1):
+        perm = rng.permutation(60_000)
+        t0 = time.perf_counter()
+        runner.run_epoch(perm)
+        times.append(time.perf_counter() - t0)
+print(json.dumps(times[1:]))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", default="book:10,book:128,relu100:10,deep:10")
+    p.add_argument("--offsets", default="0,16,32,48", help="bytes past a 64-byte boundary")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
+    env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
+    here = str(Path(__file__).parent)
+    offsets = [int(o) for o in args.offsets.split(",")]
+    print("| row | B | dtype | " + " | ".join(f"offset {o} s" for o in offsets) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in offsets) + " |")
+    for spec in args.rows.split(","):
+        row, B = spec.split(":")
+        times: dict[int, list[float]] = {o: [] for o in offsets}
+        for r in range(args.rounds):
+            for o in offsets[r % len(offsets) :] + offsets[: r % len(offsets)]:
+                argv_w = [row, B, args.dtype, here, str(o), str(args.epochs)]
+                out = subprocess.run(
+                    [sys.executable, "-c", _WORKER, *argv_w],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times[o] += json.loads(out.stdout.strip().splitlines()[-1])
+        medians = {o: statistics.median(ts) for o, ts in times.items()}
+        base = medians[offsets[0]]
+        cells = [f"{medians[o]:.4f} ({medians[o] / base:.2f}×)" for o in offsets]
+        print(f"| {row} | {B} | {args.dtype} | " + " | ".join(cells) + " |", flush=True)
+    print(
+        f"\n{args.rounds} rounds, one process per offset and round, {args.epochs} epochs each "
+        f"after a warm-up, medians; {args.threads} threads; ratios to offset {offsets[0]}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
