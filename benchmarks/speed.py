@@ -159,13 +159,7 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     from nnmath._blas import gemm_addresses
 
     if buffers is None:
-        buffers = (
-            [np.ones((m, s), dtype) for s in sizes],
-            [np.full((m, s), 1e-3, dtype) for s in sizes[1:]],
-            [np.zeros((m, s), dtype) for s in sizes[1:]],
-            [np.zeros((m, s), dtype) for s in sizes[1:]],
-            [np.zeros_like(W) for W in Ws],
-        )
+        buffers = _floor_buffers(Ws, sizes, m, dtype)
     A, D, Z, G, NW = buffers
     keep = {
         name: _cepoch.pointers(arrays)
@@ -185,17 +179,32 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     return c, (keep, sizes_arr, buffers)
 
 
+def _floor_buffers(Ws, sizes, m, dtype):
+    """a^l (ones) and δ^l (1e-3), never overwritten, z^l, Wᵀδ and ∇w: on 64-byte boundaries
+    like nnmath's own buffers (a misaligned floor would be slower than it need be)."""
+    from nnmath.backend import aligned_zeros
+
+    def filled(shape, value):
+        a = aligned_zeros(shape, dtype)
+        a[...] = value
+        return a
+
+    return (
+        [filled((m, s), 1.0) for s in sizes],
+        [filled((m, s), 1e-3) for s in sizes[1:]],
+        [aligned_zeros((m, s), dtype) for s in sizes[1:]],
+        [aligned_zeros((m, s), dtype) for s in sizes[1:]],
+        [aligned_zeros(W.shape, W.dtype) for W in Ws],
+    )
+
+
 def bench_floor(row, B, dtype, n):
     import numpy as np
 
     net = _nnmath_net(row, dtype)
     Ws = net.weights
     sizes = row["sizes"]
-    A = [np.ones((B, s), dtype) for s in sizes]  # a^l, never overwritten
-    D = [np.full((B, s), 1e-3, dtype) for s in sizes[1:]]  # δ^l, never overwritten
-    Z = [np.zeros((B, s), dtype) for s in sizes[1:]]
-    G = [np.zeros((B, s), dtype) for s in sizes[1:]]
-    NW = [np.zeros_like(W) for W in Ws]
+    A, D, Z, G, NW = _floor_buffers(Ws, sizes, B, dtype)
     L = len(Ws)
     batches = -(-n // B)
 
