@@ -162,8 +162,12 @@ static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
  * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
  * wait is a few microseconds on a quiet machine), then sleeps on the generation word (a
  * futex on Linux) until the last arrival wakes it: on a loaded machine a waiting thread
- * gives its core to the thread it waits for instead of spinning on it. */
-#define NNM_SPIN_NS 30000
+ * gives its core to the thread it waits for instead of spinning on it. A wake-up from the
+ * futex takes tens of microseconds on a virtual machine: with 30 µs of spinning a quiet
+ * machine's occasional late arrival put both threads to sleep, and batch-128 epochs ran
+ * 5–13 % slower than with 200 µs (benchmarks/ab_builds.py); under load an epoch is 1.5–1.9×
+ * its quiet time with either (benchmarks/under_load.py). */
+#define NNM_SPIN_NS 200000
 typedef struct {
     atomic_int_fast64_t count, sleepers;
     _Atomic uint32_t generation; /* the futex word */
