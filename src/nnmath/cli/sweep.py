@@ -85,7 +85,13 @@ def add_parser(sub: Any) -> None:
         type=positive_int,
         help="use only the first N training rows (default: all of them)",
     )
-    run = p.add_argument_group("execution")
+    _add_execution_options(p.add_argument_group("execution"))
+    add_output_options(p)
+    p.set_defaults(run=run_command)
+
+
+def _add_execution_options(run: Any) -> None:
+    """Where the results go, resuming, where the tasks run, plots and TensorBoard runs."""
     run.add_argument(
         "--out",
         default="sweep.csv",
@@ -130,8 +136,6 @@ def add_parser(sub: Any) -> None:
         help="write one TensorBoard run per task into DIR (needs nnmath[tensorboard]; "
         "default: none)",
     )
-    add_output_options(p)
-    p.set_defaults(run=run_command)
 
 
 def build_sweep(args: argparse.Namespace) -> Any:

@@ -96,6 +96,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
     add_name_option(p, "--init", INIT, "scaled_normal", f"{names(INITS)} (default scaled_normal)")
+    _add_optimization_options(p)
+    _add_array_options(p)
+
+
+def _add_optimization_options(p: argparse.ArgumentParser) -> None:
+    """Epochs, mini-batch, η, λ, the optimizer, early stopping, the schedule, dropout, seed."""
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
     p.add_argument(
         "--batch-size",
@@ -150,6 +156,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         default=0,
         help="seed of weights and shuffling, ≥ 0 (default 0)",
     )
+
+
+def _add_array_options(p: argparse.ArgumentParser) -> None:
+    """The floating-point type, the array backend and its device."""
     p.add_argument(
         "--dtype",
         default="float32",

@@ -174,23 +174,9 @@ def load_idx_folder(
             f"scale must be 255 (pixel/255, 255 -> 1.0) or 256 (the book's pixel/256), "
             f"got {scale!r}"
         )
-    if isinstance(directory, dict):
-        files = directory
-    else:
-        found = find_idx_files(directory)
-        if found is None:
-            names = ", ".join(f"{s}[.gz]" for s in IDX_STEMS.values())
-            raise DataError(f"{directory}: not a folder with the four IDX files ({names})")
-        files = found
-    raw = {role: read_idx(p) for role, p in files.items()}
-    _check_pair(raw["train_images"], raw["train_labels"], files, "train")
-    _check_pair(raw["test_images"], raw["test_labels"], files, "test")
+    files = directory if isinstance(directory, dict) else _idx_files(directory)
+    raw = _read_checked(files)
     shape = raw["train_images"].shape[1:]
-    if raw["test_images"].shape[1:] != shape:
-        raise DataError(
-            f"{files['test_images']}: images of shape {raw['test_images'].shape[1:]} but the "
-            f"training images are {shape}"
-        )
     n_train = len(raw["train_labels"])
     if n_validation is None:
         n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else max(n_train // 6, 1)
@@ -201,16 +187,7 @@ def load_idx_folder(
         )
     if not 0 <= n_validation < n_train:
         raise ValueError(f"n_validation={n_validation} must be below the {n_train} training images")
-    tops = {role: int(raw[role].max(initial=0)) for role in ("train_labels", "test_labels")}
-    top = max(tops.values())
-    if n_classes is None:
-        n_classes = top + 1
-    for role, role_top in tops.items():
-        if role_top >= n_classes:
-            raise DataError(
-                f"{files[role]}: labels go up to {role_top} but there are {n_classes} classes "
-                f"(labels 0..{n_classes - 1})"
-            )
+    n_classes = _classes(raw, files, n_classes)
 
     def rows(images: np.ndarray) -> np.ndarray:
         X = images.reshape(len(images), -1).astype(np.float32)
@@ -227,6 +204,45 @@ def load_idx_folder(
         n_classes=n_classes,
         image_shape=tuple(int(s) for s in shape),
     )
+
+
+def _idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
+    """The four IDX files of ``directory`` by role, or a :class:`DataError` naming them."""
+    found = find_idx_files(directory)
+    if found is None:
+        names = ", ".join(f"{s}[.gz]" for s in IDX_STEMS.values())
+        raise DataError(f"{directory}: not a folder with the four IDX files ({names})")
+    return found
+
+
+def _read_checked(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Every file read; images and labels of a split agree, test images have the training
+    images' shape (else a :class:`DataError` naming the file)."""
+    raw = {role: read_idx(p) for role, p in files.items()}
+    _check_pair(raw["train_images"], raw["train_labels"], files, "train")
+    _check_pair(raw["test_images"], raw["test_labels"], files, "test")
+    shape = raw["train_images"].shape[1:]
+    if raw["test_images"].shape[1:] != shape:
+        raise DataError(
+            f"{files['test_images']}: images of shape {raw['test_images'].shape[1:]} but the "
+            f"training images are {shape}"
+        )
+    return raw
+
+
+def _classes(raw: dict[str, np.ndarray], files: dict[str, Path], n_classes: int | None) -> int:
+    """The number of classes (the largest label + 1 unless given); a label beyond it is a
+    :class:`DataError` naming the file that holds it."""
+    tops = {role: int(raw[role].max(initial=0)) for role in ("train_labels", "test_labels")}
+    if n_classes is None:
+        n_classes = max(tops.values()) + 1
+    for role, role_top in tops.items():
+        if role_top >= n_classes:
+            raise DataError(
+                f"{files[role]}: labels go up to {role_top} but there are {n_classes} classes "
+                f"(labels 0..{n_classes - 1})"
+            )
+    return n_classes
 
 
 def _load_named(

@@ -269,28 +269,28 @@ def plot_misclassified(
         layout="constrained",
         squeeze=False,
     )
-    for ax in axes.flat:
-        ax.set_axis_off()
-    if len(shown) == 0:
-        axes[0, 0].text(
-            0.5,
-            0.5,
-            "no misclassified\nexamples",
-            ha="center",
-            va="center",
-            transform=axes[0, 0].transAxes,
-        )
-    vmin, vmax = min(0.0, float(X.min(initial=0.0))), max(1.0, float(X.max(initial=1.0)))
-    for ax, i in zip(axes.flat, shown, strict=False):
-        ax.imshow(
-            X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest", vmin=vmin, vmax=vmax
-        )
-        ax.set_title(f"{names[y_true[i]]} → {names[y_pred[i]]}", fontsize=9, color="firebrick")
+    _draw_panels(axes, X, shown, image_shape, [f"{names[y_true[i]]} → {names[y_pred[i]]}"
+                                                for i in shown])  # fmt: skip
     fig.suptitle(heading, fontsize=10)
     _widen_to_fit_titles(fig, axes, cols, panel_size)
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _draw_panels(axes: Any, X: Any, shown: Any, image_shape: Any, titles: list[str]) -> None:
+    """One image per panel with its title (every panel's axes off; 'none' when empty)."""
+    for ax in axes.flat:
+        ax.set_axis_off()
+    if len(shown) == 0:
+        ax = axes[0, 0]
+        ax.text(0.5, 0.5, "no misclassified\nexamples", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    vmin, vmax = min(0.0, float(X.min(initial=0.0))), max(1.0, float(X.max(initial=1.0)))
+    for ax, i, text in zip(axes.flat, shown, titles, strict=False):
+        ax.imshow(X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest",
+                  vmin=vmin, vmax=vmax)  # fmt: skip
+        ax.set_title(text, fontsize=9, color="firebrick")
 
 
 def _widen_to_fit_titles(fig: Any, axes: Any, cols: int, panel_size: float) -> None:

@@ -69,6 +69,14 @@ class SweepResult:
         return summarize(self.rows, by=by if "depth" in by else [*by, "depth"])
 
 
+def _pending(tasks: list[Any], done: set[str], max_tasks: int | None) -> tuple[list[Any], int]:
+    """The tasks whose key has no row yet (the first ``max_tasks`` of them when given), and
+    how many tasks have one."""
+    pending = [t for t in tasks if t.key not in done]
+    skipped = len(tasks) - len(pending)
+    return (pending if max_tasks is None else pending[: max(int(max_tasks), 0)]), skipped
+
+
 def run_sweep(
     sweep: Sweep,
     out: str | os.PathLike[str] = "sweep.csv",
@@ -133,10 +141,7 @@ def run_sweep(
     tasks = sweep.tasks()
     existing, rejected, rewrite = _existing_rows(stream, sweep, resume, overwrite)
     done = {r["key"] for r in existing}
-    pending = [t for t in tasks if t.key not in done]
-    skipped = len(tasks) - len(pending)
-    if max_tasks is not None:
-        pending = pending[: max(int(max_tasks), 0)]
+    pending, skipped = _pending(tasks, done, max_tasks)
     with ExitStack() as stack:  # whatever happens, the engine, client and file are closed
         client = connect(scheduler, connect_timeout) if scheduler and pending else None
         writer = _open(stack, client, sweep, stream, existing, rewrite)
@@ -145,15 +150,19 @@ def run_sweep(
         logdir = None if tensorboard is None else str(tensorboard)
         results = stack.enter_context(closing(_engine(pending, client, n_jobs, delay, logdir)))
         new_rows = _write_rows(results, writer, done, len(pending), on_result)
-    by_key = {r["key"]: r for r in existing + new_rows}
-    rows = [by_key[t.key] for t in tasks if t.key in by_key]
     parquet = out if out.suffix.lower() == ".parquet" else None
     if parquet is not None:
         write_parquet(parquet, read_results(stream), writer.columns)
-    seconds = time.perf_counter() - t0
+    rows, seconds = _in_task_order(tasks, existing + new_rows), time.perf_counter() - t0
     return SweepResult(
         sweep, rows, stream, len(new_rows), skipped, len(tasks), seconds, parquet, rejected
     )
+
+
+def _in_task_order(tasks: list[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the tasks that have one, in the tasks' order."""
+    by_key = {r["key"]: r for r in rows}
+    return [by_key[t.key] for t in tasks if t.key in by_key]
 
 
 def _existing_rows(
