@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import nnmath as nm
+from nnmath.validation import check_inputs
 
 
 @pytest.fixture
@@ -160,3 +163,13 @@ def test_labels_out_of_range_are_reported_by_value(net) -> None:
         net.fit(X, np.array([0, 1, -3]), epochs=1)
     with pytest.raises(ValueError, match=f"the value {2**70}, beyond the range of a 64-bit"):
         net.fit(X, [0, 2**70, 1], epochs=1)  # NumPy keeps it as a Python int (object)
+
+
+def test_a_sum_past_float32_s_range_is_silent_on_both_threads() -> None:
+    # finite values whose sum overflows float32, enough of them to be summed on two threads
+    X = np.full((2100, 2000), 3e35, np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = check_inputs(X, 2000, np.float32)
+    assert out.shape == X.shape and np.array_equal(out, X)
+    assert not [str(w.message) for w in caught]

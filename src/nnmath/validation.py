@@ -119,20 +119,26 @@ def _sum(arr: np.ndarray) -> float:
     """The sum of every value of ``arr``, a large one summed in row blocks on two threads
     (NumPy's reductions release the GIL: MNIST's 47 M floats in 8 ms, against 14 ms on one;
     not with BLAS, whose spinning workers slowed the next epochs by a third)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
-        if arr.size < _THREADED_SUM or arr.shape[0] < 2:
-            return float(np.sum(arr))
-        half = arr.shape[0] // 2
-        parts = [0.0, 0.0]
+    if arr.size < _THREADED_SUM or arr.shape[0] < 2:
+        return _quiet_sum(arr)
+    half = arr.shape[0] // 2
+    parts = [0.0, 0.0]
 
-        def second() -> None:
-            parts[1] = float(np.sum(arr[half:]))
+    def second() -> None:
+        parts[1] = _quiet_sum(arr[half:])
 
-        worker = threading.Thread(target=second, name="nnmath-check-inputs")
-        worker.start()
-        parts[0] = float(np.sum(arr[:half]))
-        worker.join()
-        return parts[0] + parts[1]
+    worker = threading.Thread(target=second, name="nnmath-check-inputs")
+    worker.start()
+    parts[0] = _quiet_sum(arr[:half])
+    worker.join()
+    return parts[0] + parts[1]
+
+
+def _quiet_sum(arr: np.ndarray) -> float:
+    """``np.sum(arr)``; a sum past float32's range is fine (reported by value later). The
+    error state is set here, in the summing thread: NumPy's does not pass to a new thread."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sum(arr))
 
 
 def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
