@@ -47,8 +47,8 @@ def aligned_zeros(shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
 
     NumPy aligns a small array's data to 16 bytes only, so where a row of ``W`` or of a
     mini-batch begins within a cache line changes from one allocation to the next; the
-    compiled epoch's vector loads that straddle two lines made a whole epoch of the book's
-    network 10–25 % slower, depending on the allocation (``benchmarks/alignment.py``).
+    compiled epoch's vector loads that straddle two lines made a whole epoch 1.18–1.33×
+    slower, depending on the allocation (``benchmarks/alignment.py``).
     """
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)

@@ -79,12 +79,12 @@ def _check_savable(net: Any) -> dict[str, Any]:
                 "cannot rebuild; use one of the registered activations "
                 f"{sorted(ACTIVATIONS)} to save the network"
             )
-    if not isinstance(config["cost"], str) or config["cost"] not in COSTS:
+    if config["cost"] not in COSTS:
         raise ValueError(
             f"the network's cost {config['cost']!r} is not a registered cost "
             f"({sorted(COSTS)}); a model file can only name registered costs"
         )
-    if not isinstance(config["init"], str) or config["init"] not in INITS:
+    if config["init"] not in INITS:
         raise ValueError(f"the network's init {config['init']!r} is not one of {sorted(INITS)}")
     return config
 
