@@ -26,13 +26,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-_WORKER = r"""
-import json, sys, time
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ab_builds  # noqa: E402  (its worker times the epochs)
+
+# The worker: the arrays placed `offset` bytes past a boundary (NNMATH_OFFSET), then
+# ab_builds.py's worker (speed.py's network, its runner, the timed epochs), then a check that
+# the weights really sat there.
+_PLACE = r"""
+import os
 import numpy as np
-sys.path.insert(0, sys.argv[4])
 import nnmath.fast, nnmath.init
 from nnmath.backend import ALIGNMENT
-offset = int(sys.argv[5])
+offset = int(os.environ["NNMATH_OFFSET"])
 
 def shifted_zeros(shape, dtype):  # like aligned_zeros, `offset` bytes past the boundary
     dtype = np.dtype(dtype)
@@ -49,23 +55,9 @@ def shifted_copy(a, dtype=None):
     return out
 
 nnmath.fast.aligned_zeros, nnmath.init.aligned_copy = shifted_zeros, shifted_copy
-from speed import ROWS, _data, _nnmath_net
-from nnmath.fast import epoch_runner
-from nnmath.optim import SGD
-row, B, dtype, epochs = ROWS[sys.argv[1]], int(sys.argv[2]), sys.argv[3], int(sys.argv[6])
-X, y = _data(60_000, dtype)
-net = _nnmath_net(row, dtype)
-assert all(W.ctypes.data % ALIGNMENT == offset for W in net.weights)
-runner = epoch_runner(net, SGD(row["eta"], n=60_000), net._inputs(X), net._targets(y, 60_000), B)
-rng, times = np.random.default_rng(0), []
-with runner.blas_on_one_thread():
-    for _ in range(epochs + 1):
-        perm = rng.permutation(60_000)
-        t0 = time.perf_counter()
-        runner.run_epoch(perm)
-        times.append(time.perf_counter() - t0)
-print(json.dumps(times[1:]))
 """
+_CHECK = "\nassert all(W.ctypes.data % ALIGNMENT == offset for W in net.weights)\n"
+_WORKER = _PLACE + ab_builds._WORKER + _CHECK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[int, list[float]] = {o: [] for o in offsets}
         for r in range(args.rounds):
             for o in offsets[r % len(offsets) :] + offsets[: r % len(offsets)]:
-                argv_w = [row, B, args.dtype, here, str(o), str(args.epochs)]
+                argv_w = [row, B, args.dtype, here, str(args.epochs)]
                 out = subprocess.run(
                     [sys.executable, "-c", _WORKER, *argv_w],
-                    env=env,
+                    env=dict(env, NNMATH_OFFSET=str(o)),
                     capture_output=True,
                     text=True,
                     check=True,
