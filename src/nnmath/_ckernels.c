@@ -165,8 +165,8 @@ static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
  * gives its core to the thread it waits for instead of spinning on it. A wake-up from the
  * futex takes tens of microseconds on a virtual machine: with 30 µs of spinning a quiet
  * machine's occasional late arrival put both threads to sleep, and batch-128 epochs ran
- * 5–13 % slower than with 200 µs (benchmarks/ab_builds.py); under load an epoch is 1.5–1.9×
- * its quiet time with either (benchmarks/under_load.py). */
+ * 5–13 % slower than with 200 µs (benchmarks/ab_builds.py); with a CPU-bound process
+ * competing the two spins did no differently (benchmarks/under_load.py, builds alternating). */
 #define NNM_SPIN_NS 200000
 typedef struct {
     atomic_int_fast64_t count, sleepers;
