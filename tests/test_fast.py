@@ -423,14 +423,23 @@ def test_the_compiled_epoch_refuses_an_id_it_does_not_know(field: str, kind: str
 
 @needs_c
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_c_dropout_masks_are_the_reference_masks(dtype: str) -> None:
+@pytest.mark.parametrize(
+    "sizes, p",
+    [
+        ([6, 9, 4, 3], [0.5, 0.2]),  # two hidden layers, odd and even: the draws row by row
+        ([6, 8, 3], [0.5]),  # one of even width: the mini-batch's draws in one run
+        ([6, 300, 3], [0.2]),  # the same over several passes of the kernel's draws
+        ([6, 9, 3], [0.5]),  # one of odd width: row by row again
+    ],
+)
+def test_c_dropout_masks_are_the_reference_masks(dtype: str, sizes: list, p: list) -> None:
     """The C epoch's masks of the last mini-batch are :func:`nnmath.dropout.masks` of the
-    same positions, bit for bit (two hidden layers of odd and even width, two probabilities)."""
+    same positions, bit for bit."""
     from nnmath import dropout
 
     rng = np.random.default_rng(7)
     n, B = 53, 10
-    net = Network([6, 9, 4, 3], seed=0, dtype=dtype, dropout=[0.5, 0.2])
+    net = Network(sizes, seed=0, dtype=dtype, dropout=p)
     X = rng.random((n, 6)).astype(dtype)
     Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n)]
     runner = epoch_runner(net, SGD(eta=0.1), X, Y, B)
@@ -439,11 +448,12 @@ def test_c_dropout_masks_are_the_reference_masks(dtype: str) -> None:
     start = (n - 1) // B * B
     m = n - start
     expected = dropout.masks(net.sizes, net.dropout, key, start, m, dtype)
-    for i in range(2):
+    hidden = len(sizes) - 2
+    for i in range(hidden):
         np.testing.assert_array_equal(runner.MK[i][:m], expected[i].T)
         kept = (expected[i] > 0).mean()
         assert 0.2 < kept < 0.95
-    assert expected[2] is None and runner.MK[2] is None
+    assert expected[hidden] is None and runner.MK[hidden] is None
 
 
 @needs_c

@@ -237,6 +237,13 @@ typedef void (*gemm64_f)(const char *, const char *, const int64_t *, const int6
                          const int64_t *, const void *, const void *, const int64_t *,
                          const void *, const int64_t *, const void *, void *, const int64_t *);
 
+/* How many 64-bit draws the dropout kernel makes per pass (2 units each; NNM(drop_block)).
+ * It reads their halves as 32-bit words, low half first: a little-endian layout. */
+#define NNM_DROP_WORDS 64
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "NNM(drop_block) reads a draw's halves in little-endian order"
+#endif
+
 /* How many rows of X the gather of a mini-batch copies side by side (see NNM(gather)). */
 #define NNM_GATHER_ROWS 4
 

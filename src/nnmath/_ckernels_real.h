@@ -282,28 +282,49 @@ NNM_INLINE void NNM(step)(const nnm_epoch *e, REAL *restrict p, const REAL *rest
     }
 }
 
-/* Inverted dropout of layer i's output a for the m rows at positions j0, j0 + 1, ... of the
- * epoch: mask mk = 1/(1 − p) where the unit is kept (see _ckernels.c), else 0; ain = a ⊙ mk,
- * the next layer's input. */
+/* Inverted dropout of `units` consecutive units whose draws are the consecutive words from
+ * `word` on (units 2w and 2w + 1 take the low and the high half of draw w): mk = 1/(1 − p)
+ * where the unit is kept (see _ckernels.c), else 0; ain = a ⊙ mk. The draws are made in
+ * passes of NNM_DROP_WORDS, a plain loop that vectorises, and then read as 32-bit halves. */
+NNM_INLINE void NNM(drop_block)(uint64_t key, uint64_t word, uint32_t thresh, REAL scale,
+                                   const REAL *restrict a, REAL *restrict mk,
+                                   REAL *restrict ain, int64_t units) {
+    const REAL zero = 0;
+    for (int64_t u0 = 0; u0 < units; u0 += 2 * NNM_DROP_WORDS) {
+        uint64_t draws[NNM_DROP_WORDS];
+        uint32_t halves[2 * NNM_DROP_WORDS];
+        const int64_t cu = units - u0 < 2 * NNM_DROP_WORDS ? units - u0 : 2 * NNM_DROP_WORDS;
+        const int64_t cw = (cu + 1) / 2;
+        const uint64_t w0 = word + (uint64_t)(u0 / 2);
+        for (int64_t w = 0; w < cw; w++) draws[w] = nnm_draw(key, w0 + (uint64_t)w);
+        memcpy(halves, draws, (size_t)cw * sizeof(uint64_t)); /* low half first */
+        for (int64_t u = 0; u < cu; u++) {
+            const REAL keep = halves[u] >= thresh ? scale : zero;
+            mk[u0 + u] = keep;
+            ain[u0 + u] = a[u0 + u] * keep;
+        }
+    }
+}
+
+/* Inverted dropout of layer i's output a (n units) for the m rows at positions j0, j0 + 1,
+ * ... of the epoch, into the mask mk and the next layer's input ain. Row j's draws are the
+ * ⌈n/2⌉ words from j·drop_words + drop_offset[i]; when they are all the words of a row
+ * (the one dropping layer) and n is even, the m rows' draws and units are both consecutive
+ * and the block is one run (the book's 30 units are 15 draws a row: too short a loop). */
 NNM_INLINE void NNM(dropout)(const nnm_epoch *e, int64_t i, int64_t j0,
                                 const REAL *restrict a, REAL *restrict mk, REAL *restrict ain,
                                 int64_t m, int64_t n) {
     const uint32_t thresh = (uint32_t)e->drop_thresh[i]; /* ⌊p 2^32⌋ < 2^32 as p < 1 */
-    const uint64_t key = e->drop_key;
-    const REAL scale = (REAL)e->drop_scale[i], zero = 0;
-    const int64_t pairs = n / 2; /* units 2w and 2w + 1 take the halves of draw w */
-    for (int64_t r = 0; r < m; r++) {
-        const uint64_t word = (uint64_t)(j0 + r) * (uint64_t)e->drop_words +
-                              (uint64_t)e->drop_offset[i];
-        REAL *restrict mr = mk + r * n;
-        for (int64_t w = 0; w < pairs; w++) { /* branch-free, so that it vectorises */
-            const uint64_t h = nnm_draw(key, word + (uint64_t)w);
-            mr[2 * w] = (uint32_t)h >= thresh ? scale : zero;
-            mr[2 * w + 1] = (uint32_t)(h >> 32) >= thresh ? scale : zero;
-        }
-        if (n & 1) mr[n - 1] = (uint32_t)nnm_draw(key, word + (uint64_t)pairs) >= thresh ? scale : zero;
-        for (int64_t u = 0; u < n; u++) ain[r * n + u] = a[r * n + u] * mr[u];
+    const uint64_t key = e->drop_key, words = (uint64_t)e->drop_words;
+    const uint64_t offset = (uint64_t)e->drop_offset[i];
+    const REAL scale = (REAL)e->drop_scale[i];
+    if (n % 2 == 0 && words == (uint64_t)(n / 2)) {
+        NNM(drop_block)(key, (uint64_t)j0 * words + offset, thresh, scale, a, mk, ain, m * n);
+        return;
     }
+    for (int64_t r = 0; r < m; r++)
+        NNM(drop_block)(key, (uint64_t)(j0 + r) * words + offset, thresh, scale, a + r * n,
+                        mk + r * n, ain + r * n, n);
 }
 
 /* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb.
