@@ -32,9 +32,20 @@ floor       Only the matrix products of backprop, in a tight loop: per mini-batc
             products cannot start before the previous update) and is not the targets' floor;
             it shows what that way of using the cores could give at most.
 
+previous    With ``--previous SRC``: ``Network.fit`` as nnmath's system, but importing nnmath
+            from SRC, another checkout's ``src`` with its extension built in place (``python
+            setup.py build_ext --inplace``). It trains in the same run, interleaved with the
+            others, so that nnmath's ratio to the floor can be set against the previous
+            build's ratio to the *same* floor, taken at the same moments (a ratio recorded
+            on another day was taken against that day's floor and host); the column "nnmath
+            ÷ previous" is nnmath's time over the previous build's (= the one ratio over
+            the other), and "previous wait s" its fit(epochs=3) per epoch.
+
 Usage::
 
     flock /tmp/nnmath-heavy.lock python benchmarks/speed.py --markdown table.md --json table.json
+    git worktree add /tmp/prev <commit> && (cd /tmp/prev && python setup.py build_ext --inplace)
+    python benchmarks/speed.py --previous /tmp/prev/src --markdown table.md --json table.json
     python benchmarks/speed.py --rows book --batches 10 --dtypes float32 --systems nnmath,floor
 """
 
@@ -147,6 +158,11 @@ def bench_nnmath(row, B, dtype, n):
 
     info = lambda: {"path": "/".join(sorted(paths)), "threads": sorted(threads)}  # noqa: E731
     return epoch, info, wait
+
+
+def bench_previous(row, B, dtype, n):
+    """nnmath's own benchmark, run by the worker whose nnmath is the ``--previous`` build's."""
+    return bench_nnmath(row, B, dtype, n)
 
 
 def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
@@ -582,6 +598,8 @@ class _Worker:
             f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
         )
         src = str(Path(__file__).resolve().parents[1] / "src")
+        if system == "previous":
+            src = str(Path(args.previous).resolve())
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
         cmd = [
             sys.executable,
@@ -696,7 +714,45 @@ def _wait_cells(res: dict, systems: list[str]) -> list[str]:
             cells.append(f"{waits[s]:.3f} ({ratio:.2f}×)")
         else:
             cells.append(f"{waits[s]:.3f}")
-    return cells + [min(waits, key=waits.get) if waits else "-"]
+    rivals = {s: t for s, t in waits.items() if s != "previous"}
+    return cells + [min(rivals, key=rivals.get) if rivals else "-"]
+
+
+def _row_cells(res: dict, systems: list[str], data_mb: float) -> list[str]:
+    """One row's cells from its systems' seconds (each over the floor), the floor, nnmath
+    over the split floor, the fastest system (the previous build is nnmath, not a rival),
+    the peak RSS, nnmath's above its data and, with ``--previous``, nnmath over it."""
+    floor = res.get("floor", {}).get("seconds")
+    cells, timed = [], {}
+    for s in systems:
+        if s == "floor":
+            continue
+        r = res[s]
+        if "seconds" not in r:
+            cells.append(f"error: {r.get('error')}")
+            continue
+        timed[s] = r["seconds"]
+        ratio = f" ({r['seconds'] / floor:.2f}×)" if floor else ""
+        cells.append(f"{r['seconds']:.3f}{ratio}")
+    cells.append(f"{floor:.3f}" if floor else "-")
+    split = res.get("floor", {}).get("split_seconds")
+    if split and "nnmath" in timed:
+        cells.append(f"{split:.3f} ({timed['nnmath'] / split:.2f}×)")
+    else:
+        cells.append(f"{split:.3f}" if split else "-")
+    rivals = {s: t for s, t in timed.items() if s != "previous"}
+    cells.append(min(rivals, key=rivals.get) if rivals else "-")
+    cells.append(
+        "/".join(
+            f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-" for s in systems
+        )
+    )
+    rss = res.get("nnmath", {}).get("peak_rss_mb")
+    cells.append(f"{rss - data_mb:.0f}" if rss else "-")
+    if "previous" in systems:
+        both = "nnmath" in timed and "previous" in timed
+        cells.append(f"{timed['nnmath'] / timed['previous']:.3f}" if both else "-")
+    return cells
 
 
 def _fmt_row(cells: list[str]) -> str:
@@ -726,6 +782,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"rounds of the user-wait measurement ({WAIT_EPOCHS} epochs with monitoring "
         "each; the median is reported; 0: none)",
     )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        help="another checkout's src (extension built in place): its nnmath trains in the "
+        "same run as the system 'previous'",
+    )
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -744,6 +806,10 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             p.error(f"unknown {name}(s) {bad}: choose from {list(known)}")
     systems = [s for s in systems if _available(s) or print(f"# {s}: not installed, skipped")]
+    if args.previous is not None:
+        if not (args.previous / "nnmath" / "__init__.py").is_file():
+            p.error(f"--previous {args.previous}: no nnmath package in that folder (give a src)")
+        systems.insert(systems.index("nnmath") + 1 if "nnmath" in systems else 0, "previous")
     batches = [int(b) for b in args.batches.split(",")]
     dtypes = args.dtypes.split(",")
     data_mb = {d: args.n * (784 * (4 if d == "float32" else 8) + 8) / 2**20 for d in dtypes}
@@ -760,6 +826,7 @@ def main(argv: list[str] | None = None) -> int:
         "fastest",
         "peak RSS MB " + "/".join(systems),
         "nnmath RSS − data MB",
+        *(["nnmath ÷ previous"] if "previous" in systems else []),
         *(
             ["nnmath fit s per epoch (× its epoch_time)"]
             + [f"{s} wait s" for s in systems if s not in ("floor", "nnmath")]
@@ -775,37 +842,8 @@ def main(argv: list[str] | None = None) -> int:
             for batch in batches:
                 res = run_row(systems, row, batch, dtype, args)
                 results.append({"row": row, "batch": batch, "dtype": dtype, "results": res})
-                floor = res.get("floor", {}).get("seconds")
                 cells = [f"{row} {ROWS[row]['sizes']}", str(batch), dtype]
-                timed = {}
-                for s in systems:
-                    if s == "floor":
-                        continue
-                    r = res[s]
-                    if "seconds" not in r:
-                        cells.append(f"error: {r.get('error')}")
-                        continue
-                    timed[s] = r["seconds"]
-                    ratio = f" ({r['seconds'] / floor:.2f}×)" if floor else ""
-                    cells.append(f"{r['seconds']:.3f}{ratio}")
-                cells.append(f"{floor:.3f}" if floor else "-")
-                split = res.get("floor", {}).get("split_seconds")
-                cells.append(
-                    f"{split:.3f} ({timed['nnmath'] / split:.2f}×)"
-                    if split and "nnmath" in timed
-                    else f"{split:.3f}"
-                    if split
-                    else "-"
-                )
-                cells.append(min(timed, key=timed.get) if timed else "-")
-                cells.append(
-                    "/".join(
-                        f"{res[s]['peak_rss_mb']:.0f}" if "peak_rss_mb" in res[s] else "-"
-                        for s in systems
-                    )
-                )
-                rss = res.get("nnmath", {}).get("peak_rss_mb")
-                cells.append(f"{rss - data_mb[dtype]:.0f}" if rss else "-")
+                cells += _row_cells(res, systems, data_mb[dtype])
                 if args.wait_rounds:
                     cells += _wait_cells(res, systems)
                 line = _fmt_row(cells)
