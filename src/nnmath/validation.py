@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-#: values from which :func:`check_inputs` sums on two threads
-_THREADED_SUM = 1 << 22
 
 __all__ = [
     "check_memory",
@@ -115,28 +111,10 @@ def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
         )
 
 
-def _sum(arr: np.ndarray) -> float:
-    """The sum of every value of ``arr``, a large one summed in row blocks on two threads
-    (NumPy's reductions release the GIL: MNIST's 47 M floats in 8 ms, against 14 ms on one;
-    not with BLAS, whose spinning workers slowed the next epochs by a third)."""
-    if arr.size < _THREADED_SUM or arr.shape[0] < 2:
-        return _quiet_sum(arr)
-    half = arr.shape[0] // 2
-    parts = [0.0, 0.0]
-
-    def second() -> None:
-        parts[1] = _quiet_sum(arr[half:])
-
-    worker = threading.Thread(target=second, name="nnmath-check-inputs")
-    worker.start()
-    parts[0] = _quiet_sum(arr[:half])
-    worker.join()
-    return parts[0] + parts[1]
-
-
 def _quiet_sum(arr: np.ndarray) -> float:
-    """``np.sum(arr)``; a sum past float32's range is fine (reported by value later). The
-    error state is set here, in the summing thread: NumPy's does not pass to a new thread."""
+    """``np.sum(arr)`` on this thread; a sum past float32's range is fine (reported by value
+    later). Summed on two threads, MNIST took 8 ms instead of 14, but a threaded epoch that
+    followed at once ran up to 1.3x slower (``speed.py --previous``, ``benchmarks/RESULTS.md``)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return float(np.sum(arr))
 
@@ -172,7 +150,7 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
         arr = np.ascontiguousarray(arr, dtype=dtype)
     # NaN and ±inf reach the sum, which allocates nothing the size of X (a full boolean
     # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite.
-    total = _sum(arr)
+    total = _quiet_sum(arr)
     if not np.isfinite(total) and not np.isfinite(arr).all():
         _refuse_too_large(source, dtype, "X")
         bad = int(np.count_nonzero(~np.isfinite(arr)))
