@@ -16,7 +16,7 @@ import pytest
 from nnmath.activations import Activation, sigmoid, sigmoid_prime
 from nnmath.fast import c_available, epoch_runner, unsupported_reason
 from nnmath.network import Network
-from nnmath.optim import SGD, Adam
+from nnmath.optim import SGD, Adam, RMSprop
 
 # the compiled backend, where it is built (without a C compiler fit trains on the reference)
 BACKENDS = ["c"] if c_available() else []
@@ -342,6 +342,52 @@ def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
     for T in (1, threads):
         net = Network(sizes, activation=activation, cost="log_likelihood", seed=2, dtype="float64")
         runner = epoch_runner(net, SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, backend="c", threads=T)
+        perm_rng = np.random.default_rng(0)
+        for _ in range(2):
+            runner.run_epoch(perm_rng.permutation(n))
+        assert runner.threads_run == T
+        nets.append(net)
+    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+
+@needs_c
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "adam", "rmsprop"])
+@pytest.mark.parametrize(
+    "sizes, threads",
+    [([300, 256, 40, 10], 2), ([300, 256, 40, 10], 3), ([1400, 48, 10], 3)],
+)
+def test_threaded_c_epoch_steps_large_layers_by_slices_like_one_thread(
+    sizes: list[int], threads: int, opt: str
+) -> None:
+    """A layer of at least 65,536 weights whose output units number m / T or more (here the
+    first) takes its step on T threads by slices of its units, each over all m rows (the
+    C epoch's nnm_sliced); the other layers from the threads' parts. The 1400 → 48 layer's
+    slices of 16 units go to BLAS in calls of 32 rows as well. Every optimizer trains the
+    one thread's network, to rounding; the last mini-batch has 5 rows."""
+    from nnmath._blas import blas_threads
+
+    if blas_threads() is None:
+        pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
+    B, n = 128, 2 * 128 + 5
+    sliced = [
+        n_in * n_out >= 65536 and n_out * threads >= B for n_in, n_out in zip(sizes, sizes[1:])
+    ]
+    assert sliced[0] and not any(sliced[1:])
+    rng = np.random.default_rng(9)
+    X = rng.random((n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    make = {
+        "sgd": lambda: SGD(eta=0.3, lmbda=0.1, n=n),
+        "momentum": lambda: SGD(eta=0.1, momentum=0.9, nesterov=True, lmbda=0.1, n=n),
+        "adam": lambda: Adam(eta=0.01, lmbda=0.1, n=n),
+        "rmsprop": lambda: RMSprop(eta=0.01, lmbda=0.1, n=n),
+    }[opt]
+    nets = []
+    for T in (1, threads):
+        net = Network(sizes, activation="relu", output_activation="softmax",
+                      cost="log_likelihood", init="he", seed=3, dtype="float64")  # fmt: skip
+        runner = epoch_runner(net, make(), X, Y, B, backend="c", threads=T)
         perm_rng = np.random.default_rng(0)
         for _ in range(2):
             runner.run_epoch(perm_rng.permutation(n))

@@ -382,6 +382,20 @@ NNM_INLINE void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REA
                  d + r * n_out, n_out, r == 0 ? &zero : &one, out, n_in);
 }
 
+/* w ← beta w + alpha Σ over the m rows of δ_J aᵀ for the nj output units J of a slice of the
+ * layer n_in → n_out (d points at the slice's first unit of row 0, rows n_out apart; w at
+ * the slice's first row of W): the threaded epoch's weight step, call by call as
+ * nnm_call_rows cuts a narrow slice (beta applies at the first call only). */
+NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *d, REAL *w,
+                                    int64_t n_in, int64_t n_out, int64_t nj, int64_t m,
+                                    REAL alpha, REAL beta) {
+    const REAL one = 1;
+    const int64_t c = nnm_call_rows(e, n_in, nj, m);
+    for (int64_t r = 0; r < m; r += c)
+        nnm_gemm(e, 'N', 'T', n_in, nj, c < m - r ? c : m - r, &alpha, a + r * n_in, n_in,
+                 d + r * n_out, n_out, r == 0 ? &beta : &one, w, n_in);
+}
+
 /* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
 NNM_INLINE void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
                                  int64_t n) {
@@ -448,25 +462,43 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             const REAL alpha = (REAL)(-eta / (double)m), beta = (REAL)(1.0 - eta * e->hp[1]);
             nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &alpha, a_in, n_in, d, n_out, &beta,
                      e->W[i], n_in);
-        } else {
+        } else if (!nnm_sliced(e, i, m)) {
             NNM(delta_at_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, mt);
-        }
+        } /* else each thread's slice of W over all m rows, after the barrier */
     }
 }
 
-/* This thread's slice of every W^l and b^l takes the optimizer's step t from the mean over
- * the m rows of all threads' sums (with `fuse` the weights have taken theirs already). */
+/* This thread's slice of every W^l and b^l takes the optimizer's step t, from the mean
+ * over the m rows of all threads' parts (with `fuse` the weights have taken theirs already).
+ * A layer that nnm_sliced picks has no parts of ∂C/∂w: this thread makes δ_J aᵀ over all m
+ * rows for the output units J of its slice itself, every thread's rows of a and δ being in
+ * place after the barrier (plain SGD's step fused into that product, any other optimizer's
+ * taken from NWT's rows J). The biases' Σ δ are always summed across the threads' parts. */
 NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t t,
                                       int fuse) {
     const int64_t L = e->L, T = e->threads;
+    const double eta = e->hp[0];
     for (int64_t i = 0; i < L; i++) {
-        const int64_t size = e->sizes[i] * e->sizes[i + 1], n_out = e->sizes[i + 1];
-        const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
+        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1], size = n_in * n_out;
         const int64_t blo = nnm_share(n_out, tid, T), bn = nnm_share(n_out, tid + 1, T) - blo;
-        if (!fuse) {
-            NNM(combine)(e->NWT + i, L, T, m, wlo, wlo + wn); /* ∂C/∂w^l */
+        const int sliced = nnm_sliced(e, i, m);
+        if (!fuse && !sliced) { /* ∂C/∂w^l from the threads' parts */
+            const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
+            NNM(combine)(e->NWT + i, L, T, m, wlo, wlo + wn);
             NNM(step)(e, (REAL *)e->W[i] + wlo, (const REAL *)e->NWT[i] + wlo,
                       (REAL *)e->S1W[i] + wlo, (REAL *)e->S2W[i] + wlo, wn, e->hp[1], t);
+        } else if (sliced && bn > 0) { /* this slice's units J = [blo, blo + bn), all rows */
+            const REAL *a = (const REAL *)e->AIN[i], *d = (const REAL *)e->D[i] + blo;
+            const int64_t w0 = blo * n_in;
+            if (e->opt == 0) {
+                NNM(slice_calls)(e, a, d, (REAL *)e->W[i] + w0, n_in, n_out, bn, m,
+                                 (REAL)(-eta / (double)m), (REAL)(1.0 - eta * e->hp[1]));
+            } else {
+                REAL *g = (REAL *)e->NWT[i] + w0;
+                NNM(slice_calls)(e, a, d, g, n_in, n_out, bn, m, (REAL)(1.0 / (double)m), 0);
+                NNM(step)(e, (REAL *)e->W[i] + w0, g, (REAL *)e->S1W[i] + w0,
+                          (REAL *)e->S2W[i] + w0, bn * n_in, e->hp[1], t);
+            }
         }
         NNM(combine)(e->NBT + i, L, T, m, blo, blo + bn); /* ∂C/∂b^l */
         NNM(step)(e, (REAL *)e->b[i] + blo, (const REAL *)e->NBT[i] + blo,
@@ -477,8 +509,8 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
 /* Thread tid's part of one epoch when T threads share each mini-batch (T = 1: the whole
  * epoch, no barrier). Its rows [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of each mini-batch are its own
  * (NNM(backprop_rows)); after a barrier (every δ^l needs the weights before the step) it
- * updates its slice of the parameters (NNM(update_slices)); a second barrier and the next
- * mini-batch begins. The optimizer's step count comes back in e->t. */
+ * updates its slice of the parameters (NNM(update_slices), which for a large layer also
+ * makes the slice's ∂C/∂w); a second barrier and the next mini-batch begins. The optimizer's step count comes back in e->t. */
 NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
     const int64_t n = e->n, B = e->B, T = e->threads;
     const int fuse = T == 1 && e->opt == 0;
