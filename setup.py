@@ -16,7 +16,7 @@ setup(
         Extension(
             "nnmath._ckernels",
             sources=["src/nnmath/_ckernels.c"],
-            depends=["src/nnmath/_ckernels_real.h"],
+            depends=["src/nnmath/_ckernels_real.h", "src/nnmath/_ckernels_epoch.h"],
             extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,

@@ -245,7 +245,10 @@ def test_c_epoch_allocates_no_memory() -> None:
     import nnmath
 
     here = Path(nnmath.__file__).parent
-    source = (here / "_ckernels.c").read_text() + (here / "_ckernels_real.h").read_text()
+    source = "".join(
+        (here / name).read_text()
+        for name in ("_ckernels.c", "_ckernels_real.h", "_ckernels_epoch.h")
+    )
     for call in ("malloc(", "calloc(", "realloc(", "PyMem_", "PyObject_Malloc"):
         assert call not in source
 

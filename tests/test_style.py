@@ -3,6 +3,7 @@ import-linter contract in ``pyproject.toml`` (nnmath's layers point down)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -55,3 +56,42 @@ def test_no_function_over_80_lines_and_no_module_over_500() -> None:
     assert not long_modules, (
         f"modules over {MAX_MODULE_LINES} lines (one job a module: split them): {long_modules}"
     )
+
+
+C_SOURCES = sorted((ROOT / "src" / "nnmath").glob("_ckernels*.[ch]"))
+
+
+def _c_functions(text: str) -> list[tuple[int, str, int]]:
+    """(line, signature, lines) of each function defined in a C file of this project's
+    layout: a signature from column 0 (maybe over several lines) up to its closing brace,
+    the first ``}`` in column 0 after it."""
+    found, start = [], None
+    for i, line in enumerate(text.splitlines()):
+        opens = line[:1].isalpha() and "(" in line and not line.rstrip().endswith(";")
+        if start is None and opens and not line.startswith(("typedef", "static struct")):
+            start = i
+        elif start is not None and line.startswith("}"):
+            name = re.search(r"NNM\((\w+)\)|(\w+)\s*\(", text.splitlines()[start])
+            found.append((start + 1, name.group(1) or name.group(2), i - start + 1))
+            start = None
+    return found
+
+
+def test_c_sources_keep_the_same_limits() -> None:
+    """The compiled epoch's C files are held to the Python limits: no function over 80
+    lines, no file over 500."""
+    assert C_SOURCES, "no _ckernels*.c / .h found"
+    long_functions, long_files = [], []
+    for path in C_SOURCES:
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            long_files.append(f"{path.name}: {text.count(chr(10))} lines")
+        functions = _c_functions(text)
+        assert len(functions) >= 3, f"{path.name}: the function finder found {functions}"
+        long_functions += [
+            f"{path.name}:{line} {name}: {n} lines"
+            for line, name, n in functions
+            if n > MAX_FUNCTION_LINES
+        ]
+    assert not long_functions, f"C functions over {MAX_FUNCTION_LINES} lines: {long_functions}"
+    assert not long_files, f"C files over {MAX_MODULE_LINES} lines: {long_files}"

@@ -37,7 +37,9 @@
  * thread computes the same mask for the same example, and nnmath.network.Network's
  * dropout_masks computes it too (the reference path).
  *
- * The per-precision body is _ckernels_real.h, included twice (float, double).
+ * The per-precision body is _ckernels_real.h (the element-wise kernels, the optimizers' steps,
+ * dropout) and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
+ * double).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -360,6 +362,15 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
     return e->threads > 1 && n_in * n_out >= 65536 && n_out * e->threads >= m;
 }
 
+/* One element-wise case of NNM(activate): over a row, z ← z + b, then a = EXPR(zc). */
+#define NNM_EACH(EXPR)                                                                      \
+    for (int64_t c = 0; c < n; c++) {                                                       \
+        const REAL zc = zr[c] + b[c];                                                       \
+        zr[c] = zc;                                                                         \
+        ar[c] = (EXPR);                                                                     \
+    }                                                                                       \
+    break
+
 #define REAL float
 #define NNM(name) name##_f32
 #define NNM_EXPNP nnm_exp_nonpositive_f
@@ -371,6 +382,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #define NNM_LOG1P log1pf
 #define NNM_LOG logf
 #include "_ckernels_real.h"
+#include "_ckernels_epoch.h"
 #undef REAL
 #undef NNM
 #undef NNM_EXPNP
@@ -393,6 +405,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #define NNM_LOG1P log1p
 #define NNM_LOG log
 #include "_ckernels_real.h"
+#include "_ckernels_epoch.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */
 int64_t nnm_abi_version(void) { return 6; }

@@ -9,7 +9,24 @@ NNM_INLINE REAL NNM(sigmoid)(REAL z) {
     return z >= (REAL)0 ? q : e * q;
 }
 
-/* z ← z + b (the bias of z = W a + b), then a = σ(z), for the first m examples (rows). */
+/* Softmax over the n units of one example (z ← z + b first), its max subtracted first. */
+NNM_INLINE void NNM(softmax_row)(REAL *restrict zr, const REAL *restrict b,
+                                    REAL *restrict ar, int64_t n) {
+    REAL zmax = -INFINITY;
+    for (int64_t c = 0; c < n; c++) {
+        zr[c] += b[c];
+        zmax = zr[c] > zmax ? zr[c] : zmax;
+    }
+    double s = 0.0;
+    for (int64_t c = 0; c < n; c++) {
+        ar[c] = NNM_EXP(zr[c] - zmax);
+        s += ar[c];
+    }
+    for (int64_t c = 0; c < n; c++) ar[c] = (REAL)(ar[c] / s);
+}
+
+/* z ← z + b (the bias of z = W a + b), then a = σ(z), for the first m examples (rows); each
+ * element-wise case is one loop over a row (NNM_EACH), so that it vectorises. */
 NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
                                  const REAL *restrict b, REAL *restrict a, int64_t m,
                                  int64_t n) {
@@ -17,90 +34,22 @@ NNM_INLINE void NNM(activate)(int64_t code, double alpha, REAL *restrict z,
     for (int64_t r = 0; r < m; r++) {
         REAL *restrict zr = z + r * n, *restrict ar = a + r * n;
         switch (code) {
-        case 0: /* sigmoid */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = NNM(sigmoid)(zc);
-            }
-            break;
-        case 1: /* tanh */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = NNM_TANH(zc);
-            }
-            break;
-        case 2: /* relu: max(0, z) */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc > zero ? zc : zero;
-            }
-            break;
-        case 3: /* leaky relu: z for z ≥ 0, α z for z < 0 */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc >= zero ? zc : (REAL)(alpha * zc);
-            }
-            break;
+        case 0: NNM_EACH(NNM(sigmoid)(zc)); /* sigmoid */
+        case 1: NNM_EACH(NNM_TANH(zc)); /* tanh */
+        case 2: NNM_EACH(zc > zero ? zc : zero); /* relu: max(0, z) */
+        case 3: NNM_EACH(zc >= zero ? zc : (REAL)(alpha * zc)); /* leaky relu: α z for z < 0 */
         case 4: /* elu: z for z > 0, α (e^z − 1) for z ≤ 0 */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc > zero ? zc : (REAL)(alpha * NNM_EXPM1(zc < zero ? zc : zero));
-            }
-            break;
-        case 6: { /* softmax over the units of one example, its max subtracted first */
-            REAL zmax = -INFINITY;
-            for (int64_t c = 0; c < n; c++) {
-                zr[c] += b[c];
-                zmax = zr[c] > zmax ? zr[c] : zmax;
-            }
-            double s = 0.0;
-            for (int64_t c = 0; c < n; c++) {
-                ar[c] = NNM_EXP(zr[c] - zmax);
-                s += ar[c];
-            }
-            for (int64_t c = 0; c < n; c++) ar[c] = (REAL)(ar[c] / s);
-            break;
-        }
-        case 5: /* identity */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc;
-            }
+            NNM_EACH(zc > zero ? zc : (REAL)(alpha * NNM_EXPM1(zc < zero ? zc : zero)));
+        case 5: NNM_EACH(zc); /* identity */
+        case 6: /* softmax over the units of one example */
+            NNM(softmax_row)(zr, b, ar, n);
             break;
         case 7: /* gelu: z Φ(z) = (z/2)(1 + erf(z/√2)) */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = (REAL)0.5 * zc * (one + NNM_ERF(zc * (REAL)0.70710678118654752));
-            }
-            break;
+            NNM_EACH((REAL)0.5 * zc * (one + NNM_ERF(zc * (REAL)0.70710678118654752)));
         case 8: /* softplus: max(z, 0) + ln(1 + e^{−|z|}) */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = (zc > zero ? zc : zero) + NNM_LOG1P(NNM_EXP(zc < zero ? zc : -zc));
-            }
-            break;
-        case 9: /* silu: z σ(z) */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc * NNM(sigmoid)(zc);
-            }
-            break;
-        case 10: /* softsign: z / (1 + |z|) */
-            for (int64_t c = 0; c < n; c++) {
-                REAL zc = zr[c] + b[c];
-                zr[c] = zc;
-                ar[c] = zc / (one + (zc < zero ? -zc : zc));
-            }
-            break;
+            NNM_EACH((zc > zero ? zc : zero) + NNM_LOG1P(NNM_EXP(zc < zero ? zc : -zc)));
+        case 9: NNM_EACH(zc * NNM(sigmoid)(zc)); /* silu: z σ(z) */
+        case 10: NNM_EACH(zc / (one + (zc < zero ? -zc : zc))); /* softsign: z / (1 + |z|) */
         default: /* not reached: the epoch refuses ids nnm_knows does not list */
             break;
         }
@@ -325,266 +274,4 @@ NNM_INLINE void NNM(dropout)(const nnm_epoch *e, int64_t i, int64_t j0,
     for (int64_t r = 0; r < m; r++)
         NNM(drop_block)(key, (uint64_t)(j0 + r) * words + offset, thresh, scale, a + r * n,
                         mk + r * n, ain + r * n, n);
-}
-
-/* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb.
- * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
- * that many rows' memory reads are in flight at once instead of one row's (the random
- * gather of the rows of X is bound by memory latency more than by bandwidth). */
-NNM_INLINE void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
-                               REAL *restrict yb) {
-    const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
-    const int64_t line = 64 / (int64_t)sizeof(REAL), body = n0 - n0 % line;
-    const REAL *X = (const REAL *)e->X, *Y = (const REAL *)e->Y;
-    const int64_t *idx = e->perm + k;
-    int64_t r = 0;
-    for (; r + NNM_GATHER_ROWS <= m; r += NNM_GATHER_ROWS) {
-        const REAL *src[NNM_GATHER_ROWS];
-        for (int g = 0; g < NNM_GATHER_ROWS; g++) src[g] = X + idx[r + g] * n0;
-        REAL *dst = x0 + r * n0;
-        for (int64_t c = 0; c < body; c += line)
-            for (int g = 0; g < NNM_GATHER_ROWS; g++)
-                memcpy(dst + g * n0 + c, src[g] + c, 64);
-        if (body < n0)
-            for (int g = 0; g < NNM_GATHER_ROWS; g++)
-                memcpy(dst + g * n0 + body, src[g] + body, (size_t)(n0 - body) * sizeof(REAL));
-    }
-    for (; r < m; r++) memcpy(x0 + r * n0, X + idx[r] * n0, (size_t)n0 * sizeof(REAL));
-    for (r = 0; r < m; r++) memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
-}
-
-/* The three products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
- * them), each in calls of nnm_call_rows rows: the threaded epoch's and the floor's. */
-NNM_INLINE void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, REAL *z,
-                                int64_t n_in, int64_t n_out, int64_t m) { /* z = W a */
-    const REAL one = 1, zero = 0;
-    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
-    for (int64_t r = 0; r < m; r += c)
-        nnm_gemm(e, 'T', 'N', n_out, c < m - r ? c : m - r, n_in, &one, W, n_in, a + r * n_in,
-                 n_in, &zero, z + r * n_out, n_out);
-}
-
-NNM_INLINE void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REAL *d,
-                                       REAL *g, int64_t n_in, int64_t n_out, int64_t m) {
-    const REAL one = 1, zero = 0; /* g = Wᵀ δ */
-    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
-    for (int64_t r = 0; r < m; r += c)
-        nnm_gemm(e, 'N', 'N', n_in, c < m - r ? c : m - r, n_out, &one, W, n_in, d + r * n_out,
-                 n_out, &zero, g + r * n_in, n_in);
-}
-
-NNM_INLINE void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REAL *d,
-                                       REAL *out, int64_t n_in, int64_t n_out, int64_t m) {
-    const REAL one = 1, zero = 0; /* out = Σ over the rows of δ aᵀ, call by call */
-    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
-    for (int64_t r = 0; r < m; r += c)
-        nnm_gemm(e, 'N', 'T', n_in, n_out, c < m - r ? c : m - r, &one, a + r * n_in, n_in,
-                 d + r * n_out, n_out, r == 0 ? &zero : &one, out, n_in);
-}
-
-/* w ← beta w + alpha Σ over the m rows of δ_J aᵀ for the nj output units J of a slice of the
- * layer n_in → n_out (d points at the slice's first unit of row 0, rows n_out apart; w at
- * the slice's first row of W): the threaded epoch's weight step, call by call as
- * nnm_call_rows cuts a narrow slice (beta applies at the first call only). */
-NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *d, REAL *w,
-                                    int64_t n_in, int64_t n_out, int64_t nj, int64_t m,
-                                    REAL alpha, REAL beta) {
-    const REAL one = 1;
-    const int64_t c = nnm_call_rows(e, n_in, nj, m);
-    for (int64_t r = 0; r < m; r += c)
-        nnm_gemm(e, 'N', 'T', n_in, nj, c < m - r ? c : m - r, &alpha, a + r * n_in, n_in,
-                 d + r * n_out, n_out, r == 0 ? &beta : &one, w, n_in);
-}
-
-/* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
-NNM_INLINE void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
-                                 int64_t n) {
-    for (int64_t c = 0; c < n; c++) out[c] = 0;
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t c = 0; c < n; c++) out[c] += delta[r * n + c];
-}
-
-/* g[j] = (Σ_u G_u[j]) / m over the threads u whose share of the m rows is not empty, for j
- * in [lo, hi); g is G_0, which thread 0 always fills (its share is the first row). */
-NNM_INLINE void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t m,
-                                int64_t lo, int64_t hi) {
-    REAL *restrict g = (REAL *)G[0];
-    const REAL inv_m = (REAL)(1.0 / (double)m);
-    for (int64_t u = 1; u < T; u++) {
-        if (nnm_share(m, u + 1, T) == nnm_share(m, u, T)) continue; /* no rows: G_u is stale */
-        const REAL *restrict gu = (const REAL *)G[u * stride];
-        for (int64_t j = lo; j < hi; j++) g[j] += gu[j];
-    }
-    for (int64_t j = lo; j < hi; j++) g[j] *= inv_m;
-}
-
-/* The forward and backward pass of this thread's mt rows [lo, lo + mt) of the mini-batch
- * at k: z^l = W^l a^{l−1} + b^l, a^l = σ(z^l) (dropped out into AIN), δ^L, then
- * δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) with the weights before the step, and this
- * thread's Σ δ^l and Σ δ^l (a^{l−1})ᵀ. With `fuse` (one thread, plain SGD) the weights'
- * step is fused into that product instead: w ← (1 − ηλ/n) w − (η/m) δ aᵀ. */
-NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t lo,
-                                      int64_t mt, int64_t m, int fuse) {
-    const int64_t L = e->L, n0 = e->sizes[0], nL = e->sizes[L];
-    REAL *yb = (REAL *)e->Yb + lo * nL;
-    NNM(gather)(e, k + lo, mt, (REAL *)e->A[0] + lo * n0, yb);
-    for (int64_t i = 0; i < L; i++) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-        REAL *z = (REAL *)e->Z[i] + lo * n_out, *a = (REAL *)e->A[i + 1] + lo * n_out;
-        NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->AIN[i] + lo * n_in, z, n_in,
-                     n_out, mt);
-        NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
-        if (e->MK[i])
-            NNM(dropout)(e, i, k + lo, a, (REAL *)e->MK[i] + lo * n_out,
-                         (REAL *)e->AIN[i + 1] + lo * n_out, mt, n_out);
-    }
-    if (e->scores)
-        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, yb, mt, e->scores + 2 * tid);
-    NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL, (const REAL *)e->A[L] + lo * nL,
-                      yb, (REAL *)e->D[L - 1] + lo * nL, mt);
-    for (int64_t i = L - 1; i >= 0; i--) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-        const REAL *d = (const REAL *)e->D[i] + lo * n_out;
-        const REAL *a_in = (const REAL *)e->AIN[i] + lo * n_in;
-        NNM(sum_rows)(d, (REAL *)e->NBT[tid * L + i], mt, n_out); /* Σ δ^l */
-        if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) */
-            REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
-            NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
-            if (e->MK[i - 1]) {
-                const REAL *mk = (const REAL *)e->MK[i - 1] + lo * n_in;
-                for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mk[j];
-            }
-            NNM(vjp)(e->codes[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
-                     (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
-        }
-        if (fuse) {
-            const double eta = e->hp[0];
-            const REAL alpha = (REAL)(-eta / (double)m), beta = (REAL)(1.0 - eta * e->hp[1]);
-            nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &alpha, a_in, n_in, d, n_out, &beta,
-                     e->W[i], n_in);
-        } else if (!nnm_sliced(e, i, m)) {
-            NNM(delta_at_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, mt);
-        } /* else each thread's slice of W over all m rows, after the barrier */
-    }
-}
-
-/* This thread's slice of every W^l and b^l takes the optimizer's step t, from the mean
- * over the m rows of all threads' parts (with `fuse` the weights have taken theirs already).
- * A layer that nnm_sliced picks has no parts of ∂C/∂w: this thread makes δ_J aᵀ over all m
- * rows for the output units J of its slice itself, every thread's rows of a and δ being in
- * place after the barrier (plain SGD's step fused into that product, any other optimizer's
- * taken from NWT's rows J). The biases' Σ δ are always summed across the threads' parts. */
-NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t t,
-                                      int fuse) {
-    const int64_t L = e->L, T = e->threads;
-    const double eta = e->hp[0];
-    for (int64_t i = 0; i < L; i++) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1], size = n_in * n_out;
-        const int64_t blo = nnm_share(n_out, tid, T), bn = nnm_share(n_out, tid + 1, T) - blo;
-        const int sliced = nnm_sliced(e, i, m);
-        if (!fuse && !sliced) { /* ∂C/∂w^l from the threads' parts */
-            const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
-            NNM(combine)(e->NWT + i, L, T, m, wlo, wlo + wn);
-            NNM(step)(e, (REAL *)e->W[i] + wlo, (const REAL *)e->NWT[i] + wlo,
-                      (REAL *)e->S1W[i] + wlo, (REAL *)e->S2W[i] + wlo, wn, e->hp[1], t);
-        } else if (sliced && bn > 0) { /* this slice's units J = [blo, blo + bn), all rows */
-            const REAL *a = (const REAL *)e->AIN[i], *d = (const REAL *)e->D[i] + blo;
-            const int64_t w0 = blo * n_in;
-            if (e->opt == 0) {
-                NNM(slice_calls)(e, a, d, (REAL *)e->W[i] + w0, n_in, n_out, bn, m,
-                                 (REAL)(-eta / (double)m), (REAL)(1.0 - eta * e->hp[1]));
-            } else {
-                REAL *g = (REAL *)e->NWT[i] + w0;
-                NNM(slice_calls)(e, a, d, g, n_in, n_out, bn, m, (REAL)(1.0 / (double)m), 0);
-                NNM(step)(e, (REAL *)e->W[i] + w0, g, (REAL *)e->S1W[i] + w0,
-                          (REAL *)e->S2W[i] + w0, bn * n_in, e->hp[1], t);
-            }
-        }
-        NNM(combine)(e->NBT + i, L, T, m, blo, blo + bn); /* ∂C/∂b^l */
-        NNM(step)(e, (REAL *)e->b[i] + blo, (const REAL *)e->NBT[i] + blo,
-                  (REAL *)e->S1B[i] + blo, (REAL *)e->S2B[i] + blo, bn, 0.0, t);
-    }
-}
-
-/* Thread tid's part of one epoch when T threads share each mini-batch (T = 1: the whole
- * epoch, no barrier). Its rows [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of each mini-batch are its own
- * (NNM(backprop_rows)); after a barrier (every δ^l needs the weights before the step) it
- * updates its slice of the parameters (NNM(update_slices), which for a large layer also
- * makes the slice's ∂C/∂w); a second barrier and the next mini-batch begins. The optimizer's step count comes back in e->t. */
-NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
-    const int64_t n = e->n, B = e->B, T = e->threads;
-    const int fuse = T == 1 && e->opt == 0;
-    int64_t t = e->t;
-    for (int64_t k = 0; k < n; k += B) {
-        const int64_t m = B < n - k ? B : n - k;
-        const int64_t lo = nnm_share(m, tid, T), mt = nnm_share(m, tid + 1, T) - lo;
-        if (mt > 0) NNM(backprop_rows)(e, tid, k, lo, mt, m, fuse);
-        if (T > 1) nnm_barrier_wait(bar);
-        t += 1;
-        NNM(update_slices)(e, tid, m, t, fuse);
-        if (T > 1) nnm_barrier_wait(bar);
-    }
-    if (tid == 0) e->t = t;
-}
-
-static void *NNM(part_main)(void *arg) {
-    nnm_part *p = (nnm_part *)arg;
-    while (!atomic_load_explicit(p->go, memory_order_acquire)) sched_yield();
-    if (p->tid < p->e->threads) NNM(train_part)(p->e, p->bar, p->tid);
-    return NULL;
-}
-
-/* One epoch of mini-batch training over X[perm], in place; returns NNM_OK, or (doing
- * nothing) NNM_UNKNOWN_* for a kernel id this build lacks or NNM_BAD_LENGTH for a buffer
- * that does not hold what the sizes say. With e->threads = T > 1 it starts
- * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
- * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
- * says how many did. The optimizer's step count comes back in e->t. */
-int NNM(nnm_train_epoch)(nnm_epoch *e) {
-    enum { MAX_THREADS = 64 };
-    int bad = nnm_check_ids(e);
-    if (!bad) bad = nnm_check_lengths(e);
-    if (bad) return bad;
-    int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
-    T = T > e->B ? e->B : T;
-    pthread_t workers[MAX_THREADS];
-    nnm_part parts[MAX_THREADS];
-    nnm_barrier bar;
-    atomic_int_fast64_t go;
-    atomic_init(&bar.count, 0);
-    atomic_init(&bar.sleepers, 0);
-    atomic_init(&bar.generation, 0);
-    atomic_init(&go, 0);
-    int64_t started = 1;
-    for (; started < T; started++) {
-        parts[started] = (nnm_part){e, &bar, started, &go};
-        if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
-    }
-    e->threads = bar.T = started;
-    atomic_store_explicit(&go, 1, memory_order_release);
-    NNM(train_part)(e, &bar, 0);
-    for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
-    return NNM_OK;
-}
-
-/* Only the matrix products of `batches` backprop steps (the benchmark's floor): per
- * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into NWT) and, above the first layer,
- * Wᵀ δ (into S1W, used as scratch here), in calls of nnm_call_rows rows as the threaded
- * epoch makes them. A and D are never overwritten. */
-int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
-    const int64_t B = e->B, L = e->L;
-    for (int64_t k = 0; k < batches; k++) {
-        for (int64_t i = 0; i < L; i++)
-            NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->A[i], (REAL *)e->Z[i],
-                         e->sizes[i], e->sizes[i + 1], B);
-        for (int64_t i = L - 1; i >= 0; i--) {
-            const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            NNM(delta_at_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i],
-                                (REAL *)e->NWT[i], n_in, n_out, B);
-            if (i > 0)
-                NNM(wt_delta_calls)(e, (const REAL *)e->W[i], (const REAL *)e->D[i],
-                                    (REAL *)e->S1W[i - 1], n_in, n_out, B);
-        }
-    }
-    return 0;
 }

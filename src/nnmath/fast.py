@@ -3,13 +3,13 @@
 The readable reference is :meth:`nnmath.network.Network.backprop_columns` followed by
 ``optimizer.step``; it allocates fresh arrays for every z, a, δ and ∇ of every mini-batch and
 pays Python's per-call overhead a few dozen times per mini-batch. The compiled epoch
-(``src/nnmath/_ckernels.c`` and ``_ckernels_real.h``, built as the optional extension
-``nnmath._ckernels`` by ``pip install`` where a C compiler is at hand, called once per epoch
-through :mod:`nnmath._cepoch`) computes the same numbers (``tests/test_engine.py`` checks
-them against the reference over the registries' whole cross product) with no Python per
-mini-batch: BLAS ``?gemm`` straight into preallocated buffers, plain SGD's update fused into
-the weight-gradient product, and for mini-batches of 64 or more threads that share each
-mini-batch (:class:`EpochRunner`'s ``threads``).
+(``src/nnmath/_ckernels.c`` with ``_ckernels_real.h`` and ``_ckernels_epoch.h``, built as
+the optional extension ``nnmath._ckernels`` by ``pip install`` where a C compiler is at
+hand, called once per epoch through :mod:`nnmath._cepoch`) computes the same numbers
+(``tests/test_engine.py`` checks them against the reference over the registries' whole
+cross product) with no Python per mini-batch: BLAS ``?gemm`` straight into preallocated
+buffers, plain SGD's update fused into the weight-gradient product, and for mini-batches of
+64 or more threads that share each mini-batch (:class:`EpochRunner`'s ``threads``).
 
 What it supports is read from the registries: an activation, cost or optimizer whose
 ``kernel`` id the built library knows (``nnm_knows``), NumPy float32 / float64 data and
