@@ -272,6 +272,23 @@ def test_c_gather_copies_the_shuffled_rows_exactly(n_in: int, B: int, dtype: str
     np.testing.assert_array_equal(runner.Yb[: len(last)], Y[last])
 
 
+def _assert_threads_train_like_one(make_net, make_opt, X, Y, B: int, threads: int, epochs: int):
+    """Train make_net() with make_opt() on one thread and on ``threads`` (the same shuffles)
+    and check that both end with the same parameters, to rounding."""
+    n, nets = X.shape[0], []
+    for T in (1, threads):
+        net = make_net()
+        runner = epoch_runner(net, make_opt(), X, Y, B, backend="c", threads=T)
+        assert runner.threads == T
+        perm_rng = np.random.default_rng(0)
+        for _ in range(epochs):
+            runner.run_epoch(perm_rng.permutation(n))
+        assert runner.threads_run == T  # all of them started
+        nets.append(net)
+    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+
 @needs_c
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
@@ -292,24 +309,12 @@ def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
         "momentum": lambda: SGD(eta=0.2, momentum=0.9, nesterov=True, n=n),
         "adam": lambda: Adam(eta=0.01),
     }[opt]
-    nets = []
-    for T in (1, threads):
-        net = Network(
-            [20, 9, 7, 4],
-            activation=["tanh", "relu", "softmax"],
-            cost="log_likelihood",
-            seed=1,
-            dtype="float64",
-        )
-        runner = epoch_runner(net, make(), X, Y, B, backend="c", threads=T)
-        assert runner.threads == T
-        perm_rng = np.random.default_rng(0)
-        for _ in range(3):
-            runner.run_epoch(perm_rng.permutation(n))
-        assert runner.threads_run == T  # all of them started
-        nets.append(net)
-    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
-        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+    def net() -> Network:
+        return Network([20, 9, 7, 4], activation=["tanh", "relu", "softmax"],
+                       cost="log_likelihood", seed=1, dtype="float64")  # fmt: skip
+
+    _assert_threads_train_like_one(net, make, X, Y, B, threads, epochs=3)
 
 
 @needs_c
@@ -341,17 +346,13 @@ def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
     X = rng.random((n, sizes[0]))
     Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
     activation = ["sigmoid"] * (len(sizes) - 2) + ["softmax"]
-    nets = []
-    for T in (1, threads):
-        net = Network(sizes, activation=activation, cost="log_likelihood", seed=2, dtype="float64")
-        runner = epoch_runner(net, SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, backend="c", threads=T)
-        perm_rng = np.random.default_rng(0)
-        for _ in range(2):
-            runner.run_epoch(perm_rng.permutation(n))
-        assert runner.threads_run == T
-        nets.append(net)
-    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
-        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+    def net() -> Network:
+        return Network(sizes, activation=activation, cost="log_likelihood", seed=2, dtype="float64")
+
+    _assert_threads_train_like_one(
+        net, lambda: SGD(eta=0.5, lmbda=0.1, n=n), X, Y, B, threads, epochs=2
+    )
 
 
 @needs_c
@@ -386,18 +387,12 @@ def test_threaded_c_epoch_steps_large_layers_by_slices_like_one_thread(
         "adam": lambda: Adam(eta=0.01, lmbda=0.1, n=n),
         "rmsprop": lambda: RMSprop(eta=0.01, lmbda=0.1, n=n),
     }[opt]
-    nets = []
-    for T in (1, threads):
-        net = Network(sizes, activation="relu", output_activation="softmax",
-                      cost="log_likelihood", init="he", seed=3, dtype="float64")  # fmt: skip
-        runner = epoch_runner(net, make(), X, Y, B, backend="c", threads=T)
-        perm_rng = np.random.default_rng(0)
-        for _ in range(2):
-            runner.run_epoch(perm_rng.permutation(n))
-        assert runner.threads_run == T
-        nets.append(net)
-    for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
-        np.testing.assert_allclose(W2, W1, rtol=1e-9, atol=1e-12)
+
+    def net() -> Network:
+        return Network(sizes, activation="relu", output_activation="softmax",
+                       cost="log_likelihood", init="he", seed=3, dtype="float64")  # fmt: skip
+
+    _assert_threads_train_like_one(net, make, X, Y, B, threads, epochs=2)
 
 
 @needs_c

@@ -29,8 +29,9 @@ NNM_INLINE void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *rest
     for (r = 0; r < m; r++) memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
 }
 
-/* The three products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
- * them), each in calls of nnm_call_rows rows: the threaded epoch's and the floor's. */
+/* The products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
+ * them), each in calls of nnm_call_rows rows: the threaded epoch's and the floor's (Σ δ aᵀ
+ * is NNM(slice_calls) below). */
 NNM_INLINE void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, REAL *z,
                                 int64_t n_in, int64_t n_out, int64_t m) { /* z = W a */
     const REAL one = 1, zero = 0;
@@ -49,19 +50,10 @@ NNM_INLINE void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REA
                  n_out, &zero, g + r * n_in, n_in);
 }
 
-NNM_INLINE void NNM(delta_at_calls)(const nnm_epoch *e, const REAL *a, const REAL *d,
-                                       REAL *out, int64_t n_in, int64_t n_out, int64_t m) {
-    const REAL one = 1, zero = 0; /* out = Σ over the rows of δ aᵀ, call by call */
-    const int64_t c = nnm_call_rows(e, n_in, n_out, m);
-    for (int64_t r = 0; r < m; r += c)
-        nnm_gemm(e, 'N', 'T', n_in, n_out, c < m - r ? c : m - r, &one, a + r * n_in, n_in,
-                 d + r * n_out, n_out, r == 0 ? &zero : &one, out, n_in);
-}
-
 /* w ← beta w + alpha Σ over the m rows of δ_J aᵀ for the nj output units J of a slice of the
  * layer n_in → n_out (d points at the slice's first unit of row 0, rows n_out apart; w at
- * the slice's first row of W): the threaded epoch's weight step, call by call as
- * nnm_call_rows cuts a narrow slice (beta applies at the first call only). */
+ * the slice's first row of W), call by call as nnm_call_rows cuts a narrow slice (beta
+ * applies at the first call only). With J all the units, alpha 1 and beta 0: Σ δ aᵀ. */
 NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *d, REAL *w,
                                     int64_t n_in, int64_t n_out, int64_t nj, int64_t m,
                                     REAL alpha, REAL beta) {
@@ -139,7 +131,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &alpha, a_in, n_in, d, n_out, &beta,
                      e->W[i], n_in);
         } else if (!nnm_sliced(e, i, m)) {
-            NNM(delta_at_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, mt);
+            NNM(slice_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, n_out, mt, 1,
+                             0); /* Σ δ aᵀ over this thread's rows */
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
 }
@@ -255,8 +248,8 @@ int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
                          e->sizes[i], e->sizes[i + 1], B);
         for (int64_t i = L - 1; i >= 0; i--) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            NNM(delta_at_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i],
-                                (REAL *)e->NWT[i], n_in, n_out, B);
+            NNM(slice_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i], (REAL *)e->NWT[i],
+                             n_in, n_out, n_out, B, 1, 0);
             if (i > 0)
                 NNM(wt_delta_calls)(e, (const REAL *)e->W[i], (const REAL *)e->D[i],
                                     (REAL *)e->S1W[i - 1], n_in, n_out, B);
