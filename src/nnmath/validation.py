@@ -114,7 +114,8 @@ def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
 def _quiet_sum(arr: np.ndarray) -> float:
     """``np.sum(arr)`` on this thread; a sum past float32's range is fine (reported by value
     later). Summed on two threads, MNIST took 8 ms instead of 14, but a threaded epoch that
-    followed at once ran up to 1.3x slower (``speed.py --previous``, ``benchmarks/RESULTS.md``)."""
+    followed at once ran slower: 0.070 against 0.052 s for the book's network at batch 128
+    (``speed.py --previous``, in ``benchmarks/RESULTS.md``)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return float(np.sum(arr))
 
