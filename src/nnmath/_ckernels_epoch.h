@@ -64,6 +64,16 @@ NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *
                  d + r * n_out, n_out, r == 0 ? &beta : &one, w, n_in);
 }
 
+/* Plain SGD's step fused into the product, for the units J of a slice (all of them on one
+ * thread) over `rows` of the mini-batch's m rows: w_J ← (1 − ηλ/n) w_J − (η/m) Σ δ_J aᵀ. */
+NNM_INLINE void NNM(sgd_calls)(const nnm_epoch *e, const REAL *a, const REAL *d, REAL *w,
+                                  int64_t n_in, int64_t n_out, int64_t nj, int64_t rows,
+                                  int64_t m) {
+    const double eta = e->hp[0];
+    NNM(slice_calls)(e, a, d, w, n_in, n_out, nj, rows, (REAL)(-eta / (double)m),
+                     (REAL)(1.0 - eta * e->hp[1]));
+}
+
 /* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
 NNM_INLINE void NNM(sum_rows)(const REAL *restrict delta, REAL *restrict out, int64_t m,
                                  int64_t n) {
@@ -125,11 +135,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             NNM(vjp)(e->codes[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
                      (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
         }
-        if (fuse) {
-            const double eta = e->hp[0];
-            const REAL alpha = (REAL)(-eta / (double)m), beta = (REAL)(1.0 - eta * e->hp[1]);
-            nnm_gemm(e, 'N', 'T', n_in, n_out, mt, &alpha, a_in, n_in, d, n_out, &beta,
-                     e->W[i], n_in);
+        if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
+            NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
         } else if (!nnm_sliced(e, i, m)) {
             NNM(slice_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, n_out, mt, 1,
                              0); /* Σ δ aᵀ over this thread's rows */
@@ -146,7 +153,6 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
 NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t t,
                                       int fuse) {
     const int64_t L = e->L, T = e->threads;
-    const double eta = e->hp[0];
     for (int64_t i = 0; i < L; i++) {
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1], size = n_in * n_out;
         const int64_t blo = nnm_share(n_out, tid, T), bn = nnm_share(n_out, tid + 1, T) - blo;
@@ -160,8 +166,7 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
             const REAL *a = (const REAL *)e->AIN[i], *d = (const REAL *)e->D[i] + blo;
             const int64_t w0 = blo * n_in;
             if (e->opt == 0) {
-                NNM(slice_calls)(e, a, d, (REAL *)e->W[i] + w0, n_in, n_out, bn, m,
-                                 (REAL)(-eta / (double)m), (REAL)(1.0 - eta * e->hp[1]));
+                NNM(sgd_calls)(e, a, d, (REAL *)e->W[i] + w0, n_in, n_out, bn, m, m);
             } else {
                 REAL *g = (REAL *)e->NWT[i] + w0;
                 NNM(slice_calls)(e, a, d, g, n_in, n_out, bn, m, (REAL)(1.0 / (double)m), 0);
@@ -179,7 +184,8 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
  * epoch, no barrier). Its rows [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of each mini-batch are its own
  * (NNM(backprop_rows)); after a barrier (every δ^l needs the weights before the step) it
  * updates its slice of the parameters (NNM(update_slices), which for a large layer also
- * makes the slice's ∂C/∂w); a second barrier and the next mini-batch begins. The optimizer's step count comes back in e->t. */
+ * makes the slice's ∂C/∂w); a second barrier and the next mini-batch begins. The
+ * optimizer's step count comes back in e->t. */
 NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
     const int64_t n = e->n, B = e->B, T = e->threads;
     const int fuse = T == 1 && e->opt == 0;

@@ -111,15 +111,6 @@ def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
         )
 
 
-def _quiet_sum(arr: np.ndarray) -> float:
-    """``np.sum(arr)`` on this thread; a sum past float32's range is fine (reported by value
-    later). Summed on two threads, MNIST took 8 ms instead of 14, but a threaded epoch that
-    followed at once ran slower: 0.070 against 0.052 s for the book's network at batch 128
-    (``speed.py --previous``, in ``benchmarks/RESULTS.md``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sum(arr))
-
-
 def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     """Return ``X`` as a C-ordered 2-D array of ``dtype``, rows are examples.
 
@@ -150,8 +141,12 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     with np.errstate(over="ignore"):  # too large for dtype: reported below, by value
         arr = np.ascontiguousarray(arr, dtype=dtype)
     # NaN and ±inf reach the sum, which allocates nothing the size of X (a full boolean
-    # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite.
-    total = _quiet_sum(arr)
+    # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite. On this
+    # thread: summed on two, MNIST took 8 ms instead of 14, but a threaded epoch that followed
+    # at once ran slower (0.070 against 0.052 s, the book's network at batch 128:
+    # speed.py --previous, in benchmarks/RESULTS.md).
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
+        total = np.sum(arr)
     if not np.isfinite(total) and not np.isfinite(arr).all():
         _refuse_too_large(source, dtype, "X")
         bad = int(np.count_nonzero(~np.isfinite(arr)))
