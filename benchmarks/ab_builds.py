@@ -44,6 +44,15 @@ print(json.dumps(times[1:]))
 """
 
 
+def run_worker(worker: str, row: str, B: str, dtype: str, epochs: int, env: dict) -> list[float]:
+    """Run ``worker`` (a ``python -c`` script like ``_WORKER``) for one row in its own
+    process with ``env``; return the epoch times it prints."""
+    here = str(Path(__file__).parent)
+    cmd = [sys.executable, "-c", worker, row, B, dtype, here, str(epochs)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--old", required=True, help="the other checkout's src folder")
@@ -55,18 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
-    here = str(Path(__file__).parent)
     for spec in args.rows.split(","):
         row, B = spec.split(":")
         times: dict[str, list[float]] = {"old": [], "new": []}
         sides = [("old", args.old), ("new", args.new)]
         for r in range(args.rounds):
             for name, src in sides if r % 2 == 0 else sides[::-1]:
-                cmd = [sys.executable, "-c", _WORKER, row, B, args.dtype, here, str(args.epochs)]
-                out = subprocess.run(
-                    cmd, env=dict(env, PYTHONPATH=src), capture_output=True, text=True, check=True
-                )
-                times[name] += json.loads(out.stdout.strip().splitlines()[-1])
+                worker_env = dict(env, PYTHONPATH=src)
+                times[name] += run_worker(_WORKER, row, B, args.dtype, args.epochs, worker_env)
         old, new = statistics.median(times["old"]), statistics.median(times["new"])
         ratio = new / old
         print(f"{row} B={B} {args.dtype}: old {old:.4f} s, new {new:.4f} s, new/old {ratio:.3f}")

@@ -19,10 +19,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -71,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
     env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
-    here = str(Path(__file__).parent)
     offsets = [int(o) for o in args.offsets.split(",")]
     print("| row | B | dtype | " + " | ".join(f"offset {o} s" for o in offsets) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in offsets) + " |")
@@ -80,15 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[int, list[float]] = {o: [] for o in offsets}
         for r in range(args.rounds):
             for o in offsets[r % len(offsets) :] + offsets[: r % len(offsets)]:
-                argv_w = [row, B, args.dtype, here, str(args.epochs)]
-                out = subprocess.run(
-                    [sys.executable, "-c", _WORKER, *argv_w],
-                    env=dict(env, NNMATH_OFFSET=str(o)),
-                    capture_output=True,
-                    text=True,
-                    check=True,
+                worker_env = dict(env, NNMATH_OFFSET=str(o))
+                times[o] += ab_builds.run_worker(
+                    _WORKER, row, B, args.dtype, args.epochs, worker_env
                 )
-                times[o] += json.loads(out.stdout.strip().splitlines()[-1])
         medians = {o: statistics.median(ts) for o, ts in times.items()}
         base = medians[offsets[0]]
         cells = [f"{medians[o]:.4f} ({medians[o] / base:.2f}×)" for o in offsets]
