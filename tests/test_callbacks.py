@@ -4,6 +4,7 @@ old-style callables, the fast path's report, the progress bar."""
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -345,3 +346,87 @@ def test_fit_prints_nothing(data, capsys) -> None:
     X, y, Xv, yv = data
     make_net().fit(X, y, epochs=2, validation_data=(Xv, yv), patience=1, track_gradients=True)
     assert capsys.readouterr() == ("", "")
+
+
+# ---------------------------------------------------------------- divergence without a NaN
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from nnmath.data import load_dataset
+
+    d = load_dataset("digits")
+    return (*d.train, *d.validation)
+
+
+def test_exploding_weights_are_a_divergence_without_any_nan(digits) -> None:
+    """η = 1e10: no NaN ever appears (the costs are clipped), the weights reach 1e10 and the
+    accuracy chance; fit raises TrainingDiverged naming η and keeps the weights before."""
+    from nnmath.estimator import NNMathClassifier
+
+    X, y, *_ = digits
+    with pytest.raises(nm.TrainingDiverged, match=r"weights exploded.*eta \(now 10000000000") as e:
+        NNMathClassifier(eta=1e10, random_state=0, epochs=10).fit(X, y)
+    assert e.value.history.training_cost == []  # epoch 1 diverged: nothing kept of it
+    for build in ({"cost": "quadratic", "init": "normal"}, {"cost": "cross_entropy"}):
+        net = nm.Network([64, 30, 10], seed=0, **build)
+        start = max(float(np.abs(W).max()) for W in net.weights)
+        with pytest.raises(nm.TrainingDiverged, match="weights exploded"):
+            net.fit(X, y, epochs=5, eta=1e10, seed=0, validation_data=digits[2:])
+        after = max(float(np.abs(W).max()) for W in net.weights)
+        assert np.isfinite(after) and after <= start * 1e4  # the weights of the epoch before
+
+
+def test_a_cost_that_blows_up_warns_naming_eta(digits) -> None:
+    """η = 30 or 100 with softmax: the cost jumps to about 14 (every row confidently wrong,
+    more than twice its start) with no NaN and weights in the hundreds: a RuntimeWarning
+    naming η, once."""
+    X, y, *_ = digits
+    for eta, seed in [(100.0, 0), (30.0, 1), (100.0, 2)]:
+        net = nm.Network([64, 30, 10], cost="log_likelihood", seed=seed)
+        with pytest.warns(RuntimeWarning, match=rf"cost blew up in epoch 1.*eta = {eta}") as w:
+            net.fit(X, y, epochs=3, eta=eta, seed=seed)
+        assert len([x for x in w if "blew up" in str(x.message)]) == 1
+
+
+HEALTHY = {  # the README's and the book's configurations, on the digits
+    "ch1": ({"cost": "quadratic", "init": "normal"}, {"eta": 3.0}),
+    "ch3": ({"cost": "cross_entropy"}, {"eta": 0.5, "lmbda": 5.0}),
+    "ch3-eta3": ({"cost": "cross_entropy"}, {"eta": 3.0}),
+    "relu-adam": (
+        {"activation": "relu", "cost": "log_likelihood", "init": "he"},
+        {"optimizer": "adam"},
+    ),
+    "gelu-rmsprop": (
+        {"activation": "gelu", "cost": "log_likelihood", "init": "he", "dropout": 0.2},
+        {"optimizer": "rmsprop", "eta": 1e-2, "schedule": "cosine", "mini_batch_size": 16},
+    ),
+    "momentum": ({"cost": "cross_entropy"}, {"eta": 0.5, "momentum": 0.9}),
+    "ch1-slow-start": ({"cost": "quadratic", "init": "normal"}, {"eta": 0.3}),
+    "tanh-big-batch": ({"activation": "tanh"}, {"eta": 0.5, "mini_batch_size": 100}),
+    "softmax-eta5": ({"cost": "log_likelihood"}, {"eta": 5.0}),
+}
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_noisy_runs_are_never_called_diverged(digits, name: str) -> None:
+    build, train = HEALTHY[name]
+    X, y, Xv, yv = digits
+    net = nm.Network([64, 30, 10], seed=0, **build)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a blow-up warning would fail here
+        h = net.fit(X, y, epochs=15, seed=0, validation_data=(Xv, yv), **train)
+    assert h.training_cost[-1] < h.training_cost[0] and net.accuracy(Xv, yv) > 0.3
+
+
+def test_divergence_check_leaves_a_resumed_or_refit_run_alone(digits) -> None:
+    """A second fit of a trained network (its cost near 0) is judged against the cost of
+    the constant output, not against its own tiny start: noise is not a blow-up."""
+    X, y, Xv, yv = digits
+    net = nm.Network([64, 30, 10], cost="cross_entropy", seed=0)
+    net.fit(X, y, epochs=10, eta=0.5, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(5):  # partial_fit-like: one epoch at a time, on slices
+            net.fit(X[seed * 100 : seed * 100 + 100], y[seed * 100 : seed * 100 + 100],
+                    epochs=1, eta=0.5, seed=seed)  # fmt: skip
