@@ -221,3 +221,21 @@ def test_dataframes_and_series_fit_as_their_arrays(digits):
     b = NNMathClassifier(epochs=3, random_state=0).fit(X, y)
     assert a.loss_curve_ == b.loss_curve_ and a.history_.extra["train_path"] == "c"
     np.testing.assert_array_equal(a.predict(pd.DataFrame(X)), b.predict(X))
+
+
+@pytest.mark.parametrize(("optimizer", "eta"), [("sgd", 0.5), ("adam", 1e-3), ("rmsprop", 1e-3)])
+def test_eta_not_given_is_the_optimizers_own(digits, optimizer: str, eta: float) -> None:
+    """eta=None (the default): SGD's 0.5, Adam's and RMSprop's own 1e-3 (their registry
+    entries' default_eta), not SGD's 0.5, with which Adam scored 10 % on the digits."""
+    X, y, Xt, yt = digits
+    X, Xt = X / 16, Xt / 16
+    assert NNMathClassifier().get_params()["eta"] is None
+    default = NNMathClassifier(optimizer=optimizer, epochs=15, random_state=0).fit(X, y)
+    given = NNMathClassifier(optimizer=optimizer, eta=eta, epochs=15, random_state=0).fit(X, y)
+    assert default.loss_curve_ == given.loss_curve_
+    assert default.score(Xt, yt) > 0.75
+    part = NNMathClassifier(optimizer=optimizer, random_state=0)
+    part.partial_fit(X, y, classes=np.arange(10))
+    assert part._optimizer.eta == eta
+    reg = NNMathRegressor(optimizer=optimizer, epochs=1).fit(X[:50], y[:50] / 10.0)
+    assert reg._make_optimizer(50).eta == (0.1 if optimizer == "sgd" else eta)

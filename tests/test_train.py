@@ -281,13 +281,21 @@ def test_contradicting_an_optimizer_object_is_an_error(opt, kw, message) -> None
         _net().fit(X, y, epochs=1, optimizer=opt(), **kw)
 
 
-def test_named_optimizers_train_with_eta_3_by_default() -> None:
+@pytest.mark.parametrize(("name", "eta"), [("sgd", 3.0), ("adam", 1e-3), ("rmsprop", 1e-3)])
+def test_named_optimizers_train_with_their_own_eta_by_default(name: str, eta: float) -> None:
+    """η not given: the optimizer's own (its registry entry's default_eta), not SGD's 3.0,
+    with which Adam and RMSprop learn nothing; Network.fit and fit alike."""
+    from nnmath.optim import OPTIMIZERS
+    from nnmath.train import fit
+
+    assert OPTIMIZERS[name].default_eta == eta
     X, y = _small()
-    for name in ("sgd", "adam"):
-        a, b = _net(), _net()
-        h = a.fit(X, y, epochs=2, optimizer=name, seed=0)
-        b.fit(X, y, epochs=2, optimizer=name, eta=3.0, seed=0)
-        assert _same(a, b) and h.extra["eta"] == [3.0, 3.0]
+    a, b, c = _net(), _net(), _net()
+    h = a.fit(X, y, epochs=2, optimizer=name, seed=0)
+    fit(b, X, y, epochs=2, optimizer=name, seed=0)
+    c.fit(X, y, epochs=2, optimizer=name, eta=eta, seed=0)
+    assert _same(a, c) and _same(b, c) and h.extra["eta"] == [eta, eta]
+    assert OPTIMIZERS[name]().eta == eta  # the class reads the same declaration
 
 
 def test_epsilon_and_optimizer_options_are_forwarded() -> None:

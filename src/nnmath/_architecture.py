@@ -2,11 +2,13 @@
 
 The output layer's σ must give values the cost is defined for: cross-entropy and
 log-likelihood take ``ln a`` (``Cost.output_activations``); a single hidden σ that cannot
-stand there gives way to the cost's own output σ (``Cost.fused_activation``).
+stand there gives way to the cost's own output σ (``Cost.fused_activation``), and
+log-likelihood, which rewards ``a_y`` alone, always takes softmax unless told otherwise.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .activations import Activation, get_activation, is_builtin
@@ -47,6 +49,8 @@ def layer_activations(
         if output_activation is None:
             allowed = cost.output_activations
             fits = allowed is None or not is_builtin(hidden) or hidden.name in allowed
+            # −ln a_y rewards a_y alone: only outputs that sum to one (softmax) can learn
+            fits = fits and not (cost.name == "log_likelihood" and is_builtin(hidden))
             output_activation = hidden if fits else cost.fused_activation
         acts = [hidden] * (n_layers - 1) + [output_activation]
     layers = [get_activation(a) for a in acts]
@@ -56,5 +60,13 @@ def layer_activations(
             f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
             f"activation {out.name!r} gives other values: use output_activation="
             f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
+        )
+    if cost.name == "log_likelihood" and is_builtin(out) and out.name == "sigmoid":
+        warnings.warn(
+            "the log_likelihood cost −ln a_y with a sigmoid output rewards a_y alone: every "
+            "output can go to 1 and the network learns nothing; use output_activation="
+            "'softmax' (its default), or cost='cross_entropy' for sigmoid outputs",
+            UserWarning,
+            stacklevel=3,
         )
     return layers

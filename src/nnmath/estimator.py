@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._registry import default_cost
 from .network import Network
-from .optim import get_optimizer
+from .optim import default_eta, get_optimizer
 from .train import fit as train_fit
 
 __all__ = ["NNMathClassifier", "NNMathRegressor"]
@@ -43,6 +43,8 @@ class _NNMathBase(BaseEstimator):
     """Shared parameters and the training loop of both estimators."""
 
     _default_output = "identity"
+    #: η of SGD when ``eta`` is None (other optimizers: their own ``default_eta``)
+    _sgd_eta = 0.5
 
     def __init__(
         self,
@@ -52,7 +54,7 @@ class _NNMathBase(BaseEstimator):
         cost: str | None = None,
         init: str = "scaled_normal",
         optimizer: str = "sgd",
-        eta: float = 0.5,
+        eta: float | None = None,
         lmbda: float = 0.0,
         momentum: float = 0.0,
         epochs: int = 30,
@@ -141,9 +143,17 @@ class _NNMathBase(BaseEstimator):
             if not (isinstance(self.patience, Integral) and self.patience >= 1):
                 raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
 
+    def _eta(self) -> float:
+        """``eta``, or when it is None the optimizer's own default (``_sgd_eta`` for SGD)."""
+        if self.eta is not None:
+            return float(self.eta)
+        if isinstance(self.optimizer, str) and self.optimizer.lower() != "sgd":
+            return default_eta(self.optimizer)
+        return self._sgd_eta
+
     def _make_optimizer(self, n: int) -> Any:
         return get_optimizer(
-            self.optimizer, eta=self.eta, lmbda=self.lmbda, n=n, momentum=self.momentum
+            self.optimizer, eta=self._eta(), lmbda=self.lmbda, n=n, momentum=self.momentum
         )
 
     # ------------------------------------------------------------------ training
@@ -187,7 +197,7 @@ class _NNMathBase(BaseEstimator):
             self._optimizer = self._make_optimizer(X.shape[0])
         self._optimizer.n = X.shape[0]  # λ/n with n the size of this call's data
         # the optimizer holds η and λ: set_params between calls takes effect from the next one
-        self._optimizer.eta, self._optimizer.lmbda = float(self.eta), float(self.lmbda)
+        self._optimizer.eta, self._optimizer.lmbda = self._eta(), float(self.lmbda)
         history = train_fit(
             self.network_,
             X,
@@ -252,8 +262,9 @@ class NNMathClassifier(ClassifierMixin, _NNMathBase):
         Weight initialisation, a name of :data:`nnmath.INITS`.
     optimizer : str, default "sgd"
         A name of :data:`nnmath.OPTIMIZERS`.
-    eta : float, default 0.5
-        Learning rate η.
+    eta : float, default None
+        Learning rate η; None: 0.5 for ``"sgd"``, the optimizer's own default otherwise
+        (1e-3 for ``"adam"`` and ``"rmsprop"``, as Keras and PyTorch).
     lmbda : float, default 0.0
         L2 regularisation λ (weight decay 1 − ηλ/n).
     momentum : float, default 0.0
@@ -367,12 +378,14 @@ class NNMathRegressor(RegressorMixin, _NNMathBase):
     """A feed-forward network regressor: identity output, quadratic cost C = ½‖a − y‖².
 
     Parameters are those of :class:`NNMathClassifier`, except that ``output_activation``
-    defaults to ``"identity"`` (so ``cost`` to ``"quadratic"``) and ``eta`` to 0.1.
+    defaults to ``"identity"`` (so ``cost`` to ``"quadratic"``) and SGD's ``eta`` to 0.1.
     ``y`` may have several columns (multi-output regression). Inputs and targets are used
     as given: scale them (``StandardScaler``, ``TransformedTargetRegressor``) for best
     results. ``validation_scores_`` holds the held-out R² per epoch; early stopping watches
     the held-out cost. Predictions are float64.
     """
+
+    _sgd_eta = 0.1
 
     def __init__(
         self,
@@ -382,7 +395,7 @@ class NNMathRegressor(RegressorMixin, _NNMathBase):
         cost: str | None = None,
         init: str = "scaled_normal",
         optimizer: str = "sgd",
-        eta: float = 0.1,
+        eta: float | None = None,
         lmbda: float = 0.0,
         momentum: float = 0.0,
         epochs: int = 30,

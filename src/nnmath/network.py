@@ -421,10 +421,9 @@ class Network:
     ) -> Any:
         """Train by mini-batch gradient descent: :func:`nnmath.train.fit` on this network.
 
-        The same parameters, with the same meaning and defaults (``eta`` is 3.0 when the
-        optimizer is given by name; an optimizer object holds its own η); see
-        :func:`nnmath.train.fit` for each, :mod:`nnmath.callbacks` for ``callbacks`` and
-        :mod:`nnmath.schedules` for ``schedule``.
+        The same parameters, meanings and defaults (``eta`` not given: the named optimizer's
+        own, 3.0 for SGD, 1e-3 for Adam and RMSprop); see :func:`nnmath.train.fit` for each,
+        :mod:`nnmath.callbacks` for ``callbacks`` and :mod:`nnmath.schedules` for ``schedule``.
 
         Returns
         -------

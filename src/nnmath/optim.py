@@ -16,7 +16,7 @@ import numpy as np
 
 from .backend import aligned_copy, aligned_zeros, to_numpy
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "get_optimizer"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "default_eta", "get_optimizer"]
 
 
 class Optimizer:
@@ -29,8 +29,8 @@ class Optimizer:
 
     Parameters
     ----------
-    eta : float
-        Learning rate η.
+    eta : float, optional
+        Learning rate η (default: the class's :attr:`default_eta`).
     lmbda : float
         L2 regularisation λ.
     n : int
@@ -41,8 +41,13 @@ class Optimizer:
     #: the names of the per-layer state lists the compiled kernel reads (up to four: its
     #: s1 and s2 for weights and biases, in the order s1_w, s1_b, s2_w, s2_b)
     state_slots: tuple[str, ...] = ()
+    #: η when none is given: each registry entry declares its own (fit, the command line and
+    #: the estimator read it here)
+    default_eta: float = 1e-3
 
-    def __init__(self, eta: float, lmbda: float = 0.0, n: int = 1) -> None:
+    def __init__(self, eta: float | None = None, lmbda: float = 0.0, n: int = 1) -> None:
+        if eta is None:
+            eta = self.default_eta
         if not eta > 0:
             raise ValueError(f"eta (the learning rate) must be positive, got {eta}")
         if lmbda < 0:
@@ -131,10 +136,11 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    default_eta = 3.0  # the book's chapter-1 η, for the quadratic cost
 
     def __init__(
         self,
-        eta: float,
+        eta: float | None = None,
         lmbda: float = 0.0,
         n: int = 1,
         momentum: float = 0.0,
@@ -209,10 +215,11 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    default_eta = 1e-3  # Kingma & Ba's α, as Keras and PyTorch
 
     def __init__(
         self,
-        eta: float = 1e-3,
+        eta: float | None = None,
         lmbda: float = 0.0,
         n: int = 1,
         beta1: float = 0.9,
@@ -282,9 +289,10 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     kernel = 3  # type: ignore[assignment]
     state_slots = ("v_w", "v_b")
+    default_eta = 1e-3  # as Keras
 
     def __init__(
-        self, eta: float = 1e-2, lmbda: float = 0.0, n: int = 1, rho: float = 0.9,
+        self, eta: float | None = None, lmbda: float = 0.0, n: int = 1, rho: float = 0.9,
         epsilon: float = 1e-8,
     ) -> None:  # fmt: skip
         super().__init__(eta, lmbda, n)
@@ -326,6 +334,13 @@ class RMSprop(Optimizer):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def default_eta(name: str) -> float:
+    """The η that optimizer ``name`` (a key of :data:`OPTIMIZERS`) takes when none is given."""
+    if name.lower() not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: choose one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name.lower()].default_eta
 
 
 def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:

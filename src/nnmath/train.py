@@ -37,8 +37,9 @@ __all__ = ["History", "TrainingDiverged", "fit"]
 
 #: the hyper-parameters fit takes by name and hands to the optimizer
 _HYPER = ("eta", "lmbda", "momentum", "nesterov", "beta1", "beta2", "epsilon")
-#: η and λ of an optimizer given by name when fit is not told (the others: its own defaults)
-_NAMED_DEFAULTS = {"eta": 3.0, "lmbda": 0.0}
+#: λ of an optimizer given by name when fit is not told (η and the others: its own defaults,
+#: ``default_eta`` on its registry entry: 3.0 for SGD, 1e-3 for Adam and RMSprop)
+_NAMED_DEFAULTS = {"lmbda": 0.0}
 #: what fit's ``monitor=`` may be: the training cost from the epoch's mini-batches, or the set
 MONITORS = ("batch", "full")
 
@@ -155,8 +156,9 @@ def fit(
         A name in :data:`nnmath.optim.OPTIMIZERS`, or an optimizer object: it holds η and the
         other hyper-parameters, and fit sets its ``n`` (the n of λ/n) to ``len(X)``.
     eta, lmbda, momentum, nesterov, beta1, beta2, epsilon, **optimizer_options
-        Hyper-parameters of an optimizer given by name (η = 3.0 and λ = 0 when not given,
-        the others the optimizer's defaults). With an object they may only repeat its values.
+        Hyper-parameters of an optimizer given by name (λ = 0 when not given; η and the
+        others the optimizer's own defaults: η = 3.0 for SGD, 1e-3 for Adam and RMSprop).
+        With an object they may only repeat its values.
     schedule : str or Schedule, optional
         Learning-rate schedule from the optimizer's η, set per epoch (:mod:`nnmath.schedules`).
     validation_data : (Xv, Yv), optional
