@@ -492,7 +492,7 @@ def test_every_option_states_its_meaning_and_default():
     for command, words in helps.items():
         out = _help_of(command)
         assert all(w in out for w in words), (command, words)
-    assert "Network.fit's default is 3.0" in " ".join(_help_of("train").split())
+    assert "Network.fit's SGD default is 3.0" in " ".join(_help_of("train").split())
 
 
 def _help_of(command: str) -> str:

@@ -1,5 +1,6 @@
 """What the command line tells a user after a run: that it learnt nothing (and what to try),
-which epoch early stopping restored, how to continue an interrupted run."""
+how many hidden units saturated, which epoch early stopping restored, how to continue an
+interrupted run."""
 
 from __future__ import annotations
 
@@ -7,61 +8,120 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["early_stopping_note", "learning_warnings", "resume_command", "SATURATED_Z"]
+__all__ = [
+    "early_stopping_note",
+    "learning_warnings",
+    "resume_command",
+    "saturation_note",
+    "SATURATED_Z",
+]
 
 #: |z| beyond which σ'(z) of a sigmoid is below 0.007 (tanh's below 0.0002): a saturated unit
 SATURATED_Z = 5.0
 #: the activations whose units saturate (σ' → 0 for large |z|)
 _SATURATING = ("sigmoid", "tanh")
+#: accuracy points above chance still counted as chance
+CHANCE_MARGIN = 0.05
+#: the last training cost must be below this fraction of the first to count as falling
+FALL = 0.95
 
 
-def learning_warnings(net: Any, history: Any, X: Any, n_classes: int) -> list[str]:
-    """Why a finished run looks as if it learnt nothing, each with a hint; empty when it did.
+def learning_warnings(
+    net: Any,
+    history: Any,
+    n_classes: int,
+    settings: dict[str, Any] | None = None,
+    constant_cost: float | None = None,
+) -> list[str]:
+    """A warning that a finished run learnt nothing, with a hint; empty when it learnt.
 
-    Three signs, read from the :class:`~nnmath.History` and one forward pass of up to 500
-    rows of ``X``: the training cost did not fall from the first epoch to the last; the last
-    validation accuracy is within 2 points of chance ``1/n_classes``; more than half the
-    hidden sigmoid/tanh units are saturated (``|z| > 5`` on most rows, so σ'(z) ≈ 0 and
-    BP2 passes almost nothing back).
+    Both signs must show, read from the :class:`~nnmath.History`: the last validation
+    accuracy is within ``CHANCE_MARGIN`` of chance ``1/n_classes``, and the training cost did
+    not fall (its last value is not below ``FALL`` times the first) or stayed at or above
+    ``constant_cost``, that of the constant output ȳ (the class frequencies). A run that
+    learns well never gets it, however saturated its units (:func:`saturation_note`).
 
     Parameters
     ----------
     net : Network
     history : History
-    X : array (n, sizes[0])
-        Rows to look for saturated units in.
     n_classes : int
         The classes of the data (chance accuracy is ``1/n_classes``).
+    settings : dict, optional
+        The run's ``eta``, ``optimizer`` and ``init``: the hint never suggests what is set.
+    constant_cost : float, optional
+        :func:`nnmath.callbacks.control.constant_output_cost` of the training targets.
 
     Returns
     -------
     list of str
     """
-    signs = []
-    cost = list(history.training_cost)
-    if len(cost) >= 2 and not cost[-1] < cost[0]:
+    acc, cost = history.validation_accuracy, list(history.training_cost)
+    if not acc or not cost or n_classes < 2 or acc[-1] > 1.0 / n_classes + CHANCE_MARGIN:
+        return []
+    flat = len(cost) < 2 or not cost[-1] < FALL * cost[0]
+    above = constant_cost is not None and not cost[-1] < constant_cost
+    if not (flat or above):
+        return []
+    signs = [
+        f"the validation accuracy {acc[-1]:.2%} is at chance ({1 / n_classes:.2%} for "
+        f"{n_classes} classes)"
+    ]
+    if flat and len(cost) >= 2:
         signs.append(
             f"the training cost did not fall ({cost[0]:.4g} after epoch 1, {cost[-1]:.4g} "
             f"after epoch {len(cost)})"
         )
-    acc = history.validation_accuracy
-    if acc and n_classes > 1 and acc[-1] <= 1.0 / n_classes + 0.02:
+    if above:
         signs.append(
-            f"the validation accuracy {acc[-1]:.2%} is at chance ({1 / n_classes:.2%} for "
-            f"{n_classes} classes)"
+            f"the training cost {cost[-1]:.4g} is no lower than that of a constant output, "
+            f"the class frequencies ({constant_cost:.4g})"
         )
+    hint = "; or ".join(_hints(net, settings or {}))
+    return [f"the network seems to have learnt nothing: {'; '.join(signs)}. Hint: try {hint}"]
+
+
+def _hints(net: Any, settings: dict[str, Any]) -> list[str]:
+    """What to change, the real fix first; never a setting the run already has."""
+    from ..optim import OPTIMIZERS
+
+    out_act = net.activation_functions[-1].name
+    hidden = {a.name for a in net.activation_functions[:-1]}
+    hints = []
+    if net.cost_name == "quadratic" and out_act in ("relu", "leaky_relu", "elu", "identity"):
+        hints.append(
+            f"--output-activation sigmoid (a {out_act} output under the quadratic cost gives "
+            "stuck or unbounded outputs, not class scores)"
+        )
+    eta, optimizer = settings.get("eta"), settings.get("optimizer", "sgd")
+    if eta is not None:
+        own = OPTIMIZERS[optimizer].default_eta if optimizer in OPTIMIZERS else None
+        if optimizer != "sgd" and own is not None and eta > own:
+            hints.append(f"a smaller --eta (e.g. {own:g}, {optimizer}'s default)")
+        else:
+            hints.append(f"a smaller --eta (e.g. {eta / 10:g}, a tenth of {eta:g})")
+    init = settings.get("init")
+    better_init = "he" if hidden & {"relu", "leaky_relu"} else "scaled_normal"
+    if init is not None and init != better_init:
+        hints.append(f"--init {better_init}")
+    if optimizer != "adam":
+        hints.append(
+            f"--optimizer adam (with its own default η, {OPTIMIZERS['adam'].default_eta:g})"
+        )
+    return hints
+
+
+def saturation_note(net: Any, X: Any) -> str | None:
+    """A note when more than half the hidden sigmoid/tanh units are saturated (``|z| > 5`` on
+    most of up to 500 rows of ``X``: σ'(z) ≈ 0, so BP2 passes almost nothing back there);
+    ``None`` otherwise. Saturation alone does not mean that the run learnt nothing."""
     saturated = _saturated_fraction(net, X)
-    if saturated is not None and saturated > 0.5:
-        signs.append(
-            f"{saturated:.0%} of the hidden units are saturated (|z| > {SATURATED_Z:g}, σ'(z) ≈ 0)"
-        )
-    if not signs:
-        return []
-    hint = (
-        "try a smaller --eta (e.g. a tenth of this one), --init scaled_normal, or "
-        "--optimizer adam with --eta 1e-3"
+    if saturated is None or saturated <= 0.5:
+        return None
+    return (
+        f"{saturated:.0%} of the hidden units are saturated (|z| > {SATURATED_Z:g} on most "
+        "rows, σ'(z) ≈ 0): they learn slowly"
     )
-    return [f"the network seems to have learnt nothing: {'; '.join(signs)}. Hint: {hint}"]
 
 
 def _saturated_fraction(net: Any, X: Any) -> float | None:
@@ -100,8 +160,8 @@ def early_stopping_note(history: Any, patience: int | None) -> str | None:
 
 def resume_command(argv: Sequence[str]) -> str:
     """The command line that continues an interrupted ``nnmath train ... --checkpoint FILE``:
-    the same words with ``--resume`` added (once)."""
-    words = list(argv)
+    the same words with ``--resume`` added (once) and ``--overwrite`` dropped."""
+    words = [w for w in argv if w != "--overwrite"]
     if "--resume" not in words:
         words.append("--resume")
     return shlex.join(["nnmath", *words])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from ..activations import ACTIVATIONS
@@ -33,6 +36,17 @@ from ._common import (
     progress,
     require_extra,
 )
+
+#: η of plain SGD when --eta is not given: the book's chapter-3 value, for its cross-entropy
+SGD_ETA = 0.5
+
+
+def chosen_eta(args: argparse.Namespace) -> float:
+    """``--eta``, or when it is not given the optimizer's own default (:data:`SGD_ETA` for sgd,
+    ``default_eta`` of the registry entry otherwise)."""
+    if args.eta is not None:
+        return float(args.eta)
+    return SGD_ETA if args.optimizer == "sgd" else OPTIMIZERS[args.optimizer].default_eta
 
 
 def add_parser(sub: Any) -> None:
@@ -68,6 +82,12 @@ def add_parser(sub: Any) -> None:
         "--resume",
         action="store_true",
         help="continue the run saved in --checkpoint FILE (--epochs is the total)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh and replace an existing --checkpoint FILE (without it, or --resume, "
+        "an existing FILE is an error)",
     )
     add_watch_options(p)
     add_output_options(p)
@@ -112,9 +132,12 @@ def _add_optimization_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--eta",
         type=number(low=0, low_open=True),
-        default=0.5,
-        help="learning rate η (default 0.5 here; Network.fit's default is 3.0, the book's "
-        "chapter-1 value for the quadratic cost)",
+        default=None,
+        help=f"learning rate η (default: {SGD_ETA} for sgd here, the book's chapter-3 value; "
+        "each other optimizer its own: "
+        + ", ".join(f"{k} {OPTIMIZERS[k].default_eta:g}" for k in OPTIMIZERS if k != "sgd")
+        + "; Network.fit's SGD default is 3.0, the book's chapter-1 value for the quadratic "
+        "cost)",
     )
     p.add_argument(
         "--lmbda", type=number(low=0), default=0.0, help="L2 regularisation λ, ≥ 0 (default 0)"
@@ -278,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_epoch": sum(history.epoch_time) / max(history.epochs, 1),
         "backend": f"{net.backend.name}:{net.backend.device}",
         "warnings": args.warnings,
+        "notes": args.notes,
     }
     if args.save:
         result["saved"] = str(net.save(args.save))
@@ -325,9 +349,28 @@ def check_outputs(args: argparse.Namespace) -> None:
     for option in ("save", "checkpoint"):
         if getattr(args, option, None):
             check_output_path(getattr(args, option), f"--{option}")
+    _check_checkpoint(args)
     if getattr(args, "plot", None) is not None:
         require_extra("matplotlib", "plot", "--plot")
         check_output_path(args.plot, "--plot", folder=True)
+
+
+def _check_checkpoint(args: argparse.Namespace) -> None:
+    """An existing ``--checkpoint FILE`` is continued (``--resume``) or replaced
+    (``--overwrite``), never silently restarted."""
+    from pathlib import Path
+
+    path, resume = getattr(args, "checkpoint", None), getattr(args, "resume", False)
+    overwrite = getattr(args, "overwrite", False)
+    if resume and overwrite:
+        raise CLIError(
+            "--resume and --overwrite exclude each other: continue the run or replace it"
+        )
+    if path and not resume and not overwrite and Path(path).expanduser().exists():
+        raise CLIError(
+            f"--checkpoint {path}: the file exists (an earlier run); add --resume to continue "
+            "it, or --overwrite to start afresh and replace it"
+        )
 
 
 def _note(text: str) -> None:
@@ -351,17 +394,42 @@ def _fit_the_data(args: argparse.Namespace, net: Any, data: Any) -> None:
 
 
 def _after_training(args: argparse.Namespace, net: Any, history: Any, data: Any) -> None:
-    """The learnt-nothing warnings and the early-stopping note, on stderr (and in ``--json``
-    under ``warnings``)."""
-    from ._advice import early_stopping_note, learning_warnings
+    """The learnt-nothing warning, the saturation note and the early-stopping note, on stderr
+    (and in ``--json`` under ``warnings`` and ``notes``)."""
+    from ..callbacks.control import constant_output_cost
+    from ._advice import early_stopping_note, learning_warnings, saturation_note
 
-    args.warnings = learning_warnings(net, history, data.validation[0], data.n_classes)
+    settings = {"eta": chosen_eta(args), "optimizer": args.optimizer, "init": args.init}
+    X, y = data.train
+    constant = constant_output_cost(net, net._targets(y, len(y)))
+    found = learning_warnings(net, history, data.n_classes, settings, constant)
+    args.warnings = [*args.raised, *found]
+    saturated = saturation_note(net, data.validation[0])
+    args.notes = [] if saturated is None else [saturated]
     quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
-    for text in args.warnings:
+    for text in args.warnings[len(args.raised) :]:  # the raised ones were shown as they came
         _note(f"warning: {text}")
     note = early_stopping_note(history, args.patience)
-    if note is not None and not quiet:
-        _note(note)
+    for text in [*args.notes, *([] if note is None else [note])]:
+        if not quiet:
+            _note(f"note: {text}" if text in args.notes else text)
+
+
+@contextlib.contextmanager
+def _plain_warnings(args: argparse.Namespace) -> Iterator[None]:
+    """Python warnings raised while the network is built and trained (a sigmoid output under
+    log-likelihood, a cost that blew up): one line each on stderr as they come,
+    ``nnmath train: warning: ...``, and in ``--json``'s ``warnings`` (``args.raised``)."""
+    args.raised = getattr(args, "raised", [])
+
+    def show(message: Any, *_: Any, **__: Any) -> None:
+        args.raised.append(str(message))
+        _note(f"warning: {message}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
 
 
 def train_network(
@@ -374,12 +442,13 @@ def train_network(
     check_outputs(args)
     watching = watch_callbacks(args)
     data = _load(args.dataset)
-    net = build_network(args, data.n_features, data.n_classes)
+    with _plain_warnings(args):
+        net = build_network(args, data.n_features, data.n_classes)
     _fit_the_data(args, net, data)
     if show:
         print(f"{data!r}\n{net!r}")
     t0 = time.perf_counter()
-    with progress("training", args.epochs, enabled=show) as advance:
+    with progress("training", args.epochs, enabled=show) as advance, _plain_warnings(args):
 
         def report(net: Any, history: Any, epoch: int) -> None:
             acc = history.validation_accuracy[-1]
@@ -395,7 +464,7 @@ def train_network(
             *data.train,
             epochs=args.epochs,
             mini_batch_size=args.batch_size,
-            eta=args.eta,
+            eta=chosen_eta(args),
             lmbda=args.lmbda,
             optimizer=args.optimizer,
             momentum=args.momentum,
