@@ -52,16 +52,30 @@ def failed(report: Report) -> list[str]:
 # ------------------------------------------------------------------ the experiments
 
 
+#: the quick protocols whose threshold is below the paper's number: smoke checks only
+SMOKE_CHECKS = {"nielsen-ch1", "nielsen-ch3"}
+
+
 @pytest.mark.parametrize("name", MNIST_EXPERIMENTS)
 def test_quick_protocol_reproduces_every_claim(name: str) -> None:
+    """Every quick claim passes; one held to a threshold below the paper's number (85 %
+    against the book's 95.42 %) is a smoke check passed, never "reproduced"."""
     report = quick_report(name)
     assert report.quick and report.name == name and len(report.claims) >= 1
-    assert report.reproduced, f"{name}: claims not reproduced: {failed(report)}"
+    assert report.passed, f"{name}: claims not reproduced: {failed(report)}"
     text = report.to_markdown()
-    assert f"{len(report.claims)} of {len(report.claims)} claims reproduced" in text
-    assert "**not reproduced**" not in text
     back = json.loads(json.dumps(report.to_dict()))
-    assert back["reproduced"] is True and len(back["claims"]) == len(report.claims)
+    assert "**not reproduced**" not in text and len(back["claims"]) == len(report.claims)
+    if name in SMOKE_CHECKS:
+        assert report.verdict == back["verdict"] == "smoke check passed"
+        assert back["reproduced"] is False and not report.reproduced
+        assert {c["verdict"] for c in back["claims"]} == {"smoke check passed"}
+        assert "**smoke check passed**: 0 of 1 claims reproduced, 1 smoke check passed" in text
+        assert "| reproduced |" not in text
+    else:
+        assert report.reproduced and back["reproduced"] is True
+        assert report.verdict == back["verdict"] == "reproduced"
+        assert f"{len(report.claims)} of {len(report.claims)} claims reproduced" in text
 
 
 def test_mazur_worked_example_digit_for_digit() -> None:
@@ -80,14 +94,31 @@ def test_mazur_worked_example_digit_for_digit() -> None:
 
 
 def test_mazur_report_every_number_but_the_misprinted_error_after_the_step() -> None:
+    """The printed error after the step contradicts the example's own printed weights: its
+    own verdict, with both numbers, and the report still passes (exit code 0)."""
     report = quick_report("mazur-backprop")
-    verdicts = {c.key: c.reproduced for c in report.claims}
+    verdicts = {c.key: c.verdict for c in report.claims}
     assert set(verdicts) == set(mazur.GOLDEN)
-    assert not verdicts.pop("E_total after")  # reported as not reproduced, with our number
-    assert all(verdicts.values()), failed(report)
+    assert verdicts.pop("E_total after") == "source inconsistent"
+    assert set(verdicts.values()) == {"reproduced"}, failed(report)
     after = next(c for c in report.claims if c.key == "E_total after")
-    assert f"{after.measured:.10f}" == "0.2910277737"
+    assert f"{after.measured:.10f}" == "0.2910277737" and not after.reproduced
+    assert f"{mazur.error_from_printed_weights():.10f}" == "0.2910277737"
+    assert "0.291027924" in after.detail and "0.2910277737" in after.detail
     assert "0.2910277737" in " ".join(report.notes)
+    assert report.passed and report.reproduced and report.verdict == "reproduced"
+    assert "14 of 15 claims reproduced, 1 source inconsistent" in report.to_markdown()
+
+
+def test_a_misprint_that_the_source_does_not_explain_is_not_reproduced() -> None:
+    """Only a printed number that the source's own numbers contradict is "source
+    inconsistent"; a wrong number of ours stays "not reproduced" and fails the run."""
+    from nnmath.reproduce.mazur_backprop import _error_after
+
+    wrong = Claim.same_digits("E_total after", "E", "0.291027924", 0.2910)
+    assert _error_after(wrong).verdict == "not reproduced"
+    report = Report("x", "t", "src", "p", quick=False, seeds=[], claims=[wrong])
+    assert not report.passed and report.verdict == "not reproduced"
 
 
 def test_without_mnist_the_error_says_where_it_looked(tmp_path: Path) -> None:
@@ -139,7 +170,7 @@ def test_a_claim_that_does_not_reproduce_is_reported_with_what_was_measured() ->
     claim = Claim.at_most("top", "the top layer saturates", "→ 0", 0.31, 0.1, detail="layer 4")
     report = Report("x", "t", "src", "protocol", quick=False, seeds=[0], claims=[claim])
     text = report.to_markdown()
-    assert not report.reproduced and "0 of 1 claims reproduced" in text
+    assert not report.reproduced and "**not reproduced**: 0 of 1 claims reproduced" in text
     assert "| the top layer saturates (layer 4) | → 0 | 0.31 | ≤ 0.1 | **not reproduced** |" in text
     assert report.to_dict()["claims"][0]["measured"] == 0.31
 
@@ -172,15 +203,37 @@ def test_list_shows_every_experiment(capsys: Any) -> None:
 
 def test_cli_report_json_and_exit_code(capsys: Any) -> None:
     code, out, err = cli(capsys, "reproduce", "mazur-backprop", "--json")
-    assert code == 1  # one printed number of the example does not reproduce, and it says so
+    assert code == 0  # one printed number contradicts the example's own: said, and not a failure
     report = json.loads(out)
-    assert report["name"] == "mazur-backprop" and report["reproduced"] is False
+    assert report["name"] == "mazur-backprop" and report["verdict"] == "reproduced"
+    assert report["reproduced"] is True  # every number the source states consistently
     assert {c["key"] for c in report["claims"] if not c["reproduced"]} == {"E_total after"}
+    assert {c["key"]: c["verdict"] for c in report["claims"]}["E_total after"] == (
+        "source inconsistent"
+    )
     code, out, err = cli(capsys, "reproduce", "mazur-backprop")
-    assert code == 1 and "| w5 (after the step) | 0.35891648 |" in out
+    assert code == 0 and "| w5 (after the step) | 0.35891648 |" in out
+    assert "| = 0.291027924 to 9 decimals | source inconsistent |" in out
     assert "running mazur-backprop" in err
     code, out, err = cli(capsys, "reproduce", "mazur-backprop", "--quiet")
-    assert code == 1 and out == "mazur-backprop: 14 of 15 claims reproduced\n" and err == ""
+    assert code == 0 and err == ""
+    assert out == "mazur-backprop: reproduced (14 of 15 claims reproduced, 1 source inconsistent)\n"
+
+
+def test_cli_exit_code_fails_only_on_a_failed_claim(capsys: Any, monkeypatch: Any) -> None:
+    """Exit 1 for a claim not reproduced or a smoke check failed; 0 for a smoke check passed
+    or a source that contradicts itself (so CI can run 'nnmath reproduce all')."""
+    import nnmath.reproduce as reproduce
+
+    def fake(verdict: str) -> Any:  # a report with one claim of that verdict
+        claim = Claim("k", "s", "95 %", 0.9, "≥ 0.85", False, verdict=verdict)
+        return lambda *a, **k: Report("mazur-backprop", "t", "s", "p", True, [], [claim])
+
+    for verdict, code in [("smoke check passed", 0), ("source inconsistent", 0),
+                          ("smoke check failed", 1), ("not reproduced", 1)]:  # fmt: skip
+        monkeypatch.setattr(reproduce, "run", fake(verdict))
+        got, out, _ = cli(capsys, "reproduce", "mazur-backprop", "--quiet")
+        assert got == code and out.startswith(f"mazur-backprop: {verdict} ("), (verdict, out)
 
 
 def test_cli_quick_run_with_figures(capsys: Any, tmp_path: Path) -> None:

@@ -7,7 +7,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Claim", "Report", "Table"]
+__all__ = ["Claim", "Report", "Table", "VERDICTS"]
+
+#: a claim's verdicts: the measured number passes the paper's own threshold, or does not; a
+#: quick protocol's looser threshold (below the paper's number) passes or does not; the
+#: source's own numbers contradict the printed one (ours agrees with what they give)
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+SMOKE_PASSED, SMOKE_FAILED = "smoke check passed", "smoke check failed"
+INCONSISTENT = "source inconsistent"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, SMOKE_PASSED, SMOKE_FAILED, INCONSISTENT)
+#: the verdicts that do not fail a run (exit code 0)
+_PASSING = (REPRODUCED, SMOKE_PASSED, INCONSISTENT)
 
 
 @dataclass
@@ -27,11 +37,15 @@ class Claim:
     test : str
         The threshold the measured number is held to (``"≥ 0.95"``).
     reproduced : bool
-        Whether ``measured`` passes ``test``.
+        Whether ``measured`` reproduces the paper: it passes ``test`` and ``test`` holds it to
+        the paper's number (``False`` for a smoke check or an inconsistent source).
     detail : str
         What ``measured`` is (which layer, which seeds, …).
     digits : int
         Significant digits ``measured`` is shown with (0: as a percentage, two decimals).
+    verdict : str
+        One of :data:`VERDICTS` (default: ``"reproduced"`` or ``"not reproduced"``, from
+        ``reproduced``).
     """
 
     key: str
@@ -42,6 +56,28 @@ class Claim:
     reproduced: bool
     detail: str = ""
     digits: int = 4
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            self.verdict = REPRODUCED if self.reproduced else NOT_REPRODUCED
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}: choose one of {VERDICTS}")
+        self.reproduced = self.verdict == REPRODUCED
+
+    @property
+    def passed(self) -> bool:
+        """Whether the claim does not fail the run: reproduced, a smoke check passed, or a
+        source that contradicts itself."""
+        return self.verdict in _PASSING
+
+    def as_smoke_check(self) -> Claim:
+        """The claim judged by a quick protocol's threshold, below the paper's number: a
+        pass is a smoke check passed, never a reproduction."""
+        passed = self.verdict == REPRODUCED
+        self.verdict = SMOKE_PASSED if passed else SMOKE_FAILED
+        self.reproduced = False
+        return self
 
     @property
     def shown(self) -> str:
@@ -141,25 +177,51 @@ class Report:
 
     @property
     def reproduced(self) -> bool:
-        """True when every claim reproduced."""
-        return all(c.reproduced for c in self.claims)
+        """True when the paper was really reproduced: every claim reproduced, except those
+        whose source contradicts itself (and at least one did)."""
+        verdicts = {c.verdict for c in self.claims}
+        return REPRODUCED in verdicts and verdicts <= {REPRODUCED, INCONSISTENT}
+
+    @property
+    def passed(self) -> bool:
+        """True when no claim failed (the exit code of ``nnmath reproduce`` is then 0)."""
+        return all(c.passed for c in self.claims)
+
+    @property
+    def verdict(self) -> str:
+        """The run's verdict: ``"not reproduced"`` (or ``"smoke check failed"``) when a claim
+        failed, else ``"smoke check passed"`` when a claim was only a smoke check, else
+        ``"reproduced"`` (``"source inconsistent"`` when no claim could be)."""
+        verdicts = [c.verdict for c in self.claims]
+        for verdict in (NOT_REPRODUCED, SMOKE_FAILED, SMOKE_PASSED, REPRODUCED):
+            if verdict in verdicts:
+                return verdict
+        return INCONSISTENT if verdicts else NOT_REPRODUCED
+
+    def summary(self) -> str:
+        """``"2 of 3 claims reproduced, 1 source inconsistent"``: the count of each verdict."""
+        counts = {v: sum(c.verdict == v for c in self.claims) for v in VERDICTS}
+        n = len(self.claims)
+        parts = [f"{counts[REPRODUCED]} of {n} claims reproduced"]
+        parts += [f"{counts[v]} {v}" for v in VERDICTS[1:] if counts[v]]
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready; NaN and infinities become ``None``)."""
         out = asdict(self)
         out["reproduced"] = self.reproduced
+        out["verdict"] = self.verdict
         return _finite(out)
 
     def to_markdown(self) -> str:
         """The report: protocol, one row per claim (paper beside ours, verdict), tables."""
         mode = "quick (reduced) protocol" if self.quick else "full protocol"
-        n_ok = sum(c.reproduced for c in self.claims)
         seeds = f"seeds {', '.join(map(str, self.seeds))}" if self.seeds else "no random draw"
         lines = [
             f"### {self.name}: {self.title}",
             "",
             f"*{self.source}* — {mode}, {seeds}, "
-            f"{self.seconds:.1f} s; **{n_ok} of {len(self.claims)} claims reproduced**.",
+            f"{self.seconds:.1f} s; **{self.verdict}**: {self.summary()}.",
             "",
             self.protocol,
             "",
@@ -168,7 +230,7 @@ class Report:
         ]
         for c in self.claims:
             what = c.statement + (f" ({c.detail})" if c.detail else "")
-            verdict = "reproduced" if c.reproduced else "**not reproduced**"
+            verdict = c.verdict if c.passed else f"**{c.verdict}**"
             lines.append(f"| {what} | {c.paper} | {c.shown} | {c.test} | {verdict} |")
         for t in self.tables:
             lines += ["", t.to_markdown()]

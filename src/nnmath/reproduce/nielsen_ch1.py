@@ -59,7 +59,10 @@ def run(
         f"(pixel / 256); test accuracy on {p['n_test'] or 10_000:,} test images after each epoch."
     )
     if quick:
-        protocol += " Quick: a reduced run that only checks that the network learns (≥ 85 %)."
+        protocol += (
+            " Quick: a reduced run that only checks that the network learns (≥ 85 %): a smoke "
+            "check, not a reproduction of the book's 95.42 %."
+        )
     claim = Claim.at_least(
         "accuracy",
         "best test accuracy over the epochs, median over seeds",
@@ -69,6 +72,8 @@ def run(
         detail=f"seeds {', '.join(map(str, seeds))}",
         digits=0,
     )
+    if quick:  # its threshold is below the book's number: passing it reproduces nothing
+        claim = claim.as_smoke_check()
     table = Table(
         "per seed",
         ["seed", "best test", "test @ best validation", "s/epoch"],

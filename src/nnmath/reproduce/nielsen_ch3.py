@@ -56,7 +56,10 @@ def run(
         f"{p['n_test'] or 10_000:,} test images after each epoch."
     )
     if quick:
-        protocol += " Quick: a reduced run that only checks that the network learns (≥ 90 %)."
+        protocol += (
+            " Quick: a reduced run that only checks that the network learns (≥ 90 %): a smoke "
+            "check, not a reproduction of the book's 97.92 %."
+        )
     claim = Claim.at_least(
         "accuracy",
         "best test accuracy over the epochs, median over seeds",
@@ -66,6 +69,8 @@ def run(
         detail=f"seeds {', '.join(map(str, seeds))}",
         digits=0,
     )
+    if quick:  # its threshold is below the book's number: passing it reproduces nothing
+        claim = claim.as_smoke_check()
     table = Table(
         "per seed",
         ["seed", "best test", "test @ best validation", "s/epoch"],
