@@ -116,6 +116,7 @@ def test_a_run_that_learns_well_is_never_said_to_have_learnt_nothing(capsys, arg
         (["--eta", "60"], "a smaller --eta (e.g. 6, a tenth of 60)"),
         (["--activation", "relu", "--cost", "quadratic"], "--output-activation sigmoid"),
         (["--optimizer", "adam", "--eta", "0.5"], "a smaller --eta (e.g. 0.001, adam's default)"),
+        (["--eta", "1e-5"], "a larger --eta (e.g. 0.0001, ten times 1e-05)"),
     ],
 )
 def test_a_run_that_learns_nothing_says_so_and_hints_only_changes(capsys, argv, fix) -> None:

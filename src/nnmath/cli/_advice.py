@@ -24,6 +24,8 @@ _SATURATING = ("sigmoid", "tanh")
 CHANCE_MARGIN = 0.05
 #: the last training cost must be below this fraction of the first to count as falling
 FALL = 0.95
+#: an η under this fraction of the usual one is too small to learn in a few epochs
+TINY_ETA = 0.01
 
 
 def learning_warnings(
@@ -82,7 +84,9 @@ def learning_warnings(
 
 
 def _hints(net: Any, settings: dict[str, Any]) -> list[str]:
-    """What to change, the real fix first; never a setting the run already has."""
+    """What to change, the real fix first; never a setting the run already has. η is
+    suggested larger when it is under ``TINY_ETA`` times the optimizer's default (SGD's:
+    the command line's 0.5), smaller otherwise."""
     from ..optim import OPTIMIZERS
 
     out_act = net.activation_functions[-1].name
@@ -96,8 +100,11 @@ def _hints(net: Any, settings: dict[str, Any]) -> list[str]:
     eta, optimizer = settings.get("eta"), settings.get("optimizer", "sgd")
     if eta is not None:
         own = OPTIMIZERS[optimizer].default_eta if optimizer in OPTIMIZERS else None
-        if optimizer != "sgd" and own is not None and eta > own:
-            hints.append(f"a smaller --eta (e.g. {own:g}, {optimizer}'s default)")
+        usual = 0.5 if optimizer == "sgd" or own is None else own
+        if eta < TINY_ETA * usual:
+            hints.append(f"a larger --eta (e.g. {eta * 10:g}, ten times {eta:g})")
+        elif optimizer != "sgd" and eta > usual:
+            hints.append(f"a smaller --eta (e.g. {usual:g}, {optimizer}'s default)")
         else:
             hints.append(f"a smaller --eta (e.g. {eta / 10:g}, a tenth of {eta:g})")
     init = settings.get("init")

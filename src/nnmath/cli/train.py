@@ -400,7 +400,7 @@ def _after_training(args: argparse.Namespace, net: Any, history: Any, data: Any)
     from ._advice import early_stopping_note, learning_warnings, saturation_note
 
     settings = {"eta": chosen_eta(args), "optimizer": args.optimizer, "init": args.init}
-    X, y = data.train
+    y = data.train[1]
     constant = constant_output_cost(net, net._targets(y, len(y)))
     found = learning_warnings(net, history, data.n_classes, settings, constant)
     args.warnings = [*args.raised, *found]
