@@ -27,6 +27,12 @@ needs_mnist = pytest.mark.skipif(
 FAST = [pytest.param(True, id="compiled"), pytest.param(False, id="reference")]
 
 
+@pytest.fixture(scope="module")
+def book_mnist():
+    """The book's three lists of (x, y) pairs (read once for this file's tests)."""
+    return nielsen.load_data_wrapper(MNIST_FOLDER)
+
+
 # ---------------------------------------------------------------------- the transcription
 
 
@@ -365,10 +371,10 @@ def test_main_api_points_column_targets_to_nielsen():
 
 
 @needs_mnist
-def test_load_data_wrapper_is_the_books_split():
+def test_load_data_wrapper_is_the_books_split(book_mnist):
     from nnmath.data import load_mnist
 
-    training, validation, test = nielsen.load_data_wrapper(MNIST_FOLDER)
+    training, validation, test = book_mnist
     assert (len(training), len(validation), len(test)) == (50_000, 10_000, 10_000)
     x, y = training[0]
     assert x.shape == (784, 1) and y.shape == (10, 1) and y.sum() == 1.0
@@ -383,8 +389,8 @@ def test_load_data_wrapper_is_the_books_split():
 
 
 @needs_mnist
-def test_quick_chapter_1_and_3_snippets_learn(capsys):
-    training, validation, test = nielsen.load_data_wrapper(MNIST_FOLDER)
+def test_quick_chapter_1_and_3_snippets_learn(capsys, book_mnist):
+    training, validation, test = book_mnist
     net = nielsen.Network([784, 30, 10], seed=0)
     net.SGD(training[:10_000], 1, 10, 3.0, test_data=test[:1000])
     first = capsys.readouterr().out
@@ -402,3 +408,26 @@ def test_quick_chapter_1_and_3_snippets_learn(capsys):
         monitor_evaluation_accuracy=True,
     )
     assert accuracy[-1] >= 850
+
+
+@needs_mnist
+@pytest.mark.parametrize("cost", [None, "QuadraticCost", "CrossEntropyCost"])
+def test_book_rule_on_mnist_images(cost, book_mnist):
+    """[784, 30, 10] on 200 MNIST images: 20 mini-batches, the rule's weights to 1e-9."""
+    training, _, _ = book_mnist
+    data = training[:200]
+    if cost is None:
+        net, lmbda, delta = nielsen.Network([784, 30, 10], seed=11), 0.0, _quadratic_delta
+    else:
+        net = nielsen.Network2([784, 30, 10], cost=getattr(nielsen, cost), seed=11)
+        lmbda = 5.0
+        delta = _quadratic_delta if cost == "QuadraticCost" else _cross_entropy_delta
+    start = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+    rng = copy.deepcopy(net.rng)
+    eta = 0.5 if cost else 3.0
+    if cost is None:
+        net.SGD(data, 1, 10, eta)
+    else:
+        net.SGD(data, 1, 10, eta, lmbda=lmbda)
+    weights, biases = rule_train(*start, data, 1, 10, eta, lmbda, rng, delta)
+    assert _max_difference(net, weights, biases) < 1e-9
