@@ -268,11 +268,22 @@ def test_weights_and_biases_can_be_set_as_lists_or_entries():
         ([(np.zeros((12, 1)), np.zeros((3, 1)))], r"y of training_data\[0\] has shape \(3, 1\)"),
         ([(np.zeros((12, 1)), 7)], r"labels y of training_data must be integers 0..3"),
         ([], "training_data is empty"),
+        ([(np.full((12, 1), np.nan), np.zeros((4, 1)))], "NaN or infinite values of x"),
     ],
 )
 def test_bad_data_is_one_clear_error(data, message):
     with pytest.raises(ValueError, match=message):
         nielsen.Network([12, 5, 4]).SGD(data, 1, 10, 3.0)
+
+
+def test_flat_lists_train_as_the_columns_do():
+    """x and y as flat Python lists take the per-example path: the same numbers."""
+    data = toy_data(n=25)
+    flat = [(x.ravel().tolist(), y.ravel()) for x, y in data]
+    nets = [nielsen.Network([12, 5, 4], seed=3) for _ in range(2)]
+    nets[0].SGD(data, 2, 10, 3.0)
+    nets[1].SGD(flat, 2, 10, 3.0)
+    assert _max_difference(nets[0], nets[1].weights, nets[1].biases) == 0.0
 
 
 # ---------------------------------------------------------------------- save / load

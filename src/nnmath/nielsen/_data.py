@@ -51,19 +51,26 @@ def _pair(item: Any, i: int, name: str) -> tuple[Any, Any]:
     return item[0], item[1]
 
 
-def _inputs(xs: list[Any], n_in: int, dtype: Any, name: str) -> np.ndarray:
-    X = np.empty((len(xs), n_in), dtype=dtype)
-    for i, x in enumerate(xs):
-        x = np.asarray(x)
-        if x.size != n_in or x.ndim > 2 or (x.ndim == 2 and x.shape[1] != 1):
-            raise ValueError(
-                f"x of {name}[{i}] has shape {x.shape}; the network expects a ({n_in}, 1) "
-                f"column (sizes[0] = {n_in})"
-            )
-        X[i] = x.reshape(n_in)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} holds NaN or infinite pixels; clean them first")
-    return X
+def _rows(items: list[Any], n: int, dtype: Any, what: str, name: str) -> np.ndarray:
+    """The (n, 1) columns (or flat vectors) ``items`` as the rows of one matrix.
+
+    ``what`` ("x" or "y") names the item in errors, with its index in ``name``.
+    """
+    if all(type(a) is np.ndarray and a.shape == (n, 1) for a in items):
+        out = np.asarray(items, dtype=dtype).reshape(len(items), n)  # one copy, in C
+    else:
+        out = np.empty((len(items), n), dtype=dtype)
+        for i, a in enumerate(items):
+            a = np.asarray(a)
+            if a.size != n or a.ndim not in (1, 2) or (a.ndim == 2 and a.shape[1] != 1):
+                raise ValueError(
+                    f"{what} of {name}[{i}] has shape {a.shape}; the network expects a ({n}, 1) "
+                    f"column ({'sizes[0]' if what == 'x' else 'sizes[-1]'} = {n})"
+                )
+            out[i] = a.reshape(n)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} holds NaN or infinite values of {what}; clean them first")
+    return out
 
 
 def _targets(ys: list[Any], n_out: int, dtype: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -80,17 +87,7 @@ def _targets(ys: list[Any], n_out: int, dtype: Any, name: str) -> tuple[np.ndarr
         Y = np.zeros((len(ys), n_out), dtype=dtype)
         Y[np.arange(len(ys)), labels] = 1.0
         return Y, labels.astype(np.int64)
-    Y = np.empty((len(ys), n_out), dtype=dtype)
-    for i, y in enumerate(ys):
-        y = np.asarray(y)
-        if y.size != n_out or y.ndim == 0:
-            raise ValueError(
-                f"y of {name}[{i}] has shape {y.shape}; expected a ({n_out}, 1) column or, "
-                "for every example alike, an integer label"
-            )
-        Y[i] = y.reshape(n_out)
-    if not np.isfinite(Y).all():
-        raise ValueError(f"{name} holds NaN or infinite targets y")
+    Y = _rows(ys, n_out, dtype, "y", name)
     return Y, np.argmax(Y, axis=1)
 
 
@@ -115,6 +112,6 @@ def stack(data: list[Any], sizes: list[int], dtype: Any, name: str) -> Examples:
     if not data:
         raise ValueError(f"{name} is empty: it needs at least one (x, y) pair")
     pairs = [_pair(item, i, name) for i, item in enumerate(data)]
-    X = _inputs([x for x, _ in pairs], sizes[0], dtype, name)
+    X = _rows([x for x, _ in pairs], sizes[0], dtype, "x", name)
     Y, labels = _targets([y for _, y in pairs], sizes[-1], dtype, name)
     return Examples(X, Y, labels)

@@ -222,7 +222,9 @@ class Network(BookNetwork):
                 results[offset + 1].append(hits)
                 print(f"Accuracy on {where} data: {hits} / {len(data.labels)}")
 
-    def update_mini_batch(self, mini_batch: Iterable[Any], eta: float, lmbda: float, n: int):
+    def update_mini_batch(
+        self, mini_batch: Iterable[Any], eta: float, lmbda: float, n: int
+    ) -> None:
         """One step on ``mini_batch`` with weight decay: ``w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w``,
         ``b → b − (η/m) Σ ∂C_x/∂b`` (all m examples backpropagated at once)."""
         self._step(as_list(mini_batch, "mini_batch"), eta, lmbda, n)
