@@ -254,10 +254,12 @@ def test_weights_and_biases_can_be_set_as_lists_or_entries():
     assert net.feedforward(x)[0, 0] == pytest.approx(_sig(2 * 2 * _sig(2.0) + 3))
     net.weights[0][:] = 0.0  # changed in place
     assert net.feedforward(x)[0, 0] == pytest.approx(_sig(2 * 2 * 0.5 + 3))
+    before = net.feedforward(x)
     with pytest.raises(ValueError, match=r"weights\[1\] has shape \(2, 1\); the network needs"):
-        net.weights = [np.ones((2, 3)), np.ones((2, 1))]
+        net.weights = [np.full((2, 3), 9.0), np.ones((2, 1))]
     with pytest.raises(ValueError, match="biases has 1 arrays"):
         net.biases = [np.zeros((2, 1))]
+    assert net.feedforward(x) == before  # refused as a whole: weights[0] was not taken either
 
 
 @pytest.mark.parametrize(

@@ -72,8 +72,12 @@ class BookNetwork:
 
     @weights.setter
     def weights(self, value: Sequence[Any]) -> None:
-        self._weights = list(value)
-        self._sync()
+        before, self._weights = self._weights, list(value)
+        try:
+            self._sync()
+        except (ValueError, TypeError):
+            self._weights = before  # refused: the network keeps its weights
+            raise
 
     @property
     def biases(self) -> list[np.ndarray]:
@@ -82,26 +86,35 @@ class BookNetwork:
 
     @biases.setter
     def biases(self, value: Sequence[Any]) -> None:
-        self._biases = list(value)
-        self._sync()
+        before, self._biases = self._biases, list(value)
+        try:
+            self._sync()
+        except (ValueError, TypeError):
+            self._biases = before
+            raise
 
     def _sync(self) -> None:
-        """Copy any weight or bias the reader replaced into the engine's arrays."""
+        """Copy any weight or bias the reader replaced into the engine's arrays, after
+        checking them all (a ValueError naming the first bad one; nothing is copied then)."""
         engine, L = self._engine, self.num_layers - 1
         for name, given in (("weights", self._weights), ("biases", self._biases)):
             if len(given) != L:
                 raise ValueError(
                     f"{name} has {len(given)} arrays; the network of sizes {self.sizes} has {L}"
                 )
+        new = []  # (the engine's array, the checked value) for every replaced entry
         for i in range(L):
             shape = (self.sizes[i + 1], self.sizes[i])
-            W, b = engine.weights[i], engine.biases[i]
-            if self._weights[i] is not W:
-                W[...] = _checked(self._weights[i], shape, f"weights[{i}]")
-                self._weights[i] = W
+            if self._weights[i] is not engine.weights[i]:
+                value = _checked(self._weights[i], shape, f"weights[{i}]")
+                new.append((engine.weights[i], value))
             if self._biases[i] is not self._bias_views[i]:
-                b[...] = _checked(self._biases[i], (shape[0], 1), f"biases[{i}]").reshape(-1)
-                self._biases[i] = self._bias_views[i]
+                value = _checked(self._biases[i], (shape[0], 1), f"biases[{i}]").reshape(-1)
+                new.append((engine.biases[i], value))
+        for target, value in new:
+            target[...] = value
+        self._weights[:] = engine.weights
+        self._biases[:] = self._bias_views
 
     # ------------------------------------------------------------------ the book's methods
 
