@@ -138,6 +138,15 @@ def test_network2_sgd_gives_the_book_rules_weights_with_weight_decay(cost, fast,
     assert capsys.readouterr().out == "".join(f"Epoch {j} training complete\n\n" for j in range(3))
 
 
+def test_float32_trains_close_to_float64():
+    data = toy_data()
+    nets = [nielsen.Network2([12, 7, 4], seed=8, dtype=dtype) for dtype in ("float64", "float32")]
+    for net in nets:
+        net.SGD(data, 2, 10, 0.5, lmbda=1.0)
+    assert nets[1].weights[0].dtype == np.float32 and nets[1].biases[0].shape == (7, 1)
+    assert 0 < _max_difference(nets[1], nets[0].weights, nets[0].biases) < 1e-5
+
+
 def test_backprop_and_update_mini_batch_are_the_book_rules():
     data = toy_data(n=7)
     net = nielsen.Network([12, 6, 4], seed=4)
@@ -444,3 +453,17 @@ def test_book_rule_on_mnist_images(cost, book_mnist):
         net.SGD(data, 1, 10, eta, lmbda=lmbda)
     weights, biases = rule_train(*start, data, 1, 10, eta, lmbda, rng, delta)
     assert _max_difference(net, weights, biases) < 1e-9
+
+
+def test_the_books_module_names_are_there():
+    """``import mnist_loader, network, network2`` of the book become these imports."""
+    import nnmath as nm
+    from nnmath.nielsen import loader as mnist_loader
+    from nnmath.nielsen import network, network2
+
+    assert nm.nielsen is nielsen and network2.Network is nielsen.Network2
+    assert network.Network is nielsen.Network and network.sigmoid(0.0) == 0.5
+    assert network2.load is nielsen.load and network2.CrossEntropyCost is nielsen.CrossEntropyCost
+    assert callable(mnist_loader.load_data_wrapper) and callable(mnist_loader.load_data)
+    assert network.sigmoid_prime(0.0) == 0.25
+    np.testing.assert_array_equal(network2.vectorized_result(3)[:, 0], np.eye(10)[3])
