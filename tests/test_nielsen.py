@@ -320,6 +320,7 @@ def test_save_load_round_trip_in_the_books_json(tmp_path):
     [
         ("{not json", "not JSON"),
         ("[1, 2]", "a JSON list, not an object"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deep"),
         ('{"sizes": [2, 1], "weights": [], "biases": []}', "no 'cost'"),
         (
             '{"sizes": [2, 1], "weights": [[[1, 2]]], "biases": [[[0]]], '

@@ -45,6 +45,8 @@ def _read(filename: str | os.PathLike[str]) -> dict[str, Any]:
             data = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(filename, f"not JSON ({exc})") from None
+    except RecursionError:  # "[[[[…" thousands deep
+        raise _bad(filename, "JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise _bad(filename, f"a JSON {type(data).__name__}, not an object")
     missing = [k for k in ("sizes", "weights", "biases", "cost") if k not in data]
