@@ -111,6 +111,42 @@ def _refuse_too_large(source: np.ndarray, dtype: Any, name: str) -> None:
         )
 
 
+def _refuse_book_pairs(X: Any, n_features: int) -> None:
+    """The book's data, a list (or zip) of ``(x, y)`` pairs, named as such: ``np.asarray``
+    would fail on it deep inside NumPy ("inhomogeneous shape")."""
+    pairs = (
+        isinstance(X, list | tuple)
+        and len(X) > 0
+        and isinstance(X[0], tuple)
+        and len(X[0]) == 2
+        and np.ndim(X[0][0]) >= 1  # a list of (x1, x2) numbers is two features, not the book's
+    )
+    if pairs or isinstance(X, zip):
+        kind = "a list of (x, y) tuples" if pairs else "a zip object"
+        raise ValueError(
+            f"X is {kind} as the book's mnist_loader gives: use nnmath.nielsen.Network (the "
+            f"book's network.py on nnmath's engine), or stack the x's into an (n, {n_features}) "
+            "array, one example per row, and the y's into labels"
+        )
+
+
+def _book_layout_hint(shape: tuple[int, ...], n: int, name: str = "X") -> str:
+    """A hint when ``shape`` is the book's column layout of examples of ``n`` numbers."""
+    if len(shape) == 3 and shape[1:] == (n, 1):
+        fix = f"{name}.reshape(len({name}), -1)"
+        return (
+            f"; {name} is a stack of ({n}, 1) column vectors, the book's layout: nnmath takes "
+            f"one example per row, {fix}, or use nnmath.nielsen for the book's code"
+        )
+    if len(shape) == 2 and shape[0] == n and shape[1] != n:
+        return (
+            f"; its examples look like columns, the book's layout (a ({n}, 1) column is one "
+            f"example): nnmath takes one example per row, pass {name}.T, or use nnmath.nielsen "
+            "for the book's code"
+        )
+    return ""
+
+
 def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     """Return ``X`` as a C-ordered 2-D array of ``dtype``, rows are examples.
 
@@ -124,16 +160,19 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     ValueError
         Wrong number of dimensions or features, or NaN / inf values.
     """
+    _refuse_book_pairs(X, n_features)
     arr = _as_numeric(X, "X")
     if arr.ndim == 1 and arr.shape[0] == n_features:
         arr = arr[None, :]
     if arr.ndim != 2:
         raise ValueError(
             f"X must be 2-D (n_samples, n_features) with examples as rows, got shape {arr.shape}"
+            + _book_layout_hint(arr.shape, n_features)
         )
     if arr.shape[1] != n_features:
         raise ValueError(
             f"X has {arr.shape[1]} features, the network expects {n_features} (sizes[0])"
+            + _book_layout_hint(arr.shape, n_features)
         )
     if arr.shape[0] == 0:
         raise ValueError("X has no rows")
@@ -199,7 +238,7 @@ def check_targets(Y: Any, n: int, n_outputs: int, dtype: Any) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != n_outputs:
         raise ValueError(
             f"Y has shape {arr.shape}; expected ({n}, {n_outputs}) one-hot rows "
-            f"or ({n},) integer labels"
+            f"or ({n},) integer labels" + _book_layout_hint(arr.shape, n_outputs, "Y")
         )
     source = arr
     with np.errstate(over="ignore"):
