@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import shutil
 from pathlib import Path
 from typing import Any
 
+import mathjax  # MathJax 3's files (the django-static-mathjax package; Django not needed)
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
@@ -56,8 +58,17 @@ nb_execution_mode = "cache"
 nb_execution_timeout = 120
 nb_execution_raise_on_error = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3  # the guide links to its sections: training.md#watching-it-learn
+
+# MathJax ships with the docs so the equations render offline, from file:// too: the one-file
+# TeX build with every extension (nothing loaded on demand) and SVG output (its glyphs inside
+# the script: no font files, which browsers refuse to load from file:// pages).
+MATHJAX = Path(mathjax.__file__).parent / "static" / "mathjax"
+MATHJAX_FILES = ("LICENSE", "es5/tex-svg-full.js")
+mathjax_path = "mathjax/es5/tex-svg-full.js"
 
 html_theme = "alabaster"
+html_theme_options = {"page_width": "1180px", "body_max_width": "none"}  # the guide's tables
 html_title = f"nnmath {release}"
 
 
@@ -118,7 +129,18 @@ class Exports(SphinxDirective):
         return container.children
 
 
+def _copy_mathjax(app: Any, exception: Exception | None) -> None:
+    """Put MathJax's script and its licence beside the pages that load it (mathjax_path)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for name in MATHJAX_FILES:
+        source, target = MATHJAX / name, Path(app.outdir) / "_static" / "mathjax" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
 def setup(app: Any) -> None:
+    app.connect("build-finished", _copy_mathjax)
     app.connect("autodoc-process-docstring", _remember_module)
     app.connect("autodoc-skip-member", _skip_member)
     app.add_directive("nnmath-exports", Exports)

@@ -1,5 +1,6 @@
-"""The API reference and the notebooks build with Sphinx, warnings as errors, as the README
-says (``python -m sphinx -W --keep-going -b html docs docs/_build/html``).
+"""The user guide, the API reference and the notebooks build with Sphinx, warnings as errors,
+as the README says (``python -m sphinx -W --keep-going -b html docs docs/_build/html``), and
+the site needs no network: MathJax ships with it, no page loads a remote script.
 
 The build runs on a copy of docs/ in a temporary folder (autosummary writes its generated
 pages into the source folder, so the tree is never touched) and with
@@ -8,9 +9,12 @@ pages into the source folder, so the tree is never touched) and with
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,9 +36,21 @@ MODULES = [
     "nnmath.train",
     "nnmath.estimator",
     "nnmath.sweep",
+    "nnmath.plots",
+    "nnmath.plots.sweep",
+    "nnmath.reproduce",
+    "nnmath.playground",
+    "nnmath.nielsen",
+    "nnmath.backend",
+    "nnmath.checkpoint",
+    "nnmath.dropout",
+    "nnmath.fast",
+    "nnmath.validation",
+    "nnmath.cli",
 ]
+SRC = DOCS.parent / "src" / "nnmath"
 
-for _module in ("sphinx", "numpydoc", "myst_nb"):
+for _module in ("sphinx", "numpydoc", "myst_nb", "mathjax"):
     pytest.importorskip(_module, reason=f"the docs build needs {_module}: pip install -e '.[docs]'")
 
 
@@ -90,3 +106,108 @@ def test_the_notebooks_are_pages(built: Path) -> None:
         html = built / "notebooks" / f"{notebook.stem}.html"
         assert html.is_file(), f"{notebook.name} is not in the docs"
         assert f"notebooks/{notebook.stem}.html" in index, f"{notebook.name} is not in the toctree"
+
+
+def test_every_public_module_of_the_source_is_in_the_reference():
+    public = {
+        f"nnmath.{p.stem if p.is_file() else p.name}"
+        for p in SRC.iterdir()
+        if not p.name.startswith(("_", "."))
+        and (p.suffix == ".py" or (p / "__init__.py").is_file())
+    }
+    assert public, "the source's modules must be found"
+    assert public <= set(MODULES), f"public modules without an API page: {public - set(MODULES)}"
+
+
+def test_the_guide_is_in_the_site(built: Path) -> None:
+    pages = sorted((DOCS / "guide").glob("*.md"))
+    assert len(pages) >= 10
+    guide = (built / "guide" / "index.html").read_text(encoding="utf-8")
+    assert "guide/index.html" in (built / "index.html").read_text(encoding="utf-8")
+    for page in pages:
+        assert (built / "guide" / f"{page.stem}.html").is_file(), f"{page.name} is not built"
+        if page.stem != "index":
+            assert f'href="{page.stem}.html"' in guide, f"{page.name} is not in the toctree"
+    # the figures it shows are copied into the site
+    assert list((built / "_images").glob("vanishing_init*.png"))
+    assert list((built / "_images").glob("he2015*.png"))
+
+
+def _tags(built: Path, tag: str, attribute: str) -> dict[str, list[str]]:
+    """Every ``attribute`` of every ``<tag>`` in the site's HTML pages, by page."""
+    found: dict[str, list[str]] = {}
+    pattern = re.compile(rf"<{tag}\b[^>]*?\b{attribute}=[\"']([^\"']*)[\"']", re.I)
+    for page in built.rglob("*.html"):
+        found[str(page.relative_to(built))] = pattern.findall(page.read_text(encoding="utf-8"))
+    return found
+
+
+def test_no_page_loads_a_remote_script_or_stylesheet(built: Path) -> None:
+    remote = re.compile(r"^(https?:)?//", re.I)
+    scripts = _tags(built, "script", "src")
+    assert sum(map(len, scripts.values())) > 0, "the pattern must find the pages' scripts"
+    bad = [f"{page}: {src}" for page, srcs in scripts.items() for src in srcs if remote.match(src)]
+    links = _tags(built, "link", "href")
+    bad += [f"{page}: {h}" for page, hrefs in links.items() for h in hrefs if remote.match(h)]
+    assert bad == [], f"pages load remote files: {bad[:5]}"
+
+
+def test_mathjax_ships_with_the_site(built: Path) -> None:
+    loading = {
+        page: src
+        for page, srcs in _tags(built, "script", "src").items()
+        for src in srcs
+        if "mathjax" in src.lower()
+    }
+    assert "notebooks/01_layer_and_activations.html" in loading  # a page with equations
+    for page, src in loading.items():
+        assert "//" not in src, f"{page} loads MathJax from the network: {src}"
+        script = (built / page).parent / src.split("?")[0]
+        assert script.resolve().is_relative_to(built.resolve()), f"{page} loads {src}"
+        assert script.stat().st_size > 1_000_000, f"{page}: {src} is not MathJax"
+    assert (built / "_static" / "mathjax" / "LICENSE").is_file()
+
+
+def test_equations_render_offline_in_a_browser(built: Path) -> None:
+    """Opened from file:// in headless Chromium (no server, no network), the notebook's
+    equations become MathJax's SVG."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium")
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+    if not (chromium.is_file() and driver_path.is_file()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
+    try:
+        browser.get((built / "notebooks" / "01_layer_and_activations.html").as_uri())
+        count, deadline = 0, time.monotonic() + 60
+        while count == 0 and time.monotonic() < deadline:
+            time.sleep(0.25)
+            count = browser.execute_script(
+                "return document.querySelectorAll('mjx-container svg').length"
+            )
+        errors = browser.execute_script("return document.querySelectorAll('mjx-merror').length")
+    finally:
+        browser.quit()
+    assert count > 10, "MathJax rendered no equation from the local copy"
+    assert errors == 0
+
+
+def test_notebook_05_draws_the_init_table_as_a_markdown_table() -> None:
+    notebook = json.loads((DOCS / "notebooks" / "05_remedies.ipynb").read_text("utf-8"))
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    (source,) = [c for c in cells if "nm.init.__doc__" in c]
+    *body, last = source.rstrip().splitlines()
+    import nnmath as nm
+
+    namespace = {"nm": nm}
+    exec("\n".join(body + [f"markdown = {last.removeprefix('Markdown(')[:-1]}"]), namespace)
+    rows = namespace["markdown"].splitlines()
+    assert rows[0] == "| name | weights | biases |" and rows[1] == "|---|---|---|"
+    assert len(rows) == 2 + len(nm.init.INITS)
+    assert all(r.startswith("| `") and r.count(" | ") == 2 for r in rows[2:])
+    assert not any("===" in r for r in rows)  # no reStructuredText rule left

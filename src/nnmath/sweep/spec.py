@@ -300,8 +300,8 @@ class Sweep:
 def load_sweep(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> Sweep:
     """Read a sweep from a TOML file, optionally overriding settings and grid parameters.
 
-    Example
-    -------
+    Examples
+    --------
     ::
 
         measure = "vanishing"
