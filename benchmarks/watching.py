@@ -1,10 +1,11 @@
-"""What watching a run costs: the README's vanishing example with each watcher, per epoch.
+"""What watching a run costs: the guide's vanishing example with each watcher, per epoch.
 
-The README's example trains ``[784, 30, 30, 30, 10]`` on MNIST's 50,000 training rows with
-``fit(X, y, epochs=30, track_gradients=True)`` (η = 3, mini-batches of 10). This script runs
-that fit (``--epochs`` of them) once per variant, in an order that rotates from round to
-round, and reports the wall-clock seconds per epoch of the whole ``fit`` (training, the
-measurements after each epoch and the watchers' own work), and the training path:
+The example of docs/guide/vanishing.md trains ``[784, 30, 30, 30, 10]`` on MNIST's 50,000
+training rows with ``fit(X, y, epochs=30, track_gradients=True)`` (η = 3, mini-batches of
+10). This script runs that fit (``--epochs`` of them) once per variant, in an order that
+rotates from round to round, and reports the wall-clock seconds per epoch of the whole
+``fit`` (training, the measurements after each epoch and the watchers' own work), and the
+training path:
 
 * ``plain``: no tracking;
 * ``track reference``: ``track_gradients=True`` on the reference loop (``fast=False``), which
@@ -58,7 +59,7 @@ def _fit(variant: str, X, y, epochs: int) -> tuple[float, str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=3, help="epochs per fit (README: 30)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per fit (the guide: 30)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--variants", default=",".join(VARIANTS))
     args = p.parse_args(argv)
