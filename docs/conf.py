@@ -57,6 +57,7 @@ numpydoc_attributes_as_param_list = True
 nb_execution_mode = "cache"
 nb_execution_timeout = 120
 nb_execution_raise_on_error = True
+nb_render_markdown_format = "myst"  # Markdown outputs (the notebooks' tables) with tables
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3  # the guide links to its sections: training.md#watching-it-learn
 

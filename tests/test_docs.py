@@ -60,6 +60,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("docs")
     source, out = root / "docs", root / "html"
     shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "generated"))
+    _store_the_init_table_output(source / "notebooks" / "05_remedies.ipynb")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q"]
     cmd += ["-D", "nb_execution_mode=off", "-d", str(root / "doctrees"), str(source), str(out)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -197,17 +198,45 @@ def test_equations_render_offline_in_a_browser(built: Path) -> None:
     assert errors == 0
 
 
-def test_notebook_05_draws_the_init_table_as_a_markdown_table() -> None:
+def _init_table_markdown() -> str:
+    """What notebook 05's init-table cell displays, computed here as the kernel would."""
     notebook = json.loads((DOCS / "notebooks" / "05_remedies.ipynb").read_text("utf-8"))
     cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
     (source,) = [c for c in cells if "nm.init.__doc__" in c]
     *body, last = source.rstrip().splitlines()
+    assert last.startswith("Markdown(") and last.endswith(")"), "the cell displays Markdown"
     import nnmath as nm
 
     namespace = {"nm": nm}
     exec("\n".join(body + [f"markdown = {last.removeprefix('Markdown(')[:-1]}"]), namespace)
-    rows = namespace["markdown"].splitlines()
+    return namespace["markdown"]
+
+
+def _store_the_init_table_output(path: Path) -> None:
+    """Give the copy of notebook 05 the init-table cell's output, as an executed notebook has
+    it (the build runs with execution off), so the test sees how the site renders it."""
+    notebook = json.loads(path.read_text("utf-8"))
+    (cell,) = [c for c in notebook["cells"] if "nm.init.__doc__" in "".join(c["source"])]
+    data = {"text/markdown": _init_table_markdown(), "text/plain": "<Markdown object>"}
+    cell["execution_count"] = 1
+    cell["outputs"] = [
+        {"output_type": "execute_result", "execution_count": 1, "data": data, "metadata": {}}
+    ]
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+
+
+def test_notebook_05_draws_the_init_table_as_a_markdown_table() -> None:
+    import nnmath as nm
+
+    rows = _init_table_markdown().splitlines()
     assert rows[0] == "| name | weights | biases |" and rows[1] == "|---|---|---|"
     assert len(rows) == 2 + len(nm.init.INITS)
     assert all(r.startswith("| `") and r.count(" | ") == 2 for r in rows[2:])
     assert not any("===" in r for r in rows)  # no reStructuredText rule left
+
+
+def test_notebook_05_init_table_is_rendered_as_a_table(built: Path) -> None:
+    html = (built / "notebooks" / "05_remedies.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", html, flags=re.S)
+    (table,) = [t for t in tables if "scaled_normal" in t and "biases" in t]
+    assert table.count("<tr") == 1 + 9 and "<th" in table
