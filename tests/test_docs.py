@@ -97,6 +97,14 @@ def test_api_pages_document_the_objects(built: Path) -> None:
     assert 'id="nnmath.callbacks.GradientTracker"' not in page("nnmath.callbacks")
     assert 'id="nnmath.callbacks.History"' in page("nnmath.callbacks")
     assert "nnmath.network.html#nnmath.network.Network" in page("nnmath")
+    # the modules the reference used to miss
+    assert 'id="nnmath.nielsen.Network.SGD"' in page("nnmath.nielsen")
+    assert 'id="nnmath.reproduce.run"' in page("nnmath.reproduce")
+    assert 'id="nnmath.plots.plot_learning_curves"' in page("nnmath.plots")
+    assert 'id="nnmath.plots.sweep.plot_sweep"' in page("nnmath.plots.sweep")
+    assert 'id="nnmath.playground.create_app"' in page("nnmath.playground")
+    assert 'id="nnmath.backend.get_backend"' in page("nnmath.backend")
+    assert 'id="nnmath.checkpoint.restore"' in page("nnmath.checkpoint")
 
 
 def test_the_notebooks_are_pages(built: Path) -> None:
