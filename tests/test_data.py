@@ -260,13 +260,13 @@ def test_declared_sizes_count_what_the_data_becomes(tmp_path):
     """MAX_IDX_BYTES bounds the loaded data set: pixels as read and as float32."""
     folder = tiny_idx_folder(tmp_path / "d")
     # 3.5 GiB of uint8 pixels: 17.5 GiB loaded, above the 16 GiB bound (read alone, it is not)
-    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_header(0x08, [3584, 1024, 1024]))
-                                                        + bytes(4 * 2**20))  # fmt: skip
-    with pytest.raises(DataError, match=r"as float32 pixels and int64 labels: 17\.5 GiB, more "
-                                        r"than the 16\.0 GiB nnmath reads"):  # fmt: skip
+    header = _idx_header(0x08, [3584, 1024, 1024])
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header) + bytes(4 << 20))
+    loaded = r"as float32 pixels and int64 labels: 17\.5 GiB, more than the 16\.0 GiB nnmath"
+    with pytest.raises(DataError, match=loaded):
         load_idx_folder(folder)
-    with pytest.raises(DataError, match=r"declares shape \(20, 4, 3\) of uint8: 240 bytes, more than "
-                                        r"the 100 bytes nnmath reads"):  # fmt: skip
+    alone = r"declares shape \(20, 4, 3\) of uint8: 240 bytes, more than the 100 bytes nnmath"
+    with pytest.raises(DataError, match=alone):
         read_idx(folder / "t10k-images-idx3-ubyte.gz", max_bytes=100)
     assert read_idx(folder / "t10k-labels-idx1-ubyte.gz", max_bytes=20).shape == (20,)
 
