@@ -45,6 +45,7 @@ FUZZ = settings(
 #: bounded by the readers' checks)
 PEAK = 16 * 2**20
 OUTCOMES: dict[str, Counter] = {}
+LAST_PEAK = [0]  # the peak memory of the last call of bounded()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -73,6 +74,7 @@ def bounded(fn, *args):
     finally:
         tracemalloc.stop()
     assert peak < PEAK, f"{fn.__name__} took {peak} bytes"
+    LAST_PEAK[0] = peak
     return result, outcome
 
 
@@ -336,3 +338,136 @@ def test_mutated_checkpoints_resume_or_are_refused(folder, checkpoint_bytes, edi
     else:
         assert str(path) in str(out)
     _count(f"fit(resume=...), mutated checkpoint ({'bytes' if bytewise else 'JSON'})", outcome)
+
+
+# ------------------------------------------------------------------------- declared sizes
+
+#: a dimension an IDX header may declare: small, or anywhere up to the format's 2**32 - 1
+DIMENSION = st.one_of(st.integers(0, 8), st.integers(0, 2**32 - 1), st.sampled_from(
+    [2**16, 2**20, 2**31, 2**32 - 1]))  # fmt: skip
+
+
+@st.composite
+def declared_idx_files(draw):
+    """An IDX header that declares anything, followed by up to 4 kB of bytes, raw or gzip."""
+    code = draw(st.sampled_from(sorted(IDX_DTYPES)))
+    dims = draw(st.lists(DIMENSION, min_size=1, max_size=4))
+    header = bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    declared = int(np.prod(dims, dtype=object)) * IDX_DTYPES[code].itemsize
+    body = bytes(declared) if declared <= 4096 and draw(st.booleans()) else draw(
+        st.binary(max_size=4096))  # fmt: skip
+    data = header + body
+    return (gzip.compress(data, mtime=0) if draw(st.booleans()) else data), declared
+
+
+@settings(FUZZ, max_examples=400)
+@given(file=declared_idx_files(), budget=st.integers(0, 2**20))
+def test_declared_idx_sizes_are_checked_against_the_budget_before_any_work(folder, file, budget):
+    """Whatever a header declares, the reader allocates nothing beyond ``max_bytes`` (its
+    memory budget): a declared size over it is a DataError naming the size, before any read."""
+    data, declared = file
+    path = folder / "declared-idx"
+    path.write_bytes(data)
+    out, outcome = bounded(lambda: read_idx(path, max_bytes=budget))
+    assert LAST_PEAK[0] < budget + 2**20, (declared, budget, LAST_PEAK[0])
+    if outcome == "valid":
+        assert out.nbytes == declared <= budget
+    else:
+        assert str(path) in str(out)
+        if declared > budget and "more than the" in str(out):
+            _count("IDX reader, declared size over the budget", "DataError naming the size")
+    _count("IDX reader, declared sizes against a budget", outcome)
+
+
+@settings(FUZZ, max_examples=100)
+@given(dims=st.lists(DIMENSION, min_size=2, max_size=3), n=st.integers(1, 3))
+def test_a_folder_declaring_any_size_is_refused_or_loaded_within_bounded_memory(folder, dims, n):
+    """Four gzip files whose training images declare any size: loaded, or a DataError, with
+    the memory the data really needs (the check of what the headers declare, as float32,
+    against MAX_IDX_BYTES and the memory available comes before any inflating)."""
+    from nnmath.data import load_idx_folder
+
+    d = folder / "declared-folder"
+    d.mkdir(exist_ok=True)
+    header = bytes([0, 0, 0x08, 1 + len(dims)]) + b"".join(
+        x.to_bytes(4, "big") for x in (n, *dims))  # fmt: skip
+    (d / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(4096), mtime=0))
+    write_idx(d / "train-labels-idx1-ubyte.gz", np.zeros(n, dtype=np.uint8))
+    write_idx(d / "t10k-images-idx3-ubyte.gz", np.zeros((1, 1, 1), dtype=np.uint8))
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", np.zeros(1, dtype=np.uint8))
+    out, outcome = bounded(load_idx_folder, d)
+    assert outcome in ("valid", "DataError"), out
+    _count("MNIST-style folder, declared sizes", outcome)
+
+
+# ------------------------------------------------------------------------- sweep tables
+
+#: keys of 16 hex digits that read as numbers, and any other
+NUMERIC_KEY = st.one_of(
+    st.from_regex(r"\A[0-9]{16}\Z"),
+    st.from_regex(r"\A0[0-9]{15}\Z"),
+    st.from_regex(r"\A[0-9]{1,14}e[0-9]{1,14}\Z").filter(lambda k: len(k) == 16),
+    st.from_regex(r"\A[0-9a-f]{16}\Z"),
+)
+#: text that reads as a number, a boolean or nothing special
+TEXTLIKE = st.one_of(st.sampled_from(["007", "1e5", "nan", "inf", "True", "-0", "1_000"]),
+                     st.from_regex(r"\A[0-9a-z.:_-]{1,12}\Z"))  # fmt: skip
+
+
+#: a results row's cells but the key: text columns drawn from number-like text
+ROW_CELLS = st.fixed_dictionaries({
+    "measure": st.just("train"), "dataset": TEXTLIKE, "worker": TEXTLIKE, "activation": TEXTLIKE,
+    "subset": st.none() | st.integers(1, 10**6), "seed_index": st.integers(0, 10**6),
+    "depth": st.integers(1, 99), "eta": st.floats(1e-300, 1e300), "wall_time": st.floats(0, 1e6),
+    "training_cost": st.none() | st.floats(0, 1e300), "diverged": st.booleans(),
+    "validation_accuracy": st.none() | st.floats(0, 1), "epochs_run": st.integers(0, 99),
+    "epoch_costs": st.lists(st.floats(0, 9), max_size=3),
+})  # fmt: skip
+
+
+def _sweep_columns():
+    from nnmath.sweep import Sweep
+
+    return Sweep.create("train", depth=1).columns()
+
+
+COLUMNS = _sweep_columns()
+
+
+@settings(FUZZ, max_examples=200)
+@given(data=st.data(), suffix=st.sampled_from([".csv", ".jsonl"]))
+def test_sweep_tables_with_numeric_looking_keys_and_text_read_back_exactly(folder, data, suffix):
+    from nnmath.sweep import read_results
+    from nnmath.sweep.table import Writer
+
+    keys = data.draw(st.lists(NUMERIC_KEY, min_size=1, max_size=5, unique=True))
+    rows = [{**dict.fromkeys(COLUMNS), **data.draw(ROW_CELLS), "key": key} for key in keys]
+    path = folder / f"table{suffix}"
+    Writer(path, COLUMNS, rows, rewrite=True).close()
+    back = read_results(path)
+    assert back == rows  # types too: a key or a text cell never turns into a number
+    _count(f"sweep table {suffix}, numeric-looking keys and text", "read back exactly")
+
+
+@settings(FUZZ, max_examples=60)
+@given(data=st.data(), suffix=st.sampled_from([".csv", ".jsonl"]))
+def test_a_resume_over_tables_with_numeric_looking_keys_keeps_every_row(folder, data, suffix):
+    """The rows of a sweep whose keys read as numbers (2000627409046183, 20e0495849778995,
+    0190988626396215), with any results: a resume keeps them all and runs nothing."""
+    from nnmath.sweep import Sweep, run_sweep
+    from nnmath.sweep.table import Writer
+
+    sweep = Sweep.create("train", subset=100, seeds=1, epochs=1, width=[3],
+                         eta=[6.7, 6.82, 187.37])  # fmt: skip
+    rows = []
+    for task in sweep.tasks():
+        cells = data.draw(ROW_CELLS)
+        rows.append({**dict.fromkeys(sweep.columns()), **cells, "key": task.key,
+                     "dataset": task.dataset, "subset": task.subset, "seed_index": 0,
+                     **task.params, "epoch_accuracies": []})  # fmt: skip
+
+    path = folder / f"resume{suffix}"
+    Writer(path, sweep.columns(), rows, rewrite=True).close()
+    result = run_sweep(sweep, path, resume=True, n_jobs=1)
+    assert (result.skipped, result.ran, result.rejected) == (3, 0, [])
+    _count(f"sweep resume {suffix}, numeric-looking keys", "every row kept, nothing run")

@@ -50,9 +50,11 @@ def _is_number(value: Any) -> bool:
 def steps_done(epochs_done: int, n: Any, mini_batch_size: int | None) -> int | None:
     """The optimizer steps ``epochs_done`` epochs take: one per mini-batch, ``⌈n / B⌉`` an
     epoch (``None`` when the mini-batch size or ``n`` is not known)."""
-    if mini_batch_size is None or not is_int(n) or n < 1 or mini_batch_size < 1:
+    if mini_batch_size is None or not isinstance(n, int | np.integer) or isinstance(n, bool):
         return None
-    return epochs_done * -(-n // int(mini_batch_size))
+    if n < 1 or mini_batch_size < 1:
+        return None
+    return epochs_done * -(-int(n) // int(mini_batch_size))
 
 
 def check_optimizer_state(
