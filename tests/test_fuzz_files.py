@@ -471,3 +471,119 @@ def test_a_resume_over_tables_with_numeric_looking_keys_keeps_every_row(folder, 
     result = run_sweep(sweep, path, resume=True, n_jobs=1)
     assert (result.skipped, result.ran, result.rejected) == (3, 0, [])
     _count(f"sweep resume {suffix}, numeric-looking keys", "every row kept, nothing run")
+
+
+# ------------------------------------------------------------------------- resume state meaning
+
+#: one edit of a value of the optimizer's state: (what, which tensor and element, a value)
+STATE_EDIT = st.tuples(
+    st.sampled_from(["negative", "nan", "inf", "-inf", "value", "zero", "t"]),
+    st.integers(0, 10**6),
+    st.floats(-1e30, 1e30, allow_nan=False),
+)
+_SAFETENSORS_DTYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}
+
+
+def edit_state(data: bytes, edits) -> tuple[bytes, bool]:
+    """The checkpoint with values of its ``optimizer.*`` tensors edited, and whether the state
+    is one no run gives (a NaN or infinity, a negative second moment, another t than 16)."""
+    header, body = header_of(data)
+    body = bytearray(body)
+    names = sorted(k for k in header if k.startswith("optimizer."))
+    state = {}
+    for name in names:
+        begin, end = header[name]["data_offsets"]
+        arr = np.frombuffer(bytes(body[begin:end]), _SAFETENSORS_DTYPES[header[name]["dtype"]])
+        state[name] = arr.copy()
+    for what, choice, value in edits:
+        arr = state[names[choice % len(names)]]
+        i = choice % arr.size
+        if arr.dtype.kind == "i":
+            arr[i] = int(np.clip(value, -(2**62), 2**62)) if what == "t" else arr[i]
+        elif what in ("nan", "inf", "-inf"):
+            arr[i] = float(what)
+        else:
+            arr[i] = -abs(value) - 1.0 if what == "negative" else value if what == "value" else 0
+    for name, arr in state.items():
+        begin, end = header[name]["data_offsets"]
+        body[begin:end] = arr.tobytes()
+    impossible = int(state["optimizer.t"][0]) != 16 or any(  # 2 epochs of 8 mini-batches
+        not np.isfinite(a).all() or (n.startswith("optimizer.v_") and (a < 0).any())
+        for n, a in state.items() if n != "optimizer.t")  # fmt: skip
+    return with_header(header, bytes(body)), impossible
+
+
+@settings(FUZZ, max_examples=200)
+@given(edits=st.lists(STATE_EDIT, min_size=1, max_size=3))
+def test_resume_from_any_optimizer_state_values_or_a_refusal_that_changes_nothing(
+    folder, checkpoint_bytes, edits
+):
+    """Adam's state with values edited: a state no run gives is refused with ModelFileError
+    naming the tensor, before the network changes; any other resumes (or diverges)."""
+    from nnmath.train import TrainingDiverged
+
+    data, impossible = edit_state(checkpoint_bytes, edits)
+    path = folder / "state.safetensors"
+    path.write_bytes(data)
+    X, y = CK_DATA
+    net = ck_net()
+    before = [a.copy() for a in net.weights + net.biases]
+
+    def resume():
+        try:
+            return net.fit(X, y, epochs=3, mini_batch_size=4, optimizer="adam", eta=0.01,
+                           validation_data=(X[:6], y[:6]), resume=path, seed=0)  # fmt: skip
+        except TrainingDiverged:
+            return "diverged"
+
+    out, outcome = bounded(resume)
+    if impossible:
+        assert outcome == "ModelFileError", (edits, out)
+    if outcome == "ModelFileError":
+        assert str(path) in str(out) and "optimizer." in str(out)
+        assert all(np.array_equal(a, b) for a, b in zip(net.weights + net.biases, before))
+    else:
+        outcome = "diverged" if out == "diverged" else outcome
+    _count("fit(resume=...), optimizer state values edited", outcome)
+
+
+# ------------------------------------------------------------------------- ONNX metadata
+
+#: what the nnmath.config metadata may hold: any JSON, a cost or init of any kind, any text
+CONFIG_TEXT = st.one_of(
+    JSON.map(json.dumps),
+    st.fixed_dictionaries({}, optional={"cost": JSON | st.sampled_from(COST_NAMES),
+                                        "init": JSON | st.just("glorot")}).map(json.dumps),
+    st.text(max_size=12),
+)  # fmt: skip
+
+
+@settings(FUZZ, max_examples=200)
+@given(net=networks(), text=CONFIG_TEXT, poison=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+       which=st.integers(0, 7))  # fmt: skip
+def test_onnx_files_with_any_metadata_end_in_a_network_or_a_value_error(
+    folder, net, text, poison, which
+):
+    """nm.from_onnx of a written model with its nnmath.config metadata replaced, and a NaN or
+    infinite weight: a Network or a ValueError naming the file, never AttributeError or
+    TypeError; a non-finite weight is refused as nm.load refuses it."""
+    onnx = pytest.importorskip("onnx", reason="ONNX files need the onnx package")
+    model = nm.io.onnx.onnx_model(net)
+    onnx.helper.set_model_props(model, {"nnmath.config": text})
+    if poison is not None:
+        weights = [t for t in model.graph.initializer if t.name[0].isdigit()]
+        t = weights[which % len(weights)]
+        arr = onnx.numpy_helper.to_array(t).copy()
+        arr.flat[which % arr.size] = poison
+        t.CopyFrom(onnx.numpy_helper.from_array(arr, t.name))
+    path = folder / "meta.onnx"
+    path.write_bytes(model.SerializeToString())
+    try:
+        out, outcome = nm.from_onnx(path), "valid"
+    except ValueError as exc:
+        out, outcome = exc, "ValueError"
+    if outcome == "valid":
+        assert poison is None and out.sizes == net.sizes
+    else:
+        assert type(out) is ValueError and str(out).startswith(f"{path}: "), out
+    _count("nm.from_onnx, metadata replaced" + (", a weight poisoned" if poison else ""), outcome)
