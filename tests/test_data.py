@@ -180,6 +180,17 @@ def test_idx_absurd_headers_are_data_errors(tmp_path, dims, words):
     assert str(path) in str(info.value)
 
 
+def test_an_empty_shape_whose_other_dimensions_overflow_is_a_data_error(tmp_path):
+    """(0, 2**31 + 1, 2**32 - 1) declares 0 bytes, but NumPy refuses the shape with a bare
+    "array is too big" ValueError (found by the fuzzer of declared sizes)."""
+    path = tmp_path / "empty-idx"
+    path.write_bytes(_idx_header(0x08, [0, 2**31 + 1, 2**32 - 1]))
+    with pytest.raises(DataError, match="multiply past what NumPy can index"):
+        read_idx(path)
+    path.write_bytes(_idx_header(0x08, [0, 2**16, 2**16]))
+    assert read_idx(path).shape == (0, 2**16, 2**16)
+
+
 BOMB_PEAK = """
 import resource, sys, tracemalloc
 from nnmath.data import DataError, read_idx

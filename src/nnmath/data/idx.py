@@ -222,6 +222,12 @@ def _check_declared(
     check_memory(
         name, nbytes, f"the header declares shape {tuple(shape)} of {dtype.name}", max_bytes
     )
+    strides = math.prod(d for d in shape if d) * dtype.itemsize  # NumPy's bound, zeros aside
+    if strides > np.iinfo(np.intp).max:
+        raise DataError(
+            f"{name}: the header declares shape {tuple(shape)}, whose dimensions multiply past "
+            "what NumPy can index, even with a zero among them (a corrupted header?)"
+        )
     if gzip_size is not None and nbytes > _MAX_GZIP_RATIO * gzip_size + 2**16:
         raise DataError(
             f"{name}: the header declares {described}, more than a {gzip_size}-byte gzip "
