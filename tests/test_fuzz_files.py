@@ -1,4 +1,7 @@
-"""Property-based fuzzing of what nnmath reads from disk: IDX files, model files, checkpoints.
+"""Property-based fuzzing of what nnmath reads from disk: IDX files (and the sizes their
+headers declare, against a memory budget), model files, checkpoints (their bytes, their JSON
+and what their optimizer state means), sweep tables whose keys read as numbers, and ONNX files
+with any ``nnmath.config`` metadata.
 
 Every input, generated or mutated, must end in a valid result or the library's own error
 (:class:`~nnmath.data.DataError`, :class:`~nnmath.io.ModelFileError`,
