@@ -238,3 +238,12 @@ def test_other_commands_check_their_outputs_before_working(capsys, tmp_path, arg
     argv = [a.format(**paths) for a in argv]
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and f"error: {option} " in err and len(err.splitlines()) == 1
+
+
+def test_predict_of_an_onnx_file_names_the_format_and_the_reader(capsys, tmp_path):
+    pytest.importorskip("onnx", reason="writes an ONNX file")
+    path = nnmath.to_onnx(nnmath.Network([64, 10], seed=0), tmp_path / "model.onnx")
+    code, out, err = run_cli(capsys, "predict", str(path))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "this is an ONNX model" in err and "nnmath.from_onnx" in err
+    assert "header length" not in err

@@ -180,7 +180,7 @@ def run_command(args: argparse.Namespace) -> int:
         check_output_path(args.plot, "--plot", folder=True)
     check_output_path(args.out, "--out", example="results.csv")
     show = not (args.quiet or args.json)
-    n_tasks = len(sweep.tasks())
+    n_tasks = sweep.n_tasks
     if show:
         where = args.scheduler or f"local processes (jobs {args.jobs})"
         print(

@@ -31,10 +31,13 @@ from ..init import INITS
 from ..optim import OPTIMIZERS
 from .task import Task
 
-__all__ = ["MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
+__all__ = ["MAX_TASKS", "MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
 
 MEASURES = ("train", "vanishing")
 DTYPES = ("float32", "float64")
+#: the most tasks a sweep may have: its tasks (and their rows) are held in memory, and each
+#: is a training run
+MAX_TASKS = 100_000
 
 
 class SweepError(ValueError):
@@ -227,7 +230,30 @@ class Sweep:
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized
-        return cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
+        sweep = cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
+        sweep.check_size(source)
+        return sweep
+
+    @property
+    def n_tasks(self) -> int:
+        """Grid points × seeds, counted without building them."""
+        return math.prod(len(v) for v in self.grid.values()) * self.seeds
+
+    def check_size(self, source: str = "sweep") -> None:
+        """Refuse a sweep of more than :data:`MAX_TASKS` tasks before any is built.
+
+        Raises
+        ------
+        SweepError
+            Naming the count, the grid points and the seeds.
+        """
+        n = self.n_tasks
+        if n > MAX_TASKS:
+            raise SweepError(
+                f"{source}: the sweep has {n:,} tasks ({n // self.seeds:,} grid points x "
+                f"{self.seeds:,} seeds), more than the {MAX_TASKS:,} a sweep may hold; "
+                "fewer values or seeds, or split it into several sweeps"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -247,6 +273,7 @@ class Sweep:
 
     def points(self) -> list[dict[str, Any]]:
         """Every grid point (all parameters, defaults filled in), the grid's order."""
+        self.check_size()
         base = self.defaults()
         names = list(self.grid)
         return [
