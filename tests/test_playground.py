@@ -34,6 +34,8 @@ from nnmath.playground.snapshot import GRID, Grid  # noqa: E402
 from nnmath.playground.toy import make_toy  # noqa: E402
 from nnmath.playground.upload import parse_csv  # noqa: E402
 
+PORT = 8765  # the test client's server is a name only: Host and Origin must name it
+PAGE = f"http://127.0.0.1:{PORT}"
 SMALL = {"data": "moons", "points": 120, "layers": [5, 4], "activations": ["tanh", "sigmoid"]}
 
 
@@ -47,9 +49,20 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+class Page(TestClient):
+    """Starlette's test client as the playground's own page: its requests name the server in
+    ``Host`` and come from the page's ``Origin``, as a browser's do."""
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(app, base_url=PAGE, headers={"origin": PAGE}, **kwargs)
+
+    def websocket_connect(self, url: str, *args, **kwargs):
+        return super().websocket_connect(f"ws://127.0.0.1:{PORT}{url}", *args, **kwargs)
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app()) as c:
+    with Page(create_app(port=PORT)) as c:
         yield c
 
 
@@ -188,13 +201,13 @@ def test_page_and_assets_ship_in_the_package(client):
 
 
 def test_token_is_required_when_set():
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         assert c.get("/").status_code == 403
         assert c.get("/api/options").status_code == 403
         assert c.get("/?token=wrong").status_code == 403
         assert c.get("/?token=s3cret").status_code == 200  # sets the cookie
         assert c.get("/api/options").status_code == 200
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         with pytest.raises(WebSocketDisconnect):  # the handshake is refused
             with c.websocket_connect("/ws") as ws:
                 ws.receive_json()
