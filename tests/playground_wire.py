@@ -39,8 +39,11 @@ def request(
     return status, fields, rest
 
 
-def handshake(port: int, headers: dict[str, str | None], path: str = "/ws") -> tuple:
-    """Open a WebSocket: ``(status, socket)``; the socket is closed unless the status is 101."""
+def handshake(
+    port: int, headers: dict[str, str | None], path: str = "/ws", rcvbuf: int | None = None
+) -> tuple:
+    """Open a WebSocket: ``(status, socket)``; the socket is closed unless the status is 101.
+    ``rcvbuf``: a small receive buffer, so that a client that does not read fills up soon."""
     key = base64.b64encode(os.urandom(16)).decode()
     upgrade = {
         "Upgrade": "websocket",
@@ -48,7 +51,11 @@ def handshake(port: int, headers: dict[str, str | None], path: str = "/ws") -> t
         "Sec-WebSocket-Key": key,
         "Sec-WebSocket-Version": "13",
     }
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:  # before connecting: the window is agreed then
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", port))
     s.sendall(_head("GET", path, {**headers, **upgrade}))
     data = b""
     while b"\r\n\r\n" not in data:
