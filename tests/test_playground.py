@@ -414,6 +414,20 @@ def test_a_stopped_run_says_why_and_its_worker_ends_with_the_tab(
     assert raised == []  # the worker returned; no exception escaped its thread
 
 
+def test_commands_waiting_for_a_worker_are_limited():
+    """A worker that falls behind (here: not started) gets at most Limits.pending_commands
+    commands; the next is refused with a message, not queued."""
+    from nnmath.playground.session import Session
+
+    playground = create_app(port=PORT).state.playground
+    session = Session(lambda msg, droppable: None, lambda: True)
+    for _ in range(LIMITS.pending_commands):
+        playground.queue(session, "pause")
+    with pytest.raises(ConfigError, match=f"the run has {LIMITS.pending_commands} commands"):
+        playground.queue(session, "pause")
+    assert session.commands.qsize() == LIMITS.pending_commands
+
+
 def test_the_number_of_sessions_is_limited(client):
     opened = [client.websocket_connect("/ws") for _ in range(LIMITS.sessions)]
     sockets = [o.__enter__() for o in opened]
@@ -441,7 +455,7 @@ def test_the_command_serves_the_page_until_interrupted():
     src = Path(__file__).resolve().parents[1] / "src"
     env = {**os.environ, "PYTHONPATH": str(src)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nnmath", "playground", "--no-browser"],
+        [sys.executable, "-m", "nnmath", "playground", "--no-browser", "--allowed-host", "pg.test"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -458,6 +472,10 @@ def test_the_command_serves_the_page_until_interrupted():
             except httpx.TransportError:
                 time.sleep(0.05)
         assert page.status_code == 200 and "nnmath playground" in page.text
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        named = httpx.get(url, headers={"host": f"pg.test:{port}"}, timeout=10)
+        rebound = httpx.get(url, headers={"host": f"evil.example:{port}"}, timeout=10)
+        assert named.status_code == 200 and rebound.status_code == 403  # --allowed-host only
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
