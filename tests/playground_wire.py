@@ -69,13 +69,13 @@ def handshake(
     return status, s
 
 
-def frame(text: str) -> bytes:
-    """A client's text frame (masked, as RFC 6455 requires of clients; the key is zero, which
-    leaves the payload as it is)."""
-    payload = text.encode()
+def frame(text: str, opcode: int = 0x1) -> bytes:
+    """A client's frame, text by default (masked, as RFC 6455 requires of clients; the key
+    is zero, which leaves the payload as it is)."""
+    payload = text.encode("latin-1" if opcode != 0x1 else "utf-8")
     n = len(payload)
     size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n)
-    return b"\x81" + size + b"\x00\x00\x00\x00" + payload
+    return bytes([0x80 | opcode]) + size + b"\x00\x00\x00\x00" + payload
 
 
 def _exactly(s: socket.socket, n: int) -> bytes:
@@ -100,9 +100,14 @@ def read_frame(s: socket.socket) -> tuple[int, bytes]:
 
 
 def read_json(s: socket.socket) -> dict:
-    """The next text message, parsed (a close frame raises ConnectionError with its code)."""
-    opcode, payload = read_frame(s)
-    if opcode == 0x8:
-        code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-        raise ConnectionError(f"closed by the server: {code} {payload[2:].decode()!r}")
-    return json.loads(payload)
+    """The next text message, parsed; the server's pings are answered on the way (a close
+    frame raises ConnectionError with its code)."""
+    while True:
+        opcode, payload = read_frame(s)
+        if opcode == 0x9:  # uvicorn's keep-alive ping: a live client answers with a pong
+            s.sendall(frame(payload.decode("latin-1"), opcode=0xA))
+        elif opcode == 0x8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            raise ConnectionError(f"closed by the server: {code} {payload[2:].decode()!r}")
+        elif opcode == 0x1:
+            return json.loads(payload)

@@ -28,9 +28,10 @@ if not Path("/proc/self/status").exists() or not Path("/proc/net/tcp").exists():
 from nnmath.playground import LIMITS  # noqa: E402
 from playground_wire import frame, handshake, read_json  # noqa: E402
 
-#: the flood: 10^6 messages, or as many as the server takes in FLOOD_SECONDS (a shared 2-core
-#: machine takes fewer, to keep the suite quick: the test then checks that the last half of
-#: the flood adds almost nothing, so the bound holds per message whatever the total);
+#: the flood: 10^6 messages, or as many as the server takes in FLOOD_SECONDS but at least
+#: 100,000 (a shared 2-core machine takes fewer than 10^6, to keep the suite quick: the test
+#: then checks that the last half of the flood adds almost nothing, so the bound holds per
+#: message whatever the total);
 #: NNMATH_FLOOD_SECONDS=120 lets the whole 10^6 through
 FLOOD = int(os.environ.get("NNMATH_FLOOD_MESSAGES", 10**6))
 FLOOD_SECONDS = float(os.environ.get("NNMATH_FLOOD_SECONDS", 6))
@@ -145,7 +146,7 @@ def test_an_unread_flood_keeps_the_server_small_and_other_tabs_training():
             flooder.sendall(block)
         drained(port, flooder)
         base, t0, sent, marks = rss_mb(proc.pid), time.monotonic(), 0, []
-        while sent < FLOOD and time.monotonic() - t0 < FLOOD_SECONDS:
+        while sent < FLOOD and (time.monotonic() - t0 < FLOOD_SECONDS or sent < 100_000):
             flooder.sendall(block)
             sent += BLOCK
             marks.append((sent, rss_mb(proc.pid)))
@@ -160,10 +161,10 @@ def test_an_unread_flood_keeps_the_server_small_and_other_tabs_training():
             f"{sent - sent // 2:,}); the other tab: {len(steps)} snapshots, steps "
             f"{steps[:1]}..{steps[-1:]}"
         )
-        assert sent >= min(FLOOD, 100_000), f"only {sent} messages in {FLOOD_SECONDS} s"
         assert peak - base < 50, f"the server grew by {peak - base:.1f} MB for {sent} messages"
-        # per message: the last half of the flood adds less than 40 bytes a message
-        assert end - half < (sent - sent // 2) * 40 / 2**20, (half, end)
+        # per message: the last half of the flood (at least 50,000) adds under 100 bytes each,
+        # where one error reply kept per message made it grow by about 300
+        assert end - half < (sent - sent // 2) * 100 / 2**20, (half, end)
         assert len(steps) >= 5 and steps == sorted(steps) and steps[-1] > steps[0]
         flooder.settimeout(2)
         got = []
