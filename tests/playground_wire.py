@@ -74,7 +74,12 @@ def frame(text: str, opcode: int = 0x1) -> bytes:
     is zero, which leaves the payload as it is)."""
     payload = text.encode("latin-1" if opcode != 0x1 else "utf-8")
     n = len(payload)
-    size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n)
+    if n < 126:
+        size = bytes([0x80 | n])
+    elif n < 2**16:
+        size = bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        size = bytes([0x80 | 127]) + struct.pack("!Q", n)
     return bytes([0x80 | opcode]) + size + b"\x00\x00\x00\x00" + payload
 
 

@@ -226,3 +226,19 @@ def test_a_page_that_stops_reading_is_closed_when_its_messages_pile_up():
         assert kinds.count("built") < sent
         assert rss_mb(proc.pid) - base < 50
         stuck.close()
+
+
+def test_a_huge_message_is_refused_before_it_is_read_whole():
+    """uvicorn closes the connection (1009) at 4 x Limits.message_bytes, instead of reading up
+    to its default of 16 MiB into memory for the server to refuse afterwards."""
+    with playground() as (proc, port):
+        status, ws = handshake(port, page(port))
+        assert read_json(ws)["type"] == "hello"
+        try:
+            ws.sendall(frame(" " * 2**20))
+        except OSError:  # closed while the rest was still being written
+            pass
+        with pytest.raises(ConnectionError, match="1009|closed the connection|reset"):
+            while True:
+                read_json(ws)
+        ws.close()
