@@ -34,6 +34,8 @@ from nnmath.playground.snapshot import GRID, Grid  # noqa: E402
 from nnmath.playground.toy import make_toy  # noqa: E402
 from nnmath.playground.upload import parse_csv  # noqa: E402
 
+PORT = 8765  # the test client's server is a name only: Host and Origin must name it
+PAGE = f"http://127.0.0.1:{PORT}"
 SMALL = {"data": "moons", "points": 120, "layers": [5, 4], "activations": ["tanh", "sigmoid"]}
 
 
@@ -47,9 +49,20 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+class Page(TestClient):
+    """Starlette's test client as the playground's own page: its requests name the server in
+    ``Host`` and come from the page's ``Origin``, as a browser's do."""
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(app, base_url=PAGE, headers={"origin": PAGE}, **kwargs)
+
+    def websocket_connect(self, url: str, *args, **kwargs):
+        return super().websocket_connect(f"ws://127.0.0.1:{PORT}{url}", *args, **kwargs)
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app()) as c:
+    with Page(create_app(port=PORT)) as c:
         yield c
 
 
@@ -188,13 +201,13 @@ def test_page_and_assets_ship_in_the_package(client):
 
 
 def test_token_is_required_when_set():
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         assert c.get("/").status_code == 403
         assert c.get("/api/options").status_code == 403
         assert c.get("/?token=wrong").status_code == 403
         assert c.get("/?token=s3cret").status_code == 200  # sets the cookie
         assert c.get("/api/options").status_code == 200
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         with pytest.raises(WebSocketDisconnect):  # the handshake is refused
             with c.websocket_connect("/ws") as ws:
                 ws.receive_json()
@@ -401,6 +414,20 @@ def test_a_stopped_run_says_why_and_its_worker_ends_with_the_tab(
     assert raised == []  # the worker returned; no exception escaped its thread
 
 
+def test_commands_waiting_for_a_worker_are_limited():
+    """A worker that falls behind (here: not started) gets at most Limits.pending_commands
+    commands; the next is refused with a message, not queued."""
+    from nnmath.playground.session import Session
+
+    playground = create_app(port=PORT).state.playground
+    session = Session(lambda msg, droppable: None, lambda: True)
+    for _ in range(LIMITS.pending_commands):
+        playground.queue(session, "pause")
+    with pytest.raises(ConfigError, match=f"the run has {LIMITS.pending_commands} commands"):
+        playground.queue(session, "pause")
+    assert session.commands.qsize() == LIMITS.pending_commands
+
+
 def test_the_number_of_sessions_is_limited(client):
     opened = [client.websocket_connect("/ws") for _ in range(LIMITS.sessions)]
     sockets = [o.__enter__() for o in opened]
@@ -428,7 +455,7 @@ def test_the_command_serves_the_page_until_interrupted():
     src = Path(__file__).resolve().parents[1] / "src"
     env = {**os.environ, "PYTHONPATH": str(src)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nnmath", "playground", "--no-browser"],
+        [sys.executable, "-m", "nnmath", "playground", "--no-browser", "--allowed-host", "pg.test"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -445,6 +472,10 @@ def test_the_command_serves_the_page_until_interrupted():
             except httpx.TransportError:
                 time.sleep(0.05)
         assert page.status_code == 200 and "nnmath playground" in page.text
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        named = httpx.get(url, headers={"host": f"pg.test:{port}"}, timeout=10)
+        rebound = httpx.get(url, headers={"host": f"evil.example:{port}"}, timeout=10)
+        assert named.status_code == 200 and rebound.status_code == 403  # --allowed-host only
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)

@@ -25,6 +25,14 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="allow a --host other machines can reach (a classroom network); adds a token",
     )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name browsers may use for this server (repeatable); requests naming "
+        "any other host are refused, against DNS rebinding",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open the browser")
     p.set_defaults(run=run)
 
@@ -45,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         sock, address = bind(args.host, args.port, args.allow_remote)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    server = Server(sock, address)
+    server = Server(sock, address, allowed=args.allowed_host)
     print(f"nnmath playground: {address.url}  (Ctrl+C stops it)", flush=True)
     if not args.no_browser:
         import webbrowser

@@ -16,6 +16,8 @@ The page only draws: training is :meth:`Network.fit` in a worker thread per tab
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import LIMITS, Config, ConfigError, Limits, parse_config
 from .toy import TOY_DATASETS, make_toy
 
@@ -31,9 +33,10 @@ __all__ = [
 ]
 
 
-def create_app(token: str | None = None, max_rate: float = 30.0):  # noqa: ANN201
-    """The ASGI application (:func:`nnmath.playground.server.create_app`); imports
-    Starlette only when called."""
+def create_app(*, port: int, **options: Any):  # noqa: ANN201
+    """The ASGI application for a server on ``port``
+    (:func:`nnmath.playground.server.create_app`, which takes the same ``options``);
+    imports Starlette only when called."""
     from .server import create_app as _create
 
-    return _create(token=token, max_rate=max_rate)
+    return _create(port=port, **options)

@@ -37,6 +37,13 @@ class Limits:
     sessions: int = 8
     messages_per_second: int = 30
     message_bytes: int = 16 * 1024
+    #: messages over ``messages_per_second`` within ``flood_seconds`` that close the connection
+    flood_messages: int = 300
+    flood_seconds: float = 10.0
+    #: messages (other than snapshots and errors) waiting for a page that does not read
+    outbox_messages: int = 64
+    #: commands waiting for a session's worker
+    pending_commands: int = 32
 
 
 LIMITS = Limits()
