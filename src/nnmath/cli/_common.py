@@ -37,6 +37,7 @@ __all__ = [
     "dataset",
     "dataset_help",
     "names",
+    "plural",
     "registry_name",
     "emit_json",
     "number",
@@ -321,6 +322,11 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``"1 seed"``, ``"2 seeds"`` (``nouns`` where the plural is not ``noun + "s"``)."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def add_debug_option(p: argparse.ArgumentParser) -> None:
