@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from nnmath.cli import main
@@ -58,3 +59,75 @@ def test_sweep_says_one_seed_and_one_task_and_keeps_stdout_for_results(capsys, t
     assert code == 0
     assert "2 tasks (2 grid points x 1 seed)" in err
     assert "resuming: 1 task done already, 1 to run" in err
+
+
+# ------------------------------------------------------------------ reprs, times, plurals
+
+
+def tiny_idx_folder(folder):
+    """A data set of 60 + 20 random 4 x 4 images: its epochs take well under 0.01 s."""
+    from nnmath.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        images = rng.integers(0, 256, (n, 4, 4)).astype(np.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8))
+    return folder
+
+
+def test_train_shows_the_data_and_network_in_words_and_no_zero_epoch_times(capsys, tmp_path):
+    data = tiny_idx_folder(tmp_path)
+    code, out, _ = run_cli(capsys, "train", "--dataset", data, "--epochs", "3")
+    assert code == 0
+    head = out.splitlines()[:2]
+    assert head[0] == f"data {data.name}: 50 training, 10 validation, 20 test rows, 16 features"
+    assert head[1] == (
+        "network 16,30,10: sigmoid hidden layer, sigmoid output, cross_entropy cost, float32"
+    )
+    assert not REPR.search(out), out
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 3 and not any("0.00 s" in line for line in epochs)
+
+
+def test_an_epoch_time_is_shown_from_a_hundredth_of_a_second():
+    from nnmath.cli.train import epoch_seconds
+
+    assert epoch_seconds(0.18) == "  (0.18 s)" and epoch_seconds(0.004) == ""
+
+
+def test_gradcheck_and_export_print_no_python_reprs(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "gradcheck")
+    assert code == 0 and out.startswith("network 4,5,5,3: sigmoid hidden layers, sigmoid output")
+    assert not REPR.search(out), out
+    pytest.importorskip("onnx")
+    import nnmath
+
+    model = tmp_path / "m.safetensors"
+    nnmath.Network([4, 3, 2], seed=0).save(model)
+    code, out, _ = run_cli(capsys, "export", model, tmp_path / "m.onnx")
+    assert code == 0 and "sizes 4,3,2, activations sigmoid,sigmoid, opset" in out
+    assert not REPR.search(out), out
+
+
+def test_a_bad_name_lists_the_choices_without_brackets(capsys):
+    code, _, err = run_cli(capsys, "train", "--activation", "sigmod")
+    assert code == 2 and "choose one of elu, gelu," in err and "[" not in err
+    code, _, err = run_cli(capsys, "train", "--dataset", "digts")
+    assert code == 2 and "choose one of digits, fashion-mnist, mnist or" in err
+
+
+# ------------------------------------------------------------------ Markdown on stdout
+
+
+def test_vanishing_markdown_on_stdout_holds_only_markdown_without_empty_columns(capsys, tmp_path):
+    argv = ["vanishing", "--dataset", "digits", "--subset", "50", "--sizes", "64,8,8,10"]
+    code, out, err = run_cli(capsys, *argv, "--markdown", "--plot", tmp_path / "v.png")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line]
+    assert lines[0].startswith("speed of learning") and lines[0].endswith("one seed")
+    assert all(line.startswith("|") for line in lines[1:]), out
+    assert lines[1] == "| network | σ | init | hidden layer | mean | next/this |"
+    assert "figure written to" in err and "seed(s)" not in out
+    code, out, _ = run_cli(capsys, *argv, "--seeds", "2")
+    assert code == 0 and "mean over 2 seeds" in out and "std" in out and "book" not in out
