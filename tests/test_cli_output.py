@@ -131,3 +131,59 @@ def test_vanishing_markdown_on_stdout_holds_only_markdown_without_empty_columns(
     assert "figure written to" in err and "seed(s)" not in out
     code, out, _ = run_cli(capsys, *argv, "--seeds", "2")
     assert code == 0 and "mean over 2 seeds" in out and "std" in out and "book" not in out
+
+
+# ------------------------------------------------------------------ --json / --quiet everywhere
+
+
+def test_playground_json_and_quiet_give_the_address_for_a_script(tmp_path):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    for flag in ("--json", "--quiet"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nnmath", "playground", "--no-browser", flag],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        try:
+            if flag == "--json":
+                lines = [proc.stdout.readline()]
+                while lines[-1] and lines[-1].strip() != "}":
+                    lines.append(proc.stdout.readline())
+                found = json.loads("".join(lines))
+                assert found["host"] == "127.0.0.1" and found["url"].endswith(f":{found['port']}/")
+                url = found["url"]
+            else:
+                url = proc.stdout.readline().strip()
+                assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), url
+            with urllib.request.urlopen(url, timeout=30) as page:
+                assert page.status == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_every_command_has_json_and_quiet():
+    from nnmath.cli import build_parser
+
+    parser = build_parser()
+    missing = []
+    for action in parser._subparsers._group_actions[0].choices.items():
+        name, sub = action
+        leaves = [sub]
+        if sub._subparsers is not None:
+            leaves = list(sub._subparsers._group_actions[0].choices.values())
+        for leaf in leaves:
+            flags = {s for a in leaf._actions for s in a.option_strings}
+            if not {"--json", "--quiet"} <= flags:
+                missing.append(leaf.prog)
+    assert missing == []
