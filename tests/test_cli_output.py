@@ -187,3 +187,30 @@ def test_every_command_has_json_and_quiet():
             if not {"--json", "--quiet"} <= flags:
                 missing.append(leaf.prog)
     assert missing == []
+
+
+# ------------------------------------------------------------------ reproduce --out
+
+
+def test_reproduce_out_writes_the_report_with_figure_paths_relative_to_it(capsys, tmp_path):
+    from nnmath.cli.reproduce import write_report
+    from nnmath.reproduce import Report
+
+    figure = tmp_path / "figs" / "he2015.png"
+    report = Report("he2015", "t", "src", "p", quick=True, seeds=[0], claims=[])
+    report.figures.append(str(figure))
+    out = tmp_path / "docs" / "notes.md"
+    out.parent.mkdir()
+    write_report([report], out)
+    assert "![he2015](../figs/he2015.png)" in out.read_text()
+
+
+def test_reproduce_out_keeps_stdout_empty_and_refuses_an_existing_file(capsys, tmp_path):
+    out = tmp_path / "report.md"
+    code, stdout, err = run_cli(capsys, "reproduce", "mazur-backprop", "--out", out)
+    assert code == 0 and stdout == "" and f"wrote {out}" in err
+    assert out.read_text().startswith("### mazur-backprop: ")
+    code, _, err = run_cli(capsys, "reproduce", "mazur-backprop", "--out", out)
+    assert code == 2 and "the file exists; add --overwrite" in err
+    code, _, _ = run_cli(capsys, "reproduce", "mazur-backprop", "--out", out, "--overwrite")
+    assert code == 0
