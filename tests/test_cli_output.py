@@ -214,3 +214,16 @@ def test_reproduce_out_keeps_stdout_empty_and_refuses_an_existing_file(capsys, t
     assert code == 2 and "the file exists; add --overwrite" in err
     code, _, _ = run_cli(capsys, "reproduce", "mazur-backprop", "--out", out, "--overwrite")
     assert code == 0
+
+
+# ------------------------------------------------------------------ plurals
+
+
+def test_counts_of_one_are_singular(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "trace", "--x", "1")
+    assert code == 2 and "--x has 1 value, the network expects 2" in err
+    code, out, _ = run_cli(capsys, "gradcheck", "--examples", "1")
+    assert "; 1 example, eps" in out.splitlines()[0]
+    argv = ["vanishing", "--dataset", "digits", "--subset", "1", "--sizes", "64,5,5,10"]
+    code, out, _ = run_cli(capsys, *argv, "--markdown")
+    assert code == 0 and "first 1 training row, one seed" in out.splitlines()[0]

@@ -125,10 +125,11 @@ def test_a_data_set_as_data_gives_its_accuracy_and_out_its_predictions(capsys, m
     ("name", "content", "message"),
     [
         ("wide.csv", "1,2,3\n4,5,6\n", "3 features per example, but the model expects 64"),
+        ("one.csv", "1\n2\n", "1 feature per example, but the model expects 64"),
         ("cell.csv", ",".join(["0"] * 63 + ["x"]) + "\n", "line 1, column 64: 'x' is not a"),
         ("nan.csv", ",".join(["0"] * 63 + ["nan"]) + "\n", "example 1, feature 64 is NaN"),
         ("empty.csv", "", "holds no examples"),
-        ("ragged.csv", "0,0\n0\n", "line 2 has 1 columns, the first row of numbers has 2"),
+        ("ragged.csv", "0,0\n0\n", "line 2 has 1 column, the first row of numbers has 2"),
         ("data.bin", "abc", "not a .csv, .npy or IDX file"),
     ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError
+from ._common import CLIError, plural
 
 __all__ = ["read_features", "looks_like_a_file"]
 
@@ -72,8 +72,8 @@ def _checked(X: np.ndarray, name: str, n_inputs: int) -> np.ndarray:
         raise CLIError(f"{name}: holds no examples")
     if X.shape[1] != n_inputs:
         raise CLIError(
-            f"{name}: {X.shape[1]} features per example, but the model expects {n_inputs} "
-            "(sizes[0]): give the features the model was trained on"
+            f"{name}: {plural(X.shape[1], 'feature')} per example, but the model expects "
+            f"{n_inputs} (sizes[0]): give the features the model was trained on"
         )
     bad = ~np.isfinite(X)
     if bad.any():
@@ -174,7 +174,7 @@ def _row(cells: list[str], line: int, name: str, width: int | None) -> np.ndarra
     """One line of the CSV file as numbers, or an error naming the line and the column."""
     if width is not None and len(cells) != width:
         raise CLIError(
-            f"{name}: line {line} has {len(cells)} columns, the first row of numbers has "
+            f"{name}: line {line} has {plural(len(cells), 'column')}, the first row of numbers has "
             f"{width}; give the same feature columns on every line"
         )
     try:

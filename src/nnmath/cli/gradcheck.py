@@ -24,6 +24,7 @@ from ._common import (
     emit_json,
     names,
     number,
+    plural,
     positive_int,
 )
 
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             f"max relative error {check.max_error:.2e}"
         )
     else:
-        print(f"{describe_network(net)}; {len(X)} examples, eps {args.eps:g}\n")
+        print(f"{describe_network(net)}; {plural(len(X), 'example')}, eps {args.eps:g}\n")
         print(check.to_markdown())
         print(
             f"\n{'all checks passed' if check.ok else 'SOME CHECKS FAILED'}: "

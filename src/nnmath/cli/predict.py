@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, dataset, dataset_help, emit_json, print_table
+from ._common import (
+    CLIError,
+    add_output_options,
+    dataset,
+    dataset_help,
+    emit_json,
+    plural,
+    print_table,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -133,7 +141,7 @@ def _run_dataset(args: argparse.Namespace, net: Any, name: str) -> int:
             [
                 ["model", result["model"]],
                 ["network", ",".join(map(str, net.sizes))],
-                ["data set", f"{data.name} ({args.split}, {result['n']} examples)"],
+                ["data set", f"{data.name} ({args.split}, {plural(result['n'], 'example')})"],
                 ["accuracy", f"{accuracy:.2%} ({result['correct']}/{result['n']})"],
                 ["mean cost", f"{result['cost']:.4f}"],
                 *([["predictions", result["out"]]] if args.out else []),

@@ -317,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
         plot_speeds(
             results,
             args.plot,
-            title=f"speed of learning, {data.name} ({len(y)} images), {plural(args.seeds, 'seed')}",
+            title=f"speed of learning, {data.name} ({plural(len(y), 'image')}), "
+            f"{plural(args.seeds, 'seed')}",
         )
     factor_tables = [(r["label"], r.pop("_factors")) for r in results]
     out = {
@@ -379,8 +380,9 @@ def _print_initial(
     results: list[dict[str, Any]], name: str, n: int, seeds: int, markdown: bool
 ) -> None:
     title = (
-        f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first {n} training "
-        f"rows, {'one seed' if seeds == 1 else f'mean over {seeds} seeds'}"
+        f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first "
+        f"{plural(n, 'training row')}, "
+        f"{'one seed' if seeds == 1 else f'mean over {seeds} seeds'}"
     )
     head = ["hidden layer", "mean", "std", "min–max", "next/this", "book (1 draw)"]
     if markdown:
