@@ -176,3 +176,16 @@ def test_predict_as_a_subprocess_pipes_csv(model, tmp_path):
     )
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.splitlines() == ["prediction", *map(str, net.predict(X).tolist())]
+
+
+def test_npy_larger_than_memory_is_refused_before_it_is_read(capsys, model, tmp_path):
+    path, _, _ = model
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    rows = 2 * memory // (64 * 8)
+    big = tmp_path / "big.npy"
+    with open(big, "wb") as fh:  # a sparse file: it holds what it declares, on no disk blocks
+        header = {"shape": (rows, 64), "fortran_order": False, "descr": "<f8"}
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.truncate(fh.tell() + rows * 64 * 8)
+    code, _, err = run_cli(capsys, "predict", path, big)
+    assert code == 2 and "more than this machine's" in err and len(err.splitlines()) == 1

@@ -5,14 +5,13 @@ row per example, after checking what the file declares and before trusting its c
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ._common import CLIError, plural
 
-__all__ = ["read_features", "looks_like_a_file"]
+__all__ = ["read_features"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -23,13 +22,6 @@ _NPY_HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
 }
-
-
-def looks_like_a_file(text: str) -> bool:
-    """Whether ``text`` names a file of one's own rather than a data set (an existing path,
-    or a name with a file suffix)."""
-    path = Path(text).expanduser()
-    return path.is_file() or bool(path.suffix) or os.sep in text
 
 
 def read_features(path_text: str, n_inputs: int) -> np.ndarray:
@@ -126,6 +118,7 @@ def _read_idx_images(path: Path, name: str) -> np.ndarray:
     """An IDX file (gzip or not) of images or rows, pixels scaled to [0, 1] as the MNIST
     loaders scale them."""
     from ..data.idx import DataError, read_idx
+    from ..validation import check_memory
 
     try:
         array = read_idx(path)
@@ -136,6 +129,10 @@ def _read_idx_images(path: Path, name: str) -> np.ndarray:
             f"{name}: an IDX file of {array.ndim} dimension (labels?); give the images file "
             "(e.g. t10k-images-idx3-ubyte.gz)"
         )
+    try:  # the float64 copy is up to 8 times the file's declared bytes
+        check_memory(array.size * 8, f"{name}'s images as float64")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     X = array.astype(np.float64)
     return X / 255.0 if array.dtype == np.uint8 else X
 
