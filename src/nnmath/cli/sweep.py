@@ -187,26 +187,12 @@ def run_command(args: argparse.Namespace) -> int:
         check_output_path(args.plot, "--plot", folder=True)
     check_output_path(args.out, "--out", example="results.csv")
     show = not (args.quiet or args.json)
-    n_tasks = len(sweep.tasks())
-    where = args.scheduler or f"local processes (jobs {args.jobs})"
-    points = n_tasks // sweep.seeds
     with ExitStack() as stack:
         bar: dict[str, Any] = {}
 
         def on_start(pending: int, skipped: int) -> None:  # once --out is known to be usable
             if show:
-                print(
-                    f"nnmath sweep: {sweep.measure} on {sweep.dataset}, "
-                    f"{plural(n_tasks, 'task')} ({plural(points, 'grid point')} x "
-                    f"{plural(sweep.seeds, 'seed')}) on {where}",
-                    file=sys.stderr,
-                )
-            if show and skipped:
-                print(
-                    f"nnmath sweep: resuming: {plural(skipped, 'task')} done already, "
-                    f"{pending} to run",
-                    file=sys.stderr,
-                )
+                _print_start(args, sweep, pending, skipped)
             bar["advance"] = stack.enter_context(progress("sweep", pending, enabled=show))
 
         def on_result(row: dict[str, Any], done: int, total: int) -> None:
@@ -256,6 +242,23 @@ def run_command(args: argparse.Namespace) -> int:
     for p in plots:
         print(f"wrote {p}")
     return 0
+
+
+def _print_start(args: argparse.Namespace, sweep: Any, pending: int, skipped: int) -> None:
+    """The status lines on stderr: what runs where, and how many tasks a resume skips."""
+    n_tasks = len(sweep.tasks())
+    where = args.scheduler or f"local processes (jobs {args.jobs})"
+    print(
+        f"nnmath sweep: {sweep.measure} on {sweep.dataset}, {plural(n_tasks, 'task')} "
+        f"({plural(n_tasks // sweep.seeds, 'grid point')} x {plural(sweep.seeds, 'seed')}) "
+        f"on {where}",
+        file=sys.stderr,
+    )
+    if skipped:
+        print(
+            f"nnmath sweep: resuming: {plural(skipped, 'task')} done already, {pending} to run",
+            file=sys.stderr,
+        )
 
 
 def _print_summary(measure: str, summary: list[dict[str, Any]]) -> None:
