@@ -227,8 +227,3 @@ def test_counts_of_one_are_singular(capsys, tmp_path):
     argv = ["vanishing", "--dataset", "digits", "--subset", "1", "--sizes", "64,5,5,10"]
     code, out, _ = run_cli(capsys, *argv, "--markdown")
     assert code == 0 and "first 1 training row, one seed" in out.splitlines()[0]
-
-
-def test_an_error_names_the_sub_command_once(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "data", "where", "mnist", "--dir", tmp_path)
-    assert code == 2 and err.startswith("nnmath data where: error: mnist files not found")

@@ -150,8 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error(f"give a command: {', '.join(COMMANDS)} ('nnmath --help' describes them)")
-    sub = getattr(args, "kind", None) or getattr(args, "action", None)  # plot's and data's
-    name = " ".join(filter(None, [args.command, sub]))
+    name = " ".join(filter(None, [args.command, getattr(args, "kind", None)]))
     try:
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
