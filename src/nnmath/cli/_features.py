@@ -27,6 +27,20 @@ _NPY_HEADER_READERS = {
 def read_features(path_text: str, n_inputs: int) -> np.ndarray:
     """The examples of ``path_text`` as a float64 array of shape (n, ``n_inputs``).
 
+    Parameters
+    ----------
+    path_text : str
+        The file as the user gave it (named so in every error). Its format is read from its
+        first bytes (``.npy`` magic, gzip or IDX header), else a ``.csv`` / ``.txt`` suffix.
+    n_inputs : int
+        The model's ``sizes[0]``; a 1-D array of that length is one example, images are
+        flattened to one row each.
+
+    Returns
+    -------
+    numpy.ndarray
+        Finite float64 features, one row per example.
+
     Raises
     ------
     CLIError
