@@ -119,6 +119,8 @@ def _normalize(name: str, value: Any) -> Any:
             return value
         if name == "cost":
             return get_cost(value).name
+    except SweepError:
+        raise  # already says which value is bad
     except (ValueError, TypeError) as exc:
         raise SweepError(f"{bad}: {str(exc).splitlines()[0]}") from None
     choices = PARAMETERS[name].choices or ()
