@@ -763,8 +763,8 @@ def test_estimator_and_sweep_take_a_batch_size_above_the_rows(tmp_path) -> None:
     clf = NNMathClassifier(hidden_layer_sizes=(7,), batch_size=10**12, epochs=2, random_state=0)
     assert clf.fit(X, y).score(X, y) >= 0
     spec = tmp_path / "sweep.toml"  # a sweep file, as `nnmath sweep` reads it
-    spec.write_text('measure = "train"\nsubset = 60\n[grid]\nmini_batch_size = [1000000000000]\n'
-                    "epochs = [1]\n")  # fmt: skip
+    grid = "[grid]\nmini_batch_size = [1000000000000]\nepochs = [1]\n"
+    spec.write_text('measure = "train"\nsubset = 60\n' + grid)
     result = run_sweep(load_sweep(spec), tmp_path / "r.csv", n_jobs=1)
     assert [row["mini_batch_size"] for row in result.rows] == [10**12]
 

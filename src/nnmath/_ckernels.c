@@ -97,7 +97,7 @@ typedef struct {
     const int64_t *drop_offset;   /* L: where layer i's draws start in an example's */
     void **AIN;                   /* L + 1: layer i's input, A[i] or its dropped copy */
     void **MK;                    /* L: layer i's output mask (0 or 1/(1 − p)), if dropout */
-    const int64_t *lens;          /* n_lens: the length of every array above (nnm_check_lengths) */
+    const int64_t *lens;          /* n_lens: the length of every array above (NNM_OWN, below) */
     double *scores;               /* 2 T, or NULL: thread t adds Σ C_x, hits at [2 t], [2 t + 1] */
     int64_t n_lens;               /* entries of lens: 11 L + 26 + 2 T L */
 } nnm_epoch;
