@@ -450,6 +450,8 @@ SPOILT = {
         lambda net: net.weights.__setitem__(2, _read_only(net.weights[2])),
         "weights[2] is read-only",
     ),
+    "NaN weights": (lambda net: net.weights[1].__setitem__((0, 0), np.nan), "weights[1] holds NaN"),
+    "infinite bias": (lambda net: net.biases[0].__setitem__(0, np.inf), "biases[0] holds NaN"),
 }
 
 
@@ -468,7 +470,9 @@ def test_every_per_layer_attribute_is_checked_when_fit_starts_on_both_paths(case
         with pytest.raises(ValueError) as info:
             net.fit(X, y, epochs=1, mini_batch_size=10, fast=fast)
         messages.append(str(info.value))
-        assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, net.weights))
+        assert all(
+            np.array_equal(a, np.array(b), equal_nan=True) for a, b in zip(before, net.weights)
+        )
     assert words in messages[0], messages[0]
     assert messages[0] == messages[1]
 

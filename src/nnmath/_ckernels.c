@@ -31,10 +31,8 @@
  * returns NNM_UNKNOWN_* (nnmath.fast raises a clear error; it asks nnm_knows first and
  * trains such a network on the reference loop instead).
  *
- * Checks. Before it reads or writes anything an epoch compares the length of every array it
- * is given (e->lens) with what L, B, n, T and the sizes imply, and each row index and
- * dropout threshold with its range, and refuses any mismatch (NNM_BAD_LENGTH, NNM_BAD_VALUE).
- * nnmath.fast checks all of it first and names the array; this is the last line.
+ * Checks. An epoch refuses any array whose length is not what the sizes imply, before it
+ * reads or writes anything (nnm_check_epoch); nnmath.fast checks first and names the array.
  *
  * Dropout. Unit u of hidden layer i of the example at position j of the epoch is kept when
  * its 32-bit draw is at least drop_thresh[i] (⌊p·2^32⌋); the draws are the halves of
@@ -136,20 +134,12 @@ static int nnm_check_ids(const nnm_epoch *e) {
     return NNM_OK;
 }
 
-/* The entries of e->hp: η, λ/n, the optimizer's p0..p4, the dtype's ε. */
-#define NNM_HP 8
-
-/* Where the parts of e->lens begin (nnmath.fast.EpochRunner builds it in this order):
- *   [0, 6L)          per layer i, the elements of W, b, S1W, S1B, S2W, S2B at 6i .. 6i + 5
- *   [6L, 6L + 3)     the elements of X, Y, perm
- *   NNM_SMALL        the entries of sizes, codes, alphas, hp, drop_thresh, drop_scale,
- *                    drop_offset, scores (0: NULL)
- *   NNM_PTRS         the entries of the pointer arrays W, b, S1W, S1B, S2W, S2B, A, Z, D,
- *                    AIN, MK, NWT, NBT
- *   NNM_OWN          the elements of Yb, of A[l] for l = 0..L, then per layer i of Z[i],
- *                    D[i], AIN[i], MK[i] (0: NULL), then per thread t and layer i of
- *                    NWT[t L + i], NBT[t L + i]
- * so that e->n_lens is 11 L + 26 + 2 T L. */
+/* The parts of e->lens (nnmath.fast.EpochRunner builds it), 11 L + 26 + 2 T L entries:
+ * [0, 6L) per layer i the elements of W, b, S1W, S1B, S2W, S2B; [6L, 6L + 3) of X, Y, perm;
+ * NNM_SMALL the entries of sizes, codes, alphas, hp, drop_thresh, drop_scale, drop_offset,
+ * scores (0: NULL); NNM_PTRS those of the pointer arrays W, b, S1W, S1B, S2W, S2B, A, Z, D,
+ * AIN, MK, NWT, NBT; NNM_OWN the elements of Yb, of each A[l], per layer of Z[i], D[i],
+ * AIN[i], MK[i] (0: NULL), then per thread t and layer i of NWT[t L + i], NBT[t L + i]. */
 #define NNM_SMALL(L) (6 * (L) + 3)
 #define NNM_PTRS(L) (6 * (L) + 11)
 #define NNM_OWN(L) (6 * (L) + 24)
@@ -162,7 +152,7 @@ static int nnm_check_counts(const nnm_epoch *e) {
     if (T < 1 || T > 64) return NNM_BAD_VALUE;
     if (e->n_lens != 11 * L + 26 + 2 * T * L) return NNM_BAD_LENGTH;
     const int64_t *n = e->lens + NNM_SMALL(L);
-    const int64_t small[8] = {L + 1, L, L, NNM_HP, L, L, L, e->scores ? 2 * T : 0};
+    const int64_t small[8] = {L + 1, L, L, 8, L, L, L, e->scores ? 2 * T : 0}; /* hp: 8 */
     const void *small_at[8] = {e->sizes, e->codes, e->alphas, e->hp, e->drop_thresh,
                                e->drop_scale, e->drop_offset, e->scores};
     for (int k = 0; k < 8; k++)
@@ -234,8 +224,7 @@ static int nnm_check_epoch(const nnm_epoch *e) {
     int bad = nnm_check_counts(e);
     if (!bad) bad = nnm_check_caller(e);
     if (!bad) bad = nnm_check_buffers(e);
-    if (!bad) bad = nnm_check_values(e);
-    return bad;
+    return bad ? bad : nnm_check_values(e);
 }
 
 /* The 64-bit draw number `word` of the stream `key` (splitmix64's output function applied

@@ -24,7 +24,7 @@ import numpy as np
 from . import validation
 from ._architecture import check_output
 from .activations import Activation
-from .backend import Backend, resolve_dtype
+from .backend import Backend, get_namespace, resolve_dtype
 from .costs import Cost
 from .dropout import check_dropout
 
@@ -83,7 +83,7 @@ def refuse_while_training(net: Any, what: str) -> None:
 
 def check_network(net: Any) -> None:
     """Every per-layer attribute of ``net`` against its ``sizes``: ``weights`` and ``biases``
-    (one writeable array of the backend and dtype per layer, of the layer's shape),
+    (one writeable, finite array of the backend and dtype per layer, of the layer's shape),
     ``activation_functions`` (one :class:`~nnmath.activations.Activation` per layer, the
     output's fit for the cost) and ``dropout`` (one probability in [0, 1) per hidden layer;
     one number is made one per layer, as the constructor does).
@@ -102,7 +102,7 @@ def check_network(net: Any) -> None:
         arrays = _per_layer(f"net.{name}", getattr(net, name), L, sizes, "arrays")
         for i, a in enumerate(arrays):
             shape = (sizes[i + 1], sizes[i]) if name == "weights" else (sizes[i + 1],)
-            check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend)
+            check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, finite=True)
     acts = _per_layer("net.activation_functions", net.activation_functions, L, sizes, "entries")
     for i, act in enumerate(acts):
         if not isinstance(act, Activation):
@@ -120,8 +120,8 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
     """The per-layer lists of a registry optimizer's ``state`` (``state_slots``: created by
     its first step, or restored by ``resume``, or left by a fit of another network) against
     ``net`` (checked by :func:`check_network`): one array per layer of weights, shaped like
-    its ``W`` for a slot ending in ``_w``, like its ``b`` otherwise; the step count ``t`` an
-    integer ≥ 0. A state that is still empty is created by the first step.
+    its ``W`` for a slot ending in ``_w``, like its ``b`` otherwise, finite; the step count
+    ``t`` an integer ≥ 0. A state that is still empty is created by the first step.
 
     Raises
     ------
@@ -140,7 +140,7 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
         arrays = _per_layer(name, state.get(slot), L, sizes, "tensors")
         for i, a in enumerate(arrays):
             shape = (sizes[i + 1], sizes[i]) if slot.endswith("_w") else (sizes[i + 1],)
-            check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, host=True)
+            check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, host=True, finite=True)
     t = state.get("t", 0)
     if isinstance(t, bool) or not isinstance(t, int | np.integer) or t < 0:
         raise ValueError(f"optimizer state 't' is {t!r}, not a step count (an integer ≥ 0)")
@@ -171,11 +171,12 @@ def check_array(
     host: bool = False,
     c_order: bool = False,
     writeable: bool = True,
+    finite: bool = False,
 ) -> None:
     """``a`` is an array that training may update in place: of ``backend`` (NumPy when
     ``None``; a NumPy array also passes when ``host``), of ``shape`` and ``dtype``, writeable
-    (unless not ``writeable``: only read) and, with ``c_order`` (the compiled epoch),
-    C-contiguous, else a ValueError naming it."""
+    (unless not ``writeable``: only read), with ``c_order`` (the compiled epoch)
+    C-contiguous and with ``finite`` free of NaN and ±inf, else a ValueError naming it."""
     numpy = backend is None or backend.name == "numpy" or (host and type(a) in _NUMPY_TYPES)
     if not (type(a) in _NUMPY_TYPES if numpy else backend.owns(a)):
         where = "a NumPy array" if numpy else f"a {backend.name} array on {backend.device}"
@@ -197,3 +198,16 @@ def check_array(
             "or flags.writeable = False) and training updates it in place: give it a "
             "writeable copy (np.array(...)); nothing was changed"
         )
+    if finite and not _all_finite(a):
+        raise ValueError(
+            f"{name} holds NaN or infinite values, from which training gives NaN: assign "
+            "finite values (or build the network again); nothing was changed"
+        )
+
+
+def _all_finite(a: Any) -> bool:
+    """No NaN or ±inf in ``a``: the sum first (no array the size of ``a``), the exact test
+    only when the sum is not finite (it may overflow in float32)."""
+    xp = get_namespace(a)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(xp.isfinite(xp.sum(a))) or bool(xp.all(xp.isfinite(a)))
