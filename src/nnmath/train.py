@@ -12,11 +12,13 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ._fit_checks import check_network, check_optimizer_state, training
 from .backend import get_namespace
 from .callbacks import (
     Callback,
@@ -185,15 +187,16 @@ def fit(
     Returns
     -------
     History
-        Raises :class:`TrainingDiverged` when the cost becomes NaN or infinite.
+        Raises :class:`TrainingDiverged` on a NaN or infinite cost; RuntimeError in a second fit.
     """
     hyper = dict(zip(_HYPER, (eta, lmbda, momentum, nesterov, beta1, beta2, epsilon)))
     hyper.update(optimizer_options)
     run = _new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
     shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
-    callbacks = _callbacks(run, callbacks, *shorthands)
-    _resume(run, callbacks, checkpoint, resume)
-    return _train(run, callbacks, fast, (monitor, monitor_training_accuracy))
+    with training(net):  # one fit of a network at a time: a second one is refused
+        callbacks = _callbacks(run, callbacks, *shorthands)
+        _resume(run, callbacks, checkpoint, resume)
+        return _train(run, callbacks, fast, (monitor, monitor_training_accuracy))
 
 
 def _new_run(
@@ -208,7 +211,8 @@ def _new_run(
     optimizer: str | Optimizer,
     hyper: dict[str, Any],
 ) -> Run:
-    """The checked data (on the network's device), the generator and the optimizer."""
+    """The checked network, data (on the network's device), generator and optimizer."""
+    check_network(net)  # every per-layer attribute, whichever path trains (one message)
     X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
     Y = net._targets(Y, X.shape[0])
     if int(epochs) != epochs or epochs < 0:
@@ -221,6 +225,7 @@ def _new_run(
     if rng is None:  # a seeded network shuffles reproducibly without a seed here too
         rng = np.random.default_rng(seed) if seed is not None else net.rng
     opt = _optimizer(optimizer, hyper, X.shape[0])
+    check_optimizer_state(net, opt)  # an optimizer object may hold another network's state
     return Run(net, opt, rng, X, Y, validation_data, int(epochs), int(mini_batch_size))
 
 
@@ -303,15 +308,13 @@ def _resume(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any) -
 def _warn_other_threads(path: Any, run: Run) -> None:
     """Warn when the compiled epoch will share each mini-batch between another number of
     threads than the checkpoint's run did: the sums of δ aᵀ then add up in another order."""
-    import warnings
-
     from .fast import c_available, default_threads
 
     extra = run.history.extra
     before = extra.get("train_threads")
     if extra.get("train_path") != "c" or not c_available() or not isinstance(before, int):
         return
-    now = default_threads(run.mini_batch_size)
+    now = default_threads(min(run.mini_batch_size, run.X.shape[0]))  # the epoch's rows
     if now != before and run.start_epoch < run.epochs:
         warnings.warn(
             f"{str(path)!r} was trained on {before} thread(s) per mini-batch, this run uses "
