@@ -169,6 +169,19 @@ def test_grid_values_are_normalised_and_defaults_filled():
     assert sw.varying == ["activation"]
 
 
+def test_defaults_that_can_learn_follow_the_optimizer_and_the_cost():
+    """Adam and RMSprop take their own η, log-likelihood a softmax output, as nnmath train does;
+    a grid that names them keeps its values, and SGD's points keep their η (and their keys)."""
+    sw = Sweep.create("train", optimizer=["sgd", "adam", "rmsprop"], cost=["log_likelihood"])
+    etas = {p["optimizer"]: p["eta"] for p in sw.points()}
+    assert etas == {"sgd": 0.5, "adam": 1e-3, "rmsprop": 1e-3}
+    assert {p["output_activation"] for p in sw.points()} == {"softmax"}
+    named = Sweep.create("train", optimizer=["adam"], eta=[0.5], output_activation=["sigmoid"])
+    assert named.points()[0]["eta"] == 0.5 and named.points()[0]["output_activation"] == "sigmoid"
+    sgd = Sweep.create("train", depth=[1])
+    assert sgd.points()[0]["eta"] == 0.5 and sgd.points()[0]["output_activation"] == "sigmoid"
+
+
 # ---------------------------------------------------------------------------- determinism
 
 

@@ -28,7 +28,7 @@ from ..activations import ACTIVATIONS, get_activation
 from ..costs import COSTS, get_cost
 from ..data import LOADERS, dataset_key
 from ..init import INITS
-from ..optim import OPTIMIZERS
+from ..optim import OPTIMIZERS, default_eta
 from .task import Task
 
 __all__ = ["MAX_TASKS", "MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
@@ -66,12 +66,14 @@ class _Param:
 #: Grid parameters, their type, default and meaning (``epochs`` defaults by measurement).
 PARAMETERS: dict[str, _Param] = {
     "activation": _Param(str, "sigmoid", "σ of the hidden layers", ACTIVATIONS),
-    "output_activation": _Param(str, "sigmoid", "σ of the output layer", ACTIVATIONS),
+    "output_activation": _Param(
+        str, "sigmoid", "σ of the output layer (softmax with log_likelihood)", ACTIVATIONS
+    ),
     "depth": _Param(int, 1, "number of hidden layers"),
     "width": _Param(int, 30, "units per hidden layer"),
     "init": _Param(str, "scaled_normal", "weight initialisation", INITS),
     "cost": _Param(str, "cross_entropy", "cost function", COSTS),
-    "eta": _Param(float, 0.5, "learning rate η"),
+    "eta": _Param(float, 0.5, "learning rate η (default: 0.5 for sgd, another optimizer's own)"),
     "lmbda": _Param(float, 0.0, "L2 regularisation λ"),
     "optimizer": _Param(str, "sgd", "optimizer", OPTIMIZERS),
     "momentum": _Param(float, 0.0, "SGD momentum μ"),
@@ -278,10 +280,16 @@ class Sweep:
         self.check_size()
         base = self.defaults()
         names = list(self.grid)
-        return [
+        points = [
             {**base, **dict(zip(names, combo, strict=True))}
             for combo in itertools.product(*(self.grid[n] for n in names))
         ]
+        for point in points:  # defaults that can learn: as nnmath train chooses them
+            if "eta" not in self.grid and point["optimizer"] != "sgd":
+                point["eta"] = default_eta(point["optimizer"])  # Adam's η is its own, not SGD's
+            if "output_activation" not in self.grid and point["cost"] == "log_likelihood":
+                point["output_activation"] = "softmax"  # −ln a_y needs outputs that sum to 1
+        return points
 
     def tasks(self) -> list[Task]:
         """Every grid point × seed index as a :class:`Task`, grid order, seeds innermost."""
