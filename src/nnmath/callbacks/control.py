@@ -24,7 +24,7 @@ class DivergenceCheck(Callback):
     the weights explode without a NaN, and leave the network with the weights of the last
     epoch before (fit always adds it); warn when the cost blows up.
 
-    Exploded weights: the largest |w| grows past ``GROWTH`` times its start (and past
+    Exploded weights: the largest ``|w|`` grows past ``GROWTH`` times its start (and past
     ``GROWTH``). A blown-up cost: one above ``RISE`` times its reference, the larger of the
     cost before this call's first epoch and the cost of the constant output ȳ (the mean
     target: no better than the class frequencies), both on up to 1,000 training rows spread
@@ -36,7 +36,7 @@ class DivergenceCheck(Callback):
 
     #: how many times its reference the cost may rise before the run is warned about
     RISE = 1.5
-    #: how many times its start the largest |w| may grow before it has exploded
+    #: how many times its start the largest ``|w|`` may grow before it has exploded
     GROWTH = 1e4
     #: the training rows the reference cost is measured on
     ROWS = 1000
