@@ -178,7 +178,7 @@ def test_a_run_that_learns_nothing_says_so_with_a_hint(capsys):
     # η = 1e6 blows the weights up (no NaN): a divergence, one line naming η
     code, out, err = run_cli(capsys, "train", "--eta", "1e6", "--epochs", "3", "--json")
     assert code == 2 and "training diverged in epoch 1: the weights exploded" in err
-    assert "eta (now 1000000.0)" in err and len(err.strip().splitlines()) == 1
+    assert "eta (now 1e+06)" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_prints_the_command_that_resumes(capsys, tmp_path, monkeypatch):
