@@ -54,6 +54,11 @@ ASSETS = {
 }
 COMMANDS = ("play", "pause", "step", "epoch", "reset")
 COOKIE = "nnmath_playground_token"
+#: the page's acknowledgement of a drawn snapshot, exactly as its JSON.stringify writes it;
+#: one per snapshot sent does not count against the rate limit (the server asked for it)
+DRAWN = '{"type":"drawn"}'
+#: the fastest pace a page may ask for, in epochs a second (faster: "full", null)
+MAX_PACE = 1000.0
 
 
 def _asset(name: str) -> bytes:
@@ -77,6 +82,9 @@ def _message(text: str) -> tuple[str, Any]:
     kind = msg["type"]
     if kind in COMMANDS:
         return kind, None
+    if kind == "pace":
+        pace = msg.get("epochs_per_second")
+        return kind, None if pace is None else _number(msg, "epochs_per_second", 1, 0.01, MAX_PACE)
     if kind == "config":
         return kind, parse_config(msg.get("config"))
     if kind == "trace":
@@ -84,10 +92,12 @@ def _message(text: str) -> tuple[str, Any]:
         if split not in ("train", "test"):
             raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
         return kind, (split, _integer(msg, "index", 0, 0, LIMITS.points))
+    if kind == "drawn":
+        return kind, None
     if kind == "unit":
         layer = _integer(msg, "layer", 2, 2, LIMITS.hidden_layers + 2)
         return kind, (layer, _integer(msg, "unit", 0, 0, max(LIMITS.units, LIMITS.classes)))
-    known = ", ".join([*COMMANDS, "config", "trace", "unit"])
+    known = ", ".join([*COMMANDS, "config", "trace", "unit", "pace", "drawn"])
     raise ConfigError(f"unknown message type {kind!r}; the types are: {known}")
 
 
@@ -244,6 +254,8 @@ class Playground:
             event = await ws.receive()
             if event["type"] == "websocket.disconnect":
                 return None
+            if event.get("text") == DRAWN and outbox.drawn():
+                continue
             if not limit.allow():
                 if limit.flooding:
                     return 1008, (
@@ -263,7 +275,11 @@ class Playground:
                     raise ConfigError("send text messages (JSON), not bytes")
                 if len(text) > lim.message_bytes:
                     raise ConfigError(f"a message may have at most {lim.message_bytes} bytes")
-                self.queue(session, *_message(text))
+                kind, payload = _message(text)
+                if kind == "drawn":  # not in the exact form, or owed nothing: counted
+                    outbox.drawn()
+                    continue
+                self.queue(session, kind, payload)
             except ConfigError as exc:
                 outbox.put_now({"type": "error", "message": str(exc)})
 
