@@ -98,8 +98,9 @@ def reference(config: dict, epochs: int, **changes):
     c = parse_config(config)
     data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
     net = build_network(c, data.n_outputs)
-    options = {**fit_options(c, data, network_inputs(data, c.features)), **changes}
-    return net, net.fit(data.X_train, data.y_train, epochs=epochs, **options), data
+    inputs = network_inputs(data, c.features)
+    options = {**fit_options(c, data, inputs), **changes}
+    return net, net.fit(inputs[0], data.y_train, epochs=epochs, **options), data
 
 
 # ------------------------------------------------------------------ parts

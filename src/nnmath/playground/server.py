@@ -3,9 +3,11 @@
 Routes::
 
     GET  /                              the page (static/index.html)
-    GET  /static/{app.js,style.css}     its assets, from a fixed table (no path is looked up)
+    GET  /static/{app.js,charts.js,style.css}  its assets, from a fixed table (no lookup)
     GET  /api/options                   the registries' names, the defaults and the limits
-    WS   /ws                            one session: commands in, snapshots out
+    WS   /ws                            one session: commands in, snapshots out; the page
+                                        acks each snapshot it drew ({"type": "drawn"}) and
+                                        sets the pace ({"type": "pace", ...} epochs a second)
     POST /api/session/{id}/upload       a CSV text (at most Limits.upload_bytes)
     GET  /api/session/{id}/model.safetensors, model.onnx, history.csv
 
@@ -41,7 +43,7 @@ from .config import LIMITS, Config, ConfigError, Limits, _integer, _number, opti
 from .export import has_onnx
 from .flow import Outbox, RateLimit
 from .guard import Guard, allowed_hosts
-from .session import Session
+from .session import PACE, Session
 from .upload import parse_csv
 
 __all__ = ["create_app", "ASSETS"]
@@ -50,6 +52,7 @@ __all__ = ["create_app", "ASSETS"]
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 COMMANDS = ("play", "pause", "step", "epoch", "reset")
@@ -148,7 +151,7 @@ class Playground:
     async def options(self, request: Request) -> Response:
         if not self.allowed(request):
             return _refuse()
-        return JSONResponse({**options(), "onnx": has_onnx()})
+        return JSONResponse({**options(), "onnx": has_onnx(), "pace": PACE})
 
     def _session(self, request: Request) -> Session | Response:
         if not self.allowed(request):
