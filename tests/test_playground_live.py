@@ -219,3 +219,18 @@ def test_bad_features_and_outputs_are_refused_with_the_reason(raw, words):
 
     with pytest.raises(ConfigError, match=words):
         parse_config(raw)
+
+
+def test_the_same_configuration_again_leaves_the_run_as_it_is(client):
+    """A field left without a change sends the configuration again: no new network (before,
+    every configuration rebuilt the run and the epochs were lost)."""
+    with client.websocket_connect("/ws") as ws:
+        start(ws, SMALL)
+        ws.send_json({"type": "epoch"})
+        until(ws, "snapshot", "paused")
+        ws.send_json({"type": "config", "config": SMALL})
+        ws.send_json({"type": "epoch"})
+        kinds = []
+        while (msg := ws.receive_json())["type"] != "snapshot":
+            kinds.append(msg["type"])
+        assert kinds == [] and msg["epoch"] == 2

@@ -282,6 +282,8 @@ class Session:
         if changed is None:
             self.config = config
             raise Rebuild
+        if not changed:  # the same configuration again: the run goes on as it is
+            return
         retune(self.run, config, changed)
         self.config = config
         self.send({"type": "retuned", "config": config.to_dict(), "changed": changed}, False)

@@ -68,12 +68,13 @@ def fit_options(config: Config, data: ToyData, inputs: tuple) -> dict[str, Any]:
 
 def hot_change(old: Config | None, new: Config) -> list[str] | None:
     """The fields of :data:`~nnmath.playground.config.HOT` that differ, when only those do
-    (the running network takes them); ``None`` when the run must be built again."""
+    (the running network takes them; none for the same configuration again); ``None`` when
+    the run must be built again."""
     if old is None:
         return None
     a, b = old.to_dict(), new.to_dict()
     changed = [k for k in a if a[k] != b[k]]
-    if not changed or any(k not in HOT for k in changed):
+    if any(k not in HOT for k in changed):
         return None
     return changed
 

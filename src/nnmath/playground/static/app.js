@@ -121,6 +121,7 @@ function describe(before, after) {
 
 function apply(cfg) {
   const { changed, hot } = describe(state.config, cfg);
+  if (!changed.length && state.built) return; // nothing new (a field left without a change)
   state.config = cfg;
   history.replaceState(null, "", hashOf(cfg));
   if (!hot && changed.length && state.built) {
@@ -132,7 +133,11 @@ function apply(cfg) {
 
 function onSettingsChange() {
   const before = state.config.data, cfg = readConfig();
-  if (cfg.data !== before) { suited(cfg); showConfig(cfg); }
+  if (cfg.data !== before) {
+    // from a function of x1 back to the plane: x2 comes back as an input
+    if (isOneD(before) && !isOneD(cfg.data) && !cfg.features.includes("x2")) cfg.features.splice(1, 0, "x2");
+    suited(cfg); showConfig(cfg);
+  }
   apply(cfg);
 }
 
@@ -183,6 +188,7 @@ const HANDLERS = {
     // what was shown belongs to the network before: clear it
     state.history = []; state.speeds = []; state.selectedPoint = null; state.selectedUnit = null;
     state.snap = null; state.pending = null;
+    for (const row of $("speeds").tBodies[0].rows) while (row.cells.length > 1) row.deleteCell(1);
     $("unit-info").textContent = "Click a unit for its incoming weights and its z, a, δ.";
     $("trace").textContent = "Click a point for its forward and backward pass.";
     delete $("trace").dataset.layers;
@@ -192,6 +198,7 @@ const HANDLERS = {
     $("upload-info").textContent = msg.upload
       ? `${msg.upload.rows} rows, classes ${msg.upload.classes.join(", ")} (features rescaled to [−1, 1])` : "";
     showKind(msg);
+    fitCanvases();
     setPlaying(false);
   },
   retuned(msg) {
@@ -272,9 +279,9 @@ function showScores(s) {
 }
 
 function showKind(built) {
-  $("regions-title").textContent = built.kind === "classes" ? "Decision regions (filled: train, ringed: test)"
-    : built.dims === 1 ? "The network's output a^L along x₁ (line) and the data (ringed: test)"
-      : "The network's output a^L over the plane (orange > 0 > blue; ringed: test)";
+  $("regions-title").innerHTML = built.kind === "classes" ? "Decision regions (filled: train, ringed: test)"
+    : built.dims === 1 ? "The network's output a<sup>L</sup> along x₁ (line) and the data (ringed: test)"
+      : "The network's output a<sup>L</sup> over the plane (orange &gt; 0 &gt; blue; ringed: test)";
   $("cost-title").textContent = built.kind === "classes" ? "Cost and accuracy against epoch" : "Quadratic cost against epoch";
   document.querySelector(".legend span:last-child").textContent = built.kind === "classes"
     ? "solid: cost (left), dashed: accuracy (right)" : "cost";
@@ -294,7 +301,7 @@ function showSpeeds(s) {
   s.speeds.forEach((v, i) => {
     const cell = rows[2].cells[i + 1];
     cell.dataset.value = v === null ? "" : String(v);
-    cell.textContent = fmt(v, 2);
+    cell.textContent = v !== null && Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(1) : fmt(v, 2);
   });
 }
 
@@ -385,13 +392,13 @@ function onPlay() {
 
 function fitCanvases() {
   const wide = window.innerWidth >= 1200, side = wide ? 400 : 320;
+  const size = (id, w, h) => { const c = $(id); if (c.width !== w || c.height !== h) { c.width = w; c.height = h; } };
+  size("regions", side, side); size("cost-chart", side, 150);
+  $("output-panel").style.width = side + 18 + "px"; // a long title wraps, never widens it
+  // the middle column takes what the others leave: measured once their canvases are sized
+  size("network", 10, 10); size("speed-chart", 10, 10);
   const net = $("network-panel").clientWidth - 18;
-  for (const [id, w, h] of [["regions", side, side], ["cost-chart", side, 150],
-    ["network", net, wide ? 340 : 300], ["speed-chart", net, 140]]) {
-    const c = $(id);
-    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
-  }
-  document.querySelector(".legend").style.maxWidth = side + "px";
+  size("network", net, wide ? 340 : 300); size("speed-chart", net, 140);
   if (state.snap) { drawRegions(); drawNetwork(); drawCostChart(); drawSpeedChart(); }
 }
 
