@@ -398,11 +398,13 @@ def test_changing_eta_while_it_trains_keeps_the_weights_and_the_epoch_count(serv
 
 
 def test_a_diverged_run_says_so_in_the_page(server, browser):
-    open_page(browser, server, "#data=xor&optimizer=adam&eta=50")
+    open_page(browser, server, "#data=xor&optimizer=adam&eta=50", (1024, 768))
     play_until(browser, lambda: "diverged" in message(browser), "the divergence message")
     banner = browser.find_element(By.ID, "message")
     assert banner.get_attribute("class") == "warn"
     assert "η = 50" in banner.text and "smaller η" in banner.text
+    assert js(browser, LABEL_PROBLEMS) == []  # the long message fits its bar
+    shoot(browser, "playground-diverged-1024x768.png")
     set_field(browser, "eta", "0.01")  # a smaller η; the reset then starts again cleanly
     browser.find_element(By.ID, "reset").click()
     wait(lambda: value(browser, "epoch") == 0, PATIENCE, "the reset run")
@@ -457,13 +459,18 @@ def test_regression_data_sets_show_a_curve_and_a_surface(server, browser):
 
 @pytest.mark.parametrize("size", [(1024, 768), (1400, 900)])
 def test_the_layout_for_a_projector(server, browser, size):
-    """The deep demo after some training, a point and a unit clicked: the regions are on
+    """The deep demo after training at full speed, a point and a unit clicked: the regions are on
     screen without scrolling, no panel moves when a point or a unit is clicked, what was
     clicked is highlighted, and no text is clipped or overlaps another."""
     width, height = size
-    open_page(browser, server, DEEP, size)
+    open_page(browser, server, DEEP + "&eta=0.003", size)  # at η = 0.01 it sticks near 77 %
     assert js(browser, "return [innerWidth, innerHeight];") == [width, height]
-    play_until(browser, lambda: (value(browser, "epoch") or 0) >= 30, "thirty epochs")
+    Select(browser.find_element(By.ID, "speed")).select_by_value("full")
+
+    def learnt() -> bool:  # a picture of a network that has learnt something
+        return (value(browser, "test-accuracy") or 0) >= 0.95 or value(browser, "epoch") >= 300
+
+    play_until(browser, learnt, "95 % or 300 epochs")
     panels = (
         "return ['settings', 'network-panel', 'output-panel', 'regions', 'cost-chart'].map("
         "(id) => { const r = document.getElementById(id).getBoundingClientRect();"

@@ -152,6 +152,8 @@ def test_a_diverged_run_is_named_in_its_snapshots(client):
         snap = until(ws, "snapshot", "paused")
     assert snap["train_cost"] > 2 and "the run diverged" in snap["diverged"]
     assert "η = 50" in snap["diverged"] and "smaller η" in snap["diverged"]
+    assert "layers 2, 3 stopped learning (speed 0)" in snap["diverged"]  # saturated tanh units
+    assert max(snap["speeds"][:2]) < 1e-7
 
 
 def test_input_features_are_the_networks_inputs(client):

@@ -112,16 +112,17 @@ class Verdict:
 
     def __call__(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
         """The page's message for a diverged run, or ``None``."""
-        advice = f"η = {eta:g} is too large for this network: reset and try a smaller η"
+        advice = f"η = {eta:g} is too large: reset and try a smaller η"
         if cost is None or not math.isfinite(cost):
-            return f"the run diverged: the training cost is {cost}; {advice}"
+            return f"the run diverged: the training cost is {cost}. {advice}"
         if self.start is None:
             self.start = cost
-        still = all(s is not None and s < self.STILL for s in speeds)
-        if cost <= self.RISE * max(self.guess, self.start) and not (still and cost >= self.guess):
+        still = [l + 2 for l, s in enumerate(speeds) if s is not None and s < self.STILL]
+        stuck = len(still) == len(speeds) and cost >= self.guess
+        if cost <= self.RISE * max(self.guess, self.start) and not stuck:
             return None
-        why = f"the training cost {cost:.3g} is above {self.guess:.3g}, that of always answering"
-        why += " the mean target"
+        why = f"training cost {cost:.3g}, above {self.guess:.3g} (always answering the mean target)"
         if still:
-            why += "; every layer's speed of learning is 0 (its units are saturated or dead)"
+            why += f"; layer{'s' * (len(still) > 1)} {', '.join(map(str, still))} stopped learning"
+            why += " (speed 0)"
         return f"the run diverged: {why}. {advice}"
