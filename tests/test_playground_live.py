@@ -10,6 +10,8 @@ import time
 import numpy as np
 import pytest
 
+import nnmath as nm
+
 pytest.importorskip("starlette", reason="the playground needs the extra nnmath[playground]")
 pytest.importorskip("httpx", reason="Starlette's test client needs httpx")
 
@@ -193,6 +195,10 @@ def test_regression_data_sets_train_with_the_quadratic_cost(client, name, dims):
         for _ in range(3):
             ws.send_json({"type": "epoch"})
             snap = until(ws, "snapshot", "paused")
+        ws.send_json({"type": "trace", "split": "test", "index": 1})
+        traced = until(ws, "trace")
+        ws.send_json({"type": "unit", "layer": 3, "unit": 0})
+        unit = until(ws, "unit")
     assert built["kind"] == "regression" and built["dims"] == dims and built["sizes"][-1] == 1
     assert snap["test_accuracy"] is None and snap["train_cost"] < first["train_cost"]
     net, history, data = reference(config, epochs=3)
@@ -201,6 +207,11 @@ def test_regression_data_sets_train_with_the_quadratic_cost(client, name, dims):
     values = floats(snap["regions"]["values"])
     assert values.size == (CURVE if dims == 1 else grid.points.shape[0])
     np.testing.assert_allclose(values, net.feedforward(grid.inputs)[:, 0], rtol=1e-5, atol=1e-6)
+    x = network_inputs(data, config["features"])[1][1]  # test point 1: its real target
+    expected = nm.diagnostics.trace(net, x, np.array([data.y_test[1]]))
+    assert traced["label"] == float(data.y_test[1]) and traced["trace"]["y"] == [data.y_test[1]]
+    assert traced["trace"]["cost"] == pytest.approx(expected.cost)
+    assert unit["a"] == pytest.approx(expected.layers[1].a[0])  # layer 3: the output a^L
 
 
 @pytest.mark.parametrize(
