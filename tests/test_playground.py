@@ -30,8 +30,8 @@ from nnmath.playground.export import has_onnx  # noqa: E402
 from nnmath.playground.serve import bind, is_loopback  # noqa: E402
 from nnmath.playground.server import ASSETS, create_app  # noqa: E402
 from nnmath.playground.session import build_network, fit_options  # noqa: E402
-from nnmath.playground.snapshot import GRID, Grid  # noqa: E402
-from nnmath.playground.toy import make_toy  # noqa: E402
+from nnmath.playground.snapshot import GRID, Grid, network_inputs  # noqa: E402
+from nnmath.playground.toy import REGRESSION_DATASETS, make_toy  # noqa: E402
 from nnmath.playground.upload import parse_csv  # noqa: E402
 
 PORT = 8765  # the test client's server is a name only: Host and Origin must name it
@@ -66,10 +66,16 @@ def client():
         yield c
 
 
+DRAWN = '{"type":"drawn"}'  # the page's ack of a drawn snapshot, as its JSON.stringify writes it
+
+
 def until(ws, kind: str, mode: str | None = None, limit: int = 10_000) -> dict:
-    """The next message of type ``kind`` (and snapshot ``mode``), skipping the others."""
+    """The next message of type ``kind`` (and snapshot ``mode``), skipping the others; every
+    snapshot read is acknowledged as drawn, as the page does."""
     for _ in range(limit):
         msg = ws.receive_json()
+        if msg["type"] == "snapshot":
+            ws.send_text(DRAWN)
         if msg["type"] == kind and (mode is None or msg.get("mode") == mode):
             return msg
     raise AssertionError(f"no {kind} message")
@@ -91,9 +97,10 @@ def reference(config: dict, epochs: int, **changes):
     """The same run by ``Network.fit`` alone: the network and its History."""
     c = parse_config(config)
     data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
-    net = build_network(c, data.n_classes)
-    options = {**fit_options(c, data), **changes}
-    return net, net.fit(data.X_train, data.y_train, epochs=epochs, **options), data
+    net = build_network(c, data.n_outputs)
+    inputs = network_inputs(data, c.features)
+    options = {**fit_options(c, data, inputs), **changes}
+    return net, net.fit(inputs[0], data.y_train, epochs=epochs, **options), data
 
 
 # ------------------------------------------------------------------ parts
@@ -114,7 +121,8 @@ def test_options_come_from_the_registries(client):
     opts = client.get("/api/options").json()
     assert opts["activations"] == canonical_names(ACTIVATIONS)  # softmax too; no aliases
     assert "softmax" in opts["activations"] and "swish" not in opts["activations"]
-    assert opts["costs"] == sorted(COSTS) and opts["datasets"][:-1] == list(TOY_DATASETS)
+    assert opts["costs"] == sorted(COSTS)
+    assert opts["datasets"] == [*TOY_DATASETS, "upload", *REGRESSION_DATASETS]
     assert opts["limits"]["hidden_layers"] == 8 and opts["limits"]["units"] == 64
     assert opts["defaults"] == Config().to_dict()
 
@@ -247,7 +255,7 @@ def test_regions_and_unit_maps_are_the_networks_forward_pass(client):
         ws.send_json({"type": "epoch"})
         snap = until(ws, "snapshot", "paused")
     net, _, data = reference(SMALL, epochs=1)
-    grid = Grid(data.bounds())
+    grid = Grid(data.bounds(), ["x1", "x2"])
     _, activations = net.forward(net._inputs(grid.points).T)
     cls = np.frombuffer(base64.b64decode(snap["regions"]["cls"]), dtype=np.uint8)
     assert cls.size == GRID * GRID

@@ -49,6 +49,7 @@ stop.start()
 print(address.port, flush=True)
 server.run()
 """
+DRAWN = '{"type":"drawn"}'  # the page's ack of a drawn snapshot
 TRAIN = {"data": "spiral", "points": 400, "layers": [16, 16], "activations": ["tanh"]}
 
 
@@ -106,8 +107,9 @@ def drained(port: int, client: socket.socket, timeout: float = 120) -> None:
 
 
 class Tab(threading.Thread):
-    """Another tab: it trains (play) and reads every message, noting each snapshot's time and
-    step."""
+    """Another tab: it trains (play) at full speed and reads every message, noting each
+    snapshot's time and step and acknowledging it as drawn, as the page does (the server
+    sends the next snapshot only then)."""
 
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
@@ -116,6 +118,8 @@ class Tab(threading.Thread):
         self.ws.sendall(frame(json.dumps({"type": "config", "config": TRAIN})))
         while read_json(self.ws)["type"] != "snapshot":
             pass
+        self.ws.sendall(frame(DRAWN))
+        self.ws.sendall(frame('{"type": "pace", "epochs_per_second": null}'))
         self.ws.sendall(frame('{"type": "play"}'))
         self.snapshots: list[tuple[float, int]] = []
 
@@ -125,6 +129,7 @@ class Tab(threading.Thread):
                 msg = read_json(self.ws)
                 if msg["type"] == "snapshot":
                     self.snapshots.append((time.monotonic(), msg["step"]))
+                    self.ws.sendall(frame(DRAWN))
         except (OSError, ConnectionError):
             return
 

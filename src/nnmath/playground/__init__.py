@@ -1,13 +1,18 @@
 """``nnmath playground``: the lecture in the browser, every number computed by nnmath.
 
 A local web application (Starlette on uvicorn; the extra ``nnmath[playground]``) in which a
-small network trains on 2-D data while the page shows its decision regions, every hidden
-unit's output, its weights, the costs and accuracies, and the speed of learning ‖∂C/∂b^l‖ of
-every layer; clicking a point shows its forward and backward pass in the lecture's notation.
-The page only draws: training is :meth:`Network.fit` in a worker thread per tab
-(:mod:`.session`), the views are computed in :mod:`.snapshot`.
+small network trains on 2-D data (or a function of one input, Nielsen's chapter 4) while the
+page shows its decision regions (or its output curve or surface), every unit's output, its
+weights, the costs and accuracies, and the speed of learning ‖∂C/∂b^l‖ of every layer;
+clicking a point shows its forward and backward pass in the lecture's notation. It plays at
+a chosen pace (epochs a second), takes a new η, λ, mini-batch or dropout without losing its
+weights, and says when a run has diverged. The page only draws: training is
+:meth:`Network.fit` in a worker thread per tab (:mod:`.session`, :mod:`.training`), the views
+are computed in :mod:`.snapshot`, and a snapshot is sent only once the page has drawn the
+last (:mod:`.flow`).
 
-* :mod:`.toy` — the toy data sets (:data:`TOY_DATASETS`) and the split;
+* :mod:`.toy` — the toy data sets (:data:`TOY_DATASETS`, ``REGRESSION_DATASETS``), the split;
+* :mod:`.features` — the input features (x₁, x₂, x₁², x₂², x₁x₂, sin πx₁, sin πx₂);
 * :mod:`.upload` — a user's CSV, checked;
 * :mod:`.config` — a run's configuration, checked against the registries and :data:`LIMITS`;
 * :mod:`.snapshot`, :mod:`.session`, :mod:`.export` — the views, the run, the downloads;

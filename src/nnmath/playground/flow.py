@@ -1,9 +1,11 @@
 """What flows through one tab's WebSocket, bounded both ways.
 
 Out (:class:`Outbox`): a page that stops reading must not make the server keep what it does
-not read. The newest snapshot replaces the one waiting; at most a few error replies wait and
-the others are only counted; every other message waits in order up to a limit, past which
-the page is taken to have stopped reading and its connection is closed.
+not read. The newest snapshot replaces the one waiting, and the session makes the next one
+only when the page has said it drew the last (``{"type": "drawn"}``, :meth:`Outbox.drawn`):
+back-pressure, so that a slow browser gets fewer frames, never a backlog. At most a few error
+replies wait and the others are only counted; every other message waits in order up to a
+limit, past which the page is taken to have stopped reading and its connection is closed.
 
 In (:class:`RateLimit`): at most a number of messages a second; those over it are ignored
 (the first of a burst gets one error reply), and a connection that keeps sending over it is
@@ -60,7 +62,9 @@ class Outbox:
         self.dropped = 0  # error replies not queued since the last one sent
         self.wake = asyncio.Event()
         self.overflow = asyncio.Event()  # the page has stopped reading: close it
-        self.snapshot_busy = threading.Event()  # set from the snapshot's put to its send
+        # set from a snapshot's put until the page has drawn every snapshot sent
+        self.snapshot_busy = threading.Event()
+        self.undrawn = 0  # snapshots sent that the page has not yet said it drew
 
     def put(self, msg: dict[str, Any], droppable: bool) -> None:
         """Thread-safe."""
@@ -89,8 +93,18 @@ class Outbox:
         self.wake.set()
 
     def ready(self) -> bool:
-        """Whether the last snapshot has been sent (thread-safe)."""
+        """Whether the page has drawn the last snapshot (thread-safe)."""
         return not self.snapshot_busy.is_set()
+
+    def drawn(self) -> bool:
+        """The page drew a snapshot (from the event loop's thread); False when none was
+        waiting to be drawn (an ack the page owed nothing for)."""
+        if self.undrawn == 0:
+            return False
+        self.undrawn -= 1
+        if self.undrawn == 0 and self.latest is None:
+            self.snapshot_busy.clear()
+        return True
 
     async def pump(self, ws: WebSocket) -> None:
         """Send what waits, as the page reads it (each send waits while the socket is full)."""
@@ -110,8 +124,8 @@ class Outbox:
                     await ws.send_text(json.dumps({"type": "error", "message": text}))
             if self.latest is not None:
                 msg, self.latest = self.latest, None
+                self.undrawn += 1
                 await ws.send_text(json.dumps(clean(msg)))
-                self.snapshot_busy.clear()
 
 
 class RateLimit:

@@ -3,9 +3,11 @@
 Routes::
 
     GET  /                              the page (static/index.html)
-    GET  /static/{app.js,style.css}     its assets, from a fixed table (no path is looked up)
+    GET  /static/{app.js,charts.js,style.css}  its assets, from a fixed table (no lookup)
     GET  /api/options                   the registries' names, the defaults and the limits
-    WS   /ws                            one session: commands in, snapshots out
+    WS   /ws                            one session: commands in, snapshots out; the page
+                                        acks each snapshot it drew ({"type": "drawn"}) and
+                                        sets the pace ({"type": "pace", ...} epochs a second)
     POST /api/session/{id}/upload       a CSV text (at most Limits.upload_bytes)
     GET  /api/session/{id}/model.safetensors, model.onnx, history.csv
 
@@ -41,7 +43,7 @@ from .config import LIMITS, Config, ConfigError, Limits, _integer, _number, opti
 from .export import has_onnx
 from .flow import Outbox, RateLimit
 from .guard import Guard, allowed_hosts
-from .session import Session
+from .session import PACE, Session
 from .upload import parse_csv
 
 __all__ = ["create_app", "ASSETS"]
@@ -50,10 +52,16 @@ __all__ = ["create_app", "ASSETS"]
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 COMMANDS = ("play", "pause", "step", "epoch", "reset")
 COOKIE = "nnmath_playground_token"
+#: the page's acknowledgement of a drawn snapshot, exactly as its JSON.stringify writes it;
+#: one per snapshot sent does not count against the rate limit (the server asked for it)
+DRAWN = '{"type":"drawn"}'
+#: the fastest pace a page may ask for, in epochs a second (faster: "full", null)
+MAX_PACE = 1000.0
 
 
 def _asset(name: str) -> bytes:
@@ -77,6 +85,9 @@ def _message(text: str) -> tuple[str, Any]:
     kind = msg["type"]
     if kind in COMMANDS:
         return kind, None
+    if kind == "pace":
+        pace = msg.get("epochs_per_second")
+        return kind, None if pace is None else _number(msg, "epochs_per_second", 1, 0.01, MAX_PACE)
     if kind == "config":
         return kind, parse_config(msg.get("config"))
     if kind == "trace":
@@ -84,10 +95,12 @@ def _message(text: str) -> tuple[str, Any]:
         if split not in ("train", "test"):
             raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
         return kind, (split, _integer(msg, "index", 0, 0, LIMITS.points))
+    if kind == "drawn":
+        return kind, None
     if kind == "unit":
         layer = _integer(msg, "layer", 2, 2, LIMITS.hidden_layers + 2)
         return kind, (layer, _integer(msg, "unit", 0, 0, max(LIMITS.units, LIMITS.classes)))
-    known = ", ".join([*COMMANDS, "config", "trace", "unit"])
+    known = ", ".join([*COMMANDS, "config", "trace", "unit", "pace", "drawn"])
     raise ConfigError(f"unknown message type {kind!r}; the types are: {known}")
 
 
@@ -138,7 +151,7 @@ class Playground:
     async def options(self, request: Request) -> Response:
         if not self.allowed(request):
             return _refuse()
-        return JSONResponse({**options(), "onnx": has_onnx()})
+        return JSONResponse({**options(), "onnx": has_onnx(), "pace": PACE})
 
     def _session(self, request: Request) -> Session | Response:
         if not self.allowed(request):
@@ -244,6 +257,8 @@ class Playground:
             event = await ws.receive()
             if event["type"] == "websocket.disconnect":
                 return None
+            if event.get("text") == DRAWN and outbox.drawn():
+                continue
             if not limit.allow():
                 if limit.flooding:
                     return 1008, (
@@ -263,7 +278,11 @@ class Playground:
                     raise ConfigError("send text messages (JSON), not bytes")
                 if len(text) > lim.message_bytes:
                     raise ConfigError(f"a message may have at most {lim.message_bytes} bytes")
-                self.queue(session, *_message(text))
+                kind, payload = _message(text)
+                if kind == "drawn":  # not in the exact form, or owed nothing: counted
+                    outbox.drawn()
+                    continue
+                self.queue(session, kind, payload)
             except ConfigError as exc:
                 outbox.put_now({"type": "error", "message": str(exc)})
 
