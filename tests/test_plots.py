@@ -392,7 +392,7 @@ def test_sweep_accuracy_leaves_diverged_runs_out_and_says_how_many(monkeypatch, 
     np.testing.assert_allclose(line.get_ydata(), [86.5, 81.5, expected_deep])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "shaded: ± 1 standard deviation over seeds" in legend
-    assert "runs that diverged: k/n of the point's runs, left out of the mean" in legend
+    assert "runs that diverged (k/n at that depth), left out of the mean" in legend
     assert any(t.get_text() == "3/4" for t in ax.texts)
     assert _text_inside_figure(fig) == []
     # without the rows the means hold the diverged runs: the point is marked as such
@@ -403,7 +403,7 @@ def test_sweep_accuracy_leaves_diverged_runs_out_and_says_how_many(monkeypatch, 
     )
     assert any(t.get_text() == "3/4" for t in ax.texts)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "runs that diverged: k/n of the point's runs, still in the mean" in legend
+    assert "runs that diverged (k/n at that depth), still in the mean" in legend
 
 
 def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatch, tmp_path):

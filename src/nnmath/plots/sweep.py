@@ -211,7 +211,9 @@ def _plot(
             (line,) = ax.plot(xs, m, ms=5, label=labels.get(combo, ""), **style)
             ax.fill_between(xs, lo, m + s, color=style["color"], alpha=0.12, linewidth=0)
             handles.setdefault(line.get_label(), line)
-        _mark_diverged(ax, spec.marks.get(value, {}), handles, spec.marks_label)
+        marks = spec.marks.get(value, {})
+        xs_all = [p[0] for pts in panels.get(value, {}).values() for p in pts] + list(marks)
+        _mark_diverged(ax, marks, handles, spec.marks_label, max(xs_all, default=0.0))
         _axes(ax, summary, layout, spec, value)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
@@ -249,18 +251,24 @@ def _axes(
 
 
 def _mark_diverged(
-    ax: Any, marks: dict[float, tuple[float, int, int]], handles: dict[str, Any], label: str
+    ax: Any,
+    marks: dict[float, tuple[float, int, int]],
+    handles: dict[str, Any],
+    label: str,
+    last: float,
 ) -> None:
     """A red × at each x where runs diverged, with one ``k/n`` for the whole column (so two
-    lines' counts never print over each other)."""
+    lines' counts never print over each other); at the ``last`` x it is written leftwards."""
     for x, (y, k, n) in marks.items():
         (cross,) = ax.plot([x], [y], "x", color="firebrick", ms=9, mew=2, label=label)
         handles.setdefault(label, cross)
+        left = x == last  # the last column's count stays inside the panel
         ax.annotate(
             f"{k}/{n}",
             (x, y),
-            xytext=(5, 3),
+            xytext=(-5 if left else 5, 3),
             textcoords="offset points",
+            ha="right" if left else "left",
             fontsize=7,
             color="firebrick",
         )
@@ -364,7 +372,7 @@ def plot_accuracy_vs_depth(
         False,
         "accuracy",
         _marks(summary, layout),
-        "runs that diverged: k/n of the point's runs"
+        f"runs that diverged (k/n at that {_x_name(layout)})".replace("that the", "the")
         + (", left out of the mean" if rows is not None else ", still in the mean"),
     )
     panels = _series(summary, "validation_accuracy", layout, 100.0)
