@@ -433,3 +433,69 @@ def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatc
     ]
     sweep_plots.plot_speed_vs_depth(summary, tmp_path / "s.png")
     assert r"$\|\partial C/\partial b^{2}\|$" in figures[0].axes[0].get_ylabel()
+
+
+def _grid_rows(etas, activations, seeds=3):
+    """Rows of a vanishing sweep over η × σ: the speed at initialisation differs between
+    grid points only by the draw of the weights; the accuracy depends on η."""
+    rows = []
+    for eta in etas:
+        for k, act in enumerate(activations):
+            for seed in range(seeds):
+                rows.append(
+                    {
+                        "activation": act,
+                        "eta": eta,
+                        "seed": seed,
+                        "diverged": False,
+                        "speed_l1": (k + 1) * (1 + 0.01 * seed + 0.001 * eta),
+                        "validation_accuracy": 0.5 + 0.1 * k + 0.01 * eta,
+                    }
+                )
+    return rows
+
+
+def test_sweep_figures_put_the_swept_parameter_on_x_and_name_every_parameter(monkeypatch, tmp_path):
+    from nnmath.plots import sweep as sweep_plots
+    from nnmath.sweep import summarize
+
+    etas = [0.01, 0.1, 1.0, 10.0]
+    rows = _grid_rows(etas, ["sigmoid", "relu"])
+    summary = summarize(rows, by=["activation", "eta"])
+    figures = _capture(monkeypatch, sweep_plots)
+    sweep_plots.plot_sweep(summary, tmp_path, rows)
+    speed, accuracy = figures
+    # the accuracy: η on a log x axis, one line per σ, the legend names σ
+    ax = accuracy.axes[0]
+    assert ax.get_xlabel() == "learning rate η" and ax.get_xscale() == "log"
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("σ = sigmoid", "σ = relu")]
+    assert [list(ln.get_xdata()) for ln in lines] == [etas, etas]
+    # the speed at initialisation: η acts only in training, so its runs are pooled
+    ax = speed.axes[0]
+    assert ax.get_xlabel() == "learning rate η"
+    assert len([ln for ln in ax.get_lines() if ln.get_label().startswith("σ = ")]) == 2
+    # with depth swept too, depth is x and η is pooled into one line per σ, said in the legend
+    rows = [dict(r, depth=d) for r in _grid_rows([0.1, 0.5], ["sigmoid", "relu"]) for d in (2, 4)]
+    summary = summarize(rows, by=["activation", "eta", "depth"])
+    figures.clear()
+    sweep_plots.plot_sweep(summary, tmp_path, rows)
+    speed, accuracy = figures
+    ax = speed.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels == ["σ = sigmoid", "σ = relu"]
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == (
+        "η = 0.1, 0.5:\nacts only in training: runs pooled, one line for all"
+    )
+    sigmoid = [r["speed_l1"] for r in rows if r["activation"] == "sigmoid" and r["depth"] == 2]
+    assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(np.mean(sigmoid))
+    ax = accuracy.axes[0]
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names[:4] == [
+        "σ = sigmoid, η = 0.1",
+        "σ = sigmoid, η = 0.5",
+        "σ = relu, η = 0.1",
+        "σ = relu, η = 0.5",
+    ]
+    styles = [(ln.get_color(), ln.get_linestyle()) for ln in ax.get_lines()[:4]]
+    assert len(set(styles)) == 4  # colour for σ, dash for η

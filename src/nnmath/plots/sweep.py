@@ -44,6 +44,9 @@ X_LABELS = {
     "epochs": "training epochs",
 }
 DASHES = ("-", "--", ":", "-.")
+#: parameters that act only once training starts: a measure at initialisation does not depend
+#: on them, so their runs are pooled into one line (more draws of the same point)
+TRAINING_ONLY = ("eta", "lmbda", "optimizer", "momentum", "mini_batch_size", "epochs")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 Point = tuple[float, float, float]  # x, mean, std
@@ -59,6 +62,7 @@ class _Layout:
     lines: list[str]
     same: dict[str, list[Any]] = field(default_factory=dict)
     categories: list[Any] = field(default_factory=list)
+    pooled: tuple[str, ...] = ()
 
 
 def _params(summary: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -98,7 +102,9 @@ def _no_effect(summary: Sequence[Mapping[str, Any]], metric: str, key: str) -> b
     )
 
 
-def _layout(summary: Sequence[Mapping[str, Any]], metric: str) -> _Layout:
+def _layout(summary: Sequence[Mapping[str, Any]], metric: str, at_init: bool = False) -> _Layout:
+    """``at_init``: the measure is taken before training, so the training-only parameters
+    are pooled rather than drawn as lines."""
     keys = _params(summary)
     varying = [k for k in keys if len(_values(summary, k)) > 1]
     numeric = [k for k in varying if all(_is_number(v) for v in _values(summary, k))]
@@ -106,32 +112,46 @@ def _layout(summary: Sequence[Mapping[str, Any]], metric: str) -> _Layout:
     if x is None and varying:
         x = varying[0]
     rest = [k for k in varying if k != x]
-    same = {k: _values(summary, k) for k in rest if _no_effect(summary, metric, k)}
+    pooled = tuple(k for k in rest if at_init and k in TRAINING_ONLY)
+    same = {k: _values(summary, k) for k in rest if k in pooled or _no_effect(summary, metric, k)}
     rest = [k for k in rest if k not in same]
     panel = None
-    if len(rest) > 1:
-        panel = "init" if "init" in rest else min(rest, key=lambda k: len(_values(summary, k)))
+    if len(rest) > 1 and "init" in rest:
+        panel = "init"
+    elif math.prod(len(_values(summary, k)) for k in rest) > 8:  # too many lines for a panel
+        panel = min(rest, key=lambda k: len(_values(summary, k)))
     lines = [k for k in rest if k != panel]
     categories = [] if x is None or x in numeric else _values(summary, x)
-    return _Layout(x, panel, lines, same, categories)
+    return _Layout(x, panel, lines, same, categories, pooled)
 
 
 def _series(
     summary: Sequence[Mapping[str, Any]], metric: str, layout: _Layout, scale: float
 ) -> dict[Any, dict[tuple[Any, ...], list[Point]]]:
-    """panel value -> the line's values (of ``layout.lines``) -> points sorted by x; a
-    collapsed parameter keeps the first of its identical groups."""
-    panels: dict[Any, dict[tuple[Any, ...], dict[float, Point]]] = {}
+    """panel value -> the line's values (of ``layout.lines``) -> points sorted by x; the
+    groups a collapsed parameter held are pooled (their runs' mean and standard deviation)."""
+    parts: dict[Any, dict[tuple[Any, ...], dict[float, list[tuple[int, float, float]]]]] = {}
     for g in summary:
         mean = g.get(f"{metric}_mean")
         if mean is None:
             continue
-        x = _x_of(g, layout)
         line = tuple(g[k] for k in layout.lines)
-        pts = panels.setdefault(g[layout.panel] if layout.panel else None, {}).setdefault(line, {})
+        pts = parts.setdefault(g[layout.panel] if layout.panel else None, {}).setdefault(line, {})
         std = float(g.get(f"{metric}_std") or 0.0)
-        pts.setdefault(x, (x, scale * float(mean), scale * std))
-    return {p: {k: sorted(v.values()) for k, v in lines.items()} for p, lines in panels.items()}
+        pts.setdefault(_x_of(g, layout), []).append((int(g.get("n") or 1), float(mean), std))
+    return {
+        p: {k: sorted((x, *_pool(v, scale)) for x, v in pts.items()) for k, pts in lines.items()}
+        for p, lines in parts.items()
+    }
+
+
+def _pool(groups: list[tuple[int, float, float]], scale: float) -> tuple[float, float]:
+    """Mean and sample standard deviation of the runs of several groups, from each group's
+    (runs, mean, standard deviation)."""
+    n = sum(k for k, _, _ in groups)
+    mean = sum(k * m for k, m, _ in groups) / n
+    spread = sum((k - 1) * s**2 + k * (m - mean) ** 2 for k, m, s in groups)
+    return scale * mean, scale * (math.sqrt(spread / (n - 1)) if n > 1 else 0.0)
 
 
 def _x_of(g: Mapping[str, Any], layout: _Layout) -> float:
@@ -219,7 +239,9 @@ def _plot(
         ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel(spec.ylabel)
-    _legend(axes[0][-1], handles, layout)
+    order = [labels[c] for c in styles]  # the legend in the order of the grid's values
+    rank = {k: order.index(k) if k in order else len(order) for k in handles}
+    _legend(axes[0][-1], dict(sorted(handles.items(), key=lambda kv: rank[kv[0]])), layout)
     fig.suptitle(spec.title)
     return save_figure(fig, path, tight=False)
 
@@ -285,11 +307,7 @@ def _legend(ax: Any, handles: dict[str, Any], layout: _Layout) -> None:
     )
     title = None
     if layout.same:  # the measure does not depend on them: one line stands for all
-        title = "\n".join(
-            f"{NAMES.get(k, k)} = {', '.join(text(k, v).split(' = ')[1] for v in vs)}:\n"
-            "the same values, one line for all"
-            for k, vs in layout.same.items()
-        )
+        title = "\n".join(_collapsed(k, vs, k in layout.pooled) for k, vs in layout.same.items())
     ax.legend(
         list(entries.values()),
         list(entries),
@@ -301,6 +319,13 @@ def _legend(ax: Any, handles: dict[str, Any], layout: _Layout) -> None:
         title_fontsize="small",
         alignment="left",
     )
+
+
+def _collapsed(key: str, values: list[Any], pooled: bool) -> str:
+    """The legend's note on a parameter drawn as one line for all its values."""
+    shown = ", ".join(text(key, v).split(" = ")[1] for v in values)
+    why = "acts only in training: runs pooled" if pooled else "the same values"
+    return f"{NAMES.get(key, key)} = {shown}:\n{why}, one line for all"
 
 
 def _check(summary: Sequence[Mapping[str, Any]]) -> None:
@@ -328,7 +353,7 @@ def plot_speed_vs_depth(
     metric = f"speed_l{layer}"
     if f"{metric}_mean" not in summary[0]:
         raise ValueError(f"no {metric} in the summary: run a 'vanishing' sweep")
-    layout = _layout(summary, metric)
+    layout = _layout(summary, metric, at_init=True)
     spec = _Figure(
         rf"$\|\partial C/\partial b^{{{layer + 1}}}\|$ of hidden layer {layer} at initialisation",
         f"Speed of learning of hidden layer {layer} (l = {layer + 1}) against {_x_name(layout)}",

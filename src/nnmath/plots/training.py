@@ -82,15 +82,7 @@ def plot_learning_curves(
     ax_acc.set_title("accuracy")
     ax_acc.set_ylabel("accuracy (%)")
     if not drew_acc:
-        ax_acc.text(
-            0.5,
-            0.5,
-            "no accuracy recorded\n(regression, or no validation data)",
-            ha="center",
-            va="center",
-            transform=ax_acc.transAxes,
-            color="0.4",
-        )
+        _no_accuracy(ax_acc)
     for ax in (ax_cost, ax_acc):
         _epoch_axis(ax, best)
     handles, labels = ax_cost.get_legend_handles_labels()
@@ -101,6 +93,19 @@ def plot_learning_curves(
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _no_accuracy(ax: Any) -> None:
+    """Say, in the empty panel, why there is no accuracy curve."""
+    ax.text(
+        0.5,
+        0.5,
+        "no accuracy recorded\n(regression, or no validation data)",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="0.4",
+    )
 
 
 def _epoch_axis(ax: Any, best: int | None) -> None:
