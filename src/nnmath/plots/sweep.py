@@ -1,10 +1,12 @@
 """Figures of a sweep's summary, for any grid: the speed of learning of the first hidden layer
 and the accuracy, each against the swept parameter (depth when it varies, else η, λ, width, …).
 
-The other swept parameters become panels (``init`` first) and line styles: the first one the
-colour, the second the dash, the third the marker. A parameter that leaves the measure
-unchanged (η for the speed at initialisation) draws no second, identical line; the legend,
-outside the panels, names every parameter of a line and says which were collapsed.
+The other swept parameters become line styles (the first the colour, the second the dash, the
+third the marker) and panels (``init`` when it varies with something else, or the parameter
+with the fewest values when there would be more than 8 lines). A parameter that cannot change
+the measure (η for the speed at initialisation: its runs are pooled) or leaves it unchanged
+draws no second line; the legend, outside the panels, names every parameter of a line
+(``σ = relu, η = 0.5``) and says which were collapsed.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def text(key: str, value: Any) -> str:
+def _text(key: str, value: Any) -> str:
     """``σ = relu``, ``η = 0.5``: a parameter and its value as a legend names it."""
     shown = f"{value:g}" if _is_number(value) else str(value)
     return f"{NAMES.get(key, key)} = {shown}"
@@ -183,7 +185,7 @@ def _styles(
 
 
 def _label(layout: _Layout, combo: tuple[Any, ...], metric_name: str) -> str:
-    return ", ".join(text(k, v) for k, v in zip(layout.lines, combo, strict=True)) or metric_name
+    return ", ".join(_text(k, v) for k, v in zip(layout.lines, combo, strict=True)) or metric_name
 
 
 @dataclass
@@ -269,7 +271,7 @@ def _axes(
         ax.set_xlabel(X_LABELS.get(layout.x, NAMES.get(layout.x, layout.x)))
     ax.grid(True, which="major", alpha=0.3)
     if layout.panel:
-        ax.set_title(text(layout.panel, value))
+        ax.set_title(_text(layout.panel, value))
 
 
 def _mark_diverged(
@@ -323,7 +325,7 @@ def _legend(ax: Any, handles: dict[str, Any], layout: _Layout) -> None:
 
 def _collapsed(key: str, values: list[Any], pooled: bool) -> str:
     """The legend's note on a parameter drawn as one line for all its values."""
-    shown = ", ".join(text(key, v).split(" = ")[1] for v in values)
+    shown = ", ".join(_text(key, v).split(" = ")[1] for v in values)
     why = "acts only in training: runs pooled" if pooled else "the same values"
     return f"{NAMES.get(key, key)} = {shown}:\n{why}, one line for all"
 
