@@ -229,7 +229,7 @@ def test_early_stopping_says_which_epoch_it_restored(capsys):
         (["sweep", "train", "--plot", "{file}", "--depth", "1"], "--plot"),
         (["sweep", "train", "--out", "{dir}", "--depth", "1"], "--out"),
         (["vanishing", "--plot", "{dir}"], "--plot"),
-        (["plot", "curves", "--out", "{missing}/c.png"], "--out"),
+        (["plot", "curves", "--out", "{file}/c.png"], "--out"),  # a missing folder is made
     ],
 )
 def test_other_commands_check_their_outputs_before_working(capsys, tmp_path, argv, option):

@@ -310,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from ._figures import write_training_plots
 
-        result["plots"] = [str(p) for p in write_training_plots(net, history, data, args.plot)]
+        written = write_training_plots(net, history, data, args.plot, args)
+        result["plots"] = [str(p) for p in written]
     args.result = (net, history, data, result)
     if args.json:
         emit_json(result)
