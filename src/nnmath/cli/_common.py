@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._registry import canonical_names
+from .._words import plural
 from ..activations import ACTIVATIONS, get_activation
 from ..costs import COSTS, get_cost
 from ..data import LOADERS, dataset_key
@@ -349,11 +350,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
-
-
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """``"1 seed"``, ``"2 seeds"`` (``nouns`` where the plural is not ``noun + "s"``)."""
-    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def add_debug_option(p: argparse.ArgumentParser) -> None:

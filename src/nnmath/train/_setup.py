@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._fit_checks import check_network, check_optimizer_state
+from .._words import plural
 from ..callbacks import (
     Callback,
     Checkpoint,
@@ -148,8 +149,8 @@ def _warn_other_threads(path: Any, run: Run) -> None:
     now = default_threads(min(run.mini_batch_size, run.X.shape[0]))  # the epoch's rows
     if now != before and run.start_epoch < run.epochs:
         warnings.warn(
-            f"{str(path)!r} was trained on {before} thread(s) per mini-batch, this run uses "
-            f"{now}: the resumed run will not be bit-identical to an uninterrupted one (set "
+            f"{str(path)!r} was trained on {plural(before, 'thread')} per mini-batch, this run "
+            f"uses {now}: the resumed run will not be bit-identical to an uninterrupted one (set "
             f"OPENBLAS_NUM_THREADS={before} to match it)",
             RuntimeWarning,
             stacklevel=4,
