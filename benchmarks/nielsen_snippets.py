@@ -8,7 +8,7 @@ loading included).
 
 Usage::
 
-    NNMATH_DATA=../shared/data python benchmarks/nielsen_snippets.py          # both, full
+    NNMATH_DATA=../shared/data python benchmarks/nielsen_snippets.py --runs 3 # both, full
     NNMATH_DATA=../shared/data python benchmarks/nielsen_snippets.py --quick  # 1 epoch each
 """
 
@@ -71,13 +71,17 @@ def run(code: str, pattern: str) -> tuple[float, int, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one epoch per snippet")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="runs of each snippet (unseeded, as printed)"
+    )
     args = parser.parse_args()
     epochs = 1 if args.quick else 30
     print("| snippet | epochs | best accuracy | the book | wall s | CPU s |")
     print("|---|---|---|---|---|---|")
     for name, code, pattern, book in SNIPPETS:
-        best, seen, wall, cpu = run(code.format(epochs=epochs), pattern)
-        print(f"| {name} | {seen} | {best:.2f} % | {book:.2f} % | {wall:.1f} | {cpu:.1f} |")
+        for _ in range(args.runs):
+            best, seen, wall, cpu = run(code.format(epochs=epochs), pattern)
+            print(f"| {name} | {seen} | {best:.2f} % | {book:.2f} % | {wall:.1f} | {cpu:.1f} |")
 
 
 if __name__ == "__main__":

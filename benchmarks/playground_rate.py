@@ -59,7 +59,8 @@ def measure(seconds: float, max_rate: float) -> dict[str, float]:
 
     sock, address = bind("127.0.0.1", 0)
     with Server(sock, address, max_rate=max_rate):
-        with connect(f"ws://127.0.0.1:{address.port}/ws", max_size=2**24) as ws:
+        page = f"http://127.0.0.1:{address.port}"  # the server accepts its own page only
+        with connect(f"ws://127.0.0.1:{address.port}/ws", origin=page, max_size=2**24) as ws:
             json.loads(ws.recv())  # hello
             ws.send(json.dumps({"type": "config", "config": CONFIG}))
             while json.loads(ws.recv())["type"] != "snapshot":

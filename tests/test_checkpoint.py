@@ -322,7 +322,104 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
     "state a list": (None, lambda s: "[1, 2]", "not a JSON object"),
     "base_eta text": (None, _set("base_eta", "fast"), "base_eta"),
     "hyper not numbers": (None, _set("hyper", {"lmbda": "x"}), "hyper-parameters"),
+    "second moment negative": (_set("optimizer.v_w.0", lambda a: -a - 1), None,
+                               "'optimizer.v_w.0' (a second moment, a running mean of g²) has "
+                               "negative values"),
+    "second moment infinite": (_set("optimizer.v_b.1", lambda a: a + np.inf), None,
+                               "'optimizer.v_b.1' (a second moment) contains NaN or infinite"),
+    "first moment infinite": (_set("optimizer.m_w.1", lambda a: a - np.inf), None,
+                              "'optimizer.m_w.1' (a first moment) contains"),
+    "t past the steps done": (_set("optimizer.t", lambda a: np.array(a + 1)), None,
+                                "'optimizer.t' (the step count) is 25, but the epochs done took "
+                                "24 steps"),
+    "t zero": (_set("optimizer.t", lambda a: np.array(0)), None, "(the step count) is 0"),
+    "t huge": (_set("optimizer.t", np.array(2**62)), None, f"is {2**62}, but"),
+    "gradient norms a list": (None, lambda s: s["history"]["extra"].update(gradient_norms=[1]),
+                              "extra['gradient_norms'] is not an object of the lists"),
+    "train_threads zero": (None, lambda s: s["history"]["extra"].update(train_threads=0),
+                           "extra['train_threads'] 0 is not ≥ 1"),
+    "train_path a number": (None, lambda s: s["history"]["extra"].update(train_path=5),
+                            "extra['train_path'] is not a string"),
+}  # fmt: skip
+
+
+def _track_checkpoint(tmp_path, data, **kw):
+    X, y, Xv, yv = data
+    path = tmp_path / "tracked.safetensors"
+    make_net().fit(X, y, epochs=2, mini_batch_size=7, seed=11, validation_data=(Xv, yv),
+                   checkpoint=path, track_gradients=True, **kw)  # fmt: skip
+    return path
+
+
+def _refused_untouched(path, data, words, **kw):
+    """Resuming from ``path`` is refused with ``words`` and the network keeps every weight."""
+    X, y, Xv, yv = data
+    net = make_net()
+    before = [a.copy() for a in net.weights + net.biases]
+    with pytest.raises(ModelFileError, match=re.escape(words)) as info:
+        net.fit(X, y, epochs=4, mini_batch_size=7, seed=11, validation_data=(Xv, yv),
+                resume=path, **kw)  # fmt: skip
+    assert repr(str(path)) in str(info.value)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights + net.biases, before))
+
+
+GRADIENT_NORMS = {  # a change of the tracker's record -> the words of the refusal
+    "a list": (lambda rec: [1, 2], "is not an object of the lists"),
+    "steps as text": (lambda rec: {**rec, "step": ["1"] * 3}, "['step'] holds"),
+    "a record short": (lambda rec: {**rec, "epoch": [0, 1]}, "holds lists of different lengths"),
+    "an epoch ahead": (lambda rec: {**rec, "epoch": [0, 1, 9]}, "['epoch'] holds values outside"),
+    "norms of 3 layers": (lambda rec: {**rec, "nabla_b": [[1.0] * 3] * 3}, "['nabla_b'] is not"),
 }
+
+
+@pytest.mark.parametrize("case", GRADIENT_NORMS)
+def test_a_malformed_gradient_record_is_refused_before_the_weights_change(tmp_path, data, case):
+    """It used to crash track_gradients=True with a bare TypeError after the weights were
+    replaced."""
+    change, words = GRADIENT_NORMS[case]
+    path = _track_checkpoint(tmp_path, data)
+    bad = tmp_path / "bad.safetensors"
+
+    def edit(state):
+        extra = state["history"]["extra"]
+        extra["gradient_norms"] = change(extra["gradient_norms"])
+
+    _rewrite(path, bad, change_state=edit)
+    _refused_untouched(bad, data, f"the history's extra['gradient_norms'] {words}",
+                       track_gradients=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "opt, name, change, words",
+    [
+        ({"optimizer": "adam", "eta": 0.01}, "v_w.0", lambda a: a - 1.0,
+         "(a second moment, a running mean of g²) has negative values"),
+        ({"optimizer": "rmsprop", "eta": 0.01}, "v_b.1", lambda a: a - 1.0,
+         "(a second moment, a running mean of g²) has negative values"),
+        ({"optimizer": "rmsprop", "eta": 0.01}, "v_w.1", lambda a: a + np.inf,
+         "(a second moment) contains NaN or infinite values"),
+        ({"optimizer": "sgd", "eta": 0.1, "momentum": 0.9}, "velocity_w.0",
+         lambda a: a * np.inf, "(a velocity) contains NaN or infinite values"),
+        ({"optimizer": "adam", "eta": 0.01}, "t", lambda a: np.array(a + 7),
+         "(the step count) is 23, but the epochs done took 16 steps"),
+    ],
+)  # fmt: skip
+def test_optimizer_state_no_run_gives_is_refused_before_the_weights_change(
+    tmp_path, data, opt, name, change, words
+):
+    """A negative second moment is an edited file, not a diverged run: the hint says so."""
+    path = _track_checkpoint(tmp_path, data, **opt)
+    bad = tmp_path / "bad.safetensors"
+    _rewrite(path, bad, change_tensors=_set(f"optimizer.{name}", change))
+    _refused_untouched(bad, data, f"tensor 'optimizer.{name}' {words}", **opt)
+    if "negative" in words:
+        with pytest.raises(ModelFileError, match="no run gives: the file was edited") as info:
+            make_net().fit(*data[:2], epochs=4, mini_batch_size=7, seed=11,
+                           validation_data=data[2:], resume=bad, **opt)  # fmt: skip
+        assert "diverged" not in str(info.value)
+    # the file it was edited from resumes
+    make_net().fit(*data[:2], epochs=4, mini_batch_size=7, seed=11, validation_data=data[2:],
+                   resume=path, track_gradients=True, **opt)  # fmt: skip
 
 
 def test_the_fields_restore_checks_are_the_historys():

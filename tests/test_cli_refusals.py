@@ -178,7 +178,7 @@ def test_a_run_that_learns_nothing_says_so_with_a_hint(capsys):
     # η = 1e6 blows the weights up (no NaN): a divergence, one line naming η
     code, out, err = run_cli(capsys, "train", "--eta", "1e6", "--epochs", "3", "--json")
     assert code == 2 and "training diverged in epoch 1: the weights exploded" in err
-    assert "eta (now 1000000.0)" in err and len(err.strip().splitlines()) == 1
+    assert "eta (now 1e+06)" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_prints_the_command_that_resumes(capsys, tmp_path, monkeypatch):
@@ -229,7 +229,7 @@ def test_early_stopping_says_which_epoch_it_restored(capsys):
         (["sweep", "train", "--plot", "{file}", "--depth", "1"], "--plot"),
         (["sweep", "train", "--out", "{dir}", "--depth", "1"], "--out"),
         (["vanishing", "--plot", "{dir}"], "--plot"),
-        (["plot", "curves", "--out", "{missing}/c.png"], "--out"),
+        (["plot", "curves", "--out", "{file}/c.png"], "--out"),  # a missing folder is made
     ],
 )
 def test_other_commands_check_their_outputs_before_working(capsys, tmp_path, argv, option):
@@ -238,3 +238,12 @@ def test_other_commands_check_their_outputs_before_working(capsys, tmp_path, arg
     argv = [a.format(**paths) for a in argv]
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and f"error: {option} " in err and len(err.splitlines()) == 1
+
+
+def test_predict_of_an_onnx_file_names_the_format_and_the_reader(capsys, tmp_path):
+    pytest.importorskip("onnx", reason="writes an ONNX file")
+    path = nnmath.to_onnx(nnmath.Network([64, 10], seed=0), tmp_path / "model.onnx")
+    code, out, err = run_cli(capsys, "predict", str(path))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "this is an ONNX model" in err and "nnmath.from_onnx" in err
+    assert "header length" not in err

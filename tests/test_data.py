@@ -167,7 +167,7 @@ def _idx_header(code: int, dims: list[int]) -> bytes:
 @pytest.mark.parametrize(
     "dims, words",
     [
-        ([2**32 - 1] * 4, "more than the 17179869184 bytes"),  # the product overflows int64
+        ([2**32 - 1] * 4, "more than the 16.0 GiB nnmath reads"),  # the product overflows int64
         ([1] * 255, "declares 255 dimensions; arrays have at most 64"),
         ([70000, 28, 28, 28, 28], "more than the"),  # 43 GB: absurd
     ],
@@ -178,6 +178,17 @@ def test_idx_absurd_headers_are_data_errors(tmp_path, dims, words):
     with pytest.raises(DataError, match=re.escape(words)) as info:
         read_idx(path)
     assert str(path) in str(info.value)
+
+
+def test_an_empty_shape_whose_other_dimensions_overflow_is_a_data_error(tmp_path):
+    """(0, 2**31 + 1, 2**32 - 1) declares 0 bytes, but NumPy refuses the shape with a bare
+    "array is too big" ValueError (found by the fuzzer of declared sizes)."""
+    path = tmp_path / "empty-idx"
+    path.write_bytes(_idx_header(0x08, [0, 2**31 + 1, 2**32 - 1]))
+    with pytest.raises(DataError, match="multiply past what NumPy can index"):
+        read_idx(path)
+    path.write_bytes(_idx_header(0x08, [0, 2**16, 2**16]))
+    assert read_idx(path).shape == (0, 2**16, 2**16)
 
 
 BOMB_PEAK = """
@@ -215,6 +226,61 @@ def test_idx_declaring_more_than_its_gzip_can_hold(tmp_path):
     path.write_bytes(gzip.compress(_idx_header(0x08, [60000, 200, 200])))  # 2.4 GB in 60 bytes
     with pytest.raises(DataError, match="more than a .*-byte gzip file can hold"):
         read_idx(path)
+
+
+UNDER_A_LIMIT = """
+import resource, sys
+from nnmath.data import DataError, load_idx_folder
+vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + 2 * 2**30, resource.RLIM_INFINITY))
+try:
+    load_idx_folder(sys.argv[1])
+except (DataError, MemoryError) as exc:
+    print(type(exc).__name__, exc)
+# VmHWM: this process's peak (ru_maxrss keeps the parent's peak across exec)
+print("peak", next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+"""
+
+
+def _gzip_of_a_gib(header: bytes) -> bytes:
+    """About 1 MB of gzip that truly inflates to ``header`` and then 1 GiB of zeros."""
+    member = gzip.compress(bytes(1 << 20), compresslevel=9)  # 1 MiB of zeros in ~1 kB
+    return gzip.compress(header) + member * 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmSize from /proc")
+def test_a_folder_declaring_more_than_memory_holds_is_refused_before_reading(tmp_path):
+    """1 MB of gzip declaring (and holding) 1 GiB of pixels, 5 GiB as uint8 and float32, with
+    2 GiB of address space left: a DataError naming the size before anything is inflated,
+    where the loader used to read the GiB, then fail converting it with a MemoryError."""
+    folder = tiny_idx_folder(tmp_path / "d")
+    images = folder / "train-images-idx3-ubyte.gz"
+    images.write_bytes(_gzip_of_a_gib(_idx_header(0x08, [1024, 1024, 1024])))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(1024, dtype=np.uint8) % 10)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((1, 1024, 1024), dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(1, dtype=np.uint8))
+    assert images.stat().st_size < 1_100_000
+    proc = subprocess.run([sys.executable, "-c", UNDER_A_LIMIT, str(folder)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.stdout.startswith(f"DataError {folder}: the headers declare "), proc.stdout
+    assert "(1024, 1024, 1024)" in proc.stdout and "5.0 GiB, more than the" in proc.stdout
+    assert "of memory available" in proc.stdout
+    assert int(proc.stdout.split("peak")[1]) * 1024 < 2**28  # nothing of the GiB was inflated
+
+
+def test_declared_sizes_count_what_the_data_becomes(tmp_path):
+    """MAX_IDX_BYTES bounds the loaded data set: pixels as read and as float32."""
+    folder = tiny_idx_folder(tmp_path / "d")
+    # 3.5 GiB of uint8 pixels: 17.5 GiB loaded, above the 16 GiB bound (read alone, it is not)
+    header = _idx_header(0x08, [3584, 1024, 1024])
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header) + bytes(4 << 20))
+    loaded = r"as float32 pixels and int64 labels: 17\.5 GiB, more than the 16\.0 GiB nnmath"
+    with pytest.raises(DataError, match=loaded):
+        load_idx_folder(folder)
+    alone = r"declares shape \(20, 4, 3\) of uint8: 240 bytes, more than the 100 bytes nnmath"
+    with pytest.raises(DataError, match=alone):
+        read_idx(folder / "t10k-images-idx3-ubyte.gz", max_bytes=100)
+    assert read_idx(folder / "t10k-labels-idx1-ubyte.gz", max_bytes=20).shape == (20,)
 
 
 def test_idx_special_files_are_refused(tmp_path):

@@ -83,7 +83,10 @@ def test_network_table_and_diagram():
     assert [int(g.get("data-size")) for g in groups] == [784, 30, 10]
     # more than 8 units: 7 circles and a ⋮; the size is written under the column
     assert [len(list(g.iter(f"{SVG}circle"))) for g in groups] == [7, 7, 7]
-    assert "a^1: 784" in "".join(groups[0].itertext())
+    assert "a1: 784" in "".join(groups[0].itertext())  # a¹, a raised tspan, never a raw ^
+    (sup,) = [t for t in groups[0].iter(f"{SVG}tspan") if t.get("baseline-shift") == "super"]
+    assert sup.text == "1"
+    assert "^" not in ET.tostring(root, encoding="unicode")
     small = parse(bundle(nm.Network([2, 3, 1], seed=0))["text/html"])
     circles = [len(list(g.iter(f"{SVG}circle"))) for g in small.iter(f"{SVG}g")]
     assert circles == [2, 3, 1]
@@ -305,3 +308,30 @@ def test_sweep_summary_table():
     )
     assert shown[1][0] == "<sigmoid>" and "&lt;sigmoid&gt;" in data["text/html"]
     assert "| activation | n | diverged |" in data["text/markdown"]
+
+
+def test_chart_titles_and_captions_set_superscripts_and_matrices_have_brackets() -> None:
+    from nnmath.display import line_chart
+    from nnmath.display._html import STYLE, table_html
+
+    svg = ET.fromstring(line_chart({"layer 2": [0.1, 0.2]}, "speed ‖∂C/∂b^l‖", log=True))
+    (title,) = [t for t in svg.iter(f"{SVG}text") if "speed" in "".join(t.itertext())]
+    assert "".join(title.itertext()) == "speed ‖∂C/∂bl‖"  # b with a raised l, no raw ^
+    assert [t.get("baseline-shift") for t in title.iter(f"{SVG}tspan")] == ["super"]
+    html = table_html(["W^l"], [[1]], caption="a^l = σ(W^l a^{l−1} + b^l)")
+    assert "<caption>a<sup>l</sup> = σ(W<sup>l</sup> a<sup>l−1</sup>" in html
+    # a matrix is drawn in brackets [ ] (four short ends), not bars | | (a determinant), and
+    # its caption stays on one line
+    rule = STYLE.split("table.nnmath-matrix{")[1].split("}")[0]
+    assert rule.count("no-repeat") == 4 and "top left" in rule and "bottom right" in rule
+    assert "white-space:nowrap" in STYLE.split(".nnmath caption{")[1].split("}")[0]
+
+
+def test_trace_html_has_no_raw_caret() -> None:
+    from nnmath.display import trace_html
+
+    net = nm.Network([3, 2, 2], seed=0)
+    t = trace(net, np.array([0.1, 0.5, -0.2]), np.array([0.0, 1.0]))
+    text = "".join(parse(trace_html(t)).itertext())
+    assert "(a1 has 3 entries)" in text  # a¹ as <sup>, as in every equation's label
+    assert "^" not in text

@@ -609,3 +609,193 @@ def test_the_compiled_epoch_itself_refuses_an_undersized_buffer() -> None:
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert "refused: the compiled epoch refused" in proc.stdout
+
+
+def _run_script(script: str, timeout: int = 120):
+    """``script`` in a fresh interpreter (a write into freed or read-only memory kills that
+    process, not the test run); its completed process."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout
+    )
+
+
+READ_ONLY = """
+import tempfile, numpy as np
+from nnmath.fast import epoch_runner
+from nnmath.network import Network
+from nnmath.optim import SGD, Adam
+folder = tempfile.mkdtemp()
+X = np.random.default_rng(0).random((40, 12)); y = np.arange(40) % 4
+def read_only(W, how):
+    if how == "flag":
+        W = W.copy(); W.flags.writeable = False; return W, None
+    if how == "bytes":
+        raw = W.tobytes(); return np.frombuffer(raw, W.dtype).reshape(W.shape), raw
+    np.save(f"{folder}/w.npy", W)
+    W = np.load(f"{folder}/w.npy", mmap_mode="r")  # mapped read-only: a write is a SIGSEGV
+    return (W.view(np.ndarray) if how == "view" else W), None
+for how in ("flag", "bytes", "mmap", "view"):
+    for where in ("weights", "biases", "state"):
+        net = Network([12, 5, 4], seed=0, dtype="float64")
+        opt = Adam(0.01)
+        runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+        runner.run_epoch(np.arange(40))
+        lists = {"weights": net.weights, "biases": net.biases, "state": opt.state["m_w"]}
+        lists[where][1], raw = read_only(lists[where][1], how)
+        before = lists[where][1].copy()
+        try:
+            runner.run_epoch(np.arange(40))
+            print("trained", how, where)
+        except ValueError as exc:
+            assert "read-only" in str(exc), exc
+            print("refused", how, where)
+        assert np.array_equal(lists[where][1], before), (how, where)
+        assert raw is None or raw == before.tobytes(), (how, where)
+"""
+
+
+@needs_c
+def test_the_compiled_epoch_never_writes_into_a_read_only_array() -> None:
+    """A parameter or state tensor replaced by a read-only one (``writeable = False``, an
+    array over ``bytes``, a read-only memory map or a plain view of one) is refused before the
+    C epoch writes into it, and its data stay as they were; in a subprocess, since such a
+    write is a SIGSEGV (the map) or silently changed immutable ``bytes``."""
+    proc = _run_script(READ_ONLY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("refused") == 12, proc.stdout
+
+
+SHORT_ARRAYS = """
+import numpy as np
+from nnmath.fast import EpochRunner, epoch_runner
+from nnmath.network import Network
+from nnmath.optim import SGD
+EpochRunner._check_arrays = lambda self, lists: None  # only the C epoch's own check is left
+X = np.random.default_rng(0).random((40, 12)); y = np.arange(40) % 4
+def spoil(runner, name, value):
+    runner._arrays[name] = value
+    setattr(runner._c_epoch, name, value.ctypes.data)
+cases = {
+    "codes": lambda r: spoil(r, "codes", np.array([0], np.int64)),
+    "alphas": lambda r: spoil(r, "alphas", np.array([0.0])),
+    "drop_scale": lambda r: spoil(r, "drop_scale", np.array([2.0])),
+    "drop_thresh": lambda r: r._arrays["drop_thresh"].__setitem__(0, 2**33),
+    "threads": lambda r: setattr(r, "threads", 65),
+}
+for name, spoil_it in cases.items():
+    net = Network([12, 5, 3, 4], seed=0, dtype="float64", dropout=0.5)
+    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5)
+    spoil_it(runner)
+    try:
+        runner.run_epoch(np.arange(40), dropout_key=1)
+        print("trained", name)
+    except ValueError as exc:
+        print("refused", name, exc)
+"""
+
+
+@needs_c
+def test_the_compiled_epoch_itself_refuses_a_short_per_layer_array() -> None:
+    """The C epoch is given the length of every array (kernel ids, α, dropout entries, ...)
+    and refuses a mismatch, and a value that would index out of range (a dropout threshold
+    of p ≥ 1, threads above 64), even with the Python checks taken away."""
+    proc = _run_script(SHORT_ARRAYS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["refused"] * 5, proc.stdout
+
+
+REPLACED = """
+import threading, time, numpy as np
+import nnmath as nm
+X = np.random.default_rng(0).random((1000, 784)).astype(np.float32); y = np.arange(1000) % 10
+net = nm.Network([784, 100, 10], seed=0)
+done = threading.Event()
+def replace():
+    while not done.is_set():  # W[0] is 313 kB: freed, its pages go back to the system
+        net.weights[0] = np.array(net.weights[0])
+        net.biases = [b.copy() for b in net.biases]
+        time.sleep(0.001)
+thread = threading.Thread(target=replace)
+thread.start()
+try:
+    history = net.fit(X, y, epochs=3, mini_batch_size=10, eta=0.1, optimizer="adam")
+finally:
+    done.set(); thread.join()
+print("trained", history.extra["train_path"], np.isfinite(net.weights[0]).all())
+"""
+
+
+@needs_c
+def test_weights_replaced_by_another_thread_while_the_epoch_runs_stay_alive() -> None:
+    """The C epoch writes into the arrays it was given until it returns: another thread that
+    replaces ``net.weights[0]`` meanwhile leaves them alive (fit holds them), never a write
+    into freed memory; in a subprocess, where such a write is a crash."""
+    proc = _run_script(REPLACED, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "trained c True" in proc.stdout, proc.stdout
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_mini_batch_larger_than_the_set_is_one_mini_batch_of_the_set(dtype: str) -> None:
+    """``mini_batch_size`` above the rows trains one mini-batch of all of them, as the
+    reference loop does, instead of buffers for 10^12 rows (a MemoryError)."""
+    X, y = _data(60)
+    nets = [Network([12, 7, 4], seed=0, dtype=dtype) for _ in range(3)]
+    for net, (B, fast) in zip(nets, [(10**12, True), (60, True), (10**12, False)]):
+        history = net.fit(X, y, epochs=3, mini_batch_size=B, eta=0.5, seed=1, fast=fast)
+        assert history.extra["train_path"] == ("c" if fast else "reference")
+    for W_big, W_60, W_ref in zip(nets[0].weights, nets[1].weights, nets[2].weights):
+        assert np.array_equal(W_big, W_60)
+        tol = 1e-12 if dtype == "float64" else 1e-5
+        np.testing.assert_allclose(W_big, W_ref, rtol=tol, atol=tol)
+
+
+@needs_c
+def test_estimator_and_sweep_take_a_batch_size_above_the_rows(tmp_path) -> None:
+    from nnmath.estimator import NNMathClassifier
+    from nnmath.sweep import load_sweep, run_sweep
+
+    X, y = _data(60)
+    clf = NNMathClassifier(hidden_layer_sizes=(7,), batch_size=10**12, epochs=2, random_state=0)
+    assert clf.fit(X, y).score(X, y) >= 0
+    spec = tmp_path / "sweep.toml"  # a sweep file, as `nnmath sweep` reads it
+    grid = "[grid]\nmini_batch_size = [1000000000000]\nepochs = [1]\n"
+    spec.write_text('measure = "train"\nsubset = 60\n' + grid)
+    result = run_sweep(load_sweep(spec), tmp_path / "r.csv", n_jobs=1)
+    assert [row["mini_batch_size"] for row in result.rows] == [10**12]
+
+
+def _fit_two(seeds: tuple[int, int], B: int, threaded: bool) -> list[list[np.ndarray]]:
+    """Two networks fitted one after the other, or at once in two threads: their weights."""
+    import threading
+
+    X, y = _data(600)
+    nets = [Network([12, 30, 4], seed=s, activation="relu") for s in seeds]
+
+    def fit(k: int) -> None:
+        nets[k].fit(X, y, epochs=3, mini_batch_size=B, eta=0.01, seed=k, optimizer="adam")
+
+    if threaded:
+        threads = [threading.Thread(target=fit, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        for k in range(2):
+            fit(k)
+    return [[W.copy() for W in net.weights] for net in nets]
+
+
+@needs_c
+@pytest.mark.parametrize("B", [10, 128])
+def test_two_threads_fitting_two_networks_match_serial_runs(B: int) -> None:
+    """Each fit holds its own buffers and claim: two networks trained at once in two threads
+    end bit for bit as when trained one after the other (batch 128: threaded epochs)."""
+    serial, threaded = _fit_two((1, 2), B, False), _fit_two((1, 2), B, True)
+    for a, b in zip(serial, threaded):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -202,12 +203,34 @@ def test_torch_save_zip_and_npy_are_refused(tmp_path):
     z = tmp_path / "model.pt"
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    with pytest.raises(ModelFileError, match=r"a PyTorch file \(torch.save\).*nnmath.from_torch"):
+        nm.load(z)
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("model.keras/config.json", b"{}")
     with pytest.raises(ModelFileError, match="zip archive"):
         nm.load(z)
     npy = tmp_path / "w.npy"
     np.save(npy, np.ones(3))
     with pytest.raises(ModelFileError, match="NumPy"):
         nm.load(npy)
+
+
+def test_an_onnx_file_or_npz_archive_is_named_with_the_reader_to_use(tmp_path):
+    """nm.load("model.onnx") said "the header length field says 7020388812967774472 bytes"."""
+    pytest.importorskip("onnx", reason="writes an ONNX file")
+    net = make_net()
+    path = nm.to_onnx(net, tmp_path / "model.onnx")
+    words = "this is an ONNX model, not a safetensors file: read it with nnmath.from_onnx"
+    for name in ("model.onnx", "model.bin"):  # by its bytes, whatever its name
+        path = path.rename(tmp_path / name)
+        with pytest.raises(ModelFileError, match=re.escape(words)) as info:
+            nm.load(path)
+        assert "header length" not in str(info.value)
+    np.savez(tmp_path / "w.npz", W=np.ones(3))
+    with pytest.raises(ModelFileError, match=r"a NumPy \.npz archive.*net\.set_parameters"):
+        nm.load(tmp_path / "w.npz")
+    saved = nm.save(net, tmp_path / "really-safetensors.onnx")  # a name alone decides nothing
+    assert nm.load(saved).config() == net.config()
 
 
 def test_garbage_and_wrong_header_length(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -131,3 +132,71 @@ def test_cli_export(tmp_path, capsys):
     np.testing.assert_allclose(_run(out, X), net.feedforward(X), rtol=1e-5, atol=1e-5)
     assert main(["export", str(tmp_path / "missing.safetensors"), str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _saved(model, path):
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _with_tensor(model, name, change):
+    for t in model.graph.initializer:
+        if t.name == name:
+            t.CopyFrom(onnx.numpy_helper.from_array(change(onnx.numpy_helper.to_array(t)), name))
+    return model
+
+
+@pytest.mark.parametrize("name", ["0.weight", "2.bias"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_from_onnx_refuses_non_finite_weights_as_load_does(tmp_path, name, bad):
+    model = nm.io.onnx.onnx_model(nm.Network([3, 4, 2], seed=0))
+    path = _saved(_with_tensor(model, name, lambda a: np.full_like(a, bad)), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=rf"^{path}: tensor '{name}' contains NaN or infinite"):
+        nm.from_onnx(path)
+
+
+def test_from_onnx_refuses_a_non_finite_activation_parameter(tmp_path):
+    model = nm.io.onnx.onnx_model(nm.Network([3, 2], activation="leaky_relu", seed=0))
+    model.graph.node[1].attribute[0].f = float("nan")
+    with pytest.raises(ValueError, match=r"leaky_relu's parameters \{'alpha': nan\} are not"):
+        nm.from_onnx(_saved(model, tmp_path / "m.onnx"))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[1, 2]", "its nnmath.config metadata is not a JSON object"),
+        ('"cost"', "its nnmath.config metadata is not a JSON object"),
+        ("{cost: 1", "its nnmath.config metadata is not valid JSON"),
+        ('{"cost": 5}', "names the cost 5, which nnmath does not know"),
+        ('{"cost": ["quadratic"]}', "names the cost ['quadratic']"),
+        ('{"cost": "hinge"}', "names the cost 'hinge'"),
+        ('{"init": {"a": 1}}', "names the init {'a': 1}"),
+    ],
+)
+def test_from_onnx_refuses_malformed_metadata_with_a_value_error_naming_the_file(
+    tmp_path, text, words
+):
+    """It used to raise AttributeError ('list' object has no attribute 'get') or TypeError."""
+    model = nm.io.onnx.onnx_model(nm.Network([3, 2], seed=0))
+    onnx.helper.set_model_props(model, {"nnmath.config": text})
+    path = _saved(model, tmp_path / "m.onnx")
+    with pytest.raises(ValueError) as info:
+        nm.from_onnx(path)
+    assert type(info.value) is ValueError and str(info.value).startswith(f"{path}: ")
+    assert words in str(info.value)
+    assert nm.from_onnx(path, cost="quadratic", init="normal").sizes == [3, 2]  # not read
+
+
+def test_an_opset_above_the_installed_onnx_is_refused(tmp_path, capsys):
+    newest = onnx.defs.onnx_opset_version()
+    words = f"opset {newest + 1}: the installed onnx {onnx.__version__} knows opsets up to {newest}"
+    with pytest.raises(ValueError, match=re.escape(words)):
+        nm.to_onnx(nm.Network([2, 1]), tmp_path / "m.onnx", opset=newest + 1)
+    assert not (tmp_path / "m.onnx").exists()
+    nm.Network([2, 1]).save(tmp_path / "m.safetensors")
+    argv = ["export", str(tmp_path / "m.safetensors"), str(tmp_path / "m.onnx")]
+    assert main([*argv, "--opset", str(newest + 1)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1
+    assert main([*argv, "--opset", str(newest), "--quiet"]) == 0

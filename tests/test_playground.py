@@ -30,10 +30,12 @@ from nnmath.playground.export import has_onnx  # noqa: E402
 from nnmath.playground.serve import bind, is_loopback  # noqa: E402
 from nnmath.playground.server import ASSETS, create_app  # noqa: E402
 from nnmath.playground.session import build_network, fit_options  # noqa: E402
-from nnmath.playground.snapshot import GRID, Grid  # noqa: E402
-from nnmath.playground.toy import make_toy  # noqa: E402
+from nnmath.playground.snapshot import GRID, Grid, network_inputs  # noqa: E402
+from nnmath.playground.toy import REGRESSION_DATASETS, make_toy  # noqa: E402
 from nnmath.playground.upload import parse_csv  # noqa: E402
 
+PORT = 8765  # the test client's server is a name only: Host and Origin must name it
+PAGE = f"http://127.0.0.1:{PORT}"
 SMALL = {"data": "moons", "points": 120, "layers": [5, 4], "activations": ["tanh", "sigmoid"]}
 
 
@@ -47,16 +49,33 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+class Page(TestClient):
+    """Starlette's test client as the playground's own page: its requests name the server in
+    ``Host`` and come from the page's ``Origin``, as a browser's do."""
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(app, base_url=PAGE, headers={"origin": PAGE}, **kwargs)
+
+    def websocket_connect(self, url: str, *args, **kwargs):
+        return super().websocket_connect(f"ws://127.0.0.1:{PORT}{url}", *args, **kwargs)
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app()) as c:
+    with Page(create_app(port=PORT)) as c:
         yield c
 
 
+DRAWN = '{"type":"drawn"}'  # the page's ack of a drawn snapshot, as its JSON.stringify writes it
+
+
 def until(ws, kind: str, mode: str | None = None, limit: int = 10_000) -> dict:
-    """The next message of type ``kind`` (and snapshot ``mode``), skipping the others."""
+    """The next message of type ``kind`` (and snapshot ``mode``), skipping the others; every
+    snapshot read is acknowledged as drawn, as the page does."""
     for _ in range(limit):
         msg = ws.receive_json()
+        if msg["type"] == "snapshot":
+            ws.send_text(DRAWN)
         if msg["type"] == kind and (mode is None or msg.get("mode") == mode):
             return msg
     raise AssertionError(f"no {kind} message")
@@ -78,9 +97,10 @@ def reference(config: dict, epochs: int, **changes):
     """The same run by ``Network.fit`` alone: the network and its History."""
     c = parse_config(config)
     data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
-    net = build_network(c, data.n_classes)
-    options = {**fit_options(c, data), **changes}
-    return net, net.fit(data.X_train, data.y_train, epochs=epochs, **options), data
+    net = build_network(c, data.n_outputs)
+    inputs = network_inputs(data, c.features)
+    options = {**fit_options(c, data, inputs), **changes}
+    return net, net.fit(inputs[0], data.y_train, epochs=epochs, **options), data
 
 
 # ------------------------------------------------------------------ parts
@@ -101,7 +121,8 @@ def test_options_come_from_the_registries(client):
     opts = client.get("/api/options").json()
     assert opts["activations"] == canonical_names(ACTIVATIONS)  # softmax too; no aliases
     assert "softmax" in opts["activations"] and "swish" not in opts["activations"]
-    assert opts["costs"] == sorted(COSTS) and opts["datasets"][:-1] == list(TOY_DATASETS)
+    assert opts["costs"] == sorted(COSTS)
+    assert opts["datasets"] == [*TOY_DATASETS, "upload", *REGRESSION_DATASETS]
     assert opts["limits"]["hidden_layers"] == 8 and opts["limits"]["units"] == 64
     assert opts["defaults"] == Config().to_dict()
 
@@ -188,13 +209,13 @@ def test_page_and_assets_ship_in_the_package(client):
 
 
 def test_token_is_required_when_set():
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         assert c.get("/").status_code == 403
         assert c.get("/api/options").status_code == 403
         assert c.get("/?token=wrong").status_code == 403
         assert c.get("/?token=s3cret").status_code == 200  # sets the cookie
         assert c.get("/api/options").status_code == 200
-    with TestClient(create_app(token="s3cret")) as c:
+    with Page(create_app(port=PORT, token="s3cret")) as c:
         with pytest.raises(WebSocketDisconnect):  # the handshake is refused
             with c.websocket_connect("/ws") as ws:
                 ws.receive_json()
@@ -234,7 +255,7 @@ def test_regions_and_unit_maps_are_the_networks_forward_pass(client):
         ws.send_json({"type": "epoch"})
         snap = until(ws, "snapshot", "paused")
     net, _, data = reference(SMALL, epochs=1)
-    grid = Grid(data.bounds())
+    grid = Grid(data.bounds(), ["x1", "x2"])
     _, activations = net.forward(net._inputs(grid.points).T)
     cls = np.frombuffer(base64.b64decode(snap["regions"]["cls"]), dtype=np.uint8)
     assert cls.size == GRID * GRID
@@ -401,6 +422,20 @@ def test_a_stopped_run_says_why_and_its_worker_ends_with_the_tab(
     assert raised == []  # the worker returned; no exception escaped its thread
 
 
+def test_commands_waiting_for_a_worker_are_limited():
+    """A worker that falls behind (here: not started) gets at most Limits.pending_commands
+    commands; the next is refused with a message, not queued."""
+    from nnmath.playground.session import Session
+
+    playground = create_app(port=PORT).state.playground
+    session = Session(lambda msg, droppable: None, lambda: True)
+    for _ in range(LIMITS.pending_commands):
+        playground.queue(session, "pause")
+    with pytest.raises(ConfigError, match=f"the run has {LIMITS.pending_commands} commands"):
+        playground.queue(session, "pause")
+    assert session.commands.qsize() == LIMITS.pending_commands
+
+
 def test_the_number_of_sessions_is_limited(client):
     opened = [client.websocket_connect("/ws") for _ in range(LIMITS.sessions)]
     sockets = [o.__enter__() for o in opened]
@@ -428,7 +463,7 @@ def test_the_command_serves_the_page_until_interrupted():
     src = Path(__file__).resolve().parents[1] / "src"
     env = {**os.environ, "PYTHONPATH": str(src)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nnmath", "playground", "--no-browser"],
+        [sys.executable, "-m", "nnmath", "playground", "--no-browser", "--allowed-host", "pg.test"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -445,6 +480,10 @@ def test_the_command_serves_the_page_until_interrupted():
             except httpx.TransportError:
                 time.sleep(0.05)
         assert page.status_code == 200 and "nnmath playground" in page.text
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        named = httpx.get(url, headers={"host": f"pg.test:{port}"}, timeout=10)
+        rebound = httpx.get(url, headers={"host": f"evil.example:{port}"}, timeout=10)
+        assert named.status_code == 200 and rebound.status_code == 403  # --allowed-host only
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)

@@ -166,8 +166,9 @@ def test_learning_curves_plot_the_history(tmp_path):
     acc = ax_acc.get_lines()
     np.testing.assert_allclose(acc[0].get_ydata(), np.array(h.training_accuracy) * 100)
     np.testing.assert_allclose(acc[1].get_ydata(), np.array(h.validation_accuracy) * 100)
-    labels = [t.get_text() for t in ax_acc.get_legend().get_texts()]
-    assert labels[:2] == ["training", "validation"]
+    (legend,) = fig.legends  # one legend for both panels, under them
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:2] == ["training", "validation (after the epoch)"]
     assert "best validation epoch (4)" in labels
     assert png_size(path) == (440, 180)  # (11, 4.5) inches at 40 dpi
 
@@ -178,6 +179,15 @@ def test_learning_curves_from_a_real_fit():
     h = net.fit(*data.train, epochs=2, eta=0.5, validation_data=data.validation, seed=0)
     fig = plots.plot_learning_curves(h)
     assert len(fig.axes[1].get_lines()) >= 1  # validation accuracy only (no training acc.)
+    # a student reads 40 % against 82 % at epoch 1 as a bug: the legend says what each is
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == [
+        "training (mean over the epoch's mini-batches)",
+        "validation (after the epoch)",
+    ]
+    h = net.fit(*data.train, epochs=1, validation_data=data.validation, monitor="full")
+    labels = [t.get_text() for t in plots.plot_learning_curves(h).legends[0].get_texts()]
+    assert labels[0] == "training (after the epoch)"
 
 
 def test_learning_curves_need_an_epoch():
@@ -382,8 +392,8 @@ def test_sweep_accuracy_leaves_diverged_runs_out_and_says_how_many(monkeypatch, 
     np.testing.assert_allclose(line.get_ydata(), [86.5, 81.5, expected_deep])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "shaded: ± 1 standard deviation over seeds" in legend
-    assert "runs that diverged (left out of the mean)" in legend
-    assert any(t.get_text() == "3/4 diverged" for t in ax.texts)
+    assert "runs that diverged (k/n at that depth), left out of the mean" in legend
+    assert any(t.get_text() == "3/4" for t in ax.texts)
     assert _text_inside_figure(fig) == []
     # without the rows the means hold the diverged runs: the point is marked as such
     sweep_plots.plot_accuracy_vs_depth(summary, tmp_path / "b.png")
@@ -391,7 +401,9 @@ def test_sweep_accuracy_leaves_diverged_runs_out_and_says_how_many(monkeypatch, 
     assert ax.get_lines()[0].get_ydata()[2] == pytest.approx(
         100 * summary[2]["validation_accuracy_mean"]
     )
-    assert any(t.get_text() == "3/4 diverged (in the mean)" for t in ax.texts)
+    assert any(t.get_text() == "3/4" for t in ax.texts)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "runs that diverged (k/n at that depth), still in the mean" in legend
 
 
 def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatch, tmp_path):
@@ -411,7 +423,7 @@ def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatc
     }
     vanishing_plots.plot_speeds([result], tmp_path / "v.png")
     ax = figures[0].axes[0]
-    assert "‖∂C/∂b$^l$‖" in ax.get_ylabel() and "b^l" not in ax.get_ylabel().replace("$^l$", "")
+    assert ax.get_ylabel() == r"speed of learning $\|\partial C/\partial b^l\|$"  # mathtext
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "shaded: min–max over seeds" in legend
     figures = _capture(monkeypatch, sweep_plots)
@@ -420,4 +432,70 @@ def test_speed_figures_write_a_real_superscript_and_label_their_bands(monkeypatc
         for d in (1, 2)
     ]
     sweep_plots.plot_speed_vs_depth(summary, tmp_path / "s.png")
-    assert "b$^{2}$" in figures[0].axes[0].get_ylabel()
+    assert r"$\|\partial C/\partial b^{2}\|$" in figures[0].axes[0].get_ylabel()
+
+
+def _grid_rows(etas, activations, seeds=3):
+    """Rows of a vanishing sweep over η × σ: the speed at initialisation differs between
+    grid points only by the draw of the weights; the accuracy depends on η."""
+    rows = []
+    for eta in etas:
+        for k, act in enumerate(activations):
+            for seed in range(seeds):
+                rows.append(
+                    {
+                        "activation": act,
+                        "eta": eta,
+                        "seed": seed,
+                        "diverged": False,
+                        "speed_l1": (k + 1) * (1 + 0.01 * seed + 0.001 * eta),
+                        "validation_accuracy": 0.5 + 0.1 * k + 0.01 * eta,
+                    }
+                )
+    return rows
+
+
+def test_sweep_figures_put_the_swept_parameter_on_x_and_name_every_parameter(monkeypatch, tmp_path):
+    from nnmath.plots import sweep as sweep_plots
+    from nnmath.sweep import summarize
+
+    etas = [0.01, 0.1, 1.0, 10.0]
+    rows = _grid_rows(etas, ["sigmoid", "relu"])
+    summary = summarize(rows, by=["activation", "eta"])
+    figures = _capture(monkeypatch, sweep_plots)
+    sweep_plots.plot_sweep(summary, tmp_path, rows)
+    speed, accuracy = figures
+    # the accuracy: η on a log x axis, one line per σ, the legend names σ
+    ax = accuracy.axes[0]
+    assert ax.get_xlabel() == "learning rate η" and ax.get_xscale() == "log"
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("σ = sigmoid", "σ = relu")]
+    assert [list(ln.get_xdata()) for ln in lines] == [etas, etas]
+    # the speed at initialisation: η acts only in training, so its runs are pooled
+    ax = speed.axes[0]
+    assert ax.get_xlabel() == "learning rate η"
+    assert len([ln for ln in ax.get_lines() if ln.get_label().startswith("σ = ")]) == 2
+    # with depth swept too, depth is x and η is pooled into one line per σ, said in the legend
+    rows = [dict(r, depth=d) for r in _grid_rows([0.1, 0.5], ["sigmoid", "relu"]) for d in (2, 4)]
+    summary = summarize(rows, by=["activation", "eta", "depth"])
+    figures.clear()
+    sweep_plots.plot_sweep(summary, tmp_path, rows)
+    speed, accuracy = figures
+    ax = speed.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels == ["σ = sigmoid", "σ = relu"]
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == (
+        "η = 0.1, 0.5:\nacts only in training: runs pooled, one line for all"
+    )
+    sigmoid = [r["speed_l1"] for r in rows if r["activation"] == "sigmoid" and r["depth"] == 2]
+    assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(np.mean(sigmoid))
+    ax = accuracy.axes[0]
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names[:4] == [
+        "σ = sigmoid, η = 0.1",
+        "σ = sigmoid, η = 0.5",
+        "σ = relu, η = 0.1",
+        "σ = relu, η = 0.5",
+    ]
+    styles = [(ln.get_color(), ln.get_linestyle()) for ln in ax.get_lines()[:4]]
+    assert len(set(styles)) == 4  # colour for σ, dash for η

@@ -169,6 +169,19 @@ def test_grid_values_are_normalised_and_defaults_filled():
     assert sw.varying == ["activation"]
 
 
+def test_defaults_that_can_learn_follow_the_optimizer_and_the_cost():
+    """Adam and RMSprop take their own η, log-likelihood a softmax output, as nnmath train does;
+    a grid that names them keeps its values, and SGD's points keep their η (and their keys)."""
+    sw = Sweep.create("train", optimizer=["sgd", "adam", "rmsprop"], cost=["log_likelihood"])
+    etas = {p["optimizer"]: p["eta"] for p in sw.points()}
+    assert etas == {"sgd": 0.5, "adam": 1e-3, "rmsprop": 1e-3}
+    assert {p["output_activation"] for p in sw.points()} == {"softmax"}
+    named = Sweep.create("train", optimizer=["adam"], eta=[0.5], output_activation=["sigmoid"])
+    assert named.points()[0]["eta"] == 0.5 and named.points()[0]["output_activation"] == "sigmoid"
+    sgd = Sweep.create("train", depth=[1])
+    assert sgd.points()[0]["eta"] == 0.5 and sgd.points()[0]["output_activation"] == "sigmoid"
+
+
 # ---------------------------------------------------------------------------- determinism
 
 
@@ -393,6 +406,84 @@ def test_parquet_output_streams_jsonl_and_writes_parquet_at_the_end(tmp_path, re
     assert result.parquet == out and result.path == tmp_path / "r.jsonl"
     assert_same_rows(read_results(out), reference)
     assert_same_rows(read_results(tmp_path / "r.jsonl"), reference)
+
+
+#: grid points whose task keys read as numbers: all digits, a float, a leading zero
+NUMERIC_KEYS = {6.7: "2000627409046183", 6.82: "20e0495849778995", 187.37: "0190988626396215"}
+
+
+def numeric_key_sweep():
+    return Sweep.create("train", subset=100, seeds=1, epochs=1, width=[3], eta=list(NUMERIC_KEYS))
+
+
+def test_numeric_looking_task_keys_read_back_as_text_and_resume(tmp_path):
+    """About one key in 700 reads as a number; read as one, resume said "the row has no key"
+    and only --overwrite (losing every row) got past it."""
+    sweep = numeric_key_sweep()
+    assert [t.key for t in sweep.tasks()] == list(NUMERIC_KEYS.values())
+    for suffix in (".csv", ".jsonl"):
+        out = tmp_path / f"r{suffix}"
+        first = run_sweep(sweep, out, n_jobs=1, max_tasks=2)
+        rows = read_results(out)
+        assert [r["key"] for r in rows] == list(NUMERIC_KEYS.values())[:2]
+        assert all(type(r["eta"]) is float and type(r["depth"]) is int for r in rows)
+        resumed = run_sweep(sweep, out, n_jobs=1, resume=True)
+        assert (first.ran, resumed.skipped, resumed.ran, resumed.rejected) == (2, 2, 1, [])
+        assert [r["key"] for r in read_results(out)] == list(NUMERIC_KEYS.values())
+
+
+def test_text_columns_stay_text_and_number_columns_must_hold_numbers(tmp_path):
+    from nnmath.sweep.table import column_kind, read_rows
+
+    assert [column_kind(c) for c in ("key", "dataset", "worker", "activation", "eta", "depth",
+                                     "speed_l7", "diverged", "speeds", "mine")] == [
+        "text", "text", "text", "text", "float", "int", "float", "bool", "json", None]  # fmt: skip
+    out = tmp_path / "t.csv"
+    out.write_text("key,dataset,worker,eta,depth,diverged,mine\n"
+                   "0123456789012345,1e3,007,0.5,2,False,12\n"
+                   "1234567890abcdef,x,h:1,fast,2,False,x\n")  # fmt: skip
+    rows, clean, rejected = read_rows(out)
+    assert rows[0]["key"] == "0123456789012345" and rows[0]["dataset"] == "1e3"
+    assert (rows[0]["worker"], rows[0]["eta"], rows[0]["depth"], rows[0]["mine"]) == (
+        "007", 0.5, 2, 12)  # fmt: skip
+    assert len(rows) == 1 and not clean and "eta is 'fast', not a number" in rejected[0]
+
+
+def test_the_readme_toml_sweep_has_a_numeric_looking_key():
+    """The README's own 480-task sweep holds one: the case the fix is for."""
+    text = (SRC.parent / "README.md").read_text()
+    spec = tomllib.loads(re.search(r"```toml\n(.*?)```", text, re.S).group(1))
+    keys = [t.key for t in Sweep.from_dict(spec).tasks()]
+    assert len(keys) == 480 and "1162172752546004" in keys
+
+
+def test_a_grid_too_large_to_hold_is_refused_at_once_with_its_count(tmp_path):
+    from nnmath.sweep.spec import MAX_TASKS
+
+    with pytest.raises(SweepError, match=r"1,000,000,000 tasks \(1 grid points x "
+                                         r"1,000,000,000 seeds\)"):  # fmt: skip
+        Sweep.create("train", seeds=10**9, depth=1)
+    huge = write(tmp_path / "huge.toml", "[grid]\n" + "".join(
+        f"{name} = {list(range(1, 101))}\n" for name in ("depth", "width", "epochs",
+                                                        "mini_batch_size")))  # fmt: skip
+    with pytest.raises(SweepError, match=r"100,000,000 tasks") as info:
+        load_sweep(huge)
+    assert str(info.value).startswith(f"{huge}: ") and f"{MAX_TASKS:,}" in str(info.value)
+    direct = Sweep("train", {"depth": (1,)}, seeds=10**9)  # built without from_dict
+    with pytest.raises(SweepError, match="1,000,000,000 tasks"):
+        direct.tasks()
+    assert len(Sweep.create("train", seeds=MAX_TASKS, depth=1).points()) == 1
+
+
+def test_cli_sweep_with_a_billion_seeds_is_one_line_at_once(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnmath", "sweep", "train", "--depth", "1", "--seeds", "1000000000",
+         "--out", str(tmp_path / "r.csv")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(SRC)},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "1,000,000,000 tasks" in proc.stderr and "MemoryError" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.csv").exists()
 
 
 def test_the_test_extra_installs_pyarrow_so_the_parquet_test_runs():

@@ -403,3 +403,130 @@ def test_monitor_must_be_known() -> None:
     net = nm.Network([2, 2, 1], seed=0)
     with pytest.raises(ValueError, match="monitor must be one of 'batch', 'full'"):
         net.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, monitor="epoch")
+
+
+def _small_data(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.random((n, 12)), rng.integers(0, 4, n)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _other_networks_adam() -> nm.optim.Adam:
+    """An Adam object whose state belongs to a network of sizes [12, 9, 4]."""
+    opt = nm.optim.Adam(0.01)
+    nm.Network([12, 9, 4], seed=0).fit(*_small_data(), epochs=1, optimizer=opt)
+    return opt
+
+
+#: (what is done to a built Network([12, 7, 5, 4]), words of the error fit gives)
+SPOILT = {
+    "short activations": (
+        lambda net: setattr(net, "activation_functions", net.activation_functions[:2]),
+        "net.activation_functions has 2 entries, the network has 3 layers",
+    ),
+    "activation by name": (
+        lambda net: net.activation_functions.__setitem__(0, "relu"),
+        "net.activation_functions[0] is a str",
+    ),
+    "output unfit for the cost": (
+        lambda net: net.activation_functions.__setitem__(2, nm.activations.get_activation("relu")),
+        "the cross_entropy cost takes ln a",
+    ),
+    "dropout above 1": (lambda net: setattr(net, "dropout", (1.5, 0.5)), "probability 1.5"),
+    "dropout too long": (lambda net: setattr(net, "dropout", (0.5,) * 3), "has 3 probabilities"),
+    "dropout not numbers": (lambda net: setattr(net, "dropout", ("a", 0.5)), "dropout must be"),
+    "transposed weights": (
+        lambda net: net.weights.__setitem__(0, net.weights[0].T.copy()),
+        "weights[0] is a float64 array of shape (12, 7); the network needs a float64 array "
+        "of shape (7, 12)",
+    ),
+    "weights short": (lambda net: net.weights.pop(), "net.weights has 2 arrays"),
+    "biases of float32": (
+        lambda net: net.biases.__setitem__(1, net.biases[1].astype(np.float32)),
+        "biases[1] is a float32 array",
+    ),
+    "biases as a list": (
+        lambda net: net.biases.__setitem__(2, net.biases[2].tolist()),
+        "biases[2] is a list, not a NumPy array",
+    ),
+    "read-only weights": (
+        lambda net: net.weights.__setitem__(2, _read_only(net.weights[2])),
+        "weights[2] is read-only",
+    ),
+    "NaN weights": (lambda net: net.weights[1].__setitem__((0, 0), np.nan), "weights[1] holds NaN"),
+    "infinite bias": (lambda net: net.biases[0].__setitem__(0, np.inf), "biases[0] holds NaN"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPOILT))
+def test_every_per_layer_attribute_is_checked_when_fit_starts_on_both_paths(case: str) -> None:
+    """A built network's attribute spoilt before fit gives one ValueError naming it, the same
+    on the compiled epoch and on the reference loop, and nothing is trained; never a NumPy
+    error from inside a product, C reading past an array, or a run that differs by path."""
+    spoil, words = SPOILT[case]
+    X, y = _small_data()
+    messages = []
+    for fast in (True, False):
+        net = nm.Network([12, 7, 5, 4], seed=0, dtype="float64", cost="cross_entropy")
+        spoil(net)
+        before = [np.array(W) for W in net.weights]
+        with pytest.raises(ValueError) as info:
+            net.fit(X, y, epochs=1, mini_batch_size=10, fast=fast)
+        messages.append(str(info.value))
+        assert all(
+            np.array_equal(a, np.array(b), equal_nan=True) for a, b in zip(before, net.weights)
+        )
+    assert words in messages[0], messages[0]
+    assert messages[0] == messages[1]
+
+
+def test_an_optimizer_holding_another_networks_state_is_refused_on_both_paths() -> None:
+    X, y = _small_data()
+    messages = []
+    for fast in (True, False):
+        net = nm.Network([12, 7, 4], seed=0)
+        with pytest.raises(ValueError) as info:
+            net.fit(X, y, epochs=1, optimizer=_other_networks_adam(), fast=fast)
+        messages.append(str(info.value))
+    assert "optimizer state 'm_w'[0] is a float32 array of shape (9, 12)" in messages[0]
+    assert messages[0] == messages[1]
+
+
+def test_a_second_fit_or_a_move_while_a_network_trains_is_refused() -> None:
+    """While one thread fits a network, a fit or ``to`` of it from another thread, or a fit
+    from inside its own fit, is a RuntimeError that changes nothing; the first fit ends as
+    it would alone, and the network is free again after it."""
+    import threading
+
+    X, y = _small_data()
+    net, alone = nm.Network([12, 7, 4], seed=0), nm.Network([12, 7, 4], seed=0)
+    started, release, inner = threading.Event(), threading.Event(), []
+
+    def hold(n, history, epoch):  # keeps the first fit between two epochs
+        try:
+            n.fit(X, y, epochs=1)
+        except RuntimeError as exc:
+            inner.append(str(exc))
+        started.set()
+        release.wait(30)
+
+    fit_kw = {"epochs": 2, "seed": 1, "callbacks": [hold]}
+    first = threading.Thread(target=net.fit, args=(X, y), kwargs=fit_kw)
+    first.start()
+    try:
+        assert started.wait(30)
+        for attempt in (lambda: net.fit(X, y, epochs=1), lambda: net.to("numpy")):
+            with pytest.raises(RuntimeError, match="this network is training in another thread"):
+                attempt()
+    finally:
+        release.set()
+        first.join()
+    assert inner and "this network is training already" in inner[0]
+    alone.fit(X, y, epochs=2, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, alone.weights))
+    net.to("numpy").fit(X, y, epochs=1)  # free again

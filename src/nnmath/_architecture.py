@@ -14,7 +14,7 @@ from typing import Any
 from .activations import Activation, get_activation, is_builtin
 from .costs import Cost
 
-__all__ = ["layer_activations"]
+__all__ = ["check_output", "layer_activations"]
 
 
 def layer_activations(
@@ -54,13 +54,8 @@ def layer_activations(
             output_activation = hidden if fits else cost.fused_activation
         acts = [hidden] * (n_layers - 1) + [output_activation]
     layers = [get_activation(a) for a in acts]
-    out, allowed = layers[-1], cost.output_activations
-    if allowed is not None and is_builtin(out) and out.name not in allowed:
-        raise ValueError(
-            f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
-            f"activation {out.name!r} gives other values: use output_activation="
-            f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
-        )
+    out = layers[-1]
+    check_output(out, cost)
     if cost.name == "log_likelihood" and is_builtin(out) and out.name == "sigmoid":
         warnings.warn(
             "the log_likelihood cost −ln a_y with a sigmoid output rewards a_y alone: every "
@@ -70,3 +65,15 @@ def layer_activations(
             stacklevel=3,
         )
     return layers
+
+
+def check_output(out: Activation, cost: Cost) -> None:
+    """The output layer's σ gives values ``cost`` is defined for (``cost.output_activations``),
+    else a ValueError naming both (at construction, and when ``fit`` starts)."""
+    allowed = cost.output_activations
+    if allowed is not None and is_builtin(out) and out.name not in allowed:
+        raise ValueError(
+            f"the {cost.name} cost takes ln a and needs outputs in (0, 1), but the output "
+            f"activation {out.name!r} gives other values: use output_activation="
+            f"{' or '.join(map(repr, sorted(allowed)))}, or cost='quadratic'"
+        )

@@ -19,6 +19,7 @@ from ._blas import gemm_addresses
 __all__ = [
     "ABI_VERSION",
     "BAD_LENGTH",
+    "BAD_VALUE",
     "CEpoch",
     "KINDS",
     "UNKNOWN_IDS",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 #: The struct layout this module expects; ``nnm_abi_version()`` of the library must agree.
-ABI_VERSION = 6
+ABI_VERSION = 7
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -70,22 +71,29 @@ class CEpoch(ctypes.Structure):
         *((name, _P) for name in ("drop_thresh", "drop_scale", "drop_offset", "AIN", "MK")),
         ("lens", _P),
         ("scores", _P),
+        ("n_lens", _I64),
     ]
 
 
 #: What ``nnm_train_epoch_*`` returns: 0, or the kind of kernel id it does not know ...
 UNKNOWN_IDS = {1: "activation", 2: "cost", 3: "optimizer"}
-#: ... or this: a buffer does not hold what the layer sizes say (see :func:`length`).
+#: ... or this: an array does not hold what the layer sizes say (see :func:`length`) ...
 BAD_LENGTH = 4
+#: ... or this: a row index outside X, a dropout probability not below 1, threads not 1..64.
+BAD_VALUE = 5
 #: The registries of ``nnm_knows(kind, id)``.
 KINDS = {"activation": 0, "cost": 1, "optimizer": 2}
 
 
 def pointers(arrays: Any) -> ctypes.Array:
-    """A C array of the data addresses of ``arrays`` (the caller keeps the arrays alive);
-    ``None`` entries become NULL."""
+    """A C array of the data addresses of ``arrays``, which holds the arrays themselves (its
+    ``arrays``): whoever keeps it until the C call returns keeps the memory it points into
+    alive, whatever happens meanwhile to the lists the arrays came from. ``None`` entries
+    become NULL."""
     arrays = tuple(arrays)
-    return (_P * len(arrays))(*(None if a is None else a.ctypes.data for a in arrays))
+    addresses = (_P * len(arrays))(*(None if a is None else a.ctypes.data for a in arrays))
+    addresses.arrays = arrays  # type: ignore[attr-defined]
+    return addresses
 
 
 def length(a: Any, dtype: Any) -> int:

@@ -31,6 +31,9 @@
  * returns NNM_UNKNOWN_* (nnmath.fast raises a clear error; it asks nnm_knows first and
  * trains such a network on the reference loop instead).
  *
+ * Checks. An epoch refuses any array whose length is not what the sizes imply, before it
+ * reads or writes anything (nnm_check_epoch); nnmath.fast checks first and names the array.
+ *
  * Dropout. Unit u of hidden layer i of the example at position j of the epoch is kept when
  * its 32-bit draw is at least drop_thresh[i] (⌊p·2^32⌋); the draws are the halves of
  * nnm_draw(key, j·drop_words + drop_offset[i] + ⌊u/2⌋), a counter-based generator, so any
@@ -90,10 +93,11 @@ typedef struct {
     const uint64_t *drop_thresh;  /* L: keep iff draw ≥ this (⌊p 2^32⌋); 0: no dropout */
     const double *drop_scale;     /* L: 1 / (1 − p) */
     const int64_t *drop_offset;   /* L: where layer i's draws start in an example's */
-    void **AIN;                   /* L: input of layer i's products: A[i] or its dropped copy */
+    void **AIN;                   /* L + 1: layer i's input, A[i] or its dropped copy */
     void **MK;                    /* L: layer i's output mask (0 or 1/(1 − p)), if dropout */
-    const int64_t *lens;          /* 6 L + 3: the elements the caller's buffers hold (below) */
+    const int64_t *lens;          /* n_lens: the length of every array above (NNM_OWN, below) */
     double *scores;               /* 2 T, or NULL: thread t adds Σ C_x, hits at [2 t], [2 t + 1] */
+    int64_t n_lens;               /* entries of lens: 11 L + 26 + 2 T L */
 } nnm_epoch;
 
 /* What an epoch returns: 0, or which kernel id it does not know (it then does nothing). */
@@ -102,7 +106,8 @@ enum {
     NNM_UNKNOWN_ACTIVATION = 1,
     NNM_UNKNOWN_COST = 2,
     NNM_UNKNOWN_OPTIMIZER = 3,
-    NNM_BAD_LENGTH = 4, /* a buffer's length (e->lens) is not what e->sizes implies */
+    NNM_BAD_LENGTH = 4, /* an array's length (e->lens) is not what L, B, n, T and sizes imply */
+    NNM_BAD_VALUE = 5,  /* a row index outside X, a dropout threshold ≥ 2^32, T outside 1..64 */
 };
 
 /* Whether this build implements kernel id `id` of a registry: kind 0 activations
@@ -129,14 +134,43 @@ static int nnm_check_ids(const nnm_epoch *e) {
     return NNM_OK;
 }
 
-/* Whether the buffers that come from the caller (and so, through a checkpoint, from a file)
- * hold what the sizes say, before anything is read or written: e->lens gives, per layer i,
- * the elements of W, b, S1W, S1B, S2W, S2B at [6 i .. 6 i + 5], then those of X, Y and perm
- * at [6 L .. 6 L + 2]; every pointer among them must be set. */
-static int nnm_check_lengths(const nnm_epoch *e) {
-    if (!e->lens || !e->sizes || e->L < 1 || e->B < 1 || e->n < 0) return NNM_BAD_LENGTH;
-    for (int64_t l = 0; l <= e->L; l++)
+/* The parts of e->lens (nnmath.fast.EpochRunner builds it), 11 L + 26 + 2 T L entries:
+ * [0, 6L) per layer i the elements of W, b, S1W, S1B, S2W, S2B; [6L, 6L + 3) of X, Y, perm;
+ * NNM_SMALL the entries of sizes, codes, alphas, hp, drop_thresh, drop_scale, drop_offset,
+ * scores (0: NULL); NNM_PTRS those of the pointer arrays W, b, S1W, S1B, S2W, S2B, A, Z, D,
+ * AIN, MK, NWT, NBT; NNM_OWN the elements of Yb, of each A[l], per layer of Z[i], D[i],
+ * AIN[i], MK[i] (0: NULL), then per thread t and layer i of NWT[t L + i], NBT[t L + i]. */
+#define NNM_SMALL(L) (6 * (L) + 3)
+#define NNM_PTRS(L) (6 * (L) + 11)
+#define NNM_OWN(L) (6 * (L) + 24)
+
+/* The scalars, the small arrays and the pointer arrays hold what L, B, n and T imply: the
+ * entry counts are checked before any entry is read. */
+static int nnm_check_counts(const nnm_epoch *e) {
+    const int64_t L = e->L, T = e->threads;
+    if (!e->lens || L < 1 || L > (1 << 20) || e->B < 1 || e->n < 0) return NNM_BAD_LENGTH;
+    if (T < 1 || T > 64) return NNM_BAD_VALUE;
+    if (e->n_lens != 11 * L + 26 + 2 * T * L) return NNM_BAD_LENGTH;
+    const int64_t *n = e->lens + NNM_SMALL(L);
+    const int64_t small[8] = {L + 1, L, L, 8, L, L, L, e->scores ? 2 * T : 0}; /* hp: 8 */
+    const void *small_at[8] = {e->sizes, e->codes, e->alphas, e->hp, e->drop_thresh,
+                               e->drop_scale, e->drop_offset, e->scores};
+    for (int k = 0; k < 8; k++)
+        if (n[k] != small[k] || (small[k] && !small_at[k])) return NNM_BAD_LENGTH;
+    n = e->lens + NNM_PTRS(L);
+    const int64_t ptrs[13] = {L, L, L, L, L, L, L + 1, L, L, L + 1, L, T * L, T * L};
+    void **const *ptrs_at[13] = {&e->W, &e->b,  &e->S1W, &e->S1B, &e->S2W, &e->S2B, &e->A,
+                                 &e->Z, &e->D, &e->AIN, &e->MK,  &e->NWT, &e->NBT};
+    for (int k = 0; k < 13; k++)
+        if (n[k] != ptrs[k] || !*ptrs_at[k]) return NNM_BAD_LENGTH;
+    for (int64_t l = 0; l <= L; l++)
         if (e->sizes[l] < 1) return NNM_BAD_LENGTH;
+    return NNM_OK;
+}
+
+/* The buffers that come from the caller (and so, through a checkpoint, from a file) hold
+ * what the sizes say: per layer W, b and the optimizer's state, then X, Y and perm. */
+static int nnm_check_caller(const nnm_epoch *e) {
     for (int64_t i = 0; i < e->L; i++) {
         const int64_t w = e->sizes[i + 1] * e->sizes[i], b = e->sizes[i + 1];
         const int64_t *n = e->lens + 6 * i;
@@ -150,6 +184,47 @@ static int nnm_check_lengths(const nnm_epoch *e) {
         return NNM_BAD_LENGTH;
     if (e->n > 0 && (!e->X || !e->Y || !e->perm)) return NNM_BAD_LENGTH;
     return NNM_OK;
+}
+
+/* The epoch's own buffers hold B rows of each layer (Yb, A, Z, D, AIN, MK) and each thread's
+ * parts of ∂C/∂w and ∂C/∂b; the output layer has no mask (only hidden units are dropped). */
+static int nnm_check_buffers(const nnm_epoch *e) {
+    const int64_t L = e->L, B = e->B, *s = e->sizes, *n = e->lens + NNM_OWN(L);
+    if (!e->Yb || n[0] != B * s[L] || e->MK[L - 1]) return NNM_BAD_LENGTH;
+    for (int64_t l = 0; l <= L; l++)
+        if (!e->A[l] || n[1 + l] != B * s[l]) return NNM_BAD_LENGTH;
+    n += L + 2;
+    for (int64_t i = 0; i < L; i++, n += 4) {
+        const int64_t out = B * s[i + 1];
+        if (!e->Z[i] || !e->D[i] || !e->AIN[i]) return NNM_BAD_LENGTH;
+        if (n[0] != out || n[1] != out || n[2] != B * s[i] || n[3] != (e->MK[i] ? out : 0))
+            return NNM_BAD_LENGTH;
+    }
+    for (int64_t k = 0; k < e->threads * L; k++, n += 2) {
+        const int64_t i = k % L;
+        if (!e->NWT[k] || !e->NBT[k] || n[0] != s[i + 1] * s[i] || n[1] != s[i + 1])
+            return NNM_BAD_LENGTH;
+    }
+    return NNM_OK;
+}
+
+/* Every row index of perm is a row of X, and every dropout threshold ⌊p 2^32⌋ has p < 1. */
+static int nnm_check_values(const nnm_epoch *e) {
+    for (int64_t j = 0; j < e->n; j++)
+        if (e->perm[j] < 0 || e->perm[j] >= e->n) return NNM_BAD_VALUE;
+    for (int64_t i = 0; i < e->L; i++)
+        if (e->drop_thresh[i] > UINT32_MAX) return NNM_BAD_VALUE;
+    return nnm_check_ids(e);
+}
+
+/* Whether the epoch may run: every array holds what L, B, n, T and the sizes imply (e->lens
+ * gives each one's length; every pointer among them must be set), and every value that
+ * becomes an address or a bound is in range, before anything is read or written. */
+static int nnm_check_epoch(const nnm_epoch *e) {
+    int bad = nnm_check_counts(e);
+    if (!bad) bad = nnm_check_caller(e);
+    if (!bad) bad = nnm_check_buffers(e);
+    return bad ? bad : nnm_check_values(e);
 }
 
 /* The 64-bit draw number `word` of the stream `key` (splitmix64's output function applied
@@ -408,7 +483,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_ckernels_epoch.h"
 
 /* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 6; }
+int64_t nnm_abi_version(void) { return 7; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */

@@ -210,15 +210,15 @@ static void *NNM(part_main)(void *arg) {
 }
 
 /* One epoch of mini-batch training over X[perm], in place; returns NNM_OK, or (doing
- * nothing) NNM_UNKNOWN_* for a kernel id this build lacks or NNM_BAD_LENGTH for a buffer
- * that does not hold what the sizes say. With e->threads = T > 1 it starts
+ * nothing) NNM_UNKNOWN_* for a kernel id this build lacks, NNM_BAD_LENGTH for an array
+ * that does not hold what L, B, n, T and the sizes say, or NNM_BAD_VALUE for a row index
+ * or a dropout threshold out of range (nnm_check_epoch). With e->threads = T > 1 it starts
  * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
  * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
  * says how many did. The optimizer's step count comes back in e->t. */
 int NNM(nnm_train_epoch)(nnm_epoch *e) {
     enum { MAX_THREADS = 64 };
-    int bad = nnm_check_ids(e);
-    if (!bad) bad = nnm_check_lengths(e);
+    const int bad = nnm_check_epoch(e);
     if (bad) return bad;
     int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
     T = T > e->B ? e->B : T;
@@ -245,7 +245,8 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
 /* Only the matrix products of `batches` backprop steps (the benchmark's floor): per
  * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into NWT) and, above the first layer,
  * Wᵀ δ (into S1W, used as scratch here), in calls of nnm_call_rows rows as the threaded
- * epoch makes them. A and D are never overwritten. */
+ * epoch makes them. A and D are never overwritten. It checks nothing (no e->lens): only
+ * benchmarks/speed.py calls it, on buffers it sized itself. */
 int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
     const int64_t B = e->B, L = e->L;
     for (int64_t k = 0; k < batches; k++) {

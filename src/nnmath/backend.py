@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._words import plural
+
 __all__ = [
     "get_namespace",
     "to_numpy",
@@ -305,7 +307,7 @@ def get_backend(name: str | Backend = "numpy", device: str | None = None) -> Bac
             if _cuda_index(device) >= native.cuda.device_count():
                 raise DeviceUnavailable(
                     f"device {device!r} does not exist: PyTorch sees "
-                    f"{native.cuda.device_count()} GPU(s)"
+                    f"{plural(native.cuda.device_count(), 'GPU')}"
                 )
     else:  # cupy
         try:
@@ -315,5 +317,7 @@ def get_backend(name: str | Backend = "numpy", device: str | None = None) -> Bac
         if count == 0:
             raise DeviceUnavailable(_NO_GPU.format(what="CuPy"))
         if _cuda_index(device) >= count:
-            raise DeviceUnavailable(f"device {device!r} does not exist: CuPy sees {count} GPU(s)")
+            raise DeviceUnavailable(
+                f"device {device!r} does not exist: CuPy sees {plural(count, 'GPU')}"
+            )
     return Backend(name, device, compat, native)

@@ -29,6 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from ._resume_checks import (
+    HISTORY_FIELDS,
+    check_optimizer_state,
+    checked_history,
+    is_int,
+    steps_done,
+)
 from .io import ModelFileError, layer_tensor_names, read_model_file, write_model_file
 
 __all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
@@ -36,12 +43,7 @@ __all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
 _OPT, _BEST = "optimizer.", "best."
 #: the entries of a checkpoint's JSON state
 _STATE_KEYS = ("epoch", "optimizer", "base_eta", "hyper", "rng", "history")
-#: the History fields that hold one number per epoch
-_HISTORY_LISTS = (
-    "training_cost", "validation_cost", "validation_accuracy", "training_accuracy", "epoch_time",
-)  # fmt: skip
-#: every field of History.to_dict()
-_HISTORY_FIELDS = (*_HISTORY_LISTS, "best_epoch", "stopped_early", "extra")
+_HISTORY_FIELDS = HISTORY_FIELDS  # every field of History.to_dict()
 _MAX_EPOCHS = 2**62
 
 
@@ -142,8 +144,10 @@ def restore(
     Everything in the file is checked before anything is changed: the architecture, every
     tensor's name, shape and dtype (the optimizer's state must have the shapes its
     ``init_state`` gives this network: a missing, undersized or transposed tensor never
-    reaches the compiled epoch), the state's JSON (epoch, generator, history, best epoch)
-    and the hyper-parameters the run was trained with.
+    reaches the compiled epoch), what the state means (moments and velocities finite,
+    second moments ≥ 0, Adam's step count the mini-batches of the epochs done), the state's
+    JSON (epoch, generator, every history field's type and length, best epoch) and the
+    hyper-parameters the run was trained with.
 
     Parameters
     ----------
@@ -190,8 +194,10 @@ def restore(
     epoch = state["epoch"]
     _check_hyper(src, state, optimizer, (mini_batch_size, epochs, eta, validation))
     opt_state, best = _check_tensors(src, tensors, net, optimizer)
+    steps = steps_done(epoch + 1, getattr(optimizer, "n", None), mini_batch_size)
+    check_optimizer_state(src, optimizer, opt_state, steps)
     new_rng_state = _checked_rng_state(src, rng, state["rng"])
-    fields = _checked_history(src, history, state["history"], epoch)
+    fields = checked_history(src, state["history"], epoch, net.n_layers)
     # all checked: now change the run
     rng.bit_generator.state = new_rng_state
     for key, value in fields.items():
@@ -230,10 +236,6 @@ def _check_architecture(src: Path, config: dict[str, Any], mine: dict[str, Any])
             )
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _parse_state(src: Path, text: str) -> dict[str, Any]:
     """The checkpoint's JSON state, with the type and range of each entry checked."""
     try:
@@ -253,7 +255,7 @@ def _parse_state(src: Path, text: str) -> dict[str, Any]:
             f"(expected {list(_STATE_KEYS)})",
         )
     epoch = state["epoch"]
-    if not _is_int(epoch) or not 0 <= epoch < _MAX_EPOCHS:
+    if not is_int(epoch) or not 0 <= epoch < _MAX_EPOCHS:
         raise ModelFileError(src, f"the checkpoint's epoch {epoch!r} is not an integer ≥ 0")
     for key, kind in (("optimizer", str), ("rng", dict), ("history", dict)):
         if not isinstance(state[key], kind):
@@ -350,7 +352,8 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
             "it would not continue the run: start a new run without resume",
         )
     for name, (shape, integral) in template.items():
-        _check_one(src, _OPT + name, tensors[_OPT + name], shape, None if integral else dtype)
+        kind = None if integral else dtype  # what they mean: _resume_checks
+        _check_one(src, _OPT + name, tensors[_OPT + name], shape, kind, finite="")
     opt_state = {k: np.array(tensors[_OPT + k]) for k in sorted(given)}  # copies: updated in place
     if best_names and best_names != {_BEST + k for k in shapes}:
         raise ModelFileError(src, "the best epoch's weights are incomplete (best.* tensors)")
@@ -380,9 +383,9 @@ def _check_one(
     src: Path, name: str, arr: Any, shape: tuple[int, ...], dtype: Any, finite: str = "nan"
 ) -> None:
     """One tensor: the shape; the dtype (``None``: a non-negative integer scalar); no NaN
-    (``finite="nan"``: an optimizer's state may overflow to ±inf harmlessly, but a NaN comes
-    only from a run that diverged, which no checkpoint holds) or no infinity either
-    (``finite="all"``: weights)."""
+    (``finite="nan"``) or no infinity either (``finite="all"``: weights), or either
+    (``finite=""``: the optimizer's state, whose meaning :func:`check_optimizer_state`
+    checks)."""
     if tuple(arr.shape) != shape:
         raise ModelFileError(
             src, f"tensor {name!r} has shape {tuple(arr.shape)}, this network needs {shape}"
@@ -393,6 +396,8 @@ def _check_one(
         return
     if arr.dtype != dtype:
         raise ModelFileError(src, f"tensor {name!r} is {arr.dtype}, the network is {dtype}")
+    if not finite:
+        return
     bad = ~np.isfinite(arr) if finite == "all" else np.isnan(arr)
     if bad.any():
         what = "NaN or infinite values" if finite == "all" else "NaN"
@@ -417,51 +422,6 @@ def _checked_rng_state(src: Path, rng: Any, rng_state: dict[str, Any]) -> dict[s
         return probe.state
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
         raise ModelFileError(src, f"the generator state is malformed ({exc!r:.200})") from None
-
-
-def _numbers(value: Any, lengths: tuple[int, ...]) -> bool:
-    """Whether ``value`` is a list of numbers whose length is one of ``lengths``."""
-    return (
-        isinstance(value, list)
-        and len(value) in lengths
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    )
-
-
-def _checked_history(src: Path, history: Any, hist: dict[str, Any], epoch: int) -> dict:
-    """The history's fields, each of its type, with a value for every epoch done."""
-    done = epoch + 1
-    missing = sorted(set(_HISTORY_FIELDS) - set(hist))
-    if missing:  # History.to_dict writes every field; one left out would restart empty
-        raise ModelFileError(src, f"the checkpoint's history lacks the fields {missing}")
-    fields: dict[str, Any] = {}
-    for key, value in hist.items():
-        if key not in _HISTORY_FIELDS:
-            raise ModelFileError(src, f"the checkpoint's history has an unknown field {key!r}")
-        if key in _HISTORY_LISTS:
-            lengths = (done,) if key in ("training_cost", "epoch_time") else (0, done)
-            if not _numbers(value, lengths):
-                raise ModelFileError(
-                    src, f"the history's {key} is not a list of {done} numbers (epoch {epoch})"
-                )
-        elif key == "stopped_early" and not isinstance(value, bool):
-            raise ModelFileError(src, "the history's stopped_early is not true or false")
-        elif key == "extra" and not isinstance(value, dict):
-            raise ModelFileError(src, "the history's extra is not a JSON object")
-        elif key == "extra" and not _numbers(value.get("eta", [1.0] * done), (done,)):
-            # fit appends each epoch's η to extra["eta"]
-            raise ModelFileError(
-                src, f"the history's extra['eta'] is not a list of {done} numbers (epoch {epoch})"
-            )
-        fields[key] = value
-    best = fields.get("best_epoch")
-    scored = len(fields.get("validation_cost", []))
-    if best is not None and not (_is_int(best) and 0 <= best < scored):
-        raise ModelFileError(
-            src,
-            f"the history's best_epoch {best!r} is not one of the {scored} validated epochs",
-        )
-    return fields
 
 
 def _jsonable_rng_state(rng: Any) -> dict[str, Any]:

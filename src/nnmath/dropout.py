@@ -35,7 +35,8 @@ def check_dropout(dropout: float | Sequence[float] | None, n_hidden: int) -> tup
     Raises
     ------
     ValueError
-        For a probability outside [0, 1), or a list whose length is not ``n_hidden``.
+        For a probability outside [0, 1) or not a number, or a list whose length is not
+        ``n_hidden``.
     """
     if dropout is None:
         dropout = 0.0
@@ -46,7 +47,12 @@ def check_dropout(dropout: float | Sequence[float] | None, n_hidden: int) -> tup
             )
         probs = (float(dropout),) * n_hidden
     else:
-        probs = tuple(float(p) for p in dropout)
+        try:
+            probs = tuple(float(p) for p in dropout)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"dropout must be a probability or one per hidden layer, got {dropout!r:.80}"
+            ) from None
         if len(probs) != n_hidden:
             raise ValueError(
                 f"dropout has {len(probs)} probabilities; the network has {n_hidden} hidden "

@@ -30,6 +30,7 @@ import numpy as np
 from . import _cepoch
 from . import dropout as _dropout
 from ._blas import blas_threads, gemm_addresses, one_blas_thread, thread_budget
+from ._fit_checks import check_array, check_network
 from .activations import is_builtin
 from .backend import aligned_zeros
 from .costs import COSTS
@@ -65,7 +66,14 @@ def c_available() -> bool:
 
 
 def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
-    """Why the compiled epoch cannot train this combination, or ``None`` when it can."""
+    """Why the compiled epoch cannot train this combination, or ``None`` when it can.
+
+    Raises
+    ------
+    ValueError
+        For a network whose per-layer attributes do not fit its architecture
+        (:func:`nnmath._fit_checks.check_network`, as on the reference loop).
+    """
     from .network import Network
 
     if not c_available():
@@ -75,6 +83,7 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
     for method in ("forward", "backprop_columns"):
         if getattr(type(net), method) is not getattr(Network, method):
             return f"{type(net).__name__} overrides Network.{method}"
+    check_network(net)  # before the activations are read: one clear error, as fit gives
     dtype = np.dtype(net.dtype)
     if dtype not in (np.float32, np.float64):
         return f"dtype {dtype} (only float32 and float64)"
@@ -215,12 +224,15 @@ class EpochRunner:
         backend: str = "c",
         threads: int | None = None,
     ) -> None:
+        check_network(net)
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
-        self.B, self.backend = int(mini_batch_size), backend
+        # the buffers hold the rows that exist: a mini-batch above n is the whole set, once
+        self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
         self.threads = _epoch_threads(self.B, threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
-        dtype = np.dtype(net.dtype)
-        sizes, B = net.sizes, self.B
+        self.dtype = dtype = np.dtype(net.dtype)
+        self.sizes = sizes = list(net.sizes)  # what the buffers are built for
+        B = self.B
         self.A = tuple(aligned_zeros((B, s), dtype) for s in sizes)
         self.Z = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
         self.D = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
@@ -241,38 +253,29 @@ class EpochRunner:
 
     def _c_struct(self) -> Any:
         """The C epoch's struct, with the addresses of the buffers that never change."""
-        X, Y, net, drop = self.X, self.Y, self.net, self.drop
+        net, drop = self.net, self.drop
         acts = net.activation_functions
-        self._c_train = _cepoch.epoch_function(X.dtype)
+        self._c_train = _cepoch.epoch_function(self.dtype)
         self._arrays = {  # kept alive: the struct points into them
-            "sizes": np.array(net.sizes, np.int64),
+            "sizes": np.array(self.sizes, np.int64),
             "codes": np.array([a.kernel for a in acts], np.int64),
             "alphas": np.array([a.kernel_param for a in acts], np.float64),
             "drop_thresh": np.array(drop.thresholds, np.uint64),
             "drop_scale": np.array(drop.scales, np.float64),
             "drop_offset": np.array(drop.offsets, np.int64),
         }
-        self._c_keep = {
-            name: _cepoch.pointers(arrays)
-            for name, arrays in (
-                ("A", self.A), ("Z", self.Z), ("D", self.D), ("NWT", self.NWT),
-                ("NBT", self.NBT), ("AIN", self.AIN), ("MK", self.MK),
-            )
-        }  # fmt: skip
+        own = (self.A, self.Z, self.D, self.AIN, self.MK, self.NWT, self.NBT)
+        self._c_keep = {name: _cepoch.pointers(arrays) for name, arrays in zip(_OWN, own)}
         cost = net.cost_function
         c = _cepoch.CEpoch(
-            n=X.shape[0],
             B=self.B,
-            L=len(net.weights),
+            L=len(self.sizes) - 1,
             cost=cost.kernel,
             fused=int(cost.fused_activation == acts[-1].name),
             opt=self.optimizer.kernel,
             blas64=int(gemm_addresses().int64),
-            X=X.ctypes.data,
-            Y=Y.ctypes.data,
             Yb=self.Yb.ctypes.data,
-            gemm=_cepoch.gemm_address(X.dtype),
-            threads=self.threads,
+            gemm=_cepoch.gemm_address(self.dtype),
             gemm_rows=GEMM_ROWS if self.threads > 1 else 0,
             drop_words=drop.words,
         )
@@ -281,6 +284,15 @@ class EpochRunner:
         for name, array in self._c_keep.items():
             setattr(c, name, ctypes.addressof(array))
         return c
+
+    def _own_lengths(self) -> list[int]:
+        """The elements of the epoch's own buffers, in ``nnm_epoch.lens``' order (``NNM_OWN``
+        in ``_ckernels.c``): Yb, each A[l], each layer's Z, D, AIN and MK (0: none), then
+        each thread's parts of every layer's ∂C/∂w and ∂C/∂b."""
+        own = [self.Yb, *self.A]
+        own += [a for layer in zip(self.Z, self.D, self.AIN, self.MK) for a in layer]
+        own += [a for parts in zip(self.NWT, self.NBT) for a in parts]
+        return [0 if a is None else _cepoch.length(a, self.dtype) for a in own]
 
     @contextlib.contextmanager
     def blas_on_one_thread(self) -> Iterator[None]:
@@ -308,28 +320,41 @@ class EpochRunner:
         fill = (net.weights, net.biases) * 2
         return tuple(slots + list(fill[len(slots) :]))  # type: ignore[return-value]
 
-    def _lengths(self, perm: np.ndarray) -> np.ndarray:
-        """What the caller's buffers hold, in ``nnm_epoch.lens``' order: per layer W, b and
-        the four optimizer-state slots, then X, Y and perm (-1 where the dtype or C order is
-        not the epoch's), after :meth:`_check_arrays` has checked each one."""
-        dtype, net = self.net.dtype, self.net
-        lists = (net.weights, net.biases, *self._state())
+    def _parameters(self) -> tuple[tuple[Any, ...], ...]:
+        """W, b and the four optimizer-state slots as they stand now, as tuples of the very
+        arrays the epoch will write into, checked by :meth:`_check_arrays`: held by the
+        caller until the epoch returns, they stay alive whatever another thread puts into
+        ``net.weights`` meanwhile."""
+        net = self.net
+        lists = tuple(_frozen(a) for a in (net.weights, net.biases, *self._state()))
         self._check_arrays(lists)
-        per_layer = zip(*lists)
-        lens = [_cepoch.length(a, dtype) for arrays in per_layer for a in arrays]
+        return lists
+
+    def _lengths(self, params: tuple, perm: np.ndarray, hp: np.ndarray, scores: Any) -> Any:
+        """The length of every array the C epoch is given, in ``nnm_epoch.lens``' order
+        (``_ckernels.c``): per layer W, b and the four state slots, X, Y and perm (-1 where
+        the dtype or C order is not the epoch's), the small arrays' entries, the pointer
+        arrays' entries, then the epoch's own buffers (:meth:`_own_lengths`)."""
+        dtype, small = self.dtype, self._arrays
+        lens = [_cepoch.length(a, dtype) for arrays in zip(*params) for a in arrays]
         lens += [_cepoch.length(self.X, dtype), _cepoch.length(self.Y, dtype)]
         lens.append(_cepoch.length(perm, np.int64))
-        return np.array(lens, np.int64)
+        arrays = [small["sizes"], small["codes"], small["alphas"], hp]
+        arrays += [small["drop_thresh"], small["drop_scale"], small["drop_offset"]]
+        lens += [a.size for a in arrays] + [0 if scores is None else scores.size]
+        lens += [len(a) for a in params] + [len(self._c_keep[name].arrays) for name in _OWN]
+        return np.array(lens + self._own_lengths(), np.int64)
 
     def _check_arrays(self, lists: tuple) -> None:
         """Every array the compiled epoch reads or writes has the shape the layer sizes imply,
-        the network's dtype and C order (else a ValueError naming it; nothing is changed).
+        the network's dtype and C order, and what it writes is writeable (else a ValueError
+        naming it; nothing is changed).
 
         The C epoch also refuses buffers of the wrong length (``BAD_LENGTH``); this names the
         tensor, and also catches what has the right length in the wrong shape (a transposed
-        ``W`` or state tensor)."""
-        net, dtype = self.net, np.dtype(self.net.dtype)
-        sizes, L = list(net.sizes), len(net.sizes) - 1
+        ``W`` or state tensor) and what C must not write into (a read-only memory map)."""
+        dtype, sizes = self.dtype, self.sizes
+        L = len(sizes) - 1
         names = ("weights", "biases", *(f"optimizer state {s!r}" for s in self._slot_names()))
         for name, arrays in zip(names, lists):
             if len(arrays) != L:
@@ -340,10 +365,10 @@ class EpochRunner:
         for k, (name, arrays) in enumerate(zip(names, lists)):
             for i, a in enumerate(arrays):
                 shape = (sizes[i + 1], sizes[i]) if k % 2 == 0 else (sizes[i + 1],)
-                _check_array(f"{name}[{i}]", a, shape, dtype, sizes)
+                check_array(f"{name}[{i}]", a, shape, dtype, sizes, c_order=True)
         n = self.X.shape[0]
-        _check_array("X", self.X, (n, sizes[0]), dtype, sizes)
-        _check_array("Y", self.Y, (n, sizes[-1]), dtype, sizes)
+        for name, a, shape in (("X", self.X, (n, sizes[0])), ("Y", self.Y, (n, sizes[-1]))):
+            check_array(name, a, shape, dtype, sizes, c_order=True, writeable=False)
 
     def _slot_names(self) -> tuple[str, ...]:
         """The names of the four state slots (the parameters' names where a slot is unused)."""
@@ -379,38 +404,39 @@ class EpochRunner:
         Raises
         ------
         ValueError
-            For a ``perm`` that is not a permutation of the rows, a missing dropout key, or
-            (should the library lack one) a kernel id the compiled epoch does not know.
+            For a ``perm`` that is not a permutation of the rows, a missing dropout key, a
+            parameter or state tensor that is not a writeable C-contiguous array of its
+            layer's shape and the dtype, or (should the library lack one) a kernel id the
+            compiled epoch does not know.
         """
-        n = self.X.shape[0]
+        X, Y = self.X, self.Y
+        n = X.shape[0]
         perm = np.ascontiguousarray(perm, dtype=np.int64)
         if perm.ndim != 1 or perm.shape[0] != n or (n and not 0 <= perm.min() <= perm.max() < n):
             raise ValueError(f"perm must be a permutation of {n} row indices")
         if self.drop.words and dropout_key is None:
             raise ValueError("this network drops units: run_epoch needs the epoch's dropout_key")
-        net, c = self.net, self._c_epoch
-        lens = self._lengths(perm)  # the C epoch refuses any that the sizes do not imply
-        keep = {
-            "W": _cepoch.pointers(net.weights),
-            "b": _cepoch.pointers(net.biases),
-            **{n: _cepoch.pointers(s) for n, s in zip(("S1W", "S1B", "S2W", "S2B"), self._state())},
-        }
+        c = self._c_epoch
+        params = self._parameters()  # checked, and alive until the epoch returns
+        hp = self._hyper()
+        scores = np.zeros(2 * self.threads) if score else None
+        lens = self._lengths(params, perm, hp, scores)  # C refuses any the sizes do not imply
+        keep = {name: _cepoch.pointers(arrays) for name, arrays in zip(_PARAMS, params)}
         for name, array in keep.items():
             setattr(c, name, ctypes.addressof(array))
-        c.lens = lens.ctypes.data
-        hp = self._hyper()
+        c.n, c.X, c.Y = n, X.ctypes.data, Y.ctypes.data
+        c.lens, c.n_lens = lens.ctypes.data, lens.size
         c.perm, c.hp, c.threads = perm.ctypes.data, hp.ctypes.data, self.threads
         c.t = int(self.optimizer.state.get("t", 0))
         c.drop_key = int(dropout_key or 0) % 2**64
-        scores = np.zeros(2 * max(self.threads, 1)) if score else None
         c.scores = None if scores is None else scores.ctypes.data
         with self.blas_on_one_thread():
             status = self._c_train(ctypes.byref(c))
-        if status == _cepoch.BAD_LENGTH:
+        if status in (_cepoch.BAD_LENGTH, _cepoch.BAD_VALUE):
             raise ValueError(
-                "the compiled epoch refused the parameters or the optimizer's state: a tensor "
-                "does not have the shape (or dtype, or C order) the layer sizes "
-                f"{list(net.sizes)} imply for {np.dtype(net.dtype)}; nothing was changed"
+                "the compiled epoch refused an array or a value (a tensor of another shape, "
+                f"dtype or C order than the layer sizes {self.sizes} imply for {self.dtype}, "
+                "a row index or a dropout probability out of range); nothing was changed"
             )
         if status:
             raise ValueError(
@@ -425,14 +451,11 @@ class EpochRunner:
         return float(scores[0::2].sum()), int(scores[1::2].sum())
 
 
-def _check_array(name: str, a: Any, shape: tuple[int, ...], dtype: np.dtype, sizes: list) -> None:
-    """``a`` is a C-contiguous NumPy array of ``shape`` and ``dtype``, or a ValueError."""
-    if type(a) is not np.ndarray:
-        raise ValueError(f"{name} is a {type(a).__name__}, not a NumPy array; nothing was changed")
-    if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
-        order = "C-contiguous" if a.flags.c_contiguous else "not C-contiguous"
-        raise ValueError(
-            f"{name} is a {order} {a.dtype} array of shape {a.shape}; the compiled epoch needs "
-            f"a C-contiguous {dtype} array of shape {shape} (layer sizes {sizes}); nothing "
-            "was changed"
-        )
+#: the struct's pointer arrays of the caller's tensors, and of the epoch's own buffers
+_PARAMS = ("W", "b", "S1W", "S1B", "S2W", "S2B")
+_OWN = ("A", "Z", "D", "AIN", "MK", "NWT", "NBT")
+
+
+def _frozen(arrays: Any) -> Any:
+    """A list's entries as a tuple taken at once (anything else as it is, for the check)."""
+    return tuple(arrays) if isinstance(arrays, list | tuple) else arrays

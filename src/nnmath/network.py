@@ -23,6 +23,7 @@ import numpy as np
 from . import dropout as _dropout
 from . import validation
 from ._architecture import layer_activations
+from ._fit_checks import refuse_while_training
 from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
@@ -206,7 +207,10 @@ class Network:
         ValueError, ImportError
             See :func:`nnmath.backend.get_backend` (unknown backend, package not installed,
             no GPU present).
+        RuntimeError
+            While another thread is training the network (it would update the old arrays).
         """
+        refuse_while_training(self, "net.to(...)")
         self.backend = target = get_backend(backend, device)
         self.weights = [target.asarray(W, self.dtype, copy=True) for W in self.weights]
         self.biases = [target.asarray(b, self.dtype, copy=True) for b in self.biases]
@@ -309,12 +313,8 @@ class Network:
         zs, activations = self.forward(x, masks)
         n = self.n_layers
         masks = masks if masks is not None else [None] * n
-        passed = (
-            [activations[0]]
-            + [  # what each layer passed on: a^l, or a^l ⊙ mask^l
-                a if mask is None else a * mask for a, mask in zip(activations[1:], masks)
-            ]
-        )
+        passed = [activations[0]]  # what each layer passed on: a^l, or a^l ⊙ mask^l
+        passed += [a if mk is None else a * mk for a, mk in zip(activations[1:], masks)]
         deltas: list[Any] = [None] * n
         nabla_w: list[Any] = [None] * n
         nabla_b: list[Any] = [None] * n

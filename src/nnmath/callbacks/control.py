@@ -77,7 +77,7 @@ class DivergenceCheck(Callback):
             history.training_cost.pop()
         net.set_parameters(*self._last_finite)
         raise TrainingDiverged(
-            f"training diverged in epoch {epoch + 1}: {why}; try a smaller eta (now {eta}); "
+            f"training diverged in epoch {epoch + 1}: {why}; try a smaller eta (now {eta:g}); "
             "the network keeps the weights of the epoch before",
             history,
         )
@@ -92,7 +92,7 @@ class DivergenceCheck(Callback):
         warnings.warn(
             f"the training cost blew up in epoch {epoch + 1}: {cost:.4g}, above "
             f"{self._cost_limit:.4g} ({self.RISE:g} times its value before training or that "
-            f"of a constant output, the mean target); eta = {self.run.optimizer.eta} may be "
+            f"of a constant output, the mean target); eta = {self.run.optimizer.eta:g} may be "
             "too large: try a smaller eta",
             RuntimeWarning,
             stacklevel=2,

@@ -215,10 +215,11 @@ def figure(history: History, points: dict[str, list[Any]], batches: bool = False
     for ax, title in (
         (ax_cost, "cost"),
         (ax_acc, "accuracy"),
-        (ax_speed, "speed of learning ‖∂C/∂b$^l$‖"),
+        (ax_speed, r"speed of learning $\|\partial C/\partial b^l\|$"),
     ):
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.lines:
             ax.legend(fontsize="small")
     return fig

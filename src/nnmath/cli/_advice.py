@@ -8,6 +8,8 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from ._common import plural
+
 __all__ = [
     "early_stopping_note",
     "learning_warnings",
@@ -160,8 +162,8 @@ def early_stopping_note(history: Any, patience: int | None) -> str | None:
     acc = history.validation_accuracy[best] if history.validation_accuracy else None
     score = f" (validation accuracy {acc:.2%})" if acc is not None else ""
     return (
-        f"early stopping: no better validation score in {patience} epochs, stopped after epoch "
-        f"{history.epochs}; restored the weights of epoch {best + 1}{score}"
+        f"early stopping: no better validation score in {plural(patience, 'epoch')}, stopped "
+        f"after epoch {history.epochs}; restored the weights of epoch {best + 1}{score}"
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._registry import canonical_names
+from .._words import plural
 from ..activations import ACTIVATIONS, get_activation
 from ..costs import COSTS, get_cost
 from ..data import LOADERS, dataset_key
@@ -36,12 +37,16 @@ __all__ = [
     "comma_list",
     "dataset",
     "dataset_help",
+    "describe_data",
+    "describe_network",
     "names",
+    "plural",
     "registry_name",
     "emit_json",
     "number",
     "positive_int",
     "print_table",
+    "without_empty_columns",
     "progress",
     "require_extra",
     "suggest",
@@ -158,7 +163,7 @@ def registry_name(
         if key not in registry:
             raise argparse.ArgumentTypeError(
                 f"unknown {kind} {text!r}{suggest(text, registry)}: choose one of "
-                f"{sorted(registry)}"
+                f"{', '.join(sorted(registry))}"
             )
         return key
 
@@ -203,9 +208,33 @@ def dataset(text: str) -> str:
     if Path(text).expanduser().is_dir():
         return text
     raise argparse.ArgumentTypeError(
-        f"unknown dataset {text!r}{suggest(text, LOADERS)}: choose one of {sorted(LOADERS)} or "
+        f"unknown dataset {text!r}{suggest(text, LOADERS)}: choose one of "
+        f"{', '.join(sorted(LOADERS))} or "
         "give a folder with the four IDX files"
     )
+
+
+def describe_network(net: Any) -> str:
+    """A network in words for people (its repr is for Python): ``network 64,30,10: sigmoid
+    hidden layer, softmax output, log_likelihood cost, float32``."""
+    import numpy as np
+
+    acts = [a.name for a in net.activation_functions]
+    hidden = sorted(set(acts[:-1]))
+    layers = "hidden layers" if len(acts) > 2 else "hidden layer"
+    parts = [f"{'/'.join(hidden)} {layers}"] if hidden else []
+    parts += [f"{acts[-1]} output", f"{net.cost_name} cost", np.dtype(net.dtype).name]
+    return f"network {','.join(map(str, net.sizes))}: {', '.join(parts)}"
+
+
+def describe_data(data: Any) -> str:
+    """A data set in words: ``data digits: 1257 training, 180 validation, 360 test rows,
+    64 features``."""
+    rows = ", ".join(
+        f"{len(getattr(data, split)[1])} {word}"
+        for split, word in (("train", "training"), ("validation", "validation"), ("test", "test"))
+    )
+    return f"data {data.name}: {rows} rows, {data.n_features} features"
 
 
 def dataset_help() -> str:
@@ -348,6 +377,15 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
+def without_empty_columns(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[list[str], list[list[Any]]]:
+    """The columns with something in at least one row (a blank column says nothing)."""
+    keep = [j for j in range(len(columns)) if any(str(r[j]) != "" for r in rows)] if rows else []
+    keep = keep if rows else list(range(len(columns)))
+    return [columns[j] for j in keep], [[r[j] for j in keep] for r in rows]
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a table with rich; numbers are never cut short.
 
@@ -358,6 +396,7 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     from rich.console import Console
     from rich.table import Table
 
+    columns, rows = without_empty_columns(columns, rows)
     table = Table(title=title)
     for c in columns:
         table.add_column(c, justify="right" if c != columns[0] else "left", overflow="fold")

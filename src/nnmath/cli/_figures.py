@@ -7,7 +7,19 @@ from typing import Any
 
 from ._common import CLIError
 
-__all__ = ["CLASS_NAMES", "describe", "write_training_plots"]
+__all__ = ["CLASS_NAMES", "changed_settings", "describe", "write_training_plots"]
+
+#: the training options a learning curve's title names when they differ from the defaults
+SETTINGS = {
+    "eta": "η",
+    "lmbda": "λ",
+    "batch_size": "mini-batch",
+    "optimizer": "optimizer",
+    "momentum": "μ",
+    "dropout": "dropout",
+    "schedule": "schedule",
+    "patience": "patience",
+}
 
 #: the classes' names of the data sets of :data:`nnmath.data.LOADERS` whose classes are not
 #: their numbers (Fashion-MNIST's labels 0-9, in the order of its README)
@@ -34,10 +46,13 @@ def class_names(data: Any) -> tuple[str, ...] | None:
     return CLASS_NAMES.get(dataset_key(data.name))
 
 
-def write_training_plots(net: Any, history: Any, data: Any, directory: str | Path) -> list[Path]:
+def write_training_plots(
+    net: Any, history: Any, data: Any, directory: str | Path, args: Any = None
+) -> list[Path]:
     """Write ``curves.png``, ``confusion.png`` and (image data) ``misclassified.png``.
 
-    The confusion matrix and the misclassified images are of the test split.
+    The confusion matrix and the misclassified images are of the test split; the curves'
+    title names the training options of ``args`` that differ from the defaults.
     """
     from .. import plots
 
@@ -47,7 +62,8 @@ def write_training_plots(net: Any, history: Any, data: Any, directory: str | Pat
     X, y = data.test
     y_pred = net.predict(X)
     written = [directory / "curves.png", directory / "confusion.png"]
-    plots.plot_learning_curves(history, title=f"{data.name}: {describe(net)}", path=written[0])
+    title = f"{data.name}: {describe(net)}{changed_settings(args)}"
+    plots.plot_learning_curves(history, title=title, path=written[0])
     plots.plot_confusion_matrix(
         y,
         y_pred,
@@ -68,3 +84,23 @@ def describe(net: Any) -> str:
     """A network in one line for a figure's title: ``[64,30,10] sigmoid/softmax, cost``."""
     acts = [a.name for a in net.activation_functions]
     return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
+
+
+def changed_settings(args: Any) -> str:
+    """``", λ = 1, η = 0.1"``: the training options of ``args`` that differ from the defaults
+    of ``nnmath train``, for a figure's title ("" when none does or ``args`` is None)."""
+    import argparse
+
+    from .train import add_training_options
+
+    if args is None:
+        return ""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_training_options(parser)
+    defaults = vars(parser.parse_args([]))
+    shown = []
+    for key, name in SETTINGS.items():
+        value = getattr(args, key, None)
+        if key in defaults and value != defaults[key]:
+            shown.append(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}")
+    return "".join(f", {s}" for s in shown)

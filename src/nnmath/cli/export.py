@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         emit_json(result)
     elif not args.quiet:
         print(
-            f"wrote {path} ({result['bytes']} bytes): sizes {result['sizes']}, "
-            f"activations {result['activations']}, opset {args.opset}, {args.dtype}"
+            f"wrote {path} ({result['bytes']:,} bytes): sizes "
+            f"{','.join(map(str, result['sizes']))}, activations "
+            f"{','.join(result['activations'])}, opset {args.opset}, {args.dtype}"
         )
     return 0

@@ -20,9 +20,11 @@ from ._common import (
     comma_list,
     dataset,
     dataset_help,
+    describe_network,
     emit_json,
     names,
     number,
+    plural,
     positive_int,
 )
 
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             f"max relative error {check.max_error:.2e}"
         )
     else:
-        print(f"{net!r}, {len(X)} examples, eps {args.eps:g}, float64\n")
+        print(f"{describe_network(net)}; {plural(len(X), 'example')}, eps {args.eps:g}\n")
         print(check.to_markdown())
         print(
             f"\n{'all checks passed' if check.ok else 'SOME CHECKS FAILED'}: "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from ._common import CLIError
+from ._common import CLIError, add_output_options, emit_json
 
 
 def add_parser(sub: Any) -> None:
@@ -25,7 +26,16 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="allow a --host other machines can reach (a classroom network); adds a token",
     )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name browsers may use for this server (repeatable); requests naming "
+        "any other host are refused, against DNS rebinding",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    add_output_options(p)
     p.set_defaults(run=run)
 
 
@@ -45,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         sock, address = bind(args.host, args.port, args.allow_remote)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    server = Server(sock, address)
-    print(f"nnmath playground: {address.url}  (Ctrl+C stops it)", flush=True)
+    server = Server(sock, address, allowed=args.allowed_host)
+    _announce(args, address)
     if not args.no_browser:
         import webbrowser
 
@@ -56,3 +66,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _announce(args: argparse.Namespace, address: Any) -> None:
+    """Where the page is, once the socket listens: a line for people, the bare URL with
+    ``--quiet``, or ``{"url", "host", "port"}`` with ``--json`` (for a script that opens it)."""
+    if args.json:
+        emit_json({"url": address.url, "host": address.host, "port": address.port})
+    elif args.quiet:
+        print(address.url)
+    else:
+        print(f"nnmath playground: {address.url}  (Ctrl+C stops it)")
+    sys.stdout.flush()

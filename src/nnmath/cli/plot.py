@@ -16,7 +16,7 @@ from ._common import (
     positive_int,
     require_extra,
 )
-from ._figures import class_names, describe, write_training_plots
+from ._figures import changed_settings, class_names, describe, write_training_plots
 from .train import add_training_options, train_network
 
 __all__ = ["FORMATS", "add_parser", "run", "write_training_plots"]
@@ -52,7 +52,8 @@ def add_parser(sub: Any) -> None:
             "-o",
             default=f"{kind}.png",
             metavar="FILE",
-            help=f"output file, .png, .svg or .pdf (default {kind}.png)",
+            help=f"output file, .png, .svg or .pdf; a missing folder is created "
+            f"(default {kind}.png)",
         )
         k.add_argument(
             "--dpi", type=positive_int, default=100, help="resolution of PNG output (default 100)"
@@ -163,8 +164,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = _check_out(args.out)
     require_extra("matplotlib", "plot", "nnmath plot")
-    # before a network is trained for the figure
-    check_output_path(out, "--out", example=f"{args.kind}.png")
+    # before a network is trained for the figure; a missing folder is created, as --plot DIR
+    if out.parent.is_dir():
+        check_output_path(out, "--out", example=f"{args.kind}.png")
+    else:
+        check_output_path(out.parent, "--out", folder=True)
     show = not (args.quiet or args.json)
     result: dict[str, Any] = {"figure": args.kind}
     if args.kind == "activations":
@@ -186,9 +190,8 @@ def run(args: argparse.Namespace) -> int:
                     "--checkpoint FILE of 'nnmath train' instead, or drop --model to train a "
                     "network here and draw its curves"
                 )
-            plots.plot_learning_curves(
-                history, title=f"{data.name}: {describe(net)}", path=out, dpi=args.dpi
-            )
+            title = f"{data.name}: {describe(net)}{changed_settings(args)}"
+            plots.plot_learning_curves(history, title=title, path=out, dpi=args.dpi)
             result["epochs"] = history.epochs
         else:
             X, y = getattr(data, args.split)

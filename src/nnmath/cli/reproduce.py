@@ -2,7 +2,8 @@
 
 Prints the Markdown report (protocol; per claim the paper's number or words beside ours, the
 threshold and the verdict; tables; figure paths with ``--plot``), or ``--json``, or with
-``--quiet`` one line per experiment (its verdict and the count of each claim's). Exit code 0
+``--quiet`` one line per experiment (its verdict and the count of each claim's); ``--out FILE.md``
+writes the report into a file instead, its figure paths relative to it. Exit code 0
 when no claim failed: each reproduced, passed a quick protocol's smoke check (a threshold
 below the paper's number: never called reproduced), or has a source that contradicts itself
 (reported with both numbers); 1 when one did not (it is reported, with what was measured).
@@ -11,10 +12,12 @@ below the paper's number: never called reproduced), or has a source that contrad
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
-from ._common import CLIError, add_output_options, comma_list
+from ._common import CLIError, add_output_options, check_output_path, comma_list
 
 
 def add_parser(sub: Any) -> None:
@@ -59,6 +62,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
     )
+    p.add_argument(
+        "--out",
+        metavar="FILE.md",
+        help="write the Markdown report into FILE.md, its figure paths relative to that file "
+        "(default: the report on stdout, figure paths as --plot gives them)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_output_options(p)
     p.set_defaults(run=run)
 
@@ -84,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and len(args.seeds) == 0:
         raise CLIError("--seeds: give at least one seed, e.g. --seeds 0,1,2")
     if args.data is not None:
-        from pathlib import Path
-
         if not Path(args.data).is_dir():
             raise CLIError(f"--data {args.data}: no such folder")
+    if args.out:
+        _check_out(args.out, args.overwrite)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     reports = []
     for name in names:
@@ -99,10 +109,44 @@ def run(args: argparse.Namespace) -> int:
         reports.append(report)
         if args.quiet and not args.json:
             print(f"{name}: {report.verdict} ({report.summary()})")
-        elif not args.json:
+        elif not (args.json or args.out):
             print(report.to_markdown())
+    if args.out:
+        path = write_report(reports, args.out)
+        if not (args.json or args.quiet):
+            print(f"nnmath reproduce: wrote {path}", file=sys.stderr)
     if args.json:
         from ._common import emit_json
 
         emit_json([r.to_dict() for r in reports] if args.name == "all" else reports[0].to_dict())
     return 0 if all(r.passed for r in reports) else 1
+
+
+def _check_out(out: str, overwrite: bool) -> None:
+    """Refuse, before an experiment runs, an ``--out`` that cannot be written or that exists
+    (without ``--overwrite``)."""
+    path = check_output_path(out, "--out", example="report.md")
+    if path.exists() and not overwrite:
+        raise CLIError(f"--out {out}: the file exists; add --overwrite to replace it")
+
+
+def write_report(reports: list[Any], out: str | os.PathLike[str]) -> Path:
+    """Write the reports' Markdown into ``out`` at once; each figure path is made relative to
+    ``out``'s folder, so the images show wherever the report is opened from.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from .._files import atomic_write
+
+    path = Path(out).expanduser()
+    folder = path.absolute().parent
+    for report in reports:
+        report.figures[:] = [
+            Path(os.path.relpath(Path(f).absolute(), folder)).as_posix() for f in report.figures
+        ]
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(r.to_markdown() for r in reports))
+    return path

@@ -4,6 +4,7 @@ local processes or on a Dask cluster, streamed into a results table, summarised 
 from __future__ import annotations
 
 import argparse
+import sys
 from contextlib import ExitStack
 from typing import Any
 
@@ -14,6 +15,7 @@ from ._common import (
     comma_list,
     dataset_help,
     emit_json,
+    plural,
     positive_int,
     print_table,
     progress,
@@ -141,6 +143,7 @@ def _add_execution_options(run: Any) -> None:
 def build_sweep(args: argparse.Namespace) -> Any:
     """The :class:`~nnmath.sweep.Sweep` from ``--config`` and the command-line options."""
     from ..sweep import Sweep, load_sweep
+    from ..sweep.spec import PARAMETERS, SweepError
 
     overrides: dict[str, Any] = {}
     if args.measure is not None:
@@ -159,13 +162,17 @@ def build_sweep(args: argparse.Namespace) -> Any:
         return load_sweep(args.config, overrides)
     if args.measure is None:
         raise CLIError("give a measurement (train or vanishing) or --config FILE")
-    return Sweep.from_dict(overrides, source="nnmath sweep")
+    overrides.setdefault("grid", {"depth": [PARAMETERS["depth"].default]})  # one grid point
+    try:
+        return Sweep.from_dict(overrides, source="options")
+    except SweepError as exc:  # main() puts "nnmath sweep: error:" in front
+        raise CLIError(str(exc).removeprefix("options: ")) from None
 
 
-def _fmt(mean: Any, std: Any, pattern: str) -> str:
+def _fmt(mean: Any, std: Any, pattern: str, one_run: bool = False) -> str:
     if mean is None:
         return "-"
-    return f"{mean:{pattern}} ± {std:{pattern}}"
+    return f"{mean:{pattern}}" if one_run else f"{mean:{pattern}} ± {std:{pattern}}"
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -180,19 +187,12 @@ def run_command(args: argparse.Namespace) -> int:
         check_output_path(args.plot, "--plot", folder=True)
     check_output_path(args.out, "--out", example="results.csv")
     show = not (args.quiet or args.json)
-    n_tasks = len(sweep.tasks())
-    if show:
-        where = args.scheduler or f"local processes (jobs {args.jobs})"
-        print(
-            f"sweep: {sweep.measure} on {sweep.dataset}, {n_tasks} tasks "
-            f"({n_tasks // sweep.seeds} grid points x {sweep.seeds} seeds) on {where}"
-        )
     with ExitStack() as stack:
         bar: dict[str, Any] = {}
 
-        def on_start(pending: int, skipped: int) -> None:
-            if show and skipped:
-                print(f"resuming: {skipped} tasks done already, {pending} to run")
+        def on_start(pending: int, skipped: int) -> None:  # once --out is known to be usable
+            if show:
+                _print_start(args, sweep, pending, skipped)
             bar["advance"] = stack.enter_context(progress("sweep", pending, enabled=show))
 
         def on_result(row: dict[str, Any], done: int, total: int) -> None:
@@ -236,31 +236,51 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.quiet and summary:
         _print_summary(sweep.measure, summary)
     print(
-        f"{len(result.rows)}/{result.total} rows in {result.path}{status}; ran {result.ran} "
-        f"tasks in {result.seconds:.1f} s"
+        f"{len(result.rows)}/{result.total} rows in {result.path}{status}; ran "
+        f"{plural(result.ran, 'task')} in {result.seconds:.1f} s"
     )
     for p in plots:
         print(f"wrote {p}")
     return 0
 
 
+def _print_start(args: argparse.Namespace, sweep: Any, pending: int, skipped: int) -> None:
+    """The status lines on stderr: what runs where, and how many tasks a resume skips."""
+    n_tasks = sweep.n_tasks
+    where = args.scheduler or f"local processes (jobs {args.jobs})"
+    print(
+        f"nnmath sweep: {sweep.measure} on {sweep.dataset}, {plural(n_tasks, 'task')} "
+        f"({plural(n_tasks // sweep.seeds, 'grid point')} x {plural(sweep.seeds, 'seed')}) "
+        f"on {where}",
+        file=sys.stderr,
+    )
+    if skipped:
+        print(
+            f"nnmath sweep: resuming: {plural(skipped, 'task')} done already, {pending} to run",
+            file=sys.stderr,
+        )
+
+
 def _print_summary(measure: str, summary: list[dict[str, Any]]) -> None:
-    """One row per group of the summary: the swept values, n, speed at init, accuracy."""
+    """One row per group of the summary: the swept values, n, speed at init, accuracy; with
+    one run per group, the values alone (a standard deviation of one run says nothing)."""
     keys = [
         k for k in summary[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))
     ]
-    cols = [*keys, "n"]
+    one_run = all(g["n"] == 1 for g in summary)
+    cols = [*keys] if one_run else [*keys, "n"]
     if "speed_l1_mean" in summary[0]:
         cols.append("speed_l1 at init")
     cols += ["validation acc.", "diverged"]
     rows = []
     for g in summary:
-        row = [g[k] for k in keys] + [g["n"]]
+        row = [g[k] for k in keys] + ([] if one_run else [g["n"]])
         if "speed_l1_mean" in g:
-            row.append(_fmt(g["speed_l1_mean"], g["speed_l1_std"], ".3g"))
+            row.append(_fmt(g["speed_l1_mean"], g["speed_l1_std"], ".3g", one_run))
         row += [
-            _fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f"),
+            _fmt(g["validation_accuracy_mean"], g["validation_accuracy_std"], ".3f", one_run),
             g["diverged"],
         ]
         rows.append(row)
-    print_table(f"nnmath sweep {measure}: mean ± std over seeds", cols, rows)
+    title = "one run per grid point" if one_run else "mean ± std over seeds"
+    print_table(f"nnmath sweep {measure}: {title}", cols, rows)

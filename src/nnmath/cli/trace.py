@@ -21,6 +21,7 @@ from ._common import (
     emit_json,
     names,
     number,
+    plural,
 )
 from .gradcheck import small_network
 
@@ -94,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     if args.x is None:
         x = np.round(np.random.default_rng(args.seed + 1).uniform(size=n_in), 3)
     elif len(args.x) != n_in:
-        raise CLIError(f"--x has {len(args.x)} values, the network expects {n_in} (sizes[0])")
+        raise CLIError(
+            f"--x has {plural(len(args.x), 'value')}, the network expects {n_in} (sizes[0])"
+        )
     else:
         x = np.asarray(args.x)
     if args.y is None:
@@ -105,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--y {label:g}: a single value is a class label 0..{n_out - 1}")
         y = np.eye(n_out)[int(label)]
     elif len(args.y) != n_out:
-        raise CLIError(f"--y has {len(args.y)} values, the network has {n_out} outputs")
+        raise CLIError(
+            f"--y has {plural(len(args.y), 'value')}, the network has {plural(n_out, 'output')}"
+        )
     else:
         y = np.asarray(args.y)
     t = trace(net, x, y, digits=args.digits)

@@ -28,6 +28,8 @@ from ._common import (
     comma_list,
     dataset,
     dataset_help,
+    describe_data,
+    describe_network,
     emit_json,
     names,
     number,
@@ -308,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from ._figures import write_training_plots
 
-        result["plots"] = [str(p) for p in write_training_plots(net, history, data, args.plot)]
+        written = write_training_plots(net, history, data, args.plot, args)
+        result["plots"] = [str(p) for p in written]
     args.result = (net, history, data, result)
     if args.json:
         emit_json(result)
@@ -330,7 +333,7 @@ def _print_summary(net: Any, history: Any, data: Any, result: dict[str, Any]) ->
             ["activations", ",".join(result["activations"])],
             ["cost", net.cost_name],
             ["epochs", history.epochs],
-            ["best validation epoch", None if best is None else best + 1],
+            *([] if best is None else [["best validation epoch", best + 1]]),
             ["final training cost", f"{result['training_cost']:.4f}"],
             ["final validation accuracy", f"{result['validation_accuracy']:.2%}"],
             ["test accuracy", f"{result['test_accuracy']:.2%}"],
@@ -371,6 +374,12 @@ def _check_checkpoint(args: argparse.Namespace) -> None:
             f"--checkpoint {path}: the file exists (an earlier run); add --resume to continue "
             "it, or --overwrite to start afresh and replace it"
         )
+
+
+def epoch_seconds(seconds: float) -> str:
+    """``"  (0.18 s)"`` after an epoch's line; nothing for an epoch under a hundredth of a
+    second, whose time would print as 0.00 on every line."""
+    return f"  ({seconds:.2f} s)" if seconds >= 0.01 else ""
 
 
 def _note(text: str) -> None:
@@ -446,7 +455,7 @@ def train_network(
         net = build_network(args, data.n_features, data.n_classes)
     _fit_the_data(args, net, data)
     if show:
-        print(f"{data!r}\n{net!r}")
+        print(f"{describe_data(data)}\n{describe_network(net)}")
     t0 = time.perf_counter()
     with progress("training", args.epochs, enabled=show) as advance, _plain_warnings(args):
 
@@ -456,7 +465,7 @@ def train_network(
             if show:
                 print(
                     f"epoch {epoch + 1:>3}/{args.epochs}  cost {history.training_cost[-1]:.4f}  "
-                    f"validation accuracy {acc:.2%}  ({history.epoch_time[-1]:.2f} s)",
+                    f"validation accuracy {acc:.2%}{epoch_seconds(history.epoch_time[-1])}",
                     flush=True,
                 )
 

@@ -31,10 +31,12 @@ from ._common import (
     dataset_help,
     emit_json,
     names,
+    plural,
     positive_int,
     print_table,
     progress,
     require_extra,
+    without_empty_columns,
 )
 
 #: Nielsen, "Neural Networks and Deep Learning", chapter 5: one random draw each,
@@ -315,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
         plot_speeds(
             results,
             args.plot,
-            title=f"speed of learning, {data.name} ({len(y)} images), {args.seeds} seed(s)",
+            title=f"speed of learning, {data.name} ({plural(len(y), 'image')}), "
+            f"{plural(args.seeds, 'seed')}",
         )
     factor_tables = [(r["label"], r.pop("_factors")) for r in results]
     out = {
@@ -341,13 +344,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_initial(results, data.name, len(y), args.seeds, args.markdown)
     if args.epochs > 0:
-        _print_training(results, args.markdown)
+        _print_training(results, args.markdown, args.seeds)
     for label, factors in factor_tables:
         if factors is not None:
             print(f"why it vanishes: {label} (seed {args.seed}, at initialisation)\n")
             print(factors.to_markdown() + "\n")
     if args.plot:
-        print(f"figure written to {args.plot}")
+        print(f"nnmath vanishing: figure written to {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -377,20 +380,19 @@ def _print_initial(
     results: list[dict[str, Any]], name: str, n: int, seeds: int, markdown: bool
 ) -> None:
     title = (
-        f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first {n} training "
-        f"rows, mean over {seeds} seed(s)"
+        f"speed of learning ‖∂C/∂b^l‖ at initialisation: {name}, first "
+        f"{plural(n, 'training row')}, "
+        f"{'one seed' if seeds == 1 else f'mean over {seeds} seeds'}"
     )
     head = ["hidden layer", "mean", "std", "min–max", "next/this", "book (1 draw)"]
     if markdown:
         print(f"{title}\n")
-        print("| network | σ | init | " + " | ".join(head) + " |")
-        print("|---" * (len(head) + 3) + "|")
+        rows = []
         for r in results:
             for j, row in enumerate(_initial_rows(r, seeds)):
                 lead = [",".join(map(str, r["sizes"])), r["activation"], r["init"]]
-                lead = lead if j == 0 else ["", "", ""]
-                print("| " + " | ".join(lead + row) + " |")
-        print()
+                rows.append((lead if j == 0 else ["", "", ""]) + row)
+        _print_markdown(["network", "σ", "init", *head], rows)
         return
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
@@ -403,7 +405,7 @@ def _print_initial(
         print_table(f"{title}; σ = {act}, init = {init}", ["network", *head], rows)
 
 
-def _print_training(results: list[dict[str, Any]], markdown: bool) -> None:
+def _print_training(results: list[dict[str, Any]], markdown: bool, seeds: int) -> None:
     epochs = results[0]["epoch"]
     picks = _checkpoints(epochs)
     head = ["network", "hidden layer", *[f"epoch {epochs[k]:g}" for k in picks]]
@@ -417,13 +419,20 @@ def _print_training(results: list[dict[str, Any]], markdown: bool) -> None:
                     *[_fmt(r["mean"][k][j]) for k in picks],
                 ]
             )
-    title = "speed of learning ‖∂C/∂b^l‖ during training (mean over seeds)"
+    over = "one seed" if seeds == 1 else f"mean over {seeds} seeds"
+    title = f"speed of learning ‖∂C/∂b^l‖ during training ({over})"
     if markdown:
         print(f"{title}\n")
-        print("| " + " | ".join(head) + " |")
-        print("|---" * len(head) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        print()
+        _print_markdown(head, rows)
     else:
         print_table(title, head, rows)
+
+
+def _print_markdown(head: list[str], rows: list[list[str]]) -> None:
+    """A Markdown table, its blank columns left out, and a blank line after it."""
+    head, rows = without_empty_columns(head, rows)
+    print("| " + " | ".join(head) + " |")
+    print("|---" * len(head) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()

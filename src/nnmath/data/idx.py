@@ -20,20 +20,25 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from .._files import atomic_write
+from ._memory import available_memory, format_bytes
 
 __all__ = [
     "DataError",
     "IDX_DTYPES",
     "MAX_IDX_BYTES",
     "MAX_NDIM",
+    "check_memory",
     "read_idx",
     "read_idx_bytes",
+    "read_idx_header",
     "write_idx",
 ]
 
@@ -56,26 +61,31 @@ class DataError(ValueError):
 
 #: numpy's most dimensions (``numpy.ndarray`` refuses more)
 MAX_NDIM = 64
-#: the largest data an IDX file may declare: 16 GiB (MNIST's training images are 47 MB)
+#: the most memory the data of IDX files may take, once converted (float32 images are 4 bytes
+#: a pixel): 16 GiB (MNIST's training images are 47 MB as uint8, 188 MB as float32)
 MAX_IDX_BYTES = 2**34
 #: deflate inflates at most about 1032-fold: a gzip file declaring more than this many times
 #: its own size cannot hold what it declares
 _MAX_GZIP_RATIO = 1100
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], max_bytes: int | None = None) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a NumPy array.
 
-    The header is read first and checked (dimensions, the size it declares); then exactly the
-    declared bytes are read, straight from the stream into the array, so that memory stays
-    within the declared size plus a small constant whatever the file holds (a gzip bomb ends
-    in an error after the declared bytes, not in gigabytes of inflated data).
+    The header is read first and checked (dimensions, the size it declares, against
+    ``max_bytes`` and the memory available); then exactly the declared bytes are read,
+    straight from the stream into the array, so that memory stays within the declared size
+    plus a small constant whatever the file holds (a gzip bomb ends in an error after the
+    declared bytes, not in gigabytes of inflated data).
 
     Parameters
     ----------
     path : path-like
         ``train-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte``, ... A regular file:
         a device (``/dev/zero``), a FIFO or a folder is refused.
+    max_bytes : int, optional
+        The most bytes the array may take (default: :data:`MAX_IDX_BYTES`); in any case no
+        more than the memory available (:func:`check_memory`).
 
     Returns
     -------
@@ -87,22 +97,48 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     ------
     DataError
         The file is not a regular file, truncated, not gzip/IDX, has an unknown type code,
-        too many dimensions, declares more than :data:`MAX_IDX_BYTES` (or more than its gzip
-        stream can hold), or its length does not match the sizes in its header. The message
-        names the file.
+        too many dimensions, declares more than ``max_bytes``, the memory available or its
+        gzip stream can hold, or its length does not match the sizes in its header. The
+        message names the file (and the size declared).
     FileNotFoundError
         The file does not exist.
     """
     path = Path(path)
+    with _opened(path) as (fh, size, gzip_size):
+        return _read_stream(fh, str(path), size, gzip_size, max_bytes)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and native-endian dtype an IDX file declares, after the checks of
+    :func:`read_idx` that need only the header (of a gzip file, only the header is inflated).
+
+    Raises
+    ------
+    DataError
+        As :func:`read_idx`, for the header.
+    """
+    path = Path(path)
+    with _opened(path) as (fh, size, gzip_size):
+        shape, dtype, header = _read_header(fh, str(path))
+        _check_declared(str(path), shape, dtype, header, size, gzip_size, None)
+    return shape, dtype.newbyteorder("=")
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[IO[bytes], int | None, int | None]]:
+    """``(stream, size, gzip_size)`` of a regular file: the raw bytes and their length, or
+    the inflated stream of a gzip file and the compressed length; gzip errors become
+    :class:`DataError`."""
     size = _regular_file_size(path)
     with open(path, "rb") as fh:
         if fh.read(2) != _GZIP_MAGIC:
             fh.seek(0)
-            return _read_stream(fh, str(path), size)
+            yield fh, size, None
+            return
         fh.seek(0)
         try:
             with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-                return _read_stream(gz, str(path), None, gzip_size=size)
+                yield gz, None, size
         except EOFError:
             raise DataError(
                 f"{path}: the gzip stream ends early (the file is truncated; "
@@ -165,20 +201,32 @@ def _read_header(fh: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype, i
     return struct.unpack(f">{ndim}I", dims), IDX_DTYPES[code], header
 
 
-def _read_stream(
-    fh: IO[bytes], name: str, size: int | None, gzip_size: int | None = None
-) -> np.ndarray:
-    """Header, then exactly the declared bytes into a new array, then the end of the stream.
-
-    ``size``: the whole (uncompressed) length when known, checked before reading the data;
-    ``gzip_size``: the compressed length, which bounds what the stream can inflate to."""
-    shape, dtype, header = _read_header(fh, name)
+def _describe(shape: tuple[int, ...], dtype: np.dtype, header: int) -> str:
     nbytes = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
-    described = f"shape {tuple(shape)} of {dtype.name} ({header + nbytes} bytes in all)"
-    if nbytes > MAX_IDX_BYTES:
+    return f"shape {tuple(shape)} of {dtype.name} ({header + nbytes} bytes in all)"
+
+
+def _check_declared(
+    name: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    header: int,
+    size: int | None,
+    gzip_size: int | None,
+    max_bytes: int | None,
+) -> None:
+    """The declared size against the bounds, what a gzip file can hold and the file's size
+    (``size``: the whole uncompressed length when known), before any data is read."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    described = _describe(shape, dtype, header)
+    check_memory(
+        name, nbytes, f"the header declares shape {tuple(shape)} of {dtype.name}", max_bytes
+    )
+    strides = math.prod(d for d in shape if d) * dtype.itemsize  # NumPy's bound, zeros aside
+    if strides > np.iinfo(np.intp).max:
         raise DataError(
-            f"{name}: the header declares {described}, more than the {MAX_IDX_BYTES} bytes "
-            "nnmath reads (a corrupted header?)"
+            f"{name}: the header declares shape {tuple(shape)}, whose dimensions multiply past "
+            "what NumPy can index, even with a zero among them (a corrupted header?)"
         )
     if gzip_size is not None and nbytes > _MAX_GZIP_RATIO * gzip_size + 2**16:
         raise DataError(
@@ -188,6 +236,56 @@ def _read_stream(
     if size is not None and size != header + nbytes:
         what = "truncated" if size < header + nbytes else "longer than its header says"
         raise DataError(f"{name}: file is {what}: header says {described} but it has {size} bytes")
+
+
+def check_memory(name: str, nbytes: int, what: str, max_bytes: int | None = None) -> None:
+    """Refuse to allocate ``nbytes`` for ``name`` above ``max_bytes`` (default
+    :data:`MAX_IDX_BYTES`) or the memory available (:func:`available_memory`).
+
+    Parameters
+    ----------
+    name : str
+        The file or folder, first in the message.
+    nbytes : int
+        What reading (and converting) it takes.
+    what : str
+        What declares that size (``"the header declares shape (...)"``).
+    max_bytes : int, optional
+
+    Raises
+    ------
+    DataError
+        Naming the size, the bound and what to do.
+    """
+    limit = MAX_IDX_BYTES if max_bytes is None else max_bytes
+    if nbytes > limit:
+        raise DataError(
+            f"{name}: {what}: {format_bytes(nbytes)}, more than the {format_bytes(limit)} "
+            "nnmath reads (a corrupted or hand-made header?)"
+        )
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise DataError(
+            f"{name}: {what}: {format_bytes(nbytes)}, more than the {format_bytes(free)} of "
+            "memory available (a corrupted header? else free memory or use a machine with more)"
+        )
+
+
+def _read_stream(
+    fh: IO[bytes],
+    name: str,
+    size: int | None,
+    gzip_size: int | None = None,
+    max_bytes: int | None = None,
+) -> np.ndarray:
+    """Header, then exactly the declared bytes into a new array, then the end of the stream.
+
+    ``size``: the whole (uncompressed) length when known, checked before reading the data;
+    ``gzip_size``: the compressed length, which bounds what the stream can inflate to."""
+    shape, dtype, header = _read_header(fh, name)
+    _check_declared(name, shape, dtype, header, size, gzip_size, max_bytes)
+    nbytes = math.prod(shape) * dtype.itemsize
+    described = _describe(shape, dtype, header)
     data = np.empty(shape, dtype=dtype)
     got = _read_into(fh, memoryview(data.reshape(-1).view(np.uint8)))
     if got < nbytes or fh.read(1):

@@ -18,6 +18,7 @@ mirrors and checked against their published checksums (:mod:`nnmath.data.downloa
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ import numpy as np
 
 from .cache import cache_dir
 from .container import Dataset
-from .idx import DataError, read_idx
+from .idx import DataError, check_memory, read_idx, read_idx_header
 
 if TYPE_CHECKING:
     from .download import ProgressCallback
@@ -217,7 +218,9 @@ def _idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
 
 def _read_checked(files: dict[str, Path]) -> dict[str, np.ndarray]:
     """Every file read; images and labels of a split agree, test images have the training
-    images' shape (else a :class:`DataError` naming the file)."""
+    images' shape (else a :class:`DataError` naming the file). What the four headers declare,
+    as read and as converted, is checked against the memory available first."""
+    _check_declared_sizes(files)
     raw = {role: read_idx(p) for role, p in files.items()}
     _check_pair(raw["train_images"], raw["train_labels"], files, "train")
     _check_pair(raw["test_images"], raw["test_labels"], files, "test")
@@ -228,6 +231,22 @@ def _read_checked(files: dict[str, Path]) -> dict[str, np.ndarray]:
             f"training images are {shape}"
         )
     return raw
+
+
+#: bytes per element a role's conversion adds to the array read: float32 pixels, int64 labels
+_CONVERTED_ITEMSIZE = {"images": 4, "labels": 8}
+
+
+def _check_declared_sizes(files: dict[str, Path]) -> None:
+    """The four headers' declared sizes, as read and as converted, against the memory
+    available (:func:`check_memory`), before any data is inflated or converted."""
+    need, parts = 0, []
+    for role, path in files.items():
+        shape, dtype = read_idx_header(path)  # every file's own checks, on its header alone
+        need += math.prod(shape) * (dtype.itemsize + _CONVERTED_ITEMSIZE[role.split("_")[1]])
+        parts.append(f"{path.name} {tuple(shape)}")
+    what = f"the headers declare {', '.join(parts)}: as float32 pixels and int64 labels"
+    check_memory(str(Path(files["train_images"]).parent), need, what)
 
 
 def _classes(raw: dict[str, np.ndarray], files: dict[str, Path], n_classes: int | None) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "elided",
     "esc",
     "math_html",
+    "math_svg",
     "matrix_html",
     "num",
     "shape_text",
@@ -41,10 +42,15 @@ STYLE = (
     ".nnmath th,.nnmath td{padding:0.15em 0.5em;text-align:right;border-bottom:1px solid #ddd}"
     ".nnmath th{font-weight:600}"
     ".nnmath table.nnmath-matrix td{border:none;font-family:monospace}"
-    ".nnmath table.nnmath-matrix{border-left:1px solid #444;border-right:1px solid #444}"
+    # a matrix in brackets [ ], not bars | | (a determinant): the sides and four short ends
+    ".nnmath table.nnmath-matrix{border-left:1px solid #444;border-right:1px solid #444;"
+    "background:linear-gradient(#444,#444) top left/5px 1px no-repeat,"
+    "linear-gradient(#444,#444) bottom left/5px 1px no-repeat,"
+    "linear-gradient(#444,#444) top right/5px 1px no-repeat,"
+    "linear-gradient(#444,#444) bottom right/5px 1px no-repeat}"
     ".nnmath .eq{display:flex;align-items:center;gap:0.5em;flex-wrap:wrap;margin:0.4em 0}"
     ".nnmath .bad{color:#b00020;font-weight:600}"
-    ".nnmath caption{caption-side:bottom;font-size:0.8em;color:#555}"
+    ".nnmath caption{caption-side:bottom;font-size:0.8em;color:#555;white-space:nowrap}"
     ".nnmath tr.best{background:#eef6ff}"
     "</style>"
 )
@@ -70,6 +76,18 @@ def math_html(text: str) -> str:
         tag = "sup" if m.group(1) == "^" else "sub"
         inner = next(g for g in m.groups()[1:] if g is not None)
         return f"<{tag}>{inner}</{tag}>"
+
+    return _SCRIPT.sub(repl, esc(text))
+
+
+def math_svg(text: str) -> str:
+    """``text`` escaped for an SVG ``<text>``, with ``z^l`` and ``n_{l−1}`` as raised or
+    lowered ``<tspan>`` (SVG has no ``<sup>``)."""
+
+    def repl(m: re.Match[str]) -> str:
+        shift = "super" if m.group(1) == "^" else "sub"
+        inner = next(g for g in m.groups()[1:] if g is not None)
+        return f'<tspan baseline-shift="{shift}" font-size="75%">{inner}</tspan>'
 
     return _SCRIPT.sub(repl, esc(text))
 
@@ -118,7 +136,7 @@ def table_html(
         rc = row_classes[k] if row_classes is not None and row_classes[k] else ""
         attr = f' class="{esc(rc)}"' if rc else ""
         body.append(f"<tr{attr}>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    cap = f"<caption>{math_html(caption)}</caption>" if caption else ""
     attr = f' class="{esc(cls)}"' if cls else ""
     return f"<table{attr}>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from ._html import elided, esc, num
+from ._html import elided, esc, math_svg, num
 
 __all__ = ["COLOURS", "line_chart", "network_diagram"]
 
@@ -110,7 +110,7 @@ def line_chart(
         parts.append(
             f'<line x1="{_W - _R + 8}" y1="{ly - 4}" x2="{_W - _R + 22}" y2="{ly - 4}" '
             f'stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{_W - _R + 26}" y="{ly}" font-size="10">{esc(name)}</text>'
+            f'<text x="{_W - _R + 26}" y="{ly}" font-size="10">{math_svg(name)}</text>'
         )
     return _svg(_W, _H, "".join(parts), title)
 
@@ -120,7 +120,7 @@ def _axes(
 ) -> str:
     out = [
         f'<text x="{(_L + _W - _R) / 2}" y="14" font-size="12" '
-        f'text-anchor="middle">{esc(title)}</text>',
+        f'text-anchor="middle">{math_svg(title)}</text>',
         f'<line x1="{_L}" y1="{_H - _B}" x2="{_W - _R}" y2="{_H - _B}" stroke="#444"/>',
         f'<line x1="{_L}" y1="{_T}" x2="{_L}" y2="{_H - _B}" stroke="#444"/>',
         f'<text x="{(_L + _W - _R) / 2}" y="{_H - 4}" font-size="10" '
@@ -202,6 +202,6 @@ def network_diagram(sizes: Sequence[int], activations: Sequence[str], limit: int
             f'<text x="{40 + gap * k}" y="18" font-size="10" '
             f'text-anchor="middle">{esc(sigma)}</text>'
             f'<text x="{40 + gap * k}" y="{height - 16}" font-size="10" '
-            f'text-anchor="middle">a^{k + 1}: {n}</text></g>'
+            f'text-anchor="middle">{math_svg(f"a^{k + 1}")}: {n}</text></g>'
         )
     return _svg(width, height, "".join(edges) + "".join(cols), f"network {list(sizes)}")

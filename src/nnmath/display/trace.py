@@ -44,7 +44,8 @@ def _eq(label: str, *parts: str, name: str = "") -> str:
 
 
 def _op(symbol: str) -> str:
-    return f"<span>{esc(symbol)}</span>"
+    """An operator or a note between matrices, its ``a^{l−1}`` set as a superscript."""
+    return f"<span>{math_html(symbol)}</span>"
 
 
 def _forward_html(t: Any, d: int) -> list[str]:

@@ -31,6 +31,8 @@ from .._registry import default_cost
 from .._version import __version__
 from ..activations import Activation, get_activation, is_builtin
 from ..backend import to_numpy
+from ..costs import COSTS
+from ..init import INITS
 from ..network import Network
 from .model import layer_tensor_names
 
@@ -188,7 +190,8 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
         The tensors' dtype; default float32, which every ONNX runtime runs (onnxruntime's
         CPU kernels have no float64 ``Elu``, ``Erf`` or ``Softplus``).
     opset : int
-        The ONNX opset, at least 17.
+        The ONNX opset, at least 17 and at most the installed onnx's newest
+        (``onnx.defs.onnx_opset_version()``).
 
     Returns
     -------
@@ -198,7 +201,8 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
     ------
     ValueError
         For an activation without ONNX operators (a custom one, or one missing from
-        :data:`ONNX_ACTIVATIONS`), an opset below 17 or another dtype.
+        :data:`ONNX_ACTIVATIONS`), an opset below 17 or above the installed onnx's newest,
+        or another dtype.
     """
     onnx = _require_onnx()
     dt = np.dtype("float32" if dtype is None else dtype)
@@ -206,6 +210,12 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
         raise ValueError(f"dtype {dt.name!r}: ONNX export writes float32 or float64 tensors")
     if opset < OPSET:
         raise ValueError(f"opset {opset}: nnmath writes ONNX opset {OPSET} or newer")
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise ValueError(
+            f"opset {opset}: the installed onnx {onnx.__version__} knows opsets up to {newest}; "
+            f"give an opset from {OPSET} to {newest} (or upgrade onnx)"
+        )
     for i, act in enumerate(net.activation_functions):
         _onnx_spec(i, act)  # refuse before building anything
     model = onnx.helper.make_model(
@@ -245,7 +255,7 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
     dtype : {"float32", "float64"}, optional
         Default float32 (see :func:`onnx_model`).
     opset : int
-        At least 17.
+        At least 17, at most the installed onnx's newest (see :func:`onnx_model`).
 
     Returns
     -------
@@ -295,6 +305,8 @@ def _match_activation(ops: list[Any], where: str) -> Activation:
         params = {
             p: float(str(np.float32(attrs[a].f))) for p, a in spec.params.items() if a in attrs
         }
+        if not all(math.isfinite(v) for v in params.values()):  # nm.load refuses them too
+            raise ValueError(f"{where}: {name}'s parameters {params} are not finite")
         return get_activation(name, **params)
     raise ValueError(f"{where}: the operators {list(kinds) or '(none)'} are no nnmath activation")
 
@@ -353,7 +365,7 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
     cost, init : str, optional
         The cost and init to record; default the ones of the model's ``nnmath.config``
         metadata, else the cost that suits the output (:func:`nnmath._registry.default_cost`)
-        and ``"normal"``.
+        and ``"normal"``. Given both, the metadata is not read.
 
     Returns
     -------
@@ -363,8 +375,10 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
     Raises
     ------
     ValueError
-        For a file that is not ONNX, or a graph that is not one :func:`to_onnx` writes: any
-        other operator, wiring, attribute or constant (the message names the first one).
+        For a file that is not ONNX, a graph that is not one :func:`to_onnx` writes (any
+        other operator, wiring, attribute or constant: the message names the first one),
+        NaN or infinite weights or activation parameters, or ``nnmath.config`` metadata that
+        is not a JSON object naming a known cost and init (each message names the file).
     """
     onnx = _require_onnx()
     model, where = _load_model(onnx, source)
@@ -381,21 +395,50 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
     dtypes = {W.dtype for W in weights} | {b.dtype for b in biases}
     if not dtypes <= {np.dtype(np.float32)} and not dtypes <= {np.dtype(np.float64)}:
         raise _refuse(where, f"the weights have dtypes {sorted(map(str, dtypes))}")
-    meta = {p.key: p.value for p in model.metadata_props}
-    config = json.loads(meta.get(_DOMAIN_NOTE, "{}") or "{}")
+    for (w_name, b_name, _), W, b in zip(layers, weights, biases):
+        for name, arr in ((w_name, W), (b_name, b)):
+            if not np.isfinite(arr).all():  # as nm.load: no trained network has them
+                raise ValueError(f"{where}: tensor {name!r} contains NaN or infinite values")
+    config = {} if cost and init else _metadata_config(model, where)
     acts = [act for _, _, act in layers]
     sizes = [weights[0].shape[1], *(W.shape[0] for W in weights)]
-    net = Network(
-        sizes,
-        activation=acts,
-        cost=cost or config.get("cost") or default_cost(acts[-1].name),
-        init=init or config.get("init") or "normal",
-        dtype=next(iter(dtypes)).name,
-        seed=0,
-    )
+    try:
+        net = Network(
+            sizes,
+            activation=acts,
+            cost=cost or config.get("cost") or default_cost(acts[-1].name),
+            init=init or config.get("init") or "normal",
+            dtype=next(iter(dtypes)).name,
+            seed=0,
+        )
+    except (ValueError, TypeError) as exc:  # a cost that refuses the output activation, ...
+        raise ValueError(f"{where}: the network it describes cannot be built: {exc}") from None
     try:
         net.set_parameters(weights, biases)
     except ValueError as exc:
         raise _refuse(where, f"the weights do not chain ({exc})") from exc
     _same_graph(onnx, graph, _graph(onnx, net, next(iter(dtypes))), where)
     return net
+
+
+def _metadata_config(model: Any, where: str) -> dict[str, Any]:
+    """The ``nnmath.config`` metadata, checked as far as :func:`from_onnx` uses it (a JSON
+    object whose cost and init, when given, are names nnmath knows); ``{}`` when absent."""
+    text = {p.key: p.value for p in model.metadata_props}.get(_DOMAIN_NOTE) or "{}"
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(
+            f"{where}: its {_DOMAIN_NOTE} metadata is not valid JSON ({exc!r:.120}); fix or "
+            "delete it, or pass cost= and init="
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: its {_DOMAIN_NOTE} metadata is not a JSON object")
+    for key, names in (("cost", COSTS), ("init", INITS)):
+        value = config.get(key)
+        if value is not None and not (isinstance(value, str) and value in names):
+            raise ValueError(
+                f"{where}: its {_DOMAIN_NOTE} metadata names the {key} {value!r:.60}, which "
+                f"nnmath does not know ({', '.join(sorted(names))}); pass {key}= to choose one"
+            )
+    return config

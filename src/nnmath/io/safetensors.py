@@ -126,15 +126,40 @@ def _counting_objects() -> Any:
     return hook
 
 
+def _zip_kind(data: bytes) -> tuple[str, str]:
+    """What a zip archive holds, from its first entry's name (in its first bytes), and how
+    to read it."""
+    first = data[30 : 30 + int.from_bytes(data[26:28], "little")]
+    if first.endswith(b"data.pkl"):
+        return "a PyTorch file (torch.save)", "; load it with torch, then nnmath.from_torch"
+    if first.endswith(b".npy"):
+        return "a NumPy .npz archive", "; give its arrays to a Network with net.set_parameters"
+    return "a zip archive (torch.save, np.savez or a Keras file?)", ""
+
+
+def _looks_onnx(data: bytes) -> bool:
+    """An ONNX model: a protobuf ``ModelProto`` starts with its ``ir_version`` (field 1, a
+    small varint: ``08 09``) and another of its fields (``producer_name``: ``12``, ...)."""
+    tag = data[2] if len(data) > 2 else 0
+    return data[:1] == b"\x08" and 1 <= data[1] < 0x80 and tag & 7 in (0, 2) and tag >> 3 > 1
+
+
 def _header_length(path: Any, data: bytes) -> int:
     """The length field ``n``, after ruling out the formats a model file is mistaken for."""
     for signature, what in _SIGNATURES:
         if data.startswith(signature):
-            raise ModelFileError(path, f"this is {what}, not a safetensors file")
+            what, hint = _zip_kind(data) if signature == b"PK\x03\x04" else (what, "")
+            raise ModelFileError(path, f"this is {what}, not a safetensors file{hint}")
     n = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else None
     # A pickle starts with PROTO (0x80) and its protocol; so can a safetensors length field
     # (896 is 80 03 00 ...), whose header then starts with "{".
     looks_safetensors = n is not None and n <= len(data) - 8 and data[8:9] == b"{"
+    if not looks_safetensors and _looks_onnx(data):
+        raise ModelFileError(
+            path,
+            "this is an ONNX model, not a safetensors file: read it with nnmath.from_onnx "
+            "(and nnmath.save the network it gives for nnmath's commands)",
+        )
     if not looks_safetensors and len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
         raise ModelFileError(
             path, "this is a Python pickle; nnmath never loads pickles (they can run code)"

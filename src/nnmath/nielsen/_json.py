@@ -10,7 +10,7 @@ import numpy as np
 
 from .._files import atomic_write
 
-__all__ = ["NielsenFileError", "load", "save_network"]
+__all__ = ["NielsenFileError", "read_network", "save_network"]
 
 
 class NielsenFileError(ValueError):
@@ -67,15 +67,10 @@ def _array(filename: Any, value: Any, shape: tuple[int, int], name: str) -> np.n
     return arr
 
 
-def load(filename: str | os.PathLike[str]) -> Any:
-    """Load a network saved by ``Network2.save`` (the book's ``network2.load``).
+def read_network(filename: str | os.PathLike[str], costs: dict[str, Any]) -> tuple:
+    """The parts of a network saved by ``Network2.save``: ``(sizes, cost, weights, biases)``.
 
-    The cost is looked up by its name among :data:`nnmath.nielsen.network2.COSTS`, never
-    evaluated.
-
-    Returns
-    -------
-    nnmath.nielsen.Network2
+    The cost is looked up by its name in ``costs``, never evaluated.
 
     Raises
     ------
@@ -83,8 +78,6 @@ def load(filename: str | os.PathLike[str]) -> Any:
         A ValueError naming the file and what is wrong with it (not JSON, a missing key, an
         unknown cost, weights that do not fit the sizes).
     """
-    from .network2 import COSTS, Network
-
     data = _read(filename)
     sizes = data["sizes"]
     if (
@@ -93,9 +86,9 @@ def load(filename: str | os.PathLike[str]) -> Any:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
     ):
         raise _bad(filename, f"sizes must be a list of at least 2 positive integers, got {sizes!r}")
-    cost = COSTS.get(data["cost"]) if isinstance(data["cost"], str) else None
+    cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
     if cost is None:
-        raise _bad(filename, f"unknown cost {data['cost']!r} (one of {', '.join(COSTS)})")
+        raise _bad(filename, f"unknown cost {data['cost']!r} (one of {', '.join(costs)})")
     L = len(sizes) - 1
     for key in ("weights", "biases"):
         if not isinstance(data[key], list) or len(data[key]) != L:
@@ -104,6 +97,4 @@ def load(filename: str | os.PathLike[str]) -> Any:
     for i, (x, y) in enumerate(zip(sizes[:-1], sizes[1:])):
         weights.append(_array(filename, data["weights"][i], (y, x), f"weights[{i}]"))
         biases.append(_array(filename, data["biases"][i], (y, 1), f"biases[{i}]"))
-    net = Network(sizes, cost=cost)
-    net.weights, net.biases = weights, biases
-    return net
+    return sizes, cost, weights, biases

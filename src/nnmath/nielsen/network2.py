@@ -24,7 +24,7 @@ import numpy as np
 
 from ._base import BookNetwork
 from ._data import Examples, as_list
-from ._json import load, save_network
+from ._json import read_network, save_network
 from .loader import vectorized_result
 from .network import sigmoid, sigmoid_prime
 
@@ -253,3 +253,20 @@ class Network(BookNetwork):
         """Save ``sizes``, ``weights``, ``biases`` and the cost's name as the book's JSON;
         the file is written atomically (see :func:`load`)."""
         save_network(self, filename)
+
+
+def load(filename: Any) -> Network:
+    """Load a network saved by :meth:`Network.save` (the book's ``network2.load``).
+
+    The cost is looked up by its name among :data:`COSTS`, never evaluated.
+
+    Raises
+    ------
+    NielsenFileError
+        A ValueError naming the file and what is wrong with it (not JSON, a missing key, an
+        unknown cost, weights that do not fit the sizes).
+    """
+    sizes, cost, weights, biases = read_network(filename, COSTS)
+    net = Network(sizes, cost=cost)
+    net.weights, net.biases = weights, biases
+    return net

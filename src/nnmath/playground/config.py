@@ -16,9 +16,10 @@ from ..activations import ACTIVATIONS
 from ..costs import COSTS
 from ..init import INITS
 from ..optim import OPTIMIZERS
-from .toy import TOY_DATASETS
+from .features import FEATURES, LABELS, ONE_D_FEATURES
+from .toy import ONE_D, REGRESSION_DATASETS, TOY_DATASETS
 
-__all__ = ["LIMITS", "Limits", "Config", "ConfigError", "parse_config", "options"]
+__all__ = ["LIMITS", "Limits", "Config", "ConfigError", "parse_config", "options", "HOT"]
 
 
 class ConfigError(ValueError):
@@ -37,16 +38,29 @@ class Limits:
     sessions: int = 8
     messages_per_second: int = 30
     message_bytes: int = 16 * 1024
+    #: messages over ``messages_per_second`` within ``flood_seconds`` that close the connection
+    flood_messages: int = 300
+    flood_seconds: float = 10.0
+    #: messages (other than snapshots and errors) waiting for a page that does not read
+    outbox_messages: int = 64
+    #: commands waiting for a session's worker
+    pending_commands: int = 32
 
 
 LIMITS = Limits()
 
-#: the output layers the playground offers (one unit per class): σ or softmax
-OUTPUTS = ("softmax", "sigmoid")
+#: the output layers the playground offers: one unit per class (softmax, σ), or one unit for
+#: a real target (identity, tanh, σ)
+OUTPUTS = ("softmax", "sigmoid", "identity", "tanh")
+#: the outputs a regression data set may have (softmax of one unit is always 1)
+REGRESSION_OUTPUTS = ("identity", "tanh", "sigmoid")
 #: activations a hidden layer may take: every one of the registry (a hidden softmax layer
 #: back-propagates through its Jacobian, as nnmath's backprop does)
 HIDDEN = canonical_names(ACTIVATIONS)
-DATASETS = [*TOY_DATASETS, "upload"]
+DATASETS = [*TOY_DATASETS, "upload", *REGRESSION_DATASETS]
+#: the fields a running network takes as they change, keeping its weights and its epoch
+#: count (the optimizer, η, λ, the mini-batch, dropout); any other field builds it again
+HOT = ("optimizer", "eta", "lmbda", "batch", "dropout")
 
 
 @dataclass
@@ -57,6 +71,7 @@ class Config:
     noise: float = 0.05
     points: int = 400
     train_fraction: float = 0.5
+    features: list[str] = field(default_factory=lambda: ["x1", "x2"])
     layers: list[int] = field(default_factory=lambda: [16, 16])
     activations: list[str] = field(default_factory=lambda: ["tanh", "tanh"])
     output: str = "softmax"
@@ -125,6 +140,42 @@ def _layers(raw: dict[str, Any], default: Config) -> tuple[list[int], list[str]]
     return widths, names
 
 
+def _features(raw: dict[str, Any], default: Config, data: str) -> list[str]:
+    """The input features, in :data:`FEATURES`' order; a 1-D data set has only x1's."""
+    names = raw.get("features", default.features)
+    if isinstance(names, str):
+        names = [t.strip() for t in names.split(",") if t.strip()]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"features must be a list of names, got {names!r}")
+    allowed = list(ONE_D_FEATURES) if data in ONE_D else list(FEATURES)
+    wrong = [n for n in names if n not in allowed]
+    if wrong:
+        raise ConfigError(
+            f"unknown feature {wrong[0]!r} for the data set {data!r}; "
+            f"choose from: {', '.join(allowed)}"
+        )
+    if not names:
+        raise ConfigError(f"choose at least one input feature: {', '.join(allowed)}")
+    return [n for n in allowed if n in names]
+
+
+def _check_output(data: str, output: str, cost: str) -> None:
+    """The output and cost suit the data: one real output and the quadratic cost for a
+    regression data set, a cost's own outputs otherwise."""
+    if data in REGRESSION_DATASETS:
+        if cost != "quadratic" or output not in REGRESSION_OUTPUTS:
+            raise ConfigError(
+                f"the regression data set {data!r} needs the quadratic cost and an output of "
+                f"{', '.join(REGRESSION_OUTPUTS)}"
+            )
+        return
+    if output not in ("softmax", "sigmoid"):
+        raise ConfigError("a classification data set needs an output of softmax or sigmoid")
+    allowed = COSTS[cost].output_activations
+    if allowed is not None and output not in allowed:
+        raise ConfigError(f"the {cost} cost needs an output of {', '.join(sorted(allowed))}")
+
+
 def parse_config(raw: Any) -> Config:
     """Check a configuration sent by the page; missing fields take :class:`Config`'s defaults.
 
@@ -140,16 +191,16 @@ def parse_config(raw: Any) -> Config:
     if unknown:
         raise ConfigError(f"unknown configuration field(s) {', '.join(map(repr, unknown))}")
     layers, acts = _layers(raw, d)
+    data = _name(raw, "data", d.data, DATASETS)
     output = _name(raw, "output", d.output, list(OUTPUTS))
     cost = _name(raw, "cost", d.cost, sorted(COSTS))
-    allowed = COSTS[cost].output_activations
-    if allowed is not None and output not in allowed:
-        raise ConfigError(f"the {cost} cost needs an output of {', '.join(sorted(allowed))}")
+    _check_output(data, output, cost)
     return Config(
-        data=_name(raw, "data", d.data, DATASETS),
+        data=data,
         noise=_number(raw, "noise", d.noise, 0.0, 0.5),
         points=_integer(raw, "points", d.points, 20, LIMITS.points),
         train_fraction=_number(raw, "train_fraction", d.train_fraction, 0.1, 0.9),
+        features=_features(raw, d, data),
         layers=layers,
         activations=acts,
         output=output,
@@ -168,6 +219,11 @@ def options() -> dict[str, Any]:
     """What the page may choose from: the registries' names, the defaults and the limits."""
     return {
         "datasets": DATASETS,
+        "regression": list(REGRESSION_DATASETS),
+        "one_d": sorted(ONE_D),
+        "features": [{"name": n, "label": LABELS[n]} for n in FEATURES],
+        "one_d_features": list(ONE_D_FEATURES),
+        "hot": list(HOT),
         "activations": HIDDEN,
         "outputs": list(OUTPUTS),
         "costs": sorted(COSTS),

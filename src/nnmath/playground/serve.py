@@ -6,9 +6,11 @@ import ipaddress
 import secrets
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .config import LIMITS, Limits
 from .server import create_app
 
 __all__ = ["Address", "bind", "Server", "is_loopback"]
@@ -69,12 +71,33 @@ class Server:
     """uvicorn serving the playground on a bound socket, in this thread or in a background
     one (``start``/``stop``, for the tests and the benchmark)."""
 
-    def __init__(self, sock: socket.socket, address: Address, max_rate: float = 30.0) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: Address,
+        max_rate: float = 30.0,
+        allowed: Iterable[str] = (),
+        limits: Limits = LIMITS,
+    ) -> None:
         import uvicorn
 
         self.sock, self.address = sock, address
-        app = create_app(token=address.token, max_rate=max_rate)
-        config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off")
+        app = create_app(
+            port=address.port,
+            host=address.host,
+            token=address.token,
+            max_rate=max_rate,
+            allowed=allowed,
+            limits=limits,
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="off",
+            # a larger message is refused (close 1009) before it is read whole into memory
+            ws_max_size=4 * limits.message_bytes,
+        )
         self.server = uvicorn.Server(config)
         self.thread: threading.Thread | None = None
 

@@ -3,29 +3,32 @@
 Routes::
 
     GET  /                              the page (static/index.html)
-    GET  /static/{app.js,style.css}     its assets, from a fixed table (no path is looked up)
+    GET  /static/{app.js,charts.js,style.css}  its assets, from a fixed table (no lookup)
     GET  /api/options                   the registries' names, the defaults and the limits
-    WS   /ws                            one session: commands in, snapshots out
+    WS   /ws                            one session: commands in, snapshots out; the page
+                                        acks each snapshot it drew ({"type": "drawn"}) and
+                                        sets the pace ({"type": "pace", ...} epochs a second)
     POST /api/session/{id}/upload       a CSV text (at most Limits.upload_bytes)
     GET  /api/session/{id}/model.safetensors, model.onnx, history.csv
 
 Each WebSocket is a :class:`~nnmath.playground.session.Session` with its own worker thread;
 the event loop only parses, checks and forwards messages, so the page stays responsive while
 a network trains. Every bad message is answered with ``{"type": "error", "message": ...}``
-and the connection (and every other session) goes on. With a ``token`` every request must
-carry it (``?token=...`` once; the page then has a cookie).
+and the connection (and every other session) goes on; what a page sends and is sent is
+bounded (:mod:`.flow`), and a page that floods or stops reading is disconnected (1008). Only
+the playground's own page gets through (:mod:`.guard`: ``Host`` and ``Origin``). With a
+``token`` every request must carry it (``?token=...`` once; the page then has a cookie).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
-import math
 import secrets
-import threading
-import time
-from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future
 from importlib import resources
 from typing import Any
 
@@ -34,11 +37,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from .config import LIMITS, Config, ConfigError, _integer, _number, options, parse_config
+from .config import LIMITS, Config, ConfigError, Limits, _integer, _number, options, parse_config
 from .export import has_onnx
-from .session import Session
+from .flow import Outbox, RateLimit
+from .guard import Guard, allowed_hosts
+from .session import PACE, Session
 from .upload import parse_csv
 
 __all__ = ["create_app", "ASSETS"]
@@ -47,84 +52,20 @@ __all__ = ["create_app", "ASSETS"]
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 COMMANDS = ("play", "pause", "step", "epoch", "reset")
 COOKIE = "nnmath_playground_token"
+#: the page's acknowledgement of a drawn snapshot, exactly as its JSON.stringify writes it;
+#: one per snapshot sent does not count against the rate limit (the server asked for it)
+DRAWN = '{"type":"drawn"}'
+#: the fastest pace a page may ask for, in epochs a second (faster: "full", null)
+MAX_PACE = 1000.0
 
 
 def _asset(name: str) -> bytes:
     return resources.files("nnmath.playground").joinpath("static", name).read_bytes()
-
-
-def _clean(value: Any) -> Any:
-    """``value`` with NaN and ±∞ as ``null`` (JSON has no such numbers)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-class Outbox:
-    """Messages from a session's worker thread to its WebSocket: every message in order,
-    except snapshots, of which only the newest waits (a slow page skips, never lags)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: deque[dict[str, Any]] = deque()
-        self.latest: dict[str, Any] | None = None
-        self.wake = asyncio.Event()
-        self.snapshot_busy = threading.Event()  # set from the snapshot's put to its send
-
-    def put(self, msg: dict[str, Any], droppable: bool) -> None:
-        """Thread-safe."""
-        if droppable:
-            self.snapshot_busy.set()
-        try:
-            self.loop.call_soon_threadsafe(self._put, msg, droppable)
-        except RuntimeError:  # the loop has closed: the tab is gone
-            pass
-
-    def _put(self, msg: dict[str, Any], droppable: bool) -> None:
-        if droppable:
-            self.latest = msg
-        else:
-            self.queue.append(msg)
-        self.wake.set()
-
-    def ready(self) -> bool:
-        """Whether the last snapshot has been sent (thread-safe)."""
-        return not self.snapshot_busy.is_set()
-
-    async def pump(self, ws: WebSocket) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.queue:
-                await ws.send_text(json.dumps(_clean(self.queue.popleft())))
-            if self.latest is not None:
-                msg, self.latest = self.latest, None
-                await ws.send_text(json.dumps(_clean(msg)))
-                self.snapshot_busy.clear()
-
-
-class RateLimit:
-    """At most ``rate`` messages in any second (a token bucket of ``rate`` tokens)."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate, self.tokens, self.t = rate, float(rate), time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.t) * self.rate)
-        self.t = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 def _message(text: str) -> tuple[str, Any]:
@@ -144,6 +85,9 @@ def _message(text: str) -> tuple[str, Any]:
     kind = msg["type"]
     if kind in COMMANDS:
         return kind, None
+    if kind == "pace":
+        pace = msg.get("epochs_per_second")
+        return kind, None if pace is None else _number(msg, "epochs_per_second", 1, 0.01, MAX_PACE)
     if kind == "config":
         return kind, parse_config(msg.get("config"))
     if kind == "trace":
@@ -151,19 +95,36 @@ def _message(text: str) -> tuple[str, Any]:
         if split not in ("train", "test"):
             raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
         return kind, (split, _integer(msg, "index", 0, 0, LIMITS.points))
+    if kind == "drawn":
+        return kind, None
     if kind == "unit":
         layer = _integer(msg, "layer", 2, 2, LIMITS.hidden_layers + 2)
         return kind, (layer, _integer(msg, "unit", 0, 0, max(LIMITS.units, LIMITS.classes)))
-    known = ", ".join([*COMMANDS, "config", "trace", "unit"])
+    known = ", ".join([*COMMANDS, "config", "trace", "unit", "pace", "drawn"])
     raise ConfigError(f"unknown message type {kind!r}; the types are: {known}")
 
 
 class Playground:
-    """The application's state: the sessions by id, the token, the snapshot rate."""
+    """The application's state: the sessions by id, the token, the snapshot rate, the limits."""
 
-    def __init__(self, token: str | None, max_rate: float) -> None:
-        self.token, self.max_rate = token, max_rate
+    def __init__(self, token: str | None, max_rate: float, limits: Limits = LIMITS) -> None:
+        self.token, self.max_rate, self.limits = token, max_rate, limits
         self.sessions: dict[str, Session] = {}
+
+    def queue(self, session: Session, kind: str, payload: Any = None) -> Future:
+        """Hand a command to ``session``'s worker, unless too many wait already.
+
+        Raises
+        ------
+        ConfigError
+            When :attr:`Limits.pending_commands` commands wait for the worker.
+        """
+        if session.commands.qsize() >= self.limits.pending_commands:
+            raise ConfigError(
+                f"the run has {self.limits.pending_commands} commands waiting; "
+                "this one was ignored, try again in a moment"
+            )
+        return session.command(kind, payload)
 
     def allowed(self, conn: HTTPConnection) -> bool:
         if self.token is None:
@@ -190,7 +151,7 @@ class Playground:
     async def options(self, request: Request) -> Response:
         if not self.allowed(request):
             return _refuse()
-        return JSONResponse({**options(), "onnx": has_onnx()})
+        return JSONResponse({**options(), "onnx": has_onnx(), "pace": PACE})
 
     def _session(self, request: Request) -> Session | Response:
         if not self.allowed(request):
@@ -210,7 +171,7 @@ class Playground:
             return _error(404, f"no export {name!r}; there are: {', '.join(kinds)}")
         command = ("history", None) if kinds[name] is None else ("model", kinds[name])
         try:
-            data = await asyncio.wait_for(asyncio.wrap_future(session.command(*command)), 30)
+            data = await asyncio.wait_for(asyncio.wrap_future(self.queue(session, *command)), 30)
         except (ValueError, TimeoutError) as exc:
             return _error(409, str(exc) or "the session did not answer in time")
         media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
@@ -221,7 +182,7 @@ class Playground:
         session = self._session(request)
         if isinstance(session, Response):
             return session
-        limit = LIMITS.upload_bytes
+        limit = self.limits.upload_bytes
         too_big = f"the file is larger than {limit // 1024} KiB, the upload limit"
         if int(request.headers.get("content-length") or 0) > limit:
             return _error(413, too_big)
@@ -241,66 +202,89 @@ class Playground:
             return _error(400, "the file is not UTF-8 text; save it as a plain CSV file")
         except ConfigError as exc:
             return _error(400, str(exc))
-        session.command("upload", (data, summary))
+        try:
+            self.queue(session, "upload", (data, summary))
+        except ConfigError as exc:
+            return _error(409, str(exc))
         return JSONResponse(summary)
 
     async def websocket(self, ws: WebSocket) -> None:
-        if not self.allowed(ws) or not _same_origin(ws):
-            await ws.close(code=1008, reason="refused: wrong token or another site's page")
+        if not self.allowed(ws):  # Host and Origin were checked by the Guard
+            await ws.close(code=1008, reason="refused: this playground needs its token")
             return
         await ws.accept()
-        if len(self.sessions) >= LIMITS.sessions:
-            message = f"too many sessions: at most {LIMITS.sessions} tabs at once; close one"
+        if len(self.sessions) >= self.limits.sessions:
+            message = f"too many sessions: at most {self.limits.sessions} tabs at once; close one"
             await ws.send_text(json.dumps({"type": "error", "message": message}))
             await ws.close(code=1013, reason="too many sessions")
             return
         await self._run_session(ws)
 
     async def _run_session(self, ws: WebSocket) -> None:
-        outbox = Outbox(asyncio.get_running_loop())
+        """Serve one tab until it goes, floods, or stops reading what it is sent."""
+        outbox = Outbox(asyncio.get_running_loop(), self.limits.outbox_messages)
         session = Session(outbox.put, outbox.ready, self.max_rate)
         sid = secrets.token_urlsafe(12)
         self.sessions[sid] = session
         session.start()
-        pump = asyncio.create_task(outbox.pump(ws))
-        outbox.put({"type": "hello", "session": sid}, False)
+        outbox.put_now({"type": "hello", "session": sid})
+        tasks = [
+            asyncio.create_task(outbox.pump(ws)),
+            asyncio.create_task(self._receive(ws, session, outbox)),
+            asyncio.create_task(outbox.overflow.wait()),
+        ]
         try:
-            await self._receive(ws, session, outbox)
-        except WebSocketDisconnect:
-            pass
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in tasks:
+                task.cancel()
             session.command("close")
             self.sessions.pop(sid, None)
-            pump.cancel()
+        why = None
+        for task in done:  # a send to a page that has gone ends the pump with an exception
+            if not task.cancelled() and task.exception() is None and task is not tasks[0]:
+                why = task.result() if task is tasks[1] else (1008, "the page does not read")
+        if why is not None:  # a page that does not read may never take the close frame
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(*why), 1.0)
 
-    async def _receive(self, ws: WebSocket, session: Session, outbox: Outbox) -> None:
-        limit = RateLimit(LIMITS.messages_per_second)
+    async def _receive(self, ws: WebSocket, session: Session, outbox: Outbox) -> Any:
+        """Forward the page's messages; ``(code, reason)`` to close a flood, None when the
+        page has gone."""
+        lim = self.limits
+        limit = RateLimit(lim.messages_per_second, lim.flood_messages, lim.flood_seconds)
         while True:
             event = await ws.receive()
             if event["type"] == "websocket.disconnect":
-                raise WebSocketDisconnect(event.get("code", 1000))
-            text = event.get("text")
-            try:
-                if not limit.allow():
-                    raise ConfigError(
-                        f"too many messages: at most {LIMITS.messages_per_second} a second; "
-                        "this one was ignored"
+                return None
+            if event.get("text") == DRAWN and outbox.drawn():
+                continue
+            if not limit.allow():
+                if limit.flooding:
+                    return 1008, (
+                        f"flooding: more than {lim.flood_messages} messages over the limit of "
+                        f"{lim.messages_per_second} a second within {lim.flood_seconds:g} s"
                     )
+                if limit.burst == 1:  # one reply a burst; the rest are ignored silently
+                    message = (
+                        f"too many messages: at most {lim.messages_per_second} a second; "
+                        "those over it are ignored"
+                    )
+                    outbox.put_now({"type": "error", "message": message})
+                continue
+            try:
+                text = event.get("text")
                 if text is None:
                     raise ConfigError("send text messages (JSON), not bytes")
-                if len(text) > LIMITS.message_bytes:
-                    raise ConfigError(f"a message may have at most {LIMITS.message_bytes} bytes")
-                session.command(*_message(text))
+                if len(text) > lim.message_bytes:
+                    raise ConfigError(f"a message may have at most {lim.message_bytes} bytes")
+                kind, payload = _message(text)
+                if kind == "drawn":  # not in the exact form, or owed nothing: counted
+                    outbox.drawn()
+                    continue
+                self.queue(session, kind, payload)
             except ConfigError as exc:
-                outbox.put({"type": "error", "message": str(exc)}, False)
-
-
-def _same_origin(ws: WebSocket) -> bool:
-    """A browser's WebSocket from a page of this server (or a client that is no browser)."""
-    origin = ws.headers.get("origin")
-    if origin is None:
-        return True
-    return origin.split("://", 1)[-1] == ws.headers.get("host")
+                outbox.put_now({"type": "error", "message": str(exc)})
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -311,17 +295,33 @@ def _refuse() -> JSONResponse:
     return _error(403, "this playground needs its token: open the address it printed")
 
 
-def create_app(token: str | None = None, max_rate: float = 30.0) -> Starlette:
-    """The playground as an ASGI application.
+def create_app(
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    max_rate: float = 30.0,
+    allowed: Iterable[str] = (),
+    limits: Limits = LIMITS,
+) -> Guard:
+    """The playground as an ASGI application, for a server bound to ``host:port``.
 
     Parameters
     ----------
+    port : int
+        The port it is served on: requests must name it in ``Host`` (and ``Origin``).
+    host : str
+        The address it is served on; the loopback names are always accepted.
     token : str, optional
         When given, every request must carry it (``?token=``, then a cookie).
     max_rate : float
         The most snapshots a session sends per second while training.
+    allowed : iterable of str
+        More names by which browsers may reach it (``--allowed-host``).
+    limits : Limits
+        What a page may ask for and send (:data:`~nnmath.playground.config.LIMITS`).
     """
-    pg = Playground(token, max_rate)
+    pg = Playground(token, max_rate, limits)
     routes = [
         Route("/", pg.page),
         Route("/static/{name}", pg.static),
@@ -332,4 +332,4 @@ def create_app(token: str | None = None, max_rate: float = 30.0) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.playground = pg
-    return app
+    return Guard(app, allowed_hosts(host, port, allowed))

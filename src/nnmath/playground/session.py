@@ -5,10 +5,15 @@ with a callback (:class:`Controller`) whose ``on_batch_end`` and ``on_epoch_end`
 the page's commands take effect (play, pause, one step, one epoch), where snapshots are
 sent, and where questions about the network (a trace, a unit, an export) are answered, while
 the weights are between two updates. Pausing is the callback waiting for the next command;
-a reset or a new configuration ends fit (by raising :class:`Rebuild` in the callback) and
-starts a new one from the same seed, so the same configuration gives the same weights and the
-same numbers as ``Network.fit`` on its own. Nothing here touches the event loop: messages go
-out through ``outbox`` (thread-safe; the server sends them).
+playing at a pace (epochs a second) is the callback waiting, still serving commands, until
+the clock allows the next mini-batch. A change of η, λ, the mini-batch, dropout or the
+optimizer is set on the running fit (:func:`.training.retune`): the weights and the epoch
+count stay. A reset or any other new configuration ends fit (by raising :class:`Rebuild` in
+the callback) and starts a new one from the same seed, so the same configuration gives the
+same weights and the same numbers as ``Network.fit`` on its own. While playing, a snapshot is
+made only when the page has drawn the last one (``ready``): a slow page gets fewer frames,
+never a backlog. Nothing here touches the event loop: messages go out through ``outbox``
+(thread-safe; the server sends them).
 """
 
 from __future__ import annotations
@@ -24,16 +29,22 @@ from typing import Any
 import numpy as np
 
 from ..callbacks import Callback, TrainingDiverged
-from ..diagnostics import GradientTracker, trace
+from ..diagnostics import trace
 from ..network import Network
 from .config import Config, ConfigError
 from .export import history_csv, model_bytes
-from .snapshot import Grid, b64, snapshot
+from .features import LABELS
+from .snapshot import Grid, b64, network_inputs, snapshot, unit_map
 from .toy import ToyData, make_toy
+from .training import Verdict, build_network, fit_options, hot_change, retune
 
-__all__ = ["Session", "Controller", "build_network", "fit_options", "MAX_EPOCHS"]
+__all__ = ["Session", "Controller", "build_network", "fit_options", "MAX_EPOCHS", "PACE"]
 
 MAX_EPOCHS = 100_000  # one fit call for the whole run; the page pauses it long before
+#: epochs a second while playing, until the page chooses (None: as fast as it trains)
+PACE = 10.0
+#: how far (seconds) a paced run may fall behind its clock before the clock starts again
+SLACK = 0.25
 
 
 class Rebuild(Exception):  # noqa: N818 - a signal to the worker, not an error
@@ -44,38 +55,6 @@ class Close(Exception):  # noqa: N818
     """Ends the worker: the tab went away."""
 
 
-def build_network(config: Config, n_classes: int) -> Network:
-    """``[2, *layers, K]`` with one σ per hidden layer and the output's, seeded."""
-    sizes = [2, *config.layers, n_classes]
-    return Network(
-        sizes,
-        activation=[*config.activations, config.output],
-        cost=config.cost,
-        init=config.init,
-        seed=config.seed,
-        dropout=config.dropout if config.layers else 0.0,
-    )
-
-
-def fit_options(config: Config, data: ToyData) -> dict[str, Any]:
-    """The keyword arguments of :meth:`Network.fit` for a run (the test split is fit's
-    validation data, so fit measures it after every epoch)."""
-    return {
-        "mini_batch_size": config.batch,
-        "optimizer": config.optimizer,
-        "eta": config.eta,
-        "lmbda": config.lmbda,
-        "validation_data": (data.X_test, data.y_test),
-        "seed": config.seed,
-        "monitor_training_accuracy": True,
-        "monitor": "full",  # the costs of the network after each epoch, as the page shows them
-        # the speed of learning of every layer after every epoch, into fit's History (before
-        # the session's Controller, so a pause at an epoch's end sees that epoch's entry)
-        "callbacks": [GradientTracker(data.X_train, data.y_train)],
-        "fast": False,  # the callback acts after every mini-batch: fit's reference loop
-    }
-
-
 class Controller(Callback):
     """fit's callback for a playground session: every hook hands over to the session."""
 
@@ -83,7 +62,7 @@ class Controller(Callback):
         self.session = session
 
     def on_train_begin(self, net: Any, history: Any) -> None:
-        self.session.history = history
+        self.session.history, self.session.run = history, self.run
         self.session.tick(0.0, boundary=True)
 
     def on_batch_end(self, net: Any, history: Any, epoch: int, batch: int, n_batches: int) -> None:
@@ -96,7 +75,8 @@ class Controller(Callback):
 
 class Session:
     """The run of one tab; ``send(message, droppable)`` delivers to the page, ``ready()``
-    says whether the last snapshot has gone out (so no snapshot is computed for nothing)."""
+    says whether the page has drawn the last snapshot (so no snapshot is computed for a page
+    that cannot draw it yet)."""
 
     def __init__(
         self,
@@ -115,6 +95,9 @@ class Session:
         self.history: Any = None
         self.steps, self.epoch, self.last_sent = 0, 0.0, 0.0
         self.point: tuple[str, int] = ("train", 0)
+        self.pace: float | None = PACE
+        self.clock = (0.0, 0.0)  # (time, epoch) from which a paced run counts
+        self.run: Any = None  # fit's Run while fit runs (set by the Controller)
         self.thread = threading.Thread(target=self._work, name="nnmath-playground", daemon=True)
 
     # --------------------------------------------------------------- the event loop's side
@@ -146,9 +129,9 @@ class Session:
         """Build and train the configured run; why it ended (Rebuild and Close propagate)."""
         try:
             self._build()
-            options = fit_options(self.config, self.data)
+            options = fit_options(self.config, self.data, self.inputs)
             options["callbacks"].append(Controller(self))
-            self.net.fit(self.data.X_train, self.data.y_train, epochs=MAX_EPOCHS, **options)
+            self.net.fit(self.inputs[0], self.data.y_train, epochs=MAX_EPOCHS, **options)
         except (Rebuild, Close):
             raise
         except TrainingDiverged as exc:
@@ -159,7 +142,7 @@ class Session:
 
     def _halt(self, why: str) -> None:
         """Report ``why`` and serve the page's questions until a reset or a new config."""
-        self.mode = "paused"
+        self.mode, self.run = "paused", None
         self.send({"type": "stopped", "message": why}, False)
         try:
             while True:
@@ -175,19 +158,28 @@ class Session:
             self.data = self.upload[0]
         else:
             self.data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
-        self.net = build_network(c, self.data.n_classes)
-        self.grid = Grid(self.data.bounds())
-        self.steps, self.epoch, self.mode, self.point = 0, 0.0, "paused", ("train", 0)
         d = self.data
+        self.inputs = network_inputs(d, c.features)
+        self.net = build_network(c, d.n_outputs)
+        self.grid = Grid(d.bounds(), c.features, d.dims)
+        self.verdict = Verdict(self.net, d.y_train)
+        self.steps, self.epoch, self.mode, self.point = 0, 0.0, "paused", ("train", 0)
+        ys = "<f4" if d.kind == "regression" else "u1"
         self.send(
             {
                 "type": "built",
                 "config": c.to_dict(),
                 "sizes": self.net.sizes,
                 "classes": d.classes,
+                "kind": d.kind,
+                "dims": d.dims,
                 "bounds": list(self.grid.bounds),
-                "train": {"x": b64(d.X_train.astype("<f4")), "y": b64(d.y_train.astype("u1"))},
-                "test": {"x": b64(d.X_test.astype("<f4")), "y": b64(d.y_test.astype("u1"))},
+                "grid": list(self.grid.shape),
+                "unit_grid": list(self.grid.unit_shape),
+                "features": [LABELS[f] for f in c.features],
+                "inputs": unit_map(self.grid.inputs.T, self.grid.coarse),
+                "train": {"x": b64(d.X_train.astype("<f4")), "y": b64(d.y_train.astype(ys))},
+                "test": {"x": b64(d.X_test.astype("<f4")), "y": b64(d.y_test.astype(ys))},
                 "upload": self.upload[1] if c.data == "upload" and self.upload else None,
             },
             False,
@@ -199,24 +191,44 @@ class Session:
         if (self.mode == "step" and not boundary) or (self.mode == "epoch" and boundary):
             self.mode = "paused"
         self._serve(block=False)
+        if self.mode == "play":
+            if time.perf_counter() - self.last_sent >= self.interval and self.ready():
+                self._snapshot()
+            self._keep_pace()
         if self.mode == "paused":
             self._snapshot()
             while self.mode == "paused":
                 self._serve(block=True)
-        elif time.perf_counter() - self.last_sent >= self.interval and self.ready():
-            self._snapshot()
+
+    def _keep_pace(self) -> None:
+        """Wait, serving commands, until the clock of a paced run reaches this epoch."""
+        if self.pace is None:
+            return
+        t0, e0 = self.clock
+        target = t0 + (self.epoch - e0) / self.pace
+        now = time.perf_counter()
+        if now - target > SLACK:  # fell behind (a slow machine): count from here
+            self.clock = (now, self.epoch)
+            return
+        while self.mode == "play" and now < target:
+            self._serve(block=True, timeout=target - now)
+            now = time.perf_counter()
 
     def _snapshot(self) -> None:
         self.last_sent = time.perf_counter()  # the rate counts from the start of each one
-        msg = snapshot(self.net, self.data, self.grid, self.epoch, self.steps)
+        msg = snapshot(self.net, self.data, self.grid, self.epoch, self.steps, self.inputs)
         msg["mode"] = self.mode
+        msg["pace"] = self.pace
+        eta = self.run.optimizer.eta if self.run is not None else self.config.eta
+        msg["diverged"] = self.verdict(msg["train_cost"], msg["speeds"], eta)
         self.send(msg, True)
 
-    def _serve(self, block: bool) -> None:
-        """Carry out the queued commands (waiting for one when ``block``)."""
+    def _serve(self, block: bool, timeout: float | None = None) -> None:
+        """Carry out the queued commands (waiting for one when ``block``, at most ``timeout``
+        seconds)."""
         while True:
             try:
-                kind, payload, done = self.commands.get(block=block)
+                kind, payload, done = self.commands.get(block=block, timeout=timeout)
             except queue.Empty:
                 return
             try:
@@ -234,11 +246,15 @@ class Session:
         if kind in ("play", "pause", "step", "epoch"):
             if self.net is None:
                 raise ConfigError("nothing to train yet: send a configuration first")
+            if kind == "play" and self.mode != "play":
+                self.clock = (time.perf_counter(), self.epoch)
             self.mode = "paused" if kind == "pause" else kind
             return None
+        if kind == "pace":
+            self.pace, self.clock = payload, (time.perf_counter(), self.epoch)
+            return None
         if kind == "config":
-            self.config = payload
-            raise Rebuild
+            return self._configure(payload)
         if kind == "upload":
             self.upload = payload
             self.config = replace(self.config or Config(), data="upload")
@@ -259,14 +275,29 @@ class Session:
             return history_csv(self.history)
         raise ConfigError(f"unknown command {kind!r}")
 
-    def _example(self, split: str, index: int) -> tuple[np.ndarray, int]:
-        X, y = (
-            (self.data.X_train, self.data.y_train)
-            if split == "train"
-            else (self.data.X_test, self.data.y_test)
-        )
+    def _configure(self, config: Config) -> None:
+        """Take a new configuration: on the running network when only settings of training
+        changed, else by building the run again (:class:`Rebuild`)."""
+        changed = hot_change(self.config, config) if self.run is not None else None
+        if changed is None:
+            self.config = config
+            raise Rebuild
+        if not changed:  # the same configuration again: the run goes on as it is
+            return
+        retune(self.run, config, changed)
+        self.config = config
+        self.send({"type": "retuned", "config": config.to_dict(), "changed": changed}, False)
+        if self.mode == "paused":  # the page's numbers then name the new settings
+            self._snapshot()
+
+    def _example(self, split: str, index: int) -> tuple[np.ndarray, Any]:
+        """A point as the network's input features, and its label (or real target)."""
+        train = split == "train"
+        X, y = self.inputs[0 if train else 1], self.data.y_train if train else self.data.y_test
         if not 0 <= index < len(X):
             raise ConfigError(f"there is no {split} point {index}: the {split} set has {len(X)}")
+        if self.data.kind == "regression":
+            return X[index], np.array([y[index]])
         return X[index], int(y[index])
 
     def _trace(self, split: str, index: int) -> None:
@@ -279,7 +310,7 @@ class Session:
                 "type": "trace",
                 "split": split,
                 "index": index,
-                "label": self.data.classes[label],
+                "label": self.data.classes[label] if isinstance(label, int) else float(label[0]),
                 "trace": t.to_dict(),
                 "markdown": t.to_markdown(),
             },

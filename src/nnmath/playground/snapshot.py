@@ -18,12 +18,14 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..diagnostics import gradient_norms
+from .features import feature_columns
 from .toy import ToyData
 
-__all__ = ["GRID", "UNIT_GRID", "Grid", "snapshot", "b64"]
+__all__ = ["GRID", "UNIT_GRID", "CURVE", "Grid", "snapshot", "b64", "network_inputs", "unit_map"]
 
 GRID = 48  # decision regions: GRID × GRID points
 UNIT_GRID = 16  # the hidden units' maps: every (GRID // UNIT_GRID)-th point of that grid
+CURVE = 192  # a function of x1 alone: its curve at CURVE points, the units' at a quarter
 
 
 def b64(a: np.ndarray) -> str:
@@ -31,21 +33,39 @@ def b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
+def network_inputs(data: ToyData, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The training and test rows as the network sees them: the chosen features' columns."""
+    return feature_columns(data.X_train, features), feature_columns(data.X_test, features)
+
+
 class Grid:
     """The points of the plane where the regions are drawn: rows of ``(x1, x2)``, top row
-    first (largest x2), left to right, so the page fills its canvas in order."""
+    first (largest x2), left to right, so the page fills its canvas in order; for a function
+    of x1 alone (``dims == 1``), the points ``(x1, 0)`` of a curve, left to right.
+    ``inputs`` are the points as the network's input features; ``shape`` is the grid's
+    (rows, columns) and ``unit_shape`` that of the units' maps (``coarse`` picks them)."""
 
-    def __init__(self, bounds: tuple[float, float, float, float]) -> None:
+    def __init__(
+        self, bounds: tuple[float, float, float, float], features: list[str], dims: int = 2
+    ) -> None:
         x0, x1, y0, y1 = bounds
         self.bounds = bounds
-        xs = np.linspace(x0, x1, GRID)
-        ys = np.linspace(y1, y0, GRID)
-        gx, gy = np.meshgrid(xs, ys)
-        self.points = np.stack([gx.ravel(), gy.ravel()], axis=1)
-        step = GRID // UNIT_GRID
-        keep = np.zeros((GRID, GRID), dtype=bool)
-        keep[step // 2 :: step, step // 2 :: step] = True
-        self.coarse = keep.ravel()
+        if dims == 1:
+            xs = np.linspace(x0, x1, CURVE)
+            self.points = np.stack([xs, np.zeros(CURVE)], axis=1)
+            self.coarse = np.arange(CURVE) % 4 == 2
+            self.shape, self.unit_shape = (1, CURVE), (1, CURVE // 4)
+        else:
+            xs = np.linspace(x0, x1, GRID)
+            ys = np.linspace(y1, y0, GRID)
+            gx, gy = np.meshgrid(xs, ys)
+            self.points = np.stack([gx.ravel(), gy.ravel()], axis=1)
+            step = GRID // UNIT_GRID
+            keep = np.zeros((GRID, GRID), dtype=bool)
+            keep[step // 2 :: step, step // 2 :: step] = True
+            self.coarse = keep.ravel()
+            self.shape, self.unit_shape = (GRID, GRID), (UNIT_GRID, UNIT_GRID)
+        self.inputs = feature_columns(self.points, features)
 
 
 def _regions(a_L: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,30 +78,44 @@ def _regions(a_L: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return cls, np.round(255 * level).astype(np.uint8)
 
 
+def unit_map(a: np.ndarray, coarse: np.ndarray) -> dict[str, Any]:
+    """One layer's ``a`` (units, grid points) on the coarse grid, each unit 0..255 between its
+    own min and max over the plane (which ``min`` and ``max`` give)."""
+    a = a[:, coarse]
+    lo, hi = a.min(axis=1, keepdims=True), a.max(axis=1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = np.round(255 * (a - lo) / span).astype(np.uint8)
+    return {"min": lo[:, 0].tolist(), "max": hi[:, 0].tolist(), "data": b64(scaled)}
+
+
 def _unit_maps(activations: list[np.ndarray], coarse: np.ndarray) -> list[dict[str, Any]]:
-    """Each hidden layer's a^l on the coarse grid, each unit 0..255 between its own min and
-    max over the plane (which ``min`` and ``max`` give)."""
-    maps = []
-    for a in activations[1:-1]:
-        a = a[:, coarse]
-        lo, hi = a.min(axis=1, keepdims=True), a.max(axis=1, keepdims=True)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        scaled = np.round(255 * (a - lo) / span).astype(np.uint8)
-        maps.append({"min": lo[:, 0].tolist(), "max": hi[:, 0].tolist(), "data": b64(scaled)})
-    return maps
+    """Each hidden layer's a^l on the coarse grid (:func:`unit_map`)."""
+    return [unit_map(a, coarse) for a in activations[1:-1]]
 
 
-def _scores(net: Any, data: ToyData) -> dict[str, float]:
+def _scores(net: Any, data: ToyData, inputs: tuple) -> dict[str, float | None]:
+    classify = data.kind == "classes"
+    (X, Xt), y, yt = inputs, data.y_train, data.y_test
     with np.errstate(all="ignore"):
         return {
-            "train_cost": net.cost(data.X_train, data.y_train),
-            "train_accuracy": net.accuracy(data.X_train, data.y_train),
-            "test_cost": net.cost(data.X_test, data.y_test),
-            "test_accuracy": net.accuracy(data.X_test, data.y_test),
+            "train_cost": net.cost(X, y),
+            "train_accuracy": net.accuracy(X, y) if classify else None,
+            "test_cost": net.cost(Xt, yt),
+            "test_accuracy": net.accuracy(Xt, yt) if classify else None,
         }
 
 
-def snapshot(net: Any, data: ToyData, grid: Grid, epoch: float, step: int) -> dict[str, Any]:
+def _output(a_L: np.ndarray, data: ToyData) -> dict[str, str]:
+    """The output over the grid: classes and their shares, or a real target's values."""
+    if data.kind == "regression":
+        return {"values": b64(a_L[0].astype("<f4"))}
+    cls, level = _regions(a_L, data.n_classes)
+    return {"cls": b64(cls), "level": b64(level)}
+
+
+def snapshot(
+    net: Any, data: ToyData, grid: Grid, epoch: float, step: int, inputs: tuple
+) -> dict[str, Any]:
     """The views of ``net`` now: regions, unit maps, weights, scores and speeds per layer.
 
     Parameters
@@ -93,25 +127,26 @@ def snapshot(net: Any, data: ToyData, grid: Grid, epoch: float, step: int) -> di
         Epochs done (fractional inside an epoch).
     step : int
         Mini-batches done.
+    inputs : (X_train, X_test)
+        The rows as the network's input features (:func:`network_inputs`).
 
     Returns
     -------
     dict
         JSON-ready; ``speeds`` lists ‖∂C/∂b^l‖ for l = 2, …, L (first hidden layer first).
     """
-    x = net._inputs(grid.points).T  # (2, GRID²): the grid points as columns
+    x = net._inputs(grid.inputs).T  # (features, points): the grid points as columns
     with np.errstate(all="ignore"):
         _, activations = net.forward(x)
         activations = [to_numpy(a) for a in activations]
-        cls, level = _regions(activations[-1], data.n_classes)
-        norms = gradient_norms(net, data.X_train, data.y_train)
+        norms = gradient_norms(net, inputs[0], data.y_train)
     return {
         "type": "snapshot",
         "epoch": epoch,
         "step": step,
-        **_scores(net, data),
+        **_scores(net, data, inputs),
         "speeds": norms.nabla_b,
-        "regions": {"cls": b64(cls), "level": b64(level)},
+        "regions": _output(activations[-1], data),
         "units": _unit_maps(activations, grid.coarse),
         "weights": [b64(to_numpy(W).astype("<f4")) for W in net.weights],
         "biases": [b64(to_numpy(b).astype("<f4")) for b in net.biases],

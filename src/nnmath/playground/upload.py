@@ -44,6 +44,21 @@ def _label_order(s: str) -> tuple[bool, float, str]:
     return (not number, float(s) if number else 0.0, s)
 
 
+def _rescale(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Each column of ``X`` onto [-1, 1] by an affine map, ``lo`` to -1 and ``hi`` to 1 exactly
+    (a constant column onto 0).
+
+    Near ±1.8e308 the range ``hi - lo`` overflows to ∞, so each column is first divided by
+    its largest magnitude (then every value lies in [-1, 1] and the range in [0, 2]).
+    """
+    biggest = np.maximum(np.abs(lo), np.abs(hi))
+    biggest[biggest == 0] = 1.0
+    X, lo, hi = X / biggest, lo / biggest, hi / biggest
+    width = hi - lo
+    share = np.divide(X - lo, width, out=np.full_like(X, 0.5), where=width > 0)  # in [0, 1]
+    return 2 * share - 1
+
+
 def parse_csv(text: str, train_fraction: float, seed: int) -> tuple[ToyData, dict]:
     """The rows of ``text`` as a split :class:`ToyData` and a summary for the page.
 
@@ -90,8 +105,7 @@ def parse_csv(text: str, train_fraction: float, seed: int) -> tuple[ToyData, dic
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[s] for s in labels], dtype=np.int64)
     lo, hi = X.min(axis=0), X.max(axis=0)
-    scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
-    X = (X - (lo + hi) / 2) / scale  # each column onto [-1, 1]
+    X = _rescale(X, lo, hi)
     data = split(X, y, train_fraction, np.random.default_rng(seed), classes)
     summary = {
         "rows": len(rows),

@@ -30,6 +30,10 @@ def plot_learning_curves(
 ) -> Any:
     """Cost and accuracy per epoch, training and validation, in two panels.
 
+    The legend says what each curve measures: the training cost and accuracy of
+    ``fit(monitor="batch")`` (the default) are the means over the epoch's mini-batches while
+    the weights still moved, so they lag the validation ones, measured after the epoch.
+
     Parameters
     ----------
     history : nnmath.History
@@ -37,7 +41,7 @@ def plot_learning_curves(
         ``training_accuracy`` (filled with ``monitor_training_accuracy=True``),
         ``validation_accuracy`` and ``best_epoch`` (0-based, marked by a vertical line).
     title : str, optional
-        Figure title.
+        Figure title (``nnmath plot curves`` names the settings that differ from the defaults).
     figsize : (float, float)
         Figure size in inches; a saved PNG is ``figsize × dpi`` pixels.
     path : path-like, optional
@@ -68,31 +72,40 @@ def plot_learning_curves(
         ax.plot(epochs, np.asarray(values, dtype=float) * scale, style, lw=2, ms=3, label=label)
         return True
 
-    curve(ax_cost, history.training_cost, "training", 1.0, "-o")
-    curve(ax_cost, history.validation_cost, "validation", 1.0, "--s")
+    training, validation = curve_labels(history)
+    curve(ax_cost, history.training_cost, training, 1.0, "-o")
+    curve(ax_cost, history.validation_cost, validation, 1.0, "--s")
     ax_cost.set_title("cost")
     ax_cost.set_ylabel("mean cost C")
-    drew_acc = curve(ax_acc, history.training_accuracy, "training", 100.0, "-o")
-    drew_acc |= curve(ax_acc, history.validation_accuracy, "validation", 100.0, "--s")
+    drew_acc = curve(ax_acc, history.training_accuracy, training, 100.0, "-o")
+    drew_acc |= curve(ax_acc, history.validation_accuracy, validation, 100.0, "--s")
     ax_acc.set_title("accuracy")
     ax_acc.set_ylabel("accuracy (%)")
     if not drew_acc:
-        ax_acc.text(
-            0.5,
-            0.5,
-            "no accuracy recorded\n(regression, or no validation data)",
-            ha="center",
-            va="center",
-            transform=ax_acc.transAxes,
-            color="0.4",
-        )
+        _no_accuracy(ax_acc)
     for ax in (ax_cost, ax_acc):
         _epoch_axis(ax, best)
+    handles, labels = ax_cost.get_legend_handles_labels()
+    if handles:  # the same lines in both panels: one legend under them
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=13)
     if path is not None:
         save_figure(fig, path, dpi=dpi, tight=False)
     return fig
+
+
+def _no_accuracy(ax: Any) -> None:
+    """Say, in the empty panel, why there is no accuracy curve."""
+    ax.text(
+        0.5,
+        0.5,
+        "no accuracy recorded\n(regression, or no validation data)",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="0.4",
+    )
 
 
 def _epoch_axis(ax: Any, best: int | None) -> None:
@@ -102,8 +115,18 @@ def _epoch_axis(ax: Any, best: int | None) -> None:
     ax.xaxis.get_major_locator().set_params(integer=True)
     if best is not None:
         ax.axvline(best + 1, color="0.5", ls=":", lw=1, label=f"best validation epoch ({best + 1})")
-    if ax.lines:
-        ax.legend(fontsize=9)
+
+
+def curve_labels(history: Any) -> tuple[str, str]:
+    """What the training and validation curves measure: the training cost is the mean over
+    the epoch's mini-batches as they were trained (``monitor="batch"``), or the set's cost
+    after the epoch (``"full"``); the validation cost is always after the epoch."""
+    monitor = (getattr(history, "extra", None) or {}).get("monitor")
+    training = {
+        "batch": "training (mean over the epoch's mini-batches)",
+        "full": "training (after the epoch)",
+    }.get(monitor, "training")
+    return training, "validation (after the epoch)"
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:

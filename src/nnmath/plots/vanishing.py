@@ -21,6 +21,13 @@ from ._mpl import pyplot, save_figure
 
 __all__ = ["plot_speeds"]
 
+#: the y axis: Nielsen's speed of learning, with a real superscript
+SPEED = r"speed of learning $\|\partial C/\partial b^l\|$"
+#: lines of different activations often coincide (ReLU and leaky ReLU at initialisation):
+#: each gets its own marker and dash, and a small sideways shift
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+DASHES = ("-", "--", "-.", ":")
+
 
 def plot_speeds(
     results: Sequence[dict[str, Any]],
@@ -56,21 +63,32 @@ def plot_speeds(
         panels = list(by_sizes.values())
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
-    for ax, panel in zip(axes.flat, panels):
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(4.2 * ncols + (0 if over_epochs else 2.6), 3.4 * nrows + 0.8),
+        squeeze=False,
+        layout="constrained",  # titles, labels and the legends are never clipped
+    )
+    for ax, panel in zip(axes.flat, panels, strict=False):
         if over_epochs:
             _epochs_panel(ax, panel[0])
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         else:
             _init_panel(ax, panel)
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+    for row in axes:
+        row[0].set_ylabel(SPEED if over_epochs else SPEED + " at initialisation")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
+    if not over_epochs:  # the same lines in every panel: one legend, right of the panels
+        axes.flat[ncols - 1].legend(
+            fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0
+        )
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, tight=False)
 
 
 def _epochs_panel(ax: Any, r: dict[str, Any]) -> None:
@@ -84,22 +102,39 @@ def _epochs_panel(ax: Any, r: dict[str, Any]) -> None:
             ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
     if len(r.get("seeds", [0])) > 1:  # the bands say what they are
         ax.fill_between([], [], [], color="0.5", alpha=0.3, label="shaded: min–max over seeds")
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_title(r["label"], fontsize=9)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("speed of learning ‖∂C/∂b$^l$‖")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
-    for r in panel:
-        layers = [l - 1 for l in r["layers"]]  # hidden layer 1, 2, ...
+    """One line per activation / initialisation against the hidden layer, each with its own
+    marker and dash and shifted sideways, so that coinciding lines stay visible."""
+    shift = 0.06
+    for i, r in enumerate(panel):
+        dx = (i - (len(panel) - 1) / 2) * shift
+        layers = [l - 1 + dx for l in r["layers"]]  # hidden layer 1, 2, ...
         mean, lo, hi = r["mean"][0], r["min"][0], r["max"][0]
         err = [[m - a for m, a in zip(mean, lo)], [b - m for m, b in zip(mean, hi)]]
         ax.errorbar(
-            layers, mean, yerr=err, marker="o", capsize=3, label=f"{r['activation']}, {r['init']}"
+            layers,
+            mean,
+            yerr=err,
+            marker=MARKERS[i % len(MARKERS)],
+            capsize=3,
+            ls=DASHES[i % len(DASHES)],
+            ms=5,
+            label=f"{r['activation']}, {r['init']}",
         )
+    for r in panel:
         if r.get("book"):
-            ax.plot(layers, r["book"], "kx", markersize=8, label="Nielsen ch. 5 (one draw)")
+            layers = [l - 1 for l in r["layers"]]
+            ax.plot(
+                layers, r["book"], "kx", markersize=8, zorder=5, label="Nielsen ch. 5 (one draw)"
+            )
+            break
     ax.set_title("network " + ",".join(map(str, panel[0]["sizes"])), fontsize=9)
-    ax.set_xlabel("hidden layer")
+    ax.set_xlabel("hidden layer (min–max over seeds; lines shifted apart)")
     ax.set_xticks(sorted({l - 1 for r in panel for l in r["layers"]}))
-    ax.set_ylabel("speed at initialisation ‖∂C/∂b$^l$‖")

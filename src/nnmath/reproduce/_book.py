@@ -62,14 +62,18 @@ def plot_curves(report: Any, directory: Path) -> list[Path]:
     from ..plots._mpl import pyplot, save_figure
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     for run in report.series["runs"]:
         epochs = np.arange(1, len(run["test"]) + 1)
         ax.plot(epochs, 100 * np.asarray(run["test"]), label=f"seed {run['seed']}")
     if report.series.get("paper_accuracy"):
         ax.axhline(100 * report.series["paper_accuracy"], ls="--", c="k", label="the book")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{report.name}: {report.title}", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("test accuracy after the epoch (%)")
+    ax.set_title(f"{report.name}: {report.title}", fontsize=10)
+    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return [save_figure(fig, directory / f"{report.name}.png")]
+    return [save_figure(fig, directory / f"{report.name}.png", tight=False)]

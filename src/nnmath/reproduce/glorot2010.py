@@ -230,26 +230,42 @@ def plot(report: Report, directory: Path) -> list[Path]:
 
     plt = pyplot()
     run0 = report.series["saturation"][0]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     mean, std = np.asarray(run0["mean"]), np.asarray(run0["std"])
     for j in range(mean.shape[1]):
-        ax.errorbar(run0["examples"], mean[:, j], yerr=std[:, j], label=f"hidden layer {j + 1}",
-                    capsize=2)  # fmt: skip
+        ax.errorbar(
+            run0["examples"], mean[:, j], yerr=std[:, j], label=f"hidden layer {j + 1}", capsize=2
+        )
     ax.set_xlabel("training examples seen")
-    ax.set_ylabel("sigmoid activation (mean ± std)")
-    ax.set_title(f"Fig. 2, seed {run0['seed']}: standard init", fontsize=9)
+    ax.set_ylabel("sigmoid activation (mean ± std over 300 images)")
+    ax.set_title(f"Glorot & Bengio 2010, Fig. 2 (seed {run0['seed']}, standard init)")
     ax.legend(fontsize=8)
-    paths = [save_figure(fig, directory / "glorot2010-fig2.png")]
+    paths = [save_figure(fig, directory / "glorot2010-fig2.png", tight=False)]
     tanh = [s for s in report.series["init"] if s["activation"] == "tanh"]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6))
-    for row, s in zip(axes, tanh):
-        centres = (BINS[:-1] + BINS[1:]) / 2
-        d = np.linspace(-s["delta_range"], s["delta_range"], 51)
-        for j, (ha, hd) in enumerate(zip(s["a_hist"], s["delta_hist"])):
-            row[0].plot(centres, ha, label=f"layer {j + 1}")
-            row[1].plot((d[:-1] + d[1:]) / 2, hd, label=f"layer {j + 1}")
-        row[0].set_title(f"Fig. 6: tanh activations, {s['init']} init", fontsize=9)
-        row[1].set_title(f"Fig. 7: back-propagated ∂C/∂z, {s['init']} init", fontsize=9)
-        row[1].legend(fontsize=7)
-    paths.append(save_figure(fig, directory / "glorot2010-figs6-7.png"))
+    fig, axes = plt.subplots(
+        len(tanh), 2, figsize=(11, 3.3 * len(tanh) + 0.6), squeeze=False, layout="constrained"
+    )
+    for row, s in zip(axes, tanh, strict=False):
+        _histograms(row, s)
+    fig.suptitle(
+        "Glorot & Bengio 2010, Figs. 6–7: tanh network [784, 1000×5, 10] at initialisation"
+    )
+    paths.append(save_figure(fig, directory / "glorot2010-figs6-7.png", tight=False))
     return paths
+
+
+def _histograms(row: Any, s: dict[str, Any]) -> None:
+    """One row of Figs. 6–7: the histograms of a^l (left) and of ∂C/∂z^l (right) per layer."""
+    centres = (BINS[:-1] + BINS[1:]) / 2
+    d = np.linspace(-s["delta_range"], s["delta_range"], 51)
+    for j, (ha, hd) in enumerate(zip(s["a_hist"], s["delta_hist"], strict=True)):
+        row[0].plot(centres, ha, label=f"hidden layer {j + 1}")
+        row[1].plot((d[:-1] + d[1:]) / 2, hd, label=f"hidden layer {j + 1}")
+    row[0].set_title(f"Fig. 6: activations, {s['init']} init", fontsize=10)
+    row[0].set_xlabel(r"tanh activation $a^l$")
+    row[1].set_title(f"Fig. 7: back-propagated gradients, {s['init']} init", fontsize=10)
+    row[1].set_xlabel(r"$\partial C/\partial z^l$")
+    for ax in row:
+        ax.set_ylabel("count (units × images)")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 3))
+    row[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)

@@ -213,24 +213,55 @@ def run(
 
 def plot(report: Report, directory: Path) -> list[Path]:
     """Var[z^l]/Var[z^1] against l (log scale, with eq. 10) and the training cost per epoch."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..plots._mpl import pyplot, save_figure
 
     plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for label in INITS:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
+    for k, label in enumerate(INITS):  # one colour per init: measured as dots, eq. 10 as a line
         layers = np.arange(1, len(report.series["variance"][label]) + 1)
         left.semilogy(
-            layers, report.series["variance"][label], "o", ms=3, label=f"{label}, measured"
+            layers,
+            report.series["variance"][label],
+            "o",
+            ms=6,
+            mfc="none",
+            color=f"C{k}",
+            label=f"{label}'s init, measured",
         )
-        left.semilogy(layers, report.series["predicted"][label], "-", label=f"{label}, eq. 10")
+        left.semilogy(
+            layers,
+            report.series["predicted"][label],
+            "--",
+            lw=1.2,
+            color="0.15",
+            zorder=3,
+            label="eq. 10" if k == 0 else None,
+        )
     left.set_xlabel("layer l")
-    left.set_ylabel("Var[z^l] / Var[z^1]")
-    left.legend(fontsize=8)
+    left.set_ylabel(r"$\mathrm{Var}[z^l]\, /\, \mathrm{Var}[z^1]$")
+    left.set_title("eq. 10 through 30 ReLU layers", fontsize=10)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     for key, curves in report.series["training"].items():
         c = np.asarray(curves).mean(axis=0)
-        right.plot(np.arange(1, len(c) + 1), c, "--" if key.startswith("22") else "-", label=key)
-    right.axhline(CHANCE, c="grey", lw=0.8)
+        k = list(INITS).index(key.split(", ")[1]) if ", " in key else 0
+        deep = not key.startswith("22")
+        right.plot(
+            np.arange(1, len(c) + 1),
+            c,
+            "-" if deep else "--",
+            color=f"C{k}",
+            marker="o" if deep else "s",
+            ms=4 if deep else 8,  # open squares around the dots: coinciding curves stay seen
+            mfc=None if deep else "none",
+            label=key,
+        )
+    right.axhline(CHANCE, c="grey", lw=0.8, label="chance (ln 10)")
     right.set_xlabel("epoch")
-    right.set_ylabel("training cost")
-    right.legend(fontsize=8)
-    return [save_figure(fig, directory / "he2015.png")]
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_ylabel("training cost (mean over seeds)")
+    right.set_title("ReLU MLPs of 30 and 22 layers: training", fontsize=10)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    fig.suptitle("He et al. 2015: He's against Xavier's initialisation")
+    return [save_figure(fig, directory / "he2015.png", tight=False)]

@@ -173,18 +173,30 @@ def run(
 
 def plot(report: Report, directory: Path) -> list[Path]:
     """Speeds during training (log scale), one panel per network, as the book's figures."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..plots._mpl import pyplot, save_figure
 
     plt = pyplot()
     train = report.series["training"]
-    fig, axes = plt.subplots(1, len(train), figsize=(4 * len(train), 3.4), sharey=True)
-    for ax, (label, curve) in zip(axes, train.items()):
+    fig, axes = plt.subplots(
+        1,
+        len(train),
+        figsize=(4.2 * len(train), 4.2),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, (label, curve) in zip(axes[0], train.items(), strict=True):
         c = np.asarray(curve)
         for j in range(c.shape[1]):
-            ax.plot(np.arange(len(c)), c[:, j], label=f"hidden layer {j + 1}")
+            ax.plot(np.arange(1, len(c) + 1), c[:, j], label=f"hidden layer {j + 1}")
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title(f"[{label}]", fontsize=9)
-    axes[0].set_ylabel("speed of learning ‖∂C/∂b^l‖")
-    axes[-1].legend(fontsize=7)
-    return [save_figure(fig, directory / "nielsen-ch5.png")]
+        ax.set_xlabel("epoch (speeds measured after it)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"[{label}]", fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    axes[0][0].set_ylabel(r"speed of learning $\|\partial C/\partial b^l\|$")
+    fig.suptitle("Nielsen, chapter 5: speed of learning of each hidden layer during training")
+    return [save_figure(fig, directory / "nielsen-ch5.png", tight=False)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._words import plural
 from .checks import check_header, row_problem
 from .engines import connect, dask_results, joblib_results
 from .spec import Sweep, SweepError
@@ -196,7 +197,7 @@ def _existing_rows(
             rejected.append(f"{stream}, line {line}: {problem}")
     if rejected:
         warnings.warn(
-            f"{len(rejected)} row(s) of {stream} are run again: " + "; ".join(rejected[:5]),
+            f"{plural(len(rejected), 'row')} of {stream} run again: " + "; ".join(rejected[:5]),
             RuntimeWarning,
             stacklevel=3,
         )

@@ -28,13 +28,16 @@ from ..activations import ACTIVATIONS, get_activation
 from ..costs import COSTS, get_cost
 from ..data import LOADERS, dataset_key
 from ..init import INITS
-from ..optim import OPTIMIZERS
+from ..optim import OPTIMIZERS, default_eta
 from .task import Task
 
-__all__ = ["MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
+__all__ = ["MAX_TASKS", "MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
 
 MEASURES = ("train", "vanishing")
 DTYPES = ("float32", "float64")
+#: the most tasks a sweep may have: its tasks (and their rows) are held in memory, and each
+#: is a training run
+MAX_TASKS = 100_000
 
 
 class SweepError(ValueError):
@@ -63,12 +66,14 @@ class _Param:
 #: Grid parameters, their type, default and meaning (``epochs`` defaults by measurement).
 PARAMETERS: dict[str, _Param] = {
     "activation": _Param(str, "sigmoid", "σ of the hidden layers", ACTIVATIONS),
-    "output_activation": _Param(str, "sigmoid", "σ of the output layer", ACTIVATIONS),
+    "output_activation": _Param(
+        str, "sigmoid", "σ of the output layer (softmax with log_likelihood)", ACTIVATIONS
+    ),
     "depth": _Param(int, 1, "number of hidden layers"),
     "width": _Param(int, 30, "units per hidden layer"),
     "init": _Param(str, "scaled_normal", "weight initialisation", INITS),
     "cost": _Param(str, "cross_entropy", "cost function", COSTS),
-    "eta": _Param(float, 0.5, "learning rate η"),
+    "eta": _Param(float, 0.5, "learning rate η (default: 0.5 for sgd, another optimizer's own)"),
     "lmbda": _Param(float, 0.0, "L2 regularisation λ"),
     "optimizer": _Param(str, "sgd", "optimizer", OPTIMIZERS),
     "momentum": _Param(float, 0.0, "SGD momentum μ"),
@@ -116,6 +121,8 @@ def _normalize(name: str, value: Any) -> Any:
             return value
         if name == "cost":
             return get_cost(value).name
+    except SweepError:
+        raise  # already says which value is bad
     except (ValueError, TypeError) as exc:
         raise SweepError(f"{bad}: {str(exc).splitlines()[0]}") from None
     choices = PARAMETERS[name].choices or ()
@@ -227,7 +234,30 @@ class Sweep:
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized
-        return cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
+        sweep = cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
+        sweep.check_size(source)
+        return sweep
+
+    @property
+    def n_tasks(self) -> int:
+        """Grid points × seeds, counted without building them."""
+        return math.prod(len(v) for v in self.grid.values()) * self.seeds
+
+    def check_size(self, source: str = "sweep") -> None:
+        """Refuse a sweep of more than :data:`MAX_TASKS` tasks before any is built.
+
+        Raises
+        ------
+        SweepError
+            Naming the count, the grid points and the seeds.
+        """
+        n = self.n_tasks
+        if n > MAX_TASKS:
+            raise SweepError(
+                f"{source}: the sweep has {n:,} tasks ({n // self.seeds:,} grid points x "
+                f"{self.seeds:,} seeds), more than the {MAX_TASKS:,} a sweep may hold; "
+                "fewer values or seeds, or split it into several sweeps"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -247,12 +277,19 @@ class Sweep:
 
     def points(self) -> list[dict[str, Any]]:
         """Every grid point (all parameters, defaults filled in), the grid's order."""
+        self.check_size()
         base = self.defaults()
         names = list(self.grid)
-        return [
+        points = [
             {**base, **dict(zip(names, combo, strict=True))}
             for combo in itertools.product(*(self.grid[n] for n in names))
         ]
+        for point in points:  # defaults that can learn: as nnmath train chooses them
+            if "eta" not in self.grid and point["optimizer"] != "sgd":
+                point["eta"] = default_eta(point["optimizer"])  # Adam's η is its own, not SGD's
+            if "output_activation" not in self.grid and point["cost"] == "log_likelihood":
+                point["output_activation"] = "softmax"  # −ln a_y needs outputs that sum to 1
+        return points
 
     def tasks(self) -> list[Task]:
         """Every grid point × seed index as a :class:`Task`, grid order, seeds innermost."""

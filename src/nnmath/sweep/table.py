@@ -11,17 +11,23 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._files import atomic_write
-from .spec import SweepError
+from .spec import PARAMETERS, SweepError
 
-__all__ = ["JSON_COLUMNS", "read_results"]
+__all__ = ["JSON_COLUMNS", "column_kind", "read_results"]
 
 #: columns that hold lists (JSON text in a CSV cell or a Parquet column)
 JSON_COLUMNS = ("epoch_costs", "epoch_accuracies", "speeds")
+#: the table's schema, with the grid parameters' kinds (:data:`PARAMETERS`) and
+#: ``speed_l1``, ``speed_l2``, ... (floats)
+_TEXT_COLUMNS = ("key", "measure", "dataset", "worker")
+_INT_COLUMNS = ("subset", "seed_index", "epochs_run")
+_FLOAT_COLUMNS = ("training_cost", "validation_accuracy", "test_accuracy", "wall_time", "speed_out")
 
 
 def _cell(value: Any) -> str:
@@ -32,11 +38,66 @@ def _cell(value: Any) -> str:
     return str(value)  # floats: the shortest repr that reads back exactly
 
 
+def column_kind(column: str) -> str | None:
+    """What a column of the results table holds: ``"text"``, ``"int"``, ``"float"``,
+    ``"bool"`` or ``"json"``; ``None`` for a column the table's schema does not know."""
+    if column in JSON_COLUMNS:
+        return "json"
+    if column == "diverged":
+        return "bool"
+    if column in _TEXT_COLUMNS:
+        return "text"
+    if column in PARAMETERS:
+        kind = PARAMETERS[column].kind
+        return "text" if kind is str else kind.__name__
+    if column in _INT_COLUMNS:
+        return "int"
+    if column in _FLOAT_COLUMNS or re.fullmatch(r"speed_l[0-9]+", column):
+        return "float"
+    return None
+
+
 def _parse_cell(column: str, text: str) -> Any:
+    """A CSV cell as its column's kind (:func:`column_kind`): a task key of 16 hex digits
+    stays text even when it reads as a number (``0123456789012345``, ``30834145e4476955``).
+
+    Raises
+    ------
+    ValueError
+        A cell that is not of its column's kind (a number column holding text).
+    """
     if text == "":
         return None
-    if column in JSON_COLUMNS:
+    kind = column_kind(column)
+    if kind == "json":
         return json.loads(text)
+    if kind == "text":
+        return text
+    if kind == "bool":
+        if text not in ("True", "False"):
+            raise ValueError(f"{column} is {text!r:.40}, not True or False")
+        return text == "True"
+    if kind in ("int", "float"):
+        return _number(column, text)
+    return _guess(text)
+
+
+def _number(column: str, text: str) -> int | float:
+    """A numeric cell: an integer when it is written as one (``subset``, ``depth``), else a
+    float (``nan`` and ``inf`` included: the row checks say whether it may be one)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{column} is {text!r:.40}, not a number") from None
+
+
+def _guess(text: str) -> Any:
+    """A cell of a column the schema does not know (added by hand, or by a later nnmath):
+    a boolean, an integer or a float where it reads as one, else the text."""
     if text in ("True", "False"):
         return text == "True"
     for kind in (int, float):

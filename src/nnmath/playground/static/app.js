@@ -1,26 +1,23 @@
 // nnmath playground: this script only draws what the server computes and sends the user's
 // choices. Every number on the page (regions, unit maps, costs, speeds, traces) is nnmath's.
+// The server sends a snapshot only when the page has drawn the last one (it acks each with
+// {"type": "drawn"} once painted): a slow browser gets fewer frames, never a backlog.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const COLORS = [[230, 120, 30], [40, 110, 200], [60, 160, 70], [180, 60, 160], [200, 60, 60],
-  [120, 120, 120], [0, 160, 160], [150, 120, 40], [90, 70, 200], [220, 170, 0]];
 const FIELDS = ["data", "noise", "points", "train_fraction", "output", "cost", "init",
   "optimizer", "eta", "batch", "lmbda", "dropout", "seed"];
+const NAMES = { eta: "η", lmbda: "λ", batch: "the mini-batch", dropout: "dropout", optimizer: "the optimizer" };
+const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, null]; // epochs a second; null: full speed
 const state = { options: null, ws: null, session: null, config: {}, built: null, snap: null,
-  history: [], speeds: [], selected: null, onnx: false };
+  history: [], speeds: [], selectedPoint: null, selectedUnit: null, onnx: false,
+  playing: false, pausedAt: null, pending: null, unacked: 0, received: 0, frame: 0,
+  announce: null, draws: [] };
 
-function decode(b64, Type) {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Type(bytes.buffer);
-}
-
-function message(text, info) {
+function message(text, kind) {
   const el = $("message");
   el.textContent = text || "";
-  el.className = info ? "info" : "";
+  el.className = kind || "";
 }
 
 function fmt(v, digits) {
@@ -34,10 +31,10 @@ function configFromHash() {
   const params = new URLSearchParams(location.hash.slice(1));
   const cfg = Object.assign({}, state.options.defaults);
   for (const [k, v] of params) if (k in cfg) cfg[k] = v;
-  for (const k of ["layers", "activations"]) {
+  for (const k of ["layers", "activations", "features"]) {
     if (typeof cfg[k] === "string") cfg[k] = cfg[k].split(",").filter((t) => t !== "");
   }
-  return cfg;
+  return suited(cfg);
 }
 
 function hashOf(cfg) {
@@ -51,22 +48,57 @@ function fillSelect(id, names) {
   for (const name of names) el.add(new Option(name, name));
 }
 
+const isRegression = (data) => state.options.regression.includes(data);
+const isOneD = (data) => state.options.one_d.includes(data);
+
+// the output, cost and features a data set needs: a real output and the quadratic cost for
+// a regression data set, x1's features only for a function of x1
+function suited(cfg) {
+  const regression = isRegression(cfg.data), d = state.options.defaults;
+  if (regression && (cfg.cost !== "quadratic" || cfg.output === "softmax")) {
+    cfg.output = "identity"; cfg.cost = "quadratic";
+  } else if (!regression && !["softmax", "sigmoid"].includes(cfg.output)) {
+    cfg.output = d.output; cfg.cost = d.cost;
+  }
+  if (isOneD(cfg.data)) {
+    cfg.features = cfg.features.filter((f) => state.options.one_d_features.includes(f));
+    if (!cfg.features.length) cfg.features = ["x1"];
+  }
+  return cfg;
+}
+
+function showFeatures(cfg) {
+  const box = $("features");
+  box.textContent = "";
+  for (const { name, label } of state.options.features) {
+    if (isOneD(cfg.data) && !state.options.one_d_features.includes(name)) continue;
+    const el = document.createElement("label");
+    const box1 = document.createElement("input");
+    box1.type = "checkbox"; box1.value = name; box1.className = "feature"; box1.id = "feature-" + name;
+    box1.checked = cfg.features.includes(name);
+    el.append(box1, document.createTextNode(label));
+    box.append(el);
+  }
+}
+
 function showConfig(cfg) {
   for (const k of FIELDS) $(k).value = cfg[k];
+  showFeatures(cfg);
   const box = $("layers");
   box.textContent = "";
   cfg.layers.forEach((width, i) => {
     const row = document.createElement("div");
     row.className = "layer-row";
-    row.innerHTML = `<span>layer ${i + 2}</span>`;
+    const name = document.createElement("span");
+    name.textContent = `layer ${i + 2}`;
     const w = document.createElement("input");
     w.type = "number"; w.min = 1; w.max = state.options.limits.units; w.value = width;
     w.className = "width";
     const a = document.createElement("select");
     a.className = "act";
-    for (const name of state.options.activations) a.add(new Option(name, name));
+    for (const act of state.options.activations) a.add(new Option(act, act));
     a.value = cfg.activations[i] || cfg.activations[0];
-    row.append(w, a);
+    row.append(name, w, a);
     box.append(row);
   });
 }
@@ -74,18 +106,40 @@ function showConfig(cfg) {
 function readConfig() {
   const cfg = {};
   for (const k of FIELDS) cfg[k] = $(k).value;
+  cfg.features = [...document.querySelectorAll("#features .feature")].filter((e) => e.checked).map((e) => e.value);
   cfg.layers = [...document.querySelectorAll("#layers .width")].map((e) => e.value);
   cfg.activations = [...document.querySelectorAll("#layers .act")].map((e) => e.value);
   return cfg;
 }
 
+// what a change does: the settings of training are taken by the running network; any other
+// field builds it again, and the page says which
+function describe(before, after) {
+  const changed = Object.keys(after).filter((k) => String(before[k]) !== String(after[k]));
+  return { changed, hot: changed.length > 0 && changed.every((k) => state.options.hot.includes(k)) };
+}
+
 function apply(cfg) {
+  const { changed, hot } = describe(state.config, cfg);
+  if (!changed.length && state.built) return; // nothing new (a field left without a change)
   state.config = cfg;
   history.replaceState(null, "", hashOf(cfg));
+  if (!hot && changed.length && state.built) {
+    const what = changed.some((k) => ["data", "noise", "points", "train_fraction"].includes(k)) ? "the data" : "the network";
+    state.announce = `${what} changed (${changed.join(", ")}): a new network, from epoch 0`;
+  }
   send({ type: "config", config: cfg });
 }
 
-function onSettingsChange() { apply(readConfig()); }
+function onSettingsChange() {
+  const before = state.config.data, cfg = readConfig();
+  if (cfg.data !== before) {
+    // from a function of x1 back to the plane: x2 comes back as an input
+    if (isOneD(before) && !isOneD(cfg.data) && !cfg.features.includes("x2")) cfg.features.splice(1, 0, "x2");
+    suited(cfg); showConfig(cfg);
+  }
+  apply(cfg);
+}
 
 // ------------------------------------------------------------------ the connection
 
@@ -108,6 +162,11 @@ function connect() {
   };
 }
 
+function sendPace() {
+  const v = $("speed").value;
+  send({ type: "pace", epochs_per_second: v === "full" ? null : Number(v) });
+}
+
 const HANDLERS = {
   hello(msg) {
     state.session = msg.session;
@@ -116,36 +175,79 @@ const HANDLERS = {
     $("export-onnx").href = base + "model.onnx";
     $("export-onnx").hidden = !state.onnx;
     $("export-history").href = base + "history.csv";
+    sendPace();
     send({ type: "config", config: state.config });
   },
   built(msg) {
     state.built = msg;
-    state.built.trainX = decode(msg.train.x, Float32Array);
-    state.built.trainY = decode(msg.train.y, Uint8Array);
-    state.built.testX = decode(msg.test.x, Float32Array);
-    state.built.testY = decode(msg.test.y, Uint8Array);
-    state.history = []; state.speeds = []; state.selected = null;
-    $("speeds").tBodies[0].textContent = "";
+    const ys = msg.kind === "classes" ? Uint8Array : Float32Array;
+    msg.trainX = decode(msg.train.x, Float32Array); msg.trainY = decode(msg.train.y, ys);
+    msg.testX = decode(msg.test.x, Float32Array); msg.testY = decode(msg.test.y, ys);
+    msg.inputLevels = decode(msg.inputs.data, Uint8Array);
+    msg.top = Math.max(1e-9, ...[...msg.trainY, ...msg.testY].map(Math.abs));
+    // what was shown belongs to the network before: clear it
+    state.history = []; state.speeds = []; state.selectedPoint = null; state.selectedUnit = null;
+    state.snap = null; state.pending = null;
+    for (const row of $("speeds").tBodies[0].rows) while (row.cells.length > 1) row.deleteCell(1);
+    $("unit-info").textContent = "Click a unit for its incoming weights and its z, a, δ.";
+    $("trace").textContent = "Click a point for its forward and backward pass.";
+    delete $("trace").dataset.layers;
     document.body.dataset.state = "built";
+    message(state.announce || "", "info");
+    state.announce = null;
     $("upload-info").textContent = msg.upload
       ? `${msg.upload.rows} rows, classes ${msg.upload.classes.join(", ")} (features rescaled to [−1, 1])` : "";
+    showKind(msg);
+    fitCanvases();
     setPlaying(false);
   },
+  retuned(msg) {
+    const names = msg.changed.map((k) => `${NAMES[k] || k} = ${msg.config[k]}`).join(", ");
+    const epoch = state.snap ? Math.floor(state.snap.epoch + 1e-9) : 0;
+    message(`${names} from epoch ${epoch}: the network keeps its weights and goes on`, "info");
+  },
   snapshot(msg) {
-    state.snap = msg;
-    state.history.push([msg.epoch, msg.train_cost, msg.test_cost, msg.train_accuracy, msg.test_accuracy]);
-    state.speeds.push([msg.epoch, msg.speeds]);
-    if (state.history.length > 3000) { state.history = thin(state.history); state.speeds = thin(state.speeds); }
-    setPlaying(msg.mode === "play");
-    showScores(msg);
-    drawRegions(); drawNetwork(); drawCostChart(); drawSpeedChart(); showSpeeds(msg);
-    document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
+    state.unacked += 1; state.received += 1;
+    if (msg.mode === "play" && !state.playing) {
+      if (state.pausedAt !== null) { ack(); return; } // paused here: a late frame is never drawn
+      setPlaying(true);
+    }
+    state.pending = msg;
+    if (!state.frame) state.frame = requestAnimationFrame(draw);
   },
   trace(msg) { showTrace(msg); },
   unit(msg) { showUnit(msg); },
   error(msg) { message(msg.message); },
-  stopped(msg) { setPlaying(false); message(msg.message, true); },
+  stopped(msg) { setPlaying(false); message(msg.message, msg.message.includes("diverged") ? "warn" : "info"); },
 };
+
+function ack() {
+  for (; state.unacked > 0; state.unacked--) state.ws.send('{"type":"drawn"}');
+}
+
+// one animation frame: draw the newest snapshot, then tell the server it may send the next
+function draw() {
+  state.frame = 0;
+  const msg = state.pending;
+  state.pending = null;
+  if (msg && state.built && !(msg.mode === "play" && !state.playing)) {
+    state.snap = msg;
+    const last = state.history[state.history.length - 1];
+    if (!last || last[0] !== msg.epoch) {
+      state.history.push([msg.epoch, msg.train_cost, msg.test_cost, msg.train_accuracy, msg.test_accuracy]);
+      state.speeds.push([msg.epoch, msg.speeds]);
+    }
+    if (state.history.length > 3000) { state.history = thin(state.history); state.speeds = thin(state.speeds); }
+    if (msg.mode !== "play") setPlaying(false);
+    showScores(msg);
+    drawRegions(); drawNetwork(); drawCostChart(); drawSpeedChart(); showSpeeds(msg);
+    showVerdict(msg.diverged);
+    state.draws.push({ t: performance.now(), mode: msg.mode, epoch: msg.epoch });
+    if (state.draws.length > 200) state.draws.shift();
+    document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
+  }
+  ack();
+}
 
 function thin(rows) { return rows.filter((_, i) => i % 2 === 0 || i === rows.length - 1); }
 
@@ -154,196 +256,52 @@ function setPlaying(on) {
   $("play").textContent = on ? "❚❚ pause" : "▶ play";
 }
 
+function showVerdict(text) {
+  const el = $("message");
+  if (text) message(text, "warn");
+  else if (el.className === "warn" && el.textContent.startsWith("the run diverged")) message("");
+}
+
 function setStat(id, value, text) {
   const el = $(id);
-  el.dataset.value = value === null ? "" : String(value);
+  el.dataset.value = value === null || value === undefined ? "" : String(value);
   el.textContent = text;
 }
 
+function percent(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + " %"; }
+
 function showScores(s) {
-  setStat("epoch", s.epoch, s.epoch.toFixed(2));
+  setStat("epoch", s.epoch, String(Math.floor(s.epoch + 1e-9)));
   setStat("steps", s.step, String(s.step));
-  setStat("train-accuracy", s.train_accuracy, s.train_accuracy === null ? "–" : (100 * s.train_accuracy).toFixed(1) + " %");
-  setStat("test-accuracy", s.test_accuracy, s.test_accuracy === null ? "–" : (100 * s.test_accuracy).toFixed(1) + " %");
+  setStat("train-accuracy", s.train_accuracy, percent(s.train_accuracy));
+  setStat("test-accuracy", s.test_accuracy, percent(s.test_accuracy));
   setStat("test-cost", s.test_cost, fmt(s.test_cost));
 }
 
-// ------------------------------------------------------------------ drawing
-
-function toCanvas(x, y, b, w, h) {
-  return [(x - b[0]) / (b[1] - b[0]) * w, (b[3] - y) / (b[3] - b[2]) * h];
-}
-
-function drawRegions() {
-  const canvas = $("regions"), ctx = canvas.getContext("2d");
-  const s = state.snap, built = state.built;
-  if (!s || !built) return;
-  const cls = decode(s.regions.cls, Uint8Array), level = decode(s.regions.level, Uint8Array);
-  const n = Math.round(Math.sqrt(cls.length));
-  const img = new ImageData(n, n);
-  for (let i = 0; i < cls.length; i++) {
-    const c = COLORS[cls[i] % COLORS.length], t = 0.15 + 0.55 * level[i] / 255;
-    for (let k = 0; k < 3; k++) img.data[4 * i + k] = Math.round(255 - t * (255 - c[k]));
-    img.data[4 * i + 3] = 255;
-  }
-  const off = document.createElement("canvas");
-  off.width = n; off.height = n;
-  off.getContext("2d").putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
-  drawPoints(ctx, canvas, built.trainX, built.trainY, false);
-  drawPoints(ctx, canvas, built.testX, built.testY, true);
-}
-
-function drawPoints(ctx, canvas, X, Y, ringed) {
-  const b = state.built.bounds;
-  for (let i = 0; i < Y.length; i++) {
-    const [px, py] = toCanvas(X[2 * i], X[2 * i + 1], b, canvas.width, canvas.height);
-    const c = COLORS[Y[i] % COLORS.length];
-    ctx.beginPath();
-    ctx.arc(px, py, 3, 0, 2 * Math.PI);
-    ctx.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`;
-    ctx.fill();
-    ctx.lineWidth = ringed ? 1.5 : 0.6;
-    ctx.strokeStyle = ringed ? "#000" : "#fff";
-    ctx.stroke();
-  }
-}
-
-function layout(sizes, canvas) {
-  const cols = sizes.length, dx = canvas.width / cols, maxUnits = Math.max(...sizes);
-  const box = Math.max(4, Math.min(30, (canvas.height - 10) / maxUnits - 2, dx * 0.5));
-  return sizes.map((n, l) => {
-    const gap = Math.min(box + 4, (canvas.height - 10) / n);
-    const top = (canvas.height - gap * n) / 2;
-    return Array.from({ length: n }, (_, j) => ({ x: dx * (l + 0.5), y: top + gap * (j + 0.5), box }));
-  });
-}
-
-function drawNetwork() {
-  const canvas = $("network"), ctx = canvas.getContext("2d");
-  const s = state.snap;
-  if (!s || !state.built) return;
-  const sizes = state.built.sizes, pos = layout(sizes, canvas);
-  state.layout = pos;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const weights = s.weights.map((w) => decode(w, Float32Array));
-  let wmax = 1e-12;
-  for (const W of weights) for (const v of W) wmax = Math.max(wmax, Math.abs(v));
-  for (let l = 0; l < weights.length; l++) {
-    const W = weights[l], nIn = sizes[l];
-    for (let j = 0; j < sizes[l + 1]; j++) {
-      for (let k = 0; k < nIn; k++) {
-        const v = W[j * nIn + k], a = pos[l][k], b = pos[l + 1][j];
-        ctx.strokeStyle = v >= 0 ? "rgba(40,110,200,0.55)" : "rgba(230,120,30,0.55)";
-        ctx.lineWidth = 0.2 + 3 * Math.abs(v) / wmax;
-        ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
-      }
-    }
-  }
-  drawUnits(ctx, s, sizes, pos);
-}
-
-function drawUnits(ctx, s, sizes, pos) {
-  const maps = s.units.map((u) => decode(u.data, Uint8Array));
-  for (let l = 0; l < sizes.length; l++) {
-    for (let j = 0; j < sizes[l]; j++) {
-      const p = pos[l][j], h = p.box / 2;
-      if (l > 0 && l < sizes.length - 1) {
-        const m = maps[l - 1], n = Math.round(Math.sqrt(m.length / sizes[l]));
-        const img = new ImageData(n, n);
-        for (let i = 0; i < n * n; i++) {
-          const v = m[j * n * n + i];
-          img.data[4 * i] = 255 - v * 0.8; img.data[4 * i + 1] = 255 - v * 0.55;
-          img.data[4 * i + 2] = 255 - v * 0.2; img.data[4 * i + 3] = 255;
-        }
-        const off = document.createElement("canvas");
-        off.width = n; off.height = n;
-        off.getContext("2d").putImageData(img, 0, 0);
-        ctx.drawImage(off, p.x - h, p.y - h, p.box, p.box);
-      } else {
-        ctx.fillStyle = l === 0 ? "#dde" : "#eed";
-        ctx.fillRect(p.x - h, p.y - h, p.box, p.box);
-      }
-      ctx.strokeStyle = "#555"; ctx.lineWidth = 0.8;
-      ctx.strokeRect(p.x - h, p.y - h, p.box, p.box);
-    }
-  }
-}
-
-function axes(ctx, canvas, ylabel) {
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
-  ctx.beginPath(); ctx.moveTo(40, 5); ctx.lineTo(40, canvas.height - 20);
-  ctx.lineTo(canvas.width - 5, canvas.height - 20); ctx.stroke();
-  ctx.fillStyle = "#555"; ctx.font = "10px sans-serif";
-  ctx.fillText(ylabel, 2, 12);
-  ctx.fillText("epoch", canvas.width - 40, canvas.height - 6);
-}
-
-function line(ctx, canvas, xs, ys, lo, hi, color, dashed) {
-  const x1 = Math.max(xs[xs.length - 1], 1e-9), w = canvas.width - 45, h = canvas.height - 25;
-  ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.setLineDash(dashed ? [4, 3] : []);
-  ctx.beginPath();
-  let started = false;
-  for (let i = 0; i < xs.length; i++) {
-    if (ys[i] === null || !Number.isFinite(ys[i])) { started = false; continue; }
-    const px = 40 + xs[i] / x1 * w, py = 5 + (1 - (ys[i] - lo) / (hi - lo || 1)) * h;
-    if (started) ctx.lineTo(px, py); else ctx.moveTo(px, py);
-    started = true;
-  }
-  ctx.stroke(); ctx.setLineDash([]);
-}
-
-function drawCostChart() {
-  const canvas = $("cost-chart"), ctx = canvas.getContext("2d"), rows = state.history;
-  if (!rows.length) return;
-  axes(ctx, canvas, "cost / acc.");
-  const xs = rows.map((r) => r[0]);
-  const costs = rows.flatMap((r) => [r[1], r[2]]).filter(Number.isFinite);
-  const cmax = Math.max(1e-9, ...costs);
-  line(ctx, canvas, xs, rows.map((r) => r[1]), 0, cmax, "#c60", false);
-  line(ctx, canvas, xs, rows.map((r) => r[2]), 0, cmax, "#06c", false);
-  line(ctx, canvas, xs, rows.map((r) => r[3]), 0, 1, "#c60", true);
-  line(ctx, canvas, xs, rows.map((r) => r[4]), 0, 1, "#06c", true);
-  ctx.fillStyle = "#555";
-  ctx.fillText(fmt(cmax, 2), 4, 24);
-}
-
-function drawSpeedChart() {
-  const canvas = $("speed-chart"), ctx = canvas.getContext("2d"), rows = state.speeds;
-  if (!rows.length) return;
-  axes(ctx, canvas, "log10 ‖∂C/∂b‖");
-  const logs = rows.map((r) => r[1].map((v) => (v > 0 ? Math.log10(v) : null)));
-  const all = logs.flat().filter((v) => v !== null);
-  if (!all.length) return;
-  const lo = Math.floor(Math.min(...all)), hi = Math.ceil(Math.max(...all)) + (Math.min(...all) === Math.max(...all) ? 1 : 0);
-  const xs = rows.map((r) => r[0]), L = logs[0].length;
-  for (let l = 0; l < L; l++) {
-    const c = COLORS[l % COLORS.length];
-    line(ctx, canvas, xs, logs.map((r) => r[l]), lo, hi, `rgb(${c[0]},${c[1]},${c[2]})`, false);
-  }
-  ctx.fillStyle = "#555";
-  ctx.fillText(String(hi), 26, 12 + 10); ctx.fillText(String(lo), 26, canvas.height - 22);
+function showKind(built) {
+  $("regions-title").innerHTML = built.kind === "classes" ? "Decision regions (filled: train, ringed: test)"
+    : built.dims === 1 ? "The network's output a<sup>L</sup> along x₁ (line) and the data (ringed: test)"
+      : "The network's output a<sup>L</sup> over the plane (orange &gt; 0 &gt; blue; ringed: test)";
+  $("cost-title").textContent = built.kind === "classes" ? "Cost and accuracy against epoch" : "Quadratic cost against epoch";
+  document.querySelector(".legend span:last-child").textContent = built.kind === "classes"
+    ? "solid: cost (left), dashed: accuracy (right)" : "cost";
 }
 
 function showSpeeds(s) {
-  const body = $("speeds").tBodies[0], acts = state.built.config.activations.concat([state.built.config.output]);
-  if (body.rows.length !== s.speeds.length) {
-    body.textContent = "";
+  const rows = $("speeds").tBodies[0].rows, acts = state.built.config.activations.concat([state.built.config.output]);
+  if (rows[0].cells.length !== s.speeds.length + 1) {
+    for (const row of rows) while (row.cells.length > 1) row.deleteCell(1);
     s.speeds.forEach((_, i) => {
-      const tr = body.insertRow();
-      tr.dataset.layer = String(i + 2);
-      const c = COLORS[i % COLORS.length];
-      tr.insertCell().innerHTML = `<span style="color:rgb(${c})">■</span> ${i + 2}`;
-      tr.insertCell().textContent = acts[i];
-      tr.insertCell().className = "speed";
+      rows[0].insertCell().innerHTML = `<span style="color:${rgb(COLORS[i % COLORS.length])}">■</span> ${i + 2}`;
+      const act = rows[1].insertCell();
+      act.textContent = acts[i]; act.className = "act";
+      rows[2].insertCell().className = "speed";
     });
   }
   s.speeds.forEach((v, i) => {
-    const cell = body.rows[i].cells[2];
-    cell.dataset.value = String(v);
-    cell.textContent = fmt(v);
+    const cell = rows[2].cells[i + 1];
+    cell.dataset.value = v === null ? "" : String(v);
+    cell.textContent = v !== null && Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(1) : fmt(v, 2);
   });
 }
 
@@ -358,7 +316,8 @@ function esc(text) {
 
 function showTrace(msg) {
   const t = msg.trace, el = $("trace");
-  let html = `<p>${msg.split} point ${msg.index}, class ${esc(msg.label)}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
+  const what = typeof msg.label === "number" ? `target y = ${fmt(msg.label)}` : `class ${esc(msg.label)}`;
+  let html = `<p>${msg.split} point ${msg.index}, ${what}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
   html += "<table><tr><th>l</th><th>σ</th><th>z<sup>l</sup></th><th>a<sup>l</sup></th><th>δ<sup>l</sup></th><th>∂C/∂b<sup>l</sup></th><th>∂C/∂w<sup>l</sup></th></tr>";
   for (const layer of t.layers) {
     html += `<tr><td>${layer.layer}</td><td>${layer.activation}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
@@ -366,11 +325,15 @@ function showTrace(msg) {
   }
   el.innerHTML = html + "</table>";
   el.dataset.layers = String(t.layers.length);
+  state.selectedPoint = { split: msg.split, index: msg.index };
+  drawRegions();
 }
 
 function showUnit(msg) {
   $("unit-info").textContent = `unit ${msg.unit} of layer ${msg.layer} (${msg.activation}): incoming w = ${vec(msg.weights)}, ` +
     `b = ${fmt(msg.bias)}; for ${msg.point[0]} point ${msg.point[1]}: z = ${fmt(msg.z)}, a = ${fmt(msg.a)}, δ = ${fmt(msg.delta)}`;
+  state.selectedUnit = { layer: msg.layer, unit: msg.unit };
+  drawNetwork();
 }
 
 function onRegionsClick(event) {
@@ -379,9 +342,9 @@ function onRegionsClick(event) {
   const canvas = $("regions"), r = canvas.getBoundingClientRect();
   const mx = (event.clientX - r.left) * canvas.width / r.width, my = (event.clientY - r.top) * canvas.height / r.height;
   let best = null;
-  for (const [split, X] of [["train", built.trainX], ["test", built.testX]]) {
-    for (let i = 0; i < X.length / 2; i++) {
-      const [px, py] = toCanvas(X[2 * i], X[2 * i + 1], built.bounds, canvas.width, canvas.height);
+  for (const [split, X, Y] of [["train", built.trainX, built.trainY], ["test", built.testX, built.testY]]) {
+    for (let i = 0; i < Y.length; i++) {
+      const [px, py] = pointAt(X, Y, i, canvas);
       const d = (px - mx) ** 2 + (py - my) ** 2;
       if (d < 100 && (!best || d < best.d)) best = { split, index: i, d };
     }
@@ -414,9 +377,29 @@ async function upload(event) {
   const answer = await response.json();
   if (!response.ok) { message(answer.error); return; }
   message("");
-  state.config = Object.assign(readConfig(), { data: "upload" });
-  $("data").value = "upload";
+  state.config = suited(Object.assign(readConfig(), { data: "upload" }));
+  showConfig(state.config);
   history.replaceState(null, "", hashOf(state.config));
+}
+
+function onPlay() {
+  const playing = !state.playing;
+  state.pausedAt = playing ? null : performance.now();
+  setPlaying(playing); // at once: a play frame that arrives after a pause is never drawn
+  if (!playing) { state.pending = null; }
+  send({ type: playing ? "play" : "pause" });
+}
+
+function fitCanvases() {
+  const wide = window.innerWidth >= 1200, side = wide ? 400 : 320;
+  const size = (id, w, h) => { const c = $(id); if (c.width !== w || c.height !== h) { c.width = w; c.height = h; } };
+  size("regions", side, side); size("cost-chart", side, 150);
+  $("output-panel").style.width = side + 18 + "px"; // a long title wraps, never widens it
+  // the middle column takes what the others leave: measured once their canvases are sized
+  size("network", 10, 10); size("speed-chart", 10, 10);
+  const net = $("network-panel").clientWidth - 18;
+  size("network", net, wide ? 340 : 300); size("speed-chart", net, 140);
+  if (state.snap) { drawRegions(); drawNetwork(); drawCostChart(); drawSpeedChart(); }
 }
 
 function wire() {
@@ -446,13 +429,15 @@ function wire() {
     cfg.layers.pop(); cfg.activations.pop();
     showConfig(cfg); apply(cfg);
   };
-  $("play").onclick = () => send({ type: state.playing ? "pause" : "play" });
+  $("play").onclick = onPlay;
   $("step").onclick = () => send({ type: "step" });
   $("epoch-button").onclick = () => send({ type: "epoch" });
-  $("reset").onclick = () => { message(""); send({ type: "reset" }); };
-  $("share").onclick = (event) => { event.preventDefault(); message(location.href, true); };
+  $("reset").onclick = () => { message(""); state.announce = "reset: the same seed, the same initial weights, epoch 0"; send({ type: "reset" }); };
+  $("speed").addEventListener("change", sendPace);
+  $("share").onclick = (event) => { event.preventDefault(); message(location.href, "info"); };
   $("regions").addEventListener("click", onRegionsClick);
   $("network").addEventListener("click", onNetworkClick);
+  window.addEventListener("resize", fitCanvases);
   window.addEventListener("hashchange", () => { const cfg = configFromHash(); showConfig(cfg); apply(cfg); });
 }
 
@@ -463,8 +448,11 @@ async function main() {
   fillSelect("data", state.options.datasets);
   for (const id of ["output", "cost", "init", "optimizer"]) fillSelect(id, state.options[id === "output" ? "outputs" : id + "s"]);
   fillSelect("activation-all", state.options.activations);
+  for (const v of SPEEDS) $("speed").add(new Option(v === null ? "full" : `${v} epoch${v === 1 ? "" : "s"}/s`, v === null ? "full" : String(v)));
+  $("speed").value = state.options.pace === null ? "full" : String(state.options.pace);
   state.config = configFromHash();
   showConfig(state.config);
+  fitCanvases();
   wire();
   connect();
 }
