@@ -63,6 +63,14 @@ class BookNetwork:
         self._weights = list(self._engine.weights)
         self._biases = list(self._bias_views)
 
+    def _draw_parameters(self, scaled: bool) -> None:
+        """Biases from N(0, 1); weights from N(0, 1), or N(0, 1/n_in) when ``scaled`` (the
+        book draws the biases first, one layer after another, then the weights)."""
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        self.biases = [self.rng.standard_normal((y, 1)) for _, y in pairs]
+        root = [np.sqrt(x) if scaled else 1.0 for x, _ in pairs]  # divided, as the book does
+        self.weights = [self.rng.standard_normal((y, x)) / r for (x, y), r in zip(pairs, root)]
+
     # ------------------------------------------------------------------ parameters
 
     @property

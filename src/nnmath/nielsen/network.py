@@ -75,9 +75,7 @@ class Network(BookNetwork):
         fast: bool = True,
     ) -> None:
         super().__init__(sizes, "quadratic", seed, rng, dtype, fast)
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
-        self.biases = [self.rng.standard_normal((y, 1)) for _, y in pairs]
-        self.weights = [self.rng.standard_normal((y, x)) for x, y in pairs]
+        self._draw_parameters(scaled=False)  # N(0, 1), as chapter 1
 
     def SGD(
         self,

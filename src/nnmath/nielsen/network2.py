@@ -124,15 +124,11 @@ class Network(BookNetwork):
     def default_weight_initializer(self) -> None:
         """Weights from N(0, 1/n_in), n_in the neurons feeding in; biases from N(0, 1)
         (chapter 3, "Weight initialization": hidden neurons then start far from saturation)."""
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
-        self.biases = [self.rng.standard_normal((y, 1)) for _, y in pairs]
-        self.weights = [self.rng.standard_normal((y, x)) / np.sqrt(x) for x, y in pairs]
+        self._draw_parameters(scaled=True)
 
     def large_weight_initializer(self) -> None:
         """Weights and biases from N(0, 1), as chapter 1's network (for comparison)."""
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
-        self.biases = [self.rng.standard_normal((y, 1)) for _, y in pairs]
-        self.weights = [self.rng.standard_normal((y, x)) for x, y in pairs]
+        self._draw_parameters(scaled=False)
 
     def SGD(
         self,
