@@ -81,3 +81,15 @@ def time_limit(seconds: int, what: str) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
+    """Run ``nnmath argv`` in-process; returns (exit code, stdout, stderr)."""
+    from nnmath.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse exits for --help and bad options
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import nnmath
+from conftest import run_cli
 from nnmath.cli import COMMANDS, main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -22,16 +23,6 @@ HAS_MODEL_FILES = hasattr(nnmath, "load") and hasattr(nnmath.Network, "save")
 needs_model_files = pytest.mark.skipif(
     not HAS_MODEL_FILES, reason="nnmath.load / Network.save (model files) are not in this tree"
 )
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run ``nnmath argv`` in-process; returns (exit code, stdout, stderr)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse exits for --help and bad options
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def run_subprocess(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -9,19 +9,10 @@ import re
 import numpy as np
 import pytest
 
-from nnmath.cli import main
+from conftest import run_cli
 
 #: what a Python repr looks like in a line meant for people: a list, a tuple, None, a class(...)
 REPR = re.compile(r"\['|\('|\bNone\b|\b[A-Z][a-z]+\(|=\[|=\(")
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # ------------------------------------------------------------------ sweep

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import nnmath
-from nnmath.cli import main
+from conftest import run_cli
 from nnmath.data import load_digits
 from nnmath.data.idx import write_idx
 
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.skipif(
     not (hasattr(nnmath, "load") and hasattr(nnmath.Network, "save")),
     reason="nnmath.load / Network.save (model files) are not in this tree",
 )
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
