@@ -449,9 +449,9 @@ def test_text_columns_stay_text_and_number_columns_must_hold_numbers(tmp_path):
     assert len(rows) == 1 and not clean and "eta is 'fast', not a number" in rejected[0]
 
 
-def test_the_readme_toml_sweep_has_a_numeric_looking_key():
-    """The README's own 480-task sweep holds one: the case the fix is for."""
-    text = (SRC.parent / "README.md").read_text()
+def test_the_guide_toml_sweep_has_a_numeric_looking_key():
+    """The guide's own 480-task sweep (once the README's) holds one: the case the fix is for."""
+    text = (SRC.parent / "docs" / "guide" / "sweeps.md").read_text()
     spec = tomllib.loads(re.search(r"```toml\n(.*?)```", text, re.S).group(1))
     keys = [t.key for t in Sweep.from_dict(spec).tasks()]
     assert len(keys) == 480 and "1162172752546004" in keys
