@@ -91,7 +91,7 @@ def changed_settings(args: Any) -> str:
     of ``nnmath train``, for a figure's title ("" when none does or ``args`` is None)."""
     import argparse
 
-    from .train import add_training_options
+    from ._options import add_training_options
 
     if args is None:
         return ""

@@ -17,7 +17,8 @@ from ._common import (
     require_extra,
 )
 from ._figures import changed_settings, class_names, describe, write_training_plots
-from .train import add_training_options, train_network
+from ._options import add_training_options
+from .train import train_network
 
 __all__ = ["FORMATS", "add_parser", "run", "write_training_plots"]
 
