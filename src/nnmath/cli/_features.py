@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._words import is_number
 from ._common import CLIError, plural
 
 __all__ = ["read_features"]
@@ -87,7 +88,7 @@ def _checked(X: np.ndarray, name: str, n_inputs: int) -> np.ndarray:
         what = "NaN" if np.isnan(X[row, col]) else "infinite"
         raise CLIError(
             f"{name}: example {row + 1}, feature {col + 1} is {what} "
-            f"({_values(int(bad.sum()))} in all); predictions need finite features"
+            f"({plural(int(bad.sum()), 'such value')} in all); predictions need finite features"
         )
     return X
 
@@ -167,7 +168,7 @@ def _read_csv(path: Path, name: str) -> np.ndarray:
             for line, cells in enumerate(csv.reader(fh), start=1):
                 if not any(c.strip() for c in cells):
                     continue  # blank lines, a trailing newline
-                if first and not any(_is_number(c) for c in cells):
+                if first and not any(is_number(c) for c in cells):
                     first = False
                     continue  # a header row of column names
                 first = False
@@ -191,20 +192,8 @@ def _row(cells: list[str], line: int, name: str, width: int | None) -> np.ndarra
     try:
         return np.array(cells, dtype=np.float64)
     except ValueError:
-        j = next(j for j, cell in enumerate(cells) if not _is_number(cell))
+        j = next(j for j, cell in enumerate(cells) if not is_number(cell))
         raise CLIError(
             f"{name}: line {line}, column {j + 1}: '{cells[j].strip()}' is not a number; "
             "give numeric feature columns only (a first line of column names is fine)"
         ) from None
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _values(n: int) -> str:
-    return f"{n} such value{'' if n == 1 else 's'}"

@@ -13,6 +13,7 @@ import io
 
 import numpy as np
 
+from .._words import is_number
 from .config import LIMITS, ConfigError
 from .toy import ToyData, split
 
@@ -30,17 +31,9 @@ def _rows(text: str) -> list[list[str]]:
     return rows
 
 
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
 def _label_order(s: str) -> tuple[bool, float, str]:
     """Numbers first, in numeric order, then the other labels alphabetically."""
-    number = _is_number(s)
+    number = is_number(s)
     return (not number, float(s) if number else 0.0, s)
 
 
@@ -70,7 +63,7 @@ def parse_csv(text: str, train_fraction: float, seed: int) -> tuple[ToyData, dic
     """
     rows = _rows(text)
     header = None
-    if not (_is_number(rows[0][0]) and _is_number(rows[0][1]) if len(rows[0]) > 1 else False):
+    if not (is_number(rows[0][0]) and is_number(rows[0][1]) if len(rows[0]) > 1 else False):
         header, rows = rows[0], rows[1:]
     if len(rows) > LIMITS.points:
         raise ConfigError(f"the CSV file has {len(rows)} rows; at most {LIMITS.points} are allowed")
