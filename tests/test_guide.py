@@ -4,12 +4,13 @@ on its own, so each starts from an empty namespace), and the guide cites no miss
 
 from __future__ import annotations
 
-import ast
 import builtins
 import re
 from pathlib import Path
 
 import pytest
+
+from conftest import block_names
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "guide"
@@ -49,27 +50,13 @@ def _block(page: str, line: str) -> int:
     return found[0]
 
 
-def _defined(tree: ast.AST) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-    return names
-
-
 def _undefined(page: str, i: int) -> set[str]:
     """Names block ``i`` of ``page`` reads that neither it, nor the page's blocks before it,
     nor Python define: a reader of that page alone could not run it."""
     known = set(dir(builtins))
     for source in BLOCKS[page][: i + 1]:
-        known |= _defined(ast.parse(source))
-    tree = ast.parse(BLOCKS[page][i])
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return used - known
+        known |= block_names(source)[0]
+    return block_names(BLOCKS[page][i])[1] - known
 
 
 def test_every_python_block_is_run_or_has_a_reason():

@@ -10,7 +10,7 @@ import builtins
 import re
 from pathlib import Path
 
-from conftest import SHARED_DATA, mnist_folder
+from conftest import SHARED_DATA, block_names, mnist_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -44,16 +44,8 @@ def test_every_python_block_is_run_or_has_a_reason():
 def _undefined(source: str, known: set[str]) -> set[str]:
     """Names the block reads that neither it (before or after: a reader sees the whole
     block) nor the blocks before it nor Python define."""
-    tree = ast.parse(source)
-    defined = set(known) | set(dir(builtins))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            defined.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    defined, used = block_names(source)
+    defined |= set(known) | set(dir(builtins))
     return used - defined
 
 
