@@ -1,8 +1,8 @@
-"""Build step for the optional C extension ``nnmath._ckernels`` (the compiled training epoch).
+"""Build step for the optional C extension ``nnmath.engine._ckernels`` (the compiled epoch).
 
 Everything else about the package is in ``pyproject.toml``. The extension is ``optional``: on a
 machine without a C compiler the install still succeeds and nnmath trains on its readable
-reference loop instead (``nnmath.fast``, ``nnmath.train.fit``).
+reference loop instead (``nnmath.engine``, ``nnmath.train.fit``).
 """
 
 import sys
@@ -14,9 +14,9 @@ flags = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trap
 setup(
     ext_modules=[
         Extension(
-            "nnmath._ckernels",
-            sources=["src/nnmath/_ckernels.c"],
-            depends=["src/nnmath/_ckernels_real.h", "src/nnmath/_ckernels_epoch.h"],
+            "nnmath.engine._ckernels",
+            sources=["src/nnmath/engine/_ckernels.c"],
+            depends=["src/nnmath/engine/_ckernels_real.h", "src/nnmath/engine/_ckernels_epoch.h"],
             extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,

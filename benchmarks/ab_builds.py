@@ -27,7 +27,7 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[4])
 from speed import ROWS, _data, _nnmath_net
-from nnmath.fast import epoch_runner
+from nnmath.engine import epoch_runner
 from nnmath.optim import SGD
 row, B, dtype, epochs = ROWS[sys.argv[1]], int(sys.argv[2]), sys.argv[3], int(sys.argv[5])
 X, y = _data(60_000, dtype)

@@ -34,7 +34,7 @@ import ab_builds  # noqa: E402  (its worker times the epochs)
 _PLACE = r"""
 import os
 import numpy as np
-import nnmath.fast, nnmath.init
+import nnmath.engine.runner, nnmath.init
 from nnmath.backend import ALIGNMENT
 offset = int(os.environ["NNMATH_OFFSET"])
 
@@ -52,7 +52,7 @@ def shifted_copy(a, dtype=None):
     out[...] = a
     return out
 
-nnmath.fast.aligned_zeros, nnmath.init.aligned_copy = shifted_zeros, shifted_copy
+nnmath.engine.runner.aligned_zeros, nnmath.init.aligned_copy = shifted_zeros, shifted_copy
 """
 _CHECK = "\nassert all(W.ctypes.data % ALIGNMENT == offset for W in net.weights)\n"
 _WORKER = _PLACE + ab_builds._WORKER + _CHECK

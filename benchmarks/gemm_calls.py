@@ -1,6 +1,6 @@
 """One BLAS call per product against calls of 32 rows: the measurement behind GEMM_ROWS.
 
-``nnmath.fast.GEMM_ROWS`` makes the threaded C epoch hand a narrow layer's products to BLAS
+``nnmath.engine.GEMM_ROWS`` makes the threaded C epoch hand a narrow layer's products to BLAS
 in calls of 32 rows (``nnm_call_rows`` in ``_ckernels.c`` says when). Two measurements:
 
 1. ``--part products``: microseconds for one thread's share of a mini-batch of 128 (64 rows)
@@ -61,7 +61,7 @@ def _calls(np, W, A, D) -> dict:
 def products(widths: list[int], dtypes: list[str], reps: int) -> None:
     import numpy as np
 
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     blas = blas_threads()
     if blas is not None:
@@ -87,11 +87,11 @@ def epoch(dtypes: list[str], epochs: int, n: int) -> None:
     import numpy as np
     from speed import ROWS, _data, _nnmath_net
 
-    from nnmath.fast import GEMM_ROWS, c_available, epoch_runner
+    from nnmath.engine import GEMM_ROWS, c_available, epoch_runner
     from nnmath.optim import SGD
 
     if not c_available():
-        print("needs the C epoch (nnmath._ckernels)", file=sys.stderr)
+        print("needs the C epoch (nnmath.engine._ckernels)", file=sys.stderr)
         return
     print("| row | dtype | B | threads | one call s | calls of 32 rows s | ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -87,7 +87,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    from nnmath.fast import c_available
+    from nnmath.engine import c_available
 
     path = "c" if c_available() else "reference"
     try:

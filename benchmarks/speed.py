@@ -22,7 +22,7 @@ floor       Only the matrix products of backprop, in a tight loop: per mini-batc
             ``z = W a``, ``∇w = δ aᵀ``, and ``Wᵀ δ`` for every layer above the first (the
             input layer's ``Wᵀ δ`` is never needed). Measured up to three times, as a NumPy
             loop with ``out=`` and as nnmath's C loop (with each product in one BLAS call, and
-            with a narrow layer's cut into calls of ``nnmath.fast.GEMM_ROWS`` rows as the
+            with a narrow layer's cut into calls of ``nnmath.engine.GEMM_ROWS`` rows as the
             threaded epoch cuts them); the fastest is the floor. (Until nnmath's Numba epoch
             was removed a Numba loop was a fourth way; it made the C loop's BLAS calls.)
             Beside it, the "split floor": the same products with each
@@ -171,8 +171,8 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     in calls of that many rows, as the threaded epoch makes them."""
     import numpy as np
 
-    from nnmath import _cepoch
-    from nnmath._blas import gemm_addresses
+    from nnmath.engine import binding as _cepoch
+    from nnmath.engine.blas import gemm_addresses
 
     if buffers is None:
         buffers = _floor_buffers(Ws, sizes, m, dtype)
@@ -234,11 +234,11 @@ def bench_floor(row, B, dtype, n):
                     np.matmul(D[i], Ws[i], out=G[i - 1])  # Wᵀ δ
 
     loops = {"numpy_loop": numpy_epoch}
-    from nnmath import _cepoch
-    from nnmath._blas import blas_threads
-    from nnmath.fast import GEMM_ROWS
+    from nnmath.engine import GEMM_ROWS
+    from nnmath.engine import binding as _cepoch
+    from nnmath.engine.blas import blas_threads
 
-    if _cepoch.library() is not None:  # the C loop of nnmath._ckernels
+    if _cepoch.library() is not None:  # the C loop of nnmath.engine._ckernels
         c_floor = _cepoch.epoch_function(dtype, "floor")
         whole = _c_floor_struct(Ws, sizes, B, dtype, (A, D, Z, G, NW))
 

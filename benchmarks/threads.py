@@ -1,8 +1,8 @@
 """Seconds per epoch of the C epoch on one thread and with each mini-batch split between threads.
 
-This is the measurement behind ``nnmath.fast``'s rule: split a mini-batch only from 64 rows
+This is the measurement behind ``nnmath.engine``'s rule: split a mini-batch only from 64 rows
 up. For each mini-batch size it trains two copies of a row's network through
-:func:`nnmath.fast.epoch_runner`, one with ``threads=1`` (BLAS on as many threads as it is
+:func:`nnmath.engine.epoch_runner`, one with ``threads=1`` (BLAS on as many threads as it is
 allowed) and one with ``threads=T`` (each thread its own rows, BLAS on one thread). Their
 timed epochs alternate, ``--settle`` seconds apart, so that OpenBLAS's spinning workers
 have stopped and the host's drift hits both alike. The time is the median of ``--epochs``
@@ -38,12 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from speed import ROWS, _data, _nnmath_net
 
-    from nnmath._blas import blas_threads
-    from nnmath.fast import c_available, epoch_runner
+    from nnmath.engine import c_available, epoch_runner
+    from nnmath.engine.blas import blas_threads
     from nnmath.optim import SGD
 
     if not c_available() or blas_threads() is None:
-        print("needs the C epoch (nnmath._ckernels) calling NumPy's OpenBLAS", file=sys.stderr)
+        print(
+            "needs the C epoch (nnmath.engine._ckernels) calling NumPy's OpenBLAS", file=sys.stderr
+        )
         return 1
     print(f"| row | dtype | B | 1 thread s | {args.threads} threads s | ratio |")
     print("| --- | --- | --- | --- | --- | --- |")

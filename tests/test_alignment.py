@@ -67,7 +67,7 @@ def test_optimizer_state_and_the_epoch_buffers_are_aligned(name: str, tmp_path: 
     net2.fit(X, y, epochs=3, mini_batch_size=8, optimizer=resumed, resume=path, seed=0)
     restored = [a for v in resumed.state.values() if isinstance(v, list) for a in v]
     assert restored and all(map(aligned, restored))
-    from nnmath.fast import c_available, epoch_runner
+    from nnmath.engine import c_available, epoch_runner
 
     if not c_available():
         pytest.skip("the compiled epoch is not built here (no C compiler at install)")

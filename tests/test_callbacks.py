@@ -11,7 +11,7 @@ import pytest
 
 import nnmath as nm
 from nnmath import callbacks as cb
-from nnmath.fast import c_available, unsupported_reason
+from nnmath.engine import c_available, unsupported_reason
 
 EPOCHS = 3
 

@@ -529,7 +529,7 @@ def test_resume_with_or_without_validation_data_unlike_the_checkpoint_is_refused
 
 
 def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
-    import nnmath.fast
+    import nnmath.engine
 
     X, y, *_ = data
     kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
@@ -539,7 +539,7 @@ def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
     if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
         pytest.skip("the compiled epoch is not built: no thread count to differ")
     before = checkpoint_state(path)["history"]["extra"]["train_threads"]
-    monkeypatch.setattr(nnmath.fast, "default_threads", lambda B: before + 1)
+    monkeypatch.setattr(nnmath.engine, "default_threads", lambda B: before + 1)
     with pytest.warns(RuntimeWarning, match=f"trained on {before} thread.*not be bit-identical"):
         make_net().fit(X, y, resume=path, **kw)
     monkeypatch.undo()

@@ -44,7 +44,7 @@ MODULES = [
     "nnmath.backend",
     "nnmath.checkpoint",
     "nnmath.dropout",
-    "nnmath.fast",
+    "nnmath.engine",
     "nnmath.validation",
     "nnmath.cli",
 ]

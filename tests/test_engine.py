@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from conftest import ACTIVATION_NAMES, COST_NAMES
-from nnmath import _cepoch
 from nnmath.activations import ACTIVATIONS
 from nnmath.costs import COSTS
-from nnmath.fast import c_available
+from nnmath.engine import binding as _cepoch
+from nnmath.engine import c_available
 from nnmath.network import Network
 from nnmath.optim import OPTIMIZERS, get_optimizer
 from nnmath.schedules import SCHEDULES, get_schedule

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nnmath.activations import Activation, sigmoid, sigmoid_prime
-from nnmath.fast import c_available, epoch_runner, unsupported_reason
+from nnmath.engine import c_available, epoch_runner, unsupported_reason
 from nnmath.network import Network
 from nnmath.optim import SGD, Adam, RMSprop
 
@@ -221,7 +221,7 @@ def test_warm_epoch_allocates_nothing_per_mini_batch(backend: str) -> None:
 
 
 def test_c_extension_is_built_where_a_compiler_is() -> None:
-    """``pip install`` builds nnmath._ckernels when it finds a C compiler; a missing or stale
+    """``pip install`` builds nnmath.engine._ckernels when it finds a C compiler; a missing or stale
     build here would silently train on the much slower reference loop."""
     import shutil
     import sysconfig
@@ -230,7 +230,7 @@ def test_c_extension_is_built_where_a_compiler_is() -> None:
     if shutil.which(compiler) is None:
         pytest.skip(f"no C compiler ({compiler}) here: nnmath trains on the reference loop")
     assert c_available(), (
-        "nnmath._ckernels is not built (or is stale): reinstall with `pip install -e .`"
+        "nnmath.engine._ckernels is not built (or is stale): reinstall with `pip install -e .`"
     )
     X, y = _data(50)
     history = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10)
@@ -244,11 +244,8 @@ def test_c_epoch_allocates_no_memory() -> None:
 
     import nnmath
 
-    here = Path(nnmath.__file__).parent
-    source = "".join(
-        (here / name).read_text()
-        for name in ("_ckernels.c", "_ckernels_real.h", "_ckernels_epoch.h")
-    )
+    here = Path(nnmath.__file__).parent / "engine"
+    source = "".join(p.read_text() for p in sorted(here.glob("*.[ch]")))
     for call in ("malloc(", "calloc(", "realloc(", "PyMem_", "PyObject_Malloc"):
         assert call not in source
 
@@ -296,7 +293,7 @@ def test_threaded_c_epoch_matches_one_thread(threads: int, opt: str) -> None:
     """Threads that share each mini-batch (their own rows, then the summed gradient) train
     the same network as one thread, to rounding; n leaves a last mini-batch of 2 rows, so
     with 3 threads one thread has no rows there."""
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     if blas_threads() is None:
         pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
@@ -328,8 +325,8 @@ def test_threaded_c_epoch_cuts_narrow_layers_into_calls_like_one_thread(
     rows: calls of 32, and of 32 + 11), and the 800 → 30 layer, whose Wᵀ δ is cut too. The
     network trained is the one thread's (which makes every product in one call), to
     rounding."""
-    from nnmath._blas import blas_threads
-    from nnmath.fast import GEMM_ROWS
+    from nnmath.engine import GEMM_ROWS
+    from nnmath.engine.blas import blas_threads
 
     if blas_threads() is None:
         pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
@@ -369,7 +366,7 @@ def test_threaded_c_epoch_steps_large_layers_by_slices_like_one_thread(
     C epoch's nnm_sliced); the other layers from the threads' parts. The 1400 → 48 layer's
     slices of 16 units go to BLAS in calls of 32 rows as well. Every optimizer trains the
     one thread's network, to rounding; the last mini-batch has 5 rows."""
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     if blas_threads() is None:
         pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
@@ -397,7 +394,7 @@ def test_threaded_c_epoch_steps_large_layers_by_slices_like_one_thread(
 
 @needs_c
 def test_fit_reports_the_threads_it_trained_on() -> None:
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     X, y = _data(300)
     small = Network([12, 5, 4], seed=0).fit(X, y, epochs=1, mini_batch_size=10)
@@ -504,7 +501,7 @@ def test_c_dropout_masks_are_the_reference_masks(dtype: str, sizes: list, p: lis
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threaded_c_epoch_with_dropout_matches_one_thread(threads: int) -> None:
     """Each thread computes the masks of its own rows from their positions in the epoch."""
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     if blas_threads() is None:
         pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
@@ -580,7 +577,7 @@ def test_run_epoch_names_transposed_weights() -> None:
 
 C_REFUSES = """
 import numpy as np
-from nnmath.fast import EpochRunner, epoch_runner
+from nnmath.engine import EpochRunner, epoch_runner
 from nnmath.network import Network
 from nnmath.optim import Adam
 EpochRunner._check_arrays = lambda self, lists: None  # only the C epoch's own check is left
@@ -624,7 +621,7 @@ def _run_script(script: str, timeout: int = 120):
 
 READ_ONLY = """
 import tempfile, numpy as np
-from nnmath.fast import epoch_runner
+from nnmath.engine import epoch_runner
 from nnmath.network import Network
 from nnmath.optim import SGD, Adam
 folder = tempfile.mkdtemp()
@@ -670,7 +667,7 @@ def test_the_compiled_epoch_never_writes_into_a_read_only_array() -> None:
 
 SHORT_ARRAYS = """
 import numpy as np
-from nnmath.fast import EpochRunner, epoch_runner
+from nnmath.engine import EpochRunner, epoch_runner
 from nnmath.network import Network
 from nnmath.optim import SGD
 EpochRunner._check_arrays = lambda self, lists: None  # only the C epoch's own check is left

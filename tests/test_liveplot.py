@@ -14,7 +14,7 @@ import pytest
 import nnmath as nm
 from nnmath.callbacks import LivePlot
 from nnmath.callbacks.liveplot import in_notebook
-from nnmath.fast import c_available
+from nnmath.engine import c_available
 
 pytest.importorskip("matplotlib", reason="LivePlot draws with matplotlib")
 

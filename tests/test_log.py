@@ -11,7 +11,7 @@ import pytest
 import nnmath as nm
 from nnmath.callbacks import Callback, EpochLogger, read_log
 from nnmath.cli import main
-from nnmath.fast import c_available
+from nnmath.engine import c_available
 
 KW = dict(epochs=3, mini_batch_size=20, eta=0.5, seed=0)
 

@@ -286,7 +286,7 @@ def test_dropout_arguments_are_checked(dropout, message) -> None:
 
 
 def _blas_or_skip():
-    from nnmath._blas import blas_threads
+    from nnmath.engine.blas import blas_threads
 
     blas = blas_threads()
     if blas is None:
@@ -295,7 +295,7 @@ def _blas_or_skip():
 
 
 def test_one_blas_thread_is_a_counted_hold():
-    from nnmath._blas import one_blas_thread, user_threads
+    from nnmath.engine.blas import one_blas_thread, user_threads
 
     blas = _blas_or_skip()
     before = blas.get()
@@ -315,7 +315,7 @@ def test_one_blas_thread_is_a_counted_hold():
 
 def test_interleaved_runners_leave_openblas_its_thread_count():
     # what two fits in two threads do: A holds, B holds, A ends, B ends (B saw A's 1)
-    from nnmath.fast import epoch_runner
+    from nnmath.engine import epoch_runner
 
     blas = _blas_or_skip()
     before = blas.get()

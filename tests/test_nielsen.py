@@ -18,7 +18,7 @@ import pytest
 
 from conftest import MNIST_FOLDER
 from nnmath import nielsen
-from nnmath.fast import c_available
+from nnmath.engine import c_available
 
 HAVE_MNIST = (MNIST_FOLDER / "train-images-idx3-ubyte.gz").is_file()
 needs_mnist = pytest.mark.skipif(
@@ -107,7 +107,7 @@ def _max_difference(net, weights, biases):
 @pytest.mark.parametrize("fast", FAST)
 def test_network_sgd_gives_the_book_rules_weights(fast, capsys):
     if fast and not c_available():
-        pytest.skip("the C extension nnmath._ckernels is not built")
+        pytest.skip("the C extension nnmath.engine._ckernels is not built")
     data = toy_data()
     net = nielsen.Network([12, 7, 5, 4], seed=1, fast=fast)
     start = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
@@ -124,7 +124,7 @@ def test_network_sgd_gives_the_book_rules_weights(fast, capsys):
 @pytest.mark.parametrize("cost", ["QuadraticCost", "CrossEntropyCost"])
 def test_network2_sgd_gives_the_book_rules_weights_with_weight_decay(cost, fast, capsys):
     if fast and not c_available():
-        pytest.skip("the C extension nnmath._ckernels is not built")
+        pytest.skip("the C extension nnmath.engine._ckernels is not built")
     data = toy_data()
     net = nielsen.Network2([12, 7, 5, 4], cost=getattr(nielsen, cost), seed=2, fast=fast)
     net.large_weight_initializer()

@@ -16,7 +16,7 @@ from nnmath.callbacks import TensorBoard
 from nnmath.callbacks.tensorboard import HISTOGRAMS, LAYER_SCALARS
 from nnmath.cli import main
 from nnmath.diagnostics import gradient_norms, layer_statistics
-from nnmath.fast import c_available
+from nnmath.engine import c_available
 
 pytest.importorskip("tensorboardX", reason="the TensorBoard callback writes with tensorboardX")
 event_accumulator = pytest.importorskip(

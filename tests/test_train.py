@@ -7,7 +7,7 @@ import pytest
 
 import nnmath as nm
 from nnmath.data import load_digits
-from nnmath.fast import c_available
+from nnmath.engine import c_available
 
 
 @pytest.fixture(scope="module")

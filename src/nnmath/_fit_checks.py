@@ -6,7 +6,7 @@ construction and ``fit``: ``net.weights[0] = np.load(path, mmap_mode="r")``,
 ``net.dropout = (1.5, 0.5)``, a shorter ``net.activation_functions``, an optimizer whose
 state belongs to another network. :func:`check_network` and :func:`check_optimizer_state`
 hold every per-layer attribute against the architecture (``sizes``, ``dtype``, the backend)
-and raise one ValueError naming it, whichever path then trains; :mod:`nnmath.fast` checks
+and raise one ValueError naming it, whichever path then trains; :mod:`nnmath.engine` checks
 the arrays again right before each compiled epoch (:func:`check_array`), and the C epoch
 once more behind it. :func:`training` claims a network for one ``fit``; meanwhile
 :func:`refuse_while_training` stops another thread from replacing the arrays it updates.

@@ -23,7 +23,7 @@ class Optimizer:
     """Base class: ``step(net, grads)`` and a ``state`` dict of named per-layer lists.
 
     A subclass in :data:`OPTIMIZERS` that the compiled epoch implements says how:
-    ``kernel`` (its id in ``nnmath/_ckernels_real.h``), ``kernel_hyper()`` (its own
+    ``kernel`` (its id in ``nnmath/engine/_ckernels_real.h``), ``kernel_hyper()`` (its own
     hyper-parameters p0..p4, after η and λ/n) and ``state_slots`` (the names of its per-layer
     state lists, in the kernel's order); ``init_state`` creates the state as ``step`` does.
 

@@ -62,7 +62,7 @@ class Activation:
     max_prime : float or None
         The largest value σ' takes (1/4 for sigmoid); used by diagnostics.
     kernel : int or None
-        The id of this σ in the compiled epoch (``nnmath/_ckernels_real.h``); ``None`` when it
+        The id of this σ in the compiled epoch (``engine/_ckernels_real.h``); ``None`` when it
         has none, and :func:`nnmath.train.fit` then trains on the reference loop.
     """
 

@@ -6,8 +6,8 @@ schedules, divergence checks, gradient tracking, progress bars) lives in callbac
 returns a :class:`History`.
 
 The package holds one job a module: :mod:`._setup` (the checked run, the optimizer, the
-callbacks, resuming), :mod:`._loop` (the epochs) and :mod:`._evaluation` (the per-epoch
-measurement of a whole set).
+callbacks, resuming) and :mod:`._loop` (the epochs); the compiled epoch and the per-epoch
+evaluation shared between threads are :mod:`nnmath.engine`'s.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def fit(
         :class:`~nnmath.callbacks.GradientTracker` on 1,000 rows after every epoch, or every
         ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
     fast : bool or str
-        The compiled epoch (:mod:`nnmath.fast`) when it supports the run; ``False``: the
+        The compiled epoch (:mod:`nnmath.engine`) when it supports the run; ``False``: the
         reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
 
     Returns

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backend import get_namespace
 from ..callbacks import Callback, History, Run, wants_batches
-from ._evaluation import Evaluation
+from ..engine import Evaluation
 
 __all__ = ["MONITORS", "train_epochs"]
 
@@ -53,8 +53,8 @@ def train_epochs(
 
 
 class _Epochs:
-    """One run's epochs: the compiled epoch (:mod:`nnmath.fast`) or the reference loop, and
-    the measurements after each (:class:`~nnmath.train._evaluation.Evaluation`)."""
+    """One run's epochs: the compiled epoch (:mod:`nnmath.engine`) or the reference loop, and
+    the measurements after each (:class:`~nnmath.engine.Evaluation`)."""
 
     def __init__(
         self,
@@ -98,7 +98,7 @@ class _Epochs:
         if self.batch_callbacks:
             names = ", ".join(type(getattr(c, "fn", c)).__name__ for c in self.batch_callbacks)
             return None, f"callbacks with on_batch_end need the reference loop ({names})"
-        from ..fast import epoch_runner, unsupported_reason
+        from ..engine import epoch_runner, unsupported_reason
 
         args = (run.net, run.optimizer, run.X, run.Y)
         runner = epoch_runner(*args, run.mini_batch_size, "auto" if fast is True else fast)
@@ -120,7 +120,7 @@ class _Epochs:
         with np.errstate(over="ignore", invalid="ignore"):
             if self.runner is None:
                 self.scores = self._reference_epoch(epoch, perm, key)
-            else:  # nnmath.fast: the same mini-batches in reused buffers
+            else:  # nnmath.engine: the same mini-batches in reused buffers
                 kw = {} if key is None else {"dropout_key": key}
                 self.scores = self.runner.run_epoch(perm, score=self.monitor == "batch", **kw)
                 history.extra["train_threads"] = self.runner.threads_run

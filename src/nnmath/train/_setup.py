@@ -140,7 +140,7 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
 def _warn_other_threads(path: Any, run: Run) -> None:
     """Warn when the compiled epoch will share each mini-batch between another number of
     threads than the checkpoint's run did: the sums of δ aᵀ then add up in another order."""
-    from ..fast import c_available, default_threads
+    from ..engine import c_available, default_threads
 
     extra = run.history.extra
     before = extra.get("train_threads")

@@ -32,8 +32,8 @@ class Evaluation:
     def __init__(self, net: Any, stack: contextlib.ExitStack) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from .._blas import blas_threads, thread_budget
         from ..network import Network
+        from .blas import blas_threads, thread_budget
 
         self.net, self.threads = net, 1
         self.own_methods = type(net) is Network
@@ -64,7 +64,7 @@ class Evaluation:
         else:
             T = min(self.threads, n_chunks)
             parts = [range(t, n_chunks, T) for t in range(T)]  # every T-th chunk
-            from .._blas import one_blas_thread
+            from .blas import one_blas_thread
 
             with one_blas_thread(self.blas):  # T threads, one BLAS thread each (counted hold)
                 errors = np.geterr()  # NumPy's error state is per thread: the workers get ours

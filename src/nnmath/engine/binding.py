@@ -1,4 +1,4 @@
-"""ctypes binding of the C training epoch (``nnmath/_ckernels.c``, built as ``nnmath._ckernels``).
+"""ctypes binding of the C training epoch (``_ckernels.c``, built as ``nnmath.engine._ckernels``).
 
 The extension is optional: ``pip install`` builds it when a C compiler is at hand, and
 :func:`library` returns ``None`` when it is missing, so :func:`nnmath.train.fit` trains on the
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._blas import gemm_addresses
+from .blas import gemm_addresses
 
 __all__ = [
     "ABI_VERSION",
@@ -106,9 +106,9 @@ def length(a: Any, dtype: Any) -> int:
 
 @cache
 def library() -> ctypes.CDLL | None:
-    """The compiled ``nnmath._ckernels`` with its functions typed, or ``None`` when it is not
+    """The compiled ``nnmath.engine._ckernels`` with its functions typed, or ``None`` when it is not
     built (or is stale, or BLAS cannot be found)."""
-    spec = importlib.util.find_spec("nnmath._ckernels")
+    spec = importlib.util.find_spec("nnmath.engine._ckernels")
     if spec is None or not spec.origin or gemm_addresses() is None:
         return None
     try:
@@ -138,7 +138,9 @@ def epoch_function(dtype: Any, name: str = "train") -> Any:
     """``nnm_train_epoch_f32`` / ``_f64`` (or ``floor``) of the library for ``dtype``."""
     lib = library()
     if lib is None:
-        raise ImportError("nnmath._ckernels is not built (pip install -e . with a C compiler)")
+        raise ImportError(
+            "nnmath.engine._ckernels is not built (pip install -e . with a C compiler)"
+        )
     suffix = "f32" if np.dtype(dtype) == np.float32 else "f64"
     return getattr(lib, f"nnm_{name}_epoch_{suffix}")
 

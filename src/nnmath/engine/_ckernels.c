@@ -2,7 +2,7 @@
  *
  * This is the fast twin of the readable reference (Network.backprop_columns followed by an
  * optimizer's step); read those for the maths. It is built, when a C compiler is at hand, as
- * the optional extension module nnmath._ckernels and called through ctypes by nnmath.fast.
+ * the optional extension module nnmath.engine._ckernels and called through ctypes by nnmath.engine.
  * It holds no Python objects: the Python side passes one struct of pointers per epoch, the
  * matrix products go to the BLAS ?gemm whose address it passes (NumPy's bundled OpenBLAS),
  * and nothing is allocated.
@@ -17,7 +17,7 @@
  *
  * and on one thread plain SGD fuses the last with its update: w ← (1 − ηλ/n) w − (η/m) δ aᵀ.
  *
- * Threads. T threads (1..64; nnmath.fast decides) share every mini-batch: each gathers and
+ * Threads. T threads (1..64; nnmath.engine decides) share every mini-batch: each gathers and
  * backpropagates its own rows, with BLAS on one thread when T > 1, into its own Σ δ aᵀ and
  * Σ δ; after a barrier each updates its slice of every W and b from the sum of all parts
  * over m (a large layer's weights instead from the product of its slice of units over all
@@ -28,11 +28,11 @@
  * Kernel ids. Each activation, cost and optimizer of nnmath's registries that this file
  * implements carries its id there (Activation.kernel, Cost.kernel, Optimizer.kernel);
  * nnm_knows lists the ids compiled in, and an epoch given any other id does nothing and
- * returns NNM_UNKNOWN_* (nnmath.fast raises a clear error; it asks nnm_knows first and
+ * returns NNM_UNKNOWN_* (nnmath.engine raises a clear error; it asks nnm_knows first and
  * trains such a network on the reference loop instead).
  *
  * Checks. An epoch refuses any array whose length is not what the sizes imply, before it
- * reads or writes anything (nnm_check_epoch); nnmath.fast checks first and names the array.
+ * reads or writes anything (nnm_check_epoch); nnmath.engine checks first and names the array.
  *
  * Dropout. Unit u of hidden layer i of the example at position j of the epoch is kept when
  * its 32-bit draw is at least drop_thresh[i] (⌊p·2^32⌋); the draws are the halves of
@@ -68,7 +68,7 @@
 #define NNM_PAUSE() ((void)0)
 #endif
 
-/* Everything one epoch needs; nnmath._cepoch.CEpoch is the same struct in ctypes. */
+/* Everything one epoch needs; nnmath.engine.binding.CEpoch is the same struct in ctypes. */
 typedef struct {
     int64_t n, B, L;              /* examples, mini-batch size, layers of weights */
     int64_t cost, fused, opt;     /* cost kernel id, δ^L = a − y applies, optimizer kernel id */
@@ -134,7 +134,7 @@ static int nnm_check_ids(const nnm_epoch *e) {
     return NNM_OK;
 }
 
-/* The parts of e->lens (nnmath.fast.EpochRunner builds it), 11 L + 26 + 2 T L entries:
+/* The parts of e->lens (nnmath.engine.EpochRunner builds it), 11 L + 26 + 2 T L entries:
  * [0, 6L) per layer i the elements of W, b, S1W, S1B, S2W, S2B; [6L, 6L + 3) of X, Y, perm;
  * NNM_SMALL the entries of sizes, codes, alphas, hp, drop_thresh, drop_scale, drop_offset,
  * scores (0: NULL); NNM_PTRS those of the pointer arrays W, b, S1W, S1B, S2W, S2B, A, Z, D,
@@ -404,7 +404,7 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
 }
 
 /* How many rows of a share of m rows one product of layer n_in → n_out takes per BLAS call
- * (see nnmath.fast.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
+ * (see nnmath.engine.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
  * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path;
  * on this project's AVX-512 machine, with BLAS on one thread, a narrow layer's (n_out ≤ 32)
  * products are 1.2–1.4× faster as calls of 32 rows that fall under that bound than as one
@@ -482,14 +482,14 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_ckernels_real.h"
 #include "_ckernels_epoch.h"
 
-/* The ABI version nnmath._cepoch checks before it trusts the struct layout above. */
+/* The ABI version nnmath.engine.binding checks before it trusts the struct layout above. */
 int64_t nnm_abi_version(void) { return 7; }
 
 /* A Python module so that setuptools can build and import it; its functions are reached
- * through ctypes (nnmath.fast loads this file's path with ctypes.CDLL). */
+ * through ctypes (nnmath.engine.binding loads this file's path with ctypes.CDLL). */
 static struct PyModuleDef nnm_module = {
     PyModuleDef_HEAD_INIT, "_ckernels",
-    "The compiled training epoch (C); called through ctypes by nnmath.fast.", -1, NULL,
+    "The compiled training epoch (C); called through ctypes by nnmath.engine.", -1, NULL,
     NULL, NULL, NULL, NULL,
 };
 

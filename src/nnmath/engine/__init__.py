@@ -1,0 +1,40 @@
+"""nnmath's engine: everything compiled, and everything that exists only for speed.
+
+The lecture's mathematics is written once, readably, in :mod:`nnmath.network` and
+:mod:`nnmath.optim`; :func:`nnmath.train.fit` trains on that reference loop. This package
+holds the fast twin of one epoch of it and what that twin needs: the C sources
+(``_ckernels.c`` and its headers, built by ``pip install`` as the optional extension
+``nnmath.engine._ckernels``), their ctypes binding (:mod:`.binding`), the binding of NumPy's
+BLAS (:mod:`.blas`), the epoch runner with its preallocated buffers (:mod:`.runner`) and the
+per-epoch evaluation shared between threads (:mod:`.evaluation`).
+
+The rest of nnmath imports only the names below. Without a C compiler, or for anything the
+compiled epoch lacks, :func:`epoch_runner` returns ``None`` and :func:`fallback_reason` says
+why: training then runs on the reference loop, with the same numbers.
+"""
+
+from .evaluation import Evaluation
+from .runner import (
+    FAST_BACKENDS,
+    GEMM_ROWS,
+    EpochRunner,
+    c_available,
+    default_threads,
+    epoch_runner,
+    unsupported_reason,
+)
+
+#: why a run trains on the reference loop (``None`` when the compiled epoch can train it)
+fallback_reason = unsupported_reason
+
+__all__ = [
+    "FAST_BACKENDS",
+    "GEMM_ROWS",
+    "EpochRunner",
+    "Evaluation",
+    "c_available",
+    "default_threads",
+    "epoch_runner",
+    "fallback_reason",
+    "unsupported_reason",
+]
