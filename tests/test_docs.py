@@ -45,6 +45,7 @@ MODULES = [
     "nnmath.checkpoint",
     "nnmath.dropout",
     "nnmath.engine",
+    "nnmath.fast",
     "nnmath.validation",
     "nnmath.cli",
 ]
