@@ -185,27 +185,27 @@ def _config(net: Any) -> dict[str, Any]:
 def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: int = OPSET) -> Path:
     """Write ``net`` as an ONNX model (atomically), so onnxruntime and Netron can open it.
 
-        The graph takes ``x`` of shape ``(batch, sizes[0])``, one example a row, and gives
-        ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`.
-        Every layer is ``z^l = W^l a^{l−1} + b^l`` as a ``Gemm`` and its σ as the operators of
-        :data:`ONNX_ACTIVATIONS` (each activation declares them; where ONNX 17 has no operator of
+    The graph takes ``x`` of shape ``(batch, sizes[0])``, one example a row, and gives
+    ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`.
+    Every layer is ``z^l = W^l a^{l−1} + b^l`` as a ``Gemm`` and its σ as the operators of
+    :data:`ONNX_ACTIVATIONS` (each activation declares them; where ONNX 17 has no operator of
     its own, a few exact ones, e.g. through ``Erf``).
-        The network's :meth:`~Network.config` is kept in the metadata ``nnmath.config``.
+    The network's :meth:`~Network.config` is kept in the metadata ``nnmath.config``.
 
-        Parameters
-        ----------
-        net : Network
-        path : path-like
-            The ``.onnx`` file to write; its folder must exist.
-        dtype : {"float32", "float64"}, optional
-            Default float32 (see :func:`onnx_model`).
-        opset : int
-            At least 17, at most the installed onnx's newest (see :func:`onnx_model`).
+    Parameters
+    ----------
+    net : Network
+    path : path-like
+        The ``.onnx`` file to write; its folder must exist.
+    dtype : {"float32", "float64"}, optional
+        Default float32 (see :func:`onnx_model`).
+    opset : int
+        At least 17, at most the installed onnx's newest (see :func:`onnx_model`).
 
-        Returns
-        -------
-        Path
-            The file written.
+    Returns
+    -------
+    Path
+        The file written.
     """
     model = onnx_model(net, dtype=dtype, opset=opset)
     path = Path(path)
