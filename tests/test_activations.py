@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
-from conftest import ELEMENTWISE_NAMES
+from conftest import ACTIVATION_NAMES, ELEMENTWISE_NAMES
 from nnmath import activations as A
 
 ELEMENTWISE = ELEMENTWISE_NAMES  # the registry's: a new entry is tested without an edit
@@ -156,3 +156,64 @@ def test_custom_activation_objects() -> None:
     np.testing.assert_allclose(act.vjp(z, act(z), np.ones(2)), A.sigmoid(z))
     made = nm.Activation.from_functions(np.sin, np.cos, name="sine")
     assert made.name == "sine" and made.prime(np.array([0.0]))[0] == 1.0
+
+
+# ------------------------------------------------------------------ declared once
+
+
+def _declared_classes() -> list[type]:
+    return [nm.ACTIVATIONS[n] for n in ACTIVATION_NAMES]
+
+
+def test_every_activation_declares_its_torch_module_and_onnx_operators() -> None:
+    """One declaration names σ, σ', the torch module and the ONNX operators; the module-level
+    names users import (``A.<σ>``, ``A.<σ>_prime``, the class) are the declaration's."""
+    for cls in _declared_classes():
+        assert cls.torch is not None and cls.onnx is not None, cls.name
+        assert getattr(A, cls.__name__) is cls and cls.__name__ in A.__all__
+        for fn in getattr(cls, "functions", None) or (cls.fn, cls.fn_prime):
+            assert getattr(A, fn.__name__) is fn and fn.__name__ in A.__all__
+    assert sorted(nm.io.torch.TORCH_ACTIVATIONS) == ACTIVATION_NAMES
+    assert sorted(nm.io.onnx.ONNX_ACTIVATIONS) == ACTIVATION_NAMES
+    assert not any(hasattr(cls, "kernel") for cls in _declared_classes())  # C looks up names
+
+
+def test_the_command_line_offers_the_registries_names() -> None:
+    from nnmath.cli import _leaf_parsers, build_parser
+    from nnmath.costs import COSTS
+    from nnmath.optim import OPTIMIZERS
+
+    registries = {"output_activation": nm.ACTIVATIONS, "cost": COSTS, "optimizer": OPTIMIZERS}
+    seen = set()
+    for leaf in _leaf_parsers(build_parser()):
+        for action in leaf._actions:
+            if action.dest in registries and action.choices is not None:
+                assert sorted(action.choices) == sorted(registries[action.dest]), leaf.prog
+                seen.add(action.dest)
+    assert seen == set(registries)
+
+
+def test_selu_by_hand() -> None:
+    """SELU (Klambauer et al. 2017): λ z for z > 0, λ α (e^z − 1) for z ≤ 0."""
+    lam, alpha = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+    z = np.array([-2.0, -0.5, 0.5, 2.0])
+    selu = nm.get_activation("selu")
+    negative, positive = z[:2], z[2:]
+    expected = np.concatenate([lam * alpha * np.expm1(negative), lam * positive])
+    np.testing.assert_allclose(selu(z), expected, rtol=1e-15)
+    expected_prime = np.concatenate([lam * alpha * np.exp(negative), [lam, lam]])
+    np.testing.assert_allclose(selu.prime(z), expected_prime, rtol=1e-15)
+    assert selu.max_prime == pytest.approx(lam * alpha) and selu.kernel_param == 0.0
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(z, dtype=torch.float64)
+    np.testing.assert_allclose(selu(z), torch.nn.SELU()(t).numpy(), rtol=1e-15)
+
+
+def test_selu_trains_and_says_where(rng: np.random.Generator) -> None:
+    """Without a C kernel an activation trains on the reference loop and says so."""
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    net = nm.Network([3, 5, 2], activation="selu", output_activation="sigmoid", seed=0)
+    history = net.fit(X, y, epochs=2, mini_batch_size=8, eta=0.1)
+    assert len(history.training_cost) == 2
+    if history.extra["train_path"] == "reference":
+        assert "'selu' has no compiled kernel" in history.extra["fallback_reason"]

@@ -249,3 +249,25 @@ def test_notebook_05_init_table_is_rendered_as_a_table(built: Path) -> None:
     tables = re.findall(r"<table.*?</table>", html, flags=re.S)
     (table,) = [t for t in tables if "scaled_normal" in t and "biases" in t]
     assert table.count("<tr") == 1 + 9 and "<th" in table
+
+
+def test_the_guide_lists_every_declared_activation() -> None:
+    """The lecture's table has a row per activation of the registry (its σ, σ' and class, as
+    ``nnmath.activations`` exports them) and training.md names them all, aliases too."""
+    from nnmath.activations import ACTIVATIONS
+
+    lecture = (DOCS / "guide" / "lecture.md").read_text(encoding="utf-8")
+    rows = [line for line in lecture.splitlines() if "`activations." in line]
+    listed = (DOCS / "guide" / "training.md").read_text(encoding="utf-8")
+    listed = listed[listed.index("**Activations**") : listed.index("**Optimizers**")]
+    for key, cls in ACTIVATIONS.items():
+        assert re.search(rf"\b{key}\b", listed), f"training.md does not list {key!r}"
+        if key != cls.name:
+            continue  # an alias has no row of its own
+        names = [f.__name__ for f in getattr(cls, "functions", None) or (cls.fn, cls.fn_prime)]
+        first = f"`activations.{names[0]}`"
+        row = next((r for r in rows if first in r), None)
+        assert row is not None, f"lecture.md's table has no row for {first}"
+        assert f"`{cls.__name__}`" in row, f"{cls.name}: {cls.__name__} is not in {row}"
+        for name in names[1:]:  # σ' beside σ; softmax's Jacobian has a row of its own
+            assert any(f"`{name}`" in r or f".{name}`" in r for r in rows), f"no {name} row"

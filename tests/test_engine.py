@@ -50,7 +50,7 @@ def _train(act: str, cost: str, opt: str, schedule: str, dropout: float, fast: b
 
 def _has_kernels(act: str, cost: str, opt: str) -> bool:
     return (
-        _cepoch.knows("activation", ACTIVATIONS[act].kernel)
+        _cepoch.knows("activation", _cepoch.activation_id(ACTIVATIONS[act]()))
         and _cepoch.knows("cost", COSTS[cost].kernel)
         and _cepoch.knows("optimizer", get_optimizer(opt, eta=0.1).kernel)
     )
@@ -99,7 +99,7 @@ def test_every_activation_as_the_output_layer(output: str) -> None:
         runs.append((net, opt, net.fit(X, Y, epochs=2, mini_batch_size=4, optimizer=opt,
                                        seed=5, fast=fast)))  # fmt: skip
     assert runs[1][2].extra["train_path"] == ("c" if _cepoch.knows(
-        "activation", ACTIVATIONS[output].kernel) else "reference")  # fmt: skip
+        "activation", _cepoch.activation_id(ACTIVATIONS[output]())) else "reference")  # fmt: skip
     _assert_same_run(*runs)
 
 

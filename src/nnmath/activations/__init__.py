@@ -10,113 +10,29 @@ transposed Jacobian ∂a/∂z with a vector ``g = ∂C/∂a``, which backprop us
 Inside nnmath a mini-batch is a matrix whose *columns* are the examples: ``z`` has shape
 ``(n_l, m)`` and softmax normalises along axis 0.
 
-The functions live in :mod:`nnmath.activations._functions`, the objects in
-:mod:`nnmath.activations._objects`; the registry :data:`ACTIVATIONS`, which names every
-built-in activation once, is declared here.
+Each built-in activation is declared once, in :mod:`nnmath.activations._declarations`: its σ,
+its σ', its ``torch.nn`` module and its ONNX operators. The registry :data:`ACTIVATIONS` and
+the names exported here (``sigmoid``, ``sigmoid_prime``, ``Sigmoid``, ...) come from there;
+the protocol (:class:`Activation`) is in :mod:`nnmath.activations._base`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._functions import (
-    elu,
-    elu_prime,
-    gelu,
-    gelu_prime,
-    identity,
-    identity_prime,
-    leaky_relu,
-    leaky_relu_prime,
-    relu,
-    relu_prime,
-    sigmoid,
-    sigmoid_prime,
-    silu,
-    silu_prime,
-    softmax,
-    softmax_jacobian,
-    softplus,
-    softplus_prime,
-    softsign,
-    softsign_prime,
-    tanh,
-    tanh_prime,
-)
-from ._objects import (
-    ELU,
-    GELU,
-    Activation,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Softsign,
-    Tanh,
-)
+from . import _declarations
+from ._base import Activation, OnnxOps, TorchModule
+from ._declarations import *  # noqa: F403 - every declared σ, σ' and class, listed in its __all__
+from ._declarations import ACTIVATIONS
 
 __all__ = [
     "Activation",
-    "Sigmoid",
-    "Tanh",
-    "ReLU",
-    "LeakyReLU",
-    "ELU",
-    "Softmax",
-    "Identity",
-    "ACTIVATIONS",
+    "OnnxOps",
+    "TorchModule",
     "get_activation",
     "is_builtin",
-    "sigmoid",
-    "sigmoid_prime",
-    "tanh",
-    "tanh_prime",
-    "relu",
-    "relu_prime",
-    "leaky_relu",
-    "leaky_relu_prime",
-    "elu",
-    "elu_prime",
-    "softmax",
-    "softmax_jacobian",
-    "identity",
-    "identity_prime",
-    "gelu",
-    "gelu_prime",
-    "softplus",
-    "softplus_prime",
-    "silu",
-    "silu_prime",
-    "softsign",
-    "softsign_prime",
-    "GELU",
-    "Softplus",
-    "SiLU",
-    "Softsign",
+    *_declarations.__all__,
 ]
-
-
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls
-    for cls in (
-        Sigmoid,
-        Tanh,
-        ReLU,
-        LeakyReLU,
-        ELU,
-        Softmax,
-        Identity,
-        GELU,
-        Softplus,
-        SiLU,
-        Softsign,
-    )
-}
-ACTIVATIONS["linear"] = Identity
-ACTIVATIONS["swish"] = SiLU
 
 
 def is_builtin(act: Activation) -> bool:
@@ -135,6 +51,10 @@ def get_activation(spec: str | Activation | Any, **params: float) -> Activation:
         with ``__call__`` (σ) and ``prime`` (σ').
     **params
         Parameters for the named activation, e.g. ``alpha=0.1``.
+
+    Returns
+    -------
+    Activation
 
     Raises
     ------

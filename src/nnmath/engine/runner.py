@@ -100,8 +100,9 @@ def _kernel_reason(net: Any, optimizer: Any) -> str | None:
     for act in net.activation_functions:
         if not is_builtin(act):
             return f"activation {act.name!r} ({type(act).__name__}) is not a registry entry"
-        if not binding.knows("activation", act.kernel):
-            return f"activation {act.name!r} has no compiled kernel (kernel id {act.kernel})"
+        kernel = binding.activation_id(act)  # TEMPORARY: by name once the engine lands
+        if not binding.knows("activation", kernel):
+            return f"activation {act.name!r} has no compiled kernel (kernel id {kernel})"
     cost = net.cost_function
     if type(cost) is not COSTS.get(cost.name):
         return f"cost {cost.name!r} ({type(cost).__name__}) is not a registry entry"
@@ -258,7 +259,7 @@ class EpochRunner:
         self._c_train = binding.epoch_function(self.dtype)
         self._arrays = {  # kept alive: the struct points into them
             "sizes": np.array(self.sizes, np.int64),
-            "codes": np.array([a.kernel for a in acts], np.int64),
+            "codes": np.array([binding.activation_id(a) for a in acts], np.int64),
             "alphas": np.array([a.kernel_param for a in acts], np.float64),
             "drop_thresh": np.array(drop.thresholds, np.uint64),
             "drop_scale": np.array(drop.scales, np.float64),

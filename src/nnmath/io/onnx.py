@@ -7,11 +7,12 @@ its σ. The tensors are named like the model file's (``"0.weight"``, ``"0.bias"`
 :func:`nnmath.io.layer_tensor_names`), the values ``x``, ``z2``, ``a2``, …, ``aL`` like the
 lecture's, so the graph reads as the equations in Netron.
 
-Which operators stand for which activation is one table, :data:`ONNX_ACTIVATIONS`, keyed by
-the registry name (:data:`nnmath.activations.ACTIVATIONS`). An activation missing from it is
-refused by :func:`to_onnx` with a message naming the ones it handles. :func:`from_onnx` reads
-back exactly the graphs :func:`to_onnx` writes: it rebuilds the expected graph from what it
-found and refuses any other node, attribute or constant.
+Which operators stand for which activation is declared with the activation itself (its
+``onnx``, in :mod:`nnmath.activations._declarations`); :data:`ONNX_ACTIVATIONS` is the
+registry's view of them, keyed by registry name. An activation without operators is refused
+by :func:`to_onnx` with a message naming the ones it handles. :func:`from_onnx` reads back
+exactly the graphs :func:`to_onnx` writes: it rebuilds the expected graph from what it found
+and refuses any other node, attribute or constant.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ import numpy as np
 from .._files import atomic_write
 from .._registry import default_cost
 from .._version import __version__
-from ..activations import Activation, get_activation, is_builtin
+from ..activations import ACTIVATIONS, Activation, OnnxOps, get_activation, is_builtin
+from ..activations._base import declared
 from ..backend import to_numpy
 from ..costs import COSTS
 from ..init import INITS
@@ -41,67 +42,10 @@ __all__ = ["ONNX_ACTIVATIONS", "OnnxActivation", "from_onnx", "onnx_model", "to_
 OPSET = 17
 _DOMAIN_NOTE = "nnmath.config"  # metadata key: the JSON of Network.config()
 
-#: an op as (op_type, extra constant inputs, attributes); ``"$x"`` is the activation's input,
-#: ``"$prev"`` the output of the op before it
-_Op = tuple[str, tuple[str, ...], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class OnnxActivation:
-    """The ONNX operators of one activation, applied to the layer's ``z``.
-
-    Attributes
-    ----------
-    ops : callable
-        ``ops(params) -> list of (op_type, inputs, attributes)``: the nodes in order. An input
-        ``"$x"`` is ``z^l``, ``"$prev"`` the previous node's output, any other name one of
-        :attr:`constants`. The last node's output is ``a^l``.
-    constants : mapping of str to float
-        Scalar constants the nodes use (GELU's √2, 1 and ½).
-    params : mapping of str to str
-        nnmath parameter -> the attribute of the first node that holds it (``alpha``).
-    """
-
-    ops: Callable[[Mapping[str, float]], list[_Op]]
-    constants: Mapping[str, float] = field(default_factory=dict)
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-def _one(op: str, **attrs: Any) -> OnnxActivation:
-    """An activation that is one ONNX operator without parameters."""
-    return OnnxActivation(lambda p: [(op, ("$x",), dict(attrs))])
-
-
-#: registry name -> its ONNX operators (one entry per activation)
-ONNX_ACTIVATIONS: dict[str, OnnxActivation] = {
-    "sigmoid": _one("Sigmoid"),
-    "tanh": _one("Tanh"),
-    "relu": _one("Relu"),
-    "leaky_relu": OnnxActivation(
-        lambda p: [("LeakyRelu", ("$x",), {"alpha": float(p["alpha"])})], params={"alpha": "alpha"}
-    ),
-    "elu": OnnxActivation(
-        lambda p: [("Elu", ("$x",), {"alpha": float(p["alpha"])})], params={"alpha": "alpha"}
-    ),
-    # softmax normalises each example: a row here (a column inside nnmath)
-    "softmax": _one("Softmax", axis=-1),
-    "identity": _one("Identity"),
-    # GELU exactly: z Φ(z) = ½ z (1 + erf(z/√2))
-    "gelu": OnnxActivation(
-        lambda p: [
-            ("Div", ("$x", "sqrt2"), {}),
-            ("Erf", ("$prev",), {}),
-            ("Add", ("$prev", "one"), {}),
-            ("Mul", ("$x", "$prev"), {}),
-            ("Mul", ("$prev", "half"), {}),
-        ],
-        constants={"sqrt2": math.sqrt(2.0), "one": 1.0, "half": 0.5},
-    ),
-    "softplus": _one("Softplus"),  # ln(1 + e^z)
-    "softsign": _one("Softsign"),  # z / (1 + |z|)
-    # SiLU: z σ(z)
-    "silu": OnnxActivation(lambda p: [("Sigmoid", ("$x",), {}), ("Mul", ("$x", "$prev"), {})]),
-}
+#: registry name -> its ONNX operators: a live view of each activation's ``onnx``, declared
+#: with its σ and σ' in :mod:`nnmath.activations._declarations`
+ONNX_ACTIVATIONS: Mapping[str, OnnxOps] = declared(ACTIVATIONS, "onnx")
+OnnxActivation = OnnxOps  # the record's name before it moved beside the activations
 
 
 def _require_onnx() -> Any:
@@ -114,7 +58,7 @@ def _require_onnx() -> Any:
     return onnx
 
 
-def _onnx_spec(i: int, act: Activation) -> OnnxActivation:
+def _onnx_spec(i: int, act: Activation) -> OnnxOps:
     if not is_builtin(act):
         raise ValueError(
             f"layer {i + 2} uses the custom activation {act.name!r}, which has no ONNX "
@@ -124,7 +68,7 @@ def _onnx_spec(i: int, act: Activation) -> OnnxActivation:
     if spec is None:
         raise ValueError(
             f"layer {i + 2}: activation {act.name!r} has no ONNX operators here; to_onnx "
-            f"handles {', '.join(ONNX_ACTIVATIONS)} (nnmath.io.onnx.ONNX_ACTIVATIONS)"
+            f"handles {', '.join(ONNX_ACTIVATIONS)} (the activations that declare ONNX operators)"
         )
     return spec
 
@@ -244,7 +188,8 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
     The graph takes ``x`` of shape ``(batch, sizes[0])``, one example a row, and gives
     ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`.
     Every layer is ``z^l = W^l a^{l−1} + b^l`` as a ``Gemm`` and its σ as the operators of
-    :data:`ONNX_ACTIVATIONS` (GELU exactly, through ``Erf``; SiLU as ``z · Sigmoid(z)``).
+    :data:`ONNX_ACTIVATIONS` (each activation declares them; where ONNX 17 has no operator of
+    its own, a few exact ones, e.g. through ``Erf``).
     The network's :meth:`~Network.config` is kept in the metadata ``nnmath.config``.
 
     Parameters
@@ -351,7 +296,7 @@ def _same_graph(onnx: Any, found: Any, expected: Any, where: str) -> None:
     for t in expected.initializer:
         if t.name not in mine or mine[t.name].shape != tuple(t.dims):
             raise _refuse(where, f"tensor {t.name!r} is missing or has another shape")
-        if "." in t.name and not t.name[0].isdigit():  # an activation's constant (gelu.sqrt2)
+        if "." in t.name and not t.name[0].isdigit():  # an activation's constant (<name>.sqrt2)
             if not np.allclose(mine[t.name], numpy_helper.to_array(t)):
                 raise _refuse(where, f"constant {t.name!r} is {mine[t.name]}")
 

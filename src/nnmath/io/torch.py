@@ -1,71 +1,30 @@
 """Conversion to and from PyTorch: a Network is ``nn.Sequential(Linear, σ, Linear, σ, …)``.
 
-Which ``torch.nn`` module stands for which activation is one table, :data:`TORCH_ACTIVATIONS`,
-keyed by the activation's registry name (:data:`nnmath.activations.ACTIVATIONS`). Teaching
-:func:`to_torch` and :func:`from_torch` a new activation is one line there.
+Which ``torch.nn`` module stands for which activation is declared with the activation itself
+(its ``torch``, in :mod:`nnmath.activations._declarations`); :data:`TORCH_ACTIVATIONS` is the
+registry's view of them, keyed by registry name. A new activation needs no line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .._registry import default_cost
-from ..activations import ACTIVATIONS, Activation, get_activation
+from ..activations import ACTIVATIONS, Activation, TorchModule, get_activation
+from ..activations._base import declared
 from ..backend import to_numpy
 from ..network import Network
 
 __all__ = ["TORCH_ACTIVATIONS", "TorchActivation", "from_torch", "to_torch"]
 
 
-@dataclass(frozen=True)
-class TorchActivation:
-    """The ``torch.nn`` module of one activation.
-
-    Attributes
-    ----------
-    module : str
-        The class name in ``torch.nn`` (``"LeakyReLU"``).
-    params : mapping of str to str
-        nnmath parameter -> the module's argument (and attribute) of the same meaning:
-        ``{"alpha": "negative_slope"}`` for leaky ReLU.
-    fixed : mapping of str to tuple
-        Module arguments nnmath's activation implies: :func:`to_torch` passes the first value,
-        :func:`from_torch` accepts a module whose attribute has any of them
-        (``{"dim": (1, -1)}`` for softmax, which normalises each example, a row in PyTorch).
-    why : str
-        Said when :func:`from_torch` meets a module with another value of a ``fixed`` argument.
-    """
-
-    module: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    fixed: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
-    why: str = ""
-
-
-#: registry name -> its ``torch.nn`` module (one line per activation)
-TORCH_ACTIVATIONS: dict[str, TorchActivation] = {
-    "sigmoid": TorchActivation("Sigmoid"),
-    "tanh": TorchActivation("Tanh"),
-    "relu": TorchActivation("ReLU"),
-    "leaky_relu": TorchActivation("LeakyReLU", params={"alpha": "negative_slope"}),
-    "elu": TorchActivation("ELU", params={"alpha": "alpha"}),
-    "softmax": TorchActivation(
-        "Softmax",
-        fixed={"dim": (1, -1)},
-        why="nnmath's softmax normalises each example (row), i.e. Softmax(dim=1)",
-    ),
-    "identity": TorchActivation("Identity"),
-    "gelu": TorchActivation("GELU", fixed={"approximate": ("none",)}, why="nnmath's GELU is exact"),
-    "silu": TorchActivation("SiLU"),
-    "softsign": TorchActivation("Softsign"),
-    "softplus": TorchActivation(
-        "Softplus", fixed={"beta": (1.0,)}, why="nnmath's softplus is ln(1 + e^z), beta = 1"
-    ),
-}
+#: registry name -> its ``torch.nn`` module: a live view of each activation's ``torch``,
+#: declared with its σ and σ' in :mod:`nnmath.activations._declarations`
+TORCH_ACTIVATIONS: Mapping[str, TorchModule] = declared(ACTIVATIONS, "torch")
+TorchActivation = TorchModule  # the record's name before it moved beside the activations
 
 
 def _torch_module(act: Activation) -> Any:
@@ -76,7 +35,7 @@ def _torch_module(act: Activation) -> Any:
     if spec is None:
         raise ValueError(
             f"activation {act.name!r} has no PyTorch module here; to_torch handles "
-            f"{', '.join(TORCH_ACTIVATIONS)} (nnmath.io.torch.TORCH_ACTIVATIONS)"
+            f"{', '.join(TORCH_ACTIVATIONS)} (the activations that declare a torch module)"
         )
     kwargs = {arg: act.params[p] for p, arg in spec.params.items()}
     kwargs.update({arg: values[0] for arg, values in spec.fixed.items()})
