@@ -45,15 +45,15 @@ def new_run(
 ) -> Run:
     """The checked network, data (on the network's device), generator and optimizer."""
     check_network(net)  # every per-layer attribute, whichever path trains (one message)
-    X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
-    Y = net._targets(Y, X.shape[0])
+    X = net.check_inputs(X)  # on the network's device from here on: moved once, not per batch
+    Y = net.check_targets(Y, X.shape[0])
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
         raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
     if validation_data is not None:
-        Xv = net._inputs(validation_data[0])
-        validation_data = (Xv, net._targets(validation_data[1], Xv.shape[0]))
+        Xv = net.check_inputs(validation_data[0])
+        validation_data = (Xv, net.check_targets(validation_data[1], Xv.shape[0]))
     if rng is None:  # a seeded network shuffles reproducibly without a seed here too
         rng = np.random.default_rng(seed) if seed is not None else net.rng
     opt = _optimizer(optimizer, hyper, X.shape[0])
