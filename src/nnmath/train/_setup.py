@@ -125,8 +125,11 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
     if path is None:
         raise ValueError("resume=True needs checkpoint=PATH (or pass resume=PATH)")
     scheduled = any(isinstance(c, LearningRateScheduler) for c in callbacks)
-    settings = {"mini_batch_size": run.mini_batch_size, "epochs": run.epochs,
-                "validation": run.validation_data is not None}  # fmt: skip
+    settings = {
+        "mini_batch_size": run.mini_batch_size,
+        "epochs": run.epochs,
+        "validation": run.validation_data is not None,
+    }
     settings["eta"] = None if scheduled else run.optimizer.eta  # a schedule: the file's base η
     state = restore(path, run.net, run.optimizer, run.rng, run.history, **settings)
     run.start_epoch, run.best_params = state.start_epoch, state.best_params
