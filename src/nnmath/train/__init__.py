@@ -26,9 +26,6 @@ from ._setup import make_callbacks, new_run, resume_run
 
 __all__ = ["History", "TrainingDiverged", "fit"]
 
-#: the hyper-parameters fit takes by name and hands to the optimizer
-_HYPER = ("eta", "lmbda", "momentum", "nesterov", "beta1", "beta2", "epsilon")
-
 
 def fit(
     net: Any,
@@ -61,6 +58,9 @@ def fit(
 ) -> History:
     """Train ``net`` by mini-batch gradient descent (Nielsen, chapter 1); prints nothing.
 
+    ``net.fit(X, Y, ...)`` is this function (``Network.fit is nnmath.train.fit``), so these
+    parameters, meanings and defaults are the method's too.
+
     Parameters
     ----------
     net : Network
@@ -87,6 +87,8 @@ def fit(
         Training cost and accuracy: the mean over the epoch's mini-batches' forward passes (as
         Keras reports it), or the whole set after the epoch (the book's); in ``extra``.
     callbacks : sequence of Callback, or callables ``f(net, history, epoch)``
+        Called after the shorthands' schedule and divergence check, before their others:
+        ``make_callbacks`` (``nnmath/train/_setup.py``) maps each shorthand to its callback.
     checkpoint, resume : path-like, optional; bool or path-like
         Save the run after every epoch (:class:`~nnmath.callbacks.Checkpoint`); continue it
         (``resume=True``, or from the file ``resume``) bit for bit as if never interrupted.
@@ -102,11 +104,19 @@ def fit(
     History
         Raises :class:`TrainingDiverged` on a NaN or infinite cost; RuntimeError in a second fit.
     """
-    hyper = dict(zip(_HYPER, (eta, lmbda, momentum, nesterov, beta1, beta2, epsilon)))
-    hyper.update(optimizer_options)
+    hyper = dict(eta=eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, beta1=beta1)
+    hyper.update(beta2=beta2, epsilon=epsilon, **optimizer_options)  # the optimizer holds them
     run = new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
-    shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
     with training(net):  # one fit of a network at a time: a second one is refused
-        callbacks = make_callbacks(run, callbacks, *shorthands)
+        callbacks = make_callbacks(
+            run,
+            callbacks,
+            patience=patience,
+            checkpoint=checkpoint,
+            resume=resume,
+            track_gradients=track_gradients,
+            track_every=track_every,
+            schedule=schedule,
+        )
         resume_run(run, callbacks, checkpoint, resume)
         return train_epochs(run, callbacks, fast, (monitor, monitor_training_accuracy))

@@ -86,6 +86,7 @@ def _optimizer(spec: str | Optimizer, hyper: dict[str, Any], n: int) -> Optimize
 def make_callbacks(
     run: Run,
     callbacks: Sequence[Any],
+    *,
     patience: int | None,
     checkpoint: Any,
     resume: Any,
@@ -93,9 +94,25 @@ def make_callbacks(
     track_every: int | None,
     schedule: Any,
 ) -> list[Callback]:
-    """fit's callbacks, in the order they are called: the schedule and the divergence check,
-    the caller's, then those of fit's shorthands (the checkpoint last, so that it records
-    what the others added to the history); each is given the run."""
+    """fit's callbacks: the one place where each of fit's shorthands becomes its callback.
+
+    ========================================  ==============================================
+    fit's shorthand                           callback
+    ========================================  ==============================================
+    (always)                                  :class:`~nnmath.callbacks.DivergenceCheck`
+    ``schedule=s``                            :class:`~nnmath.callbacks.LearningRateScheduler`
+    ``track_gradients=k``, ``track_every=k``  :class:`~nnmath.callbacks.GradientTracker`
+    ``patience=p``                            :class:`~nnmath.callbacks.EarlyStopping`
+    ``checkpoint=path``, ``resume=path``      :class:`~nnmath.callbacks.Checkpoint`
+    ========================================  ==============================================
+
+    Returns
+    -------
+    list of Callback
+        In the order they are called, each given the run: the schedule and the divergence
+        check, the caller's ``callbacks``, then the other shorthands' (the checkpoint last, so
+        that it records what the others added to the history).
+    """
     first: list[Callback] = [DivergenceCheck()]
     if schedule is not None:
         first.insert(0, LearningRateScheduler(schedule))
