@@ -2,8 +2,9 @@
 
 :func:`fit` is a short loop; what happens around it (early stopping, checkpoints, learning-rate
 schedules, divergence checks, gradient tracking, progress bars) lives in callbacks
-(:mod:`nnmath.callbacks`), which fit's keyword arguments build. Training prints nothing; it
-returns a :class:`History`.
+(:mod:`nnmath.callbacks`), which fit's keyword arguments build (``make_callbacks`` maps each
+shorthand to its callback). Training prints nothing; it returns a :class:`History`.
+``Network.fit`` is this same function: ``net.fit(X, Y, ...)`` is ``fit(net, X, Y, ...)``.
 
 The package holds one job a module: :mod:`._setup` (the checked run, the optimizer, the
 callbacks, resuming) and :mod:`._loop` (the epochs); the compiled epoch and the per-epoch
@@ -58,9 +59,6 @@ def fit(
 ) -> History:
     """Train ``net`` by mini-batch gradient descent (Nielsen, chapter 1); prints nothing.
 
-    ``net.fit(X, Y, ...)`` is this function (``Network.fit is nnmath.train.fit``), so these
-    parameters, meanings and defaults are the method's too.
-
     Parameters
     ----------
     net : Network
@@ -87,8 +85,6 @@ def fit(
         Training cost and accuracy: the mean over the epoch's mini-batches' forward passes (as
         Keras reports it), or the whole set after the epoch (the book's); in ``extra``.
     callbacks : sequence of Callback, or callables ``f(net, history, epoch)``
-        Called after the shorthands' schedule and divergence check, before their others:
-        ``make_callbacks`` (``nnmath/train/_setup.py``) maps each shorthand to its callback.
     checkpoint, resume : path-like, optional; bool or path-like
         Save the run after every epoch (:class:`~nnmath.callbacks.Checkpoint`); continue it
         (``resume=True``, or from the file ``resume``) bit for bit as if never interrupted.
@@ -107,16 +103,8 @@ def fit(
     hyper = dict(eta=eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, beta1=beta1)
     hyper.update(beta2=beta2, epsilon=epsilon, **optimizer_options)  # the optimizer holds them
     run = new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
+    shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
     with training(net):  # one fit of a network at a time: a second one is refused
-        callbacks = make_callbacks(
-            run,
-            callbacks,
-            patience=patience,
-            checkpoint=checkpoint,
-            resume=resume,
-            track_gradients=track_gradients,
-            track_every=track_every,
-            schedule=schedule,
-        )
+        callbacks = make_callbacks(run, callbacks, *shorthands)  # each shorthand's callback
         resume_run(run, callbacks, checkpoint, resume)
         return train_epochs(run, callbacks, fast, (monitor, monitor_training_accuracy))

@@ -86,7 +86,6 @@ def _optimizer(spec: str | Optimizer, hyper: dict[str, Any], n: int) -> Optimize
 def make_callbacks(
     run: Run,
     callbacks: Sequence[Any],
-    *,
     patience: int | None,
     checkpoint: Any,
     resume: Any,
