@@ -66,7 +66,7 @@ def time_epochs(
         **where,
     )
     # the data go to the device once, as they would in a real run
-    data = (net._inputs(X), net._targets(y, X.shape[0])) if where else (X, y)
+    data = (net.check_inputs(X), net.check_targets(y, X.shape[0])) if where else (X, y)
     warm = min(X.shape[0], 20 * batch)
     net.fit(data[0][:warm], data[1][:warm], epochs=1, mini_batch_size=batch, eta=0.1, seed=0)
     history = net.fit(*data, epochs=epochs, mini_batch_size=batch, eta=0.1, seed=0)

@@ -138,7 +138,7 @@ def test_dispatch_falls_back_for_custom_activation() -> None:
     X, y = _data(50)
     history = net.fit(X, y, epochs=1, mini_batch_size=10, eta=1.0)
     assert history.extra["train_path"] == "reference"
-    reason = unsupported_reason(net, SGD(1.0), net._inputs(X), net._targets(y, 50))
+    reason = unsupported_reason(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 50))
     assert "my_sigmoid" in reason
 
 
@@ -165,7 +165,7 @@ def test_unknown_backend_is_a_clear_error() -> None:
 def test_run_epoch_rejects_a_wrong_permutation() -> None:
     net = Network([12, 5, 4], seed=0)
     X, y = _data(20)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5, "c")
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 20), 5, "c")
     with pytest.raises(ValueError, match="permutation of 20"):
         runner.run_epoch(np.arange(19))
 
@@ -175,7 +175,7 @@ def test_run_epoch_rejects_row_indices_out_of_range(backend: str) -> None:
     """The compiled epochs index X without bounds checks: a bad index must never get there."""
     net = Network([12, 5, 4], seed=0)
     X, y = _data(20)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5, backend)
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 20), 5, backend)
     for bad in (np.arange(1, 21), np.arange(-1, 19)):
         with pytest.raises(ValueError, match="permutation of 20"):
             runner.run_epoch(bad)
@@ -194,8 +194,8 @@ def _warm_epoch_peak(backend: str, n: int) -> int:
         dtype="float64",
         dropout=0.5,
     )
-    X = net._inputs(rng.random((n, 64)))
-    Y = net._targets(rng.integers(0, 10, n), n)
+    X = net.check_inputs(rng.random((n, 64)))
+    Y = net.check_targets(rng.integers(0, 10, n), n)
     runner = epoch_runner(net, Adam(1e-3, n=n), X, Y, 32, backend)
     runner.run_epoch(rng.permutation(n), dropout_key=1)  # warm: creates the optimizer state
     perm = rng.permutation(n)
@@ -436,9 +436,9 @@ def test_an_id_the_library_does_not_know_falls_back_with_the_reason(monkeypatch)
     monkeypatch.setitem(activations.ACTIVATIONS, _Unknown.name, _Unknown)
     net = Network([12, 5, 4], activation=_Unknown(), output_activation="sigmoid", seed=0)
     X, y = _data(40)
-    reason = unsupported_reason(net, SGD(1.0), net._inputs(X), net._targets(y, 40))
+    reason = unsupported_reason(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40))
     assert "'unknown_to_c' has no compiled kernel (kernel id 999)" in reason
-    assert epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5) is None
+    assert epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5) is None
 
 
 @needs_c
@@ -450,7 +450,7 @@ def test_the_compiled_epoch_refuses_an_id_it_does_not_know(field: str, kind: str
     default such as softmax in one path and identity in another)."""
     net = Network([12, 5, 4], seed=0, dtype="float64")
     X, y = _data(40)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5)
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5)
     if field == "codes":
         runner._arrays["codes"][0] = 999
     else:
@@ -527,7 +527,7 @@ def test_threaded_c_epoch_with_dropout_matches_one_thread(threads: int) -> None:
 def test_a_dropping_network_needs_the_epochs_key() -> None:
     net = Network([12, 5, 4], seed=0, dropout=0.5)
     X, y = _data(20)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 20), 5)
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 20), 5)
     with pytest.raises(ValueError, match="dropout_key"):
         runner.run_epoch(np.arange(20))
 
@@ -555,7 +555,7 @@ def test_run_epoch_names_a_state_tensor_of_the_wrong_shape_dtype_or_order(case: 
     opt, spoil, words = _bad_states()[case]
     net = Network([12, 5, 4], seed=0, dtype="float64")
     X, y = _data(40)
-    runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+    runner = epoch_runner(net, opt, net.check_inputs(X), net.check_targets(y, 40), 5)
     runner.run_epoch(np.arange(40))
     spoil(opt.state)
     before = [W.copy() for W in net.weights]
@@ -568,7 +568,7 @@ def test_run_epoch_names_a_state_tensor_of_the_wrong_shape_dtype_or_order(case: 
 def test_run_epoch_names_transposed_weights() -> None:
     net = Network([12, 5, 4], seed=0)
     X, y = _data(40)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5)
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5)
     net.weights[1] = np.ascontiguousarray(net.weights[1].T)
     with pytest.raises(ValueError, match=re.escape("weights[1] is a C-contiguous float32 array "
                                                    "of shape (5, 4)")):  # fmt: skip
@@ -584,7 +584,7 @@ EpochRunner._check_arrays = lambda self, lists: None  # only the C epoch's own c
 net = Network([12, 5, 4], seed=0, dtype="float64")
 X = np.random.default_rng(0).random((40, 12)); y = np.arange(40) % 4
 opt = Adam(0.01)
-runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+runner = epoch_runner(net, opt, net.check_inputs(X), net.check_targets(y, 40), 5)
 runner.run_epoch(np.arange(40))
 opt.state["v_w"][0] = opt.state["v_w"][0][:1].copy()  # 12 of the 60 elements
 try:
@@ -638,7 +638,7 @@ for how in ("flag", "bytes", "mmap", "view"):
     for where in ("weights", "biases", "state"):
         net = Network([12, 5, 4], seed=0, dtype="float64")
         opt = Adam(0.01)
-        runner = epoch_runner(net, opt, net._inputs(X), net._targets(y, 40), 5)
+        runner = epoch_runner(net, opt, net.check_inputs(X), net.check_targets(y, 40), 5)
         runner.run_epoch(np.arange(40))
         lists = {"weights": net.weights, "biases": net.biases, "state": opt.state["m_w"]}
         lists[where][1], raw = read_only(lists[where][1], how)
@@ -684,7 +684,7 @@ cases = {
 }
 for name, spoil_it in cases.items():
     net = Network([12, 5, 3, 4], seed=0, dtype="float64", dropout=0.5)
-    runner = epoch_runner(net, SGD(1.0), net._inputs(X), net._targets(y, 40), 5)
+    runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5)
     spoil_it(runner)
     try:
         runner.run_epoch(np.arange(40), dropout_key=1)

@@ -393,3 +393,58 @@ def test_log_likelihood_takes_a_softmax_output_and_warns_of_a_sigmoid_one() -> N
         nm.Network([64, 30, 10], cost="log_likelihood", output_activation="sigmoid")
     with pytest.warns(UserWarning, match="log_likelihood"):
         nm.Network([64, 30, 10], activation=["relu", "sigmoid"], cost="log_likelihood")
+
+
+def test_evaluate_is_the_cost_and_the_correct_rows_in_one_pass() -> None:
+    """evaluate(X, Y) = (net.cost, accuracy · n), over several chunks of EVAL_ROWS rows."""
+    from nnmath.network import EVAL_ROWS
+
+    rng = np.random.default_rng(3)
+    n = EVAL_ROWS + 37
+    X, y = rng.random((n, 6)), rng.integers(0, 4, n)
+    net = nm.Network([6, 5, 4], cost="cross_entropy", seed=1)
+    cost, correct = net.evaluate(X, y)
+    assert cost == net.cost(X, y)
+    assert correct == round(net.accuracy(X, y) * n) and isinstance(correct, int)
+    Y = np.eye(4)[y]  # one-hot rows give the same
+    assert net.evaluate(X, Y) == (cost, correct)
+
+
+def test_check_inputs_and_targets_are_the_boundary() -> None:
+    """The public checks put rows on the network's dtype, with the messages the rest use."""
+    net = nm.Network([4, 3, 2], seed=0, dtype="float64")
+    X = net.check_inputs([[0, 1, 2, 3]])
+    assert X.dtype == np.float64 and X.shape == (1, 4)
+    assert net.check_targets([1, 0]).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert net.check_targets(np.ones((3, 2)), 3).shape == (3, 2)
+    with pytest.raises(ValueError, match=r"X has 3 features, the network expects 4 \(sizes\[0\]\)"):
+        net.check_inputs(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"X has 3 features, the network expects 4 \(sizes\[0\]\)"):
+        net.feedforward(np.zeros((5, 3)))  # the same message through every public method
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.check_inputs(np.full((2, 4), np.nan))
+    with pytest.raises(ValueError) as raised:
+        net.check_targets(np.zeros((3, 2)), 5)
+    with pytest.raises(ValueError) as through_cost:
+        net.cost(np.zeros((5, 4)), np.zeros((3, 2)))
+    assert str(raised.value) == str(through_cost.value)
+
+
+def test_fit_and_save_are_the_upper_layers_functions() -> None:
+    """Network.fit *is* nnmath.train.fit (one signature, docstring and defaults) and
+    Network.save is nnmath.io.save, imported on first use: no table filled at import."""
+    import inspect
+
+    import nnmath.io
+    import nnmath.network
+    import nnmath.train
+
+    assert nm.Network.fit is nnmath.train.fit and nm.Network.save is nnmath.io.save
+    assert not hasattr(nnmath.network, "EDGES")
+    method = list(inspect.signature(nm.Network.fit).parameters.values())
+    function = list(inspect.signature(nnmath.train.fit).parameters.values())
+    assert function[0].name == "net" and method == function
+    net = nm.Network([4, 3, 2], seed=0)
+    bound = inspect.signature(net.fit)  # the bound method: net=self is left out
+    assert list(bound.parameters.values()) == function[1:]
+    assert net.fit.__doc__ == nnmath.train.fit.__doc__

@@ -256,7 +256,7 @@ def test_regions_and_unit_maps_are_the_networks_forward_pass(client):
         snap = until(ws, "snapshot", "paused")
     net, _, data = reference(SMALL, epochs=1)
     grid = Grid(data.bounds(), ["x1", "x2"])
-    _, activations = net.forward(net._inputs(grid.points).T)
+    _, activations = net.forward(net.check_inputs(grid.points).T)
     cls = np.frombuffer(base64.b64decode(snap["regions"]["cls"]), dtype=np.uint8)
     assert cls.size == GRID * GRID
     np.testing.assert_array_equal(cls, np.argmax(activations[-1], axis=0))

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from . import network as _network
 from . import schedules
 from ._version import __version__  # one literal, readable from any layer (nnmath.io)
 from .activations import ACTIVATIONS, Activation, get_activation
@@ -14,22 +13,6 @@ from .costs import COSTS, Cost, get_cost
 from .init import INITS
 from .network import Gradients, Network
 from .optim import OPTIMIZERS, SGD, Adam, Optimizer, RMSprop
-
-
-def _fit(net: Network, *args: object, **kwargs: object) -> object:
-    from .train import fit
-
-    return fit(net, *args, **kwargs)
-
-
-def _save(net: Network, path: object) -> object:
-    from .io import save
-
-    return save(net, path)
-
-
-# the core's Network.fit / Network.save call up through this table (nnmath.network.EDGES)
-_network.EDGES.update(fit=_fit, save=_save)
 
 # Imported on first use, so that ``import nnmath`` pulls in neither torch nor sklearn.base,
 # nor the training loop and its callbacks before they are needed (``nnmath --help``).

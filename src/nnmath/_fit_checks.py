@@ -97,13 +97,15 @@ def check_network(net: Any) -> None:
     dtype = np.dtype(resolve_dtype(net.dtype))
     if not isinstance(net.backend, Backend):
         raise ValueError(f"net.backend is a {type(net.backend).__name__}, not a Backend")
-    L = len(sizes) - 1
+    n_layers = len(sizes) - 1
     for name in ("weights", "biases"):
-        arrays = _per_layer(f"net.{name}", getattr(net, name), L, sizes, "arrays")
+        arrays = _per_layer(f"net.{name}", getattr(net, name), n_layers, sizes, "arrays")
         for i, a in enumerate(arrays):
             shape = (sizes[i + 1], sizes[i]) if name == "weights" else (sizes[i + 1],)
             check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, finite=True)
-    acts = _per_layer("net.activation_functions", net.activation_functions, L, sizes, "entries")
+    acts = _per_layer(
+        "net.activation_functions", net.activation_functions, n_layers, sizes, "entries"
+    )
     for i, act in enumerate(acts):
         if not isinstance(act, Activation):
             raise ValueError(
@@ -113,7 +115,7 @@ def check_network(net: Any) -> None:
     if not isinstance(net.cost_function, Cost):
         raise ValueError(f"net.cost_function is a {type(net.cost_function).__name__}, not a Cost")
     check_output(acts[-1], net.cost_function)
-    net.dropout = check_dropout(net.dropout, L - 1)
+    net.dropout = check_dropout(net.dropout, n_layers - 1)
 
 
 def check_optimizer_state(net: Any, optimizer: Any) -> None:
@@ -134,10 +136,10 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
     if not isinstance(state, dict):
         raise ValueError(f"the optimizer's state is a {type(state).__name__}, not a dict")
     sizes, dtype = list(net.sizes), np.dtype(net.dtype)
-    L = len(sizes) - 1
+    n_layers = len(sizes) - 1
     for slot in getattr(optimizer, "state_slots", ()):
         name = f"optimizer state {slot!r}"
-        arrays = _per_layer(name, state.get(slot), L, sizes, "tensors")
+        arrays = _per_layer(name, state.get(slot), n_layers, sizes, "tensors")
         for i, a in enumerate(arrays):
             shape = (sizes[i + 1], sizes[i]) if slot.endswith("_w") else (sizes[i + 1],)
             check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, host=True, finite=True)
@@ -146,16 +148,16 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
         raise ValueError(f"optimizer state 't' is {t!r}, not a step count (an integer ≥ 0)")
 
 
-def _per_layer(name: str, values: Any, L: int, sizes: list[int], unit: str) -> Sequence[Any]:
+def _per_layer(name: str, values: Any, n_layers: int, sizes: list[int], unit: str) -> Sequence[Any]:
     """``values`` when it is a list or tuple of one entry per layer of weights."""
     if not isinstance(values, list | tuple):
         raise ValueError(
             f"{name} is a {type(values).__name__}, not a list with one entry per layer of "
-            f"weights ({L} layers, sizes {sizes}); nothing was changed"
+            f"weights ({n_layers} layers, sizes {sizes}); nothing was changed"
         )
-    if len(values) != L:
+    if len(values) != n_layers:
         raise ValueError(
-            f"{name} has {len(values)} {unit}, the network has {L} layers "
+            f"{name} has {len(values)} {unit}, the network has {n_layers} layers "
             f"(sizes {sizes}); nothing was changed"
         )
     return values

@@ -40,7 +40,7 @@ __all__ = [
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 #: the byte boundary the data of nnmath's own NumPy parameters, optimizer states and the
-#: compiled epoch's buffers start on: a cache line, and the width of an AVX-512 register
+#: compiled epoch's buffers start on: a cache line, so no vector load straddles two
 ALIGNMENT = 64
 
 
@@ -49,8 +49,9 @@ def aligned_zeros(shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
 
     NumPy aligns a small array's data to 16 bytes only, so where a row of ``W`` or of a
     mini-batch begins within a cache line changes from one allocation to the next; the
-    compiled epoch's vector loads that straddle two lines made a whole epoch 1.18–1.33×
-    slower, depending on the allocation (``benchmarks/alignment.py``).
+    compiled epoch's vector loads that straddle two lines slow a whole epoch down, depending
+    on the allocation (``benchmarks/RESULTS.md``, "Cache-line aligned arrays";
+    ``benchmarks/alignment.py``).
     """
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)

@@ -262,9 +262,11 @@ def _parse_state(src: Path, text: str) -> dict[str, Any]:
             raise ModelFileError(src, f"the checkpoint's {key} is not a {kind.__name__}")
     base_eta = state.get("base_eta")
     if base_eta is not None and not (
-        isinstance(base_eta, int | float) and not isinstance(base_eta, bool) and base_eta > 0
+        isinstance(base_eta, int | float)
+        and not isinstance(base_eta, bool)
+        and base_eta > 0
         and math.isfinite(base_eta)
-    ):  # fmt: skip
+    ):
         raise ModelFileError(src, f"the checkpoint's base_eta {base_eta!r} is not a positive η")
     state["base_eta"] = None if base_eta is None else float(base_eta)
     hyper = state.get("hyper", {})
@@ -311,13 +313,16 @@ def _check_hyper(src: Path, state: dict[str, Any], optimizer: Any, run: tuple) -
         diffs.insert(0, f"eta {state['base_eta']!r} (this run: {float(eta)!r})")
     scores = state["history"].get("validation_cost")  # malformed: refused with the history
     if validation is not None and isinstance(scores, list) and bool(scores) != validation:
-        diffs.append(f"{'' if scores else 'no '}validation data (this run: "
-                     f"{'some' if validation else 'none'})")  # fmt: skip
+        diffs.append(
+            f"{'' if scores else 'no '}validation data (this run: "
+            f"{'some' if validation else 'none'})"
+        )
     if diffs:
         raise ResumeMismatch(
-            f"cannot resume from {str(src)!r}: it was trained with " + ", ".join(diffs)
+            f"cannot resume from {str(src)!r}: it was trained with "
+            + ", ".join(diffs)
             + "; resume with the checkpoint's values, or start a new run without resume"
-        )  # fmt: skip
+        )
     done = state["epoch"] + 1
     if epochs is not None and done > epochs:
         raise ResumeMismatch(
@@ -361,8 +366,10 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
         _check_one(src, name, tensors[name], shapes[name[len(_BEST) :]], dtype, finite="all")
     best = None
     if best_names:
-        best = ([np.array(tensors[_BEST + w]) for w, _ in layers],
-                [np.array(tensors[_BEST + b]) for _, b in layers])  # fmt: skip
+        best = (
+            [np.array(tensors[_BEST + w]) for w, _ in layers],
+            [np.array(tensors[_BEST + b]) for _, b in layers],
+        )
     return opt_state, best
 
 
@@ -402,9 +409,10 @@ def _check_one(
     if bad.any():
         what = "NaN or infinite values" if finite == "all" else "NaN"
         raise ModelFileError(
-            src, f"tensor {name!r} contains {what}, as only a diverged run would; start a new "
-            "run without resume"
-        )  # fmt: skip
+            src,
+            f"tensor {name!r} contains {what}, as only a diverged run would; start a new "
+            "run without resume",
+        )
 
 
 def _checked_rng_state(src: Path, rng: Any, rng_state: dict[str, Any]) -> dict[str, Any]:

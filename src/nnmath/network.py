@@ -16,34 +16,51 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MethodType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import dropout as _dropout
 from . import validation
 from ._architecture import layer_activations
+from ._boundary import inputs_on_device, targets_on_device
 from ._fit_checks import refuse_while_training
+from ._scores import EVAL_ROWS, chunk_scores, output
 from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
 
-EVAL_ROWS = 5_000  # rows per forward pass when a whole data set is evaluated
-
-__all__ = ["Network", "Gradients", "EDGES"]
-
-#: The functions behind :meth:`Network.fit` and :meth:`Network.save`, which live in the
-#: layers above this one (``nnmath.train.fit``, ``nnmath.io.save``). The package
-#: ``nnmath`` fills this table when it is imported, so the core never imports its edges.
-EDGES: dict[str, Callable[..., Any]] = {}
+__all__ = ["Network", "Gradients", "EVAL_ROWS", "chunk_scores"]
 
 
-def _edge(name: str) -> Callable[..., Any]:
-    try:
-        return EDGES[name]
-    except KeyError:  # only while nnmath itself is still being imported
-        raise RuntimeError(f"Network.{name} is not available before nnmath is imported") from None
+class _FromAbove:
+    """A method that *is* a function of a layer above the core (``nnmath.train.fit``,
+    ``nnmath.io.save``), imported when first looked up: ``Network.fit`` is that function, with
+    its own signature, docstring and defaults, and ``net.fit`` is it bound to ``net``.
+
+    The upward imports are the two ``ignore_imports`` of pyproject.toml's layers contract.
+    """
+
+    def __init__(self, load: Callable[[], Callable[..., Any]]) -> None:
+        self.load = load
+
+    def __get__(self, net: Any, owner: type | None = None) -> Callable[..., Any]:
+        function = self.load()
+        return function if net is None else MethodType(function, net)
+
+
+def _train_fit() -> Callable[..., Any]:
+    from .train import fit  # the training loop is a layer above the core
+
+    return fit
+
+
+def _io_save() -> Callable[..., Any]:
+    from .io import save  # files are an edge: a layer above the core
+
+    return save
 
 
 @dataclass
@@ -114,12 +131,21 @@ class Network:
 
     Attributes
     ----------
+    sizes : list of int
+        Units per layer, input first.
+    L : int
+        The lecture's number of layers, ``len(sizes)`` (input and output included).
     weights : list of arrays, ``weights[i].shape == (sizes[i+1], sizes[i])``
     biases : list of arrays, ``biases[i].shape == (sizes[i+1],)``
         Arrays of ``backend`` (NumPy arrays, torch tensors, CuPy arrays).
     backend : Backend
+    dtype : numpy.dtype
     activation_functions : list of Activation, one per layer of weights
-    cost : Cost
+    cost_function : Cost
+    init : str
+        The name of the initialisation.
+    rng : numpy.random.Generator
+        Drew the initial weights; shuffles fit's mini-batches unless fit is given its own.
     dropout : tuple of float, one per hidden layer
     """
 
@@ -154,8 +180,6 @@ class Network:
         self.weights, self.biases = initialize(self.sizes, init, self.rng, self.dtype)
         if self.backend.name != "numpy":  # drawn on the host, moved to the device once
             self.to(self.backend)
-
-    # ------------------------------------------------------------------ properties
 
     @property
     def cost_name(self) -> str:
@@ -216,8 +240,6 @@ class Network:
         self.biases = [target.asarray(b, self.dtype, copy=True) for b in self.biases]
         return self
 
-    # ------------------------------------------------------------------ forward
-
     def forward(self, a: Any, masks: Sequence[Any] | None = None) -> tuple[list[Any], list[Any]]:
         """Feed columns forward and keep every z^l and a^l.
 
@@ -260,16 +282,7 @@ class Network:
         A : array of the network's backend, shape (n_samples, sizes[-1])
             (``nnmath.backend.to_numpy(A)`` brings a GPU / torch result to the host.)
         """
-        return self._feedforward_checked(self._inputs(X))
-
-    def _feedforward_checked(self, X: Any) -> Any:
-        """:meth:`feedforward` of rows already checked and on the backend."""
-        a = X.T
-        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
-            a = sigma(W @ a + b[:, None])  # a^l = σ(W^l a^{l-1} + b^l)
-        return a.T
-
-    # ------------------------------------------------------------------ backward
+        return output(self, self.check_inputs(X))
 
     def backprop(self, X: Any, Y: Any) -> Gradients:
         """Gradients of the *mean* cost over the rows of ``X``, by the lecture's four equations.
@@ -285,8 +298,8 @@ class Network:
             ``nabla_w``, ``nabla_b`` (shaped like ``weights``, ``biases``) and the per-layer
             ``deltas``, ``zs`` and ``activations``.
         """
-        x = self._inputs(X)
-        y = self._targets(Y, x.shape[0])
+        x = self.check_inputs(X)
+        y = self.check_targets(Y, x.shape[0])
         return self.backprop_columns(x.T, y.T)
 
     def backprop_columns(self, x: Any, y: Any, masks: Sequence[Any] | None = None) -> Gradients:
@@ -342,8 +355,6 @@ class Network:
             return host
         return [None if mk is None else self.backend.asarray(mk, self.dtype) for mk in host]
 
-    # ------------------------------------------------------------------ evaluation
-
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (argmax of a^L) for a classifier; for one output unit, the output itself
         (thresholded at 1/2 when the output is a sigmoid). A NumPy array on every backend."""
@@ -356,114 +367,49 @@ class Network:
 
     def accuracy(self, X: Any, y: Any) -> float:
         """Fraction of rows whose predicted class equals ``y`` (labels or one-hot rows)."""
-        X = self._inputs(X)
+        X = self.check_inputs(X)
         labels = validation.labels_of(y, X.shape[0], self.n_outputs)
         return float(np.mean(self.predict(X) == labels))
 
     def cost(self, X: Any, Y: Any, lmbda: float = 0.0) -> float:
         """Mean cost over the rows, ``(1/n) Σ_x C_x``, plus ``(λ/2n) Σ ‖w‖²`` when ``lmbda > 0``."""
-        X = self._inputs(X)
-        Y = self._targets(Y, X.shape[0])
+        X = self.check_inputs(X)
+        Y = self.check_targets(Y, X.shape[0])
         n = X.shape[0]
         xp = get_namespace(X)
-        total = 0.0
-        for chunk_cost, _ in self._chunk_scores(X, Y, None, range(-(-n // EVAL_ROWS))):
-            total += chunk_cost  # chunk by chunk, in order (fit's threaded sum agrees bit for bit)
-        c = total / n
+        c = _total_cost(chunk_scores(self, X, Y, None, range(-(-n // EVAL_ROWS)))) / n
         if lmbda:
             c += 0.5 * lmbda / n * sum(float(xp.sum(W * W)) for W in self.weights)
         return c
 
-    def _chunk_scores(self, X: Any, Y: Any, labels: Any, chunks: Any) -> list[tuple[float, int]]:
-        """For each chunk c in ``chunks``: Σ_x C_x over the rows ``[c·R, (c+1)·R)`` of the checked
-        ``X``, ``Y`` (``R = EVAL_ROWS``, so memory stays bounded) and, when ``labels`` is given,
-        how many of those rows have ``argmax a^L == labels``; one forward pass per chunk."""
-        xp = get_namespace(X)
-        scores = []
-        for c in chunks:
-            rows = slice(c * EVAL_ROWS, (c + 1) * EVAL_ROWS)
-            A = self._feedforward_checked(X[rows])
-            chunk_cost = float(xp.sum(self.cost_function.fn(A.T, Y[rows].T)))
-            hits = -1 if labels is None else int(xp.sum(xp.argmax(A, axis=1) == labels[rows]))
-            scores.append((chunk_cost, hits))
-        return scores
+    def evaluate(self, X: Any, Y: Any) -> tuple[float, int]:
+        """The mean cost ``(1/n) Σ_x C_x`` and the number of rows whose ``argmax a^L`` is the
+        argmax of their target, from one forward pass over the rows (chunk by chunk).
 
-    # ------------------------------------------------------------------ training
-
-    def fit(
-        self,
-        X: Any,
-        Y: Any,
-        epochs: int = 30,
-        mini_batch_size: int = 10,
-        eta: float | None = None,
-        lmbda: float | None = None,
-        optimizer: Any = "sgd",
-        momentum: float | None = None,
-        nesterov: bool | None = None,
-        beta1: float | None = None,
-        beta2: float | None = None,
-        validation_data: tuple[Any, Any] | None = None,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        patience: int | None = None,
-        monitor_training_accuracy: bool = False,
-        callbacks: Sequence[Any] = (),
-        checkpoint: Any = None,
-        resume: Any = False,
-        track_gradients: bool | int = False,
-        track_every: int | None = None,
-        fast: bool | str = True,
-        epsilon: float | None = None,
-        schedule: Any = None,
-        monitor: str = "batch",
-        **optimizer_options: Any,
-    ) -> Any:
-        """Train by mini-batch gradient descent: :func:`nnmath.train.fit` on this network.
-
-        The same parameters, meanings and defaults (``eta`` not given: the named optimizer's
-        own, 3.0 for SGD, 1e-3 for Adam and RMSprop); see :func:`nnmath.train.fit` for each,
-        :mod:`nnmath.callbacks` for ``callbacks`` and :mod:`nnmath.schedules` for ``schedule``.
+        Parameters
+        ----------
+        X : array-like, shape (n, sizes[0])
+        Y : array-like, shape (n, sizes[-1]) or integer labels (n,)
 
         Returns
         -------
-        History
+        cost : float
+            ``net.cost(X, Y)``, bit for bit.
+        correct : int
+            ``net.accuracy(X, Y) · n`` for a classifier (with one output unit every row counts).
         """
-        return _edge("fit")(
-            self,
-            X,
-            Y,
-            epochs=epochs,
-            mini_batch_size=mini_batch_size,
-            eta=eta,
-            lmbda=lmbda,
-            optimizer=optimizer,
-            momentum=momentum,
-            nesterov=nesterov,
-            beta1=beta1,
-            beta2=beta2,
-            validation_data=validation_data,
-            seed=seed,
-            rng=rng,
-            patience=patience,
-            monitor_training_accuracy=monitor_training_accuracy,
-            callbacks=callbacks,
-            checkpoint=checkpoint,
-            resume=resume,
-            track_gradients=track_gradients,
-            track_every=track_every,
-            fast=fast,
-            epsilon=epsilon,
-            schedule=schedule,
-            monitor=monitor,
-            **optimizer_options,
-        )
+        X = self.check_inputs(X)
+        Y = self.check_targets(Y, X.shape[0])
+        labels = get_namespace(Y).argmax(Y, axis=1)
+        scores = chunk_scores(self, X, Y, labels, range(-(-X.shape[0] // EVAL_ROWS)))
+        return _total_cost(scores) / X.shape[0], sum(hits for _, hits in scores)
 
-    def save(self, path: Any) -> Any:
-        """Save weights and architecture to one safetensors file; see :func:`nnmath.io.save`."""
-        return _edge("save")(self, path)
-
-    # ------------------------------------------------------------------ helpers
+    if TYPE_CHECKING:  # what IDEs and type checkers read: the functions themselves
+        from .io import save
+        from .train import fit
+    else:
+        fit = _FromAbove(_train_fit)
+        save = _FromAbove(_io_save)
 
     def copy_parameters(self) -> tuple[list[Any], list[Any]]:
         """Copies of ``weights`` and ``biases`` (on the network's backend and device)."""
@@ -481,19 +427,52 @@ class Network:
         for b, b_new in zip(self.biases, biases):
             b[...] = move(b_new, self.dtype)
 
-    def _inputs(self, X: Any) -> Any:
-        """``X`` checked, cast to ``dtype`` and on the network's device (moved at most once)."""
-        backend = self.backend
-        if backend.name == "numpy":
-            return validation.check_inputs(X, self.sizes[0], self.dtype)
-        if backend.owns(X):  # already on the device: check there, no round trip to the host
-            return validation.check_inputs_on_device(X, self.sizes[0], self.dtype, backend.xp)
-        return backend.asarray(validation.check_inputs(X, self.sizes[0], self.dtype))
+    def check_inputs(self, X: Any) -> Any:
+        """``X`` checked, cast to ``dtype`` and on the network's device (moved at most once).
 
-    def _targets(self, Y: Any, n: int) -> Any:
-        backend = self.backend
-        if backend.name == "numpy":
-            return validation.check_targets(Y, n, self.n_outputs, self.dtype)
-        if backend.owns(Y) and Y.ndim == 2:
-            return validation.check_targets_on_device(Y, n, self.n_outputs, self.dtype, backend.xp)
-        return backend.asarray(validation.check_targets(Y, n, self.n_outputs, self.dtype))
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, sizes[0]) or (sizes[0],)
+            Examples as rows; one example may be given as a vector.
+
+        Returns
+        -------
+        array of the network's backend, shape (n_samples, sizes[0]), C-ordered
+
+        Raises
+        ------
+        TypeError, ValueError
+            What was wrong and what to do (:func:`nnmath.validation.check_inputs`): not
+            numeric, not 2-D, ``X has 780 features, the network expects 784 (sizes[0])``,
+            no rows, NaN or inf.
+        """
+        return inputs_on_device(self, X)
+
+    def check_targets(self, Y: Any, n: int | None = None) -> Any:
+        """``Y`` as one row of ``sizes[-1]`` targets per example (integer labels one-hot), of
+        ``dtype`` and on the network's device.
+
+        Parameters
+        ----------
+        Y : array-like, shape (n, sizes[-1]) or integer labels (n,)
+        n : int, optional
+            The number of rows of the ``X`` it goes with (default: ``len(Y)``).
+
+        Returns
+        -------
+        array of the network's backend, shape (n, sizes[-1])
+
+        Raises
+        ------
+        TypeError, ValueError
+            What was wrong and what to do (:func:`nnmath.validation.check_targets`).
+        """
+        return targets_on_device(self, Y, len(Y) if n is None else n)
+
+
+def _total_cost(scores: list[tuple[float, int]]) -> float:
+    """Σ_x C_x of every chunk, added in chunk order (fit's threaded sum agrees bit for bit)."""
+    total = 0.0
+    for chunk_cost, _ in scores:
+        total += chunk_cost
+    return total

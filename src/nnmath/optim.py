@@ -292,9 +292,13 @@ class RMSprop(Optimizer):
     default_eta = 1e-3  # as Keras
 
     def __init__(
-        self, eta: float | None = None, lmbda: float = 0.0, n: int = 1, rho: float = 0.9,
+        self,
+        eta: float | None = None,
+        lmbda: float = 0.0,
+        n: int = 1,
+        rho: float = 0.9,
         epsilon: float = 1e-8,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(eta, lmbda, n)
         if not 0 <= rho < 1:
             raise ValueError(

@@ -179,11 +179,9 @@ def check_inputs(X: Any, n_features: int, dtype: Any) -> np.ndarray:
     source = arr
     with np.errstate(over="ignore"):  # too large for dtype: reported below, by value
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    # NaN and ±inf reach the sum, which allocates nothing the size of X (a full boolean
-    # mask of MNIST is 47 MB); the exact count runs only when the sum is not finite. On this
-    # thread: summed on two, MNIST took 8 ms instead of 14, but a threaded epoch that followed
-    # at once ran slower (0.070 against 0.052 s, the book's network at batch 128:
-    # speed.py --previous, in benchmarks/RESULTS.md).
+    # NaN and ±inf reach the sum, which allocates nothing the size of X; the exact count runs
+    # only when the sum is not finite. On one thread: why, in benchmarks/RESULTS.md ("Issue
+    # 17's speed bar", check_inputs sums X on one thread again).
     with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range is fine
         total = np.sum(arr)
     if not np.isfinite(total) and not np.isfinite(arr).all():

@@ -47,8 +47,7 @@ class LayerProbe(Callback):
     ) -> LayerStatistics:
         """:func:`~nnmath.diagnostics.layer_statistics` on the probe's rows at ``moment`` (e.g.
         ``("epoch", 3)``): measured once per run, rows and moment, whichever probe asks first."""
-        cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], LayerStatistics]]
-        cache = self.run.__dict__.setdefault("_layer_statistics", {})
+        cache = self.run.layer_statistics
         key = (self._source, self.max_rows)
         hit = cache.get(key)
         if hit is not None and hit[0] == moment and (hit[1].arrays is not None or not arrays):

@@ -103,6 +103,11 @@ class Run:
         Copies of the weights of ``history.best_epoch`` (with validation data).
     stop_training : bool
         Set by a callback to end the run after the current epoch.
+    layer_statistics : dict
+        The latest :class:`~nnmath.diagnostics.LayerStatistics` of each set of probed rows,
+        with the moment it was measured at, shared by the run's probing callbacks (a
+        :class:`~nnmath.callbacks.TensorBoard` and a :class:`~nnmath.callbacks.LivePlot` after
+        the same epoch share one backward pass).
     """
 
     net: Any
@@ -118,6 +123,9 @@ class Run:
     base_eta: float = math.nan
     best_params: tuple[list[Any], list[Any]] | None = None
     stop_training: bool = False
+    layer_statistics: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if math.isnan(self.base_eta):

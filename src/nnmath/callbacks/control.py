@@ -189,8 +189,17 @@ class Checkpoint(Callback):
         from ..checkpoint import save
 
         run = self.run
-        save(self.path, net, run.optimizer, run.rng, history, epoch, run.best_params, run.base_eta,
-             mini_batch_size=run.mini_batch_size)  # fmt: skip
+        save(
+            self.path,
+            net,
+            run.optimizer,
+            run.rng,
+            history,
+            epoch,
+            run.best_params,
+            run.base_eta,
+            mini_batch_size=run.mini_batch_size,
+        )
 
     def __repr__(self) -> str:
         return f"Checkpoint({str(self.path)!r})"

@@ -144,7 +144,7 @@ def _saturated_fraction(net: Any, X: Any) -> float | None:
     layers = [i for i, act in enumerate(hidden) if getattr(act, "name", "") in _SATURATING]
     if not layers:
         return None
-    zs, _ = net.forward(net._inputs(X[:500]).T)
+    zs, _ = net.forward(net.check_inputs(X[:500]).T)
     units = saturated = 0
     for i in layers:
         z = np.abs(to_numpy(zs[i]))

@@ -266,7 +266,7 @@ def _after_training(args: argparse.Namespace, net: Any, history: Any, data: Any)
 
     settings = {"eta": chosen_eta(args), "optimizer": args.optimizer, "init": args.init}
     y = data.train[1]
-    constant = constant_output_cost(net, net._targets(y, len(y)))
+    constant = constant_output_cost(net, net.check_targets(y, len(y)))
     found = learning_warnings(net, history, data.n_classes, settings, constant)
     args.warnings = [*args.raised, *found]
     saturated = saturation_note(net, data.validation[0])

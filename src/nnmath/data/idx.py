@@ -156,11 +156,14 @@ def _regular_file_size(path: Path) -> int:
     st = path.stat()  # FileNotFoundError when there is none
     if not stat.S_ISREG(st.st_mode):
         kind = (
-            "a folder" if stat.S_ISDIR(st.st_mode)
-            else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
             else "not a regular file"
-        )  # fmt: skip
+        )
         raise DataError(f"{path}: it is {kind}, not an IDX file; give the path of a file")
     return st.st_size
 

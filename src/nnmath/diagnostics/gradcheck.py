@@ -176,8 +176,8 @@ def gradcheck(
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     net64 = as_float64(net)
-    x = net64._inputs(X)
-    y = net64._targets(Y, x.shape[0]).T
+    x = net64.check_inputs(X)
+    y = net64.check_targets(Y, x.shape[0]).T
     x = x.T
     g = net64.backprop_columns(x, y)
     rng = np.random.default_rng(seed)

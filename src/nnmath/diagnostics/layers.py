@@ -126,8 +126,8 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     -------
     LayerStatistics
     """
-    x = net._inputs(X)
-    y = net._targets(Y, x.shape[0]).T  # (sizes[-1], m), as the lecture's columns
+    x = net.check_inputs(X)
+    y = net.check_targets(Y, x.shape[0]).T  # (sizes[-1], m), as the lecture's columns
     g = net.backprop_columns(x.T, y)
     norms = norms_of(g)
     acts = net.activation_functions

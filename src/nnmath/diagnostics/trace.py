@@ -136,8 +136,8 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     label = Yarr.ndim == 0 or (Yarr.size == 1 and net.sizes[-1] > 1)  # 3, [3], np.array([3])
     Yarr = Yarr.reshape(1) if label else Yarr.reshape(1, -1)
     net64 = as_float64(net)
-    X = net64._inputs(X)
-    Y = net64._targets(Yarr, 1)
+    X = net64.check_inputs(X)
+    Y = net64.check_targets(Yarr, 1)
     g = net64.backprop(X, Y)
     c = float(net64.cost_function.fn(g.activations[-1], Y.T)[0])
     layers = [

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from ..backend import get_namespace
+from ..network import chunk_scores
 
 __all__ = ["Evaluation"]
 
 
 def _chunk_scores(net: Any, X: Any, Y: Any, labels: Any, chunks: Any, errors: dict) -> list:
     with np.errstate(**errors):
-        return net._chunk_scores(X, Y, labels, chunks)
+        return chunk_scores(net, X, Y, labels, chunks)
 
 
 class Evaluation:
@@ -60,7 +61,7 @@ class Evaluation:
         n = X.shape[0]
         n_chunks = -(-n // EVAL_ROWS)
         if self.pool is None or n_chunks < 2:
-            scores = net._chunk_scores(X, Y, labels, range(n_chunks))
+            scores = chunk_scores(net, X, Y, labels, range(n_chunks))
         else:
             T = min(self.threads, n_chunks)
             parts = [range(t, n_chunks, T) for t in range(T)]  # every T-th chunk

@@ -104,14 +104,15 @@ class BookNetwork:
     def _sync(self) -> None:
         """Copy any weight or bias the reader replaced into the engine's arrays, after
         checking them all (a ValueError naming the first bad one; nothing is copied then)."""
-        engine, L = self._engine, self.num_layers - 1
+        engine, n_layers = self._engine, self.num_layers - 1
         for name, given in (("weights", self._weights), ("biases", self._biases)):
-            if len(given) != L:
+            if len(given) != n_layers:
                 raise ValueError(
-                    f"{name} has {len(given)} arrays; the network of sizes {self.sizes} has {L}"
+                    f"{name} has {len(given)} arrays; the network of sizes {self.sizes} has "
+                    f"{n_layers}"
                 )
         new = []  # (the engine's array, the checked value) for every replaced entry
-        for i in range(L):
+        for i in range(n_layers):
             shape = (self.sizes[i + 1], self.sizes[i])
             if self._weights[i] is not engine.weights[i]:
                 value = _checked(self._weights[i], shape, f"weights[{i}]")

@@ -89,10 +89,10 @@ def read_network(filename: str | os.PathLike[str], costs: dict[str, Any]) -> tup
     cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
     if cost is None:
         raise _bad(filename, f"unknown cost {data['cost']!r} (one of {', '.join(costs)})")
-    L = len(sizes) - 1
+    n_layers = len(sizes) - 1
     for key in ("weights", "biases"):
-        if not isinstance(data[key], list) or len(data[key]) != L:
-            raise _bad(filename, f"{key} must be a list of {L} arrays for sizes {sizes}")
+        if not isinstance(data[key], list) or len(data[key]) != n_layers:
+            raise _bad(filename, f"{key} must be a list of {n_layers} arrays for sizes {sizes}")
     weights, biases = [], []
     for i, (x, y) in enumerate(zip(sizes[:-1], sizes[1:])):
         weights.append(_array(filename, data["weights"][i], (y, x), f"weights[{i}]"))

@@ -135,7 +135,7 @@ def snapshot(
     dict
         JSON-ready; ``speeds`` lists ‖∂C/∂b^l‖ for l = 2, …, L (first hidden layer first).
     """
-    x = net._inputs(grid.inputs).T  # (features, points): the grid points as columns
+    x = net.check_inputs(grid.inputs).T  # (features, points): the grid points as columns
     with np.errstate(all="ignore"):
         _, activations = net.forward(x)
         activations = [to_numpy(a) for a in activations]

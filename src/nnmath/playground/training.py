@@ -107,7 +107,7 @@ class Verdict:
     STILL = 1e-7
 
     def __init__(self, net: Any, y: Any) -> None:
-        self.guess = constant_output_cost(net, net._targets(y, len(y)))
+        self.guess = constant_output_cost(net, net.check_targets(y, len(y)))
         self.start: float | None = None  # the cost of the first snapshot, before training
 
     def __call__(self, cost: float | None, speeds: list[float], eta: float) -> str | None:

@@ -292,8 +292,9 @@ def plot_misclassified(
         layout="constrained",
         squeeze=False,
     )
-    _draw_panels(axes, X, shown, image_shape, [f"{names[y_true[i]]} → {names[y_pred[i]]}"
-                                                for i in shown])  # fmt: skip
+    _draw_panels(
+        axes, X, shown, image_shape, [f"{names[y_true[i]]} → {names[y_pred[i]]}" for i in shown]
+    )
     fig.suptitle(heading, fontsize=10)
     _widen_to_fit_titles(fig, axes, cols, panel_size)
     if path is not None:
@@ -307,12 +308,14 @@ def _draw_panels(axes: Any, X: Any, shown: Any, image_shape: Any, titles: list[s
         ax.set_axis_off()
     if len(shown) == 0:
         ax = axes[0, 0]
-        ax.text(0.5, 0.5, "no misclassified\nexamples", ha="center", va="center",
-                transform=ax.transAxes)  # fmt: skip
+        ax.text(
+            0.5, 0.5, "no misclassified\nexamples", ha="center", va="center", transform=ax.transAxes
+        )
     vmin, vmax = min(0.0, float(X.min(initial=0.0))), max(1.0, float(X.max(initial=1.0)))
     for ax, i, text in zip(axes.flat, shown, titles, strict=False):
-        ax.imshow(X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest",
-                  vmin=vmin, vmax=vmax)  # fmt: skip
+        ax.imshow(
+            X[i].reshape(image_shape), cmap="gray_r", interpolation="nearest", vmin=vmin, vmax=vmax
+        )
         ax.set_title(text, fontsize=9, color="firebrick")
 
 

@@ -85,32 +85,60 @@ class Claim:
         return _fmt(self.measured, self.digits)
 
     @classmethod
-    def at_least(cls, key: str, statement: str, paper: str, measured: float, bound: float,
-                 detail: str = "", digits: int = 4) -> Claim:  # fmt: skip
+    def at_least(
+        cls,
+        key: str,
+        statement: str,
+        paper: str,
+        measured: float,
+        bound: float,
+        detail: str = "",
+        digits: int = 4,
+    ) -> Claim:
         """Reproduced when ``measured ≥ bound``."""
         ok = bool(measured >= bound)
-        return cls(key, statement, paper, float(measured), f"≥ {_fmt(bound, digits)}", ok,
-                   detail, digits)  # fmt: skip
+        return cls(
+            key, statement, paper, float(measured), f"≥ {_fmt(bound, digits)}", ok, detail, digits
+        )
 
     @classmethod
-    def at_most(cls, key: str, statement: str, paper: str, measured: float, bound: float,
-                detail: str = "", digits: int = 4) -> Claim:  # fmt: skip
+    def at_most(
+        cls,
+        key: str,
+        statement: str,
+        paper: str,
+        measured: float,
+        bound: float,
+        detail: str = "",
+        digits: int = 4,
+    ) -> Claim:
         """Reproduced when ``measured ≤ bound``."""
         ok = bool(measured <= bound)
-        return cls(key, statement, paper, float(measured), f"≤ {_fmt(bound, digits)}", ok,
-                   detail, digits)  # fmt: skip
+        return cls(
+            key, statement, paper, float(measured), f"≤ {_fmt(bound, digits)}", ok, detail, digits
+        )
 
     @classmethod
-    def between(cls, key: str, statement: str, paper: str, measured: float, low: float,
-                high: float, detail: str = "", digits: int = 4) -> Claim:  # fmt: skip
+    def between(
+        cls,
+        key: str,
+        statement: str,
+        paper: str,
+        measured: float,
+        low: float,
+        high: float,
+        detail: str = "",
+        digits: int = 4,
+    ) -> Claim:
         """Reproduced when ``low ≤ measured ≤ high``."""
         ok = bool(low <= measured <= high)
         test = f"in [{_fmt(low, digits)}, {_fmt(high, digits)}]"
         return cls(key, statement, paper, float(measured), test, ok, detail, digits)
 
     @classmethod
-    def same_digits(cls, key: str, statement: str, paper: str, measured: float,
-                    detail: str = "") -> Claim:  # fmt: skip
+    def same_digits(
+        cls, key: str, statement: str, paper: str, measured: float, detail: str = ""
+    ) -> Claim:
         """Reproduced when ``measured`` rounds to the paper's number at the paper's digits.
 
         ``paper`` is the number as the paper prints it (``"0.35891648"``): its count of
@@ -118,8 +146,16 @@ class Claim:
         """
         decimals = len(paper.split(".")[1]) if "." in paper else 0
         ok = bool(f"{measured:.{decimals}f}" == paper)
-        return cls(key, statement, paper, float(measured), f"= {paper} to {decimals} decimals",
-                   ok, detail, digits=decimals + 3)  # fmt: skip
+        return cls(
+            key,
+            statement,
+            paper,
+            float(measured),
+            f"= {paper} to {decimals} decimals",
+            ok,
+            detail,
+            digits=decimals + 3,
+        )
 
 
 @dataclass

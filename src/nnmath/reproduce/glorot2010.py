@@ -49,8 +49,7 @@ def saturation(data: Any, n_train: int, chunks: int, seed: int) -> dict[str, Any
     """Fig. 2: mean and std of every hidden sigmoid layer on 300 fixed images during training."""
     from ..network import Network
 
-    net = Network([784, *[WIDTH] * 4, 10], activation="sigmoid", init="standard", seed=seed,
-                  **OUT)  # fmt: skip
+    net = Network([784, *[WIDTH] * 4, 10], activation="sigmoid", init="standard", seed=seed, **OUT)
     watch = data.validation[0][:N_WATCH].T
     seen, mean, std = [], [], []
 
@@ -73,8 +72,14 @@ def at_initialisation(data: Any, activation: str, init: str, n: int, seed: int) 
     """Figs. 6–7: per hidden layer, activations and δ^l = ∂C/∂z^l at initialisation."""
     from ..network import Network
 
-    net = Network([784, *[WIDTH] * 5, 10], activation=activation, init=INITS[init], seed=seed,
-                  dtype="float64", **OUT)  # fmt: skip
+    net = Network(
+        [784, *[WIDTH] * 5, 10],
+        activation=activation,
+        init=INITS[init],
+        seed=seed,
+        dtype="float64",
+        **OUT,
+    )
     g = net.backprop(data.train[0][:n], data.train[1][:n])
     hidden = range(len(g.zs) - 1)
     acts = [np.asarray(g.activations[i + 1]) for i in hidden]
@@ -89,7 +94,7 @@ def at_initialisation(data: Any, activation: str, init: str, n: int, seed: int) 
         "delta_var": [float(d.var()) for d in deltas],
         "delta_hist": [
             np.histogram(d, bins=np.linspace(-top, top, 51))[0].tolist() for d in deltas
-        ],  # fmt: skip
+        ],
         "delta_range": top,
     }
 
@@ -137,23 +142,41 @@ def _init_claims(stats: dict[tuple[str, str], dict[str, Any]]) -> list[Claim]:
 
     top_bottom = "hidden layer 5 / hidden layer 1, tanh"
     return [
-        Claim.at_most("activations-shrink-standard",
-                      "Fig. 6: standard init: activations narrow from layer to layer",
-                      "histograms narrow upward", a_ratio("standard"), 0.5,
-                      detail=f"std of a^l, {top_bottom}"),
-        Claim.between("activations-kept-normalized",
-                      "Fig. 6: normalized init: activations keep their spread",
-                      "similar histograms in all layers", a_ratio("normalized"), 0.67, 1.5,
-                      detail=f"std of a^l, {top_bottom}"),
-        Claim.at_least("gradients-fade-standard",
-                       "Fig. 7: standard init: back-propagated gradients fade toward the input",
-                       "Var[∂C/∂z] falls downward", d_ratio("standard"), 4.0,
-                       detail=f"Var[δ^l], {top_bottom}"),
-        Claim.between("gradients-kept-normalized",
-                      "Fig. 7: normalized init: back-propagated gradients keep their variance",
-                      "≈ 1 (similar histograms)", d_ratio("normalized"), 0.5, 2.0,
-                      detail=f"Var[δ^l], {top_bottom}"),
-    ]  # fmt: skip
+        Claim.at_most(
+            "activations-shrink-standard",
+            "Fig. 6: standard init: activations narrow from layer to layer",
+            "histograms narrow upward",
+            a_ratio("standard"),
+            0.5,
+            detail=f"std of a^l, {top_bottom}",
+        ),
+        Claim.between(
+            "activations-kept-normalized",
+            "Fig. 6: normalized init: activations keep their spread",
+            "similar histograms in all layers",
+            a_ratio("normalized"),
+            0.67,
+            1.5,
+            detail=f"std of a^l, {top_bottom}",
+        ),
+        Claim.at_least(
+            "gradients-fade-standard",
+            "Fig. 7: standard init: back-propagated gradients fade toward the input",
+            "Var[∂C/∂z] falls downward",
+            d_ratio("standard"),
+            4.0,
+            detail=f"Var[δ^l], {top_bottom}",
+        ),
+        Claim.between(
+            "gradients-kept-normalized",
+            "Fig. 7: normalized init: back-propagated gradients keep their variance",
+            "≈ 1 (similar histograms)",
+            d_ratio("normalized"),
+            0.5,
+            2.0,
+            detail=f"Var[δ^l], {top_bottom}",
+        ),
+    ]
 
 
 def _tables(runs: list[dict[str, Any]], stats: dict[tuple[str, str], Any]) -> list[Table]:
@@ -173,9 +196,15 @@ def _tables(runs: list[dict[str, Any]], stats: dict[tuple[str, str], Any]) -> li
     )
     init_rows = []
     for (act, init), s in stats.items():
-        init_rows.append([act, init, " ".join(f"{v:.3f}" for v in s["a_std"]),
-                          " ".join(f"{v:.3g}" for v in s["delta_var"]),
-                          f"{s['delta_var'][-1] / s['delta_var'][0]:.3g}"])  # fmt: skip
+        init_rows.append(
+            [
+                act,
+                init,
+                " ".join(f"{v:.3f}" for v in s["a_std"]),
+                " ".join(f"{v:.3g}" for v in s["delta_var"]),
+                f"{s['delta_var'][-1] / s['delta_var'][0]:.3g}",
+            ]
+        )
     figs67 = Table(
         "Figs. 6–7 at initialisation (seed of the first run): per hidden layer 1 → 5",
         ["σ", "init", "std of a^l", "Var[δ^l]", "Var ratio top/bottom"],

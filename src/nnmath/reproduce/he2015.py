@@ -130,25 +130,54 @@ def _training_claims(costs: dict[tuple[int, str], np.ndarray], quick: bool) -> l
     xavier_stall = _epochs_at_chance(costs[(30, "Xavier")].mean(axis=0))
     epochs = costs[(30, "Xavier")].shape[1]
     return [
-        Claim.at_most("he-30-learns", "Fig. 3: 30 layers, He's init converges",
-                      "converges", final[(30, "He")], LEARNS,
-                      detail=f"final training cost, mean over seeds ({learn})"),
-        Claim.at_least("xavier-30-stalls", "Fig. 3: 30 layers, Xavier's init stalls",
-                       "completely stalls", final[(30, "Xavier")], STALLS,
-                       detail=f"final training cost, mean over seeds (ln 10 = 2.303: chance); "
-                       f"at chance for the first {xavier_stall} of {epochs} epochs"),
-        Claim.at_most("he-22-learns", "22 layers: He's init converges",
-                      "converges", final[(22, "He")], LEARNS,
-                      detail=f"final training cost ({learn})"),
-        *([] if quick else [
-            Claim.at_most("xavier-22-learns", "22 layers: Xavier's init converges too",
-                          "converges (more slowly)", final[(22, "Xavier")], LEARNS,
-                          detail=f"final training cost ({learn})")]),
-        Claim.at_least("he-22-earlier", "22 layers: He's init starts reducing the error earlier",
-                       "earlier", float(costs[(22, "Xavier")][:, 0].mean()
-                                        - costs[(22, "He")][:, 0].mean()), 0.0,
-                       detail="Xavier's minus He's cost after epoch 1, mean over seeds"),
-    ]  # fmt: skip
+        Claim.at_most(
+            "he-30-learns",
+            "Fig. 3: 30 layers, He's init converges",
+            "converges",
+            final[(30, "He")],
+            LEARNS,
+            detail=f"final training cost, mean over seeds ({learn})",
+        ),
+        Claim.at_least(
+            "xavier-30-stalls",
+            "Fig. 3: 30 layers, Xavier's init stalls",
+            "completely stalls",
+            final[(30, "Xavier")],
+            STALLS,
+            detail=f"final training cost, mean over seeds (ln 10 = 2.303: chance); "
+            f"at chance for the first {xavier_stall} of {epochs} epochs",
+        ),
+        Claim.at_most(
+            "he-22-learns",
+            "22 layers: He's init converges",
+            "converges",
+            final[(22, "He")],
+            LEARNS,
+            detail=f"final training cost ({learn})",
+        ),
+        *(
+            []
+            if quick
+            else [
+                Claim.at_most(
+                    "xavier-22-learns",
+                    "22 layers: Xavier's init converges too",
+                    "converges (more slowly)",
+                    final[(22, "Xavier")],
+                    LEARNS,
+                    detail=f"final training cost ({learn})",
+                )
+            ]
+        ),
+        Claim.at_least(
+            "he-22-earlier",
+            "22 layers: He's init starts reducing the error earlier",
+            "earlier",
+            float(costs[(22, "Xavier")][:, 0].mean() - costs[(22, "He")][:, 0].mean()),
+            0.0,
+            detail="Xavier's minus He's cost after epoch 1, mean over seeds",
+        ),
+    ]
 
 
 def run(
@@ -170,12 +199,23 @@ def run(
         for label, init in INITS.items()
     }
     stall = {k: _epochs_at_chance(v.mean(axis=0)) for k, v in costs.items()}
-    rows = [[str(d), label, " ".join(f"{c:.3f}" for c in v.mean(axis=0)), str(stall[(d, label)])]
-            for (d, label), v in costs.items()]  # fmt: skip
-    var_rows = [[str(l + 1), *[f"{measured[k][l]:.3g} / {predicted(sizes(30), INITS[k])[l]:.3g}"
-                               for k in INITS]] for l in range(0, 30, 5)]  # fmt: skip
-    var_rows.append(["30", *[f"{measured[k][-1]:.3g} / {predicted(sizes(30), INITS[k])[-1]:.3g}"
-                             for k in INITS]])  # fmt: skip
+    rows = [
+        [str(d), label, " ".join(f"{c:.3f}" for c in v.mean(axis=0)), str(stall[(d, label)])]
+        for (d, label), v in costs.items()
+    ]
+    var_rows = [
+        [
+            str(l + 1),
+            *[f"{measured[k][l]:.3g} / {predicted(sizes(30), INITS[k])[l]:.3g}" for k in INITS],
+        ]
+        for l in range(0, 30, 5)
+    ]
+    var_rows.append(
+        [
+            "30",
+            *[f"{measured[k][-1]:.3g} / {predicted(sizes(30), INITS[k])[-1]:.3g}" for k in INITS],
+        ]
+    )
     protocol = (
         f"ReLU MLPs [784, 64×(L−1), 10], zero biases, softmax + log-likelihood. Variance: 30 "
         f"layers, {p['n_var']:,} training images, float64, each layer's factor "

@@ -108,7 +108,7 @@ def run(
     claims = [
         Claim.same_digits(
             key, f"{key}", printed, ours[key], detail="after the step" if key[0] == "w" else ""
-        )  # fmt: skip
+        )
         for key, printed in GOLDEN.items()
     ]
     claims[-1] = _error_after(claims[-1])
@@ -125,7 +125,7 @@ def run(
                 "; ".join(_vec(r) for r in lt.nabla_w),
             ]
             for lt in t.layers
-        ],  # fmt: skip
+        ],
     )
     return Report(
         **header("mazur-backprop"),

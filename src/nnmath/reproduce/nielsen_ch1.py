@@ -49,7 +49,7 @@ def run(
             seed=s,
             n_train=p["n_train"],
             n_test=p["n_test"],
-        )  # fmt: skip
+        )
         for s in seeds
     ]
     best = [r["best_test"] for r in runs]
@@ -85,7 +85,7 @@ def run(
                 f"{r['seconds_per_epoch']:.2f}",
             ]
             for r in runs
-        ],  # fmt: skip
+        ],
     )
     return Report(
         **header("nielsen-ch1"),

@@ -46,7 +46,7 @@ def run(
             seed=s,
             n_train=p["n_train"],
             n_test=p["n_test"],
-        )  # fmt: skip
+        )
         for s in seeds
     ]
     protocol = (
@@ -82,7 +82,7 @@ def run(
                 f"{r['seconds_per_epoch']:.2f}",
             ]
             for r in runs
-        ],  # fmt: skip
+        ],
     )
     return Report(
         **header("nielsen-ch3"),

@@ -2,8 +2,9 @@
 
 :func:`fit` is a short loop; what happens around it (early stopping, checkpoints, learning-rate
 schedules, divergence checks, gradient tracking, progress bars) lives in callbacks
-(:mod:`nnmath.callbacks`), which fit's keyword arguments build. Training prints nothing; it
-returns a :class:`History`.
+(:mod:`nnmath.callbacks`), which fit's keyword arguments build (``make_callbacks`` maps each
+shorthand to its callback). Training prints nothing; it returns a :class:`History`.
+``Network.fit`` is this same function: ``net.fit(X, Y, ...)`` is ``fit(net, X, Y, ...)``.
 
 The package holds one job a module: :mod:`._setup` (the checked run, the optimizer, the
 callbacks, resuming) and :mod:`._loop` (the epochs); the compiled epoch and the per-epoch
@@ -25,9 +26,6 @@ from ._loop import train_epochs
 from ._setup import make_callbacks, new_run, resume_run
 
 __all__ = ["History", "TrainingDiverged", "fit"]
-
-#: the hyper-parameters fit takes by name and hands to the optimizer
-_HYPER = ("eta", "lmbda", "momentum", "nesterov", "beta1", "beta2", "epsilon")
 
 
 def fit(
@@ -102,11 +100,11 @@ def fit(
     History
         Raises :class:`TrainingDiverged` on a NaN or infinite cost; RuntimeError in a second fit.
     """
-    hyper = dict(zip(_HYPER, (eta, lmbda, momentum, nesterov, beta1, beta2, epsilon)))
-    hyper.update(optimizer_options)
+    hyper = dict(eta=eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, beta1=beta1)
+    hyper.update(beta2=beta2, epsilon=epsilon, **optimizer_options)  # the optimizer holds them
     run = new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
     shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
     with training(net):  # one fit of a network at a time: a second one is refused
-        callbacks = make_callbacks(run, callbacks, *shorthands)
+        callbacks = make_callbacks(run, callbacks, *shorthands)  # each shorthand's callback
         resume_run(run, callbacks, checkpoint, resume)
         return train_epochs(run, callbacks, fast, (monitor, monitor_training_accuracy))

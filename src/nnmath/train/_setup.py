@@ -45,15 +45,15 @@ def new_run(
 ) -> Run:
     """The checked network, data (on the network's device), generator and optimizer."""
     check_network(net)  # every per-layer attribute, whichever path trains (one message)
-    X = net._inputs(X)  # on the network's device from here on: moved once, not per batch
-    Y = net._targets(Y, X.shape[0])
+    X = net.check_inputs(X)  # on the network's device from here on: moved once, not per batch
+    Y = net.check_targets(Y, X.shape[0])
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
         raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
     if validation_data is not None:
-        Xv = net._inputs(validation_data[0])
-        validation_data = (Xv, net._targets(validation_data[1], Xv.shape[0]))
+        Xv = net.check_inputs(validation_data[0])
+        validation_data = (Xv, net.check_targets(validation_data[1], Xv.shape[0]))
     if rng is None:  # a seeded network shuffles reproducibly without a seed here too
         rng = np.random.default_rng(seed) if seed is not None else net.rng
     opt = _optimizer(optimizer, hyper, X.shape[0])
@@ -93,9 +93,25 @@ def make_callbacks(
     track_every: int | None,
     schedule: Any,
 ) -> list[Callback]:
-    """fit's callbacks, in the order they are called: the schedule and the divergence check,
-    the caller's, then those of fit's shorthands (the checkpoint last, so that it records
-    what the others added to the history); each is given the run."""
+    """fit's callbacks: the one place where each of fit's shorthands becomes its callback.
+
+    ========================================  ==============================================
+    fit's shorthand                           callback
+    ========================================  ==============================================
+    (always)                                  :class:`~nnmath.callbacks.DivergenceCheck`
+    ``schedule=s``                            :class:`~nnmath.callbacks.LearningRateScheduler`
+    ``track_gradients=k``, ``track_every=k``  :class:`~nnmath.callbacks.GradientTracker`
+    ``patience=p``                            :class:`~nnmath.callbacks.EarlyStopping`
+    ``checkpoint=path``, ``resume=path``      :class:`~nnmath.callbacks.Checkpoint`
+    ========================================  ==============================================
+
+    Returns
+    -------
+    list of Callback
+        In the order they are called, each given the run: the schedule and the divergence
+        check, the caller's ``callbacks``, then the other shorthands' (the checkpoint last, so
+        that it records what the others added to the history).
+    """
     first: list[Callback] = [DivergenceCheck()]
     if schedule is not None:
         first.insert(0, LearningRateScheduler(schedule))
@@ -125,8 +141,11 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
     if path is None:
         raise ValueError("resume=True needs checkpoint=PATH (or pass resume=PATH)")
     scheduled = any(isinstance(c, LearningRateScheduler) for c in callbacks)
-    settings = {"mini_batch_size": run.mini_batch_size, "epochs": run.epochs,
-                "validation": run.validation_data is not None}  # fmt: skip
+    settings = {
+        "mini_batch_size": run.mini_batch_size,
+        "epochs": run.epochs,
+        "validation": run.validation_data is not None,
+    }
     settings["eta"] = None if scheduled else run.optimizer.eta  # a schedule: the file's base η
     state = restore(path, run.net, run.optimizer, run.rng, run.history, **settings)
     run.start_epoch, run.best_params = state.start_epoch, state.best_params
