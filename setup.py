@@ -15,7 +15,7 @@ HEADERS = (
     "_activations.h",
     "_costs.h",
     "_optimizers.h",
-    "_ckernels_real.h",
+    "_dropout.h",
     "_ckernels_epoch.h",
     "_checks.h",
 )

@@ -45,8 +45,8 @@
  * thread computes the same mask for the same example, and nnmath.network.Network's
  * dropout_masks computes it too (the reference path).
  *
- * The per-precision body is _activations.h, _costs.h, _optimizers.h, _ckernels_real.h
- * (dropout) and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
+ * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h and
+ * _ckernels_epoch.h and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
  * double).
  */
 #define PY_SSIZE_T_CLEAN
@@ -94,15 +94,6 @@ const char *nnm_status_name(int64_t status) {
 }
 
 static int nnm_check_epoch(const nnm_epoch *e); /* _checks.h, after the kernels' tables */
-
-/* The 64-bit draw number `word` of the stream `key` (splitmix64's output function applied
- * to key + (word + 1) γ): uniform bits, the same on every thread and in NumPy. */
-static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
-    uint64_t z = key + (word + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
  * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
@@ -182,13 +173,6 @@ typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int3
 typedef void (*gemm64_f)(const char *, const char *, const int64_t *, const int64_t *,
                          const int64_t *, const void *, const void *, const int64_t *,
                          const void *, const int64_t *, const void *, void *, const int64_t *);
-
-/* How many 64-bit draws the dropout kernel makes per pass (2 units each; NNM(drop_block)).
- * It reads their halves as 32-bit words, low half first: a little-endian layout. */
-#define NNM_DROP_WORDS 64
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "NNM(drop_block) reads a draw's halves in little-endian order"
-#endif
 
 /* How many rows of X the gather of a mini-batch copies side by side (see NNM(gather)). */
 #define NNM_GATHER_ROWS 4
@@ -273,13 +257,12 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
 
 /* How many rows of a share of m rows one product of layer n_in → n_out takes per BLAS call
  * (see nnmath.engine.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
- * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path;
- * on this project's AVX-512 machine, with BLAS on one thread, a narrow layer's (n_out ≤ 32)
- * products are 1.2–1.4× faster as calls of 32 rows that fall under that bound than as one
- * call of 64 rows above it, and wider layers' are slower. So a share is cut into calls of
- * e->gemm_rows rows only when the layer is narrow, one call would be above the bound and
- * each cut call is under it; else it is one call. The products are the same; the sum over
- * the rows in δ aᵀ is taken call by call. */
+ * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path, and
+ * with BLAS on one thread a narrow layer's (n_out ≤ 32) products are faster as calls under
+ * that bound, wider layers' slower (benchmarks/RESULTS.md, "Narrow layers"). So a share is
+ * cut into calls of e->gemm_rows rows only when the layer is narrow, one call would be above
+ * the bound and each cut call is under it; else it is one call. The products are the same;
+ * the sum over the rows in δ aᵀ is taken call by call. */
 #define NNM_SMALL_GEMM 1000000
 static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_out,
                                     int64_t m) {
@@ -295,11 +278,10 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
  * instead of adding up T parts of ∂C/∂w^l made over each thread's rows: for a layer of at
  * least 2^16 weights with at least m/T output units. Its T parts (each n_in × n_out, written
  * whole, then read slice by slice across the cores) then outweigh the other threads' rows of
- * its input (n_in m (T − 1)/T values) that the slices read. benchmarks/ab_builds.py against
- * every layer by parts, batch 128 on 2 threads: deep 0.957 and relu100 0.928 in float64,
- * 0.992 and 1.009 in float32 (their 784 → 100 layer sliced), the book's 1.00 (none sliced).
- * Slicing every layer was slower: the book's 784 → 30 reads 784 inputs per row for 30 units,
- * and deep's 100 → 100 layers' parts stay in cache. */
+ * its input (n_in m (T − 1)/T values) that the slices read (benchmarks/RESULTS.md, "Large
+ * layers take their step by slices on several threads"). Slicing every layer was slower: the
+ * book's 784 → 30 reads 784 inputs per row for 30 units, and 100 → 100 layers' parts stay in
+ * cache. */
 static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
     const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
     return e->threads > 1 && n_in * n_out >= 65536 && n_out * e->threads >= m;
@@ -327,7 +309,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_activations.h"
 #include "_costs.h"
 #include "_optimizers.h"
-#include "_ckernels_real.h"
+#include "_dropout.h"
 #include "_ckernels_epoch.h"
 #undef REAL
 #undef NNM
@@ -353,7 +335,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_activations.h"
 #include "_costs.h"
 #include "_optimizers.h"
-#include "_ckernels_real.h"
+#include "_dropout.h"
 #include "_ckernels_epoch.h"
 
 #include "_checks.h"
@@ -362,7 +344,8 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
  * last: nnmath.engine.binding reads the tables so when it loads the library. */
 const char *nnm_kernel_name(const char *kind, int64_t id) {
     if (id < 0) return NULL;
-    if (!strcmp(kind, "activation")) return id < NNM_N_ACTIVATIONS ? nnm_activation_names[id] : NULL;
+    if (!strcmp(kind, "activation"))
+        return id < NNM_N_ACTIVATIONS ? nnm_activation_names[id] : NULL;
     if (!strcmp(kind, "cost")) return id < NNM_N_COSTS ? nnm_cost_names[id] : NULL;
     if (!strcmp(kind, "optimizer"))
         return id < NNM_N_OPTIMIZERS ? nnm_optimizer_kernels[id].name : NULL;

@@ -1,7 +1,7 @@
-/* The epoch itself for one precision REAL, included twice by _ckernels.c after
- * _ckernels_real.h (the element-wise kernels, the optimizers' steps and dropout, which it
- * calls): the gather of a mini-batch, its matrix products, the forward and backward pass of
- * a thread's rows, the step of a thread's slice of the parameters, and the threads. */
+/* The epoch itself for one precision REAL, included twice by _ckernels.c after the headers
+ * of the kernels it calls (_activations.h, _costs.h, _optimizers.h, _dropout.h): the gather
+ * of a mini-batch, its matrix products, the forward and backward pass of a thread's rows,
+ * the step of a thread's slice of the parameters, and the threads. */
 
 /* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into y_batch.
  * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
@@ -138,8 +138,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
         if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
             NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
         } else if (!nnm_sliced(e, i, m)) {
-            NNM(slice_calls)(e, a_in, d, (REAL *)e->nabla_w_parts[tid * L + i], n_in, n_out, n_out, mt, 1,
-                             0); /* Σ δ aᵀ over this thread's rows */
+            REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* Σ δ aᵀ of its rows */
+            NNM(slice_calls)(e, a_in, d, nabla_w, n_in, n_out, n_out, mt, 1, 0);
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
 }
@@ -149,7 +149,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
  * A layer that nnm_sliced picks has no parts of ∂C/∂w: this thread makes δ_J aᵀ over all m
  * rows for the output units J of its slice itself, every thread's rows of a and δ being in
  * place after the barrier (plain SGD's step fused into that product, any other optimizer's
- * taken from nabla_w_parts' rows J). The biases' Σ δ are always summed across the threads' parts. */
+ * taken from nabla_w_parts' rows J). The biases' Σ δ are always summed across the threads'
+ * parts. */
 NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t t,
                                       int fuse) {
     const int64_t L = e->L, T = e->threads;
@@ -254,8 +255,8 @@ int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
                          e->sizes[i], e->sizes[i + 1], B);
         for (int64_t i = L - 1; i >= 0; i--) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            NNM(slice_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i], (REAL *)e->nabla_w_parts[i],
-                             n_in, n_out, n_out, B, 1, 0);
+            NNM(slice_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i],
+                             (REAL *)e->nabla_w_parts[i], n_in, n_out, n_out, B, 1, 0);
             if (i > 0)
                 NNM(wt_delta_calls)(e, (const REAL *)e->W[i], (const REAL *)e->D[i],
                                     (REAL *)e->layer_input[i], n_in, n_out, B);

@@ -3,7 +3,7 @@
 The readable reference is :meth:`nnmath.network.Network.backprop_columns` followed by
 ``optimizer.step``; it allocates fresh arrays for every z, a, δ and ∇ of every mini-batch and
 pays Python's per-call overhead a few dozen times per mini-batch. The compiled epoch
-(``src/nnmath/engine/_ckernels.c`` with ``_ckernels_real.h`` and ``_ckernels_epoch.h``, built as
+(``src/nnmath/engine/_ckernels.c`` with its headers, built as
 the optional extension ``nnmath.engine._ckernels`` by ``pip install`` where a C compiler is at
 hand, called once per epoch through :mod:`nnmath.engine.binding`) computes the same numbers
 (``tests/test_engine.py`` checks them against the reference over the registries' whole
@@ -218,8 +218,8 @@ class EpochRunner:
         gradients, the same mean over the mini-batch (to rounding). The default is the
         thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
         ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
-        under 64 (measured slower there: the threads meet twice per mini-batch) and when the
-        epoch does not call NumPy's OpenBLAS.
+        under 64 (slower there, as the threads meet twice per mini-batch: ``RESULTS.md``,
+        "The threaded C epoch") and when the epoch does not call NumPy's OpenBLAS.
     """
 
     def __init__(
@@ -317,8 +317,9 @@ class EpochRunner:
         starts threads of its own (each then calls BLAS on its rows); else do nothing.
 
         :func:`nnmath.train.fit` holds it over all its epochs and evaluations: after a call
-        on several threads OpenBLAS's workers keep spinning for a while (about 0.1 s here),
-        and the next epoch's threads would share the cores with them.
+        on several threads OpenBLAS's workers keep spinning for a while, and the next
+        epoch's threads would share the cores with them (``benchmarks/RESULTS.md``,
+        "OpenBLAS keeps spinning").
         """
         blas = blas_threads() if self.threads > 1 else None
         if blas is None:
