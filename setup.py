@@ -9,6 +9,16 @@ import sys
 
 from setuptools import Extension, setup
 
+#: the headers _ckernels.c includes (a change to one rebuilds the extension)
+HEADERS = (
+    "_layout.h",
+    "_activations.h",
+    "_costs.h",
+    "_optimizers.h",
+    "_dropout.h",
+    "_ckernels_epoch.h",
+    "_checks.h",
+)
 flags = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trapping-math"]
 
 setup(
@@ -16,7 +26,7 @@ setup(
         Extension(
             "nnmath.engine._ckernels",
             sources=["src/nnmath/engine/_ckernels.c"],
-            depends=["src/nnmath/engine/_ckernels_real.h", "src/nnmath/engine/_ckernels_epoch.h"],
+            depends=[f"src/nnmath/engine/{h}" for h in HEADERS],
             extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,

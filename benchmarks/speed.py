@@ -177,12 +177,10 @@ def _c_floor_struct(Ws, sizes, m, dtype, buffers=None, gemm_rows=0):
     if buffers is None:
         buffers = _floor_buffers(Ws, sizes, m, dtype)
     A, D, Z, G, NW = buffers
-    keep = {
-        name: _cepoch.pointers(arrays)
-        for name, arrays in (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("S1W", G), ("NWT", NW))
-    }
+    arrays = (("W", Ws), ("A", A), ("D", D), ("Z", Z), ("layer_input", [A[0], *G]))
+    keep = {name: _cepoch.pointers(a) for name, a in (*arrays, ("nabla_w_parts", NW))}
     sizes_arr = np.array(sizes, np.int64)
-    c = _cepoch.CEpoch(
+    c = _cepoch.epoch_struct()(
         B=m,
         L=len(Ws),
         blas64=int(gemm_addresses().int64),

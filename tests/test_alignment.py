@@ -72,6 +72,7 @@ def test_optimizer_state_and_the_epoch_buffers_are_aligned(name: str, tmp_path: 
     if not c_available():
         pytest.skip("the compiled epoch is not built here (no C compiler at install)")
     runner = epoch_runner(net, opt, net.check_inputs(X), net.check_targets(y, 40), 8)
-    buffers = [*runner.A, *runner.Z, *runner.D, runner.Yb, *runner.NWT, *runner.NBT]
-    buffers += [m for m in runner.MK if m is not None] + list(runner.AIN)
+    buffers = [*runner.A, *runner.Z, *runner.D, runner.y_batch]
+    buffers += [*runner.nabla_w_parts, *runner.nabla_b_parts]
+    buffers += [m for m in runner.mask if m is not None] + list(runner.layer_input)
     assert all(map(aligned, buffers))

@@ -266,7 +266,7 @@ def test_c_gather_copies_the_shuffled_rows_exactly(n_in: int, B: int, dtype: str
     runner.run_epoch(perm)
     last = perm[(n - 1) // B * B :]  # the epoch's last mini-batch is left in the buffers
     np.testing.assert_array_equal(runner.A[0][: len(last)], X[last])
-    np.testing.assert_array_equal(runner.Yb[: len(last)], Y[last])
+    np.testing.assert_array_equal(runner.y_batch[: len(last)], Y[last])
 
 
 def _assert_threads_train_like_one(make_net, make_opt, X, Y, B: int, threads: int, epochs: int):
@@ -418,9 +418,9 @@ def test_threads_argument_is_checked() -> None:
 
 
 class _Unknown(Activation):
-    """A registry entry whose kernel id no compiled epoch implements."""
+    """A registry entry whose name no compiled epoch's table holds."""
 
-    name, kernel = "unknown_to_c", 999
+    name = "unknown_to_c"
 
     def __call__(self, z):
         return sigmoid(z)
@@ -437,13 +437,13 @@ def test_an_id_the_library_does_not_know_falls_back_with_the_reason(monkeypatch)
     net = Network([12, 5, 4], activation=_Unknown(), output_activation="sigmoid", seed=0)
     X, y = _data(40)
     reason = unsupported_reason(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40))
-    assert "'unknown_to_c' has no compiled kernel (kernel id 999)" in reason
+    assert reason == "activation 'unknown_to_c' has no compiled kernel in this build"
     assert epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5) is None
 
 
 @needs_c
 @pytest.mark.parametrize(
-    "field, kind", [("codes", "activation"), ("cost", "cost"), ("opt", "optimizer")]
+    "field, kind", [("activation", "activation"), ("cost", "cost"), ("opt", "optimizer")]
 )
 def test_the_compiled_epoch_refuses_an_id_it_does_not_know(field: str, kind: str) -> None:
     """Should an unknown id reach the C epoch, it changes nothing and says so (never a silent
@@ -451,8 +451,8 @@ def test_the_compiled_epoch_refuses_an_id_it_does_not_know(field: str, kind: str
     net = Network([12, 5, 4], seed=0, dtype="float64")
     X, y = _data(40)
     runner = epoch_runner(net, SGD(1.0), net.check_inputs(X), net.check_targets(y, 40), 5)
-    if field == "codes":
-        runner._arrays["codes"][0] = 999
+    if field == "activation":
+        runner._arrays["activation"][0] = 999
     else:
         setattr(runner._c_epoch, field, 999)
     before = [W.copy() for W in net.weights]
@@ -491,10 +491,10 @@ def test_c_dropout_masks_are_the_reference_masks(dtype: str, sizes: list, p: lis
     expected = dropout.masks(net.sizes, net.dropout, key, start, m, dtype)
     hidden = len(sizes) - 2
     for i in range(hidden):
-        np.testing.assert_array_equal(runner.MK[i][:m], expected[i].T)
+        np.testing.assert_array_equal(runner.mask[i][:m], expected[i].T)
         kept = (expected[i] > 0).mean()
         assert 0.2 < kept < 0.95
-    assert expected[hidden] is None and runner.MK[hidden] is None
+    assert expected[hidden] is None and runner.mask[hidden] is None
 
 
 @needs_c
@@ -676,7 +676,7 @@ def spoil(runner, name, value):
     runner._arrays[name] = value
     setattr(runner._c_epoch, name, value.ctypes.data)
 cases = {
-    "codes": lambda r: spoil(r, "codes", np.array([0], np.int64)),
+    "activation": lambda r: spoil(r, "activation", np.array([0], np.int64)),
     "alphas": lambda r: spoil(r, "alphas", np.array([0.0])),
     "drop_scale": lambda r: spoil(r, "drop_scale", np.array([2.0])),
     "drop_thresh": lambda r: r._arrays["drop_thresh"].__setitem__(0, 2**33),

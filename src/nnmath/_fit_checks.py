@@ -119,11 +119,12 @@ def check_network(net: Any) -> None:
 
 
 def check_optimizer_state(net: Any, optimizer: Any) -> None:
-    """The per-layer lists of a registry optimizer's ``state`` (``state_slots``: created by
-    its first step, or restored by ``resume``, or left by a fit of another network) against
-    ``net`` (checked by :func:`check_network`): one array per layer of weights, shaped like
-    its ``W`` for a slot ending in ``_w``, like its ``b`` otherwise, finite; the step count
-    ``t`` an integer ≥ 0. A state that is still empty is created by the first step.
+    """The per-layer lists of a registry optimizer's ``state`` (those its ``init_state``
+    creates, as its first step does; restored by ``resume``, or left by a fit of another
+    network) against ``net`` (checked by :func:`check_network`): one array per layer of
+    weights, shaped like its ``W`` for a slot ending in ``_w``, like its ``b`` otherwise,
+    finite; the step count ``t`` an integer ≥ 0. A state that is still empty is created by
+    the first step.
 
     Raises
     ------
@@ -137,7 +138,9 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
         raise ValueError(f"the optimizer's state is a {type(state).__name__}, not a dict")
     sizes, dtype = list(net.sizes), np.dtype(net.dtype)
     n_layers = len(sizes) - 1
-    for slot in getattr(optimizer, "state_slots", ()):
+    init_state = getattr(optimizer, "init_state", None)
+    expected = init_state(net) if callable(init_state) else {}
+    for slot in (key for key, value in expected.items() if isinstance(value, list)):
         name = f"optimizer state {slot!r}"
         arrays = _per_layer(name, state.get(slot), n_layers, sizes, "tensors")
         for i, a in enumerate(arrays):

@@ -39,8 +39,6 @@ class Cost:
     """The cost protocol: ``fn(a, y)``, ``derivative(a, y)`` and ``delta(z, a, y, activation)``."""
 
     name: str = "cost"
-    #: the id of this cost in the compiled epoch (``_ckernels_real.h``), or None (no kernel)
-    kernel: int | None = None
     #: the output activation for which ``delta`` has the fused form δ^L = a − y
     fused_activation: str | None = None
     #: built-in output activations whose values this cost is defined for (None: any); a cost
@@ -88,7 +86,7 @@ class Cost:
 class QuadraticCost(Cost):
     """C = ½ ‖a − y‖²; ∂C/∂a = a − y; δ^L = (a − y) ⊙ σ'(z^L)."""
 
-    name, kernel = "quadratic", 0
+    name = "quadratic"
 
     def fn(self, a: Any, y: Any) -> Any:
         """½ Σ_j (a_j − y_j)² for each column; shape (m,)."""
@@ -109,7 +107,7 @@ class CrossEntropyCost(Cost):
     the cost removes the learning slow-down of saturated sigmoid outputs (Nielsen, ch. 3).
     """
 
-    name, kernel = "cross_entropy", 1
+    name = "cross_entropy"
     fused_activation = "sigmoid"
     output_activations = frozenset({"sigmoid", "softmax"})
 
@@ -131,7 +129,7 @@ class LogLikelihoodCost(Cost):
     ∂C/∂a = −y / a. With softmax the Jacobian product gives δ^L = a − y (Σ_j y_j = 1).
     """
 
-    name, kernel = "log_likelihood", 2
+    name = "log_likelihood"
     fused_activation = "softmax"
     output_activations = frozenset({"softmax", "sigmoid"})
 

@@ -22,10 +22,10 @@ __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "default_eta", "
 class Optimizer:
     """Base class: ``step(net, grads)`` and a ``state`` dict of named per-layer lists.
 
-    A subclass in :data:`OPTIMIZERS` that the compiled epoch implements says how:
-    ``kernel`` (its id in ``nnmath/engine/_ckernels_real.h``), ``kernel_hyper()`` (its own
-    hyper-parameters p0..p4, after η and λ/n) and ``state_slots`` (the names of its per-layer
-    state lists, in the kernel's order); ``init_state`` creates the state as ``step`` does.
+    The compiled epoch finds its kernel for a subclass in :data:`OPTIMIZERS` by ``name`` and
+    the keys of its ``state``, and reads the hyper-parameters that kernel names from the
+    attributes of the same names (``eta``, ``lmbda``, ``n``, ``momentum``, ``beta1``, ...);
+    ``init_state`` creates the state as ``step`` does.
 
     Parameters
     ----------
@@ -38,9 +38,6 @@ class Optimizer:
     """
 
     name = "optimizer"
-    #: the names of the per-layer state lists the compiled kernel reads (up to four: its
-    #: s1 and s2 for weights and biases, in the order s1_w, s1_b, s2_w, s2_b)
-    state_slots: tuple[str, ...] = ()
     #: η when none is given: each registry entry declares its own (fit, the command line and
     #: the estimator read it here)
     default_eta: float = 1e-3
@@ -57,15 +54,6 @@ class Optimizer:
 
     def step(self, net: Any, grads: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    @property
-    def kernel(self) -> int | None:
-        """The id of this update in the compiled epoch, or ``None`` (reference loop only)."""
-        return None
-
-    def kernel_hyper(self) -> tuple[float, ...]:
-        """The compiled kernel's hyper-parameters p0..p4 (at most five), after η and λ/n."""
-        return ()
 
     def init_state(self, net: Any) -> dict[str, Any]:
         """The state before the first step: zeros shaped like the parameters (``{}``: none)."""
@@ -153,17 +141,6 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    @property
-    def kernel(self) -> int:
-        return 0 if self.momentum == 0 else 1  # plain SGD's update is fused into δ aᵀ
-
-    @property
-    def state_slots(self) -> tuple[str, ...]:  # type: ignore[override]
-        return () if self.momentum == 0 else ("velocity_w", "velocity_b")
-
-    def kernel_hyper(self) -> tuple[float, ...]:
-        return (self.momentum, float(self.nesterov))
-
     def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
         import torch
 
@@ -229,12 +206,6 @@ class Adam(Optimizer):
         super().__init__(eta, lmbda, n)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
-    kernel = 2  # type: ignore[assignment]
-    state_slots = ("m_w", "m_b", "v_w", "v_b")
-
-    def kernel_hyper(self) -> tuple[float, ...]:
-        return (self.beta1, self.beta2, self.epsilon)
-
     def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
         import torch
 
@@ -287,8 +258,6 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
-    kernel = 3  # type: ignore[assignment]
-    state_slots = ("v_w", "v_b")
     default_eta = 1e-3  # as Keras
 
     def __init__(
@@ -307,9 +276,6 @@ class RMSprop(Optimizer):
         if not epsilon > 0:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
         self.rho, self.epsilon = float(rho), float(epsilon)
-
-    def kernel_hyper(self) -> tuple[float, ...]:
-        return (self.rho, self.epsilon)
 
     def torch_optimizer(self, weights: list[Any], biases: list[Any]) -> Any:
         import torch

@@ -25,14 +25,19 @@
  * with no barrier. A thread's share of a narrow layer's products goes to BLAS in calls of
  * e->gemm_rows rows (nnm_call_rows says when).
  *
- * Kernel ids. Each activation, cost and optimizer of nnmath's registries that this file
- * implements carries its id there (Activation.kernel, Cost.kernel, Optimizer.kernel);
- * nnm_knows lists the ids compiled in, and an epoch given any other id does nothing and
- * returns NNM_UNKNOWN_* (nnmath.engine raises a clear error; it asks nnm_knows first and
- * trains such a network on the reference loop instead).
+ * Kernels by name. Each activation, cost and optimizer this build implements is a case in
+ * one header (_activations.h, _costs.h, _optimizers.h) and a name in that header's table;
+ * nnmath.engine looks the registry entry's name up there (nnm_kernel_id) when it loads the
+ * library, and trains an entry the tables lack on the reference loop. An epoch given an id
+ * past a table does nothing and returns NNM_UNKNOWN_*.
+ *
+ * Shared layout. The struct an epoch is given, with its optimizer's hyper-parameters and
+ * state as named fields, is declared once (_layout.h) and exported field by field, from
+ * which nnmath.engine.binding builds its ctypes twin.
  *
  * Checks. An epoch refuses any array whose length is not what the sizes imply, before it
- * reads or writes anything (nnm_check_epoch); nnmath.engine checks first and names the array.
+ * reads or writes anything (nnm_check_epoch, _checks.h); nnmath.engine checks first and
+ * names the array.
  *
  * Dropout. Unit u of hidden layer i of the example at position j of the epoch is kept when
  * its 32-bit draw is at least drop_thresh[i] (⌊p·2^32⌋); the draws are the halves of
@@ -40,8 +45,8 @@
  * thread computes the same mask for the same example, and nnmath.network.Network's
  * dropout_masks computes it too (the reference path).
  *
- * The per-precision body is _ckernels_real.h (the element-wise kernels, the optimizers' steps,
- * dropout) and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
+ * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h and
+ * _ckernels_epoch.h and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
  * double).
  */
 #define PY_SSIZE_T_CLEAN
@@ -51,6 +56,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -68,39 +74,9 @@
 #define NNM_PAUSE() ((void)0)
 #endif
 
-/* Everything one epoch needs; nnmath.engine.binding.CEpoch is the same struct in ctypes. */
-typedef struct {
-    int64_t n, B, L;              /* examples, mini-batch size, layers of weights */
-    int64_t cost, fused, opt;     /* cost kernel id, δ^L = a − y applies, optimizer kernel id */
-    int64_t blas64;               /* BLAS integers are 64-bit (else 32-bit) */
-    int64_t t;                    /* the optimizer's step count: in and out */
-    const int64_t *sizes;         /* L + 1 units per layer */
-    const int64_t *perm;          /* n: the epoch's shuffle */
-    const int64_t *codes;         /* L activation kernel ids */
-    const double *alphas;         /* L: the activation's parameter (α of leaky ReLU / ELU) */
-    const double *hp;             /* η, λ/n, the optimizer's p0..p4 (kernel_hyper), eps of dtype */
-    const void *X, *Y;            /* (n, sizes[0]), (n, sizes[L]) row-major */
-    void **W, **b;                /* L weights (n_out, n_in) and biases, updated in place */
-    void **A, **Z, **D;           /* a^l (B, n_l) for l = 0..L; z^l, δ^l (B, n_{l+1}) */
-    void **S1W, **S1B, **S2W, **S2B; /* optimizer state (velocity, Adam's m and v, ...) */
-    void *Yb;                     /* (B, sizes[L]) targets of the mini-batch */
-    void *gemm;                   /* ?gemm_ of the right precision, Fortran interface */
-    int64_t threads;              /* T threads share each mini-batch (1: no thread started) */
-    void **NWT, **NBT;            /* T × L: thread t's Σ δ aᵀ and Σ δ of layer i at [t L + i] */
-    int64_t gemm_rows;            /* > 0: narrow layers' products in calls of this many rows */
-    uint64_t drop_key;            /* the epoch's dropout key (fit draws it) */
-    int64_t drop_words;           /* 64-bit draws per example (all hidden layers) */
-    const uint64_t *drop_thresh;  /* L: keep iff draw ≥ this (⌊p 2^32⌋); 0: no dropout */
-    const double *drop_scale;     /* L: 1 / (1 − p) */
-    const int64_t *drop_offset;   /* L: where layer i's draws start in an example's */
-    void **AIN;                   /* L + 1: layer i's input, A[i] or its dropped copy */
-    void **MK;                    /* L: layer i's output mask (0 or 1/(1 − p)), if dropout */
-    const int64_t *lens;          /* n_lens: the length of every array above (NNM_OWN, below) */
-    double *scores;               /* 2 T, or NULL: thread t adds Σ C_x, hits at [2 t], [2 t + 1] */
-    int64_t n_lens;               /* entries of lens: 11 L + 26 + 2 T L */
-} nnm_epoch;
+#include "_layout.h"
 
-/* What an epoch returns: 0, or which kernel id it does not know (it then does nothing). */
+/* What an epoch returns: 0, or why it did nothing (nnm_status_name gives the word). */
 enum {
     NNM_OK = 0,
     NNM_UNKNOWN_ACTIVATION = 1,
@@ -110,131 +86,14 @@ enum {
     NNM_BAD_VALUE = 5,  /* a row index outside X, a dropout threshold ≥ 2^32, T outside 1..64 */
 };
 
-/* Whether this build implements kernel id `id` of a registry: kind 0 activations
- * (nnmath.activations.ACTIVATIONS), 1 costs, 2 optimizers. */
-int64_t nnm_knows(int64_t kind, int64_t id) {
-    switch (kind) {
-    case 0: /* sigmoid 0, tanh 1, relu 2, leaky_relu 3, elu 4, identity 5, softmax 6, gelu 7,
-             * softplus 8, silu 9, softsign 10 */
-        return id >= 0 && id <= 10;
-    case 1: /* quadratic 0, cross_entropy 1, log_likelihood 2 */
-        return id >= 0 && id <= 2;
-    case 2: /* SGD 0, SGD with momentum 1, Adam 2, RMSprop 3 */
-        return id >= 0 && id <= 3;
-    default:
-        return 0;
-    }
+/* The word nnmath.engine.binding reads for status code `status` (NULL: none such). */
+const char *nnm_status_name(int64_t status) {
+    static const char *const names[] = {"ok", "unknown_activation", "unknown_cost",
+                                        "unknown_optimizer", "bad_length", "bad_value"};
+    return status >= 0 && status < 6 ? names[status] : NULL;
 }
 
-static int nnm_check_ids(const nnm_epoch *e) {
-    for (int64_t i = 0; i < e->L; i++)
-        if (!nnm_knows(0, e->codes[i])) return NNM_UNKNOWN_ACTIVATION;
-    if (!nnm_knows(1, e->cost)) return NNM_UNKNOWN_COST;
-    if (!nnm_knows(2, e->opt)) return NNM_UNKNOWN_OPTIMIZER;
-    return NNM_OK;
-}
-
-/* The parts of e->lens (nnmath.engine.EpochRunner builds it), 11 L + 26 + 2 T L entries:
- * [0, 6L) per layer i the elements of W, b, S1W, S1B, S2W, S2B; [6L, 6L + 3) of X, Y, perm;
- * NNM_SMALL the entries of sizes, codes, alphas, hp, drop_thresh, drop_scale, drop_offset,
- * scores (0: NULL); NNM_PTRS those of the pointer arrays W, b, S1W, S1B, S2W, S2B, A, Z, D,
- * AIN, MK, NWT, NBT; NNM_OWN the elements of Yb, of each A[l], per layer of Z[i], D[i],
- * AIN[i], MK[i] (0: NULL), then per thread t and layer i of NWT[t L + i], NBT[t L + i]. */
-#define NNM_SMALL(L) (6 * (L) + 3)
-#define NNM_PTRS(L) (6 * (L) + 11)
-#define NNM_OWN(L) (6 * (L) + 24)
-
-/* The scalars, the small arrays and the pointer arrays hold what L, B, n and T imply: the
- * entry counts are checked before any entry is read. */
-static int nnm_check_counts(const nnm_epoch *e) {
-    const int64_t L = e->L, T = e->threads;
-    if (!e->lens || L < 1 || L > (1 << 20) || e->B < 1 || e->n < 0) return NNM_BAD_LENGTH;
-    if (T < 1 || T > 64) return NNM_BAD_VALUE;
-    if (e->n_lens != 11 * L + 26 + 2 * T * L) return NNM_BAD_LENGTH;
-    const int64_t *n = e->lens + NNM_SMALL(L);
-    const int64_t small[8] = {L + 1, L, L, 8, L, L, L, e->scores ? 2 * T : 0}; /* hp: 8 */
-    const void *small_at[8] = {e->sizes, e->codes, e->alphas, e->hp, e->drop_thresh,
-                               e->drop_scale, e->drop_offset, e->scores};
-    for (int k = 0; k < 8; k++)
-        if (n[k] != small[k] || (small[k] && !small_at[k])) return NNM_BAD_LENGTH;
-    n = e->lens + NNM_PTRS(L);
-    const int64_t ptrs[13] = {L, L, L, L, L, L, L + 1, L, L, L + 1, L, T * L, T * L};
-    void **const *ptrs_at[13] = {&e->W, &e->b,  &e->S1W, &e->S1B, &e->S2W, &e->S2B, &e->A,
-                                 &e->Z, &e->D, &e->AIN, &e->MK,  &e->NWT, &e->NBT};
-    for (int k = 0; k < 13; k++)
-        if (n[k] != ptrs[k] || !*ptrs_at[k]) return NNM_BAD_LENGTH;
-    for (int64_t l = 0; l <= L; l++)
-        if (e->sizes[l] < 1) return NNM_BAD_LENGTH;
-    return NNM_OK;
-}
-
-/* The buffers that come from the caller (and so, through a checkpoint, from a file) hold
- * what the sizes say: per layer W, b and the optimizer's state, then X, Y and perm. */
-static int nnm_check_caller(const nnm_epoch *e) {
-    for (int64_t i = 0; i < e->L; i++) {
-        const int64_t w = e->sizes[i + 1] * e->sizes[i], b = e->sizes[i + 1];
-        const int64_t *n = e->lens + 6 * i;
-        if (n[0] != w || n[2] != w || n[4] != w || n[1] != b || n[3] != b || n[5] != b)
-            return NNM_BAD_LENGTH;
-        if (!e->W[i] || !e->b[i] || !e->S1W[i] || !e->S1B[i] || !e->S2W[i] || !e->S2B[i])
-            return NNM_BAD_LENGTH;
-    }
-    const int64_t *n = e->lens + 6 * e->L;
-    if (n[0] != e->n * e->sizes[0] || n[1] != e->n * e->sizes[e->L] || n[2] != e->n)
-        return NNM_BAD_LENGTH;
-    if (e->n > 0 && (!e->X || !e->Y || !e->perm)) return NNM_BAD_LENGTH;
-    return NNM_OK;
-}
-
-/* The epoch's own buffers hold B rows of each layer (Yb, A, Z, D, AIN, MK) and each thread's
- * parts of ∂C/∂w and ∂C/∂b; the output layer has no mask (only hidden units are dropped). */
-static int nnm_check_buffers(const nnm_epoch *e) {
-    const int64_t L = e->L, B = e->B, *s = e->sizes, *n = e->lens + NNM_OWN(L);
-    if (!e->Yb || n[0] != B * s[L] || e->MK[L - 1]) return NNM_BAD_LENGTH;
-    for (int64_t l = 0; l <= L; l++)
-        if (!e->A[l] || n[1 + l] != B * s[l]) return NNM_BAD_LENGTH;
-    n += L + 2;
-    for (int64_t i = 0; i < L; i++, n += 4) {
-        const int64_t out = B * s[i + 1];
-        if (!e->Z[i] || !e->D[i] || !e->AIN[i]) return NNM_BAD_LENGTH;
-        if (n[0] != out || n[1] != out || n[2] != B * s[i] || n[3] != (e->MK[i] ? out : 0))
-            return NNM_BAD_LENGTH;
-    }
-    for (int64_t k = 0; k < e->threads * L; k++, n += 2) {
-        const int64_t i = k % L;
-        if (!e->NWT[k] || !e->NBT[k] || n[0] != s[i + 1] * s[i] || n[1] != s[i + 1])
-            return NNM_BAD_LENGTH;
-    }
-    return NNM_OK;
-}
-
-/* Every row index of perm is a row of X, and every dropout threshold ⌊p 2^32⌋ has p < 1. */
-static int nnm_check_values(const nnm_epoch *e) {
-    for (int64_t j = 0; j < e->n; j++)
-        if (e->perm[j] < 0 || e->perm[j] >= e->n) return NNM_BAD_VALUE;
-    for (int64_t i = 0; i < e->L; i++)
-        if (e->drop_thresh[i] > UINT32_MAX) return NNM_BAD_VALUE;
-    return nnm_check_ids(e);
-}
-
-/* Whether the epoch may run: every array holds what L, B, n, T and the sizes imply (e->lens
- * gives each one's length; every pointer among them must be set), and every value that
- * becomes an address or a bound is in range, before anything is read or written. */
-static int nnm_check_epoch(const nnm_epoch *e) {
-    int bad = nnm_check_counts(e);
-    if (!bad) bad = nnm_check_caller(e);
-    if (!bad) bad = nnm_check_buffers(e);
-    return bad ? bad : nnm_check_values(e);
-}
-
-/* The 64-bit draw number `word` of the stream `key` (splitmix64's output function applied
- * to key + (word + 1) γ): uniform bits, the same on every thread and in NumPy. */
-static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
-    uint64_t z = key + (word + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static int nnm_check_epoch(const nnm_epoch *e); /* _checks.h, after the kernels' tables */
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
  * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
@@ -314,13 +173,6 @@ typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int3
 typedef void (*gemm64_f)(const char *, const char *, const int64_t *, const int64_t *,
                          const int64_t *, const void *, const void *, const int64_t *,
                          const void *, const int64_t *, const void *, void *, const int64_t *);
-
-/* How many 64-bit draws the dropout kernel makes per pass (2 units each; NNM(drop_block)).
- * It reads their halves as 32-bit words, low half first: a little-endian layout. */
-#define NNM_DROP_WORDS 64
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "NNM(drop_block) reads a draw's halves in little-endian order"
-#endif
 
 /* How many rows of X the gather of a mini-batch copies side by side (see NNM(gather)). */
 #define NNM_GATHER_ROWS 4
@@ -405,13 +257,12 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
 
 /* How many rows of a share of m rows one product of layer n_in → n_out takes per BLAS call
  * (see nnmath.engine.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM
- * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path;
- * on this project's AVX-512 machine, with BLAS on one thread, a narrow layer's (n_out ≤ 32)
- * products are 1.2–1.4× faster as calls of 32 rows that fall under that bound than as one
- * call of 64 rows above it, and wider layers' are slower. So a share is cut into calls of
- * e->gemm_rows rows only when the layer is narrow, one call would be above the bound and
- * each cut call is under it; else it is one call. The products are the same; the sum over
- * the rows in δ aᵀ is taken call by call. */
+ * multiply-adds by its small-matrix kernels, which skip the packing of its blocked path, and
+ * with BLAS on one thread a narrow layer's (n_out ≤ 32) products are faster as calls under
+ * that bound, wider layers' slower (benchmarks/RESULTS.md, "Narrow layers"). So a share is
+ * cut into calls of e->gemm_rows rows only when the layer is narrow, one call would be above
+ * the bound and each cut call is under it; else it is one call. The products are the same;
+ * the sum over the rows in δ aᵀ is taken call by call. */
 #define NNM_SMALL_GEMM 1000000
 static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_out,
                                     int64_t m) {
@@ -427,11 +278,10 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
  * instead of adding up T parts of ∂C/∂w^l made over each thread's rows: for a layer of at
  * least 2^16 weights with at least m/T output units. Its T parts (each n_in × n_out, written
  * whole, then read slice by slice across the cores) then outweigh the other threads' rows of
- * its input (n_in m (T − 1)/T values) that the slices read. benchmarks/ab_builds.py against
- * every layer by parts, batch 128 on 2 threads: deep 0.957 and relu100 0.928 in float64,
- * 0.992 and 1.009 in float32 (their 784 → 100 layer sliced), the book's 1.00 (none sliced).
- * Slicing every layer was slower: the book's 784 → 30 reads 784 inputs per row for 30 units,
- * and deep's 100 → 100 layers' parts stay in cache. */
+ * its input (n_in m (T − 1)/T values) that the slices read (benchmarks/RESULTS.md, "Large
+ * layers take their step by slices on several threads"). Slicing every layer was slower: the
+ * book's 784 → 30 reads 784 inputs per row for 30 units, and 100 → 100 layers' parts stay in
+ * cache. */
 static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
     const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
     return e->threads > 1 && n_in * n_out >= 65536 && n_out * e->threads >= m;
@@ -456,7 +306,10 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #define NNM_ERF erff
 #define NNM_LOG1P log1pf
 #define NNM_LOG logf
-#include "_ckernels_real.h"
+#include "_activations.h"
+#include "_costs.h"
+#include "_optimizers.h"
+#include "_dropout.h"
 #include "_ckernels_epoch.h"
 #undef REAL
 #undef NNM
@@ -479,11 +332,42 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #define NNM_ERF erf
 #define NNM_LOG1P log1p
 #define NNM_LOG log
-#include "_ckernels_real.h"
+#include "_activations.h"
+#include "_costs.h"
+#include "_optimizers.h"
+#include "_dropout.h"
 #include "_ckernels_epoch.h"
 
-/* The ABI version nnmath.engine.binding checks before it trusts the struct layout above. */
-int64_t nnm_abi_version(void) { return 7; }
+#include "_checks.h"
+
+/* The name of kernel `id` of `kind` ("activation", "cost", "optimizer"), or NULL past the
+ * last: nnmath.engine.binding reads the tables so when it loads the library. */
+const char *nnm_kernel_name(const char *kind, int64_t id) {
+    if (id < 0) return NULL;
+    if (!strcmp(kind, "activation"))
+        return id < NNM_N_ACTIVATIONS ? nnm_activation_names[id] : NULL;
+    if (!strcmp(kind, "cost")) return id < NNM_N_COSTS ? nnm_cost_names[id] : NULL;
+    if (!strcmp(kind, "optimizer"))
+        return id < NNM_N_OPTIMIZERS ? nnm_optimizer_kernels[id].name : NULL;
+    return NULL;
+}
+
+/* The id of the first kernel `name` of `kind`, or −1 when this build has none. */
+int64_t nnm_kernel_id(const char *kind, const char *name) {
+    for (int64_t k = 0; nnm_kernel_name(kind, k); k++)
+        if (!strcmp(nnm_kernel_name(kind, k), name)) return k;
+    return -1;
+}
+
+/* The hyper-parameters (fields of nnm_hyper) and the state (fields of nnm_state, and t) that
+ * optimizer kernel `id` reads, space-separated, or NULL past the last. */
+const char *nnm_optimizer_hyper(int64_t id) {
+    return id >= 0 && id < NNM_N_OPTIMIZERS ? nnm_optimizer_kernels[id].hyper : NULL;
+}
+
+const char *nnm_optimizer_state(int64_t id) {
+    return id >= 0 && id < NNM_N_OPTIMIZERS ? nnm_optimizer_kernels[id].state : NULL;
+}
 
 /* A Python module so that setuptools can build and import it; its functions are reached
  * through ctypes (nnmath.engine.binding loads this file's path with ctypes.CDLL). */

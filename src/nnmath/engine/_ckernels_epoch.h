@@ -1,14 +1,14 @@
-/* The epoch itself for one precision REAL, included twice by _ckernels.c after
- * _ckernels_real.h (the element-wise kernels, the optimizers' steps and dropout, which it
- * calls): the gather of a mini-batch, its matrix products, the forward and backward pass of
- * a thread's rows, the step of a thread's slice of the parameters, and the threads. */
+/* The epoch itself for one precision REAL, included twice by _ckernels.c after the headers
+ * of the kernels it calls (_activations.h, _costs.h, _optimizers.h, _dropout.h): the gather
+ * of a mini-batch, its matrix products, the forward and backward pass of a thread's rows,
+ * the step of a thread's slice of the parameters, and the threads. */
 
-/* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into yb.
+/* The mini-batch that starts at k: rows X[perm[k:k+m]] into x0, Y[perm[k:k+m]] into y_batch.
  * The rows are copied NNM_GATHER_ROWS at a time, one cache line of each in turn, so that
  * that many rows' memory reads are in flight at once instead of one row's (the random
  * gather of the rows of X is bound by memory latency more than by bandwidth). */
 NNM_INLINE void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *restrict x0,
-                               REAL *restrict yb) {
+                               REAL *restrict y_batch) {
     const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
     const int64_t line = 64 / (int64_t)sizeof(REAL), body = n0 - n0 % line;
     const REAL *X = (const REAL *)e->X, *Y = (const REAL *)e->Y;
@@ -26,7 +26,7 @@ NNM_INLINE void NNM(gather)(const nnm_epoch *e, int64_t k, int64_t m, REAL *rest
                 memcpy(dst + g * n0 + body, src[g] + body, (size_t)(n0 - body) * sizeof(REAL));
     }
     for (; r < m; r++) memcpy(x0 + r * n0, X + idx[r] * n0, (size_t)n0 * sizeof(REAL));
-    for (r = 0; r < m; r++) memcpy(yb + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
+    for (r = 0; r < m; r++) memcpy(y_batch + r * nL, Y + idx[r] * nL, (size_t)nL * sizeof(REAL));
 }
 
 /* The products of layer n_in → n_out over m rows (a, z, δ, g pointing at the first of
@@ -69,9 +69,9 @@ NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *
 NNM_INLINE void NNM(sgd_calls)(const nnm_epoch *e, const REAL *a, const REAL *d, REAL *w,
                                   int64_t n_in, int64_t n_out, int64_t nj, int64_t rows,
                                   int64_t m) {
-    const double eta = e->hp[0];
+    const double eta = e->hyper.eta;
     NNM(slice_calls)(e, a, d, w, n_in, n_out, nj, rows, (REAL)(-eta / (double)m),
-                     (REAL)(1.0 - eta * e->hp[1]));
+                     (REAL)(1.0 - eta * nnm_l2(e)));
 }
 
 /* Σ over the m rows of δ (one thread's share of ∂C/∂b^l before the mean). */
@@ -97,49 +97,49 @@ NNM_INLINE void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t 
 }
 
 /* The forward and backward pass of this thread's mt rows [lo, lo + mt) of the mini-batch
- * at k: z^l = W^l a^{l−1} + b^l, a^l = σ(z^l) (dropped out into AIN), δ^L, then
+ * at k: z^l = W^l a^{l−1} + b^l, a^l = σ(z^l) (dropped out into layer_input), δ^L, then
  * δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) with the weights before the step, and this
  * thread's Σ δ^l and Σ δ^l (a^{l−1})ᵀ. With `fuse` (one thread, plain SGD) the weights'
  * step is fused into that product instead: w ← (1 − ηλ/n) w − (η/m) δ aᵀ. */
 NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t lo,
                                       int64_t mt, int64_t m, int fuse) {
     const int64_t L = e->L, n0 = e->sizes[0], nL = e->sizes[L];
-    REAL *yb = (REAL *)e->Yb + lo * nL;
-    NNM(gather)(e, k + lo, mt, (REAL *)e->A[0] + lo * n0, yb);
+    REAL *y_batch = (REAL *)e->y_batch + lo * nL;
+    NNM(gather)(e, k + lo, mt, (REAL *)e->A[0] + lo * n0, y_batch);
     for (int64_t i = 0; i < L; i++) {
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
         REAL *z = (REAL *)e->Z[i] + lo * n_out, *a = (REAL *)e->A[i + 1] + lo * n_out;
-        NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->AIN[i] + lo * n_in, z, n_in,
+        NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->layer_input[i] + lo * n_in, z, n_in,
                      n_out, mt);
-        NNM(activate)(e->codes[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
-        if (e->MK[i])
-            NNM(dropout)(e, i, k + lo, a, (REAL *)e->MK[i] + lo * n_out,
-                         (REAL *)e->AIN[i + 1] + lo * n_out, mt, n_out);
+        NNM(activate)(e->activation[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
+        if (e->mask[i])
+            NNM(dropout)(e, i, k + lo, a, (REAL *)e->mask[i] + lo * n_out,
+                         (REAL *)e->layer_input[i + 1] + lo * n_out, mt, n_out);
     }
     if (e->scores)
-        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, yb, mt, e->scores + 2 * tid);
+        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, y_batch, mt, e->scores + 2 * tid);
     NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL, (const REAL *)e->A[L] + lo * nL,
-                      yb, (REAL *)e->D[L - 1] + lo * nL, mt);
+                      y_batch, (REAL *)e->D[L - 1] + lo * nL, mt);
     for (int64_t i = L - 1; i >= 0; i--) {
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
         const REAL *d = (const REAL *)e->D[i] + lo * n_out;
-        const REAL *a_in = (const REAL *)e->AIN[i] + lo * n_in;
-        NNM(sum_rows)(d, (REAL *)e->NBT[tid * L + i], mt, n_out); /* Σ δ^l */
+        const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
+        NNM(sum_rows)(d, (REAL *)e->nabla_b_parts[tid * L + i], mt, n_out); /* Σ δ^l */
         if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) */
             REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
             NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
-            if (e->MK[i - 1]) {
-                const REAL *mk = (const REAL *)e->MK[i - 1] + lo * n_in;
-                for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mk[j];
+            if (e->mask[i - 1]) {
+                const REAL *mask = (const REAL *)e->mask[i - 1] + lo * n_in;
+                for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mask[j];
             }
-            NNM(vjp)(e->codes[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
+            NNM(vjp)(e->activation[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
                      (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
         }
         if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
             NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
         } else if (!nnm_sliced(e, i, m)) {
-            NNM(slice_calls)(e, a_in, d, (REAL *)e->NWT[tid * L + i], n_in, n_out, n_out, mt, 1,
-                             0); /* Σ δ aᵀ over this thread's rows */
+            REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* Σ δ aᵀ of its rows */
+            NNM(slice_calls)(e, a_in, d, nabla_w, n_in, n_out, n_out, mt, 1, 0);
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
 }
@@ -149,7 +149,8 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
  * A layer that nnm_sliced picks has no parts of ∂C/∂w: this thread makes δ_J aᵀ over all m
  * rows for the output units J of its slice itself, every thread's rows of a and δ being in
  * place after the barrier (plain SGD's step fused into that product, any other optimizer's
- * taken from NWT's rows J). The biases' Σ δ are always summed across the threads' parts. */
+ * taken from nabla_w_parts' rows J). The biases' Σ δ are always summed across the threads'
+ * parts. */
 NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t t,
                                       int fuse) {
     const int64_t L = e->L, T = e->threads;
@@ -159,24 +160,23 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
         const int sliced = nnm_sliced(e, i, m);
         if (!fuse && !sliced) { /* ∂C/∂w^l from the threads' parts */
             const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
-            NNM(combine)(e->NWT + i, L, T, m, wlo, wlo + wn);
-            NNM(step)(e, (REAL *)e->W[i] + wlo, (const REAL *)e->NWT[i] + wlo,
-                      (REAL *)e->S1W[i] + wlo, (REAL *)e->S2W[i] + wlo, wn, e->hp[1], t);
+            NNM(combine)(e->nabla_w_parts + i, L, T, m, wlo, wlo + wn);
+            NNM(step)(e, (REAL *)e->W[i] + wlo, (const REAL *)e->nabla_w_parts[i] + wlo, i, 0,
+                      wlo, wn, nnm_l2(e), t);
         } else if (sliced && bn > 0) { /* this slice's units J = [blo, blo + bn), all rows */
-            const REAL *a = (const REAL *)e->AIN[i], *d = (const REAL *)e->D[i] + blo;
+            const REAL *a = (const REAL *)e->layer_input[i], *d = (const REAL *)e->D[i] + blo;
             const int64_t w0 = blo * n_in;
-            if (e->opt == 0) {
+            if (e->opt == NNM_SGD) {
                 NNM(sgd_calls)(e, a, d, (REAL *)e->W[i] + w0, n_in, n_out, bn, m, m);
             } else {
-                REAL *g = (REAL *)e->NWT[i] + w0;
+                REAL *g = (REAL *)e->nabla_w_parts[i] + w0;
                 NNM(slice_calls)(e, a, d, g, n_in, n_out, bn, m, (REAL)(1.0 / (double)m), 0);
-                NNM(step)(e, (REAL *)e->W[i] + w0, g, (REAL *)e->S1W[i] + w0,
-                          (REAL *)e->S2W[i] + w0, bn * n_in, e->hp[1], t);
+                NNM(step)(e, (REAL *)e->W[i] + w0, g, i, 0, w0, bn * n_in, nnm_l2(e), t);
             }
         }
-        NNM(combine)(e->NBT + i, L, T, m, blo, blo + bn); /* ∂C/∂b^l */
-        NNM(step)(e, (REAL *)e->b[i] + blo, (const REAL *)e->NBT[i] + blo,
-                  (REAL *)e->S1B[i] + blo, (REAL *)e->S2B[i] + blo, bn, 0.0, t);
+        NNM(combine)(e->nabla_b_parts + i, L, T, m, blo, blo + bn); /* ∂C/∂b^l */
+        NNM(step)(e, (REAL *)e->b[i] + blo, (const REAL *)e->nabla_b_parts[i] + blo, i, 1, blo,
+                  bn, 0.0, t);
     }
 }
 
@@ -243,8 +243,8 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
 }
 
 /* Only the matrix products of `batches` backprop steps (the benchmark's floor): per
- * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into NWT) and, above the first layer,
- * Wᵀ δ (into S1W, used as scratch here), in calls of nnm_call_rows rows as the threaded
+ * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into nabla_w_parts) and, above the first layer,
+ * Wᵀ δ (into layer_input, used as scratch here), in calls of nnm_call_rows rows as the threaded
  * epoch makes them. A and D are never overwritten. It checks nothing (no e->lens): only
  * benchmarks/speed.py calls it, on buffers it sized itself. */
 int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
@@ -255,11 +255,11 @@ int NNM(nnm_floor_epoch)(nnm_epoch *e, int64_t batches) {
                          e->sizes[i], e->sizes[i + 1], B);
         for (int64_t i = L - 1; i >= 0; i--) {
             const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-            NNM(slice_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i], (REAL *)e->NWT[i],
-                             n_in, n_out, n_out, B, 1, 0);
+            NNM(slice_calls)(e, (const REAL *)e->A[i], (const REAL *)e->D[i],
+                             (REAL *)e->nabla_w_parts[i], n_in, n_out, n_out, B, 1, 0);
             if (i > 0)
                 NNM(wt_delta_calls)(e, (const REAL *)e->W[i], (const REAL *)e->D[i],
-                                    (REAL *)e->S1W[i - 1], n_in, n_out, B);
+                                    (REAL *)e->layer_input[i], n_in, n_out, B);
         }
     }
     return 0;

@@ -1,8 +1,9 @@
 """Where the compiled epochs find BLAS ``sgemm`` / ``dgemm`` (Fortran interface).
 
-NumPy's wheels bundle an OpenBLAS with 64-bit integers (ILP64, symbols ``scipy_?gemm_64_``);
-on our machines it is newer than SciPy's and ~30 % faster on the tiny products of a
-mini-batch of 10, so it comes first. SciPy's ``scipy.linalg.cython_blas`` (32-bit integers)
+NumPy's wheels bundle an OpenBLAS with 64-bit integers (ILP64, symbols ``scipy_?gemm_64_``),
+found among the loaded libraries by threadpoolctl; it is newer than SciPy's and faster on
+the tiny products of a mini-batch of 10 (``benchmarks/RESULTS.md``, "Facts moved out of the
+engine's source"), so it comes first. SciPy's ``scipy.linalg.cython_blas`` (32-bit integers)
 is the fallback. Nothing here imports Numba.
 """
 
@@ -45,8 +46,14 @@ class Gemm:
 
 
 def _numpy_openblas_paths() -> list[Path]:
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    return sorted(libs.glob("libscipy_openblas64_*.so*"))
+    """The ILP64 OpenBLAS that NumPy has loaded (its wheels' ``libscipy_openblas64_*``), as
+    threadpoolctl finds it among the process's libraries; none without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    found = (Path(lib["filepath"]) for lib in threadpool_info() if "filepath" in lib)
+    return sorted(path for path in found if path.name.startswith("libscipy_openblas64_"))
 
 
 def _numpy_openblas() -> Gemm | None:

@@ -3,7 +3,7 @@
 The readable reference is :meth:`nnmath.network.Network.backprop_columns` followed by
 ``optimizer.step``; it allocates fresh arrays for every z, a, δ and ∇ of every mini-batch and
 pays Python's per-call overhead a few dozen times per mini-batch. The compiled epoch
-(``src/nnmath/engine/_ckernels.c`` with ``_ckernels_real.h`` and ``_ckernels_epoch.h``, built as
+(``src/nnmath/engine/_ckernels.c`` with its headers, built as
 the optional extension ``nnmath.engine._ckernels`` by ``pip install`` where a C compiler is at
 hand, called once per epoch through :mod:`nnmath.engine.binding`) computes the same numbers
 (``tests/test_engine.py`` checks them against the reference over the registries' whole
@@ -11,17 +11,19 @@ cross product) with no Python per mini-batch: BLAS ``?gemm`` straight into preal
 buffers, plain SGD's update fused into the weight-gradient product, and for mini-batches of
 64 or more threads that share each mini-batch (:class:`EpochRunner`'s ``threads``).
 
-What it supports is read from the registries: an activation, cost or optimizer whose
-``kernel`` id the built library knows (``nnm_knows``), NumPy float32 / float64 data and
-dropout. :func:`unsupported_reason` says why anything else (a custom activation object, a
-subclassed network, another array library, an entry with no kernel) trains on the
-reference loop, and :func:`nnmath.train.fit` records it in ``history.extra``.
+What it supports is read from the built library: an activation, cost or optimizer whose
+registry name has a kernel in the library's tables (:func:`nnmath.engine.binding.kernel_id`;
+an optimizer's kernel also reads its hyper-parameters and state by name), NumPy float32 /
+float64 data and dropout. :func:`unsupported_reason` says why anything else (a custom
+activation object, a subclassed network, another array library, an entry with no kernel)
+trains on the reference loop, and :func:`nnmath.train.fit` records it in ``history.extra``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,10 +55,10 @@ FAST_BACKENDS = ("c",)
 #: of a mini-batch (64 rows at batch 128 on 2 threads) goes to ``?gemm`` in calls of this
 #: many rows when the layer has at most 32 outputs, one call of the whole share would exceed
 #: 10^6 multiply-adds and each call of this many rows would not (``nnm_call_rows`` in
-#: ``_ckernels.c``): OpenBLAS takes such small products through kernels without packing,
-#: and on this project's AVX-512 machine the book's 784 → 30 layer's are 1.2–1.4× faster so
-#: (``benchmarks/gemm_calls.py``). One thread never cuts (BLAS keeps its own threads there).
-#: The numbers are the same products; only the sum over the rows in δ aᵀ is split.
+#: ``_ckernels.c``): OpenBLAS takes such small products through kernels without packing
+#: (``benchmarks/RESULTS.md``, "Narrow layers"). One thread never cuts (BLAS keeps its own
+#: threads there). The numbers are the same products; only the sum over the rows in δ aᵀ is
+#: split.
 GEMM_ROWS = 32
 
 
@@ -100,20 +102,25 @@ def _kernel_reason(net: Any, optimizer: Any) -> str | None:
     for act in net.activation_functions:
         if not is_builtin(act):
             return f"activation {act.name!r} ({type(act).__name__}) is not a registry entry"
-        kernel = binding.activation_id(act)  # TEMPORARY: by name once the engine lands
-        if not binding.knows("activation", kernel):
-            return f"activation {act.name!r} has no compiled kernel (kernel id {kernel})"
+        if binding.kernel_id("activation", act.name) is None:
+            return f"activation {act.name!r} has no compiled kernel in this build"
     cost = net.cost_function
     if type(cost) is not COSTS.get(cost.name):
         return f"cost {cost.name!r} ({type(cost).__name__}) is not a registry entry"
-    if not binding.knows("cost", cost.kernel):
-        return f"cost {cost.name!r} has no compiled kernel (kernel id {cost.kernel})"
+    if binding.kernel_id("cost", cost.name) is None:
+        return f"cost {cost.name!r} has no compiled kernel in this build"
     if type(optimizer) is not OPTIMIZERS.get(getattr(optimizer, "name", None)):
         return f"optimizer {type(optimizer).__name__} is not a registry entry"
-    if not binding.knows("optimizer", optimizer.kernel):
-        return f"optimizer {optimizer.name!r} has no compiled kernel (kernel id {optimizer.kernel})"
-    if len(optimizer.kernel_hyper()) > 5 or len(optimizer.state_slots) > 4:
-        return f"optimizer {optimizer.name!r} needs more hyper-parameters or state than C has"
+    state = optimizer.state or optimizer.init_state(net)
+    kernel = binding.optimizer_kernel(optimizer.name, state)
+    if kernel is None:
+        return (
+            f"optimizer {optimizer.name!r} with state {sorted(state)} has no compiled kernel "
+            "in this build"
+        )
+    for name in kernel.hyper:
+        if not isinstance(getattr(optimizer, name, None), numbers.Real):
+            return f"optimizer {optimizer.name!r} has no number {name!r}, which its kernel reads"
     return None
 
 
@@ -211,8 +218,8 @@ class EpochRunner:
         gradients, the same mean over the mini-batch (to rounding). The default is the
         thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
         ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
-        under 64 (measured slower there: the threads meet twice per mini-batch) and when the
-        epoch does not call NumPy's OpenBLAS.
+        under 64 (slower there, as the threads meet twice per mini-batch: ``RESULTS.md``,
+        "The threaded C epoch") and when the epoch does not call NumPy's OpenBLAS.
     """
 
     def __init__(
@@ -237,19 +244,26 @@ class EpochRunner:
         self.A = tuple(aligned_zeros((B, s), dtype) for s in sizes)
         self.Z = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
         self.D = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
-        self.Yb = aligned_zeros((B, sizes[-1]), dtype)
+        self.y_batch = aligned_zeros((B, sizes[-1]), dtype)
         T = self.threads  # thread t's Σ δ aᵀ and Σ δ per layer
-        self.NWT = tuple(aligned_zeros(W.shape, W.dtype) for _ in range(T) for W in net.weights)
-        self.NBT = tuple(aligned_zeros(b.shape, b.dtype) for _ in range(T) for b in net.biases)
+        weights, biases = net.weights, net.biases
+        self.nabla_w_parts = tuple(
+            aligned_zeros(W.shape, W.dtype) for _ in range(T) for W in weights
+        )
+        self.nabla_b_parts = tuple(
+            aligned_zeros(b.shape, b.dtype) for _ in range(T) for b in biases
+        )
         self.drop = _dropout.layout(sizes, net.dropout)
         active = zip(sizes[1:], self.drop.active)
-        self.MK = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)
+        self.mask = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)
         passed_on = tuple(  # each hidden layer's output as its successor reads it
             aligned_zeros((B, s), dtype) if on else a
             for s, on, a in zip(sizes[1:], self.drop.active, self.A[1:])
         )
-        self.AIN = (self.A[0], *passed_on)  # each layer's input: a^l, or a^l ⊙ mask^l
-        self.eps = float(np.finfo(dtype).eps)
+        self.layer_input = (self.A[0], *passed_on)  # each layer's input: a^l, or a^l ⊙ mask^l
+        self.kernel = binding.optimizer_kernel(optimizer.name, self._state())
+        if self.kernel is None:
+            raise ValueError(f"optimizer {optimizer.name!r} has no compiled kernel in this build")
         self._c_epoch = self._c_struct()
 
     def _c_struct(self) -> Any:
@@ -259,23 +273,25 @@ class EpochRunner:
         self._c_train = binding.epoch_function(self.dtype)
         self._arrays = {  # kept alive: the struct points into them
             "sizes": np.array(self.sizes, np.int64),
-            "codes": np.array([binding.activation_id(a) for a in acts], np.int64),
+            "activation": np.array([binding.kernel_id("activation", a.name) for a in acts]),
             "alphas": np.array([a.kernel_param for a in acts], np.float64),
             "drop_thresh": np.array(drop.thresholds, np.uint64),
             "drop_scale": np.array(drop.scales, np.float64),
             "drop_offset": np.array(drop.offsets, np.int64),
         }
-        own = (self.A, self.Z, self.D, self.AIN, self.MK, self.NWT, self.NBT)
+        self._arrays["activation"] = self._arrays["activation"].astype(np.int64)
+        own = [getattr(self, name) for name in _OWN]
         self._c_keep = {name: binding.pointers(arrays) for name, arrays in zip(_OWN, own)}
         cost = net.cost_function
-        c = binding.CEpoch(
+        c = binding.epoch_struct()(
             B=self.B,
             L=len(self.sizes) - 1,
-            cost=cost.kernel,
+            cost=binding.kernel_id("cost", cost.name),
             fused=int(cost.fused_activation == acts[-1].name),
-            opt=self.optimizer.kernel,
+            opt=self.kernel.id,
             blas64=int(gemm_addresses().int64),
-            Yb=self.Yb.ctypes.data,
+            clip_eps=float(np.finfo(self.dtype).eps),
+            y_batch=self.y_batch.ctypes.data,
             gemm=binding.gemm_address(self.dtype),
             gemm_rows=GEMM_ROWS if self.threads > 1 else 0,
             drop_words=drop.words,
@@ -288,11 +304,11 @@ class EpochRunner:
 
     def _own_lengths(self) -> list[int]:
         """The elements of the epoch's own buffers, in ``nnm_epoch.lens``' order (``NNM_OWN``
-        in ``_ckernels.c``): Yb, each A[l], each layer's Z, D, AIN and MK (0: none), then
-        each thread's parts of every layer's ∂C/∂w and ∂C/∂b."""
-        own = [self.Yb, *self.A]
-        own += [a for layer in zip(self.Z, self.D, self.AIN, self.MK) for a in layer]
-        own += [a for parts in zip(self.NWT, self.NBT) for a in parts]
+        in ``_checks.h``): y_batch, each A[l], each layer's Z, D, layer_input and mask (0:
+        none), then each thread's parts of every layer's ∂C/∂w and ∂C/∂b."""
+        own = [self.y_batch, *self.A]
+        own += [a for layer in zip(self.Z, self.D, self.layer_input, self.mask) for a in layer]
+        own += [a for parts in zip(self.nabla_w_parts, self.nabla_b_parts) for a in parts]
         return [0 if a is None else binding.length(a, self.dtype) for a in own]
 
     @contextlib.contextmanager
@@ -301,8 +317,9 @@ class EpochRunner:
         starts threads of its own (each then calls BLAS on its rows); else do nothing.
 
         :func:`nnmath.train.fit` holds it over all its epochs and evaluations: after a call
-        on several threads OpenBLAS's workers keep spinning for a while (about 0.1 s here),
-        and the next epoch's threads would share the cores with them.
+        on several threads OpenBLAS's workers keep spinning for a while, and the next
+        epoch's threads would share the cores with them (``benchmarks/RESULTS.md``,
+        "OpenBLAS keeps spinning").
         """
         blas = blas_threads() if self.threads > 1 else None
         if blas is None:
@@ -311,39 +328,48 @@ class EpochRunner:
         with one_blas_thread(blas):  # counted: a fit in another thread keeps its own count
             yield
 
-    def _state(self) -> tuple[Any, Any, Any, Any]:
-        """The optimizer's state lists in the kernel's order (s1_w, s1_b, s2_w, s2_b), created
-        by its ``init_state`` as its ``step`` would; the parameters stand in for unused ones."""
-        opt, net = self.optimizer, self.net
+    def _state(self) -> dict[str, Any]:
+        """The optimizer's state, created by its ``init_state`` as its ``step`` would."""
+        opt = self.optimizer
         if not opt.state:
-            opt.state = opt.init_state(net)
-        slots = [opt.state[name] for name in opt.state_slots]
-        fill = (net.weights, net.biases) * 2
-        return tuple(slots + list(fill[len(slots) :]))  # type: ignore[return-value]
+            opt.state = opt.init_state(self.net)
+        return opt.state
 
-    def _parameters(self) -> tuple[tuple[Any, ...], ...]:
-        """W, b and the four optimizer-state slots as they stand now, as tuples of the very
-        arrays the epoch will write into, checked by :meth:`_check_arrays`: held by the
-        caller until the epoch returns, they stay alive whatever another thread puts into
-        ``net.weights`` meanwhile."""
-        net = self.net
-        lists = tuple(_frozen(a) for a in (net.weights, net.biases, *self._state()))
+    def _state_fields(self) -> dict[str, str]:
+        """The library's state fields (name: ``"w"`` or ``"b"``) that this optimizer's kernel
+        reads and writes."""
+        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        return {name: shape for name, shape in fields.items() if name in self.kernel.state}
+
+    def _parameters(self) -> tuple[Any, ...]:
+        """W, b and each of the library's state fields (``None`` where the kernel keeps no
+        such state) as they stand now, as tuples of the very arrays the epoch will write
+        into, checked by :meth:`_check_arrays`: held by the caller until the epoch returns,
+        they stay alive whatever another thread puts into ``net.weights`` meanwhile."""
+        net, state, used = self.net, self._state(), self._state_fields()
+        names = binding.compiled().state_fields  # type: ignore[union-attr]
+        states = (_frozen(state[name]) if name in used else None for name in names)
+        lists = (_frozen(net.weights), _frozen(net.biases), *states)
         self._check_arrays(lists)
         return lists
 
-    def _lengths(self, params: tuple, perm: np.ndarray, hp: np.ndarray, scores: Any) -> Any:
+    def _lengths(self, params: tuple, perm: np.ndarray, scores: Any) -> Any:
         """The length of every array the C epoch is given, in ``nnm_epoch.lens``' order
-        (``_ckernels.c``): per layer W, b and the four state slots, X, Y and perm (-1 where
-        the dtype or C order is not the epoch's), the small arrays' entries, the pointer
-        arrays' entries, then the epoch's own buffers (:meth:`_own_lengths`)."""
-        dtype, small = self.dtype, self._arrays
-        lens = [binding.length(a, dtype) for arrays in zip(*params) for a in arrays]
+        (``_checks.h``): per layer W, b and each state field (0 where there is none), X, Y
+        and perm (-1 where the dtype or C order is not the epoch's), the small arrays'
+        entries, the pointer arrays' entries, then the epoch's own buffers
+        (:meth:`_own_lengths`)."""
+        dtype, small, L = self.dtype, self._arrays, len(self.sizes) - 1
+        columns = [
+            [0] * L if arrays is None else [binding.length(a, dtype) for a in arrays]
+            for arrays in params
+        ]
+        lens = [n for layer in zip(*columns) for n in layer]
         lens += [binding.length(self.X, dtype), binding.length(self.Y, dtype)]
         lens.append(binding.length(perm, np.int64))
-        arrays = [small["sizes"], small["codes"], small["alphas"], hp]
-        arrays += [small["drop_thresh"], small["drop_scale"], small["drop_offset"]]
-        lens += [a.size for a in arrays] + [0 if scores is None else scores.size]
-        lens += [len(a) for a in params] + [len(self._c_keep[name].arrays) for name in _OWN]
+        lens += [a.size for a in small.values()] + [0 if scores is None else scores.size]
+        lens += [0 if a is None else len(a) for a in params]
+        lens += [len(self._c_keep[name].arrays) for name in _OWN]
         return np.array(lens + self._own_lengths(), np.int64)
 
     def _check_arrays(self, lists: tuple) -> None:
@@ -351,36 +377,48 @@ class EpochRunner:
         the network's dtype and C order, and what it writes is writeable (else a ValueError
         naming it; nothing is changed).
 
-        The C epoch also refuses buffers of the wrong length (``BAD_LENGTH``); this names the
+        The C epoch also refuses buffers of the wrong length (bad_length); this names the
         tensor, and also catches what has the right length in the wrong shape (a transposed
         ``W`` or state tensor) and what C must not write into (a read-only memory map)."""
         dtype, sizes = self.dtype, self.sizes
         L = len(sizes) - 1
-        names = ("weights", "biases", *(f"optimizer state {s!r}" for s in self._slot_names()))
-        for name, arrays in zip(names, lists):
+        shapes = {"weights": "w", "biases": "b"}
+        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        shapes |= {f"optimizer state {name!r}": shape for name, shape in fields.items()}
+        named = [(name, arrays, shape) for (name, shape), arrays in zip(shapes.items(), lists)]
+        named = [entry for entry in named if entry[1] is not None]
+        for name, arrays, _ in named:
             if len(arrays) != L:
                 raise ValueError(
                     f"{name} has {len(arrays)} tensors, the network has {L} layers "
                     f"(sizes {sizes}); nothing was changed"
                 )
-        for k, (name, arrays) in enumerate(zip(names, lists)):
+        for name, arrays, shape in named:
             for i, a in enumerate(arrays):
-                shape = (sizes[i + 1], sizes[i]) if k % 2 == 0 else (sizes[i + 1],)
-                check_array(f"{name}[{i}]", a, shape, dtype, sizes, c_order=True)
+                want = (sizes[i + 1], sizes[i]) if shape == "w" else (sizes[i + 1],)
+                check_array(f"{name}[{i}]", a, want, dtype, sizes, c_order=True)
         n = self.X.shape[0]
-        for name, a, shape in (("X", self.X, (n, sizes[0])), ("Y", self.Y, (n, sizes[-1]))):
-            check_array(name, a, shape, dtype, sizes, c_order=True, writeable=False)
+        for name, a, want in (("X", self.X, (n, sizes[0])), ("Y", self.Y, (n, sizes[-1]))):
+            check_array(name, a, want, dtype, sizes, c_order=True, writeable=False)
 
-    def _slot_names(self) -> tuple[str, ...]:
-        """The names of the four state slots (the parameters' names where a slot is unused)."""
-        slots = tuple(self.optimizer.state_slots)
-        return slots + ("weights", "biases", "weights", "biases")[len(slots) :]
-
-    def _hyper(self) -> np.ndarray:
-        """η, λ/n, the optimizer's own p0..p4, and the dtype's ε (clipping of ln a)."""
-        opt = self.optimizer
-        own = list(opt.kernel_hyper()) + [0.0] * (5 - len(opt.kernel_hyper()))
-        return np.array([opt.eta, opt.lmbda / opt.n, *own, self.eps], np.float64)
+    def _fill(self, c: Any, params: tuple) -> dict[str, Any]:
+        """Point the struct at W, b and the state, and give it the optimizer's
+        hyper-parameters and scalar state (its step count t) by name; returns the pointer
+        arrays, which the caller keeps until the epoch returns."""
+        opt, kernel = self.optimizer, self.kernel
+        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        keep = {"W": binding.pointers(params[0]), "b": binding.pointers(params[1])}
+        for name, arrays in zip(fields, params[2:]):
+            keep[name] = None if arrays is None else binding.pointers(arrays)
+            setattr(c.state, name, None if arrays is None else ctypes.addressof(keep[name]))
+        c.W, c.b = ctypes.addressof(keep["W"]), ctypes.addressof(keep["b"])
+        hyper = binding.compiled().hyper_fields  # type: ignore[union-attr]
+        for name in hyper:
+            setattr(c.hyper, name, float(getattr(opt, name)) if name in kernel.hyper else 0.0)
+        for name in kernel.state:  # the scalars of the state (arrays are fields above)
+            if name not in fields:
+                setattr(c, name, int(opt.state[name]))
+        return keep
 
     def run_epoch(
         self, perm: np.ndarray, dropout_key: int | None = None, score: bool = False
@@ -419,21 +457,18 @@ class EpochRunner:
             raise ValueError("this network drops units: run_epoch needs the epoch's dropout_key")
         c = self._c_epoch
         params = self._parameters()  # checked, and alive until the epoch returns
-        hp = self._hyper()
         scores = np.zeros(2 * self.threads) if score else None
-        lens = self._lengths(params, perm, hp, scores)  # C refuses any the sizes do not imply
-        keep = {name: binding.pointers(arrays) for name, arrays in zip(_PARAMS, params)}
-        for name, array in keep.items():
-            setattr(c, name, ctypes.addressof(array))
+        lens = self._lengths(params, perm, scores)  # C refuses any the sizes do not imply
+        _keep = self._fill(c, params)  # the pointer arrays, alive until the epoch returns
         c.n, c.X, c.Y = n, X.ctypes.data, Y.ctypes.data
         c.lens, c.n_lens = lens.ctypes.data, lens.size
-        c.perm, c.hp, c.threads = perm.ctypes.data, hp.ctypes.data, self.threads
-        c.t = int(self.optimizer.state.get("t", 0))
+        c.perm, c.threads = perm.ctypes.data, self.threads
         c.drop_key = int(dropout_key or 0) % 2**64
         c.scores = None if scores is None else scores.ctypes.data
         with self.blas_on_one_thread():
             status = self._c_train(ctypes.byref(c))
-        if status in (binding.BAD_LENGTH, binding.BAD_VALUE):
+        word = binding.status_name(status)
+        if word in ("bad_length", "bad_value"):
             raise ValueError(
                 "the compiled epoch refused an array or a value (a tensor of another shape, "
                 f"dtype or C order than the layer sizes {self.sizes} imply for {self.dtype}, "
@@ -441,20 +476,21 @@ class EpochRunner:
             )
         if status:
             raise ValueError(
-                f"the compiled epoch does not know this {binding.UNKNOWN_IDS.get(status)}'s "
+                f"the compiled epoch does not know this {word.removeprefix('unknown_')}'s "
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
-        if "t" in self.optimizer.state:
-            self.optimizer.state["t"] = int(c.t)
+        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        for name in self.kernel.state:  # the scalars of the state come back (t)
+            if name not in fields:
+                self.optimizer.state[name] = int(getattr(c, name))
         if scores is None:
             return None
         return float(scores[0::2].sum()), int(scores[1::2].sum())
 
 
-#: the struct's pointer arrays of the caller's tensors, and of the epoch's own buffers
-_PARAMS = ("W", "b", "S1W", "S1B", "S2W", "S2B")
-_OWN = ("A", "Z", "D", "AIN", "MK", "NWT", "NBT")
+#: the struct's pointer arrays of the epoch's own buffers (attributes of EpochRunner too)
+_OWN = ("A", "Z", "D", "layer_input", "mask", "nabla_w_parts", "nabla_b_parts")
 
 
 def _frozen(arrays: Any) -> Any:
