@@ -18,11 +18,10 @@ from .runner import (
     FAST_BACKENDS,
     GEMM_ROWS,
     EpochRunner,
-    c_available,
     default_threads,
     epoch_runner,
-    unsupported_reason,
 )
+from .support import c_available, unsupported_reason
 
 #: why a run trains on the reference loop (``None`` when the compiled epoch can train it)
 fallback_reason = unsupported_reason
