@@ -30,8 +30,6 @@ HISTORY_LISTS = (
 )
 #: every field of History.to_dict()
 HISTORY_FIELDS = (*HISTORY_LISTS, "best_epoch", "stopped_early", "extra")
-#: optimizer name -> its state slots that are running means of g², never negative
-SECOND_MOMENTS = {"adam": ("v_w", "v_b"), "rmsprop": ("v_w", "v_b")}
 #: a state slot's meaning, by the start of its name, for the messages
 _MEANINGS = {"m": "a first moment", "v": "a second moment", "velocity": "a velocity"}
 #: the entries of the gradient tracker's record (GradientTracker, history.extra)
@@ -68,7 +66,7 @@ def check_optimizer_state(
     src : Path
         The checkpoint, named in the error.
     optimizer : Optimizer
-        Its name says which slots are second moments (:data:`SECOND_MOMENTS`).
+        Its ``second_moments`` say which state lists are running means of g².
     state : dict of str -> numpy.ndarray
         The flat state (``"m_w.0"``, ``"v_b.1"``, ``"velocity_w.0"``, ``"t"``), shapes and
         dtypes already checked.
@@ -80,7 +78,7 @@ def check_optimizer_state(
     ModelFileError
         Naming the tensor and what is wrong with it.
     """
-    squares = SECOND_MOMENTS.get(optimizer.name, ())
+    squares = getattr(optimizer, "second_moments", ())
     for name, arr in state.items():
         if name == "t":
             continue

@@ -38,6 +38,8 @@ class Optimizer:
     """
 
     name = "optimizer"
+    #: the state lists that are running means of g², never negative (checked on resume)
+    second_moments: tuple[str, ...] = ()
     #: η when none is given: each registry entry declares its own (fit, the command line and
     #: the estimator read it here)
     default_eta: float = 1e-3
@@ -192,6 +194,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    second_moments = ("v_w", "v_b")
     default_eta = 1e-3  # Kingma & Ba's α, as Keras and PyTorch
 
     def __init__(
@@ -258,6 +261,7 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    second_moments = ("v_w", "v_b")
     default_eta = 1e-3  # as Keras
 
     def __init__(
