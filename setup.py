@@ -16,7 +16,11 @@ setup(
         Extension(
             "nnmath.engine._ckernels",
             sources=["src/nnmath/engine/_ckernels.c"],
-            depends=["src/nnmath/engine/_ckernels_real.h", "src/nnmath/engine/_ckernels_epoch.h"],
+            depends=[
+                "src/nnmath/engine/_ckernels_real.h",
+                "src/nnmath/engine/_ckernels_epoch.h",
+                "src/nnmath/engine/_threads.h",
+            ],
             extra_compile_args=flags + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
             optional=True,

@@ -236,77 +236,9 @@ static inline uint64_t nnm_draw(uint64_t key, uint64_t word) {
     return z ^ (z >> 31);
 }
 
-/* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
- * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
- * wait is a few microseconds on a quiet machine), then sleeps on the generation word (a
- * futex on Linux) until the last arrival wakes it: on a loaded machine a waiting thread
- * gives its core to the thread it waits for instead of spinning on it. A wake-up from the
- * futex takes tens of microseconds on a virtual machine: with 30 µs of spinning a quiet
- * machine's occasional late arrival put both threads to sleep, and batch-128 epochs ran
- * 5–13 % slower than with 200 µs (benchmarks/ab_builds.py); with a CPU-bound process
- * competing the two spins did no differently (benchmarks/under_load.py, builds alternating). */
-#define NNM_SPIN_NS 200000
-typedef struct {
-    atomic_int_fast64_t count, sleepers;
-    _Atomic uint32_t generation; /* the futex word */
-    int64_t T;
-} nnm_barrier;
-
-static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
-#else
-    (void)word, (void)value;
-    sched_yield();
-#endif
-}
-
-static void nnm_wake_all(_Atomic uint32_t *word) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-#else
-    (void)word;
-#endif
-}
-
-static inline int64_t nnm_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void nnm_barrier_wait(nnm_barrier *bar) {
-    const uint32_t gen = atomic_load(&bar->generation);
-    if (atomic_fetch_add(&bar->count, 1) == bar->T - 1) {
-        atomic_store_explicit(&bar->count, 0, memory_order_relaxed);
-        atomic_store(&bar->generation, gen + 1); /* seq_cst: ordered before reading sleepers */
-        if (atomic_load(&bar->sleepers) > 0) nnm_wake_all(&bar->generation);
-        return;
-    }
-    const int64_t until = nnm_now_ns() + NNM_SPIN_NS;
-    for (int spins = 1;; spins++) {
-        if (atomic_load_explicit(&bar->generation, memory_order_acquire) != gen) return;
-        NNM_PAUSE();
-        if (spins % 64 == 0 && nnm_now_ns() > until) break;
-    }
-    atomic_fetch_add(&bar->sleepers, 1); /* seq_cst: seen by the last arrival, or ... */
-    while (atomic_load(&bar->generation) == gen) /* ... its new generation seen here */
-        nnm_sleep_while(&bar->generation, gen);
-    atomic_fetch_sub(&bar->sleepers, 1);
-}
-
 /* Where thread t of T starts in m things (rows of a mini-batch, entries of W): ⌈m t / T⌉, so
  * that thread 0's share is never empty while m > 0. */
 static inline int64_t nnm_share(int64_t m, int64_t t, int64_t T) { return (m * t + T - 1) / T; }
-
-/* What one thread of an epoch is given: the struct, the shared barrier, its number. */
-typedef struct {
-    nnm_epoch *e;
-    nnm_barrier *bar;
-    int64_t tid;
-    atomic_int_fast64_t *go; /* 0 until all threads that could be started are */
-} nnm_part;
-
 
 typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int32_t *,
                          const int32_t *, const void *, const void *, const int32_t *,

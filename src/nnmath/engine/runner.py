@@ -230,6 +230,7 @@ class EpochRunner:
         self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
         self.threads = _epoch_threads(self.B, threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
+        self.batches_alone = 0  # of the last epoch's mini-batches, how many one thread ran
         self.dtype = dtype = np.dtype(net.dtype)
         self.sizes = sizes = list(net.sizes)  # what the buffers are built for
         B = self.B
@@ -444,6 +445,7 @@ class EpochRunner:
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
+        self.batches_alone = _batches_alone() if self.threads_run > 1 else 0
         if "t" in self.optimizer.state:
             self.optimizer.state["t"] = int(c.t)
         if scores is None:
@@ -454,6 +456,17 @@ class EpochRunner:
 #: the struct's pointer arrays of the caller's tensors, and of the epoch's own buffers
 _PARAMS = ("W", "b", "S1W", "S1B", "S2W", "S2B")
 _OWN = ("A", "Z", "D", "AIN", "MK", "NWT", "NBT")
+
+
+def _batches_alone() -> int:
+    """How many mini-batches the last C epoch started on this thread ran on one thread alone
+    (all its logical parts in order, bit for bit the same result) because the machine was
+    contended; see ``_threads.h``."""
+    report = getattr(binding.library(), "nnm_batches_alone", None)
+    if report is None:
+        return 0
+    report.restype = ctypes.c_int64
+    return int(report())
 
 
 def _frozen(arrays: Any) -> Any:
