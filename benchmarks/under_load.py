@@ -10,8 +10,14 @@ mini-batch size. Goal (issue 21): nnmath's ratio at most 2.2 on a 2-core machine
 mini-batch 10 and 128.
 
 A thread that waits for another must not hold a core the competitor needs: the C epoch's
-barrier sleeps on a futex after a short spin, and fit holds OpenBLAS on one thread while the
-threaded epoch runs. Run it on an otherwise quiet machine::
+barrier yields its core after a short spin and then sleeps on a futex, and fit holds OpenBLAS
+on one thread while the threaded epoch runs. At batch 128 the epoch's two threads meet twice
+per mini-batch, and each meeting waits for whichever thread the scheduler has just taken off
+its core; so every 16 mini-batches the threads add up the time they lost to not running, and
+while that is a sizeable share, the first thread runs both threads' shares of each mini-batch
+alone (the same result bit for bit) and the other sleeps, trying both again now and then
+(``nnmath/engine/_threads.h``; ``EpochRunner.batches_alone`` counts those mini-batches).
+Run it on an otherwise quiet machine::
 
     python benchmarks/under_load.py
     python benchmarks/under_load.py --rows relu100 --batches 10,128 --rounds 5

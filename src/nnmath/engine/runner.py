@@ -211,7 +211,10 @@ class EpochRunner:
         thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
         ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
         under 64 (measured slower there: the threads meet twice per mini-batch) and when the
-        epoch does not call NumPy's OpenBLAS.
+        epoch does not call NumPy's OpenBLAS. While another process competes for the cores,
+        the epoch runs windows of mini-batches on its first thread alone, every thread's
+        share in turn (the same result, bit for bit); after each epoch ``threads_run`` says
+        how many threads started and ``batches_alone`` how many mini-batches ran alone.
     """
 
     def __init__(
