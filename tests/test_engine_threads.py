@@ -105,3 +105,16 @@ def test_one_thread_reports_nothing_alone():
     for p, q in zip(params, reference):
         np.testing.assert_array_equal(p, q)
     assert alone == [0, 0]
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_decided_schedule_trains_bit_for_bit_like_together(dtype: str):
+    """Left to decide (windows of one mini-batch, so that it may switch often on a loaded
+    machine), the epoch trains the same network whatever it decides."""
+    _needs_threads()
+    together, _ = _train(dtype, "adam", 1, TOGETHER)
+    params, alone = _train(dtype, "adam", 1, DECIDE)
+    for p, q in zip(params, together):
+        np.testing.assert_array_equal(p, q)
+    assert all(0 <= a <= 7 for a in alone)

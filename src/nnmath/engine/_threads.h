@@ -19,7 +19,8 @@
  * NNM_LOST_SHARE of the threads' wall time, thread 0 runs the next windows alone while the
  * others sleep, then all threads try one window together again (after NNM_PROBE_MIN alone
  * windows, twice as many after each try that finds the machine still contended, at most
- * NNM_PROBE_MAX).
+ * NNM_PROBE_MAX). The next epoch started from the same OS thread begins where this one
+ * left off.
  *
  * This file is included by _ckernels_epoch.h for each precision; its first part, which
  * does not depend on the precision, is compiled once. */
@@ -32,7 +33,7 @@
 #define NNM_WINDOW 16           /* mini-batches between two decisions: together or alone */
 #define NNM_LOST_SHARE 0.15     /* more lost than this share of the wall time: contended */
 #define NNM_PROBE_MIN 2         /* alone windows before the threads try together again */
-#define NNM_PROBE_MAX 16
+#define NNM_PROBE_MAX 32
 
 /* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
  * it, runs `last` (if any) and starts the next generation. A waiter spins for about
@@ -109,6 +110,13 @@ static int64_t nnm_barrier_wait(nnm_barrier *bar, int64_t spin_ns, void (*last)(
     return nnm_now_ns() - sleep_start;
 }
 
+/* When the threads try together again: after probe_after alone windows (alone_run so far);
+ * `probing`: the together window now running follows alone ones. */
+typedef struct {
+    int probing;
+    int64_t alone_run, probe_after;
+} nnm_plan;
+
 /* The threads of one epoch: their barrier, and how the next window is run. `alone` and the
  * fields below it are written only by a barrier's last arrival (nnm_team_decide). */
 typedef struct {
@@ -117,8 +125,7 @@ typedef struct {
     int64_t window;                       /* mini-batches per window */
     int64_t force;                        /* tests: nnm_test_schedule's mode (0: decide) */
     _Atomic int alone;                    /* the next window runs on thread 0 alone */
-    int probing;                          /* this together window follows alone ones */
-    int64_t alone_run, probe_after;       /* alone windows so far, before the next probe */
+    nnm_plan plan;
     int64_t batches_alone;                /* mini-batches thread 0 ran alone (the report) */
 } nnm_team;
 
@@ -134,6 +141,7 @@ static inline nnm_watch nnm_watch_start(void) {
 /* At a window's end (the last arrival; the others wait): together or alone next. */
 static void nnm_team_decide(void *arg) {
     nnm_team *team = (nnm_team *)arg;
+    nnm_plan *plan = &team->plan;
     const int64_t lost = atomic_exchange(&team->lost_ns, 0);
     const int64_t wall = atomic_exchange(&team->wall_ns, 0);
     const int was_alone = atomic_load_explicit(&team->alone, memory_order_relaxed);
@@ -141,13 +149,13 @@ static void nnm_team_decide(void *arg) {
     if (team->force) {
         alone = team->force == 1 || (team->force == 2 && !was_alone);
     } else if (was_alone) {
-        alone = ++team->alone_run < team->probe_after;
-        team->probing = !alone;
+        alone = ++plan->alone_run < plan->probe_after;
+        plan->probing = !alone;
     } else {
         alone = (double)lost > NNM_LOST_SHARE * (double)wall;
-        if (!alone) team->probe_after = NNM_PROBE_MIN; /* quiet: try again soon next time */
-        else if (team->probing && team->probe_after < NNM_PROBE_MAX) team->probe_after *= 2;
-        team->alone_run = 0, team->probing = 0;
+        if (!alone) plan->probe_after = NNM_PROBE_MIN; /* quiet: try again soon next time */
+        else if (plan->probing && plan->probe_after < NNM_PROBE_MAX) plan->probe_after *= 2;
+        plan->alone_run = 0, plan->probing = 0;
     }
     atomic_store_explicit(&team->alone, alone, memory_order_relaxed);
 }
@@ -172,6 +180,11 @@ void nnm_test_schedule(int64_t window, int64_t mode) {
     nnm_test_window = window > 0 ? window : 0;
     nnm_test_mode = mode >= 1 && mode <= 3 ? mode : 0;
 }
+
+/* Where the last epoch started on this OS thread left off (its next window alone or not,
+ * its plan), so that the next one does not find the contention out again. */
+static _Thread_local int nnm_carry_alone;
+static _Thread_local nnm_plan nnm_carry_plan = {0, 0, NNM_PROBE_MIN};
 
 /* How many mini-batches the last epoch started on this OS thread ran on one thread alone
  * (nnmath.engine.EpochRunner.batches_alone reads it after each epoch). */
@@ -257,7 +270,7 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
     nnm_part parts[MAX_THREADS];
     nnm_team team = {.window = nnm_test_window ? nnm_test_window : NNM_WINDOW,
                      .force = nnm_test_mode,
-                     .probe_after = NNM_PROBE_MIN};
+                     .plan = nnm_carry_plan};
     atomic_int_fast64_t go;
     atomic_init(&team.bar.count, 0);
     atomic_init(&team.bar.sleepers, 0);
@@ -271,10 +284,13 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
         if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
     }
     e->threads = team.bar.T = started;
-    atomic_init(&team.alone, started > 1 && (team.force == 1 || team.force == 2));
+    const int carry = started > 1 && !team.force; /* tests start from their own mode */
+    const int forced_alone = started > 1 && (team.force == 1 || team.force == 2);
+    atomic_init(&team.alone, carry ? nnm_carry_alone : forced_alone);
     atomic_store_explicit(&go, 1, memory_order_release);
     NNM(train_part)(e, &team, 0);
     for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
     nnm_last_alone = team.batches_alone;
+    if (carry) nnm_carry_alone = atomic_load(&team.alone), nnm_carry_plan = team.plan;
     return NNM_OK;
 }
