@@ -10,14 +10,12 @@ mini-batch size. Goal (issue 21): nnmath's ratio at most 2.2 on a 2-core machine
 mini-batch 10 and 128.
 
 A thread that waits for another must not hold a core the competitor needs: the C epoch's
-barrier yields its core after a short spin and then sleeps on a futex, and fit holds OpenBLAS
-on one thread while the threaded epoch runs. At batch 128 the epoch's two threads meet twice
-per mini-batch, and each meeting waits for whichever thread the scheduler has just taken off
-its core; so every 16 mini-batches the threads add up the time they lost to not running, and
-while that is a sizeable share, the first thread runs both threads' shares of each mini-batch
-alone (the same result bit for bit) and the other sleeps, trying both again now and then
-(``nnmath/engine/_threads.h``; ``EpochRunner.batches_alone`` counts those mini-batches).
-Run it on an otherwise quiet machine::
+waiting thread yields its core after a short spin and then sleeps on a futex, and fit holds
+OpenBLAS on one thread while the threaded epoch runs. At batch 128 the epoch's two threads
+share each mini-batch in parts (each thread's rows, then its slice of the step); a thread that
+finds the other's part not started yet (the scheduler has taken the other thread off its
+core) runs that part itself, with the same result bit for bit, instead of waiting for it
+(``nnmath/engine/_threads.h``; ``EpochRunner.parts_taken`` counts those parts). Run it on an otherwise quiet machine::
 
     python benchmarks/under_load.py
     python benchmarks/under_load.py --rows relu100 --batches 10,128 --rounds 5

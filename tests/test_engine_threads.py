@@ -1,7 +1,8 @@
-"""The threaded C epoch's two ways to run its logical parts (``nnmath/engine/_threads.h``):
-T threads together, or thread 0 alone while the machine is contended. Both must train the
-same network bit for bit. The switch depends on the machine's load, so the tests force it
-through the library's private test hook ``nnm_test_schedule``.
+"""The threaded C epoch runs each logical part of a mini-batch (a thread's rows, its slice
+of the step) on whichever thread gets to it first (``nnmath/engine/_threads.h``): on its own
+thread on a quiet machine, on another while a competing process holds its own thread's core.
+Every way must train the same network bit for bit. Who takes what depends on the machine's
+load, so the tests force it through the library's private test hook ``nnm_test_schedule``.
 
 Nothing here is timed: ``benchmarks/under_load.py`` measures the epoch under load.
 """
@@ -28,8 +29,8 @@ DECIDE, ALONE, ALTERNATE, TOGETHER = 0, 1, 2, 3
 
 @contextlib.contextmanager
 def schedule(window: int, mode: int) -> Iterator[None]:
-    """Epochs started from this thread inside the block use windows of ``window``
-    mini-batches and run them as ``mode`` says; the library decides again afterwards."""
+    """Epochs started from this thread inside the block run their parts as ``mode`` says
+    (ALTERNATE: windows of ``window`` mini-batches); whichever thread comes first afterwards."""
     hook = binding.library().nnm_test_schedule
     hook.argtypes, hook.restype = [ctypes.c_int64, ctypes.c_int64], None
     hook(window, mode)
@@ -60,7 +61,7 @@ def _train(dtype: str, opt: str, window: int, mode: int, threads: int = 2):
     with schedule(window, mode):
         for epoch in range(2):
             runner.run_epoch(perm_rng.permutation(n), dropout_key=epoch + 5)
-            alone.append(runner.batches_alone)
+            alone.append(runner.parts_taken // (2 * (threads - 1)) if threads > 1 else 0)
     assert runner.threads_run == threads
     return net.weights + net.biases, alone
 
@@ -71,7 +72,8 @@ def _train(dtype: str, opt: str, window: int, mode: int, threads: int = 2):
 @pytest.mark.parametrize("window, mode", [(1, ALONE), (1, ALTERNATE), (3, ALTERNATE)])
 def test_alone_trains_bit_for_bit_like_together(dtype: str, opt: str, window: int, mode: int):
     """One thread that runs every part in order computes what two threads compute, whether
-    it runs the whole epoch or every other window of it."""
+    it runs the whole epoch or every other window of it (the parts it took: 2 per
+    mini-batch, the rows and the slice of the other thread)."""
     _needs_threads()
     together, none_alone = _train(dtype, opt, 1, TOGETHER)
     assert none_alone == [0, 0]
@@ -98,7 +100,7 @@ def test_three_threads_alone_train_like_three_together():
 
 
 @needs_c
-def test_one_thread_reports_nothing_alone():
+def test_one_thread_reports_nothing_taken():
     """One thread has no other to run without: the hook changes nothing there."""
     params, alone = _train("float32", "sgd", 1, ALONE, threads=1)
     reference, _ = _train("float32", "sgd", 1, DECIDE, threads=1)
@@ -110,8 +112,8 @@ def test_one_thread_reports_nothing_alone():
 @needs_c
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_decided_schedule_trains_bit_for_bit_like_together(dtype: str):
-    """Left to decide (windows of one mini-batch, so that it may switch often on a loaded
-    machine), the epoch trains the same network whatever it decides."""
+    """Left to whichever thread comes first (on a loaded machine, often the other), the
+    epoch trains the same network."""
     _needs_threads()
     together, _ = _train(dtype, "adam", 1, TOGETHER)
     params, alone = _train(dtype, "adam", 1, DECIDE)

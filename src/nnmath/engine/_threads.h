@@ -1,26 +1,21 @@
-/* The threads of one epoch: how T logical parts of every mini-batch are run, by T threads
- * together or, while the machine is contended, by one thread alone.
+/* The threads of one epoch: T logical parts of every mini-batch, run by whichever of the
+ * T threads gets to each first.
  *
  * Part p of T backpropagates its rows of the mini-batch into its own Σ δ aᵀ and Σ δ
- * (NNM(backprop_rows) with tid p) and, after every part has, steps its slice of the
+ * (NNM(backprop_rows) with tid p) and, once every part has, steps its slice of the
  * parameters (NNM(update_slices) with tid p). No part reads what another part of the same
- * phase writes, so one thread that runs part 0, 1, ..., T − 1 of the backprop and then
- * slice 0, 1, ..., T − 1 of the step computes bit for bit what T threads compute.
+ * phase writes, so whichever thread runs part p, and in whatever order, the epoch computes
+ * bit for bit what T threads that each run their own part compute.
  *
- * Together (the default): thread p runs part p, and two barriers per mini-batch separate the
- * phases. The barrier's waiter spins briefly, then yields, then sleeps on a futex.
- *
- * Alone: with a CPU-bound process competing for one of 2 cores, every barrier waits for
- * whichever thread the scheduler has just taken off its core, and the epoch ran 2.1–2.7
- * times its quiet time (benchmarks/RESULTS.md, "Under load"). So the epoch is cut into
- * windows of NNM_WINDOW mini-batches; at each window's end every thread adds the wall time
- * it spent not running while it wanted to (wall − its CPU time − its time asleep in a
- * barrier), and the last one to arrive decides the next window: when that lost time is over
- * NNM_LOST_SHARE of the threads' wall time, thread 0 runs the next windows alone while the
- * others sleep, then all threads try one window together again (after NNM_PROBE_MIN alone
- * windows, twice as many after each try that finds the machine still contended, at most
- * NNM_PROBE_MAX). The next epoch started from the same OS thread begins where this one
- * left off.
+ * The epoch is a sequence of phases, two per mini-batch (the backprop, then the step); a
+ * phase opens when every part of the one before has finished. A thread at an open phase
+ * claims its own part first, then any part no thread has claimed yet, then waits for the
+ * next phase: spinning for a while (a quiet machine's wait is a few microseconds), yielding
+ * its core, then asleep on a futex. On a quiet machine each thread runs its own part. With
+ * a CPU-bound process competing for one of 2 cores, the scheduler keeps one of the epoch's
+ * threads off its core at a time: with fixed parts the other waited for it at every phase,
+ * and the epoch ran 2.1–2.7 times its quiet time (benchmarks/RESULTS.md, "Under load");
+ * here the thread that runs takes the waiting thread's part and goes on.
  *
  * This file is included by _ckernels_epoch.h for each precision; its first part, which
  * does not depend on the precision, is compiled once. */
@@ -28,26 +23,14 @@
 #ifndef NNM_THREADS_ONCE
 #define NNM_THREADS_ONCE
 
-#define NNM_SPIN_NS 200000      /* a waiter spins this long before it sleeps (see below) */
-#define NNM_PAUSE_NS 50000      /* ... with PAUSE first, then yielding its core each round */
-#define NNM_WINDOW 16           /* mini-batches between two decisions: together or alone */
-#define NNM_LOST_SHARE 0.15     /* more lost than this share of the wall time: contended */
-#define NNM_PROBE_MIN 2         /* alone windows before the threads try together again */
-#define NNM_PROBE_MAX 32
-
-/* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
- * it, runs `last` (if any) and starts the next generation. A waiter spins for about
- * NNM_SPIN_NS (a mini-batch's wait is a few microseconds on a quiet machine), yielding its
- * core after NNM_PAUSE_NS, then sleeps on the generation word (a futex on Linux) until the
- * last arrival wakes it. A wake-up from the futex takes tens of microseconds on a virtual
- * machine: with 30 µs of spinning a quiet machine's occasional late arrival put both
- * threads to sleep, and batch-128 epochs ran 5–13 % slower than with 200 µs
+/* A waiter spins about NNM_SPIN_NS before it sleeps, with PAUSE for the first NNM_PAUSE_NS,
+ * then yielding its core each round. A wake-up from the futex takes tens of microseconds on
+ * a virtual machine: with 30 µs of spinning a quiet machine's occasional late arrival put
+ * both threads to sleep, and batch-128 epochs ran 5–13 % slower than with 200 µs
  * (benchmarks/ab_builds.py). */
-typedef struct {
-    atomic_int_fast64_t count, sleepers;
-    _Atomic uint32_t generation; /* the futex word */
-    int64_t T;
-} nnm_barrier;
+#define NNM_SPIN_NS 200000
+#define NNM_PAUSE_NS 50000
+#define NNM_MAX_THREADS 64
 
 static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
 #if defined(__linux__)
@@ -72,124 +55,78 @@ static inline int64_t nnm_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The CPU time this thread has run (a system call: read once per window, not per batch). */
-static inline int64_t nnm_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* The phases of one epoch. claimed[p] is the last phase whose part p a thread has claimed,
+ * each on its own cache line; done counts the parts finished; `opened` (the futex word)
+ * counts the phases finished, and waiters sleep on it. */
+typedef struct {
+    struct {
+        atomic_int_fast64_t phase;
+        char pad[64 - sizeof(atomic_int_fast64_t)];
+    } claimed[NNM_MAX_THREADS];
+    atomic_int_fast64_t done, sleepers, taken; /* taken: parts run by another thread */
+    _Atomic uint32_t opened;
+    int64_t T, window, mode; /* mode, window: nnm_test_schedule's */
+} nnm_team;
 
-/* Waits for the other T − 1 threads, spinning up to spin_ns first; returns how long this
- * thread slept (0 if it only spun): sleeping is waiting, not time lost to a competitor. */
-static int64_t nnm_barrier_wait(nnm_barrier *bar, int64_t spin_ns, void (*last)(void *),
-                                void *arg) {
-    const uint32_t gen = atomic_load(&bar->generation);
-    if (atomic_fetch_add(&bar->count, 1) == bar->T - 1) {
-        atomic_store_explicit(&bar->count, 0, memory_order_relaxed);
-        if (last) last(arg); /* alone: the others wait; its writes are released below */
-        atomic_store(&bar->generation, gen + 1); /* seq_cst: ordered before reading sleepers */
-        if (atomic_load(&bar->sleepers) > 0) nnm_wake_all(&bar->generation);
-        return 0;
-    }
+/* Waits until phase q is open: every part of the phases before it finished. */
+static void nnm_wait_open(nnm_team *team, int64_t q) {
+    const int64_t need = q * team->T;
+    if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
     const int64_t start = nnm_now_ns(), pause_until = start + NNM_PAUSE_NS;
-    for (int spins = 1; spin_ns > 0; spins++) {
-        if (atomic_load_explicit(&bar->generation, memory_order_acquire) != gen) return 0;
+    for (int spins = 1;; spins++) {
+        if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
         if (spins % 64 != 0) {
             NNM_PAUSE();
             continue;
         }
         const int64_t now = nnm_now_ns();
-        if (now > start + spin_ns) break;
+        if (now > start + NNM_SPIN_NS) break;
         if (now > pause_until) sched_yield(); /* a competitor on this core may run meanwhile */
     }
-    const int64_t sleep_start = nnm_now_ns();
-    atomic_fetch_add(&bar->sleepers, 1); /* seq_cst: seen by the last arrival, or ... */
-    while (atomic_load(&bar->generation) == gen) /* ... its new generation seen here */
-        nnm_sleep_while(&bar->generation, gen);
-    atomic_fetch_sub(&bar->sleepers, 1);
-    return nnm_now_ns() - sleep_start;
-}
-
-/* When the threads try together again: after probe_after alone windows (alone_run so far);
- * `probing`: the together window now running follows alone ones. */
-typedef struct {
-    int probing;
-    int64_t alone_run, probe_after;
-} nnm_plan;
-
-/* The threads of one epoch: their barrier, and how the next window is run. `alone` and the
- * fields below it are written only by a barrier's last arrival (nnm_team_decide). */
-typedef struct {
-    nnm_barrier bar;
-    atomic_int_fast64_t lost_ns, wall_ns; /* this window's sums over the threads */
-    int64_t window;                       /* mini-batches per window */
-    int64_t force;                        /* tests: nnm_test_schedule's mode (0: decide) */
-    _Atomic int alone;                    /* the next window runs on thread 0 alone */
-    nnm_plan plan;
-    int64_t batches_alone;                /* mini-batches thread 0 ran alone (the report) */
-} nnm_team;
-
-/* One thread's clocks since its window began. */
-typedef struct {
-    int64_t wall0, cpu0, slept;
-} nnm_watch;
-
-static inline nnm_watch nnm_watch_start(void) {
-    return (nnm_watch){nnm_now_ns(), nnm_cpu_ns(), 0};
-}
-
-/* At a window's end (the last arrival; the others wait): together or alone next. */
-static void nnm_team_decide(void *arg) {
-    nnm_team *team = (nnm_team *)arg;
-    nnm_plan *plan = &team->plan;
-    const int64_t lost = atomic_exchange(&team->lost_ns, 0);
-    const int64_t wall = atomic_exchange(&team->wall_ns, 0);
-    const int was_alone = atomic_load_explicit(&team->alone, memory_order_relaxed);
-    int alone;
-    if (team->force) {
-        alone = team->force == 1 || (team->force == 2 && !was_alone);
-    } else if (was_alone) {
-        alone = ++plan->alone_run < plan->probe_after;
-        plan->probing = !alone;
-    } else {
-        alone = (double)lost > NNM_LOST_SHARE * (double)wall;
-        if (!alone) plan->probe_after = NNM_PROBE_MIN; /* quiet: try again soon next time */
-        else if (plan->probing && plan->probe_after < NNM_PROBE_MAX) plan->probe_after *= 2;
-        plan->alone_run = 0, plan->probing = 0;
+    atomic_fetch_add(&team->sleepers, 1); /* seq_cst: seen by the finisher, or ... */
+    for (;;) {
+        const uint32_t seen = atomic_load(&team->opened);
+        if (atomic_load(&team->done) >= need) break; /* ... its count seen here */
+        nnm_sleep_while(&team->opened, seen);
     }
-    atomic_store_explicit(&team->alone, alone, memory_order_relaxed);
+    atomic_fetch_sub(&team->sleepers, 1);
 }
 
-/* The end of a window for one thread: it adds the time it lost and meets the others (at
- * once asleep when it had nothing to do), then starts its clocks for the next window. */
-static void nnm_team_meet(nnm_team *team, nnm_watch *watch, int idle) {
-    const int64_t wall = nnm_now_ns() - watch->wall0;
-    const int64_t lost = wall - (nnm_cpu_ns() - watch->cpu0) - watch->slept;
-    atomic_fetch_add(&team->lost_ns, lost > 0 ? lost : 0);
-    atomic_fetch_add(&team->wall_ns, wall);
-    nnm_barrier_wait(&team->bar, idle ? 0 : NNM_SPIN_NS, nnm_team_decide, team);
-    *watch = nnm_watch_start();
+/* Part p of phase q has finished: the last part of a phase opens the next one. */
+static void nnm_part_done(nnm_team *team, int64_t q) {
+    if (atomic_fetch_add(&team->done, 1) + 1 < (q + 1) * team->T) return;
+    atomic_fetch_add(&team->opened, 1); /* seq_cst: ordered before reading sleepers */
+    if (atomic_load(&team->sleepers) > 0) nnm_wake_all(&team->opened);
+}
+
+/* Whether this thread claims part p of phase q (no thread has). */
+static inline int nnm_claim(nnm_team *team, int64_t p, int64_t q) {
+    int_fast64_t before = q - 1;
+    return atomic_compare_exchange_strong(&team->claimed[p].phase, &before, q);
+}
+
+/* Which parts thread tid may claim in phase q of phases/2 mini-batches: its own, and any
+ * other unless a test says otherwise (nnm_test_schedule). */
+static inline int nnm_may_claim(const nnm_team *team, int64_t tid, int64_t p, int64_t q) {
+    const int alone = team->mode == 1 || (team->mode == 2 && q / 2 / team->window % 2 == 0);
+    if (alone) return tid == 0;
+    return p == tid || team->mode == 0;
 }
 
 /* Tests only (tests/test_engine_threads.py): the epochs this OS thread starts from now on
- * use windows of `window` mini-batches (0: NNM_WINDOW) and, with mode 1, run every window
- * alone, with mode 2 alternate alone and together windows, alone first, with mode 3 every
- * window together (0: decide). */
-static _Thread_local int64_t nnm_test_window, nnm_test_mode;
+ * run, with mode 1, every part on thread 0; with mode 2, every part on thread 0 in the
+ * first, third, ... windows of `window` mini-batches and each on its own thread in the
+ * others; with mode 3, each part on its own thread (0: whichever thread comes first). */
+static _Thread_local int64_t nnm_test_window = 1, nnm_test_mode;
 void nnm_test_schedule(int64_t window, int64_t mode) {
-    nnm_test_window = window > 0 ? window : 0;
+    nnm_test_window = window > 0 ? window : 1;
     nnm_test_mode = mode >= 1 && mode <= 3 ? mode : 0;
 }
 
-/* Where the last epoch started on this OS thread left off (its next window alone or not,
- * its plan), so that the next one does not find the contention out again. */
-static _Thread_local int nnm_carry_alone;
-static _Thread_local nnm_plan nnm_carry_plan = {0, 0, NNM_PROBE_MIN};
-
-/* How many mini-batches the last epoch started on this OS thread ran on one thread alone
- * (nnmath.engine.EpochRunner.batches_alone reads it after each epoch). */
-static _Thread_local int64_t nnm_last_alone;
-int64_t nnm_batches_alone(void) { return nnm_last_alone; }
+/* How many parts the last epoch started on this OS thread ran on a thread other than
+ * their own (nnmath.engine.EpochRunner.parts_taken reads it after each epoch). */
+static _Thread_local int64_t nnm_last_taken;
+int64_t nnm_parts_taken(void) { return nnm_last_taken; }
 
 /* What one thread of an epoch is given: the struct, the team, its number. */
 typedef struct {
@@ -201,48 +138,42 @@ typedef struct {
 
 #endif /* NNM_THREADS_ONCE */
 
-/* The logical parts [p0, p1) of T of the mini-batch of m rows at k: their rows' forward and
- * backward pass (NNM(backprop_rows)), then (every δ^l needs the weights before the step)
- * their slices' step t (NNM(update_slices), which for a large layer also makes the slice's
- * ∂C/∂w). When other threads run the other parts, a barrier separates the two phases and a
- * second one ends the mini-batch; the time this thread slept in them is added to *slept. */
-NNM_CLONES void NNM(run_parts)(nnm_epoch *e, nnm_barrier *bar, int64_t p0, int64_t p1,
-                               int64_t k, int64_t m, int64_t t, int fuse, int64_t *slept) {
-    const int64_t T = e->threads;
-    for (int64_t tid = p0; tid < p1; tid++) {
-        const int64_t lo = nnm_share(m, tid, T), mt = nnm_share(m, tid + 1, T) - lo;
-        if (mt > 0) NNM(backprop_rows)(e, tid, k, lo, mt, m, fuse);
+/* Part p of phase q: mini-batch q / 2's forward and backward pass of part p's rows
+ * [⌈m·p/T⌉, ⌈m·(p+1)/T⌉) (NNM(backprop_rows)) for q even; for q odd (every δ^l needs the
+ * weights before the step) the step of part p's slice of the parameters
+ * (NNM(update_slices), which for a large layer also makes the slice's ∂C/∂w). */
+NNM_CLONES void NNM(run_part)(nnm_epoch *e, int64_t p, int64_t q, int64_t t0, int fuse) {
+    const int64_t T = e->threads, B = e->B, k = q / 2 * B, m = B < e->n - k ? B : e->n - k;
+    if (q % 2 == 0) {
+        const int64_t lo = nnm_share(m, p, T), mt = nnm_share(m, p + 1, T) - lo;
+        if (mt > 0) NNM(backprop_rows)(e, p, k, lo, mt, m, fuse);
+    } else {
+        NNM(update_slices)(e, p, m, t0 + q / 2 + 1, fuse);
     }
-    if (p1 - p0 < T) *slept += nnm_barrier_wait(bar, NNM_SPIN_NS, NULL, NULL);
-    for (int64_t tid = p0; tid < p1; tid++) NNM(update_slices)(e, tid, m, t, fuse);
-    if (p1 - p0 < T) *slept += nnm_barrier_wait(bar, NNM_SPIN_NS, NULL, NULL);
 }
 
 /* Thread tid's share of one epoch when T threads share each mini-batch (T = 1: the whole
- * epoch, no barrier): window by window, part tid of each mini-batch, or in a window that
- * thread 0 runs alone, all T parts (thread 0) or nothing (the others, asleep). Rows
- * [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of a mini-batch of m are part tid's. The optimizer's step
- * count comes back in e->t. */
+ * epoch): phase by phase, its own part and any part still unclaimed. */
 void NNM(train_part)(nnm_epoch *e, nnm_team *team, int64_t tid) {
-    const int64_t n = e->n, B = e->B, T = e->threads, span = team->window * B;
+    const int64_t T = e->threads, phases = 2 * ((e->n + e->B - 1) / e->B);
     const int fuse = T == 1 && e->opt == 0;
-    int64_t t = e->t, batches_alone = 0;
-    nnm_watch watch = nnm_watch_start();
-    for (int64_t k = 0; k < n;) {
-        const int64_t end = span < n - k ? k + span : n;
-        const int alone = atomic_load_explicit(&team->alone, memory_order_relaxed);
-        for (; k < end; k += B, t++) {
-            const int64_t m = B < n - k ? B : n - k;
-            if (!alone) {
-                NNM(run_parts)(e, &team->bar, tid, tid + 1, k, m, t + 1, fuse, &watch.slept);
-            } else if (tid == 0) {
-                NNM(run_parts)(e, &team->bar, 0, T, k, m, t + 1, fuse, &watch.slept);
-                batches_alone++;
-            }
-        }
-        if (T > 1) nnm_team_meet(team, &watch, alone && tid > 0);
+    if (T == 1) { /* nothing to share */
+        for (int64_t q = 0; q < phases; q++) NNM(run_part)(e, 0, q, e->t, fuse);
+        return;
     }
-    if (tid == 0) e->t = t, team->batches_alone = batches_alone;
+    for (int64_t q = 0; q < phases; q++) {
+        nnm_wait_open(team, q);
+        const int64_t open = atomic_load(&team->done) / T; /* others may have run ahead */
+        q = open > q ? open : q;
+        if (q >= phases) break;
+        for (int64_t i = 0; i < T; i++) {
+            const int64_t p = (tid + i) % T; /* its own part first */
+            if (!nnm_may_claim(team, tid, p, q) || !nnm_claim(team, p, q)) continue;
+            NNM(run_part)(e, p, q, e->t, fuse);
+            if (p != tid) atomic_fetch_add_explicit(&team->taken, 1, memory_order_relaxed);
+            nnm_part_done(team, q);
+        }
+    }
 }
 
 static void *NNM(part_main)(void *arg) {
@@ -258,39 +189,37 @@ static void *NNM(part_main)(void *arg) {
  * or a dropout threshold out of range (nnm_check_epoch). With e->threads = T > 1 it starts
  * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
  * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
- * says how many did. The optimizer's step count comes back in e->t; how many mini-batches
- * this thread ran alone, in nnm_batches_alone(). */
+ * says how many did. The optimizer's step count comes back in e->t; how many parts ran on
+ * a thread other than their own, in nnm_parts_taken(). */
 int NNM(nnm_train_epoch)(nnm_epoch *e) {
-    enum { MAX_THREADS = 64 };
     const int bad = nnm_check_epoch(e);
     if (bad) return bad;
-    int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
+    int64_t T = e->threads < 1                 ? 1
+                : e->threads > NNM_MAX_THREADS ? NNM_MAX_THREADS
+                                               : e->threads;
     T = T > e->B ? e->B : T;
-    pthread_t workers[MAX_THREADS];
-    nnm_part parts[MAX_THREADS];
-    nnm_team team = {.window = nnm_test_window ? nnm_test_window : NNM_WINDOW,
-                     .force = nnm_test_mode,
-                     .plan = nnm_carry_plan};
+    pthread_t workers[NNM_MAX_THREADS];
+    nnm_part parts[NNM_MAX_THREADS];
+    nnm_team team;
+    memset(&team, 0, sizeof team);
     atomic_int_fast64_t go;
-    atomic_init(&team.bar.count, 0);
-    atomic_init(&team.bar.sleepers, 0);
-    atomic_init(&team.bar.generation, 0);
-    atomic_init(&team.lost_ns, 0);
-    atomic_init(&team.wall_ns, 0);
+    for (int64_t p = 0; p < NNM_MAX_THREADS; p++) atomic_init(&team.claimed[p].phase, -1);
+    atomic_init(&team.done, 0);
+    atomic_init(&team.sleepers, 0);
+    atomic_init(&team.taken, 0);
+    atomic_init(&team.opened, 0);
     atomic_init(&go, 0);
+    team.window = nnm_test_window, team.mode = nnm_test_mode;
     int64_t started = 1;
     for (; started < T; started++) {
         parts[started] = (nnm_part){e, &team, started, &go};
         if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
     }
-    e->threads = team.bar.T = started;
-    const int carry = started > 1 && !team.force; /* tests start from their own mode */
-    const int forced_alone = started > 1 && (team.force == 1 || team.force == 2);
-    atomic_init(&team.alone, carry ? nnm_carry_alone : forced_alone);
+    e->threads = team.T = started;
     atomic_store_explicit(&go, 1, memory_order_release);
     NNM(train_part)(e, &team, 0);
     for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
-    nnm_last_alone = team.batches_alone;
-    if (carry) nnm_carry_alone = atomic_load(&team.alone), nnm_carry_plan = team.plan;
+    e->t += (e->n + e->B - 1) / e->B;
+    nnm_last_taken = atomic_load(&team.taken);
     return NNM_OK;
 }

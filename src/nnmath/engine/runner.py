@@ -211,10 +211,10 @@ class EpochRunner:
         thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
         ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
         under 64 (measured slower there: the threads meet twice per mini-batch) and when the
-        epoch does not call NumPy's OpenBLAS. While another process competes for the cores,
-        the epoch runs windows of mini-batches on its first thread alone, every thread's
-        share in turn (the same result, bit for bit); after each epoch ``threads_run`` says
-        how many threads started and ``batches_alone`` how many mini-batches ran alone.
+        epoch does not call NumPy's OpenBLAS. A thread that finds another's share not
+        started yet (another process holds that thread's core) runs it itself, with the
+        same result bit for bit; after each epoch ``threads_run`` says how many threads
+        started and ``parts_taken`` how many shares ran on another thread than their own.
     """
 
     def __init__(
@@ -233,7 +233,7 @@ class EpochRunner:
         self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
         self.threads = _epoch_threads(self.B, threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
-        self.batches_alone = 0  # of the last epoch's mini-batches, how many one thread ran
+        self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
         self.dtype = dtype = np.dtype(net.dtype)
         self.sizes = sizes = list(net.sizes)  # what the buffers are built for
         B = self.B
@@ -448,7 +448,7 @@ class EpochRunner:
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
-        self.batches_alone = _batches_alone() if self.threads_run > 1 else 0
+        self.parts_taken = _parts_taken() if self.threads_run > 1 else 0
         if "t" in self.optimizer.state:
             self.optimizer.state["t"] = int(c.t)
         if scores is None:
@@ -461,11 +461,11 @@ _PARAMS = ("W", "b", "S1W", "S1B", "S2W", "S2B")
 _OWN = ("A", "Z", "D", "AIN", "MK", "NWT", "NBT")
 
 
-def _batches_alone() -> int:
-    """How many mini-batches the last C epoch started on this thread ran on one thread alone
-    (all its logical parts in order, bit for bit the same result) because the machine was
-    contended; see ``_threads.h``."""
-    report = getattr(binding.library(), "nnm_batches_alone", None)
+def _parts_taken() -> int:
+    """How many parts of its mini-batches (a thread's rows, or its slice of the step) the
+    last C epoch started on this thread ran on another thread than their own, which had not
+    got to them (bit for bit the same result); see ``_threads.h``."""
+    report = getattr(binding.library(), "nnm_parts_taken", None)
     if report is None:
         return 0
     report.restype = ctypes.c_int64
