@@ -15,7 +15,8 @@ OpenBLAS on one thread while the threaded epoch runs. At batch 128 the epoch's t
 share each mini-batch in parts (each thread's rows, then its slice of the step); a thread that
 finds the other's part not started yet (the scheduler has taken the other thread off its
 core) runs that part itself, with the same result bit for bit, instead of waiting for it
-(``nnmath/engine/_threads.h``; ``EpochRunner.parts_taken`` counts those parts). Run it on an otherwise quiet machine::
+(``nnmath/engine/_threads.h``; ``EpochRunner.parts_taken`` counts those parts).
+Run it on an otherwise quiet machine::
 
     python benchmarks/under_load.py
     python benchmarks/under_load.py --rows relu100 --batches 10,128 --rounds 5
