@@ -17,6 +17,7 @@ HEADERS = (
     "_optimizers.h",
     "_dropout.h",
     "_ckernels_epoch.h",
+    "_threads.h",
     "_checks.h",
 )
 flags = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trapping-math"]

@@ -10,8 +10,13 @@ mini-batch size. Goal (issue 21): nnmath's ratio at most 2.2 on a 2-core machine
 mini-batch 10 and 128.
 
 A thread that waits for another must not hold a core the competitor needs: the C epoch's
-barrier sleeps on a futex after a short spin, and fit holds OpenBLAS on one thread while the
-threaded epoch runs. Run it on an otherwise quiet machine::
+waiting thread yields its core after a short spin and then sleeps on a futex, and fit holds
+OpenBLAS on one thread while the threaded epoch runs. At batch 128 the epoch's two threads
+share each mini-batch in parts (each thread's rows, then its slice of the step); a thread that
+finds the other's part not started yet (the scheduler has taken the other thread off its
+core) runs that part itself, with the same result bit for bit, instead of waiting for it
+(``nnmath/engine/_threads.h``; ``EpochRunner.parts_taken`` counts those parts).
+Run it on an otherwise quiet machine::
 
     python benchmarks/under_load.py
     python benchmarks/under_load.py --rows relu100 --batches 10,128 --rounds 5

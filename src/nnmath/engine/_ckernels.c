@@ -2,7 +2,8 @@
  *
  * This is the fast twin of the readable reference (Network.backprop_columns followed by an
  * optimizer's step); read those for the maths. It is built, when a C compiler is at hand, as
- * the optional extension module nnmath.engine._ckernels and called through ctypes by nnmath.engine.
+ * the optional extension module nnmath.engine._ckernels and called through ctypes by
+ * nnmath.engine.
  * It holds no Python objects: the Python side passes one struct of pointers per epoch, the
  * matrix products go to the BLAS ?gemm whose address it passes (NumPy's bundled OpenBLAS),
  * and nothing is allocated.
@@ -17,13 +18,14 @@
  *
  * and on one thread plain SGD fuses the last with its update: w ← (1 − ηλ/n) w − (η/m) δ aᵀ.
  *
- * Threads. T threads (1..64; nnmath.engine decides) share every mini-batch: each gathers and
- * backpropagates its own rows, with BLAS on one thread when T > 1, into its own Σ δ aᵀ and
- * Σ δ; after a barrier each updates its slice of every W and b from the sum of all parts
- * over m (a large layer's weights instead from the product of its slice of units over all
- * rows: nnm_sliced), and a second barrier ends the mini-batch. One thread is the same body
- * with no barrier. A thread's share of a narrow layer's products goes to BLAS in calls of
- * e->gemm_rows rows (nnm_call_rows says when).
+ * Threads. T threads (1..64; nnmath.engine decides) share every mini-batch as T logical
+ * parts (_threads.h): each part gathers and backpropagates its own rows, with BLAS on one
+ * thread when T > 1, into its own Σ δ aᵀ and Σ δ; once all have, each part updates its
+ * slice of every W and b from the sum of all parts over m (a large layer's weights instead
+ * from the product of its slice of units over all rows: nnm_sliced). A thread runs its own
+ * part and any part no thread has started, so a thread kept off its core by another
+ * process holds nothing up; the result is the same bit for bit. A part's share of a narrow
+ * layer's products goes to BLAS in calls of e->gemm_rows rows (nnm_call_rows says when).
  *
  * Kernels by name. Each activation, cost and optimizer this build implements is a case in
  * one header (_activations.h, _costs.h, _optimizers.h) and a name in that header's table;
@@ -46,7 +48,7 @@
  * dropout_masks computes it too (the reference path).
  *
  * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h and
- * _ckernels_epoch.h and _ckernels_epoch.h (the epoch that calls them), each included twice (float,
+ * _ckernels_epoch.h with _threads.h (the epoch that calls them), each included twice (float,
  * double).
  */
 #define PY_SSIZE_T_CLEAN
@@ -95,77 +97,9 @@ const char *nnm_status_name(int64_t status) {
 
 static int nnm_check_epoch(const nnm_epoch *e); /* _checks.h, after the kernels' tables */
 
-/* A barrier for the T threads of one epoch: each arrival bumps count, the last one resets
- * it and starts the next generation. A waiter spins for about NNM_SPIN_NS (a mini-batch's
- * wait is a few microseconds on a quiet machine), then sleeps on the generation word (a
- * futex on Linux) until the last arrival wakes it: on a loaded machine a waiting thread
- * gives its core to the thread it waits for instead of spinning on it. A wake-up from the
- * futex takes tens of microseconds on a virtual machine: with 30 µs of spinning a quiet
- * machine's occasional late arrival put both threads to sleep, and batch-128 epochs ran
- * 5–13 % slower than with 200 µs (benchmarks/ab_builds.py); with a CPU-bound process
- * competing the two spins did no differently (benchmarks/under_load.py, builds alternating). */
-#define NNM_SPIN_NS 200000
-typedef struct {
-    atomic_int_fast64_t count, sleepers;
-    _Atomic uint32_t generation; /* the futex word */
-    int64_t T;
-} nnm_barrier;
-
-static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
-#else
-    (void)word, (void)value;
-    sched_yield();
-#endif
-}
-
-static void nnm_wake_all(_Atomic uint32_t *word) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-#else
-    (void)word;
-#endif
-}
-
-static inline int64_t nnm_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void nnm_barrier_wait(nnm_barrier *bar) {
-    const uint32_t gen = atomic_load(&bar->generation);
-    if (atomic_fetch_add(&bar->count, 1) == bar->T - 1) {
-        atomic_store_explicit(&bar->count, 0, memory_order_relaxed);
-        atomic_store(&bar->generation, gen + 1); /* seq_cst: ordered before reading sleepers */
-        if (atomic_load(&bar->sleepers) > 0) nnm_wake_all(&bar->generation);
-        return;
-    }
-    const int64_t until = nnm_now_ns() + NNM_SPIN_NS;
-    for (int spins = 1;; spins++) {
-        if (atomic_load_explicit(&bar->generation, memory_order_acquire) != gen) return;
-        NNM_PAUSE();
-        if (spins % 64 == 0 && nnm_now_ns() > until) break;
-    }
-    atomic_fetch_add(&bar->sleepers, 1); /* seq_cst: seen by the last arrival, or ... */
-    while (atomic_load(&bar->generation) == gen) /* ... its new generation seen here */
-        nnm_sleep_while(&bar->generation, gen);
-    atomic_fetch_sub(&bar->sleepers, 1);
-}
-
 /* Where thread t of T starts in m things (rows of a mini-batch, entries of W): ⌈m t / T⌉, so
  * that thread 0's share is never empty while m > 0. */
 static inline int64_t nnm_share(int64_t m, int64_t t, int64_t T) { return (m * t + T - 1) / T; }
-
-/* What one thread of an epoch is given: the struct, the shared barrier, its number. */
-typedef struct {
-    nnm_epoch *e;
-    nnm_barrier *bar;
-    int64_t tid;
-    atomic_int_fast64_t *go; /* 0 until all threads that could be started are */
-} nnm_part;
-
 
 typedef void (*gemm32_f)(const char *, const char *, const int32_t *, const int32_t *,
                          const int32_t *, const void *, const void *, const int32_t *,

@@ -180,67 +180,8 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
     }
 }
 
-/* Thread tid's part of one epoch when T threads share each mini-batch (T = 1: the whole
- * epoch, no barrier). Its rows [⌈m·tid/T⌉, ⌈m·(tid+1)/T⌉) of each mini-batch are its own
- * (NNM(backprop_rows)); after a barrier (every δ^l needs the weights before the step) it
- * updates its slice of the parameters (NNM(update_slices), which for a large layer also
- * makes the slice's ∂C/∂w); a second barrier and the next mini-batch begins. The
- * optimizer's step count comes back in e->t. */
-NNM_CLONES void NNM(train_part)(nnm_epoch *e, nnm_barrier *bar, int64_t tid) {
-    const int64_t n = e->n, B = e->B, T = e->threads;
-    const int fuse = T == 1 && e->opt == 0;
-    int64_t t = e->t;
-    for (int64_t k = 0; k < n; k += B) {
-        const int64_t m = B < n - k ? B : n - k;
-        const int64_t lo = nnm_share(m, tid, T), mt = nnm_share(m, tid + 1, T) - lo;
-        if (mt > 0) NNM(backprop_rows)(e, tid, k, lo, mt, m, fuse);
-        if (T > 1) nnm_barrier_wait(bar);
-        t += 1;
-        NNM(update_slices)(e, tid, m, t, fuse);
-        if (T > 1) nnm_barrier_wait(bar);
-    }
-    if (tid == 0) e->t = t;
-}
-
-static void *NNM(part_main)(void *arg) {
-    nnm_part *p = (nnm_part *)arg;
-    while (!atomic_load_explicit(p->go, memory_order_acquire)) sched_yield();
-    if (p->tid < p->e->threads) NNM(train_part)(p->e, p->bar, p->tid);
-    return NULL;
-}
-
-/* One epoch of mini-batch training over X[perm], in place; returns NNM_OK, or (doing
- * nothing) NNM_UNKNOWN_* for a kernel id this build lacks, NNM_BAD_LENGTH for an array
- * that does not hold what L, B, n, T and the sizes say, or NNM_BAD_VALUE for a row index
- * or a dropout threshold out of range (nnm_check_epoch). With e->threads = T > 1 it starts
- * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
- * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
- * says how many did. The optimizer's step count comes back in e->t. */
-int NNM(nnm_train_epoch)(nnm_epoch *e) {
-    enum { MAX_THREADS = 64 };
-    const int bad = nnm_check_epoch(e);
-    if (bad) return bad;
-    int64_t T = e->threads < 1 ? 1 : e->threads > MAX_THREADS ? MAX_THREADS : e->threads;
-    T = T > e->B ? e->B : T;
-    pthread_t workers[MAX_THREADS];
-    nnm_part parts[MAX_THREADS];
-    nnm_barrier bar;
-    atomic_int_fast64_t go;
-    atomic_init(&bar.count, 0);
-    atomic_init(&bar.sleepers, 0);
-    atomic_init(&bar.generation, 0);
-    atomic_init(&go, 0);
-    int64_t started = 1;
-    for (; started < T; started++) {
-        parts[started] = (nnm_part){e, &bar, started, &go};
-        if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
-    }
-    e->threads = bar.T = started;
-    atomic_store_explicit(&go, 1, memory_order_release);
-    NNM(train_part)(e, &bar, 0);
-    for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
-    return NNM_OK;
-}
+/* The threads: train_part, part_main and nnm_train_epoch. */
+#include "_threads.h"
 
 /* Only the matrix products of `batches` backprop steps (the benchmark's floor): per
  * mini-batch and layer z = W a (into Z), ∇w = δ aᵀ (into nabla_w_parts) and, above the first layer,

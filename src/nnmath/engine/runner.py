@@ -144,7 +144,11 @@ class EpochRunner:
         thread count NumPy's OpenBLAS is allowed (``OPENBLAS_NUM_THREADS``,
         ``threadpoolctl``), at most the cores this process may use; 1 for mini-batches
         under 64 (slower there, as the threads meet twice per mini-batch: ``RESULTS.md``,
-        "The threaded C epoch") and when the epoch does not call NumPy's OpenBLAS.
+        "The threaded C epoch") and when the epoch does not call NumPy's OpenBLAS. A thread
+        that finds another's share not started yet (another process holds that thread's
+        core) runs it itself, with the same result bit for bit; after each epoch
+        ``threads_run`` says how many threads started and ``parts_taken`` how many shares
+        ran on another thread than their own.
     """
 
     def __init__(
@@ -163,6 +167,7 @@ class EpochRunner:
         self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
         self.threads = _epoch_threads(self.B, threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
+        self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
         self.dtype = dtype = np.dtype(net.dtype)
         self.sizes = sizes = list(net.sizes)  # what the buffers are built for
         B = self.B
@@ -405,6 +410,7 @@ class EpochRunner:
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
+        self.parts_taken = _parts_taken() if self.threads_run > 1 else 0
         fields = binding.compiled().state_fields  # type: ignore[union-attr]
         for name in self.kernel.state:  # the scalars of the state come back (t)
             if name not in fields:
@@ -416,6 +422,17 @@ class EpochRunner:
 
 #: the struct's pointer arrays of the epoch's own buffers (attributes of EpochRunner too)
 _OWN = ("A", "Z", "D", "layer_input", "mask", "nabla_w_parts", "nabla_b_parts")
+
+
+def _parts_taken() -> int:
+    """How many parts of its mini-batches (a thread's rows, or its slice of the step) the
+    last C epoch started on this thread ran on another thread than their own, which had not
+    got to them (bit for bit the same result); see ``_threads.h``."""
+    report = getattr(binding.library(), "nnm_parts_taken", None)
+    if report is None:
+        return 0
+    report.restype = ctypes.c_int64
+    return int(report())
 
 
 def _frozen(arrays: Any) -> Any:

@@ -1,0 +1,224 @@
+/* The threads of one epoch: T logical parts of every mini-batch, run by whichever of the
+ * T threads gets to each first.
+ *
+ * Part p of T backpropagates its rows of the mini-batch into its own Σ δ aᵀ and Σ δ
+ * (NNM(backprop_rows) with tid p) and, once every part has, steps its slice of the
+ * parameters (NNM(update_slices) with tid p). No part reads what another part of the same
+ * phase writes, so whichever thread runs part p, and in whatever order, the epoch computes
+ * bit for bit what T threads that each run their own part compute.
+ *
+ * The epoch is a sequence of phases, two per mini-batch (the backprop, then the step); a
+ * phase opens when every part of the one before has finished. A thread at an open phase
+ * claims its own part first, then any part no thread has claimed yet, then waits for the
+ * next phase: spinning for a while (a quiet machine's wait is a few microseconds), yielding
+ * its core, then asleep on a futex. On a quiet machine each thread runs its own part. With
+ * a CPU-bound process competing for one of 2 cores, the scheduler keeps one of the epoch's
+ * threads off its core at a time: with fixed parts the other waited for it at every phase
+ * (benchmarks/RESULTS.md, "Under load"); here the thread that runs takes the waiting
+ * thread's part and goes on.
+ *
+ * This file is included by _ckernels_epoch.h for each precision; its first part, which
+ * does not depend on the precision, is compiled once. */
+
+#ifndef NNM_THREADS_ONCE
+#define NNM_THREADS_ONCE
+
+/* A waiter spins about NNM_SPIN_NS before it sleeps, with PAUSE for the first NNM_PAUSE_NS,
+ * then yielding its core each round: a wake-up from the futex is slow on a virtual machine,
+ * and a shorter spin put a quiet machine's threads to sleep (benchmarks/RESULTS.md,
+ * "Under load"). */
+#define NNM_SPIN_NS 200000
+#define NNM_PAUSE_NS 50000
+#define NNM_MAX_THREADS 64
+
+static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+#else
+    (void)word, (void)value;
+    sched_yield();
+#endif
+}
+
+static void nnm_wake_all(_Atomic uint32_t *word) {
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
+
+static inline int64_t nnm_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The phases of one epoch. claimed[p] is the last phase whose part p a thread has claimed,
+ * each on its own cache line; done counts the parts finished; `opened` (the futex word)
+ * counts the phases finished, and waiters sleep on it. */
+typedef struct {
+    struct {
+        atomic_int_fast64_t phase;
+        char pad[64 - sizeof(atomic_int_fast64_t)];
+    } claimed[NNM_MAX_THREADS];
+    atomic_int_fast64_t done, sleepers, taken; /* taken: parts run by another thread */
+    _Atomic uint32_t opened;
+    int64_t T, window, mode; /* mode, window: nnm_test_schedule's */
+} nnm_team;
+
+/* Waits until phase q is open: every part of the phases before it finished. */
+static void nnm_wait_open(nnm_team *team, int64_t q) {
+    const int64_t need = q * team->T;
+    if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
+    const int64_t start = nnm_now_ns(), pause_until = start + NNM_PAUSE_NS;
+    for (int spins = 1;; spins++) {
+        if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
+        if (spins % 64 != 0) {
+            NNM_PAUSE();
+            continue;
+        }
+        const int64_t now = nnm_now_ns();
+        if (now > start + NNM_SPIN_NS) break;
+        if (now > pause_until) sched_yield(); /* a competitor on this core may run meanwhile */
+    }
+    atomic_fetch_add(&team->sleepers, 1); /* seq_cst: seen by the finisher, or ... */
+    for (;;) {
+        const uint32_t seen = atomic_load(&team->opened);
+        if (atomic_load(&team->done) >= need) break; /* ... its count seen here */
+        nnm_sleep_while(&team->opened, seen);
+    }
+    atomic_fetch_sub(&team->sleepers, 1);
+}
+
+/* Part p of phase q has finished: the last part of a phase opens the next one. */
+static void nnm_part_done(nnm_team *team, int64_t q) {
+    if (atomic_fetch_add(&team->done, 1) + 1 < (q + 1) * team->T) return;
+    atomic_fetch_add(&team->opened, 1); /* seq_cst: ordered before reading sleepers */
+    if (atomic_load(&team->sleepers) > 0) nnm_wake_all(&team->opened);
+}
+
+/* Whether this thread claims part p of phase q (no thread has). */
+static inline int nnm_claim(nnm_team *team, int64_t p, int64_t q) {
+    int_fast64_t before = q - 1;
+    return atomic_compare_exchange_strong(&team->claimed[p].phase, &before, q);
+}
+
+/* Which parts thread tid may claim in phase q of phases/2 mini-batches: its own, and any
+ * other unless a test says otherwise (nnm_test_schedule). */
+static inline int nnm_may_claim(const nnm_team *team, int64_t tid, int64_t p, int64_t q) {
+    const int alone = team->mode == 1 || (team->mode == 2 && q / 2 / team->window % 2 == 0);
+    if (alone) return tid == 0;
+    return p == tid || team->mode == 0;
+}
+
+/* Tests only (tests/test_engine_threads.py): the epochs this OS thread starts from now on
+ * run, with mode 1, every part on thread 0; with mode 2, every part on thread 0 in the
+ * first, third, ... windows of `window` mini-batches and each on its own thread in the
+ * others; with mode 3, each part on its own thread (0: whichever thread comes first). */
+static _Thread_local int64_t nnm_test_window = 1, nnm_test_mode;
+void nnm_test_schedule(int64_t window, int64_t mode) {
+    nnm_test_window = window > 0 ? window : 1;
+    nnm_test_mode = mode >= 1 && mode <= 3 ? mode : 0;
+}
+
+/* How many parts the last epoch started on this OS thread ran on a thread other than
+ * their own (nnmath.engine.EpochRunner.parts_taken reads it after each epoch). */
+static _Thread_local int64_t nnm_last_taken;
+int64_t nnm_parts_taken(void) { return nnm_last_taken; }
+
+/* What one thread of an epoch is given: the struct, the team, its number. */
+typedef struct {
+    nnm_epoch *e;
+    nnm_team *team;
+    int64_t tid;
+    atomic_int_fast64_t *go; /* 0 until all threads that could be started are */
+} nnm_part;
+
+#endif /* NNM_THREADS_ONCE */
+
+/* Part p of phase q: mini-batch q / 2's forward and backward pass of part p's rows
+ * [⌈m·p/T⌉, ⌈m·(p+1)/T⌉) (NNM(backprop_rows)) for q even; for q odd (every δ^l needs the
+ * weights before the step) the step of part p's slice of the parameters
+ * (NNM(update_slices), which for a large layer also makes the slice's ∂C/∂w). */
+NNM_CLONES void NNM(run_part)(nnm_epoch *e, int64_t p, int64_t q, int64_t t0, int fuse) {
+    const int64_t T = e->threads, B = e->B, k = q / 2 * B, m = B < e->n - k ? B : e->n - k;
+    if (q % 2 == 0) {
+        const int64_t lo = nnm_share(m, p, T), mt = nnm_share(m, p + 1, T) - lo;
+        if (mt > 0) NNM(backprop_rows)(e, p, k, lo, mt, m, fuse);
+    } else {
+        NNM(update_slices)(e, p, m, t0 + q / 2 + 1, fuse);
+    }
+}
+
+/* Thread tid's share of one epoch when T threads share each mini-batch (T = 1: the whole
+ * epoch): phase by phase, its own part and any part still unclaimed. */
+void NNM(train_part)(nnm_epoch *e, nnm_team *team, int64_t tid) {
+    const int64_t T = e->threads, phases = 2 * ((e->n + e->B - 1) / e->B);
+    const int fuse = T == 1 && e->opt == 0;
+    if (T == 1) { /* nothing to share */
+        for (int64_t q = 0; q < phases; q++) NNM(run_part)(e, 0, q, e->t, fuse);
+        return;
+    }
+    for (int64_t q = 0; q < phases; q++) {
+        nnm_wait_open(team, q);
+        const int64_t open = atomic_load(&team->done) / T; /* others may have run ahead */
+        q = open > q ? open : q;
+        if (q >= phases) break;
+        for (int64_t i = 0; i < T; i++) {
+            const int64_t p = (tid + i) % T; /* its own part first */
+            if (!nnm_may_claim(team, tid, p, q) || !nnm_claim(team, p, q)) continue;
+            NNM(run_part)(e, p, q, e->t, fuse);
+            if (p != tid) atomic_fetch_add_explicit(&team->taken, 1, memory_order_relaxed);
+            nnm_part_done(team, q);
+        }
+    }
+}
+
+static void *NNM(part_main)(void *arg) {
+    nnm_part *p = (nnm_part *)arg;
+    while (!atomic_load_explicit(p->go, memory_order_acquire)) sched_yield();
+    if (p->tid < p->e->threads) NNM(train_part)(p->e, p->team, p->tid);
+    return NULL;
+}
+
+/* One epoch of mini-batch training over X[perm], in place; returns NNM_OK, or (doing
+ * nothing) NNM_UNKNOWN_* for a kernel id this build lacks, NNM_BAD_LENGTH for an array
+ * that does not hold what L, B, n, T and the sizes say, or NNM_BAD_VALUE for a row index
+ * or a dropout threshold out of range (nnm_check_epoch). With e->threads = T > 1 it starts
+ * T − 1 threads (BLAS must then be on one thread: the caller sets that) that share each
+ * mini-batch with this one; should fewer start, the epoch runs on those, and e->threads
+ * says how many did. The optimizer's step count comes back in e->t; how many parts ran on
+ * a thread other than their own, in nnm_parts_taken(). */
+int NNM(nnm_train_epoch)(nnm_epoch *e) {
+    const int bad = nnm_check_epoch(e);
+    if (bad) return bad;
+    int64_t T = e->threads < 1                 ? 1
+                : e->threads > NNM_MAX_THREADS ? NNM_MAX_THREADS
+                                               : e->threads;
+    T = T > e->B ? e->B : T;
+    pthread_t workers[NNM_MAX_THREADS];
+    nnm_part parts[NNM_MAX_THREADS];
+    nnm_team team;
+    memset(&team, 0, sizeof team);
+    atomic_int_fast64_t go;
+    for (int64_t p = 0; p < NNM_MAX_THREADS; p++) atomic_init(&team.claimed[p].phase, -1);
+    atomic_init(&team.done, 0);
+    atomic_init(&team.sleepers, 0);
+    atomic_init(&team.taken, 0);
+    atomic_init(&team.opened, 0);
+    atomic_init(&go, 0);
+    team.window = nnm_test_window, team.mode = nnm_test_mode;
+    int64_t started = 1;
+    for (; started < T; started++) {
+        parts[started] = (nnm_part){e, &team, started, &go};
+        if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
+    }
+    e->threads = team.T = started;
+    atomic_store_explicit(&go, 1, memory_order_release);
+    NNM(train_part)(e, &team, 0);
+    for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
+    e->t += (e->n + e->B - 1) / e->B;
+    nnm_last_taken = atomic_load(&team.taken);
+    return NNM_OK;
+}
