@@ -27,12 +27,17 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[4])
 from speed import ROWS, _data, _nnmath_net
-from nnmath.engine import epoch_runner
+try:
+    from nnmath.engine import epoch_runner
+except ImportError:  # a build from before the engine's own package
+    from nnmath.fast import epoch_runner
 from nnmath.optim import SGD
 row, B, dtype, epochs = ROWS[sys.argv[1]], int(sys.argv[2]), sys.argv[3], int(sys.argv[5])
 X, y = _data(60_000, dtype)
 net = _nnmath_net(row, dtype)
-runner = epoch_runner(net, SGD(row["eta"], n=60_000), net._inputs(X), net._targets(y, 60_000), B)
+inputs = getattr(net, "check_inputs", getattr(net, "_inputs", None))  # public since the engine
+targets = getattr(net, "check_targets", getattr(net, "_targets", None))  # moved; private before
+runner = epoch_runner(net, SGD(row["eta"], n=60_000), inputs(X), targets(y, 60_000), B)
 rng, times = np.random.default_rng(0), []
 with runner.blas_on_one_thread():
     for _ in range(epochs + 1):
