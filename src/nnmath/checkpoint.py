@@ -142,11 +142,9 @@ def restore(
     """Load a checkpoint into ``net``, ``optimizer``, ``rng`` and ``history`` (in place).
 
     Everything in the file is checked before anything is changed: the architecture, every
-    tensor's name, shape and dtype (the optimizer's state must have the shapes its
-    ``init_state`` gives this network: a missing, undersized or transposed tensor never
-    reaches the compiled epoch), what the state means (moments and velocities finite,
-    second moments ≥ 0, Adam's step count the mini-batches of the epochs done), the state's
-    JSON (epoch, generator, every history field's type and length, best epoch) and the
+    tensor's name, shape and dtype (the optimizer's state as its ``init_state`` shapes it),
+    what the state means (finite moments and velocities, second moments ≥ 0, Adam's step
+    count), the state's JSON (epoch, generator, history, best epoch) and the
     hyper-parameters the run was trained with.
 
     Parameters
@@ -170,8 +168,7 @@ def restore(
         compared, as for a run with a learning-rate schedule, which continues from the
         checkpoint's base η whatever the optimizer now holds).
     validation : bool, optional
-        Whether this run has validation data; refused when the checkpoint's run had not, or
-        the other way round (its validation history would not line up with the epochs).
+        Whether this run has validation data; refused when the checkpoint's run differs.
 
     Returns
     -------

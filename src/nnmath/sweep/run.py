@@ -113,8 +113,7 @@ def run_sweep(
     max_tasks : int, optional
         Stop after this many new rows (the rest stays for a later ``resume``).
     on_result : callable ``f(row, done, total)``, optional
-        Called after each row is written (progress bars). An exception raised here stops the
-        sweep; the rows written so far stay.
+        Called after each row is written; an exception raised here stops the sweep.
     on_start : callable ``f(n_to_run, n_done_already)``, optional
         Called once before the first task starts.
     connect_timeout : float
@@ -122,9 +121,8 @@ def run_sweep(
     delay : float
         Seconds each task sleeps before it starts (to test interruptions).
     tensorboard : path, optional
-        Write one TensorBoard run per task into this folder
-        (:class:`nnmath.callbacks.TensorBoard`, in a sub-folder named by :func:`run_name`;
-        on a Dask cluster a folder the workers can write to).
+        A folder for one TensorBoard run per task (a sub-folder named by :func:`run_name`;
+        on a Dask cluster, one the workers can write to).
 
     Returns
     -------

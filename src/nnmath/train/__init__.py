@@ -61,8 +61,7 @@ def fit(
 
     Parameters
     ----------
-    net : Network
-    X, Y : arrays (n, sizes[0]) and (n, sizes[-1]), or integer labels (n,) for ``Y``
+    net, X, Y : Network; arrays (n, sizes[0]) and (n, sizes[-1]), or labels (n,) for ``Y``
     epochs, mini_batch_size : int
         Total epochs (a resumed run counts those done) and rows per mini-batch.
     optimizer : str or Optimizer
@@ -74,13 +73,11 @@ def fit(
         With an object they may only repeat its values.
     schedule : str or Schedule, optional
         Learning-rate schedule from the optimizer's η, set per epoch (:mod:`nnmath.schedules`).
-    validation_data : (Xv, Yv), optional
-        Measured after every epoch; the best epoch goes to ``history.best_epoch``.
+    validation_data : (Xv, Yv), optional (measured after every epoch; best: history.best_epoch)
     seed, rng : the shuffling generator (``rng``, or seeded by ``seed``; else ``net.rng``)
     patience : int, optional
         :class:`~nnmath.callbacks.EarlyStopping` on validation accuracy (cost for one output).
-    monitor_training_accuracy : bool
-        Also record the training accuracy every epoch.
+    monitor_training_accuracy : bool (also record the training accuracy every epoch)
     monitor : {"batch", "full"}
         Training cost and accuracy: the mean over the epoch's mini-batches' forward passes (as
         Keras reports it), or the whole set after the epoch (the book's); in ``extra``.
