@@ -13,10 +13,10 @@ One job a module:
 * :mod:`nnmath.io.safetensors` — the container, checked by hand;
 * :mod:`nnmath.io.model` — the model schema: :func:`save`, :func:`load`,
   :func:`write_model_file`, :func:`read_model_file`;
-* :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`, one table of
-  ``torch.nn`` modules keyed by activation name (:data:`TORCH_ACTIVATIONS`);
-* :mod:`nnmath.io.onnx` — :func:`to_onnx` / :func:`from_onnx` (Gemm and the activation
-  operators, one table :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called.
+* :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`; each activation's
+  ``torch.nn`` module comes from its declaration (:data:`TORCH_ACTIVATIONS` is a view of it);
+* :mod:`nnmath.io.onnx` — :func:`to_onnx` / :func:`from_onnx` (Gemm and each activation's
+  operators, from its declaration: :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called.
 """
 
 from __future__ import annotations
