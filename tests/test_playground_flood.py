@@ -175,14 +175,17 @@ def test_an_unread_flood_keeps_the_server_small_and_other_tabs_training():
         got = []
         try:
             while True:
-                got.append(read_json(flooder)["type"])
+                got.append(read_json(flooder))
         except (OSError, ConnectionError):
             pass
         print(f"the flooder was sent {len(got)} messages")
-        assert got[0] == "hello" and set(got) <= {"hello", "error"}
-        # one error reply a burst: at most one for each message the rate lets through
-        replies = LIMITS.messages_per_second * (time.monotonic() - opened + 2)
-        assert len(got) < replies, f"{len(got)} replies to a flood of {sent}"
+        assert got[0]["type"] == "hello" and {m["type"] for m in got} <= {"hello", "error"}
+        # the rate lets at most `allowed` messages through; each may be refused itself (its
+        # session's command queue full, on a busy machine) and be followed by one burst reply
+        allowed = LIMITS.messages_per_second * (time.monotonic() - opened + 2)
+        bursts = [m for m in got[1:] if m["message"].startswith("too many messages")]
+        assert len(bursts) < allowed, f"{len(bursts)} burst replies to a flood of {sent}"
+        assert len(got) - 1 - len(bursts) < allowed, f"{len(got)} replies to a flood of {sent}"
         flooder.close()
         tab.ws.close()
 
