@@ -31,7 +31,9 @@ __all__ = [
     "length",
     "library",
     "optimizer_kernel",
+    "parts_taken",
     "pointers",
+    "required",
     "status_name",
 ]
 
@@ -109,6 +111,7 @@ def _typed(lib: ctypes.CDLL) -> None:
         ("nnm_optimizer_hyper", _S, [_I64]),
         ("nnm_optimizer_state", _S, [_I64]),
         ("nnm_status_name", _S, [_I64]),
+        ("nnm_parts_taken", _I64, []),
     ):
         function = getattr(lib, name)
         function.restype, function.argtypes = restype, argtypes
@@ -165,14 +168,19 @@ def library() -> ctypes.CDLL | None:
     return None if c is None else c.lib
 
 
-def epoch_struct() -> type[ctypes.Structure]:
-    """``nnm_epoch`` of ``_layout.h`` as a ctypes Structure, built from the library's layout."""
+def required() -> Compiled:
+    """:func:`compiled`, or an ImportError saying how to build it."""
     c = compiled()
     if c is None:
         raise ImportError(
             "nnmath.engine._ckernels is not built (pip install -e . with a C compiler)"
         )
-    return c.epoch
+    return c
+
+
+def epoch_struct() -> type[ctypes.Structure]:
+    """``nnm_epoch`` of ``_layout.h`` as a ctypes Structure, built from the library's layout."""
+    return required().epoch
 
 
 def kernel_id(kind: str, name: str) -> int | None:
@@ -198,6 +206,13 @@ def status_name(status: int) -> str:
     return f"status {status}" if name is None else name.decode()
 
 
+def parts_taken() -> int:
+    """How many parts of its mini-batches the last epoch this OS thread started ran on
+    another thread than their own (``_threads.h``); 0 when the library is not built."""
+    lib = library()
+    return 0 if lib is None else int(lib.nnm_parts_taken())
+
+
 def pointers(arrays: Any) -> ctypes.Array:
     """A C array of the data addresses of ``arrays``, which holds the arrays themselves (its
     ``arrays``): whoever keeps it until the C call returns keeps the memory it points into
@@ -219,13 +234,8 @@ def length(a: Any, dtype: Any) -> int:
 
 def epoch_function(dtype: Any, name: str = "train") -> Any:
     """``nnm_train_epoch_f32`` / ``_f64`` (or ``floor``) of the library for ``dtype``."""
-    lib = library()
-    if lib is None:
-        raise ImportError(
-            "nnmath.engine._ckernels is not built (pip install -e . with a C compiler)"
-        )
     suffix = "f32" if np.dtype(dtype) == np.float32 else "f64"
-    return getattr(lib, f"nnm_{name}_epoch_{suffix}")
+    return getattr(required().lib, f"nnm_{name}_epoch_{suffix}")
 
 
 def gemm_address(dtype: Any) -> int:

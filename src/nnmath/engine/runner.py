@@ -191,6 +191,7 @@ class EpochRunner:
             for s, on, a in zip(sizes[1:], self.drop.active, self.A[1:])
         )
         self.layer_input = (self.A[0], *passed_on)  # each layer's input: a^l, or a^l ⊙ mask^l
+        self.compiled = binding.required()  # the library's structs, fields and kernels
         self.kernel = binding.optimizer_kernel(optimizer.name, self._state())
         if self.kernel is None:
             raise ValueError(f"optimizer {optimizer.name!r} has no compiled kernel in this build")
@@ -203,13 +204,14 @@ class EpochRunner:
         self._c_train = binding.epoch_function(self.dtype)
         self._arrays = {  # kept alive: the struct points into them
             "sizes": np.array(self.sizes, np.int64),
-            "activation": np.array([binding.kernel_id("activation", a.name) for a in acts]),
+            "activation": np.array(
+                [binding.kernel_id("activation", a.name) for a in acts], np.int64
+            ),
             "alphas": np.array([a.kernel_param for a in acts], np.float64),
             "drop_thresh": np.array(drop.thresholds, np.uint64),
             "drop_scale": np.array(drop.scales, np.float64),
             "drop_offset": np.array(drop.offsets, np.int64),
         }
-        self._arrays["activation"] = self._arrays["activation"].astype(np.int64)
         own = [getattr(self, name) for name in _OWN]
         self._c_keep = {name: binding.pointers(arrays) for name, arrays in zip(_OWN, own)}
         cost = net.cost_function
@@ -268,7 +270,7 @@ class EpochRunner:
     def _state_fields(self) -> dict[str, str]:
         """The library's state fields (name: ``"w"`` or ``"b"``) that this optimizer's kernel
         reads and writes."""
-        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        fields = self.compiled.state_fields
         return {name: shape for name, shape in fields.items() if name in self.kernel.state}
 
     def _parameters(self) -> tuple[Any, ...]:
@@ -277,7 +279,7 @@ class EpochRunner:
         into, checked by :meth:`_check_arrays`: held by the caller until the epoch returns,
         they stay alive whatever another thread puts into ``net.weights`` meanwhile."""
         net, state, used = self.net, self._state(), self._state_fields()
-        names = binding.compiled().state_fields  # type: ignore[union-attr]
+        names = self.compiled.state_fields
         states = (_frozen(state[name]) if name in used else None for name in names)
         lists = (_frozen(net.weights), _frozen(net.biases), *states)
         self._check_arrays(lists)
@@ -313,7 +315,7 @@ class EpochRunner:
         dtype, sizes = self.dtype, self.sizes
         L = len(sizes) - 1
         shapes = {"weights": "w", "biases": "b"}
-        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        fields = self.compiled.state_fields
         shapes |= {f"optimizer state {name!r}": shape for name, shape in fields.items()}
         named = [(name, arrays, shape) for (name, shape), arrays in zip(shapes.items(), lists)]
         named = [entry for entry in named if entry[1] is not None]
@@ -336,13 +338,13 @@ class EpochRunner:
         hyper-parameters and scalar state (its step count t) by name; returns the pointer
         arrays, which the caller keeps until the epoch returns."""
         opt, kernel = self.optimizer, self.kernel
-        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        fields = self.compiled.state_fields
         keep = {"W": binding.pointers(params[0]), "b": binding.pointers(params[1])}
         for name, arrays in zip(fields, params[2:]):
             keep[name] = None if arrays is None else binding.pointers(arrays)
             setattr(c.state, name, None if arrays is None else ctypes.addressof(keep[name]))
         c.W, c.b = ctypes.addressof(keep["W"]), ctypes.addressof(keep["b"])
-        hyper = binding.compiled().hyper_fields  # type: ignore[union-attr]
+        hyper = self.compiled.hyper_fields
         for name in hyper:
             setattr(c.hyper, name, float(getattr(opt, name)) if name in kernel.hyper else 0.0)
         for name in kernel.state:  # the scalars of the state (arrays are fields above)
@@ -410,8 +412,8 @@ class EpochRunner:
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
-        self.parts_taken = _parts_taken() if self.threads_run > 1 else 0
-        fields = binding.compiled().state_fields  # type: ignore[union-attr]
+        self.parts_taken = binding.parts_taken() if self.threads_run > 1 else 0
+        fields = self.compiled.state_fields
         for name in self.kernel.state:  # the scalars of the state come back (t)
             if name not in fields:
                 self.optimizer.state[name] = int(getattr(c, name))
@@ -422,17 +424,6 @@ class EpochRunner:
 
 #: the struct's pointer arrays of the epoch's own buffers (attributes of EpochRunner too)
 _OWN = ("A", "Z", "D", "layer_input", "mask", "nabla_w_parts", "nabla_b_parts")
-
-
-def _parts_taken() -> int:
-    """How many parts of its mini-batches (a thread's rows, or its slice of the step) the
-    last C epoch started on this thread ran on another thread than their own, which had not
-    got to them (bit for bit the same result); see ``_threads.h``."""
-    report = getattr(binding.library(), "nnm_parts_taken", None)
-    if report is None:
-        return 0
-    report.restype = ctypes.c_int64
-    return int(report())
 
 
 def _frozen(arrays: Any) -> Any:
