@@ -11,9 +11,14 @@ from typing import Any
 
 from .backend import get_namespace
 
-__all__ = ["EVAL_ROWS", "chunk_scores", "output"]
+__all__ = ["EVAL_ROWS", "chunk_scores", "n_chunks", "output"]
 
 EVAL_ROWS = 5_000  # rows per forward pass when a whole data set is evaluated
+
+
+def n_chunks(n: int) -> int:
+    """How many chunks of :data:`EVAL_ROWS` rows ``n`` rows make (the last may be short)."""
+    return -(-n // EVAL_ROWS)
 
 
 def output(net: Any, X: Any) -> Any:

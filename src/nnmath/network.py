@@ -26,7 +26,7 @@ from . import validation
 from ._architecture import layer_activations
 from ._boundary import inputs_on_device, targets_on_device
 from ._fit_checks import refuse_while_training
-from ._scores import EVAL_ROWS, chunk_scores, output
+from ._scores import EVAL_ROWS, chunk_scores, n_chunks, output
 from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
@@ -377,7 +377,7 @@ class Network:
         Y = self.check_targets(Y, X.shape[0])
         n = X.shape[0]
         xp = get_namespace(X)
-        c = _total_cost(chunk_scores(self, X, Y, None, range(-(-n // EVAL_ROWS)))) / n
+        c = _total_cost(chunk_scores(self, X, Y, None, range(n_chunks(n)))) / n
         if lmbda:
             c += 0.5 * lmbda / n * sum(float(xp.sum(W * W)) for W in self.weights)
         return c
@@ -401,7 +401,7 @@ class Network:
         X = self.check_inputs(X)
         Y = self.check_targets(Y, X.shape[0])
         labels = get_namespace(Y).argmax(Y, axis=1)
-        scores = chunk_scores(self, X, Y, labels, range(-(-X.shape[0] // EVAL_ROWS)))
+        scores = chunk_scores(self, X, Y, labels, range(n_chunks(X.shape[0])))
         return _total_cost(scores) / X.shape[0], sum(hits for _, hits in scores)
 
     if TYPE_CHECKING:  # what IDEs and type checkers read: the functions themselves

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .._scores import chunk_scores, n_chunks
 from ..backend import get_namespace
-from ..network import chunk_scores
 
 __all__ = ["Evaluation"]
 
@@ -56,15 +56,13 @@ class Evaluation:
         net = self.net
         if not self.own_methods:  # fit asks a subclass for its accuracy itself (no labels)
             return net.cost(X, Y), None
-        from ..network import EVAL_ROWS
-
         n = X.shape[0]
-        n_chunks = -(-n // EVAL_ROWS)
-        if self.pool is None or n_chunks < 2:
-            scores = chunk_scores(net, X, Y, labels, range(n_chunks))
+        chunks = n_chunks(n)
+        if self.pool is None or chunks < 2:
+            scores = chunk_scores(net, X, Y, labels, range(chunks))
         else:
-            T = min(self.threads, n_chunks)
-            parts = [range(t, n_chunks, T) for t in range(T)]  # every T-th chunk
+            T = min(self.threads, chunks)
+            parts = [range(t, chunks, T) for t in range(T)]  # every T-th chunk
             from .blas import one_blas_thread
 
             with one_blas_thread(self.blas):  # T threads, one BLAS thread each (counted hold)
@@ -76,7 +74,7 @@ class Evaluation:
                         for part in parts
                     ]
                 ]
-            scores = [done[c % T][c // T] for c in range(n_chunks)]
+            scores = [done[c % T][c // T] for c in range(chunks)]
         total = 0.0
         for chunk_cost, _ in scores:
             total += chunk_cost
