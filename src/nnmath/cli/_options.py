@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..activations import ACTIVATIONS
-from ..backend import BACKENDS
+from ..backend import BACKENDS, DTYPES
 from ..costs import COSTS
 from ..init import INITS
 from ..optim import OPTIMIZERS
@@ -131,7 +131,7 @@ def _add_array_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype",
         default="float32",
-        choices=["float32", "float64"],
+        choices=sorted(DTYPES),
         help="floating-point type (default float32)",
     )
     p.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..backend import DTYPES
 from ._common import CLIError, add_output_options, emit_json
 
 __all__ = ["add_parser", "run"]
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, at least 17 (default 17)")
     p.add_argument(
         "--dtype",
-        choices=["float32", "float64"],
+        choices=sorted(DTYPES),
         default="float32",
         help="tensor dtype (default float32; onnxruntime has no float64 Elu, Erf, Softplus)",
     )

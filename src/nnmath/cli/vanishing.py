@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..backend import DTYPES
 from ..costs import COSTS
 from ..init import INITS
 from ._common import (
@@ -63,7 +64,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--dtype",
         default="float32",
-        choices=["float32", "float64"],
+        choices=sorted(DTYPES),
         help="floating-point type of the networks and the gradients (default float32)",
     )
     p.add_argument(
