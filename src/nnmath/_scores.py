@@ -23,6 +23,8 @@ def n_chunks(n: int) -> int:
 
 def output(net: Any, X: Any) -> Any:
     """ŷ = a^L for each row of ``X``, already checked and on the backend: (m, sizes[-1])."""
+    if getattr(net, "layered", False):  # a network of layers: each layer's forward
+        return net.feed_columns(X.T).T
     a = X.T
     for W, b, sigma in zip(net.weights, net.biases, net.activation_functions):
         a = sigma(W @ a + b[:, None])  # a^l = σ(W^l a^{l-1} + b^l)

@@ -15,7 +15,6 @@ the lecture's equation with ``m`` columns at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from types import MethodType
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +25,13 @@ from . import validation
 from ._architecture import layer_activations
 from ._boundary import inputs_on_device, targets_on_device
 from ._fit_checks import refuse_while_training
+from ._gradients import Gradients
 from ._scores import EVAL_ROWS, chunk_scores, n_chunks, output
 from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
+from .layers import Dense, Input, Layer, dense_sizes, is_layer_list
 
 __all__ = ["Network", "Gradients", "EVAL_ROWS", "chunk_scores"]
 
@@ -61,31 +62,6 @@ def _io_save() -> Callable[..., Any]:
     from .io import save  # files are an edge: a layer above the core
 
     return save
-
-
-@dataclass
-class Gradients:
-    """What one backward pass computes, per layer of weights (first hidden layer first).
-
-    Attributes
-    ----------
-    nabla_w : list of arrays, ``nabla_w[i].shape == weights[i].shape``
-        ∂C/∂w^l = δ^l (a^{l−1})ᵀ, averaged over the mini-batch.
-    nabla_b : list of arrays, ``nabla_b[i].shape == biases[i].shape``
-        ∂C/∂b^l = δ^l, averaged over the mini-batch.
-    deltas : list of arrays ``(sizes[i+1], m)``
-        δ^l = ∂C_x/∂z^l for every example (columns), *not* averaged.
-    zs : list of arrays ``(sizes[i+1], m)``
-        z^l for every example.
-    activations : list of arrays ``(sizes[i], m)``
-        a^l, with ``activations[0]`` the input.
-    """
-
-    nabla_w: list[Any]
-    nabla_b: list[Any]
-    deltas: list[Any] = field(default_factory=list)
-    zs: list[Any] = field(default_factory=list)
-    activations: list[Any] = field(default_factory=list)
 
 
 class Network:
@@ -149,9 +125,20 @@ class Network:
     dropout : tuple of float, one per hidden layer
     """
 
+    layered = False  # a network of nnmath.layers beyond Input + Dense is a LayerNetwork
+
+    def __new__(cls, sizes: Any = None, *args: Any, **kwargs: Any) -> Network:
+        """``Network(layers)`` with layers beyond ``Input(n)`` and ``Dense`` is a
+        :class:`~nnmath.layer_network.LayerNetwork` (the same class, layer by layer)."""
+        if cls is Network and is_layer_list(sizes) and dense_sizes(sizes) is None:
+            from .layer_network import LayerNetwork  # the layers' path, a layer above
+
+            return super().__new__(LayerNetwork)
+        return super().__new__(cls)
+
     def __init__(
         self,
-        sizes: Sequence[int],
+        sizes: Sequence[int] | Sequence[Layer],
         activation: str | Activation | Sequence[str | Activation] = "sigmoid",
         output_activation: str | Activation | None = None,
         cost: str | Cost = "quadratic",
@@ -163,6 +150,8 @@ class Network:
         device: str | None = None,
         dropout: float | Sequence[float] = 0.0,
     ) -> None:
+        if is_layer_list(sizes):  # Input(n) and Dense layers only: exactly the sizes network
+            sizes, activation = dense_sizes(sizes)  # type: ignore[misc, arg-type]
         self.backend = get_backend(backend, device)
         self.sizes = validation.check_sizes(sizes)
         self.dropout = _dropout.check_dropout(dropout, len(self.sizes) - 2)
@@ -184,6 +173,18 @@ class Network:
     @property
     def cost_name(self) -> str:
         return self.cost_function.name
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The network as :mod:`nnmath.layers`: ``Input(sizes[0])`` and one Dense per layer of
+        weights, each holding this network's ``W`` and ``b`` (the same arrays)."""
+        out: list[Layer] = [Input(self.sizes[0])]
+        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
+            dense = Dense(W.shape[0], sigma)
+            dense.input_shape, dense.output_shape = (W.shape[1],), (W.shape[0],)
+            dense.W, dense.b = W, b
+            out.append(dense)
+        return out
 
     @property
     def n_layers(self) -> int:

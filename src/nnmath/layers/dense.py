@@ -1,0 +1,104 @@
+"""The fully connected layer and the activation-only layer: the lecture's equations as written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..activations import Activation
+from ..backend import get_namespace
+from ..init import initialize_layer
+from ._base import Backward, Cache, Layer, Shape, activation_of
+
+__all__ = ["Activation_", "Dense"]
+
+
+class Dense(Layer):
+    """A fully connected layer: ``z^l = w^l a^{l−1} + b^l``, ``a^l = σ(z^l)``.
+
+    Backward (the lecture's equations 3, 4 and the first half of 2, ``m`` columns at once):
+    ``∂C/∂b^l = (1/m) Σ_x δ^l``, ``∂C/∂w^l = (1/m) δ^l (a^{l−1})ᵀ``, ``g = (w^l)ᵀ δ^l``.
+
+    Parameters
+    ----------
+    n : int
+        Units of the layer, ``n_l``.
+    activation : str or Activation
+        σ, a name of :data:`nnmath.activations.ACTIVATIONS` (softmax included).
+
+    Attributes
+    ----------
+    W : array (n_l, n_{l−1})
+    b : array (n_l,)
+    """
+
+    name = "dense"
+    has_parameters = True
+
+    def __init__(self, n: int, activation: str | Activation = "sigmoid") -> None:
+        super().__init__()
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"Dense(n): n must be a positive int, got {n!r}")
+        self.n = int(n)
+        self.activation = activation_of(activation)
+
+    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
+        """``W`` ``(n, n_in)`` and ``b`` ``(n,)`` drawn by ``init`` (fan-in ``n_in``)."""
+        if len(input_shape) != 1:
+            raise ValueError(f"{self!r} needs a vector input, got shape {tuple(input_shape)}")
+        self.input_shape, self.output_shape = tuple(input_shape), (self.n,)
+        self.W, self.b = initialize_layer(input_shape[0], self.n, init, rng, dtype)
+        return self.output_shape
+
+    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+        """z^l = W^l a^{l−1} + b^l, a^l = σ(z^l). a_prev: (n_{l−1}, m); z, a: (n_l, m)."""
+        z = self.W @ a_prev + self.b[:, None]  # z^l = W^l a^{l-1} + b^l
+        return Cache(a_prev, z, self.activation(z))  # a^l = σ(z^l)
+
+    def backward(self, delta: Any, cache: Cache) -> Backward:
+        """From δ^l (n_l, m): ∂C/∂b^l = δ^l, ∂C/∂w^l = δ^l (a^{l−1})ᵀ (averaged over m),
+        g = (W^l)ᵀ δ^l (n_{l−1}, m)."""
+        m = delta.shape[1]
+        nabla_b = get_namespace(delta).sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
+        nabla_w = (delta @ cache.a_prev.T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+        return Backward(self.W.T @ delta, nabla_w, nabla_b)  # (w^l)^T δ^l
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n}, activation={self.activation.name!r})"
+
+
+class Activation_(Layer):
+    """σ alone: ``z^l = a^{l−1}``, ``a^l = σ(z^l)``; backward ``g = δ^l`` (∂z^l/∂a^{l−1} = I).
+
+    Exported as :class:`nnmath.layers.Activation` (this module keeps the name of
+    :class:`nnmath.activations.Activation`, the σ object, for the σ).
+
+    Parameters
+    ----------
+    name : str or Activation
+        σ, a name of :data:`nnmath.activations.ACTIVATIONS`.
+    """
+
+    name = "activation"
+
+    def __init__(self, name: str | Activation) -> None:
+        super().__init__()
+        self.activation = activation_of(name)
+
+    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
+        """Any shape in, the same shape out; a σ that couples units (softmax) needs vectors."""
+        if not self.activation.elementwise and len(input_shape) != 1:
+            raise ValueError(f"{self!r} couples units: it needs a vector input (Flatten first)")
+        return super().build(input_shape, init, rng, dtype)
+
+    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+        """z^l = a^{l−1}, a^l = σ(z^l); any shape ``input_shape + (m,)``."""
+        return Cache(a_prev, a_prev, self.activation(a_prev))
+
+    def backward(self, delta: Any, cache: Cache) -> Backward:
+        """g = ∂C/∂a^{l−1} = δ^l, since z^l = a^{l−1}."""
+        return Backward(delta)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.activation.name!r})"
