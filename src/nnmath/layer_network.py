@@ -145,8 +145,9 @@ class LayerNetwork(Network):
             layer.b = b
 
     def parameter_shapes(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """``(W.shape, b.shape)`` of each layer with parameters, as built."""
-        return [(tuple(layer.W.shape), tuple(layer.b.shape)) for layer in self.parametrized]
+        """``(W.shape, b.shape)`` each layer with parameters was built for (not read from the
+        arrays, so that :func:`nnmath._fit_checks.check_network` can hold them to it)."""
+        return [layer.parameter_shapes() for layer in self.parametrized]
 
     @property
     def activation_functions(self) -> list[Any]:  # type: ignore[override]

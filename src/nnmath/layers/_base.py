@@ -18,7 +18,7 @@ A new layer type is one subclass of :class:`Layer` and one entry of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -89,6 +89,9 @@ class Layer:
 
     name = "layer"
     has_parameters = False
+    #: instances the tests build and check (central differences, torch), with an input shape:
+    #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type
+    EXAMPLES: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
 
     def __init__(self) -> None:
         self.input_shape: Shape = ()
@@ -111,12 +114,23 @@ class Layer:
         """``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l`` (``output_shape + (m,)``)."""
         raise NotImplementedError
 
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        """z^l of the torch tensor ``a_prev`` (our layout, examples last) by
+        ``torch.nn.functional`` ``F``: the independent twin the tests differentiate with
+        autograd (``W``, ``b``: torch tensors of the parameters)."""
+        raise NotImplementedError(f"{type(self).__name__} has no torch twin")  # pragma: no cover
+
     def delta(self, cache: Cache, g: Any) -> Any:
         """δ^l = ∂C/∂z^l = (∂a^l/∂z^l)ᵀ g, the end of equation 2: ``g ⊙ σ'(z^l)`` for an
         element-wise σ (``σ.vjp``), ``g`` itself for a layer without σ. Shape of ``z``."""
         if self.activation is None:
             return g
         return self.activation.vjp(cache.z, cache.a, g)
+
+    def parameter_shapes(self) -> tuple[Shape, Shape]:
+        """The shapes ``W`` and ``b`` must have, from the layer's shapes (a layer with
+        parameters says; :meth:`build` set them)."""
+        raise TypeError(f"{self!r} has no parameters")
 
     def parameters(self) -> list[Any]:
         """``[W, b]`` for a layer with parameters, ``[]`` otherwise."""

@@ -63,6 +63,11 @@ class Conv2D(Layer):
 
     name = "conv2d"
     has_parameters = True
+    EXAMPLES = (
+        ({"out_channels": 3, "kernel_size": 3, "activation": "relu"}, (2, 6, 5)),
+        ({"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 7, 6)),
+        ({"out_channels": 4, "kernel_size": 2, "stride": 3, "activation": "tanh"}, (1, 8, 8)),
+    )
 
     def __init__(
         self,
@@ -100,6 +105,10 @@ class Conv2D(Layer):
         self.W, self.b = initialize_layer(C * self.k**2, self.out_channels, init, rng, dtype, shape)
         return self.output_shape
 
+    def parameter_shapes(self) -> tuple[Shape, Shape]:
+        """W: (out, C, k, k), b: (out,)."""
+        return (self.out_channels, self.input_shape[0], self.k, self.k), (self.out_channels,)
+
     def forward(self, a_prev: Any, mask: Any = None) -> ConvCache:
         """z^l = w^l ⋆ a^{l−1} + b^l, a^l = σ(z^l). a_prev: (C, H, W, m); z, a: (out, Ho, Wo, m)."""
         cols = im2col(a_prev, self.k, self.stride, self.padding)
@@ -116,6 +125,10 @@ class Conv2D(Layer):
         g_cols = self.W.reshape(self.out_channels, -1).T @ D  # (C·k·k, Ho·Wo·m)
         g = col2im(g_cols, cache.a_prev.shape, self.k, self.stride, self.padding)
         return Backward(g, nabla_w, nabla_b)
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        z = F.conv2d(a_prev.permute(3, 0, 1, 2), W, b, stride=self.stride, padding=self.padding)
+        return z.permute(1, 2, 3, 0)  # (m, out, Ho, Wo) → (out, Ho, Wo, m)
 
     def __repr__(self) -> str:
         extra = "".join(

@@ -35,6 +35,7 @@ class Dense(Layer):
 
     name = "dense"
     has_parameters = True
+    EXAMPLES = (({"n": 4, "activation": "tanh"}, (5,)), ({"n": 3, "activation": "softmax"}, (6,)))
 
     def __init__(self, n: int, activation: str | Activation = "sigmoid") -> None:
         super().__init__()
@@ -51,6 +52,10 @@ class Dense(Layer):
         self.W, self.b = initialize_layer(input_shape[0], self.n, init, rng, dtype)
         return self.output_shape
 
+    def parameter_shapes(self) -> tuple[Shape, Shape]:
+        """W: (n_l, n_{l−1}), b: (n_l,)."""
+        return (self.n, self.input_shape[0]), (self.n,)
+
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """z^l = W^l a^{l−1} + b^l, a^l = σ(z^l). a_prev: (n_{l−1}, m); z, a: (n_l, m)."""
         z = self.W @ a_prev + self.b[:, None]  # z^l = W^l a^{l-1} + b^l
@@ -63,6 +68,9 @@ class Dense(Layer):
         nabla_b = get_namespace(delta).sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
         nabla_w = (delta @ cache.a_prev.T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
         return Backward(self.W.T @ delta, nabla_w, nabla_b)  # (w^l)^T δ^l
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        return F.linear(a_prev.T, W, b).T
 
     def __repr__(self) -> str:
         return f"Dense({self.n}, activation={self.activation.name!r})"
@@ -81,6 +89,7 @@ class Activation_(Layer):
     """
 
     name = "activation"
+    EXAMPLES = (({"name": "elu"}, (2, 3, 4)), ({"name": "softmax"}, (5,)))
 
     def __init__(self, name: str | Activation) -> None:
         super().__init__()
@@ -99,6 +108,9 @@ class Activation_(Layer):
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = ∂C/∂a^{l−1} = δ^l, since z^l = a^{l−1}."""
         return Backward(delta)
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        return a_prev
 
     def __repr__(self) -> str:
         return f"Activation({self.activation.name!r})"

@@ -32,6 +32,7 @@ class Dropout(Layer):
     """
 
     name = "dropout"
+    EXAMPLES = (({"p": 0.5}, (3, 4, 4)), ({"p": 0.2}, (6,)))
 
     def __init__(self, p: float) -> None:
         super().__init__()
@@ -48,6 +49,9 @@ class Dropout(Layer):
         """g = δ^l ⊙ mask."""
         mask = getattr(cache, "mask", None)
         return Backward(delta if mask is None else delta * mask)
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        return a_prev if mask is None else a_prev * mask
 
     def __repr__(self) -> str:
         return f"Dropout({self.p})"

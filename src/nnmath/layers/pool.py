@@ -68,6 +68,7 @@ class MaxPool2D(_Pool2D):
     """
 
     name = "maxpool2d"
+    EXAMPLES = (({"size": 2}, (2, 6, 7)), ({"size": 3, "stride": 2}, (3, 7, 7)))
 
     def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
         """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
@@ -75,6 +76,10 @@ class MaxPool2D(_Pool2D):
         argmax = flat.argmax(axis=-1)
         z = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
         return MaxPoolCache(a_prev, z, z, argmax)
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        z = F.max_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
+        return z.permute(1, 2, 3, 0)
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = δ^l routed to each window's arg-max, (C, H, W, m)."""
@@ -90,11 +95,16 @@ class AvgPool2D(_Pool2D):
     """
 
     name = "avgpool2d"
+    EXAMPLES = (({"size": 2}, (2, 6, 6)), ({"size": 3, "stride": 1}, (1, 5, 6)))
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m)."""
         z = self._windows_flat(a_prev).mean(axis=-1)
         return Cache(a_prev, z, z)
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        z = F.avg_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
+        return z.permute(1, 2, 3, 0)
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = δ^l / k² spread over each window, (C, H, W, m)."""

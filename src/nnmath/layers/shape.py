@@ -20,6 +20,7 @@ class Input(Layer):
     """
 
     name = "input"
+    EXAMPLES = (({"shape": (2, 3, 4)}, (24,)), ({"shape": 7}, (7,)))
 
     def __init__(self, shape: int | tuple[int, ...]) -> None:
         super().__init__()
@@ -29,18 +30,22 @@ class Input(Layer):
         ):
             raise ValueError(f"Input(shape): a positive int or (C, H, W), got {shape!r}")
         self.shape: Shape = tuple(int(d) for d in dims)
-        self.input_shape = self.output_shape = self.shape
-
-    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
-        return self.shape
+        self.input_shape, self.output_shape = (size_of(self.shape),), self.shape
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """x as columns ``(size, m)`` to ``shape + (m,)`` (a view)."""
         a = a_prev.reshape(*self.shape, a_prev.shape[-1])
         return Cache(a_prev, a, a)
 
+    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
+        self.input_shape = (size_of(self.shape),)  # the columns it reshapes
+        return self.shape
+
     def backward(self, delta: Any, cache: Cache) -> Backward:
         return Backward(delta.reshape(cache.a_prev.shape))
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        return a_prev.reshape(*self.shape, a_prev.shape[-1])
 
     def __repr__(self) -> str:
         return f"Input({self.shape[0] if len(self.shape) == 1 else self.shape})"
@@ -51,6 +56,7 @@ class Flatten(Layer):
     ``flatten``); backward reshapes ``δ`` back. Inserted before a Dense after an image."""
 
     name = "flatten"
+    EXAMPLES = (({}, (2, 3, 4)),)
 
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         self.input_shape, self.output_shape = tuple(input_shape), (size_of(input_shape),)
@@ -64,3 +70,6 @@ class Flatten(Layer):
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = δ^l reshaped to ``(C, H, W, m)``."""
         return Backward(delta.reshape(cache.a_prev.shape))
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        return a_prev.permute(3, 0, 1, 2).flatten(1).T  # torch's flatten of (m, C, H, W)
