@@ -44,6 +44,17 @@ def analytic(layer: Layer, a_prev: np.ndarray, mask: np.ndarray, R: np.ndarray) 
     return back.g, M * back.nabla_w, M * back.nabla_b  # nabla_* are means over the M examples
 
 
+def torch_sigma(layer: Layer, z: object) -> object:
+    """σ by torch's own module (declared with each activation): autograd then differentiates
+    torch's σ, independent of ours (``.T``: torch's softmax normalises rows)."""
+    from nnmath.io.torch import _torch_module
+
+    if layer.activation is None:
+        return z
+    sigma = _torch_module(layer.activation)
+    return sigma(z.T).T if z.ndim == 2 else sigma(z)
+
+
 def test_every_layer_type_declares_examples() -> None:
     for name, cls in LAYERS.items():
         assert cls.name == name and cls.EXAMPLES, f"{cls.__name__} needs EXAMPLES to be tested"
@@ -81,7 +92,7 @@ def test_forward_and_backward_match_torch(cls: type, kw: dict, shape: tuple) -> 
     a_t = torch.tensor(a_prev, requires_grad=True)
     params = [torch.tensor(p, requires_grad=True) for p in layer.parameters()]
     z_t = layer.torch_z(a_t, F, *params, mask=torch.tensor(mask))
-    out_t = z_t if layer.activation is None else layer.activation(z_t)
+    out_t = torch_sigma(layer, z_t)
     (torch.tensor(R) * out_t).sum().backward()
     np.testing.assert_allclose(cache.z, z_t.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(cache.a, out_t.detach().numpy(), rtol=1e-12, atol=1e-12)

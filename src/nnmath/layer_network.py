@@ -17,7 +17,8 @@ through the layers' protocol, one layer at a time:
 Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
 reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
 What cannot take a network of layers yet (files, torch / ONNX export, display, gradient
-check, trace, another backend) raises NotImplementedError (:func:`refuse`).
+check, trace, another backend) raises NotImplementedError
+(:func:`nnmath._unsupported.refuse_layers`).
 """
 
 from __future__ import annotations
@@ -29,23 +30,13 @@ import numpy as np
 
 from . import dropout as _dropout
 from ._architecture import check_output
+from ._unsupported import refuse_layers as refuse
 from .backend import Backend, get_backend, resolve_dtype
 from .costs import Cost, get_cost
 from .layers import Cache, Dropout, Layer, build_layers, size_of
 from .network import Gradients, Network
 
-__all__ = ["LayerNetwork", "refuse"]
-
-
-def refuse(net: Any, what: str, instead: str = "") -> None:
-    """Raise NotImplementedError when ``net`` is a network of layers, which ``what`` (say
-    ``"nnmath.io.save"``) does not support yet; ``instead`` says what to do."""
-    if getattr(net, "layered", False):
-        kinds = sorted({type(layer).__name__ for layer in net.layers})
-        raise NotImplementedError(
-            f"{what} does not support a network of layers ({', '.join(kinds)}) yet"
-            + (f": {instead}" if instead else "")
-        )
+__all__ = ["LayerNetwork"]
 
 
 class LayerNetwork(Network):

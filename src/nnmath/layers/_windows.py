@@ -54,10 +54,9 @@ def col2im(cols: Any, input_shape: tuple[int, ...], k: int, stride: int, padding
     g = cols.reshape(C, k, k, Ho, Wo, m)
     out = np.zeros((C, H + 2 * padding, W + 2 * padding, m), dtype=cols.dtype)
     for i in range(k):  # k² strided adds: pixel (s·y + i, s·x + j) gets entry (i, j) of (y, x)
+        rows = slice(i, i + stride * (Ho - 1) + 1, stride)
         for j in range(k):
-            out[:, i : i + stride * (Ho - 1) + 1 : stride, j : j + stride * (Wo - 1) + 1 : stride] += (
-                g[:, i, j]
-            )
+            out[:, rows, j : j + stride * (Wo - 1) + 1 : stride] += g[:, i, j]
     return out[:, padding : padding + H, padding : padding + W]
 
 

@@ -132,7 +132,8 @@ class Conv2D(Layer):
 
     def __repr__(self) -> str:
         extra = "".join(
-            f", {n}={v}" for n, v, d in (("stride", self.stride, 1), ("padding", self.padding, 0))
+            f", {n}={v}"
+            for n, v, d in (("stride", self.stride, 1), ("padding", self.padding, 0))
             if v != d
         )
         return f"Conv2D({self.out_channels}, {self.k}{extra}, activation={self.activation.name!r})"
