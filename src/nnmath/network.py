@@ -32,6 +32,7 @@ from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_nump
 from .costs import Cost, get_cost
 from .init import initialize
 from .layers import Dense, Input, Layer, dense_sizes, is_layer_list
+from .layers.dense import dense_gradients, dense_z
 
 __all__ = ["Network", "Gradients", "EVAL_ROWS", "chunk_scores"]
 
@@ -69,9 +70,11 @@ class Network:
 
     Parameters
     ----------
-    sizes : sequence of int
+    sizes : sequence of int, or list of nnmath.layers
         Units per layer, input first: ``[784, 30, 10]`` has L = 3 layers and two layers of
-        weights.
+        weights. Or layer objects: ``[Input(784), Dense(30), Dense(10)]`` is that same network
+        (σ from each Dense), and a list with convolutions, pooling, Dropout, ... builds a
+        :class:`~nnmath.layer_network.LayerNetwork` (a subclass: see its module).
     activation : str, Activation, or list of them
         σ of the hidden layers: one for all, or one per hidden layer
         (``len(sizes) − 2`` entries), or one per layer of weights (``len(sizes) − 1``
@@ -263,7 +266,7 @@ class Network:
         zs, activations = [], [a]
         masks = masks if masks is not None else [None] * self.n_layers
         for W, b, sigma, mask in zip(self.weights, self.biases, self.activation_functions, masks):
-            z = W @ a + b[:, None]  # z^l = W^l a^{l-1} + b^l
+            z = dense_z(W, a, b)  # z^l = W^l a^{l-1} + b^l
             a = sigma(z)  # a^l = σ(z^l)
             zs.append(z)
             activations.append(a)
@@ -322,8 +325,6 @@ class Network:
         masks : list of arrays (sizes[i+1], m) or None, optional
             Dropout masks (:meth:`dropout_masks`); ``None`` drops nothing.
         """
-        xp = get_namespace(x)
-        m = x.shape[1]
         zs, activations = self.forward(x, masks)
         n = self.n_layers
         masks = masks if masks is not None else [None] * n
@@ -336,8 +337,7 @@ class Network:
         delta = self.cost_function.delta(zs[-1], activations[-1], y, sigma[-1])  # δ^L
         for i in range(n - 1, -1, -1):
             deltas[i] = delta
-            nabla_b[i] = xp.sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
-            nabla_w[i] = (delta @ passed[i].T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+            nabla_w[i], nabla_b[i] = dense_gradients(delta, passed[i])  # eqs. 4 and 3
             if i > 0:
                 g = self.weights[i].T @ delta  # (w^{l+1})^T δ^{l+1}
                 if masks[i - 1] is not None:

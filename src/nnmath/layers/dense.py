@@ -11,7 +11,22 @@ from ..backend import get_namespace
 from ..init import initialize_layer
 from ._base import Backward, Cache, Layer, Shape, activation_of
 
-__all__ = ["Activation_", "Dense"]
+__all__ = ["Activation_", "Dense", "dense_gradients", "dense_z"]
+
+
+def dense_z(W: Any, a_prev: Any, b: Any) -> Any:
+    """z^l = W^l a^{l−1} + b^l for columns: W (n_l, n_{l−1}), a_prev (n_{l−1}, m), b (n_l,);
+    returns (n_l, m). The one place this product is written (Network, Dense, evaluation)."""
+    return W @ a_prev + b[:, None]
+
+
+def dense_gradients(delta: Any, a_prev: Any) -> tuple[Any, Any]:
+    """Equations 4 and 3 over a mini-batch of m columns: ∂C/∂w^l = δ^l (a^{l−1})ᵀ / m
+    (n_l, n_{l−1}) and ∂C/∂b^l = Σ_x δ^l / m (n_l,), from δ^l (n_l, m), a_prev (n_{l−1}, m)."""
+    m = delta.shape[1]
+    nabla_b = get_namespace(delta).sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
+    nabla_w = (delta @ a_prev.T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+    return nabla_w, nabla_b
 
 
 class Dense(Layer):
@@ -58,15 +73,13 @@ class Dense(Layer):
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """z^l = W^l a^{l−1} + b^l, a^l = σ(z^l). a_prev: (n_{l−1}, m); z, a: (n_l, m)."""
-        z = self.W @ a_prev + self.b[:, None]  # z^l = W^l a^{l-1} + b^l
+        z = dense_z(self.W, a_prev, self.b)  # z^l = W^l a^{l-1} + b^l
         return Cache(a_prev, z, self.activation(z))  # a^l = σ(z^l)
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """From δ^l (n_l, m): ∂C/∂b^l = δ^l, ∂C/∂w^l = δ^l (a^{l−1})ᵀ (averaged over m),
         g = (W^l)ᵀ δ^l (n_{l−1}, m)."""
-        m = delta.shape[1]
-        nabla_b = get_namespace(delta).sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
-        nabla_w = (delta @ cache.a_prev.T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+        nabla_w, nabla_b = dense_gradients(delta, cache.a_prev)
         return Backward(self.W.T @ delta, nabla_w, nabla_b)  # (w^l)^T δ^l
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
