@@ -248,6 +248,7 @@ def test_bad_layer_lists_say_what_to_do(layers, kwargs, error, message) -> None:
 def _refused_entries(tmp_path) -> list:
     """Everything that takes a network but not yet a network of layers: (name, call)."""
     from nnmath import checkpoint, diagnostics, io
+    from nnmath.callbacks import EpochLogger
     from nnmath.display import network_html
     from nnmath.nielsen._json import save_network
 
@@ -269,6 +270,10 @@ def _refused_entries(tmp_path) -> list:
             lambda n: checkpoint.save(tmp_path / "c", n, nm.SGD(eta=0.1), None, None, 0),
         ),
         ("fit(checkpoint=...)", lambda n: n.fit(X, y, epochs=1, checkpoint=tmp_path / "c")),
+        (
+            "EpochLogger",
+            lambda n: n.fit(X, y, epochs=1, callbacks=[EpochLogger(tmp_path / "l.csv")]),
+        ),
         ("nielsen JSON", lambda n: save_network(n, tmp_path / "n.json")),
         ("net.to('torch')", lambda n: n.to("torch")),
     ]
@@ -283,6 +288,19 @@ def test_what_does_not_take_a_network_of_layers_says_so(tmp_path) -> None:
                          cost="log_likelihood", seed=0)  # fmt: skip
         if name == "net.to('torch')":
             pytest.importorskip("torch")
+        before = [W.copy() for W in net.weights]
         with pytest.raises(NotImplementedError, match="network of layers") as info:
             call(net)
         assert "Conv2D" in str(info.value), name
+        for W, W0 in zip(net.weights, before):  # refused before anything was trained
+            np.testing.assert_array_equal(W, W0)
+
+
+def test_an_epoch_logger_without_speeds_logs_a_network_of_layers(tmp_path) -> None:
+    from nnmath.callbacks import EpochLogger, read_log
+
+    X, y = small_conv_problem(40)
+    net = nm.Network([Input((1, 10, 10)), Conv2D(2, 3), Dense(4, "softmax")],
+                     cost="log_likelihood", seed=0)  # fmt: skip
+    net.fit(X, y, epochs=2, eta=0.1, callbacks=[EpochLogger(tmp_path / "log.csv", speeds=False)])
+    assert len(read_log(tmp_path / "log.csv")) == 2
