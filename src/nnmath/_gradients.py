@@ -12,6 +12,10 @@ __all__ = ["Gradients"]
 class Gradients:
     """What one backward pass computes, per layer of weights (first hidden layer first).
 
+    The shapes below are a dense network's; for a network of layers
+    (:mod:`nnmath.layer_network`) ``nabla_w``, ``nabla_b`` follow its ``weights``, ``biases``
+    and ``deltas``, ``zs`` hold one entry per layer after the Input, of that layer's shape.
+
     Attributes
     ----------
     nabla_w : list of arrays, ``nabla_w[i].shape == weights[i].shape``

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from ._base import Backward, Cache, Layer, Shape, size_of
+from .activation import Activation
 from .conv import Conv2D
-from .dense import Activation_ as Activation
 from .dense import Dense
 from .dropout import Dropout
 from .pool import AvgPool2D, MaxPool2D

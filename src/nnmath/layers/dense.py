@@ -1,4 +1,4 @@
-"""The fully connected layer and the activation-only layer: the lecture's equations as written."""
+"""The fully connected layer: the lecture's equations as written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..backend import get_namespace
 from ..init import initialize_layer
 from ._base import Backward, Cache, Layer, Shape, activation_of
 
-__all__ = ["Activation_", "Dense", "dense_gradients", "dense_z"]
+__all__ = ["Dense", "dense_gradients", "dense_z"]
 
 
 def dense_z(W: Any, a_prev: Any, b: Any) -> Any:
@@ -87,43 +87,3 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         return f"Dense({self.n}, activation={self.activation.name!r})"
-
-
-class Activation_(Layer):
-    """σ alone: ``z^l = a^{l−1}``, ``a^l = σ(z^l)``; backward ``g = δ^l`` (∂z^l/∂a^{l−1} = I).
-
-    Exported as :class:`nnmath.layers.Activation` (this module keeps the name of
-    :class:`nnmath.activations.Activation`, the σ object, for the σ).
-
-    Parameters
-    ----------
-    name : str or Activation
-        σ, a name of :data:`nnmath.activations.ACTIVATIONS`.
-    """
-
-    name = "activation"
-    EXAMPLES = (({"name": "elu"}, (2, 3, 4)), ({"name": "softmax"}, (5,)))
-
-    def __init__(self, name: str | Activation) -> None:
-        super().__init__()
-        self.activation = activation_of(name)
-
-    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
-        """Any shape in, the same shape out; a σ that couples units (softmax) needs vectors."""
-        if not self.activation.elementwise and len(input_shape) != 1:
-            raise ValueError(f"{self!r} couples units: it needs a vector input (Flatten first)")
-        return super().build(input_shape, init, rng, dtype)
-
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
-        """z^l = a^{l−1}, a^l = σ(z^l); any shape ``input_shape + (m,)``."""
-        return Cache(a_prev, a_prev, self.activation(a_prev))
-
-    def backward(self, delta: Any, cache: Cache) -> Backward:
-        """g = ∂C/∂a^{l−1} = δ^l, since z^l = a^{l−1}."""
-        return Backward(delta)
-
-    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
-        return a_prev
-
-    def __repr__(self) -> str:
-        return f"Activation({self.activation.name!r})"

@@ -92,6 +92,13 @@ class AvgPool2D(_Pool2D):
     """Average-pooling: ``z^l[c, y, x] = (1/k²) Σ_{i,j} a^{l−1}[c, s·y + i, s·x + j]``.
 
     Backward: each pixel of a window gets ``δ^l[c, y, x] / k²``.
+
+    Parameters
+    ----------
+    size : int
+        The window ``k × k``.
+    stride : int, optional
+        Default ``size``.
     """
 
     name = "avgpool2d"
