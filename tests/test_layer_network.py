@@ -212,6 +212,19 @@ def test_fit_with_dropout_is_reproducible_from_its_seed() -> None:
         np.testing.assert_array_equal(a, b)
 
 
+def test_assigning_an_entry_of_weights_sets_the_layers_array() -> None:
+    net = nm.Network([Input((1, 6, 6)), Conv2D(2, 3), Dense(3, "softmax")], seed=0,
+                     cost="log_likelihood")  # fmt: skip
+    W = np.zeros((2, 1, 3, 3), dtype=np.float32)
+    net.weights[0] = W
+    assert net.layers[1].W is W and net.weights[0] is W
+    net.biases = [np.ones(2, np.float32), np.ones(3, np.float32)]
+    assert net.layers[-1].b[0] == 1.0
+    net.weights[1] = np.zeros((3, 3))  # a wrong shape is caught before training
+    with pytest.raises(ValueError, match=r"weights\[1\].*shape \(3, 3\).*\(3, 32\)"):
+        net.fit(np.zeros((2, 36)), [0, 1], epochs=1)
+
+
 def test_engine_support_gives_the_reason() -> None:
     from nnmath.engine import unsupported_reason
 

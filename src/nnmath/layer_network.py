@@ -39,6 +39,21 @@ from .network import Gradients, Network
 __all__ = ["LayerNetwork"]
 
 
+class ParameterList(list):
+    """``net.weights`` (or ``biases``) of a network of layers: the layers' arrays, in order;
+    ``net.weights[i] = W`` sets the layer's own ``W`` too (as it would on a dense network)."""
+
+    def __init__(self, layers: list[Layer], attr: str) -> None:
+        super().__init__(getattr(layer, attr) for layer in layers)
+        self.layers, self.attr = layers, attr
+
+    def __setitem__(self, i: Any, value: Any) -> None:
+        if not isinstance(i, int):
+            raise TypeError(f"set one entry (net.{self.attr}[i] = ...) or the whole list")
+        super().__setitem__(i, value)
+        setattr(self.layers[i], self.attr, value)
+
+
 class LayerNetwork(Network):
     """A network given as layers: ``nm.Network([Input((1, 28, 28)), Conv2D(20, 5), ...])``.
 
@@ -119,7 +134,7 @@ class LayerNetwork(Network):
 
     @property
     def weights(self) -> list[Any]:  # type: ignore[override]
-        return [layer.W for layer in self.parametrized]
+        return ParameterList(self.parametrized, "W")
 
     @weights.setter
     def weights(self, values: list[Any]) -> None:
@@ -128,7 +143,7 @@ class LayerNetwork(Network):
 
     @property
     def biases(self) -> list[Any]:  # type: ignore[override]
-        return [layer.b for layer in self.parametrized]
+        return ParameterList(self.parametrized, "b")
 
     @biases.setter
     def biases(self, values: list[Any]) -> None:
