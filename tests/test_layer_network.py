@@ -225,6 +225,16 @@ def test_assigning_an_entry_of_weights_sets_the_layers_array() -> None:
         net.fit(np.zeros((2, 36)), [0, 1], epochs=1)
 
 
+def test_one_list_of_layers_builds_independent_networks() -> None:
+    layers = [Input((1, 6, 6)), Conv2D(2, 3), Dense(3, "softmax")]
+    a = nm.Network(layers, cost="log_likelihood", seed=0)
+    b = nm.Network(layers, cost="log_likelihood", seed=1)
+    assert layers[1].W is None and a.layers[1] is not b.layers[1]
+    assert not np.array_equal(a.weights[0], b.weights[0])
+    np.testing.assert_array_equal(a.weights[0], nm.Network(layers, cost="log_likelihood",
+                                                           seed=0).weights[0])  # fmt: skip
+
+
 def test_engine_support_gives_the_reason() -> None:
     from nnmath.engine import unsupported_reason
 

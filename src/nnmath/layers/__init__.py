@@ -15,6 +15,7 @@ Every layer follows one protocol (:class:`Layer`, in :mod:`nnmath.layers._base`)
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,7 +76,8 @@ def build_layers(
     layers: Sequence[Any], init: str, rng: np.random.Generator, dtype: Any
 ) -> list[Layer]:
     """Check ``layers``, insert the implicit :class:`Flatten` before a Dense after an image,
-    and build each in order (shapes, then ``W``, ``b`` drawn from ``rng``).
+    and build a copy of each in order (shapes, then ``W``, ``b`` drawn from ``rng``): the
+    given objects stay unbuilt, so one list may describe several networks.
 
     Raises
     ------
@@ -85,7 +87,7 @@ def build_layers(
     """
     if not layers or not isinstance(layers[0], Input):
         raise ValueError("a network of layers starts with Input(shape), e.g. Input((1, 28, 28))")
-    built: list[Layer] = [layers[0]]
+    built: list[Layer] = [copy.copy(layers[0])]
     shape = layers[0].shape
     for i, layer in enumerate(layers[1:], start=1):
         if not isinstance(layer, Layer) or isinstance(layer, Input):
@@ -97,6 +99,7 @@ def build_layers(
             flatten = Flatten()  # implicit: torch's flatten order (channel, row, column)
             shape = flatten.build(shape, init, rng, dtype)
             built.append(flatten)
+        layer = copy.copy(layer)  # the network's own: two networks never share a W
         try:
             shape = layer.build(shape, init, rng, dtype)
         except ValueError as err:
