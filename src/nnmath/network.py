@@ -31,7 +31,7 @@ from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
-from .layers import Dense, Input, Layer, dense_sizes, is_layer_list
+from .layers import Dense, Input, Layer, dense_sizes, is_layer_list, sizes_network_arguments
 from .layers.dense import dense_gradients, dense_z
 
 __all__ = ["Network", "Gradients", "EVAL_ROWS", "chunk_scores"]
@@ -154,7 +154,9 @@ class Network:
         dropout: float | Sequence[float] = 0.0,
     ) -> None:
         if is_layer_list(sizes):  # Input(n) and Dense layers only: exactly the sizes network
-            sizes, activation = dense_sizes(sizes)  # type: ignore[misc, arg-type]
+            sizes, activation = sizes_network_arguments(
+                sizes, activation, output_activation, dropout
+            )
         self.backend = get_backend(backend, device)
         self.sizes = validation.check_sizes(sizes)
         self.dropout = _dropout.check_dropout(dropout, len(self.sizes) - 2)

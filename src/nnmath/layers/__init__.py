@@ -45,6 +45,7 @@ __all__ = [
     "Shape",
     "build_layers",
     "dense_sizes",
+    "sizes_network_arguments",
     "is_layer_list",
     "size_of",
 ]
@@ -70,6 +71,29 @@ def dense_sizes(layers: Sequence[Layer]) -> tuple[list[int], list[Any]] | None:
     if not all(type(layer) is Dense for layer in rest):
         return None
     return [first.shape[0], *(d.n for d in rest)], [d.activation for d in rest]
+
+
+def sizes_network_arguments(
+    layers: Sequence[Layer], activation: Any, output_activation: Any, dropout: Any
+) -> tuple[list[int], list[Any]]:
+    """``(sizes, activation)`` for ``Network`` from ``Input(n)`` and Dense ``layers``.
+
+    Raises
+    ------
+    ValueError
+        When ``activation`` (other than the default), ``output_activation`` or ``dropout``
+        is given too: each Dense has its σ, and dropout is a Dropout layer.
+    """
+    default_sigma = isinstance(activation, str) and activation == "sigmoid"  # Network's default
+    if not default_sigma or output_activation is not None or dropout:
+        raise ValueError(
+            "a list of layers takes σ per layer (Dense(n, activation=...)) and dropout as a "
+            "layer (Dropout(p)): leave activation, output_activation and dropout out"
+        )
+    found = dense_sizes(layers)
+    if found is None:  # Network.__new__ sends any other list to LayerNetwork
+        raise ValueError("not a list of Input(n) and Dense layers: build nm.Network(layers)")
+    return found
 
 
 def build_layers(
