@@ -105,7 +105,8 @@ def check_network(net: Any) -> None:
         for i, a in enumerate(arrays):
             check_array(f"{name}[{i}]", a, shapes[i][j], dtype, sizes, net.backend, finite=True)
     if getattr(net, "layered", False):  # σ and dropout belong to its layers, checked there
-        return check_output(net.activation_functions[-1], net.cost_function)
+        _check_cost(net, net.activation_functions[-1])
+        return
     acts = _per_layer(
         "net.activation_functions", net.activation_functions, n_layers, sizes, "entries"
     )
@@ -115,10 +116,15 @@ def check_network(net: Any) -> None:
                 f"net.activation_functions[{i}] is a {type(act).__name__} ({act!r:.60}), not "
                 "an Activation: use nnmath.activations.get_activation(name)"
             )
+    _check_cost(net, acts[-1])
+    net.dropout = check_dropout(net.dropout, n_layers - 1)
+
+
+def _check_cost(net: Any, out: Activation) -> None:
+    """``net.cost_function`` is a Cost defined for the output σ ``out``."""
     if not isinstance(net.cost_function, Cost):
         raise ValueError(f"net.cost_function is a {type(net.cost_function).__name__}, not a Cost")
-    check_output(acts[-1], net.cost_function)
-    net.dropout = check_dropout(net.dropout, n_layers - 1)
+    check_output(out, net.cost_function)
 
 
 def check_optimizer_state(net: Any, optimizer: Any) -> None:
