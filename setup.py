@@ -17,6 +17,7 @@ HEADERS = (
     "_optimizers.h",
     "_dropout.h",
     "_ckernels_epoch.h",
+    "_crew.h",
     "_threads.h",
     "_checks.h",
 )

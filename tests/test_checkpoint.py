@@ -338,6 +338,9 @@ MALFORMED = {  # case: (tensors changed, state changed, words of the error)
                               "extra['gradient_norms'] is not an object of the lists"),
     "train_threads zero": (None, lambda s: s["history"]["extra"].update(train_threads=0),
                            "extra['train_threads'] 0 is not ≥ 1"),
+    "train_product_parts zero": (
+        None, lambda s: s["history"]["extra"].update(train_product_parts=0),
+        "extra['train_product_parts'] 0 is not ≥ 1"),
     "train_path a number": (None, lambda s: s["history"]["extra"].update(train_path=5),
                             "extra['train_path'] is not a string"),
 }  # fmt: skip
@@ -549,4 +552,24 @@ def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
         warnings.simplefilter("error")  # the same count: no warning
         with pytest.raises(KeyboardInterrupt):
             make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
+        make_net().fit(X, y, resume=path, **kw)
+
+
+def test_resume_with_products_in_other_parts_warns(tmp_path, data, monkeypatch):
+    """A one-thread epoch cuts its large products into as many parts as BLAS may use threads:
+    another count on resume adds up δ aᵀ in another order, and fit says so."""
+    import nnmath.engine
+
+    X, y, *_ = data
+    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
+    extra = checkpoint_state(path)["history"]["extra"]
+    if extra.get("train_path") != "c":
+        pytest.skip("the compiled epoch is not built: no product parts to differ")
+    parts = extra["train_product_parts"]
+    monkeypatch.setattr(nnmath.engine, "default_product_parts", lambda B: parts + 1)
+    match = f"its products in {parts + 1} parts.*not be bit-identical"
+    with pytest.warns(RuntimeWarning, match=match):
         make_net().fit(X, y, resume=path, **kw)

@@ -37,6 +37,7 @@ MODULES = [
     "nnmath.display",
     "nnmath.train",
     "nnmath.estimator",
+    "nnmath.ensemble",
     "nnmath.sweep",
     "nnmath.plots",
     "nnmath.plots.sweep",

@@ -120,3 +120,49 @@ def test_the_decided_schedule_trains_bit_for_bit_like_together(dtype: str):
     for p, q in zip(params, together):
         np.testing.assert_array_equal(p, q)
     assert all(0 <= a <= 7 for a in alone)
+
+
+def _train_small(dtype: str, opt: str, window: int, mode: int):
+    """Two epochs at mini-batch 10 (one thread) of a net whose first layer's products are
+    cut into parts (784 → 100) and whose hidden layers drop units; its parameters, the parts
+    the epoch's own thread ran for a helper in each epoch, and the runner."""
+    rng = np.random.default_rng(4)
+    n = 80 * 10 + 5  # a last mini-batch of 5 rows
+    X = rng.random((n, 784)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
+    net = Network([784, 100, 30, 10], dtype=dtype, dropout=[0.3, 0.2], **NET)
+    optimizer = Adam(eta=0.01) if opt == "adam" else SGD(eta=0.1, lmbda=1.0, n=n)
+    runner = epoch_runner(net, optimizer, X, Y, 10, backend="c")
+    if runner.product_parts < 2:
+        pytest.skip("BLAS may use one thread here: the products stay whole")
+    perm_rng, taken = np.random.default_rng(0), []
+    with schedule(window, mode):
+        for epoch in range(2):
+            runner.run_epoch(perm_rng.permutation(n), dropout_key=epoch + 5)
+            taken.append(runner.parts_taken)
+    assert runner.threads_run == 1
+    return net.weights + net.biases, taken, runner
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("window, mode", [(1, ALONE), (3, ALTERNATE), (1, DECIDE)])
+def test_products_in_parts_train_alike_on_any_thread(dtype: str, opt: str, window: int, mode: int):
+    """Below 64 rows one thread trains, and each large product is cut into parts of its
+    output that a helper thread or the epoch's own runs: the same network bit for bit
+    whichever runs them, whether the epoch's thread runs them all, in every other window
+    of products, or whichever comes first."""
+    _needs_threads()
+    together, none, _ = _train_small(dtype, opt, 1, TOGETHER)
+    assert none == [0, 0]
+    params, taken, runner = _train_small(dtype, opt, window, mode)
+    for p, q in zip(params, together):
+        np.testing.assert_array_equal(p, q)
+    cut = 2 * 81 * (runner.product_parts - 1)  # per mini-batch 784 → 100's z and Σ δ aᵀ
+    if mode == ALONE:
+        assert taken == [cut, cut]
+    elif mode == ALTERNATE:
+        assert all(0 < t < cut for t in taken)
+    else:
+        assert all(0 <= t <= cut for t in taken)

@@ -29,6 +29,7 @@ _LAZY = {
     "ModelFileError": "io",
     "NNMathClassifier": "estimator",
     "NNMathRegressor": "estimator",
+    "Ensemble": "ensemble",
 }
 
 

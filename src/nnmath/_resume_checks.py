@@ -160,11 +160,10 @@ def _check_extra(src: Path, extra: Any, done: int, n_layers: int) -> None:
     for key in ("train_path", "fallback_reason", "monitor"):
         if key in extra and not isinstance(extra[key], str):
             raise ModelFileError(src, f"the history's extra[{key!r}] is not a string")
-    threads = extra.get("train_threads", 1)
-    if not (is_int(threads) and threads >= 1):
-        raise ModelFileError(
-            src, f"the history's extra['train_threads'] {threads!r:.50} is not ≥ 1"
-        )
+    for key in ("train_threads", "train_product_parts"):
+        threads = extra.get(key, 1)
+        if not (is_int(threads) and threads >= 1):
+            raise ModelFileError(src, f"the history's extra[{key!r}] {threads!r:.50} is not ≥ 1")
     if "gradient_norms" in extra:
         problem = _tracker_problem(extra["gradient_norms"], done, n_layers)
         if problem:

@@ -40,7 +40,8 @@ class History:
         Room for measurements added by callbacks (e.g. gradient norms per layer), and fit's
         own: ``eta`` (the learning rate of every epoch), ``train_path`` (``"c"`` or
         ``"reference"``), ``fallback_reason`` (why the reference loop ran),
-        ``train_threads``.
+        ``train_threads`` (threads that shared each mini-batch) and ``train_product_parts``
+        (with one thread, the parts each large product was cut into).
     """
 
     training_cost: list[float] = field(default_factory=list)

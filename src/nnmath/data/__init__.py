@@ -1,7 +1,8 @@
 """Data sets as ``(X, y)`` splits with examples as rows, X float32 in [0, 1], y integer labels.
 
 ``load_digits`` (embedded), ``load_mnist`` and ``load_fashion_mnist`` (IDX files found on disk
-or downloaded with checksums), ``load_dataset(name_or_folder)``.
+or downloaded with checksums), ``load_dataset(name_or_folder)``; ``expand`` adds the book's
+one-pixel shifts of each training image (``load_mnist(expanded=True)`` reads them from disk).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .datasets import LOADERS, load_dataset, load_digits
 from .idx import DataError, read_idx, write_idx
 from .mnist import load_fashion_mnist, load_idx_folder, load_mnist, locate
 from .names import dataset_key
+from .shifts import expand
 
 __all__ = [
     "DataError",
@@ -21,6 +23,7 @@ __all__ = [
     "cache_dir",
     "dataset_key",
     "download_dataset",
+    "expand",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",

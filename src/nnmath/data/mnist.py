@@ -27,6 +27,7 @@ import numpy as np
 
 from .cache import cache_dir
 from .container import Dataset
+from .expanded import join_expanded
 from .idx import DataError, check_memory, read_idx, read_idx_header
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = [
     "IDX_STEMS",
     "SYSTEM_DIRS",
     "cache_dir",
+    "default_n_validation",
     "find_idx_files",
     "load_fashion_mnist",
     "load_idx_folder",
@@ -57,6 +59,24 @@ SYSTEM_DIRS: dict[str, list[Path]] = {
 }
 
 N_VALIDATION = 10_000  # the book: the last 10,000 of MNIST's 60,000 training images
+
+
+def default_n_validation(n_train: int) -> int:
+    """The validation split's size for ``n_train`` training images: 10,000 (the book's) when
+    there are more than 20,000, else a sixth of them (at least one)."""
+    return N_VALIDATION if n_train > 2 * N_VALIDATION else max(n_train // 6, 1)
+
+
+def _expanded_shifts(expanded: bool | int) -> int:
+    """The ``shifts`` of ``expanded`` (True: the book's 1), 0 for the original training set."""
+    if isinstance(expanded, bool) or expanded == 0:
+        return int(expanded)
+    if not isinstance(expanded, int | np.integer) or expanded < 0:
+        raise ValueError(
+            f"expanded must be True (the book's one-pixel shifts), False or a number of "
+            f"pixels 1, 2, ...; got {expanded!r}"
+        )
+    return int(expanded)
 
 
 def _candidates(stem: str) -> list[str]:
@@ -144,6 +164,7 @@ def load_idx_folder(
     scale: int = 255,
     n_validation: int | None = None,
     n_classes: int | None = None,
+    expanded: bool | int = False,
 ) -> Dataset:
     """Load the four MNIST-style IDX files of a folder into a :class:`Dataset`.
 
@@ -164,6 +185,10 @@ def load_idx_folder(
         else a sixth of them (at least one).
     n_classes : int, optional
         Default: the largest label + 1.
+    expanded : bool or int
+        Train on the expanded training set written beside the files by ``nnmath data
+        expand`` (:mod:`nnmath.data.expanded`): True for the book's one-pixel shifts, ``k``
+        for shifts of 1..k pixels.
 
     Returns
     -------
@@ -175,12 +200,13 @@ def load_idx_folder(
             f"scale must be 255 (pixel/255, 255 -> 1.0) or 256 (the book's pixel/256), "
             f"got {scale!r}"
         )
+    shifts = _expanded_shifts(expanded)
     files = directory if isinstance(directory, dict) else _idx_files(directory)
     raw = _read_checked(files)
     shape = raw["train_images"].shape[1:]
     n_train = len(raw["train_labels"])
     if n_validation is None:
-        n_validation = N_VALIDATION if n_train > 2 * N_VALIDATION else max(n_train // 6, 1)
+        n_validation = default_n_validation(n_train)
     if n_train < 2:
         raise DataError(
             f"{files['train_images']}: {n_train} training image(s); at least 2 are needed "
@@ -197,7 +223,7 @@ def load_idx_folder(
 
     X, y = rows(raw["train_images"]), raw["train_labels"].astype(np.int64)
     cut = n_train - n_validation
-    return Dataset(
+    data = Dataset(
         name=name or Path(files["train_images"]).parent.name,
         train=(X[:cut], y[:cut]),
         validation=(X[cut:], y[cut:]),
@@ -205,6 +231,10 @@ def load_idx_folder(
         n_classes=n_classes,
         image_shape=tuple(int(s) for s in shape),
     )
+    if not shifts:
+        return data
+    folder = Path(files["train_images"]).parent
+    return join_expanded(data, [folder], shifts, scale, f"nnmath data expand mnist --dir {folder}")
 
 
 def _idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
@@ -270,7 +300,9 @@ def _load_named(
     download: bool,
     scale: int,
     progress: ProgressCallback | None,
+    expanded: bool | int = False,
 ) -> Dataset:
+    shifts = _expanded_shifts(expanded)
     try:
         files = locate(name, path)
     except DataError:
@@ -295,7 +327,10 @@ def _load_named(
         if max(int(y.max(initial=0)) for _, y in split) > 9:
             raise DataError(f"{files[role]}: labels above 9 in {name} (its classes are 0..9)")
     data.n_classes = 10
-    return data
+    if not shifts:
+        return data
+    command = f"nnmath data expand {name}" + ("" if path is None else f" --dir {path}")
+    return join_expanded(data, search_dirs(name, path), shifts, scale, command)
 
 
 def load_mnist(
@@ -303,6 +338,7 @@ def load_mnist(
     download: bool = False,
     scale: int = 255,
     progress: ProgressCallback | None = None,
+    expanded: bool | int = False,
 ) -> Dataset:
     """MNIST handwritten digits: 50,000 train / 10,000 validation / 10,000 test, 28×28.
 
@@ -317,12 +353,18 @@ def load_mnist(
         X = pixel / scale; 256 reproduces the book's ``mnist.pkl.gz`` values exactly.
     progress : callable, optional
         Download progress callback ``progress(filename, bytes_done, bytes_total)``.
+    expanded : bool or int
+        True: the training split is the book's expanded one, each of the 50,000 images
+        followed by its four one-pixel shifts (250,000 images), written once by ``nnmath
+        data expand mnist`` and looked for in the same folders as the files (with ``path``,
+        only there); ``k``: shifts of 1..k pixels (``--shifts k``). See
+        :func:`nnmath.data.expand`.
 
     Returns
     -------
     Dataset
-        ``train`` (50000, 784), ``validation`` (10000, 784), ``test`` (10000, 784); X float32
-        in [0, 1], y int64 in 0..9.
+        ``train`` (50000, 784) (expanded: (250000, 784)), ``validation`` (10000, 784),
+        ``test`` (10000, 784); X float32 in [0, 1], y int64 in 0..9.
 
     Raises
     ------
@@ -330,7 +372,7 @@ def load_mnist(
         Files not found (the message lists where it looked and how to get them), or a file
         truncated or corrupted.
     """
-    return _load_named("mnist", path, download, scale, progress)
+    return _load_named("mnist", path, download, scale, progress, expanded)
 
 
 def load_fashion_mnist(
@@ -338,6 +380,7 @@ def load_fashion_mnist(
     download: bool = False,
     scale: int = 255,
     progress: ProgressCallback | None = None,
+    expanded: bool | int = False,
 ) -> Dataset:
     """Zalando's Fashion-MNIST: the same layout and splits as :func:`load_mnist`.
 
@@ -345,4 +388,4 @@ def load_fashion_mnist(
     Classes: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,
     7 sneaker, 8 bag, 9 ankle boot. Parameters and errors as :func:`load_mnist`.
     """
-    return _load_named("fashion-mnist", path, download, scale, progress)
+    return _load_named("fashion-mnist", path, download, scale, progress, expanded)

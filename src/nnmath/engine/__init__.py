@@ -18,6 +18,7 @@ from .runner import (
     FAST_BACKENDS,
     GEMM_ROWS,
     EpochRunner,
+    default_product_parts,
     default_threads,
     epoch_runner,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "EpochRunner",
     "Evaluation",
     "c_available",
+    "default_product_parts",
     "default_threads",
     "epoch_runner",
     "fallback_reason",

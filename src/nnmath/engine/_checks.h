@@ -28,7 +28,7 @@ static int nnm_lists(const char *list, const char *word) {
 static int nnm_check_counts(const nnm_epoch *e) {
     const int64_t L = e->L, T = e->threads;
     if (!e->lens || L < 1 || L > (1 << 20) || e->B < 1 || e->n < 0) return NNM_BAD_LENGTH;
-    if (T < 1 || T > 64) return NNM_BAD_VALUE;
+    if (T < 1 || T > 64 || e->product_parts < 0 || e->product_parts > 64) return NNM_BAD_VALUE;
     if (e->n_lens != NNM_N_LENS(L, T)) return NNM_BAD_LENGTH;
     const int64_t *n = e->lens + NNM_SMALL(L);
     const int64_t small[7] = {L + 1, L, L, L, L, L, e->scores ? 2 * T : 0};

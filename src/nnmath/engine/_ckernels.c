@@ -26,6 +26,9 @@
  * part and any part no thread has started, so a thread kept off its core by another
  * process holds nothing up; the result is the same bit for bit. A part's share of a narrow
  * layer's products goes to BLAS in calls of e->gemm_rows rows (nnm_call_rows says when).
+ * One thread (mini-batches under 64 rows) cuts each large product into e->product_parts
+ * parts of its output instead, each a BLAS call on one thread, run first-come by a crew of
+ * that many threads (_crew.h), so that again no thread waits for one kept off its core.
  *
  * Kernels by name. Each activation, cost and optimizer this build implements is a case in
  * one header (_activations.h, _costs.h, _optimizers.h) and a name in that header's table;
@@ -176,10 +179,10 @@ static inline double nnm_exp_nonpositive_d(double x) {
 }
 
 /* C ← alpha op(A) op(B) + beta C (column-major, Fortran BLAS), either integer width. */
-static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int64_t N,
-                            int64_t K, const void *alpha, const void *A, int64_t lda,
-                            const void *B, int64_t ldb, const void *beta, void *C,
-                            int64_t ldc) {
+static inline void nnm_blas_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int64_t N,
+                                 int64_t K, const void *alpha, const void *A, int64_t lda,
+                                 const void *B, int64_t ldb, const void *beta, void *C,
+                                 int64_t ldc) {
     if (e->blas64) {
         ((gemm64_f)e->gemm)(&ta, &tb, &M, &N, &K, alpha, A, &lda, B, &ldb, beta, C, &ldc);
     } else {
@@ -188,6 +191,9 @@ static inline void nnm_gemm(const nnm_epoch *e, char ta, char tb, int64_t M, int
         ((gemm32_f)e->gemm)(&ta, &tb, &m, &n, &k, alpha, A, &la, B, &lb, beta, C, &lc);
     }
 }
+
+/* nnm_gemm: a large product in parts on a crew of threads, or whole. */
+#include "_crew.h"
 
 /* How many rows of a share of m rows one product of layer n_in → n_out takes per BLAS call
  * (see nnmath.engine.GEMM_ROWS). OpenBLAS multiplies matrices of at most NNM_SMALL_GEMM

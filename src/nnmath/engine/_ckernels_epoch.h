@@ -38,7 +38,7 @@ NNM_INLINE void NNM(z_calls)(const nnm_epoch *e, const REAL *W, const REAL *a, R
     const int64_t c = nnm_call_rows(e, n_in, n_out, m);
     for (int64_t r = 0; r < m; r += c)
         nnm_gemm(e, 'T', 'N', n_out, c < m - r ? c : m - r, n_in, &one, W, n_in, a + r * n_in,
-                 n_in, &zero, z + r * n_out, n_out);
+                 n_in, &zero, z + r * n_out, n_out, sizeof(REAL));
 }
 
 NNM_INLINE void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REAL *d,
@@ -47,7 +47,7 @@ NNM_INLINE void NNM(wt_delta_calls)(const nnm_epoch *e, const REAL *W, const REA
     const int64_t c = nnm_call_rows(e, n_in, n_out, m);
     for (int64_t r = 0; r < m; r += c)
         nnm_gemm(e, 'N', 'N', n_in, c < m - r ? c : m - r, n_out, &one, W, n_in, d + r * n_out,
-                 n_out, &zero, g + r * n_in, n_in);
+                 n_out, &zero, g + r * n_in, n_in, sizeof(REAL));
 }
 
 /* w ← beta w + alpha Σ over the m rows of δ_J aᵀ for the nj output units J of a slice of the
@@ -61,7 +61,7 @@ NNM_INLINE void NNM(slice_calls)(const nnm_epoch *e, const REAL *a, const REAL *
     const int64_t c = nnm_call_rows(e, n_in, nj, m);
     for (int64_t r = 0; r < m; r += c)
         nnm_gemm(e, 'N', 'T', n_in, nj, c < m - r ? c : m - r, &alpha, a + r * n_in, n_in,
-                 d + r * n_out, n_out, r == 0 ? &beta : &one, w, n_in);
+                 d + r * n_out, n_out, r == 0 ? &beta : &one, w, n_in, sizeof(REAL));
 }
 
 /* Plain SGD's step fused into the product, for the units J of a slice (all of them on one

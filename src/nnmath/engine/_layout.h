@@ -52,6 +52,7 @@
     F(void *, "ptr", y_batch)             /* (B, sizes[L]) targets of the mini-batch */     \
     F(void *, "ptr", gemm)                /* ?gemm_ of the precision, Fortran interface */  \
     F(int64_t, "i64", threads)            /* T threads share each mini-batch */             \
+    F(int64_t, "i64", product_parts)      /* T = 1: large products in this many parts */    \
     F(void **, "ptr", nabla_w_parts)      /* T L: thread t's Σ δ aᵀ of layer i at t L + i */ \
     F(void **, "ptr", nabla_b_parts)      /* T L: thread t's Σ δ of layer i at t L + i */   \
     F(int64_t, "i64", gemm_rows)          /* > 0: narrow layers' products in such calls */  \

@@ -23,37 +23,6 @@
 #ifndef NNM_THREADS_ONCE
 #define NNM_THREADS_ONCE
 
-/* A waiter spins about NNM_SPIN_NS before it sleeps, with PAUSE for the first NNM_PAUSE_NS,
- * then yielding its core each round: a wake-up from the futex is slow on a virtual machine,
- * and a shorter spin put a quiet machine's threads to sleep (benchmarks/RESULTS.md,
- * "Under load"). */
-#define NNM_SPIN_NS 200000
-#define NNM_PAUSE_NS 50000
-#define NNM_MAX_THREADS 64
-
-static void nnm_sleep_while(_Atomic uint32_t *word, uint32_t value) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
-#else
-    (void)word, (void)value;
-    sched_yield();
-#endif
-}
-
-static void nnm_wake_all(_Atomic uint32_t *word) {
-#if defined(__linux__)
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-#else
-    (void)word;
-#endif
-}
-
-static inline int64_t nnm_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The phases of one epoch. claimed[p] is the last phase whose part p a thread has claimed,
  * each on its own cache line; done counts the parts finished; `opened` (the futex word)
  * counts the phases finished, and waiters sleep on it. */
@@ -69,33 +38,13 @@ typedef struct {
 
 /* Waits until phase q is open: every part of the phases before it finished. */
 static void nnm_wait_open(nnm_team *team, int64_t q) {
-    const int64_t need = q * team->T;
-    if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
-    const int64_t start = nnm_now_ns(), pause_until = start + NNM_PAUSE_NS;
-    for (int spins = 1;; spins++) {
-        if (atomic_load_explicit(&team->done, memory_order_acquire) >= need) return;
-        if (spins % 64 != 0) {
-            NNM_PAUSE();
-            continue;
-        }
-        const int64_t now = nnm_now_ns();
-        if (now > start + NNM_SPIN_NS) break;
-        if (now > pause_until) sched_yield(); /* a competitor on this core may run meanwhile */
-    }
-    atomic_fetch_add(&team->sleepers, 1); /* seq_cst: seen by the finisher, or ... */
-    for (;;) {
-        const uint32_t seen = atomic_load(&team->opened);
-        if (atomic_load(&team->done) >= need) break; /* ... its count seen here */
-        nnm_sleep_while(&team->opened, seen);
-    }
-    atomic_fetch_sub(&team->sleepers, 1);
+    nnm_wait_count(&team->done, q * team->T, &team->opened, &team->sleepers);
 }
 
 /* Part p of phase q has finished: the last part of a phase opens the next one. */
 static void nnm_part_done(nnm_team *team, int64_t q) {
-    if (atomic_fetch_add(&team->done, 1) + 1 < (q + 1) * team->T) return;
-    atomic_fetch_add(&team->opened, 1); /* seq_cst: ordered before reading sleepers */
-    if (atomic_load(&team->sleepers) > 0) nnm_wake_all(&team->opened);
+    if (atomic_fetch_add(&team->done, 1) + 1 == (q + 1) * team->T)
+        nnm_ring(&team->opened, &team->sleepers);
 }
 
 /* Whether this thread claims part p of phase q (no thread has). */
@@ -107,19 +56,7 @@ static inline int nnm_claim(nnm_team *team, int64_t p, int64_t q) {
 /* Which parts thread tid may claim in phase q of phases/2 mini-batches: its own, and any
  * other unless a test says otherwise (nnm_test_schedule). */
 static inline int nnm_may_claim(const nnm_team *team, int64_t tid, int64_t p, int64_t q) {
-    const int alone = team->mode == 1 || (team->mode == 2 && q / 2 / team->window % 2 == 0);
-    if (alone) return tid == 0;
-    return p == tid || team->mode == 0;
-}
-
-/* Tests only (tests/test_engine_threads.py): the epochs this OS thread starts from now on
- * run, with mode 1, every part on thread 0; with mode 2, every part on thread 0 in the
- * first, third, ... windows of `window` mini-batches and each on its own thread in the
- * others; with mode 3, each part on its own thread (0: whichever thread comes first). */
-static _Thread_local int64_t nnm_test_window = 1, nnm_test_mode;
-void nnm_test_schedule(int64_t window, int64_t mode) {
-    nnm_test_window = window > 0 ? window : 1;
-    nnm_test_mode = mode >= 1 && mode <= 3 ? mode : 0;
+    return nnm_test_may_claim(team->mode, team->window, tid, p, q / 2);
 }
 
 /* How many parts the last epoch started on this OS thread ran on a thread other than
@@ -215,10 +152,18 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
         if (pthread_create(&workers[started], NULL, NNM(part_main), &parts[started])) break;
     }
     e->threads = team.T = started;
+    nnm_crew crew; /* one thread: its large products in parts (_crew.h) */
+    nnm_crew_seat seats[NNM_MAX_THREADS];
+    const int64_t crew_size = started == 1 && e->product_parts > 1 && nnm_crew_useful(e)
+                                  ? nnm_crew_start(&crew, e, e->product_parts, seats, workers)
+                                  : 1;
+    nnm_crew_now = crew_size > 1 ? &crew : NULL;
     atomic_store_explicit(&go, 1, memory_order_release);
     NNM(train_part)(e, &team, 0);
+    nnm_crew_now = NULL;
     for (int64_t u = 1; u < started; u++) pthread_join(workers[u], NULL);
     e->t += (e->n + e->B - 1) / e->B;
-    nnm_last_taken = atomic_load(&team.taken);
+    nnm_last_taken = crew_size > 1 ? nnm_crew_stop(&crew, crew_size, workers)
+                                   : atomic_load(&team.taken);
     return NNM_OK;
 }

@@ -103,6 +103,12 @@ def default_threads(mini_batch_size: int) -> int:
     return _epoch_threads(int(mini_batch_size), None)
 
 
+def default_product_parts(mini_batch_size: int) -> int:
+    """The parts a one-thread epoch cuts each large matrix product into when not told
+    (:class:`EpochRunner`'s ``threads=None``; 1 when several threads share each mini-batch)."""
+    return _product_parts(default_threads(mini_batch_size))
+
+
 def _epoch_threads(B: int, threads: int | None) -> int:
     """The threads that share each mini-batch (see :class:`EpochRunner`)."""
     if threads is not None:
@@ -118,6 +124,14 @@ def _epoch_threads(B: int, threads: int | None) -> int:
     if blas is None or B < 64:  # below ~64 rows the two barriers per mini-batch cost more
         return 1
     return min(thread_budget(blas), B)
+
+
+def _product_parts(threads: int) -> int:
+    """On one thread, the parts each large matrix product is cut into, each a BLAS call on
+    one thread, run first-come by that many threads (``_crew.h``): as many as NumPy's
+    OpenBLAS may use; 1 (BLAS keeps its own threads) without it."""
+    blas = blas_threads()
+    return 1 if threads > 1 or blas is None else thread_budget(blas)
 
 
 class EpochRunner:
@@ -148,7 +162,11 @@ class EpochRunner:
         that finds another's share not started yet (another process holds that thread's
         core) runs it itself, with the same result bit for bit; after each epoch
         ``threads_run`` says how many threads started and ``parts_taken`` how many shares
-        ran on another thread than their own.
+        ran on another thread than their own. With one thread, each large product (at least
+        ``NNM_SPLIT_MIN`` multiply-adds) is cut into ``product_parts`` parts of its output
+        (as many as OpenBLAS may use threads), each a BLAS call on one thread, run by
+        whichever of that many threads gets to it first (``_crew.h``); ``parts_taken`` then
+        counts the parts the epoch's own thread ran for a helper kept off its core.
     """
 
     def __init__(
@@ -166,6 +184,7 @@ class EpochRunner:
         # the buffers hold the rows that exist: a mini-batch above n is the whole set, once
         self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
         self.threads = _epoch_threads(self.B, threads)
+        self.product_parts = _product_parts(self.threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
         self.dtype = dtype = np.dtype(net.dtype)
@@ -226,6 +245,7 @@ class EpochRunner:
             y_batch=self.y_batch.ctypes.data,
             gemm=binding.gemm_address(self.dtype),
             gemm_rows=GEMM_ROWS if self.threads > 1 else 0,
+            product_parts=self.product_parts,
             drop_words=drop.words,
         )
         for name, array in self._arrays.items():
@@ -253,7 +273,7 @@ class EpochRunner:
         epoch's threads would share the cores with them (``benchmarks/RESULTS.md``,
         "OpenBLAS keeps spinning").
         """
-        blas = blas_threads() if self.threads > 1 else None
+        blas = blas_threads() if self.threads > 1 or self.product_parts > 1 else None
         if blas is None:
             yield
             return
@@ -412,7 +432,8 @@ class EpochRunner:
                 "kernel id: rebuild nnmath.engine._ckernels (pip install -e .)"
             )
         self.threads_run = int(c.threads)
-        self.parts_taken = binding.parts_taken() if self.threads_run > 1 else 0
+        split = self.threads_run == 1 and self.product_parts > 1
+        self.parts_taken = binding.parts_taken() if self.threads_run > 1 or split else 0
         fields = self.compiled.state_fields
         for name in self.kernel.state:  # the scalars of the state come back (t)
             if name not in fields:

@@ -74,7 +74,7 @@ class _Epochs:
         self.runner, reason = self._runner(fast)
         extra = run.history.extra
         extra["train_path"] = self.runner.backend if self.runner is not None else "reference"
-        extra["train_threads"] = 1
+        extra["train_threads"] = extra["train_product_parts"] = 1
         extra.pop("fallback_reason", None)
         if reason is not None:
             extra["fallback_reason"] = reason
@@ -124,6 +124,7 @@ class _Epochs:
                 kw = {} if key is None else {"dropout_key": key}
                 self.scores = self.runner.run_epoch(perm, score=self.monitor == "batch", **kw)
                 history.extra["train_threads"] = self.runner.threads_run
+                history.extra["train_product_parts"] = self.runner.product_parts
             net.backend.synchronize()  # GPU work is queued: wait before reading the clock
         history.epoch_time.append(time.perf_counter() - t0)
 

@@ -158,19 +158,27 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
 
 def _warn_other_threads(path: Any, run: Run) -> None:
     """Warn when the compiled epoch will share each mini-batch between another number of
-    threads than the checkpoint's run did: the sums of δ aᵀ then add up in another order."""
-    from ..engine import c_available, default_threads
+    threads, or cut its products into another number of parts, than the checkpoint's run
+    did: the sums of δ aᵀ then add up in another order."""
+    from ..engine import c_available, default_product_parts, default_threads
 
     extra = run.history.extra
-    before = extra.get("train_threads")
-    if extra.get("train_path") != "c" or not c_available() or not isinstance(before, int):
+    before = extra.get("train_threads"), extra.get("train_product_parts", 1)
+    if extra.get("train_path") != "c" or not c_available() or not isinstance(before[0], int):
         return
-    now = default_threads(min(run.mini_batch_size, run.X.shape[0]))  # the epoch's rows
+    rows = min(run.mini_batch_size, run.X.shape[0])  # the epoch's rows
+    now = default_threads(rows), default_product_parts(rows)
     if now != before and run.start_epoch < run.epochs:
         warnings.warn(
-            f"{str(path)!r} was trained on {plural(before, 'thread')} per mini-batch, this run "
-            f"uses {now}: the resumed run will not be bit-identical to an uninterrupted one (set "
-            f"OPENBLAS_NUM_THREADS={before} to match it)",
+            f"{str(path)!r} was trained on {_threads_words(*before)}, this run uses "
+            f"{_threads_words(*now)}: the resumed run will not be bit-identical to an "
+            f"uninterrupted one (set OPENBLAS_NUM_THREADS={max(before)} to match it)",
             RuntimeWarning,
             stacklevel=4,
         )
+
+
+def _threads_words(threads: int, parts: int) -> str:
+    """'2 threads per mini-batch', or '1 thread per mini-batch, its products in 2 parts'."""
+    words = f"{plural(threads, 'thread')} per mini-batch"
+    return words if parts == 1 else f"{words}, its products in {parts} parts"
