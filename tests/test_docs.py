@@ -26,6 +26,8 @@ MODULES = [
     "nnmath.costs",
     "nnmath.init",
     "nnmath.network",
+    "nnmath.layers",
+    "nnmath.layer_network",
     "nnmath.optim",
     "nnmath.schedules",
     "nnmath.callbacks",

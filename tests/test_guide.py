@@ -25,6 +25,7 @@ RUN = [
     ("lecture.md", "data = load_digits()  # train / validation / test, rows = examples"),
     ("training.md", "from nnmath.callbacks import EarlyStopping, ProgressBar"),
     ("interop.md", "model = make_pipeline(StandardScaler(), nm.NNMathClassifier(random_state=0))"),
+    ("layers.md", "from nnmath.layers import Conv2D, Dense, Dropout, Input, MaxPool2D"),
     ("figures.md", "from nnmath import plots"),
     ("figures.md", "trace(net, [0.5, 0.1], [1.0, 0.0])"),
 ]

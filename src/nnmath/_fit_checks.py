@@ -32,6 +32,7 @@ __all__ = [
     "check_array",
     "check_network",
     "check_optimizer_state",
+    "parameter_shapes",
     "refuse_while_training",
     "training",
 ]
@@ -97,12 +98,15 @@ def check_network(net: Any) -> None:
     dtype = np.dtype(resolve_dtype(net.dtype))
     if not isinstance(net.backend, Backend):
         raise ValueError(f"net.backend is a {type(net.backend).__name__}, not a Backend")
-    n_layers = len(sizes) - 1
-    for name in ("weights", "biases"):
+    shapes = parameter_shapes(net)
+    n_layers = len(shapes)
+    for j, name in enumerate(("weights", "biases")):
         arrays = _per_layer(f"net.{name}", getattr(net, name), n_layers, sizes, "arrays")
         for i, a in enumerate(arrays):
-            shape = (sizes[i + 1], sizes[i]) if name == "weights" else (sizes[i + 1],)
-            check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, finite=True)
+            check_array(f"{name}[{i}]", a, shapes[i][j], dtype, sizes, net.backend, finite=True)
+    if getattr(net, "layered", False):  # σ and dropout belong to its layers, checked there
+        _check_cost(net, net.activation_functions[-1])
+        return
     acts = _per_layer(
         "net.activation_functions", net.activation_functions, n_layers, sizes, "entries"
     )
@@ -112,10 +116,15 @@ def check_network(net: Any) -> None:
                 f"net.activation_functions[{i}] is a {type(act).__name__} ({act!r:.60}), not "
                 "an Activation: use nnmath.activations.get_activation(name)"
             )
+    _check_cost(net, acts[-1])
+    net.dropout = check_dropout(net.dropout, n_layers - 1)
+
+
+def _check_cost(net: Any, out: Activation) -> None:
+    """``net.cost_function`` is a Cost defined for the output σ ``out``."""
     if not isinstance(net.cost_function, Cost):
         raise ValueError(f"net.cost_function is a {type(net.cost_function).__name__}, not a Cost")
-    check_output(acts[-1], net.cost_function)
-    net.dropout = check_dropout(net.dropout, n_layers - 1)
+    check_output(out, net.cost_function)
 
 
 def check_optimizer_state(net: Any, optimizer: Any) -> None:
@@ -137,18 +146,28 @@ def check_optimizer_state(net: Any, optimizer: Any) -> None:
     if not isinstance(state, dict):
         raise ValueError(f"the optimizer's state is a {type(state).__name__}, not a dict")
     sizes, dtype = list(net.sizes), np.dtype(net.dtype)
-    n_layers = len(sizes) - 1
+    shapes = parameter_shapes(net)
+    n_layers = len(shapes)
     init_state = getattr(optimizer, "init_state", None)
     expected = init_state(net) if callable(init_state) else {}
     for slot in (key for key, value in expected.items() if isinstance(value, list)):
         name = f"optimizer state {slot!r}"
         arrays = _per_layer(name, state.get(slot), n_layers, sizes, "tensors")
         for i, a in enumerate(arrays):
-            shape = (sizes[i + 1], sizes[i]) if slot.endswith("_w") else (sizes[i + 1],)
+            shape = shapes[i][0] if slot.endswith("_w") else shapes[i][1]
             check_array(f"{name}[{i}]", a, shape, dtype, sizes, net.backend, host=True, finite=True)
     t = state.get("t", 0)
     if isinstance(t, bool) or not isinstance(t, int | np.integer) or t < 0:
         raise ValueError(f"optimizer state 't' is {t!r}, not a step count (an integer ≥ 0)")
+
+
+def parameter_shapes(net: Any) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """``(W.shape, b.shape)`` of each layer of weights: ``((n_{l+1}, n_l), (n_{l+1},))`` from
+    ``sizes``, or, for a network of layers, what each layer was built for."""
+    if getattr(net, "layered", False):
+        return net.parameter_shapes()
+    sizes = list(net.sizes)
+    return [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
 
 
 def _per_layer(name: str, values: Any, n_layers: int, sizes: list[int], unit: str) -> Sequence[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import get_namespace
+from .layers.dense import dense_z
 
 __all__ = ["EVAL_ROWS", "chunk_scores", "n_chunks", "output"]
 
@@ -23,9 +24,11 @@ def n_chunks(n: int) -> int:
 
 def output(net: Any, X: Any) -> Any:
     """ŷ = a^L for each row of ``X``, already checked and on the backend: (m, sizes[-1])."""
+    if getattr(net, "layered", False):  # a network of layers: each layer's forward
+        return net.feed_columns(X.T).T
     a = X.T
     for W, b, sigma in zip(net.weights, net.biases, net.activation_functions):
-        a = sigma(W @ a + b[:, None])  # a^l = σ(W^l a^{l-1} + b^l)
+        a = sigma(dense_z(W, a, b))  # a^l = σ(W^l a^{l-1} + b^l)
     return a.T
 
 

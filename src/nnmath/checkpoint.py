@@ -36,6 +36,7 @@ from ._resume_checks import (
     is_int,
     steps_done,
 )
+from ._unsupported import refuse_layers
 from .io import ModelFileError, layer_tensor_names, read_model_file, write_model_file
 
 __all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
@@ -103,6 +104,11 @@ def save(
     ValueError
         When ``history.extra`` holds something that is not JSON.
     """
+    refuse_layers(
+        net,
+        "nnmath.checkpoint.save (the Checkpoint callback)",
+        "train without a Checkpoint callback for now",
+    )
     path = Path(path)
     tensors = {f"{_OPT}{k}": np.asarray(v) for k, v in optimizer.state_arrays().items()}
     if best_params is not None:
@@ -184,6 +190,7 @@ def restore(
     ResumeMismatch
         The run's hyper-parameters differ from the checkpoint's (a ``ValueError``).
     """
+    refuse_layers(net, "nnmath.checkpoint.restore (resume)")
     src = Path(path)
     config, tensors, metadata = _read(src)
     _check_architecture(src, config, net.config())

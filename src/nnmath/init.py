@@ -36,6 +36,7 @@ from .backend import aligned_copy
 __all__ = [
     "INITS",
     "initialize",
+    "initialize_layer",
     "normal",
     "scaled_normal",
     "glorot",
@@ -136,11 +137,41 @@ def initialize(
     ValueError
         For an unknown ``init`` name (the message lists the valid ones).
     """
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}: choose one of {sorted(INITS)}")
     weights, biases = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        W, b = INITS[init](n_in, n_out, rng)
-        weights.append(aligned_copy(W, dtype))  # cache-line aligned for the compiled epoch
-        biases.append(aligned_copy(b, dtype))
+        W, b = initialize_layer(n_in, n_out, init, rng, dtype)
+        weights.append(W)
+        biases.append(b)
     return weights, biases
+
+
+def initialize_layer(
+    n_in: int,
+    n_out: int,
+    init: str,
+    rng: np.random.Generator,
+    dtype: type = np.float32,
+    shape: tuple[int, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one layer's ``W`` ``(n_out, n_in)`` and ``b`` ``(n_out,)`` by the name ``init``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Fan-in and fan-out: a convolution's ``W`` of shape ``(out, in, k, k)`` is drawn as the
+        matrix ``(out, in·k·k)``, so its fan-in is ``in·k·k`` (what :mod:`torch.nn.init` calls
+        ``fan_in``) and its fan-out ``out``.
+    shape : tuple of int, optional
+        The shape ``W`` is given after the draw (a reshape of the ``(n_out, n_in)`` matrix).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``init`` name (the message lists the valid ones).
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}: choose one of {sorted(INITS)}")
+    W, b = INITS[init](n_in, n_out, rng)
+    if shape is not None:
+        W = W.reshape(shape)
+    return aligned_copy(W, dtype), aligned_copy(b, dtype)  # aligned for the compiled epoch

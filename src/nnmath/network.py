@@ -15,7 +15,6 @@ the lecture's equation with ``m`` columns at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from types import MethodType
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +25,14 @@ from . import validation
 from ._architecture import layer_activations
 from ._boundary import inputs_on_device, targets_on_device
 from ._fit_checks import refuse_while_training
+from ._gradients import Gradients
 from ._scores import EVAL_ROWS, chunk_scores, n_chunks, output
 from .activations import Activation
 from .backend import Backend, get_backend, get_namespace, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .init import initialize
+from .layers import Dense, Input, Layer, dense_sizes, is_layer_list, sizes_network_arguments
+from .layers.dense import dense_gradients, dense_z
 
 __all__ = ["Network", "Gradients", "EVAL_ROWS", "chunk_scores"]
 
@@ -63,39 +65,16 @@ def _io_save() -> Callable[..., Any]:
     return save
 
 
-@dataclass
-class Gradients:
-    """What one backward pass computes, per layer of weights (first hidden layer first).
-
-    Attributes
-    ----------
-    nabla_w : list of arrays, ``nabla_w[i].shape == weights[i].shape``
-        ∂C/∂w^l = δ^l (a^{l−1})ᵀ, averaged over the mini-batch.
-    nabla_b : list of arrays, ``nabla_b[i].shape == biases[i].shape``
-        ∂C/∂b^l = δ^l, averaged over the mini-batch.
-    deltas : list of arrays ``(sizes[i+1], m)``
-        δ^l = ∂C_x/∂z^l for every example (columns), *not* averaged.
-    zs : list of arrays ``(sizes[i+1], m)``
-        z^l for every example.
-    activations : list of arrays ``(sizes[i], m)``
-        a^l, with ``activations[0]`` the input.
-    """
-
-    nabla_w: list[Any]
-    nabla_b: list[Any]
-    deltas: list[Any] = field(default_factory=list)
-    zs: list[Any] = field(default_factory=list)
-    activations: list[Any] = field(default_factory=list)
-
-
 class Network:
     """A fully connected feed-forward network trained by backpropagation.
 
     Parameters
     ----------
-    sizes : sequence of int
+    sizes : sequence of int, or list of nnmath.layers
         Units per layer, input first: ``[784, 30, 10]`` has L = 3 layers and two layers of
-        weights.
+        weights. Or layer objects: ``[Input(784), Dense(30), Dense(10)]`` is that same network
+        (σ from each Dense), and a list with convolutions, pooling, Dropout, ... builds a
+        :class:`~nnmath.layer_network.LayerNetwork` (a subclass: see its module).
     activation : str, Activation, or list of them
         σ of the hidden layers: one for all, or one per hidden layer
         (``len(sizes) − 2`` entries), or one per layer of weights (``len(sizes) − 1``
@@ -149,9 +128,20 @@ class Network:
     dropout : tuple of float, one per hidden layer
     """
 
+    layered = False  # a network of nnmath.layers beyond Input + Dense is a LayerNetwork
+
+    def __new__(cls, sizes: Any = None, *args: Any, **kwargs: Any) -> Network:
+        """``Network(layers)`` with layers beyond ``Input(n)`` and ``Dense`` is a
+        :class:`~nnmath.layer_network.LayerNetwork` (the same class, layer by layer)."""
+        if cls is Network and is_layer_list(sizes) and dense_sizes(sizes) is None:
+            from .layer_network import LayerNetwork  # the layers' path, a layer above
+
+            return super().__new__(LayerNetwork)
+        return super().__new__(cls)
+
     def __init__(
         self,
-        sizes: Sequence[int],
+        sizes: Sequence[int] | Sequence[Layer],
         activation: str | Activation | Sequence[str | Activation] = "sigmoid",
         output_activation: str | Activation | None = None,
         cost: str | Cost = "quadratic",
@@ -163,6 +153,10 @@ class Network:
         device: str | None = None,
         dropout: float | Sequence[float] = 0.0,
     ) -> None:
+        if is_layer_list(sizes):  # Input(n) and Dense layers only: exactly the sizes network
+            sizes, activation = sizes_network_arguments(
+                sizes, activation, output_activation, dropout
+            )
         self.backend = get_backend(backend, device)
         self.sizes = validation.check_sizes(sizes)
         self.dropout = _dropout.check_dropout(dropout, len(self.sizes) - 2)
@@ -184,6 +178,18 @@ class Network:
     @property
     def cost_name(self) -> str:
         return self.cost_function.name
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The network as :mod:`nnmath.layers`: ``Input(sizes[0])`` and one Dense per layer of
+        weights, each holding this network's ``W`` and ``b`` (the same arrays)."""
+        out: list[Layer] = [Input(self.sizes[0])]
+        for W, b, sigma in zip(self.weights, self.biases, self.activation_functions):
+            dense = Dense(W.shape[0], sigma)
+            dense.input_shape, dense.output_shape = (W.shape[1],), (W.shape[0],)
+            dense.W, dense.b = W, b
+            out.append(dense)
+        return out
 
     @property
     def n_layers(self) -> int:
@@ -262,7 +268,7 @@ class Network:
         zs, activations = [], [a]
         masks = masks if masks is not None else [None] * self.n_layers
         for W, b, sigma, mask in zip(self.weights, self.biases, self.activation_functions, masks):
-            z = W @ a + b[:, None]  # z^l = W^l a^{l-1} + b^l
+            z = dense_z(W, a, b)  # z^l = W^l a^{l-1} + b^l
             a = sigma(z)  # a^l = σ(z^l)
             zs.append(z)
             activations.append(a)
@@ -321,8 +327,6 @@ class Network:
         masks : list of arrays (sizes[i+1], m) or None, optional
             Dropout masks (:meth:`dropout_masks`); ``None`` drops nothing.
         """
-        xp = get_namespace(x)
-        m = x.shape[1]
         zs, activations = self.forward(x, masks)
         n = self.n_layers
         masks = masks if masks is not None else [None] * n
@@ -335,8 +339,7 @@ class Network:
         delta = self.cost_function.delta(zs[-1], activations[-1], y, sigma[-1])  # δ^L
         for i in range(n - 1, -1, -1):
             deltas[i] = delta
-            nabla_b[i] = xp.sum(delta, axis=1) / m  # ∂C/∂b^l = δ^l
-            nabla_w[i] = (delta @ passed[i].T) / m  # ∂C/∂w^l = δ^l (a^{l-1})^T
+            nabla_w[i], nabla_b[i] = dense_gradients(delta, passed[i])  # eqs. 4 and 3
             if i > 0:
                 g = self.weights[i].T @ delta  # (w^{l+1})^T δ^{l+1}
                 if masks[i - 1] is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._unsupported import refuse_layers
 from ..diagnostics import LayerStatistics, layer_statistics
 from .base import Callback, Run
 
@@ -36,7 +37,12 @@ class LayerProbe(Callback):
         self.max_rows = int(max_rows)
         self._given = None if X is None else (X, Y)
 
+    #: whether it measures the layers (EpochLogger without speeds does not)
+    measures = True
+
     def set_run(self, run: Run) -> None:
+        if self.measures:  # refused before the first epoch, not after it
+            refuse_layers(run.net, f"the {type(self).__name__} callback (per-layer statistics)")
         super().set_run(run)
         X, Y = self._given if self._given is not None else (run.X, run.Y)
         self._source = id(X)

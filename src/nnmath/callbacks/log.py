@@ -108,6 +108,10 @@ class EpochLogger(LayerProbe):
         self.speeds = bool(speeds)
         self._fh: IO[str] | None = None
 
+    @property
+    def measures(self) -> bool:  # type: ignore[override]
+        return self.speeds
+
     def on_train_begin(self, net: Any, history: History) -> None:
         layers = range(2, len(net.sizes) + 1) if self.speeds else ()
         self.columns = [*RUN_COLUMNS, *(f"nabla_b_l{l}" for l in layers)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._unsupported import refuse_layers
 from ..backend import to_numpy
 from ._float64 import as_float64
 
@@ -180,6 +181,7 @@ def vanishing_factors(
     -------
     VanishingFactors
     """
+    refuse_layers(net, "nnmath.diagnostics.vanishing_factors")
     net64 = as_float64(net)
     g = net64.backprop(X, Y)
     m = g.deltas[0].shape[1]

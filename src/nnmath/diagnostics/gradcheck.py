@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._unsupported import refuse_layers
 from ._float64 import as_float64
 
 __all__ = ["GradCheck", "GradCheckRow", "forward_from", "gradcheck"]
@@ -173,6 +174,11 @@ def gradcheck(
     -------
     GradCheck
     """
+    refuse_layers(
+        net,
+        "nnmath.diagnostics.gradcheck",
+        "tests/test_layers.py checks each layer against central differences",
+    )
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     net64 = as_float64(net)

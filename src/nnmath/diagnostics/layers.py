@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._unsupported import refuse_layers
 from ..backend import get_namespace, to_numpy
 from .norms import norms_of
 
@@ -126,6 +127,7 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     -------
     LayerStatistics
     """
+    refuse_layers(net, "nnmath.diagnostics.layer_statistics")
     x = net.check_inputs(X)
     y = net.check_targets(Y, x.shape[0]).T  # (sizes[-1], m), as the lecture's columns
     g = net.backprop_columns(x.T, y)

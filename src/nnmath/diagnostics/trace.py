@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._unsupported import refuse_layers
 from ..display import parameters_markdown, trace_html, trace_latex
 from ..display.trace import md_matrix
 from ._float64 import as_float64
@@ -131,6 +132,7 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     Trace
         ``.to_markdown()`` and ``.to_latex()``.
     """
+    refuse_layers(net, "nnmath.diagnostics.trace")
     X = np.asarray(x, dtype=np.float64).reshape(1, -1)
     Yarr = np.asarray(y)
     label = Yarr.ndim == 0 or (Yarr.size == 1 and net.sizes[-1] > 1)  # 3, [3], np.array([3])

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._unsupported import refuse_layers
 from ._html import esc, shape_text, table_html, wrap
 from .svg import network_diagram
 
@@ -59,6 +60,11 @@ def network_html(net: Any) -> str:
     -------
     str
     """
+    refuse_layers(
+        net,
+        "the network display (nnmath.display.network_html)",
+        "print(net) lists the layers",
+    )
     rows = network_rows(net)
     total = sum(r[4] for r in rows)
     backend = getattr(net, "backend", None)

@@ -39,6 +39,12 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
     """
     from ..network import Network
 
+    if getattr(net, "layered", False):
+        kinds = ", ".join(sorted({type(layer).__name__ for layer in net.layers}))
+        return (
+            f"a network of layers ({kinds}) trains on the reference loop: the compiled "
+            "epoch is for dense networks (Network(sizes) or Input(n) + Dense layers)"
+        )
     if not c_available():
         return "the C extension nnmath.engine._ckernels is not built (reinstall with a C compiler)"
     if not isinstance(net, Network):

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
+from .._unsupported import refuse_layers
 from .._version import __version__
 from ..activations import ACTIVATIONS, get_activation
 from ..backend import to_numpy
@@ -166,6 +167,7 @@ def save(net: Any, path: str | os.PathLike[str]) -> Path:
     >>> nm.load(path).config() == net.config()           # doctest: +SKIP
     True
     """
+    refuse_layers(net, "nnmath.io.save (Network.save)", "keep the object (or pickle it) for now")
     return write_model_file(net, path)
 
 

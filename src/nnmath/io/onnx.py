@@ -28,6 +28,7 @@ import numpy as np
 
 from .._files import atomic_write
 from .._registry import default_cost
+from .._unsupported import refuse_layers
 from .._version import __version__
 from ..activations import ACTIVATIONS, Activation, OnnxOps, get_activation, is_builtin
 from ..activations._base import declared
@@ -207,6 +208,7 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
     Path
         The file written.
     """
+    refuse_layers(net, "nnmath.io.to_onnx")
     model = onnx_model(net, dtype=dtype, opset=opset)
     path = Path(path)
     if not path.parent.is_dir():

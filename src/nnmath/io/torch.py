@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._registry import default_cost
+from .._unsupported import refuse_layers
 from ..activations import ACTIVATIONS, Activation, TorchModule, get_activation
 from ..activations._base import declared
 from ..backend import to_numpy
@@ -59,6 +60,7 @@ def to_torch(net: Any) -> Any:
     -------
     torch.nn.Sequential
     """
+    refuse_layers(net, "nnmath.io.to_torch")
     import torch
     import torch.nn as nn
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
+from .._unsupported import refuse_layers
 
 __all__ = ["NielsenFileError", "read_network", "save_network"]
 
@@ -25,6 +26,7 @@ def save_network(net: Any, filename: str | os.PathLike[str]) -> None:
     net : nnmath.nielsen.Network2
     filename : path-like
     """
+    refuse_layers(net, "nnmath.nielsen's JSON (save_network)")
     data = {
         "sizes": list(net.sizes),
         "weights": [np.asarray(w).tolist() for w in net.weights],

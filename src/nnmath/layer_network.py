@@ -1,0 +1,282 @@
+"""A network of layers (:mod:`nnmath.layers`): the path ``nm.Network([Input(...), ...])`` takes.
+
+``nm.Network(layers, ...)`` returns a :class:`LayerNetwork` when ``layers`` holds anything
+beyond ``Input(n)`` and ``Dense`` layers (those are exactly the sizes network
+``Network([n, ...], activation=[...])``, compiled epoch and all). It *is* a
+:class:`~nnmath.network.Network`: ``predict``, ``accuracy``, ``cost``, ``evaluate``,
+``copy_parameters``, ``set_parameters`` and ``fit`` (the reference loop, with its optimizers,
+callbacks and dropout keys) are the same methods; only the forward and backward passes go
+through the layers' protocol, one layer at a time:
+
+* forward: ``cache = layer.forward(a^{l−1})`` holds ``z^l``, ``a^l`` (and what backward needs);
+* backward: ``δ^L`` from the cost, then for each layer from the top
+  ``back = layer.backward(δ^l, cache)`` gives ``∂C/∂w^l``, ``∂C/∂b^l`` and
+  ``g = ∂C/∂a^{l−1}``, and the layer below completes equation 2,
+  ``δ^{l−1} = below.delta(cache_below, g)`` (``g ⊙ σ'(z^{l−1})``).
+
+Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
+reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
+What cannot take a network of layers yet (files, torch / ONNX export, display, gradient
+check, trace, another backend) raises NotImplementedError
+(:func:`nnmath._unsupported.refuse_layers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import dropout as _dropout
+from ._architecture import check_output
+from ._unsupported import refuse_layers as refuse
+from .backend import Backend, get_backend, resolve_dtype
+from .costs import Cost, get_cost
+from .layers import Cache, Dropout, Layer, build_layers, size_of
+from .network import Gradients, Network
+
+__all__ = ["LayerNetwork"]
+
+
+class ParameterList(list):
+    """``net.weights`` (or ``biases``) of a network of layers: the layers' arrays, in order;
+    ``net.weights[i] = W`` sets the layer's own ``W`` too (as it would on a dense network)."""
+
+    def __init__(self, layers: list[Layer], attr: str) -> None:
+        super().__init__(getattr(layer, attr) for layer in layers)
+        self.layers, self.attr = layers, attr
+
+    def __setitem__(self, i: Any, value: Any) -> None:
+        if not isinstance(i, int):
+            raise TypeError(f"set one entry (net.{self.attr}[i] = ...) or the whole list")
+        super().__setitem__(i, value)
+        setattr(self.layers[i], self.attr, value)
+
+
+class LayerNetwork(Network):
+    """A network given as layers: ``nm.Network([Input((1, 28, 28)), Conv2D(20, 5), ...])``.
+
+    Parameters
+    ----------
+    layers : list of nnmath.layers.Layer
+        ``Input(shape)`` first; a :class:`~nnmath.layers.Flatten` is put in before a Dense
+        that follows an image. The last layer has a σ (Dense or Activation).
+    cost, init, seed, dtype, rng
+        As :class:`~nnmath.network.Network`; ``init`` draws every W (a convolution's with
+        fan-in ``in·k·k``), layer by layer, from one generator.
+    backend : "numpy"
+        The layers run on NumPy only, for now.
+    activation, output_activation, dropout
+        Not taken: each layer has its σ, and dropout is a :class:`~nnmath.layers.Dropout`.
+
+    Attributes
+    ----------
+    layers : list of Layer, Input first
+    sizes : list of int
+        Units of each layer's output per example (``C·H·W`` for an image), input first.
+    weights, biases : lists of arrays, one per layer with parameters, in order
+    activation_functions : list of Activation
+        σ of each layer that has one, the output's last.
+    dropout : tuple of float
+        ``p`` of each Dropout layer.
+    """
+
+    layered = True
+
+    def __init__(
+        self,
+        sizes: Sequence[Layer],
+        activation: Any = None,
+        output_activation: Any = None,
+        cost: str | Cost = "quadratic",
+        init: str = "normal",
+        seed: int | None = None,
+        dtype: str | Any = "float32",
+        rng: np.random.Generator | None = None,
+        backend: str | Backend = "numpy",
+        device: str | None = None,
+        dropout: Any = 0.0,
+    ) -> None:
+        if activation is not None or output_activation is not None or dropout:
+            raise ValueError(
+                "a network of layers takes σ per layer (Dense(n, activation=...)) and dropout "
+                "as a layer (Dropout(p)): leave activation, output_activation and dropout out"
+            )
+        self.backend = get_backend(backend, device)
+        if self.backend.name != "numpy":
+            raise NotImplementedError(
+                f"a network of layers runs on NumPy only for now, not {self.backend.name!r}: "
+                "leave backend out"
+            )
+        self.dtype = resolve_dtype(dtype)
+        self.cost_function = get_cost(cost)
+        self.init = init
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._layers = build_layers(list(sizes), init, self.rng, self.dtype)
+        output = self.layers[-1]
+        if output.activation is None:
+            raise ValueError(f"the last layer is {output!r}: end with Dense(n, activation=...)")
+        check_output(output.activation, self.cost_function)
+        self.sizes = [size_of(layer.output_shape) for layer in self.layers]
+        self.L = len(self.layers)
+
+    @property
+    def layers(self) -> list[Layer]:  # type: ignore[override]
+        """The layers, ``Input`` first, with any implicit ``Flatten`` they were given."""
+        return self._layers
+
+    # -- parameters: the layers own them; these lists are read from and written to them ----
+    @property
+    def parametrized(self) -> list[Layer]:
+        """The layers with ``W`` and ``b``, in order (``weights[i]`` is theirs)."""
+        return [layer for layer in self.layers if layer.has_parameters]
+
+    @property
+    def weights(self) -> list[Any]:  # type: ignore[override]
+        return ParameterList(self.parametrized, "W")
+
+    @weights.setter
+    def weights(self, values: list[Any]) -> None:
+        for layer, W in zip(self.parametrized, values, strict=True):
+            layer.W = W
+
+    @property
+    def biases(self) -> list[Any]:  # type: ignore[override]
+        return ParameterList(self.parametrized, "b")
+
+    @biases.setter
+    def biases(self, values: list[Any]) -> None:
+        for layer, b in zip(self.parametrized, values, strict=True):
+            layer.b = b
+
+    def parameter_shapes(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """``(W.shape, b.shape)`` each layer with parameters was built for (not read from the
+        arrays, so that :func:`nnmath._fit_checks.check_network` can hold them to it)."""
+        return [layer.parameter_shapes() for layer in self.parametrized]
+
+    @property
+    def activation_functions(self) -> list[Any]:  # type: ignore[override]
+        return [layer.activation for layer in self.layers if layer.activation is not None]
+
+    @property
+    def dropout(self) -> tuple[float, ...]:  # type: ignore[override]
+        return tuple(layer.p for layer in self.layers if isinstance(layer, Dropout))
+
+    def config(self) -> dict[str, Any]:
+        refuse(self, "Network.config (and the model files built on it)", "keep the object")
+        return {}  # pragma: no cover - refuse raised
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(layers={self.layers[1:]!r}, input={self.layers[0].shape}, "
+            f"cost={self.cost_name!r}, dtype={np.dtype(self.dtype).name!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        refuse(self, "the notebook display", "print(net) lists the layers")
+        return ""  # pragma: no cover - refuse raised
+
+    def to(self, backend: str | Backend, device: str | None = None) -> Network:
+        """Only ``"numpy"`` (on the CPU) for a network of layers, for now."""
+        if get_backend(backend, device).name != "numpy":
+            refuse(self, f"net.to({backend!r})", "a network of layers runs on NumPy only")
+        return self
+
+    # -- the two passes, through the layers' protocol ---------------------------------------
+    def forward_caches(self, a: Any, masks: Sequence[Any] | None = None) -> list[Cache]:
+        """Each layer's :class:`~nnmath.layers.Cache` (z^l, a^l, ...), bottom first.
+
+        Parameters
+        ----------
+        a : array (sizes[0], m)
+            Input examples as columns.
+        masks : list, one entry per layer after the Input, or None
+            Dropout masks (:meth:`dropout_masks`); None entries drop nothing.
+        """
+        masks = masks if masks is not None else [None] * (self.L - 1)
+        caches = []
+        for layer, mask in zip(self.layers, [None, *masks]):
+            cache = layer.forward(a, mask)
+            a = cache.a  # a^l feeds layer l+1
+            caches.append(cache)
+        return caches[1:]  # the Input's reshape is not a layer of the lecture
+
+    def forward(self, a: Any, masks: Sequence[Any] | None = None) -> tuple[list[Any], list[Any]]:
+        """``zs`` (each layer's z^l) and ``activations`` (``activations[0] is a``, then each
+        a^l) of the columns ``a`` ``(sizes[0], m)``; images are ``(C, H, W, m)``."""
+        caches = self.forward_caches(a, masks)
+        return [c.z for c in caches], [a, *(c.a for c in caches)]
+
+    def feed_columns(self, a: Any) -> Any:
+        """a^L ``(sizes[-1], m)`` of the columns ``a`` ``(sizes[0], m)``, nothing kept."""
+        for layer in self.layers:
+            a = layer.forward(a).a
+        return a
+
+    def backprop_columns(self, x: Any, y: Any, masks: Sequence[Any] | None = None) -> Gradients:
+        """The lecture's four equations, one layer at a time from the top.
+
+        1. δ^L = ∂C/∂a^L ⊙ σ'(z^L) (the cost's ``delta``; fused for softmax + log-likelihood)
+        2. g = (w^l)ᵀ ⋆ δ^l (``layer.backward``), δ^{l−1} = g ⊙ σ'(z^{l−1}) (``below.delta``)
+        3. ∂C/∂b^l, 4. ∂C/∂w^l (``layer.backward``, averaged over the m columns)
+
+        Parameters
+        ----------
+        x : array (sizes[0], m)
+        y : array (sizes[-1], m)
+        masks : see :meth:`forward_caches`
+
+        Returns
+        -------
+        Gradients
+            ``nabla_w``, ``nabla_b`` aligned with ``weights``, ``biases``; ``deltas`` and
+            ``zs`` one per layer after the Input, ``activations`` with the input first.
+        """
+        caches = self.forward_caches(x, masks)
+        layers = self.layers[1:]
+        top = caches[-1]
+        delta = self.cost_function.delta(top.z, top.a, y, layers[-1].activation)  # δ^L
+        deltas: list[Any] = [None] * len(layers)
+        nabla_w, nabla_b = [], []
+        for i in range(len(layers) - 1, -1, -1):
+            deltas[i] = delta
+            back = layers[i].backward(delta, caches[i])
+            if layers[i].has_parameters:
+                nabla_w.insert(0, back.nabla_w)
+                nabla_b.insert(0, back.nabla_b)
+            if i > 0:
+                delta = layers[i - 1].delta(caches[i - 1], back.g)  # ⊙ σ'(z^{l-1})
+        activations = [x, *(c.a for c in caches)]
+        return Gradients(nabla_w, nabla_b, deltas, [c.z for c in caches], activations)
+
+    def dropout_masks(self, key: int, start: int, m: int) -> list[Any] | None:
+        """One mask per layer after the Input (None but for Dropout layers), for the ``m``
+        examples at positions ``start, …`` of the epoch with dropout ``key``; each Dropout
+        layer's mask has its input's shape ``+ (m,)``. None when no layer drops anything.
+        Drawn by :func:`nnmath.dropout.masks` (Dropout layers as its hidden layers)."""
+        drops = [(i, lay) for i, lay in enumerate(self.layers[1:]) if isinstance(lay, Dropout)]
+        drops = [(i, lay) for i, lay in drops if lay.p > 0]
+        if not drops:
+            return None
+        units = [size_of(lay.output_shape) for _, lay in drops]
+        probs = [lay.p for _, lay in drops]
+        host = _dropout.masks([0, *units, 1], probs, key, start, m, self.dtype)
+        out: list[Any] = [None] * (self.L - 1)
+        for (i, lay), mask in zip(drops, host):
+            out[i] = mask.reshape(*lay.output_shape, m)
+        return out
+
+    def check_inputs(self, X: Any) -> Any:
+        """Rows ``(m, C·H·W)``, or images ``(m, C, H, W)`` (flattened in C order, a view), or
+        one example; checked as :meth:`Network.check_inputs` does."""
+        shape = self.layers[0].shape
+        arr = X
+        if hasattr(X, "shape") and len(shape) > 1 and tuple(X.shape[-len(shape) :]) == shape:
+            arr = np.reshape(X, (-1, self.sizes[0]))  # (m, C, H, W) → (m, C·H·W)
+        elif hasattr(X, "shape") and len(shape) > 1 and np.ndim(X) == 4:
+            raise ValueError(
+                f"X has images of shape {tuple(X.shape[1:])}, the network expects {shape} "
+                "(Input's (C, H, W))"
+            )
+        return super().check_inputs(arr)

@@ -1,0 +1,170 @@
+"""The layer protocol: every layer is the lecture's pair of equations, forward and backward.
+
+Inside the core a mini-batch keeps its examples in the *last* axis, as the lecture's columns:
+a dense activation is ``(n, m)``, an image ``(C, H, W, m)``. A layer ``l`` maps ``a^{l−1}`` to
+
+* forward: ``z^l = w^l ⋆ a^{l−1} + b^l`` and ``a^l = σ(z^l)`` (⋆ is a product, a correlation,
+  a pooling or a mask; a layer without σ has ``a^l = z^l``), kept in a :class:`Cache`;
+* backward: from ``δ^l = ∂C/∂z^l`` the gradients ``∂C/∂w^l``, ``∂C/∂b^l`` (averaged over the
+  ``m`` examples) and ``g = ∂C/∂a^{l−1} = (w^l)ᵀ ⋆ δ^l``, the error that reaches the layer
+  below. That layer completes equation 2 with its own σ, :meth:`Layer.delta`:
+  ``δ^{l−1} = g ⊙ σ'(z^{l−1})``, exactly as :meth:`nnmath.network.Network.backprop_columns`
+  splits ``δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)``.
+
+A new layer type is one subclass of :class:`Layer` and one entry of
+:data:`nnmath.layers.LAYERS`; the network, ``fit``, the optimizers and the tests need no edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..activations import Activation, get_activation
+
+__all__ = ["Backward", "Cache", "Layer", "Shape", "size_of"]
+
+Shape = tuple[int, ...]
+
+
+def size_of(shape: Shape) -> int:
+    """Number of units of one example of ``shape`` (``C·H·W`` for an image)."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+@dataclass
+class Cache:
+    """What a layer's forward pass keeps for its backward pass (one mini-batch).
+
+    Attributes
+    ----------
+    a_prev : array ``input_shape + (m,)``
+        a^{l−1}, the layer's input (for a Dense layer, ``(n_in, m)``).
+    z : array ``output_shape + (m,)``
+        z^l = w^l ⋆ a^{l−1} + b^l.
+    a : array ``output_shape + (m,)``
+        a^l = σ(z^l) (``z`` itself for a layer without σ).
+    """
+
+    a_prev: Any
+    z: Any
+    a: Any
+
+
+@dataclass
+class Backward:
+    """What a layer's backward pass gives, for one mini-batch.
+
+    Attributes
+    ----------
+    g : array ``input_shape + (m,)``
+        ∂C/∂a^{l−1} = (w^l)ᵀ ⋆ δ^l per example: the layer below turns it into its δ.
+    nabla_w, nabla_b : arrays shaped like ``W``, ``b``, or None
+        ∂C/∂w^l and ∂C/∂b^l averaged over the mini-batch; None for a layer without parameters.
+    """
+
+    g: Any
+    nabla_w: Any = None
+    nabla_b: Any = None
+
+
+class Layer:
+    """One layer of a network: its shapes, its parameters and its two equations.
+
+    Subclasses set :attr:`name` and implement :meth:`build` (shapes and parameters from the
+    input's shape), :meth:`forward` and :meth:`backward`; a layer with parameters keeps them
+    as ``W`` and ``b``. Examples are the last axis of every array.
+
+    Attributes
+    ----------
+    input_shape, output_shape : tuple of int
+        One example's shape in and out (``(n,)`` or ``(C, H, W)``); set by :meth:`build`.
+    activation : Activation or None
+        σ of ``a^l = σ(z^l)``; None for a layer whose output is ``z^l`` itself.
+    W, b : arrays or None
+        The parameters ``w^l``, ``b^l`` (None for a layer without).
+    """
+
+    name = "layer"
+    has_parameters = False
+    #: instances the tests build and check (central differences, torch), with an input shape:
+    #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type
+    EXAMPLES: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
+
+    def __init__(self) -> None:
+        self.input_shape: Shape = ()
+        self.output_shape: Shape = ()
+        self.activation: Activation | None = None
+        self.W: Any = None
+        self.b: Any = None
+
+    def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
+        """Set the shapes (and draw ``W``, ``b`` with ``init`` from ``rng``); returns
+        ``output_shape``. Raises ValueError when ``input_shape`` does not fit the layer."""
+        self.input_shape = self.output_shape = tuple(input_shape)
+        return self.output_shape
+
+    def forward(self, a_prev: Any, mask: Any = None) -> Cache:  # pragma: no cover - abstract
+        """``z^l`` and ``a^l`` of the columns ``a_prev`` (``input_shape + (m,)``)."""
+        raise NotImplementedError
+
+    def backward(self, delta: Any, cache: Cache) -> Backward:  # pragma: no cover - abstract
+        """``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l`` (``output_shape + (m,)``)."""
+        raise NotImplementedError
+
+    def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
+        """z^l of the torch tensor ``a_prev`` (our layout, examples last) by
+        ``torch.nn.functional`` ``F``: the independent twin the tests differentiate with
+        autograd (``W``, ``b``: torch tensors of the parameters)."""
+        raise NotImplementedError(f"{type(self).__name__} has no torch twin")  # pragma: no cover
+
+    def delta(self, cache: Cache, g: Any) -> Any:
+        """δ^l = ∂C/∂z^l = (∂a^l/∂z^l)ᵀ g, the end of equation 2: ``g ⊙ σ'(z^l)`` for an
+        element-wise σ (``σ.vjp``), ``g`` itself for a layer without σ. Shape of ``z``."""
+        if self.activation is None:
+            return g
+        return self.activation.vjp(cache.z, cache.a, g)
+
+    def parameter_shapes(self) -> tuple[Shape, Shape]:
+        """The shapes ``W`` and ``b`` must have, from the layer's shapes (a layer with
+        parameters says; :meth:`build` set them)."""
+        raise TypeError(f"{self!r} has no parameters")
+
+    def parameters(self) -> list[Any]:
+        """``[W, b]`` for a layer with parameters, ``[]`` otherwise."""
+        return [self.W, self.b] if self.has_parameters else []
+
+    def describe(self) -> str:
+        """One line: the layer's name and output shape (``Conv2D(20, 5) → (20, 24, 24)``)."""
+        return f"{self!r} → {self.output_shape}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def activation_of(spec: str | Activation | None) -> Activation | None:
+    """σ from the registry by name (or an Activation object); None stays None."""
+    return None if spec is None else get_activation(spec)
+
+
+def check_image(layer: Layer, input_shape: Shape) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an image input, or a ValueError that says what to put first."""
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"{layer!r} needs an image input (C, H, W), got shape {tuple(input_shape)}: "
+            "start the network with Input((C, H, W))"
+        )
+    C, H, W = (int(d) for d in input_shape)
+    return C, H, W
+
+
+def out_size(n: int, k: int, stride: int, padding: int, layer: Layer) -> int:
+    """Output length ``⌊(n + 2p − k)/s⌋ + 1`` of a window sliding over ``n`` (as torch)."""
+    if n + 2 * padding < k:
+        raise ValueError(
+            f"{layer!r}: a window of {k} does not fit an input of {n} (padding {padding}); "
+            "use a smaller kernel or pool, or more padding"
+        )
+    return (n + 2 * padding - k) // stride + 1
