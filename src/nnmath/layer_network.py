@@ -164,8 +164,15 @@ class LayerNetwork(Network):
         return tuple(layer.p for layer in self.layers if isinstance(layer, Dropout))
 
     def config(self) -> dict[str, Any]:
-        refuse(self, "Network.config (and the model files built on it)", "keep the object")
-        return {}  # pragma: no cover - refuse raised
+        """The architecture as plain Python values (what a model file stores beside the
+        weights): each layer as ``{"type": its name in LAYERS, **layer.config()}``, Input
+        first, then the cost, init and dtype (:mod:`nnmath.io.layer_file`)."""
+        return {
+            "layers": [{"type": layer.name, **layer.config()} for layer in self.layers],
+            "cost": self.cost_function.name,
+            "init": self.init,
+            "dtype": np.dtype(self.dtype).name,
+        }
 
     def __repr__(self) -> str:
         return (
