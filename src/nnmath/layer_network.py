@@ -16,8 +16,8 @@ through the layers' protocol, one layer at a time:
 
 Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
 reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
-What cannot take a network of layers yet (files, torch / ONNX export, display, gradient
-check, trace, another backend) raises NotImplementedError
+What cannot take a network of layers yet (display, gradient check, trace, another backend)
+raises NotImplementedError
 (:func:`nnmath._unsupported.refuse_layers`).
 """
 

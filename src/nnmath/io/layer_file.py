@@ -51,8 +51,9 @@ def torch_positions(layers: list[Layer]) -> list[int]:
     ``nn.Sequential``: its module, then its σ's module when the class declares one."""
     positions, k = [], 0
     for layer in layers[1:]:
+        spec = type(layer).torch
         positions.append(k)
-        k += 1 + bool(type(layer).torch.sigma)  # type: ignore[union-attr]
+        k += 1 + bool(spec is not None and spec.sigma)
     return positions
 
 
@@ -174,6 +175,8 @@ def check_layers(
             shape = layer.build(shape, init, rng, dtype)  # allocates only what the file holds
         except ValueError as exc:
             raise ValueError(f"layers[{i}]: {exc}") from None
+        if math.prod(shape) >= 2**62:  # a padding of 2**30: sizes would wrap round in int64
+            raise ValueError(f"layers[{i}] ({layer!r}) gives {shape}, too large to count")
     if len(shape) != 1:
         raise ValueError(f"the last layer gives images {shape}: a network ends with vectors")
     return names

@@ -154,13 +154,16 @@ def _sigmas(group: list[Any], where: str) -> list[Activation]:
         if _OUTPUT.fullmatch(node.output[0] if node.output else ""):
             runs.append(run)
             run = []
-    try:
-        if run or not runs:
-            raise ValueError
-        return [_match_activation(r, where) for r in runs]
-    except ValueError:  # name every operator of the group, as one
-        _match_activation(group, where)
-        raise
+    if not run and runs:
+        try:
+            return [_match_activation(r, where) for r in runs]
+        except ValueError:
+            pass  # named below, every operator of the group as one
+    _match_activation(group, where)
+    raise ValueError(
+        f"{where}: the operators {[n.op_type for n in group]} do not end in the outputs "
+        "a2, a3, ... nm.to_onnx names"
+    )
 
 
 def _scalar(arr: np.ndarray) -> float:

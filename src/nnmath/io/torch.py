@@ -276,6 +276,8 @@ def from_torch(
     if cost is None:
         cost = default_cost(sigma.name) if sigma is not None else "quadratic"
     net = Network([first, *layers], cost=cost, init=init, dtype=dtype, seed=0)
+    if len(net.layers) != len(found) + 1:  # a Flatten put in: torch would fail there
+        raise ValueError("a Linear follows an image without a Flatten module before it")
     _check_inputs(net, found)
     weights, biases = [], []
     for layer, (_, _, leaf) in zip(net.layers[1:], found):
