@@ -37,6 +37,16 @@ from nnmath.checkpoint import ResumeMismatch  # noqa: E402
 from nnmath.data import DataError, read_idx, write_idx  # noqa: E402
 from nnmath.data.idx import IDX_DTYPES  # noqa: E402
 from nnmath.io import ModelFileError  # noqa: E402
+from nnmath.layers import (  # noqa: E402
+    Activation,
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    MaxPool2D,
+)
 
 FUZZ = settings(
     derandomize=True,
@@ -297,6 +307,42 @@ def test_mutated_model_files_end_in_a_network_or_a_model_file_error(
     else:
         assert str(path) in str(out)
     _count(f"nm.load, mutated ({'bytes' if bytewise else 'header JSON'})", outcome)
+
+
+#: small networks of layers, every layer type among them: the files the next test mutates
+LAYERED = [
+    ([Input((1, 6, 6)), Conv2D(2, 3, padding=1, activation="relu"), MaxPool2D(2),
+      Dropout(0.2), Dense(3, activation="softmax")], "log_likelihood"),
+    ([Input((2, 5, 5)), AvgPool2D(2, stride=1), Activation("elu"), Flatten(),
+      Dense(2, activation="sigmoid")], "cross_entropy"),
+]  # fmt: skip
+
+
+@settings(FUZZ, max_examples=300)
+@given(
+    which=st.sampled_from(range(len(LAYERED))),
+    mutations=st.lists(MUTATION, min_size=1, max_size=4),
+    edits=structured_mutations(),
+    bytewise=st.booleans(),
+)
+def test_mutated_layer_network_files_end_in_a_network_or_a_model_file_error(
+    folder, which, mutations, edits, bytewise
+):
+    """The layers in the header, their arguments and the tensors they must fit: any edit
+    ends in a network or a ModelFileError, within the memory the file itself takes."""
+    layers, cost = LAYERED[which]
+    net = nm.Network(layers, cost=cost, seed=0)
+    data = canonical(nm.save(net, folder / "layered.safetensors").read_bytes())
+    data = mutate(data, mutations) if bytewise else apply_structured(data, edits)
+    path = folder / "mutated-layered.safetensors"
+    path.write_bytes(data)
+    out, outcome = bounded(nm.load, path)
+    if outcome == "valid":
+        assert isinstance(out, nm.Network)
+        assert all(np.isfinite(W).all() for W in out.weights + out.biases)
+    else:
+        assert str(path) in str(out)
+    _count(f"nm.load of layers, mutated ({'bytes' if bytewise else 'header JSON'})", outcome)
 
 
 # ------------------------------------------------------------------------- checkpoints

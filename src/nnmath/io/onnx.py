@@ -34,6 +34,7 @@ from ..activations import OnnxOps
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
+from .layer_file import check_layers
 from .onnx_graph import ONNX_ACTIVATIONS, graph_of, read_layers
 
 __all__ = ["ONNX_ACTIVATIONS", "OnnxActivation", "from_onnx", "onnx_model", "to_onnx"]
@@ -153,8 +154,8 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
 
 def _refuse(path: object, why: str) -> ValueError:
     return ValueError(
-        f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm and the "
-        "activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
+        f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm, Conv, MaxPool, "
+        "AveragePool, Flatten, Dropout and the activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
     )
 
 
@@ -239,21 +240,21 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
                 raise ValueError(f"{where}: tensor {name!r} contains NaN or infinite values")
     config = {} if cost and init else _metadata_config(model, where)
     dtype = next(iter(dtypes))
-    net = _network(
-        where, first, found, cost or config.get("cost"), init or config.get("init"), dtype
-    )
-    shapes = [layer.parameter_shapes() for layer in net.layers[1:] if layer.has_parameters]
-    if [(W.shape, b.shape) for W, b in zip(weights, biases)] != shapes:
-        raise _refuse(where, f"the weights do not chain (the layers need {shapes})")
+    try:  # each layer's W and b checked against the shape its input has, before it is built
+        layers = [cls(**args) for cls, args in found]
+        check_layers([first, *layers], {n: t.shape for n, t in tensors.items()}, dtype, "normal")
+    except (TypeError, ValueError) as exc:
+        raise _refuse(where, f"its layers do not fit its weights ({exc})") from None
+    cost, init = cost or config.get("cost"), init or config.get("init")
+    net = _network(where, first, layers, cost, init, dtype)
     net.set_parameters(weights, biases)
     _same_graph(onnx, graph, graph_of(onnx, net, dtype), where)
     return net
 
 
-def _network(where: str, first: Any, found: list, cost: Any, init: Any, dtype: Any) -> Network:
+def _network(where: str, first: Any, layers: list, cost: Any, init: Any, dtype: Any) -> Network:
     """The network of the layers read, with the cost that suits its output by default."""
     try:
-        layers = [cls(**args) for cls, args in found]
         sigma = layers[-1].activation if layers else None
         default = default_cost(sigma.name) if sigma is not None else "quadratic"
         return Network(
