@@ -10,11 +10,18 @@ import pytest
 import nnmath as nm
 from layer_architectures import images, random_network
 from nnmath.io.layer_file import torch_positions
-from nnmath.layers import Dropout
+from nnmath.layers import LAYERS, Dropout, Input
 from nnmath.optim import get_optimizer
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle: pip install torch==2.13.0")
 nn = torch.nn
+
+
+def test_every_layer_type_but_the_input_declares_its_module() -> None:
+    for cls in LAYERS.values():
+        assert (cls.torch is None) == (cls is Input), cls
+        if cls.torch is not None and cls.torch.module is not None:
+            assert isinstance(getattr(nn, cls.torch.module), type), cls.torch.module
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -69,13 +76,20 @@ OPTIMIZERS = [
 ]
 
 
-@pytest.mark.parametrize("seed", range(5))
+def dense_network() -> nm.Network:
+    return nm.Network([6, 5, 3], activation="tanh", output_activation="softmax",
+                      cost="log_likelihood", seed=0, dtype="float64")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [*range(5), "dense"])
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=["sgd-l2", "momentum", "adam"])
 def test_one_fit_step_equals_torch_optim_on_the_to_torch_copy(seed, opt) -> None:
-    net = random_network(seed, "float64")
+    """The whole step: forward, backprop, L2 and the optimizer's update, on one mini-batch
+    of fit (its shuffled order, its dropout masks); a dense network's too."""
+    net = dense_network() if seed == "dense" else random_network(seed, "float64")
     model = nm.to_torch(net)
     m, fit_seed = 6, 7
-    X, y = images(net, m, seed)
+    X, y = images(net, m, 2)
     rng = np.random.default_rng(fit_seed)  # fit's generator: the permutation, the dropout key
     perm = rng.permutation(m)
     if any(net.dropout):
