@@ -7,8 +7,9 @@ Every input, generated or mutated, must end in a valid result or the library's o
 (:class:`~nnmath.data.DataError`, :class:`~nnmath.io.ModelFileError`,
 :class:`~nnmath.checkpoint.ResumeMismatch`, and for a resumed run whose plausible but
 altered optimizer state makes it explode, :class:`~nnmath.callbacks.TrainingDiverged`) —
-never another exception, a crash, unbounded memory or time. Each example's peak memory is measured with ``tracemalloc`` (NumPy's arrays
-are traced) and its time bounded by Hypothesis's ``deadline``. The cases are derandomized
+never another exception, a crash, unbounded memory or time. Each example's peak memory is
+measured with ``tracemalloc`` (NumPy's arrays are traced) and its time bounded by
+Hypothesis's ``deadline``. The cases are derandomized
 and the files they mutate canonical (:func:`canonical`): the same files every run of the same
 command (Hypothesis also draws constants from the modules the process has imported, so test
 files run before these change the mix). ``pytest -s`` prints how the cases ended.
