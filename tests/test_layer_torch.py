@@ -10,7 +10,7 @@ import pytest
 import nnmath as nm
 from layer_architectures import images, random_network
 from nnmath.io.layer_file import torch_positions
-from nnmath.layers import LAYERS, Dropout, Input
+from nnmath.layers import LAYERS, Conv2D, Dense, Dropout, Input, MaxPool2D
 from nnmath.optim import get_optimizer
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle: pip install torch==2.13.0")
@@ -76,17 +76,22 @@ OPTIMIZERS = [
 ]
 
 
-def dense_network() -> nm.Network:
-    return nm.Network([6, 5, 3], activation="tanh", output_activation="softmax",
-                      cost="log_likelihood", seed=0, dtype="float64")  # fmt: skip
+FIXED = {  # besides the random ones: a dense network, and a convolution with dropout twice
+    "dense": lambda: nm.Network([6, 5, 3], activation="tanh", output_activation="softmax",
+                                cost="log_likelihood", seed=0, dtype="float64"),
+    "conv-dropout": lambda: nm.Network(
+        [Input((2, 8, 8)), Conv2D(3, 3, activation="relu"), MaxPool2D(2), Dropout(0.5),
+         Dense(6, activation="elu"), Dropout(0.3), Dense(3, activation="softmax")],
+        cost="log_likelihood", init="he", seed=0, dtype="float64"),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", [*range(5), "dense"])
+@pytest.mark.parametrize("seed", [*range(5), *FIXED])
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=["sgd-l2", "momentum", "adam"])
 def test_one_fit_step_equals_torch_optim_on_the_to_torch_copy(seed, opt) -> None:
     """The whole step: forward, backprop, L2 and the optimizer's update, on one mini-batch
     of fit (its shuffled order, its dropout masks); a dense network's too."""
-    net = dense_network() if seed == "dense" else random_network(seed, "float64")
+    net = FIXED[seed]() if seed in FIXED else random_network(seed, "float64")
     model = nm.to_torch(net)
     m, fit_seed = 6, 7
     X, y = images(net, m, 2)
