@@ -210,8 +210,9 @@ def read_model_file(
             f"({FORMAT_VERSION}); upgrade nnmath",
         )
     config = _check_config(path, metadata["config"])
-    names = _check_layered(path, config, header) if "layers" in config else None
-    if names is None:
+    if "layers" in config:  # a network of layers: its layers checked against the header
+        names = _check_layered(path, config, header)
+    else:
         names = [layer_tensor_names(i) for i in range(len(config["sizes"]) - 1)]
     _check_names(path, names, header, "checkpoint" in metadata)
     try:
