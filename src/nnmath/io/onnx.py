@@ -63,7 +63,7 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
     net : Network
     dtype : {"float32", "float64"}, optional
         The tensors' dtype; default float32, which every ONNX runtime runs (onnxruntime's
-        CPU kernels have no float64 ``Elu``, ``Erf`` or ``Softplus``).
+        CPU kernels have no float64 ``Elu``, ``Erf``, ``Softplus``, ``Conv`` or ``AveragePool``).
     opset : int
         The ONNX opset, at least 17 and at most the installed onnx's newest
         (``onnx.defs.onnx_opset_version()``).
