@@ -16,8 +16,8 @@ through the layers' protocol, one layer at a time:
 
 Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
 reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
-What cannot take a network of layers yet (files, torch / ONNX export, display, gradient
-check, trace, another backend) raises NotImplementedError
+What cannot take a network of layers yet (display, gradient check, trace, another backend)
+raises NotImplementedError
 (:func:`nnmath._unsupported.refuse_layers`).
 """
 
@@ -164,8 +164,15 @@ class LayerNetwork(Network):
         return tuple(layer.p for layer in self.layers if isinstance(layer, Dropout))
 
     def config(self) -> dict[str, Any]:
-        refuse(self, "Network.config (and the model files built on it)", "keep the object")
-        return {}  # pragma: no cover - refuse raised
+        """The architecture as plain Python values (what a model file stores beside the
+        weights): each layer as ``{"type": its name in LAYERS, **layer.config()}``, Input
+        first, then the cost, init and dtype (:mod:`nnmath.io.layer_file`)."""
+        return {
+            "layers": [{"type": layer.name, **layer.config()} for layer in self.layers],
+            "cost": self.cost_function.name,
+            "init": self.init,
+            "dtype": np.dtype(self.dtype).name,
+        }
 
     def __repr__(self) -> str:
         return (

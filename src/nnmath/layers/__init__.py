@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backward, Cache, Layer, Shape, size_of
+from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, size_of
 from .activation import Activation
 from .conv import Conv2D
 from .dense import Dense
@@ -42,7 +42,9 @@ __all__ = [
     "Input",
     "Layer",
     "MaxPool2D",
+    "OnnxLayer",
     "Shape",
+    "TorchLayer",
     "build_layers",
     "dense_sizes",
     "sizes_network_arguments",

@@ -9,7 +9,18 @@ import numpy as np
 
 from ..activations import Activation
 from ..init import initialize_layer
-from ._base import Backward, Cache, Layer, Shape, activation_of, check_image, out_size
+from ._base import (
+    Backward,
+    Cache,
+    Layer,
+    OnnxLayer,
+    Shape,
+    TorchLayer,
+    activation_of,
+    check_image,
+    out_size,
+    sigma_config,
+)
 from ._windows import col2im, im2col
 
 __all__ = ["Conv2D"]
@@ -68,6 +79,23 @@ class Conv2D(Layer):
         ({"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 7, 6)),
         ({"out_channels": 4, "kernel_size": 2, "stride": 3, "activation": "tanh"}, (1, 8, 8)),
     )
+    torch = TorchLayer(
+        "Conv2d",
+        args={a: a for a in ("out_channels", "kernel_size", "stride", "padding")},
+        inputs={"in_channels": 0},
+        fixed={"dilation": ((1, 1),), "groups": (1,), "padding_mode": ("zeros",)},
+        sigma=True,
+    )
+    onnx = OnnxLayer(
+        "Conv",
+        attrs={
+            "kernel_shape": ("kernel_size", 2),
+            "strides": ("stride", 2),
+            "pads": ("padding", 4),
+        },
+        weights={"out_channels": 0},
+        sigma=True,
+    )
 
     def __init__(
         self,
@@ -104,6 +132,15 @@ class Conv2D(Layer):
         shape = (self.out_channels, C, self.k, self.k)
         self.W, self.b = initialize_layer(C * self.k**2, self.out_channels, init, rng, dtype, shape)
         return self.output_shape
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "out_channels": self.out_channels,
+            "kernel_size": self.k,
+            "stride": self.stride,
+            "padding": self.padding,
+            "activation": sigma_config(self.activation),
+        }
 
     def parameter_shapes(self) -> tuple[Shape, Shape]:
         """W: (out, C, k, k), b: (out,)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backward, Cache, Layer, Shape, check_image, out_size
+from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, check_image, out_size
 from ._windows import col2im, windows
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
@@ -31,6 +31,9 @@ class _Pool2D(Layer):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
                 raise ValueError(f"{type(self).__name__}: {what} must be an int ≥ 1, got {v!r}")
         self.k, self.stride = int(size), int(stride)
+
+    def config(self) -> dict[str, Any]:
+        return {"size": self.k, "stride": self.stride}
 
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         C, H, W = check_image(self, input_shape)
@@ -69,6 +72,12 @@ class MaxPool2D(_Pool2D):
 
     name = "maxpool2d"
     EXAMPLES = (({"size": 2}, (2, 6, 7)), ({"size": 3, "stride": 2}, (3, 7, 7)))
+    torch = TorchLayer(
+        "MaxPool2d",
+        args={"size": "kernel_size", "stride": "stride"},
+        fixed={"padding": (0, (0, 0)), "dilation": (1, (1, 1)), "ceil_mode": (False,)},
+    )
+    onnx = OnnxLayer("MaxPool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
     def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
         """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
@@ -103,6 +112,12 @@ class AvgPool2D(_Pool2D):
 
     name = "avgpool2d"
     EXAMPLES = (({"size": 2}, (2, 6, 6)), ({"size": 3, "stride": 1}, (1, 5, 6)))
+    torch = TorchLayer(
+        "AvgPool2d",
+        args={"size": "kernel_size", "stride": "stride"},
+        fixed={"padding": (0, (0, 0)), "ceil_mode": (False,), "divisor_override": (None,)},
+    )
+    onnx = OnnxLayer("AveragePool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m)."""
