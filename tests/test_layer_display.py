@@ -31,10 +31,26 @@ def test_the_table_lists_every_layer_with_its_output_shape_and_parameters() -> N
     root = parse(data["text/html"])
     rows = table_rows(root, "nnmath-layers")
     assert [r[1] for r in rows] == [
-        "input x", "Conv2D 5×5", "MaxPool2D 2×2", "Conv2D 5×5", "MaxPool2D 2×2", "Flatten",
-        "Dense", "Dropout 0.5", "Dense", "Dropout 0.5", "Dense"]  # fmt: skip
-    assert [r[2] for r in rows][:6] == ["1 × 28 × 28", "20 × 24 × 24", "20 × 12 × 12",
-                                        "40 × 8 × 8", "40 × 4 × 4", "640"]  # fmt: skip
+        "input x",
+        "Conv2D 5×5",
+        "MaxPool2D 2×2",
+        "Conv2D 5×5",
+        "MaxPool2D 2×2",
+        "Flatten",
+        "Dense",
+        "Dropout 0.5",
+        "Dense",
+        "Dropout 0.5",
+        "Dense",
+    ]
+    assert [r[2] for r in rows][:6] == [
+        "1 × 28 × 28",
+        "20 × 24 × 24",
+        "20 × 12 × 12",
+        "40 × 8 × 8",
+        "40 × 4 × 4",
+        "640",
+    ]
     assert [r[3] for r in rows][1:3] == ["relu", ""] and rows[-1][3] == "softmax"
     counts = [int(r[5]) for r in rows]
     assert counts == [0, 20 * 25 + 20, 0, 40 * 20 * 25 + 40, 0, 0, 641000, 0, 1001000, 0, 10010]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._float64 import as_float64
-from ._gradcheck_layers import layer_checks
+from ._gradcheck_layers import forward_from_layer, layer_checks
 
 __all__ = ["GradCheck", "GradCheckRow", "forward_from", "gradcheck"]
 
@@ -110,7 +110,12 @@ def forward_from(net: Any, l: int, z: np.ndarray) -> np.ndarray:
     Returns
     -------
     a_L : array, shape (sizes[-1], m)
+
+    A network of layers is fed through its layers from ``net.layers[l − 1]`` on, ``z`` in
+    that layer's ``output_shape + (m,)`` (``_gradcheck_layers.forward_from_layer``).
     """
+    if getattr(net, "layered", False):
+        return forward_from_layer(net, l, z)
     i = l - 2
     if not 0 <= i < net.n_layers:
         raise ValueError(f"layer l must be between 2 and {net.n_layers + 1}, got {l}")

@@ -146,7 +146,7 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     zs = [g.zs[l - 2] for l in numbers]
     outs = [g.activations[l - 1] for l in numbers]
     deltas = [g.deltas[l - 2] for l in numbers]
-    if net.layered:
+    if getattr(net, "layered", False):
         acts = [net.layers[l - 1].activation for l in numbers]
     else:
         acts = list(net.activation_functions)

@@ -138,7 +138,7 @@ def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
     if not layer.W:
         return []
     if np.ndim(layer.W) == 4:
-        bp3 = f"BP3  ∂C/∂b^{l}[o] = Σ_(y,x) δ^{l}[o, y, x]  (per feature map)"
+        bp3 = f"BP3  ∂C/∂b^{l}[o] = Σ_{{y,x}} δ^{l}[o, y, x]  (per feature map)"
         bp4 = f"BP4  ∂C/∂w^{l}[o,c] = a^{l - 1}[c] ⋆ δ^{l}[o]  (per kernel)"
     else:
         bp3, bp4 = f"BP3  ∂C/∂b^{l} = δ^{l}", f"BP4  ∂C/∂w^{l} = δ^{l} (a^{l - 1})ᵀ"

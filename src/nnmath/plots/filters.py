@@ -100,7 +100,8 @@ def plot_filters(
                 image = ax.imshow(W[o, c], cmap="binary", vmin=-limit, vmax=limit)
                 ax.set_title(f"{o}" if channels == 1 else f"{o}, c{c}", fontsize=7, pad=2)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
-    fig.suptitle(f"layer {l}: {conv!r}, {out} × {channels} kernels of {W.shape[2]}×{W.shape[3]}")
+    inputs = f"{channels} input channel" + ("s" if channels > 1 else "")
+    fig.suptitle(f"layer {l}: {conv!r}, {out} kernels of {W.shape[2]}×{W.shape[3]} ({inputs})")
     if path is not None:
         save_figure(fig, path, dpi=dpi)
     return fig
@@ -160,7 +161,7 @@ def plot_feature_maps(
             ax.imshow(maps[o], cmap="binary")
             ax.set_title(str(o), fontsize=7, pad=2)
     more = f" (first {len(maps)})" if len(maps) < chosen.output_shape[0] else ""
-    right.suptitle(f"layer {l}: {chosen!r}, a^{l}: {len(maps)} maps{more}", fontsize=9)
+    right.suptitle(f"layer {l}: {chosen!r}, $a^{{{l}}}$: {len(maps)} maps{more}", fontsize=9)
     if path is not None:
         save_figure(fig, path, dpi=dpi)
     return fig
