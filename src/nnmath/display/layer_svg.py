@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ._html import elided, esc, math_svg
 
@@ -45,25 +46,32 @@ class Column:
     k: int = 0
 
 
-def _side(c: Column) -> float:
-    """Pixels of one map of an image column: 3 per pixel, between 10 and 100."""
-    return max(10.0, min(100.0, 3.0 * c.shape[1]))
+def _scale(columns: Sequence[Column]) -> float:
+    """Drawn pixels per image pixel: the first image 84 pixels high (28 × 28 at 3), at most 8
+    and at least 0.3 per pixel."""
+    first = next((c for c in columns if len(c.shape) == 3), None)
+    return 3.0 if first is None else max(0.3, min(8.0, 84.0 / first.shape[1]))
 
 
-def _size(c: Column) -> tuple[float, float]:
+def _side(c: Column, scale: float) -> float:
+    """Pixels of one map of an image column, between 10 and 100."""
+    return max(10.0, min(100.0, scale * c.shape[1]))
+
+
+def _size(c: Column, scale: float) -> tuple[float, float]:
     """(width, height) of the drawing of column ``c``."""
     if len(c.shape) == 3:
         depth = _DEPTH * (min(c.shape[0], MAX_MAPS) - 1)
-        return _side(c) + depth, _side(c) + depth
+        return _side(c, scale) + depth, _side(c, scale) + depth
     return 12.0, _UNIT * len(elided(c.shape[0], 8))
 
 
-def _stack(c: Column, x: float, cy: float) -> tuple[str, tuple[float, float, float]]:
-    """A stack of maps with its front map's top-left corner at ``x``; returns the SVG and
-    the front map's ``(left, top, side)``."""
+def _stack(c: Column, x: float, cy: float, scale: float) -> tuple[str, tuple[float, float, float]]:
+    """A stack of maps with its front map's left edge at ``x``; returns the SVG and the
+    front map's ``(left, top, side)``."""
     fill, stroke = _FILL.get(c.kind, ("#eeeeee", "#555555"))
-    side, n = _side(c), min(c.shape[0], MAX_MAPS)
-    _, h = _size(c)
+    side, n = _side(c, scale), min(c.shape[0], MAX_MAPS)
+    _, h = _size(c, scale)
     top = cy - h / 2 + _DEPTH * (n - 1)
     dash = ' stroke-dasharray="3 2"' if c.kind == "dropout" else ""
     rects = [
@@ -107,15 +115,16 @@ def _labels(c: Column, cx: float, height: float) -> str:
     )
 
 
-def _width(c: Column) -> float:
+def _width(c: Column, scale: float) -> float:
     """The room column ``c`` needs: its drawing or its longest label."""
     text = max(len(c.title), len(c.sigma), len(" × ".join(map(str, c.shape))))
-    return max(_size(c)[0], text * _CHAR)
+    return max(_size(c, scale)[0], text * _CHAR)
 
 
 def layers_diagram(columns: Sequence[Column]) -> str:
     """The ``<svg>`` of a network of layers, one :class:`Column` a layer, input first."""
-    widths = [_width(c) for c in columns]
+    scale = _scale(columns)
+    widths = [_width(c, scale) for c in columns]
     height = _TOP + _AREA + _BOTTOM
     cy = _TOP + _AREA / 2
     lefts, x = [], 8.0
@@ -123,18 +132,19 @@ def layers_diagram(columns: Sequence[Column]) -> str:
         lefts.append(x)
         x += w + _GAP
     total = x - _GAP + 8
-    body, links, previous = [], [], None
+    under, body, over, previous = [], [], [], None
     for c, left, w in zip(columns, lefts, widths):
         cx = left + w / 2
         if len(c.shape) == 3:
-            shape_w, _ = _size(c)
-            svg, front = _stack(c, cx - shape_w / 2, cy)
-            anchors = ("maps", front)
+            svg, front = _stack(c, cx - _size(c, scale)[0] / 2, cy, scale)
+            anchors: tuple[str, Any] = ("maps", front)
         else:
             svg, centres = _units(c, cx, cy)
             anchors = ("units", centres)
         if previous is not None:
-            links.append(_link(previous, anchors, c))
+            lines, window = _link(previous, anchors, c)
+            under.append(lines)
+            over.append(window)  # on the block before, so drawn after it
         body.append(
             f'<g data-layer="{c.l}" data-kind="{esc(c.kind)}" '
             f'data-shape="{esc(",".join(map(str, c.shape)))}">{svg}{_labels(c, cx, height)}</g>'
@@ -144,7 +154,7 @@ def layers_diagram(columns: Sequence[Column]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total:.0f}" height="{height}" '
         f'viewBox="0 0 {total:.0f} {height}" role="img" aria-label="{esc(label)}" '
-        f'font-family="sans-serif">{"".join(links)}{"".join(body)}</svg>'
+        f'font-family="sans-serif">{"".join(under)}{"".join(body)}{"".join(over)}</svg>'
     )
 
 
@@ -155,27 +165,33 @@ def _line(x1: float, y1: float, x2: float, y2: float, colour: str = "#bbbbbb") -
     )
 
 
-def _link(previous: tuple, anchors: tuple, c: Column) -> str:
-    """What joins the layer before to ``c``: a window and its two lines (convolution,
-    pooling), a funnel (image to units) or every shown weight (units to units)."""
+def _link(previous: tuple, anchors: tuple, c: Column) -> tuple[str, str]:
+    """What joins the layer before to ``c``, as (lines under the blocks, a window over
+    them): a convolution's or pooling's window on the block before and its two lines to the
+    unit it gives; a funnel from an image to units; every shown weight between units, or one
+    line a unit into a Dropout (it drops, it does not mix)."""
     (kind_a, a), prev = previous
     kind_b, b = anchors
     if kind_a == "maps" and kind_b == "maps":
         left, top, side = a
-        if c.k:  # the k × k window of the block before, at its top-left
-            win = side * c.k / prev.shape[1]
-            bl, bt, bs = b
-            colour = _FILL.get(c.kind, ("", "#555555"))[1]
-            return (
-                f'<rect x="{left + 2:.1f}" y="{top + 2:.1f}" width="{win:.1f}" '
-                f'height="{win:.1f}" fill="none" stroke="{colour}" stroke-width="1"/>'
-                + _line(left + 2 + win, top + 2, bl + bs * 0.3, bt + bs * 0.3, colour)
-                + _line(left + 2 + win, top + 2 + win, bl + bs * 0.3, bt + bs * 0.3, colour)
-            )
-        return _line(left + side, top + side / 2, b[0], b[1] + b[2] / 2)
+        bl, bt, bs = b
+        if not c.k:  # Dropout on images: map to map
+            return _line(left + side, top + side / 2, bl, bt + bs / 2), ""
+        win = side * c.k / prev.shape[1]
+        colour = _FILL.get(c.kind, ("", "#555555"))[1]
+        tip = (bl + bs * 0.3, bt + bs * 0.3)
+        window = (
+            f'<rect x="{left + 2:.1f}" y="{top + 2:.1f}" width="{win:.1f}" height="{win:.1f}" '
+            f'fill="none" stroke="{colour}" stroke-width="1.2"/>'
+            + _line(left + 2 + win, top + 2, *tip, colour)
+            + _line(left + 2 + win, top + 2 + win, *tip, colour)
+        )
+        return "", window
     if kind_a == "maps":
         left, top, side = a
-        return "".join(_line(left + side, top + side / 2, x, y) for x, y in (b[0], b[-1]))
+        return "".join(_line(left + side, top + side / 2, x, y) for x, y in (b[0], b[-1])), ""
     if kind_b == "maps":  # units to images does not occur (a network ends with Dense)
-        return ""
-    return "".join(_line(xa, ya, xb, yb) for xa, ya in a for xb, yb in b)
+        return "", ""
+    if c.kind == "dropout":
+        return "".join(_line(xa, ya, xb, yb) for (xa, ya), (xb, yb) in zip(a, b)), ""
+    return "".join(_line(xa, ya, xb, yb) for xa, ya in a for xb, yb in b), ""

@@ -25,10 +25,10 @@ _EXPORTS: dict[str, str] = {
     "plot_misclassified": "training",
     "confusion_matrix": "training",
     "save_figure": "_mpl",
-    "plot_filters": "filters",
-    "plot_feature_maps": "filters",
-    "filters": "filters",
-    "feature_maps": "filters",
+    "plot_filters": "convolution",
+    "plot_feature_maps": "convolution",
+    "filters": "convolution",
+    "feature_maps": "convolution",
 }
 
 __all__ = sorted(_EXPORTS)

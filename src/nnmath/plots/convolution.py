@@ -43,6 +43,15 @@ def _image_layer(net: Any, layer: int | None, kinds: tuple[str, ...]) -> tuple[i
     return layer, layers[layer - 1]
 
 
+def _framed(ax: Any) -> None:
+    """No ticks, a thin grey frame: a white map stays visible as a square."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#999999")
+        spine.set_linewidth(0.6)
+
+
 def _grid(n: int, ncols: int) -> tuple[int, int]:
     cols = max(1, min(ncols, n))
     return -(-n // cols), cols
@@ -97,6 +106,8 @@ def plot_filters(
             ax = axes[c * rows_per + o // cols, o % cols]
             ax.set_axis_off()
             if o < out:
+                _framed(ax)
+                ax.set_axis_on()
                 image = ax.imshow(W[o, c], cmap="binary", vmin=-limit, vmax=limit)
                 ax.set_title(f"{o}" if channels == 1 else f"{o}, c{c}", fontsize=7, pad=2)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
@@ -151,13 +162,15 @@ def plot_feature_maps(
     left, right = fig.subfigures(1, 2, width_ratios=[2.0, cols * panel_size])
     ax = left.subplots()
     ax.imshow(image[0], cmap="binary")
-    ax.set_axis_off()
+    _framed(ax)
     ax.set_title("x" if image.shape[0] == 1 else "x, channel 0", fontsize=9)
     axes = right.subplots(n_rows, cols, squeeze=False)
     for o in range(n_rows * cols):
         ax = axes[o // cols, o % cols]
         ax.set_axis_off()
         if o < len(maps):
+            _framed(ax)
+            ax.set_axis_on()
             ax.imshow(maps[o], cmap="binary")
             ax.set_title(str(o), fontsize=7, pad=2)
     more = f" (first {len(maps)})" if len(maps) < chosen.output_shape[0] else ""
