@@ -98,9 +98,10 @@ class VanishingFactors:
         return asdict(self)
 
     def to_markdown(self) -> str:
+        above = "l'" if self.speed_layers else "l+1"  # l': the next layer with parameters
         head = (
-            "| l | σ | ‖δ^l‖/‖δ^{l+1}‖ | weight factor | activation factor | speed ratio "
-            "| mean σ'(z^l) | bound σ' ≤ | saturated | max σ'·‖W^{l+1}‖₂ |"
+            f"| l | σ | ‖δ^l‖/‖δ^{{{above}}}‖ | weight factor | activation factor | speed ratio "
+            f"| mean σ'(z^l) | bound σ' ≤ | saturated | max σ'·‖W^{{{above}}}‖₂ |"
         )
         lines = [head, "|" + "---|" * 10]
         for f in self.layers:

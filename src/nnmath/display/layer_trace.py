@@ -98,7 +98,8 @@ def _forward(t: Any) -> list[_Eq]:
     for layer in t.layers:
         l = layer.layer
         named = [(f"w{l}", layer.W), (f"b{l}", layer.b)] if layer.W else []
-        out.append(_eq(_forward_text(layer) + f"  [{layer.kind}]", *named, (f"z{l}", layer.z)))
+        out_name = f"z{l}" if layer.activation else f"a{l}"  # without σ, z^l is a^l
+        out.append(_eq(_forward_text(layer) + f"  [{layer.kind}]", *named, (out_name, layer.z)))
         if layer.activation:
             out.append(_eq(f"a^{l} = σ(z^{l}), σ = {layer.activation}", (f"a{l}", layer.a)))
     return out
