@@ -102,7 +102,8 @@ def test_the_chapter_6_diagram_reads_in_chromium(tmp_path) -> None:
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
-        for net, name in ((chapter_6(), "chapter6"), (small, "small")):
+        dense = nm.Network([784, 30, 10], seed=0)  # the dense diagram is held to it too
+        for net, name in ((chapter_6(), "chapter6"), (small, "small"), (dense, "dense")):
             page.write_text(
                 "<!doctype html><meta charset='utf-8'><body>" + net._repr_html_() + "</body>",
                 encoding="utf-8",
