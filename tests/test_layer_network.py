@@ -273,23 +273,10 @@ def test_bad_layer_lists_say_what_to_do(layers, kwargs, error, message) -> None:
 
 def _refused_entries(tmp_path) -> list:
     """Everything that takes a network but not yet a network of layers: (name, call)."""
-    from nnmath import diagnostics
-    from nnmath.callbacks import EpochLogger
-    from nnmath.display import network_html
     from nnmath.nielsen._json import save_network
 
     X, y = np.zeros((2, 1, 6, 6)), np.array([0, 1])
     return [
-        ("notebook display", lambda n: n._repr_html_()),
-        ("network_html", lambda n: network_html(n)),
-        ("gradcheck", lambda n: diagnostics.gradcheck(n, X, y)),
-        ("trace", lambda n: diagnostics.trace(n, X[0], y[0])),
-        ("layer_statistics", lambda n: diagnostics.layer_statistics(n, X, y)),
-        ("vanishing_factors", lambda n: diagnostics.vanishing_factors(n, X, y)),
-        (
-            "EpochLogger",
-            lambda n: n.fit(X, y, epochs=1, callbacks=[EpochLogger(tmp_path / "l.csv")]),
-        ),
         ("nielsen JSON", lambda n: save_network(n, tmp_path / "n.json")),
         ("net.to('torch')", lambda n: n.to("torch")),
     ]

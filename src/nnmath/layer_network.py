@@ -16,7 +16,7 @@ through the layers' protocol, one layer at a time:
 
 Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
 reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
-What cannot take a network of layers yet (display, gradient check, trace, another backend)
+What cannot take a network of layers yet (Nielsen's JSON files, another backend)
 raises NotImplementedError
 (:func:`nnmath._unsupported.refuse_layers`).
 """
@@ -180,9 +180,10 @@ class LayerNetwork(Network):
             f"cost={self.cost_name!r}, dtype={np.dtype(self.dtype).name!r})"
         )
 
-    def _repr_html_(self) -> str:
-        refuse(self, "the notebook display", "print(net) lists the layers")
-        return ""  # pragma: no cover - refuse raised
+    def _repr_html_(self) -> str:  # the layer table and the block diagram
+        from .display import network_html
+
+        return network_html(self)
 
     def to(self, backend: str | Backend, device: str | None = None) -> Network:
         """Only ``"numpy"`` (on the CPU) for a network of layers, for now."""
