@@ -82,6 +82,10 @@ def write_training_plots(
 
 def describe(net: Any) -> str:
     """A network in one line for a figure's title: ``[64,30,10] sigmoid/softmax, cost``."""
+    if getattr(net, "layered", False):  # a network of layers: its description
+        from ..layers import describe as describe_layers
+
+        return f"{describe_layers(net.layers)}, {net.cost_name}"
     acts = [a.name for a in net.activation_functions]
     return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
 
