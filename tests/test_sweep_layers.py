@@ -31,7 +31,7 @@ def test_a_grid_of_descriptions_has_its_own_columns_and_canonical_values() -> No
 @pytest.mark.parametrize(
     ("grid", "message"),
     [
-        ({"layers": [CONV], "depth": [1, 2]}, "depth do not apply to layers"),
+        ({"layers": [CONV], "depth": [1, 2]}, "depth does not apply to layers"),
         ({"layers": ["conv(2)"]}, "bad value 'conv(2)' for layers: conv takes (out_channels"),
         ({"layers": ["conv(2,9,relu) dense(10,softmax)"]},
          "on digits (1, 8, 8): conv(2,9,relu) (layer 1) gets shape (1, 8, 8)"),
@@ -81,4 +81,4 @@ def test_a_sweep_file_gives_layers_and_the_command_line_a_grid(tmp_path, capsys)
     assert code == 0, err
     assert json.loads(stdout)["total"] == 1
     code, _, err = run_cli(capsys, "sweep", "train", "--layers", CONV, "--depth", "2")
-    assert code == 2 and "depth do not apply to layers" in err
+    assert code == 2 and "depth does not apply to layers" in err

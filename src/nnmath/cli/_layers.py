@@ -33,13 +33,13 @@ EXPANDABLE = ("mnist", "fashion-mnist")
 
 def layers_help() -> str:
     """``--layers``' help: an example, the words and what each takes."""
-    from ..layers.language import EXAMPLE, usage, vocabulary
+    from ..layers.language import EXAMPLE, form, vocabulary
 
     words = sorted({(*cls.words, cls.name)[0] for cls in vocabulary().values()})
     return (
         f'a network of layers instead of --sizes, e.g. "{EXAMPLE}" (the input is the data '
         "set's: 1x28x28 for MNIST, 1x8x8 for digits). Layers: "
-        + "; ".join(usage(w).replace(" takes ", "") for w in words)
+        + ", ".join(form(word) for word in words)
         + "; keywords too, conv(20,5,stride=2,act=relu) (default: a dense network, --sizes)"
     )
 

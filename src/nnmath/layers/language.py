@@ -25,7 +25,7 @@ import numpy as np
 
 from ._base import Layer, Shape
 
-__all__ = ["describe", "parse", "usage", "vocabulary"]
+__all__ = ["describe", "form", "parse", "usage", "vocabulary"]
 
 #: keyword spellings beside the constructor's own parameter names
 ALIASES = {"act": "activation"}
@@ -64,17 +64,24 @@ def _takes(param: inspect.Parameter, value: Any) -> bool:
     return bool(kinds & {"int", "float"})
 
 
-def usage(word: str) -> str:
-    """``conv takes (out_channels, kernel_size[, stride, padding, activation])``."""
+def form(word: str) -> str:
+    """``conv(out_channels, kernel_size[, stride, padding, activation])``: the word and its
+    arguments, the optional ones in brackets (``flatten`` alone for none)."""
     params = _parameters(vocabulary()[word])
     if not params:
-        return f"{word} takes no arguments"
+        return word
     needed = [p.name for p in params if p.default is inspect.Parameter.empty]
     optional = [p.name for p in params if p.default is not inspect.Parameter.empty]
     inner = ", ".join(needed)
     if optional:
         inner += f"[{', ' if needed else ''}{', '.join(optional)}]"
-    return f"{word} takes ({inner})"
+    return f"{word}({inner})"
+
+
+def usage(word: str) -> str:
+    """``conv takes (out_channels, kernel_size[, stride, padding, activation])``."""
+    text = form(word)
+    return f"{word} takes {text[len(word) :]}" if text != word else f"{word} takes no arguments"
 
 
 def _value(text: str, term: str) -> Any:

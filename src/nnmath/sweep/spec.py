@@ -170,7 +170,8 @@ def _check_layers(grid: Mapping[str, tuple[Any, ...]], dataset: str) -> None:
     dense = [name for name in DENSE_ONLY if name in grid]
     if dense:
         raise SweepError(
-            f"{', '.join(dense)} do not apply to layers: write σ and sizes in each layer "
+            f"{', '.join(dense)} {'does' if len(dense) == 1 else 'do'} not apply to layers: "
+            "write σ and sizes in each layer "
             'description, e.g. layers = ["conv(20,5,relu) pool(2) dense(10,softmax)"]'
         )
     if dataset not in SHAPES:
