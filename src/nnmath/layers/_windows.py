@@ -21,15 +21,16 @@ import numpy as np
 
 from ..backend import get_namespace
 
-__all__ = ["col2im", "correlate_naive", "entries", "im2col", "offsets", "zeros"]
+__all__ = ["col2im", "correlate_naive", "im2col", "offsets", "zeros"]
 
 
-def zeros(like: Any, shape: tuple[int, ...]) -> Any:
-    """Zeros of ``shape`` with the dtype, namespace and device of the array ``like``."""
+def zeros(like: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
+    """Zeros of ``shape`` with the namespace and device (and dtype, unless given) of the
+    array ``like``."""
     xp = get_namespace(like)
     if xp is np:
-        return np.zeros(shape, like.dtype)
-    return xp.zeros(shape, dtype=like.dtype, device=like.device)
+        return np.zeros(shape, like.dtype if dtype is None else dtype)
+    return xp.zeros(shape, dtype=like.dtype if dtype is None else dtype, device=like.device)
 
 
 def _pad(a: Any, padding: int) -> Any:
@@ -53,14 +54,6 @@ def offsets(k: int, stride: int, Ho: int, Wo: int) -> Iterator[tuple[int, int, s
 
 def _out(n: int, k: int, stride: int, padding: int) -> int:
     return (n + 2 * padding - k) // stride + 1
-
-
-def entries(a: Any, k: int, stride: int) -> Any:
-    """Every window's ``k·k`` entries along a last axis: ``(C, Ho, Wo, m, k·k)``, entry
-    ``i·k + j`` of window ``(y, x)`` being ``a[c, s·y + i, s·x + j, e]`` (no padding)."""
-    Ho, Wo = _out(a.shape[1], k, stride, 0), _out(a.shape[2], k, stride, 0)
-    xp = get_namespace(a)
-    return xp.stack([a[:, r, c] for _, _, r, c in offsets(k, stride, Ho, Wo)], axis=-1)
 
 
 def im2col(a: Any, k: int, stride: int, padding: int) -> Any:

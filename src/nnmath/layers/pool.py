@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..backend import get_namespace
 from ._base import Backward, Cache, Layer, Shape, check_image, out_size
-from ._windows import entries, offsets, zeros
+from ._windows import offsets, zeros
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
 
@@ -39,9 +40,12 @@ class _Pool2D(Layer):
         self.input_shape, self.output_shape = (C, H, W), (C, Ho, Wo)
         return self.output_shape
 
-    def _entries(self, a_prev: Any) -> Any:
-        """Every window's entries along the last axis: (C, Ho, Wo, m, k·k)."""
-        return entries(a_prev, self.k, self.stride)
+    def _entries(self, a_prev: Any) -> Iterator[tuple[int, Any]]:
+        """Entry ``(i, j)`` of every window, ``(C, Ho, Wo, m)`` (a strided view), with its
+        index ``i·k + j``, for each of the ``k·k`` entries."""
+        _, Ho, Wo = self.output_shape
+        for i, j, rows, cols in offsets(self.k, self.stride, Ho, Wo):
+            yield i * self.k + j, a_prev[:, rows, cols]
 
     def _back(self, per_offset: Any, delta: Any, shape: tuple[int, ...]) -> Any:
         """``g`` (C, H, W, m): for each entry ``(i, j)`` of the windows, the δ that entry
@@ -78,10 +82,14 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
         """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
-        flat = self._entries(a_prev)
-        xp = get_namespace(flat)
-        argmax = xp.argmax(flat, axis=-1)
-        z = xp.max(flat, axis=-1)  # the entry at argmax
+        xp = get_namespace(a_prev)
+        entries = self._entries(a_prev)
+        _, z = next(entries)  # the running max over the window's entries, and where it was
+        argmax = zeros(z, tuple(z.shape), xp.int64)
+        for idx, entry in entries:
+            better = entry > z  # strictly: the first max is kept on ties, as torch on CPU
+            z = xp.where(better, entry, z)
+            argmax = xp.where(better, idx, argmax)
         return MaxPoolCache(a_prev, z, z, argmax)
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
@@ -118,7 +126,10 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m)."""
-        z = get_namespace(a_prev).mean(self._entries(a_prev), axis=-1)
+        total = None
+        for _, entry in self._entries(a_prev):
+            total = entry if total is None else total + entry
+        z = total / (self.k * self.k)
         return Cache(a_prev, z, z)
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
