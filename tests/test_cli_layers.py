@@ -118,3 +118,29 @@ def test_expanded_trains_on_five_times_the_rows_and_names_the_command(capsys, tm
     assert out.splitlines()[0].startswith(f"data {folder.name}: 250 training, 10 validation")
     code, _, err = run_cli(capsys, "train", "--expanded")
     assert code == 2 and "--expanded takes MNIST-style data" in err
+
+
+def test_a_long_description_in_the_curves_title_stays_on_the_canvas(capsys, tmp_path, monkeypatch):
+    """The title wraps (nnmath.cli._figures.curves_title): measured by matplotlib's renderer
+    just before each figure is written (tests/_layout.py)."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from _layout import layout_problems
+
+    found: list[list[str]] = []
+    real = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        found.append(layout_problems(fig))
+        return real(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    long = (
+        "conv(20,3,1,1,relu) pool(2) conv(40,3,1,1,relu) pool(2) dense(100,relu) dense(10,softmax)"
+    )
+    code, _, err = run_cli(capsys, *TRAIN, "--epochs", "1", "--layers", long, "--eta", "0.03",
+                           "--lmbda", "0.1", "--plot", tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert len(found) == 3  # curves, confusion, misclassified
+    assert [p for p in found if p] == []
