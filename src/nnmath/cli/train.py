@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     test_acc = net.accuracy(*data.test)
     result = {
         "dataset": data.name,
+        "expanded": bool(getattr(args, "expanded", False)),
         "sizes": net.sizes,
         "layers": getattr(args, "layers", None),
         "activations": [a.name for a in net.activation_functions],

@@ -95,6 +95,7 @@ class Layer:
     #: first one what :func:`~nnmath.layers.describe` writes; ``name`` is always read too
     words: ClassVar[tuple[str, ...]] = ()
     has_parameters = False
+    arguments: dict[str, Any]  # set by __new__, for every layer
     #: instances the tests build and check (central differences, torch), with an input shape:
     #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type
     EXAMPLES: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
