@@ -260,13 +260,10 @@ def test_engine_support_gives_the_reason() -> None:
         ([Input(5), Dense(2)], {"activation": "relu"}, ValueError, "σ per layer"),
         ([Input(5), Dense(2)], {"output_activation": "relu"}, ValueError, "σ per layer"),
         ([Input(5), Dense(3), Dense(2)], {"dropout": 0.5}, ValueError, "Dropout"),
-        ([Input((1, 5, 5)), Dense(2)], {"backend": "torch"}, NotImplementedError, "NumPy only"),
         ([Input((1, 5, 5)), Dense(2, "relu")], {"cost": "cross_entropy"}, ValueError, "relu"),
     ],
 )  # fmt: skip
 def test_bad_layer_lists_say_what_to_do(layers, kwargs, error, message) -> None:
-    if kwargs.get("backend") == "torch":
-        pytest.importorskip("torch")
     with pytest.raises(error, match=message):
         nm.Network(layers, **kwargs)
 
@@ -278,7 +275,6 @@ def _refused_entries(tmp_path) -> list:
     X, y = np.zeros((2, 1, 6, 6)), np.array([0, 1])
     return [
         ("nielsen JSON", lambda n: save_network(n, tmp_path / "n.json")),
-        ("net.to('torch')", lambda n: n.to("torch")),
     ]
 
 
@@ -289,8 +285,6 @@ def test_what_does_not_take_a_network_of_layers_says_so(tmp_path) -> None:
     for name, call in _refused_entries(tmp_path):
         net = nm.Network([Input((1, 6, 6)), Conv2D(2, 3), Dense(2, "softmax")],
                          cost="log_likelihood", seed=0)  # fmt: skip
-        if name == "net.to('torch')":
-            pytest.importorskip("torch")
         before = [W.copy() for W in net.weights]
         with pytest.raises(NotImplementedError, match="network of layers") as info:
             call(net)

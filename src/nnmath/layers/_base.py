@@ -17,6 +17,7 @@ A new layer type is one subclass of :class:`Layer` and one entry of
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -147,16 +148,36 @@ class Layer:
         σ of ``a^l = σ(z^l)``; None for a layer whose output is ``z^l`` itself.
     W, b : arrays or None
         The parameters ``w^l``, ``b^l`` (None for a layer without).
+    arguments : dict
+        The constructor's arguments by name (defaults filled in), as given.
     """
 
     name = "layer"
+    #: the words of the layer description language (:mod:`nnmath.layers.language`), the
+    #: first one what :func:`~nnmath.layers.describe` writes; ``name`` is always read too
+    words: ClassVar[tuple[str, ...]] = ()
     has_parameters = False
+    arguments: dict[str, Any]  # set by __new__, for every layer
     #: instances the tests build and check (central differences, torch), with an input shape:
     #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type
     EXAMPLES: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
     #: its ``torch.nn`` module and ONNX operator (None: it has none, as the Input)
     torch: ClassVar[TorchLayer | None] = None
     onnx: ClassVar[OnnxLayer | None] = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        """A layer that keeps the arguments it was made with, by its constructor's parameter
+        names, defaults filled in (``arguments``): the constructor is their one declaration,
+        which :func:`~nnmath.layers.describe` reads back."""
+        layer = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(layer, *args, **kwargs)
+        except TypeError:  # __init__ says what is wrong (or copy.copy makes it bare)
+            layer.arguments = {}
+        else:
+            bound.apply_defaults()
+            layer.arguments = dict(list(bound.arguments.items())[1:])  # without self
+        return layer
 
     def __init__(self) -> None:
         self.input_shape: Shape = ()
