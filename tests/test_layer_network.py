@@ -272,7 +272,6 @@ def _refused_entries(tmp_path) -> list:
     """Everything that takes a network but not yet a network of layers: (name, call)."""
     from nnmath.nielsen._json import save_network
 
-    X, y = np.zeros((2, 1, 6, 6)), np.array([0, 1])
     return [
         ("nielsen JSON", lambda n: save_network(n, tmp_path / "n.json")),
     ]

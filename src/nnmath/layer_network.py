@@ -31,7 +31,6 @@ import numpy as np
 
 from . import dropout as _dropout
 from ._architecture import check_output
-from ._unsupported import refuse_layers as refuse
 from .backend import Backend, get_backend, resolve_dtype
 from .costs import Cost, get_cost
 from .layers import Cache, Dropout, Layer, build_layers, size_of
