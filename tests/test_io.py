@@ -499,7 +499,6 @@ def test_from_torch_built_in_torch():
         (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5)), "Dropout"),
         (lambda nn: nn.Sequential(nn.Conv1d(1, 1, 3)), "Conv1d"),
         (lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(3, 2)), "before any Linear"),
-        (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Tanh()), "follows another"),
         (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.Linear(4, 2)), "takes 4 inputs"),
         (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=0)), "Softmax\\(dim=0\\)"),
         (lambda nn: nn.Sequential(nn.Linear(3, 2).half()), "float32 or all float64"),

@@ -260,48 +260,20 @@ def test_engine_support_gives_the_reason() -> None:
         ([Input(5), Dense(2)], {"activation": "relu"}, ValueError, "σ per layer"),
         ([Input(5), Dense(2)], {"output_activation": "relu"}, ValueError, "σ per layer"),
         ([Input(5), Dense(3), Dense(2)], {"dropout": 0.5}, ValueError, "Dropout"),
-        ([Input((1, 5, 5)), Dense(2)], {"backend": "torch"}, NotImplementedError, "NumPy only"),
         ([Input((1, 5, 5)), Dense(2, "relu")], {"cost": "cross_entropy"}, ValueError, "relu"),
     ],
 )  # fmt: skip
 def test_bad_layer_lists_say_what_to_do(layers, kwargs, error, message) -> None:
-    if kwargs.get("backend") == "torch":
-        pytest.importorskip("torch")
     with pytest.raises(error, match=message):
         nm.Network(layers, **kwargs)
 
 
 def _refused_entries(tmp_path) -> list:
     """Everything that takes a network but not yet a network of layers: (name, call)."""
-    from nnmath import checkpoint, diagnostics, io
-    from nnmath.callbacks import EpochLogger
-    from nnmath.display import network_html
     from nnmath.nielsen._json import save_network
 
-    X, y = np.zeros((2, 1, 6, 6)), np.array([0, 1])
     return [
-        ("Network.save", lambda n: n.save(tmp_path / "m.safetensors")),
-        ("nnmath.io.save", lambda n: io.save(n, tmp_path / "m.safetensors")),
-        ("nnmath.io.to_torch", lambda n: io.to_torch(n)),
-        ("nnmath.io.to_onnx", lambda n: io.to_onnx(n, tmp_path / "m.onnx")),
-        ("Network.config", lambda n: n.config()),
-        ("notebook display", lambda n: n._repr_html_()),
-        ("network_html", lambda n: network_html(n)),
-        ("gradcheck", lambda n: diagnostics.gradcheck(n, X, y)),
-        ("trace", lambda n: diagnostics.trace(n, X[0], y[0])),
-        ("layer_statistics", lambda n: diagnostics.layer_statistics(n, X, y)),
-        ("vanishing_factors", lambda n: diagnostics.vanishing_factors(n, X, y)),
-        (
-            "checkpoint.save",
-            lambda n: checkpoint.save(tmp_path / "c", n, nm.SGD(eta=0.1), None, None, 0),
-        ),
-        ("fit(checkpoint=...)", lambda n: n.fit(X, y, epochs=1, checkpoint=tmp_path / "c")),
-        (
-            "EpochLogger",
-            lambda n: n.fit(X, y, epochs=1, callbacks=[EpochLogger(tmp_path / "l.csv")]),
-        ),
         ("nielsen JSON", lambda n: save_network(n, tmp_path / "n.json")),
-        ("net.to('torch')", lambda n: n.to("torch")),
     ]
 
 
@@ -312,8 +284,6 @@ def test_what_does_not_take_a_network_of_layers_says_so(tmp_path) -> None:
     for name, call in _refused_entries(tmp_path):
         net = nm.Network([Input((1, 6, 6)), Conv2D(2, 3), Dense(2, "softmax")],
                          cost="log_likelihood", seed=0)  # fmt: skip
-        if name == "net.to('torch')":
-            pytest.importorskip("torch")
         before = [W.copy() for W in net.weights]
         with pytest.raises(NotImplementedError, match="network of layers") as info:
             call(net)

@@ -28,6 +28,7 @@ def _block(first_line: str) -> int:
 #: a reader running them in turn would; the others are checked for names nothing defines
 RUN = [
     "data = load_digits()  # train / validation / test",
+    "from nnmath.layers import Conv2D, Dense, Dropout, Input, MaxPool2D",
 ]
 #: why a block is not run here (every other block runs)
 NOT_RUN: dict[str, str] = {}

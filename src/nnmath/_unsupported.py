@@ -9,12 +9,12 @@ __all__ = ["refuse_layers"]
 
 def refuse_layers(net: Any, what: str, instead: str = "") -> None:
     """Raise NotImplementedError when ``net`` is a network of layers, which ``what`` (say
-    ``"nnmath.io.save"``) does not support yet; ``instead`` says what to do.
+    ``"nnmath.diagnostics.trace"``) does not support yet; ``instead`` says what to do.
 
     Raises
     ------
     NotImplementedError
-        ``"nnmath.io.save does not support a network of layers (Conv2D, ...) yet: ..."``.
+        ``"nnmath.diagnostics.trace does not support a network of layers (Conv2D, ...) yet"``.
     """
     if getattr(net, "layered", False):
         kinds = sorted({type(layer).__name__ for layer in net.layers})

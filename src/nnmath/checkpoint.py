@@ -36,8 +36,8 @@ from ._resume_checks import (
     is_int,
     steps_done,
 )
-from ._unsupported import refuse_layers
-from .io import ModelFileError, layer_tensor_names, read_model_file, write_model_file
+from .io import ModelFileError, read_model_file, write_model_file
+from .io.layer_file import parameter_names
 
 __all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
 
@@ -104,16 +104,10 @@ def save(
     ValueError
         When ``history.extra`` holds something that is not JSON.
     """
-    refuse_layers(
-        net,
-        "nnmath.checkpoint.save (the Checkpoint callback)",
-        "train without a Checkpoint callback for now",
-    )
     path = Path(path)
     tensors = {f"{_OPT}{k}": np.asarray(v) for k, v in optimizer.state_arrays().items()}
     if best_params is not None:
-        for i, (W, b) in enumerate(zip(*best_params)):
-            w_name, b_name = layer_tensor_names(i)
+        for (w_name, b_name), W, b in zip(parameter_names(net), *best_params):
             tensors[_BEST + w_name], tensors[_BEST + b_name] = W, b
     state = {
         "epoch": epoch,
@@ -190,7 +184,6 @@ def restore(
     ResumeMismatch
         The run's hyper-parameters differ from the checkpoint's (a ``ValueError``).
     """
-    refuse_layers(net, "nnmath.checkpoint.restore (resume)")
     src = Path(path)
     config, tensors, metadata = _read(src)
     _check_architecture(src, config, net.config())
@@ -206,7 +199,7 @@ def restore(
     rng.bit_generator.state = new_rng_state
     for key, value in fields.items():
         setattr(history, key, value)
-    names = [layer_tensor_names(i) for i in range(net.n_layers)]
+    names = parameter_names(net)
     net.set_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names])
     optimizer.load_state_arrays(opt_state)
     best_params = best if history.best_epoch is not None else None
@@ -231,7 +224,7 @@ def _read(src: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
 
 
 def _check_architecture(src: Path, config: dict[str, Any], mine: dict[str, Any]) -> None:
-    for key in ("sizes", "activations", "cost", "dtype"):
+    for key in ("layers", "sizes", "activations", "cost", "dtype"):
         if config.get(key) != mine.get(key):
             raise ModelFileError(
                 src,
@@ -339,7 +332,7 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
     """The optimizer's state (``{name: array}``, copies) and the best epoch's weights (or
     ``None``), after checking every tensor's name, shape and dtype against this run."""
     dtype = np.dtype(net.dtype)
-    layers = [layer_tensor_names(i) for i in range(net.n_layers)]
+    layers = parameter_names(net)
     shapes = {}
     for (w, b), W, bias in zip(layers, net.weights, net.biases):
         shapes[w], shapes[b] = tuple(W.shape), tuple(bias.shape)

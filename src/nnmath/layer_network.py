@@ -16,8 +16,9 @@ through the layers' protocol, one layer at a time:
 
 Rows ``X`` are ``(m, C·H·W)`` or ``(m, C, H, W)``; inside, the columns ``(C·H·W, m)`` are
 reshaped by the Input layer to ``(C, H, W, m)`` (examples last, as the lecture's columns).
-What cannot take a network of layers yet (files, torch / ONNX export, display, gradient
-check, trace, another backend) raises NotImplementedError
+It runs on every backend (``backend="torch"``, ``"cupy"``: the layers' maths is the array
+namespace's). What cannot take a network of layers yet (Nielsen's JSON files) raises
+NotImplementedError
 (:func:`nnmath._unsupported.refuse_layers`).
 """
 
@@ -30,7 +31,6 @@ import numpy as np
 
 from . import dropout as _dropout
 from ._architecture import check_output
-from ._unsupported import refuse_layers as refuse
 from .backend import Backend, get_backend, resolve_dtype
 from .costs import Cost, get_cost
 from .layers import Cache, Dropout, Layer, build_layers, size_of
@@ -65,8 +65,10 @@ class LayerNetwork(Network):
     cost, init, seed, dtype, rng
         As :class:`~nnmath.network.Network`; ``init`` draws every W (a convolution's with
         fan-in ``in·k·k``), layer by layer, from one generator.
-    backend : "numpy"
-        The layers run on NumPy only, for now.
+    backend, device
+        As :class:`~nnmath.network.Network`: ``"numpy"``, ``"torch"`` (CPU or CUDA) or
+        ``"cupy"``; every layer's maths is written with the array namespace, and ``W``,
+        ``b`` are drawn on the host and moved, so a seed gives the same network everywhere.
     activation, output_activation, dropout
         Not taken: each layer has its σ, and dropout is a :class:`~nnmath.layers.Dropout`.
 
@@ -104,11 +106,6 @@ class LayerNetwork(Network):
                 "as a layer (Dropout(p)): leave activation, output_activation and dropout out"
             )
         self.backend = get_backend(backend, device)
-        if self.backend.name != "numpy":
-            raise NotImplementedError(
-                f"a network of layers runs on NumPy only for now, not {self.backend.name!r}: "
-                "leave backend out"
-            )
         self.dtype = resolve_dtype(dtype)
         self.cost_function = get_cost(cost)
         self.init = init
@@ -120,6 +117,8 @@ class LayerNetwork(Network):
         check_output(output.activation, self.cost_function)
         self.sizes = [size_of(layer.output_shape) for layer in self.layers]
         self.L = len(self.layers)
+        if self.backend.name != "numpy":  # drawn on the host, moved to the device once
+            self.to(self.backend)
 
     @property
     def layers(self) -> list[Layer]:  # type: ignore[override]
@@ -164,24 +163,29 @@ class LayerNetwork(Network):
         return tuple(layer.p for layer in self.layers if isinstance(layer, Dropout))
 
     def config(self) -> dict[str, Any]:
-        refuse(self, "Network.config (and the model files built on it)", "keep the object")
-        return {}  # pragma: no cover - refuse raised
+        """The architecture as plain Python values (what a model file stores beside the
+        weights): each layer as ``{"type": its name in LAYERS, **layer.config()}``, Input
+        first, then the cost, init and dtype (:mod:`nnmath.io.layer_file`)."""
+        return {
+            "layers": [{"type": layer.name, **layer.config()} for layer in self.layers],
+            "cost": self.cost_function.name,
+            "init": self.init,
+            "dtype": np.dtype(self.dtype).name,
+        }
 
     def __repr__(self) -> str:
+        where = ""
+        if self.backend.name != "numpy":
+            where = f", backend={self.backend.name!r}, device={self.backend.device!r}"
         return (
             f"Network(layers={self.layers[1:]!r}, input={self.layers[0].shape}, "
-            f"cost={self.cost_name!r}, dtype={np.dtype(self.dtype).name!r})"
+            f"cost={self.cost_name!r}, dtype={np.dtype(self.dtype).name!r}{where})"
         )
 
-    def _repr_html_(self) -> str:
-        refuse(self, "the notebook display", "print(net) lists the layers")
-        return ""  # pragma: no cover - refuse raised
+    def _repr_html_(self) -> str:  # the layer table and the block diagram
+        from .display import network_html
 
-    def to(self, backend: str | Backend, device: str | None = None) -> Network:
-        """Only ``"numpy"`` (on the CPU) for a network of layers, for now."""
-        if get_backend(backend, device).name != "numpy":
-            refuse(self, f"net.to({backend!r})", "a network of layers runs on NumPy only")
-        return self
+        return network_html(self)
 
     # -- the two passes, through the layers' protocol ---------------------------------------
     def forward_caches(self, a: Any, masks: Sequence[Any] | None = None) -> list[Cache]:
@@ -264,7 +268,7 @@ class LayerNetwork(Network):
         host = _dropout.masks([0, *units, 1], probs, key, start, m, self.dtype)
         out: list[Any] = [None] * (self.L - 1)
         for (i, lay), mask in zip(drops, host):
-            out[i] = mask.reshape(*lay.output_shape, m)
+            out[i] = self.backend.asarray(mask.reshape(*lay.output_shape, m), self.dtype)
         return out
 
     def check_inputs(self, X: Any) -> Any:
@@ -273,8 +277,8 @@ class LayerNetwork(Network):
         shape = self.layers[0].shape
         arr = X
         if hasattr(X, "shape") and len(shape) > 1 and tuple(X.shape[-len(shape) :]) == shape:
-            arr = np.reshape(X, (-1, self.sizes[0]))  # (m, C, H, W) → (m, C·H·W)
-        elif hasattr(X, "shape") and len(shape) > 1 and np.ndim(X) == 4:
+            arr = X.reshape((-1, self.sizes[0]))  # (m, C, H, W) → (m, C·H·W), a view
+        elif hasattr(X, "shape") and len(shape) > 1 and len(X.shape) == 4:
             raise ValueError(
                 f"X has images of shape {tuple(X.shape[1:])}, the network expects {shape} "
                 "(Input's (C, H, W))"

@@ -4,14 +4,15 @@
 every point (the first ``max_rows`` rows of the training data, or of the ``X``, ``Y`` it was
 given), so that a curve follows one set of examples. Several probes of one run that measure
 the same rows at the same moment (a :class:`~nnmath.callbacks.TensorBoard` and a
-:class:`~nnmath.callbacks.LivePlot` after the same epoch) share one backward pass.
+:class:`~nnmath.callbacks.LivePlot` after the same epoch) share one backward pass. A network
+of layers is measured at its layers with parameters (Conv2D, Dense), numbered by their
+position in ``net.layers`` (:func:`~nnmath.diagnostics.layer_statistics`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .._unsupported import refuse_layers
 from ..diagnostics import LayerStatistics, layer_statistics
 from .base import Callback, Run
 
@@ -41,8 +42,6 @@ class LayerProbe(Callback):
     measures = True
 
     def set_run(self, run: Run) -> None:
-        if self.measures:  # refused before the first epoch, not after it
-            refuse_layers(run.net, f"the {type(self).__name__} callback (per-layer statistics)")
         super().set_run(run)
         X, Y = self._given if self._given is not None else (run.X, run.Y)
         self._source = id(X)

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._unsupported import refuse_layers
 from .base import Callback, History, Run, TrainingDiverged
 
 __all__ = [
@@ -185,10 +184,6 @@ class Checkpoint(Callback):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-
-    def set_run(self, run: Run) -> None:
-        refuse_layers(run.net, "the Checkpoint callback (fit's checkpoint= and resume=)")
-        super().set_run(run)
 
     def on_epoch_end(self, net: Any, history: History, epoch: int) -> None:
         from ..checkpoint import save

@@ -110,13 +110,14 @@ class LivePlot(LayerProbe):
             self.notebook = in_notebook()
         if not self.notebook:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.points = {"epoch": [], "nabla_b": [], "cost": [], "accuracy": []}
+        self.points = {"epoch": [], "nabla_b": [], "cost": [], "accuracy": [], "layers": []}
         self._step = 0
         self._measure(net, ("begin", history.epochs), float(history.epochs))
         self._draw(history, force=True)
 
     def _measure(self, net: Any, moment: tuple[Any, ...], epoch: float) -> None:
         stats = self.statistics(net, moment)
+        self.points["layers"] = stats.layers  # l of each speed (layers with parameters)
         self.points["epoch"].append(epoch)
         self.points["nabla_b"].append(stats.nabla_b)
         self.points["cost"].append(stats.cost)
@@ -207,8 +208,9 @@ def figure(history: History, points: dict[str, list[Any]], batches: bool = False
             ax_acc.plot(epochs, points["accuracy"], "C2", lw=0.8, alpha=0.7, label="measured rows")
     speeds = points.get("nabla_b", [])
     n_layers = len(speeds[0]) if speeds else 0
+    numbers = points.get("layers") or list(range(2, n_layers + 2))
     for i in range(n_layers):
-        label = f"l = {i + 2}" + (" (output)" if i == n_layers - 1 else "")
+        label = f"l = {numbers[i]}" + (" (output)" if i == n_layers - 1 else "")
         ax_speed.plot(epochs, [max(row[i], 1e-30) for row in speeds], marker=".", label=label)
     if n_layers:
         ax_speed.set_yscale("log")

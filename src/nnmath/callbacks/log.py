@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._files import atomic_write
+from ..diagnostics._float64 import layer_numbers
 from ._probe import LayerProbe
 from .base import History
 
@@ -81,7 +82,10 @@ class EpochLogger(LayerProbe):
     ``validation_cost``, ``validation_accuracy``, ``eta`` (the epoch's η), ``epoch_time``
     (seconds), and with ``speeds=True`` Nielsen's speed of learning of every layer,
     ``nabla_b_l2 … nabla_b_lL`` (‖∂C/∂b^l‖ in the lecture's numbering, l = 2 the first
-    hidden layer) on the first ``max_rows`` training rows. A value the run does not measure
+    hidden layer) on the first ``max_rows`` training rows; for a network of layers, one column
+    per layer with parameters, ``l`` its position in ``net.layers`` (a 2-conv chapter-6 net
+    logs ``nabla_b_l2``, ``nabla_b_l4``, ...: a pooling layer has no ∂C/∂b, so no speed).
+    A value the run does not measure
     (no validation data, ...) is empty in CSV and ``null`` in JSON.
 
     Parameters
@@ -113,7 +117,7 @@ class EpochLogger(LayerProbe):
         return self.speeds
 
     def on_train_begin(self, net: Any, history: History) -> None:
-        layers = range(2, len(net.sizes) + 1) if self.speeds else ()
+        layers = layer_numbers(net) if self.speeds else ()  # those with parameters
         self.columns = [*RUN_COLUMNS, *(f"nabla_b_l{l}" for l in layers)]
         if self.path.is_dir():
             raise ValueError(f"log file {self.path} is a folder: give a file name")

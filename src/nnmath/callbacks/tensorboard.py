@@ -182,5 +182,7 @@ class TensorBoard(LayerProbe):
 
 
 def _describe(net: Any) -> str:
+    if getattr(net, "layered", False):
+        return f"layers {net.layers!r}; cost {net.cost_name}"
     acts = ", ".join(getattr(a, "name", "custom") for a in net.activation_functions)
     return f"sizes {list(net.sizes)}; σ per layer: {acts}; cost {net.cost_name}"

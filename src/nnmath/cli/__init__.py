@@ -34,8 +34,9 @@ COMMANDS: dict[str, str] = {
     "playground": "playground",
 }
 
-#: errors a user can cause and fix (bad option values, files, missing extras): one line, no hint
-EXPECTED_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError)
+#: errors a user can cause and fix (bad option values, files, missing extras, what a network
+#: of layers cannot go through yet): one line, no hint
+EXPECTED_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError, NotImplementedError)
 
 
 class _HelpLineOnly(Exception):

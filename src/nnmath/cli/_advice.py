@@ -95,9 +95,14 @@ def _hints(net: Any, settings: dict[str, Any]) -> list[str]:
     hidden = {a.name for a in net.activation_functions[:-1]}
     hints = []
     if net.cost_name == "quadratic" and out_act in ("relu", "leaky_relu", "elu", "identity"):
+        fix = (
+            "a sigmoid σ in --layers' last layer, dense(n,sigmoid)"
+            if getattr(net, "layered", False)
+            else "--output-activation sigmoid"
+        )
         hints.append(
-            f"--output-activation sigmoid (a {out_act} output under the quadratic cost gives "
-            "stuck or unbounded outputs, not class scores)"
+            f"{fix} (a {out_act} output under the quadratic cost gives stuck or unbounded "
+            "outputs, not class scores)"
         )
     eta, optimizer = settings.get("eta"), settings.get("optimizer", "sgd")
     if eta is not None:
@@ -140,17 +145,31 @@ def _saturated_fraction(net: Any, X: Any) -> float | None:
 
     from ..backend import to_numpy
 
-    hidden = net.activation_functions[:-1]
-    layers = [i for i, act in enumerate(hidden) if getattr(act, "name", "") in _SATURATING]
-    if not layers:
+    zs = _saturating_zs(net, X[:500])
+    if not zs:
         return None
-    zs, _ = net.forward(net.check_inputs(X[:500]).T)
     units = saturated = 0
-    for i in layers:
-        z = np.abs(to_numpy(zs[i]))
+    for z in zs:
+        z = np.abs(to_numpy(z))
+        z = z.reshape(-1, z.shape[-1])  # a feature map's units, (C·H·W, m)
         units += z.shape[0]
         saturated += int(np.sum(np.mean(z > SATURATED_Z, axis=1) > 0.5))
     return saturated / units
+
+
+def _saturating_zs(net: Any, X: Any) -> list[Any]:
+    """z^l of each hidden layer whose σ saturates, for the rows ``X`` (units first,
+    examples last); a network of layers counts the layers that have a σ."""
+    if not any(getattr(a, "name", "") in _SATURATING for a in net.activation_functions[:-1]):
+        return []  # no forward pass for nothing
+    x = net.check_inputs(X).T
+    if getattr(net, "layered", False):
+        caches, layers = net.forward_caches(x), net.layers[1:]
+        pairs = [(c.z, layer.activation) for c, layer in zip(caches[:-1], layers[:-1])]
+    else:
+        zs, _ = net.forward(x)
+        pairs = list(zip(zs[:-1], net.activation_functions[:-1]))
+    return [z for z, act in pairs if getattr(act, "name", "") in _SATURATING]
 
 
 def early_stopping_note(history: Any, patience: int | None) -> str | None:

@@ -219,6 +219,12 @@ def describe_network(net: Any) -> str:
     hidden layer, softmax output, log_likelihood cost, float32``."""
     import numpy as np
 
+    if getattr(net, "layered", False):  # a network of layers: its description
+        from ..layers import describe
+
+        where = "" if net.backend.name == "numpy" else f", {net.backend.name}:{net.backend.device}"
+        text = f"{describe(net.layers)}: {net.cost_name} cost, {np.dtype(net.dtype).name}"
+        return f"network {text}{where}"
     acts = [a.name for a in net.activation_functions]
     hidden = sorted(set(acts[:-1]))
     layers = "hidden layers" if len(acts) > 2 else "hidden layer"

@@ -10,6 +10,9 @@ from ._common import CLIError
 __all__ = ["CLASS_NAMES", "changed_settings", "describe", "write_training_plots"]
 
 #: the training options a learning curve's title names when they differ from the defaults
+#: the most characters on a line of a figure's title (the curves' figure is 11 inches wide)
+TITLE_WIDTH = 90
+
 SETTINGS = {
     "eta": "η",
     "lmbda": "λ",
@@ -62,8 +65,7 @@ def write_training_plots(
     X, y = data.test
     y_pred = net.predict(X)
     written = [directory / "curves.png", directory / "confusion.png"]
-    title = f"{data.name}: {describe(net)}{changed_settings(args)}"
-    plots.plot_learning_curves(history, title=title, path=written[0])
+    plots.plot_learning_curves(history, title=curves_title(data, net, args), path=written[0])
     plots.plot_confusion_matrix(
         y,
         y_pred,
@@ -80,8 +82,23 @@ def write_training_plots(
     return written
 
 
+def curves_title(data: Any, net: Any, args: Any) -> str:
+    """The learning curves' title: the data, the network and the changed settings, wrapped
+    at :data:`TITLE_WIDTH` characters (a network of layers' description can be long)."""
+    import textwrap
+
+    text = f"{data.name}: {describe(net)}{changed_settings(args)}"
+    return textwrap.fill(text, TITLE_WIDTH, break_long_words=False, break_on_hyphens=False)
+
+
 def describe(net: Any) -> str:
     """A network in one line for a figure's title: ``[64,30,10] sigmoid/softmax, cost``."""
+    if getattr(net, "layered", False):  # a network of layers: its description
+        from ..layers import Flatten
+        from ..layers import describe as describe_layers
+
+        shown = [layer for layer in net.layers if not isinstance(layer, Flatten)]  # implied
+        return f"{describe_layers(shown)}, {net.cost_name}"
     acts = [a.name for a in net.activation_functions]
     return f"[{','.join(map(str, net.sizes))}] {acts[0]}/{acts[-1]}, {net.cost_name}"
 

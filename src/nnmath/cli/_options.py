@@ -24,6 +24,7 @@ from ._common import (
     number,
     positive_int,
 )
+from ._layers import layers_help
 
 __all__ = ["SGD_ETA", "add_training_options", "chosen_eta"]
 
@@ -49,10 +50,17 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         type=comma_list(int),
         help="layer sizes, e.g. 64,30,10 (default: inputs,30,classes)",
     )
+    p.add_argument("--layers", metavar="TEXT", default=None, help=layers_help())
+    p.add_argument(
+        "--expanded",
+        action="store_true",
+        help="train on the training set expanded by one-pixel shifts (mnist, fashion-mnist or "
+        "a folder; made once by `nnmath data expand mnist`; default: the original one)",
+    )
     p.add_argument(
         "--activation",
         type=comma_list(ACTIVATION),
-        default=["sigmoid"],
+        default=None,  # sigmoid; None tells an option given beside --layers from the default
         help="hidden activation(s), one or one per hidden layer (default sigmoid): "
         + names(ACTIVATIONS),
     )
@@ -114,7 +122,7 @@ def _add_optimization_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dropout",
         type=_probability,
-        default=0.0,
+        default=None,  # 0; None tells an option given beside --layers from the default
         metavar="P",
         help="probability of dropping a hidden unit during training, in [0, 1) (default 0)",
     )

@@ -16,7 +16,7 @@ from ._common import (
     positive_int,
     require_extra,
 )
-from ._figures import changed_settings, class_names, describe, write_training_plots
+from ._figures import class_names, curves_title, write_training_plots
 from ._options import add_training_options
 from .train import train_network
 
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
                     "--checkpoint FILE of 'nnmath train' instead, or drop --model to train a "
                     "network here and draw its curves"
                 )
-            title = f"{data.name}: {describe(net)}{changed_settings(args)}"
+            title = curves_title(data, net, args)
             plots.plot_learning_curves(history, title=title, path=out, dpi=args.dpi)
             result["epochs"] = history.epochs
         else:

@@ -80,6 +80,14 @@ def add_parser(sub: Any) -> None:
             metavar=kind.__name__.upper(),
             help=_grid_help(PARAMETERS[name]),
         )
+    grid.add_argument(
+        "--layers",
+        dest="grid_layers",
+        action="append",
+        metavar="TEXT",
+        help=f"{PARAMETERS['layers'].describe()}; repeat it for a grid of networks "
+        "(default: a dense network, depth x width)",
+    )
     p.add_argument("--seeds", type=positive_int, help="runs per grid point (default 1)")
     p.add_argument("--dataset", help=f"{dataset_help()} (default digits)")
     p.add_argument(
@@ -156,6 +164,8 @@ def build_sweep(args: argparse.Namespace) -> Any:
         for opt, (name, _) in GRID_OPTIONS.items()
         if getattr(args, f"grid_{opt}") is not None
     }
+    if args.grid_layers is not None:
+        grid["layers"] = args.grid_layers
     if grid:
         overrides["grid"] = grid
     if args.config:
@@ -254,6 +264,9 @@ def _print_start(args: argparse.Namespace, sweep: Any, pending: int, skipped: in
         f"on {where}",
         file=sys.stderr,
     )
+    layers = sweep.grid.get("layers", ())
+    if len(layers) == 1:
+        print(f"nnmath sweep: network {layers[0]}", file=sys.stderr)
     if skipped:
         print(
             f"nnmath sweep: resuming: {plural(skipped, 'task')} done already, {pending} to run",

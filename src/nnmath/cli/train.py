@@ -21,6 +21,7 @@ from ._common import (
     progress,
     require_extra,
 )
+from ._layers import check_expanded, check_layer_options, layer_network, refuse_save_early
 from ._options import add_training_options, chosen_eta
 
 
@@ -101,10 +102,11 @@ def watch_callbacks(args: argparse.Namespace) -> list[Any]:
     return out
 
 
-def _load(name: str) -> Any:
+def _load(name: str, expanded: bool = False) -> Any:
+    """The data set ``name``; ``expanded``: its training set expanded by one-pixel shifts."""
     from ..data import load_dataset
 
-    return load_dataset(name)
+    return load_dataset(name, expanded=True) if expanded else load_dataset(name)
 
 
 def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
@@ -116,11 +118,12 @@ def build_network(args: argparse.Namespace, n_in: int, n_out: int) -> Any:
             f"--sizes {','.join(map(str, sizes))} does not fit the data: it has {n_in} inputs "
             f"and {n_out} classes, so sizes must start with {n_in} and end with {n_out}"
         )
-    act: Any = args.activation[0] if len(args.activation) == 1 else args.activation
+    acts = args.activation or ["sigmoid"]
+    act: Any = acts[0] if len(acts) == 1 else acts
     out_act = args.output_activation
     if isinstance(act, list) and out_act is None and len(act) == len(sizes) - 2:
         raise CLIError("with one --activation per hidden layer, also give --output-activation")
-    dropout = getattr(args, "dropout", 0.0)
+    dropout = getattr(args, "dropout", None) or 0.0
     return Network(
         sizes,
         activation=act,
@@ -145,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     test_acc = net.accuracy(*data.test)
     result = {
         "dataset": data.name,
+        "expanded": bool(getattr(args, "expanded", False)),
         "sizes": net.sizes,
+        "layers": getattr(args, "layers", None),
         "activations": [a.name for a in net.activation_functions],
         "cost": net.cost_name,
         "epochs": history.epochs,
@@ -185,8 +190,7 @@ def _print_summary(net: Any, history: Any, data: Any, result: dict[str, Any]) ->
         ["", "value"],
         [
             ["data set", f"{data.name} ({len(data.train[1])} train / {len(data.test[1])} test)"],
-            ["network", ",".join(map(str, net.sizes))],
-            ["activations", ",".join(result["activations"])],
+            *_network_rows(net, result),
             ["cost", net.cost_name],
             ["epochs", history.epochs],
             *([] if best is None else [["best validation epoch", best + 1]]),
@@ -200,6 +204,16 @@ def _print_summary(net: Any, history: Any, data: Any, result: dict[str, Any]) ->
         ]
         + [["plot", p] for p in result.get("plots", [])],
     )
+
+
+def _network_rows(net: Any, result: dict[str, Any]) -> list[list[Any]]:
+    """The summary's network: its sizes and σ, or the description of its layers."""
+    if result.get("layers"):
+        return [["layers", result["layers"]]]
+    return [
+        ["network", ",".join(map(str, net.sizes))],
+        ["activations", ",".join(result["activations"])],
+    ]
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -304,11 +318,18 @@ def train_network(
 
     Returns ``(net, history, data, seconds)``.
     """
+    check_layer_options(args)
+    check_expanded(args)
     check_outputs(args)
     watching = watch_callbacks(args)
-    data = _load(args.dataset)
+    expanded = getattr(args, "expanded", False)
+    data = _load(args.dataset, expanded=True) if expanded else _load(args.dataset)
     with _plain_warnings(args):
-        net = build_network(args, data.n_features, data.n_classes)
+        if getattr(args, "layers", None):
+            net = layer_network(args, data)
+        else:
+            net = build_network(args, data.n_features, data.n_classes)
+    refuse_save_early(args, net)
     _fit_the_data(args, net, data)
     if show:
         print(f"{describe_data(data)}\n{describe_network(net)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .cache import cache_dir
 from .container import Dataset
-from .datasets import LOADERS, load_dataset, load_digits
+from .datasets import LOADERS, SHAPES, load_dataset, load_digits
 from .idx import DataError, read_idx, write_idx
 from .mnist import load_fashion_mnist, load_idx_folder, load_mnist, locate
 from .names import dataset_key
@@ -20,6 +20,7 @@ __all__ = [
     "Dataset",
     "DownloadError",
     "LOADERS",
+    "SHAPES",
     "cache_dir",
     "dataset_key",
     "download_dataset",

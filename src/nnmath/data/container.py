@@ -35,6 +35,15 @@ class Dataset:
     def n_features(self) -> int:
         return int(self.train[0].shape[1])
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example as a network of layers takes it (``Input(data.input_shape)``): one
+        channel ``(1, H, W)`` for images, ``(n_features,)`` otherwise."""
+        shape = self.image_shape
+        if shape is not None and len(shape) == 2 and shape[0] * shape[1] == self.n_features:
+            return (1, *shape)
+        return (self.n_features,)
+
     def __repr__(self) -> str:
         sizes = ", ".join(
             f"{k}={len(getattr(self, k)[1])}" for k in ("train", "validation", "test")

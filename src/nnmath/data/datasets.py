@@ -74,6 +74,15 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
 }
 
 
+#: ``(input_shape, n_classes)`` of each data set of :data:`LOADERS`, known before it is
+#: loaded (a sweep checks its layer descriptions up front): ``Dataset.input_shape`` once loaded
+SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
+    "digits": ((1, 8, 8), 10),
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+}
+
+
 def load_dataset(name: str, **kwargs: Any) -> Dataset:
     """Load a data set by name (``digits``, ``mnist``, ``fashion-mnist``) or from a folder.
 

@@ -17,6 +17,11 @@ layer of weights (the lecture's ``l = 2``, code index ``i = l − 2``). One job 
   central differences in float64.
 * :mod:`~nnmath.diagnostics.trace` — :func:`trace`: one example's backward pass, as Markdown
   or LaTeX.
+
+Each takes a network of layers (:mod:`nnmath.layers`) too; its layers are numbered by their
+position in ``net.layers`` (the Input is ``l = 1``), and the statistics list the layers with
+parameters (:mod:`~nnmath.diagnostics._gradcheck_layers`, ``_trace_layers``,
+``_factors_layers`` hold what is particular to them).
 """
 
 from __future__ import annotations

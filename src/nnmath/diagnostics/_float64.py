@@ -9,7 +9,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..network import Network
 
-__all__ = ["as_float64"]
+__all__ = ["as_float64", "layer_numbers"]
 
 
 def as_float64(net: Any) -> Network:
@@ -18,23 +18,37 @@ def as_float64(net: Any) -> Network:
     Parameters
     ----------
     net : Network
+        A dense network or a network of layers (the copy then has the same layers, the
+        implicit Flatten included, each holding a float64 copy of its ``W`` and ``b``).
 
     Returns
     -------
     Network
         A new network; ``net`` itself is never modified.
     """
-    copy = Network(
-        net.sizes,
-        activation=list(net.activation_functions),
-        cost=net.cost_function,
-        init="normal",
-        seed=0,
-        dtype="float64",
-    )
+    if getattr(net, "layered", False):
+        copy = Network(list(net.layers), cost=net.cost_function, seed=0, dtype="float64")
+    else:
+        copy = Network(
+            net.sizes,
+            activation=list(net.activation_functions),
+            cost=net.cost_function,
+            init="normal",
+            seed=0,
+            dtype="float64",
+        )
     copy.init = net.init
     copy.set_parameters(
         [to_numpy(W).astype(np.float64) for W in net.weights],
         [to_numpy(b).astype(np.float64) for b in net.biases],
     )
     return copy
+
+
+def layer_numbers(net: Any) -> list[int]:
+    """The lecture's number ``l`` of each layer with parameters, in the order of
+    ``net.weights``: ``2, …, L`` for a dense network; for a network of layers the position
+    in ``net.layers`` (the Input is ``l = 1``, and pooling, Flatten and Dropout layers count)."""
+    if not getattr(net, "layered", False):
+        return list(range(2, len(net.weights) + 2))
+    return [j + 1 for j, layer in enumerate(net.layers) if layer.has_parameters]

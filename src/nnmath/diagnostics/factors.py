@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .._unsupported import refuse_layers
 from ..backend import to_numpy
-from ._float64 import as_float64
+from ._factors_layers import div, layer_factors, saturated
+from ._float64 import as_float64, layer_numbers
 
 __all__ = ["LayerFactors", "VanishingFactors", "vanishing_factors"]
 
@@ -81,6 +81,9 @@ class VanishingFactors:
         value bounds how much of the output's gradient reaches layer l − 1.
     n_jacobian_examples : int
         How many examples the spectra were averaged over.
+    speed_layers : list of int
+        The layer ``l`` of each speed: ``2, …, L`` (default, when empty) or, for a network of
+        layers, the positions of its layers with parameters in ``net.layers``.
     """
 
     layers: list[LayerFactors]
@@ -89,14 +92,16 @@ class VanishingFactors:
     jacobian_sv: list[list[float]] = field(default_factory=list)
     product_sv: list[list[float]] = field(default_factory=list)
     n_jacobian_examples: int = 0
+    speed_layers: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_markdown(self) -> str:
+        above = "l'" if self.speed_layers else "l+1"  # l': the next layer with parameters
         head = (
-            "| l | σ | ‖δ^l‖/‖δ^{l+1}‖ | weight factor | activation factor | speed ratio "
-            "| mean σ'(z^l) | bound σ' ≤ | saturated | max σ'·‖W^{l+1}‖₂ |"
+            f"| l | σ | ‖δ^l‖/‖δ^{{{above}}}‖ | weight factor | activation factor | speed ratio "
+            f"| mean σ'(z^l) | bound σ' ≤ | saturated | max σ'·‖W^{{{above}}}‖₂ |"
         )
         lines = [head, "|" + "---|" * 10]
         for f in self.layers:
@@ -107,6 +112,8 @@ class VanishingFactors:
                 f"| {f.activation_factor:.3g} | {f.speed_ratio:.3g} | {f.mean_prime:.3g} "
                 f"| {bound} | {f.saturated:.1%} | {rb} |"
             )
+        if not self.jacobian_layers:  # a network of layers has none (module docstring)
+            return "\n".join(lines)
         lines += [
             "",
             f"Singular values (mean over {self.n_jacobian_examples} examples):",
@@ -128,18 +135,6 @@ class VanishingFactors:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
-
-
-def _saturated(act: Any, z: np.ndarray, prime: np.ndarray) -> float:
-    name = getattr(act, "name", "")
-    if name == "relu":
-        return float(np.mean(z <= 0))
-    if name == "leaky_relu":
-        return float(np.mean(z < 0))
-    top = getattr(act, "max_prime", None)
-    if top is None:
-        top = float(np.max(np.abs(prime))) if prime.size else 1.0
-    return float(np.mean(np.abs(prime) < 0.01 * top))
 
 
 def _layer_jacobians(net: Any, zs: list[np.ndarray]) -> list[np.ndarray]:
@@ -166,7 +161,10 @@ def vanishing_factors(
     :class:`LayerFactors` for the columns, and the singular values of the layer Jacobians
     ``diag(σ'(z^l)) W^l`` and of their product over depth (:class:`VanishingFactors`).
 
-    Computed in float64 on a float64 copy of ``net``.
+    Computed in float64 on a float64 copy of ``net``. A network of layers gets one row per
+    layer with parameters below the output, the weight factor taking in the pooling, Flatten
+    and Dropout layers above it, and no ``ratio_bound`` nor Jacobian spectra (not defined
+    for a convolution here; :mod:`~nnmath.diagnostics._factors_layers`).
 
     Parameters
     ----------
@@ -181,8 +179,9 @@ def vanishing_factors(
     -------
     VanishingFactors
     """
-    refuse_layers(net, "nnmath.diagnostics.vanishing_factors")
     net64 = as_float64(net)
+    if getattr(net64, "layered", False):
+        return _layered(net64, X, Y)
     g = net64.backprop(X, Y)
     m = g.deltas[0].shape[1]
     n = net64.n_layers
@@ -205,13 +204,13 @@ def vanishing_factors(
             LayerFactors(
                 layer=i + 2,
                 activation=getattr(acts[i], "name", "custom"),
-                ratio=_div(n_delta, n_next),
-                weight_factor=_div(n_back, n_next),
-                activation_factor=_div(n_delta, n_back),
-                speed_ratio=_div(float(sb), float(sb_next)),
+                ratio=div(n_delta, n_next),
+                weight_factor=div(n_back, n_next),
+                activation_factor=div(n_delta, n_back),
+                speed_ratio=div(float(sb), float(sb_next)),
                 mean_prime=float(np.mean(prime)),
                 max_prime=top,
-                saturated=_saturated(acts[i], z, prime),
+                saturated=saturated(acts[i], z, prime),
                 ratio_bound=None if top is None else float(top * np.linalg.norm(W_next, 2)),
             )
         )
@@ -245,5 +244,14 @@ def _mean_spectrum(J: np.ndarray) -> list[float]:
     return s.mean(axis=0).tolist()
 
 
-def _div(a: float, b: float) -> float:
-    return a / b if b != 0 else (math.inf if a != 0 else math.nan)
+def _layered(net64: Any, X: Any, Y: Any) -> VanishingFactors:
+    """:func:`vanishing_factors` of a float64 network of layers (no spectra)."""
+    x = net64.check_inputs(X)
+    y = net64.check_targets(Y, x.shape[0])
+    rows = layer_factors(net64, x.T, y.T)
+    g = net64.backprop_columns(x.T, y.T)
+    return VanishingFactors(
+        layers=[LayerFactors(**row) for row in rows],
+        speeds=[float(np.linalg.norm(nb)) for nb in g.nabla_b],
+        speed_layers=layer_numbers(net64),
+    )

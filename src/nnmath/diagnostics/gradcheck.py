@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .._unsupported import refuse_layers
 from ._float64 import as_float64
+from ._gradcheck_layers import forward_from_layer, layer_checks
 
 __all__ = ["GradCheck", "GradCheckRow", "forward_from", "gradcheck"]
 
@@ -110,7 +110,12 @@ def forward_from(net: Any, l: int, z: np.ndarray) -> np.ndarray:
     Returns
     -------
     a_L : array, shape (sizes[-1], m)
+
+    A network of layers is fed through its layers from ``net.layers[l − 1]`` on, ``z`` in
+    that layer's ``output_shape + (m,)`` (``_gradcheck_layers.forward_from_layer``).
     """
+    if getattr(net, "layered", False):
+        return forward_from_layer(net, l, z)
     i = l - 2
     if not 0 <= i < net.n_layers:
         raise ValueError(f"layer l must be between 2 and {net.n_layers + 1}, got {l}")
@@ -150,6 +155,12 @@ def gradcheck(
     * ``∂C/∂b^l`` and ``∂C/∂w^l`` of the mean cost, by perturbing parameters (at most
       ``max_params_per_layer`` entries per layer, chosen at random with ``seed``).
 
+    A network of layers (:mod:`nnmath.layers`) is checked through the layers' protocol
+    (:mod:`~nnmath.diagnostics._gradcheck_layers`): layers numbered by their position
+    (pooling, Flatten and Dropout layers too, each with its ``δ^l``), a convolution's ``W``
+    in its shape ``(out, in, k, k)``, and at most ``max_params_per_layer`` entries of any
+    ``δ^l`` or ``σ'`` as well (a feature map has thousands of units).
+
     The error of an entry is ``|analytic − numeric| / max(|analytic|, |numeric|, floor)``;
     ``floor`` keeps entries that are zero up to rounding (the differences carry an absolute
     error of about ``1e−16 C / ε ≈ 1e−10``) from counting as relative errors of 100 %. A
@@ -158,8 +169,8 @@ def gradcheck(
     Parameters
     ----------
     net : Network
-        Copied to float64; the original is not modified.
-    X : array-like, shape (m, sizes[0])
+        Dense or of layers; copied to float64, the original is not modified.
+    X : array-like, shape (m, sizes[0]) (or images (m, C, H, W) for a network of layers)
         Keep m small: the δ^l check costs ``2 × sizes[l−1]`` forward passes per layer.
     Y : array-like, shape (m, sizes[-1]) or labels (m,)
     eps : float
@@ -174,11 +185,6 @@ def gradcheck(
     -------
     GradCheck
     """
-    refuse_layers(
-        net,
-        "nnmath.diagnostics.gradcheck",
-        "tests/test_layers.py checks each layer against central differences",
-    )
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     net64 = as_float64(net)
@@ -186,12 +192,10 @@ def gradcheck(
     y = net64.check_targets(Y, x.shape[0]).T
     x = x.T
     g = net64.backprop_columns(x, y)
-    rng = np.random.default_rng(seed)
-    compared = [  # in this order: the draws of ``rng`` are part of the result
-        *_prime_checks(net64, g, eps, rng),
-        *_delta_checks(net64, g, y, eps),
-        *_parameter_checks(net64, g, x, y, eps, rng, max_params_per_layer),
-    ]
+    if getattr(net64, "layered", False):
+        compared = layer_checks(net64, g, x, y, eps, max_params_per_layer, seed)
+    else:
+        compared = _dense_checks(net64, g, x, y, eps, max_params_per_layer, seed)
     rows = []
     for quantity, l, analytic, numeric in compared:
         rel, ab = _rel_errors(np.asarray(analytic), np.asarray(numeric), floor)
@@ -203,6 +207,18 @@ def gradcheck(
 
 #: one compared quantity: (name, layer l, analytic values, central differences)
 _Check = tuple[str, int, Any, Any]
+
+
+def _dense_checks(
+    net64: Any, g: Any, x: np.ndarray, y: np.ndarray, eps: float, limit: int, seed: int
+) -> list[_Check]:
+    """Every compared quantity of the float64 dense network ``net64``."""
+    rng = np.random.default_rng(seed)
+    return [  # in this order: the draws of ``rng`` are part of the result
+        *_prime_checks(net64, g, eps, rng),
+        *_delta_checks(net64, g, y, eps),
+        *_parameter_checks(net64, g, x, y, eps, rng, limit),
+    ]
 
 
 def _prime_checks(net64: Any, g: Any, eps: float, rng: np.random.Generator) -> Iterator[_Check]:

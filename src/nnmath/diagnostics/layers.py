@@ -16,6 +16,13 @@ lecture's ``l = 2, …, L``):
 * on request the arrays ``W^l``, ``z^l``, ``a^l``, ``δ^l``, ``σ'(z^l)`` themselves, as NumPy
   arrays (for histograms).
 
+In a network of layers (:mod:`nnmath.layers`) the rows are the layers with parameters
+(Conv2D and Dense), numbered by their position in ``net.layers`` (the Input is ``l = 1``):
+a pooling, Flatten or Dropout layer has no ``∂C/∂b^l`` and no speed of learning, and is not
+listed (nor is an Activation layer: its σ' shows in the δ of the layer below). A
+convolution's units are its ``out × Ho × Wo`` positions: σ'(z^l) is averaged over all of
+them, and a dead unit is one position of one feature map with σ' = 0 on every example.
+
 Pure computation: nothing here writes or prints.
 """
 
@@ -26,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .._unsupported import refuse_layers
 from ..backend import get_namespace, to_numpy
+from ._float64 import layer_numbers
 from .norms import norms_of
 
 __all__ = [
@@ -71,7 +78,8 @@ class LayerStatistics:
     n_examples : int
     arrays : dict of str to list of numpy.ndarray, or None
         With ``arrays=True``: ``"W"`` (n_l, n_{l−1}), and ``"z"``, ``"a"``, ``"delta"``,
-        ``"sigma_prime"`` (n_l, m) for every layer (:data:`ARRAYS`).
+        ``"sigma_prime"`` (n_l, m) for every layer (:data:`ARRAYS`); a convolution's in
+        their own shapes, ``W`` ``(out, in, k, k)`` and the others ``(out, Ho, Wo, m)``.
     """
 
     layers: list[int]
@@ -106,7 +114,8 @@ def dead_fraction(prime: np.ndarray) -> float:
     every example (column)."""
     if prime.shape[0] == 0:
         return 0.0
-    return float(np.mean(np.all(prime == 0, axis=1)))
+    units = prime.reshape(-1, prime.shape[-1])  # a feature map's positions are its units
+    return float(np.mean(np.all(units == 0, axis=1)))
 
 
 def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerStatistics:
@@ -118,6 +127,7 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     Parameters
     ----------
     net : Network
+        Dense or of layers (then one row per layer with parameters, see the module).
     X : array-like, shape (m, sizes[0])
     Y : array-like, shape (m, sizes[-1]) or labels (m,)
     arrays : bool
@@ -127,13 +137,20 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     -------
     LayerStatistics
     """
-    refuse_layers(net, "nnmath.diagnostics.layer_statistics")
     x = net.check_inputs(X)
     y = net.check_targets(Y, x.shape[0]).T  # (sizes[-1], m), as the lecture's columns
     g = net.backprop_columns(x.T, y)
     norms = norms_of(g)
-    acts = net.activation_functions
-    primes = [to_numpy(act.prime(z)) for act, z in zip(acts, g.zs)]
+    numbers = layer_numbers(net)
+    # z^l, a^l, δ^l of the layers with parameters: in g, entry l − 2 (one per layer after a^1)
+    zs = [g.zs[l - 2] for l in numbers]
+    outs = [g.activations[l - 1] for l in numbers]
+    deltas = [g.deltas[l - 2] for l in numbers]
+    if getattr(net, "layered", False):
+        acts = [net.layers[l - 1].activation for l in numbers]
+    else:
+        acts = list(net.activation_functions)
+    primes = [to_numpy(act.prime(z)) for act, z in zip(acts, zs)]
     a_out = g.activations[-1]
     xp = get_namespace(a_out)
     m = int(x.shape[0])
@@ -146,13 +163,13 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     if arrays:
         kept = {
             "W": [to_numpy(W) for W in net.weights],
-            "z": [to_numpy(z) for z in g.zs],
-            "a": [to_numpy(a) for a in g.activations[1:]],
-            "delta": [to_numpy(d) for d in g.deltas],
+            "z": [to_numpy(z) for z in zs],
+            "a": [to_numpy(a) for a in outs],
+            "delta": [to_numpy(d) for d in deltas],
             "sigma_prime": primes,
         }
     return LayerStatistics(
-        layers=list(range(2, len(acts) + 2)),
+        layers=numbers,
         activations=[getattr(act, "name", "custom") for act in acts],
         nabla_b=norms.nabla_b,
         nabla_w=norms.nabla_w,

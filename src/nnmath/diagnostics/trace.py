@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .._unsupported import refuse_layers
 from ..display import parameters_markdown, trace_html, trace_latex
+from ..display.layer_trace import layer_trace_html, layer_trace_latex, layer_trace_markdown
 from ..display.trace import md_matrix
 from ._float64 import as_float64
+from ._trace_layers import layer_traces
 
 __all__ = ["LayerTrace", "Trace", "trace"]
 
@@ -24,6 +25,14 @@ class LayerTrace:
     ``W`` (``(n_l, n_{l−1})``) and ``b`` are the layer's parameters, so that
     ``z = W a^{l−1} + b`` can be checked by hand; ``sigma_prime`` is σ'(z^l) (empty for
     softmax, whose σ' is a Jacobian).
+
+    In a network of layers every array keeps its layer's shape (a convolution's ``z``,
+    ``a``, ``delta`` are ``(out, Ho, Wo)``: one matrix per feature map; its ``W`` and
+    ``nabla_w`` ``(out, in, k, k)``: one kernel per pair of maps), ``W``, ``b``, ``nabla_w``,
+    ``nabla_b`` are empty for a layer without parameters, and ``kind`` (the layer, as
+    ``repr``), ``shape`` (its output shape), ``g = ∂C/∂a^{l−1}`` (what its backward pass hands
+    down) and, for a max-pooling, ``routing`` (``(C, Ho, Wo, 2)``: the row and column of
+    ``a^{l−1}`` each window's δ went to, its arg-max) are set.
     """
 
     layer: int
@@ -36,6 +45,10 @@ class LayerTrace:
     W: list[list[float]] = field(default_factory=list)
     b: list[float] = field(default_factory=list)
     sigma_prime: list[float] = field(default_factory=list)
+    kind: str = ""
+    shape: list[int] = field(default_factory=list)
+    g: list[Any] = field(default_factory=list)
+    routing: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +67,9 @@ class Trace:
         ``l = 2, …, L``.
     grad_a : list of float
         ∇_a C = ∂C/∂a^L, the cost's derivative (BP1).
+    x_shape : list of int
+        The input's shape for a network of layers (``[C, H, W]``; ``x`` is then flat);
+        empty for a dense network.
     """
 
     x: list[float]
@@ -63,6 +79,12 @@ class Trace:
     layers: list[LayerTrace]
     digits: int = 4
     grad_a: list[float] = field(default_factory=list)
+    x_shape: list[int] = field(default_factory=list)
+
+    @property
+    def layered(self) -> bool:
+        """Whether this is the trace of a network of layers (:mod:`nnmath.layers`)."""
+        return bool(self.layers) and bool(self.layers[0].kind)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +96,10 @@ class Trace:
         return "[" + ", ".join(self._fmt(t) for t in v) + "]"
 
     def to_markdown(self) -> str:
-        """One row per layer: z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l (matrix rows separated by ';')."""
+        """One row per layer: z^l, a^l, δ^l, ∂C/∂b^l, ∂C/∂w^l (matrix rows separated by ';');
+        for a network of layers, each layer's equations with its arrays, map by map."""
+        if self.layered:
+            return layer_trace_markdown(self)
         L = len(self.layers) + 1
         lines = [
             f"a^1 = x = {self._vec(self.x)}, y = {self._vec(self.y)}, "
@@ -100,12 +125,14 @@ class Trace:
     def to_latex(self) -> str:
         """An ``align*`` environment: x, y and C; every ``z^l = w^l a^{l−1} + b^l`` with w^l and
         b^l filled in, ``a^l = σ(z^l)``; then BP1–BP4 with their numbers, output layer first."""
-        return trace_latex(self)
+        return layer_trace_latex(self) if self.layered else trace_latex(self)
 
     def _repr_html_(self) -> str:
-        return trace_html(self)
+        return layer_trace_html(self) if self.layered else trace_html(self)
 
     def _repr_latex_(self) -> str:
+        if self.layered:
+            return "$$" + layer_trace_latex(self, env="aligned") + "$$"
         return "$$" + trace_latex(self, env="aligned") + "$$"
 
     def _repr_markdown_(self) -> str:
@@ -121,7 +148,8 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     Parameters
     ----------
     net : Network
-    x : array-like, shape (sizes[0],) or (1, sizes[0])
+        Dense or of layers (then every layer is traced, pooling and Flatten included).
+    x : array-like, shape (sizes[0],) or (1, sizes[0]) (or one image ``(C, H, W)``)
     y : array-like, shape (sizes[-1],), (1, sizes[-1]), or an integer label (also as a
         one-element array, ``np.array([3])``)
     digits : int
@@ -132,8 +160,7 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     Trace
         ``.to_markdown()`` and ``.to_latex()``.
     """
-    refuse_layers(net, "nnmath.diagnostics.trace")
-    X = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    X = np.asarray(x, dtype=np.float64).reshape(1, -1)  # an image (C, H, W) too
     Yarr = np.asarray(y)
     label = Yarr.ndim == 0 or (Yarr.size == 1 and net.sizes[-1] > 1)  # 3, [3], np.array([3])
     Yarr = Yarr.reshape(1) if label else Yarr.reshape(1, -1)
@@ -142,7 +169,25 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     Y = net64.check_targets(Yarr, 1)
     g = net64.backprop(X, Y)
     c = float(net64.cost_function.fn(g.activations[-1], Y.T)[0])
-    layers = [
+    if getattr(net64, "layered", False):
+        layers = layer_traces(net64, X.T, Y.T, LayerTrace)
+    else:
+        layers = _dense_traces(net64, g)
+    return Trace(
+        x=X[0].tolist(),
+        y=Y[0].tolist(),
+        cost=c,
+        cost_name=net64.cost_name,
+        layers=layers,
+        digits=digits,
+        grad_a=net64.cost_function.derivative(g.activations[-1], Y.T)[:, 0].tolist(),
+        x_shape=list(net64.layers[0].shape) if getattr(net64, "layered", False) else [],
+    )
+
+
+def _dense_traces(net64: Any, g: Any) -> list[LayerTrace]:
+    """One :class:`LayerTrace` per layer of weights of the dense float64 ``net64``."""
+    return [
         LayerTrace(
             layer=i + 2,
             activation=getattr(act, "name", "custom"),
@@ -157,12 +202,3 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
         )
         for i, act in enumerate(net64.activation_functions)
     ]
-    return Trace(
-        x=X[0].tolist(),
-        y=Y[0].tolist(),
-        cost=c,
-        cost_name=net64.cost_name,
-        layers=layers,
-        digits=digits,
-        grad_a=net64.cost_function.derivative(g.activations[-1], Y.T)[:, 0].tolist(),
-    )

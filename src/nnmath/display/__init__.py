@@ -7,10 +7,13 @@ first rows and columns, ⋯, ⋮ and the last; the caption states the shape). Th
 these from short ``_repr_html_`` / ``_repr_latex_`` / ``_repr_markdown_`` methods, which
 Jupyter (IPython's ``DisplayFormatter``) picks up:
 
-* :func:`network_html` — :class:`~nnmath.network.Network`: the layer table and a diagram;
+* :func:`network_html` — :class:`~nnmath.network.Network`: the layer table and a diagram
+  (for a network of layers, its output shapes and parameter counts, and a diagram of
+  feature-map blocks, :mod:`~nnmath.display.layer_svg`);
 * :func:`history_html` — :class:`~nnmath.callbacks.History`: the curves and the epoch table;
 * :func:`trace_html`, :func:`trace_latex` — :class:`~nnmath.diagnostics.Trace`: the forward
-  pass with every ``w^l`` and ``b^l`` and the four backprop equations, filled in;
+  pass with every ``w^l`` and ``b^l`` and the four backprop equations, filled in (a network
+  of layers' trace, map by map: :mod:`~nnmath.display.layer_trace`);
 * :func:`gradcheck_html`, :func:`factors_html`, :func:`summary_html` — the gradient check, the
   vanishing factors, a sweep's summary.
 """

@@ -2,6 +2,12 @@
 
 Layer ``l = 2, …, L`` (lecture numbering) computes ``a^l = σ(W^l a^{l−1} + b^l)`` with ``W^l``
 of shape ``(n_l, n_{l−1})`` and ``b^l`` of shape ``(n_l,)``: ``n_l (n_{l−1} + 1)`` parameters.
+
+A network of layers (``net.layered``) shows one row per layer, the Input first (``l = 1``):
+its type, output shape, σ, the shape of ``W^l`` and its parameter count (a convolution's
+``out·in·k·k + out``), and a diagram of blocks (:func:`~nnmath.display.layer_svg.layers_diagram`).
+The layers are duck-typed (``name``, ``output_shape``, ``activation``, ``has_parameters``,
+``W``, ``b``, and ``k``, ``stride``, ``padding``, ``p`` where they have them).
 """
 
 from __future__ import annotations
@@ -10,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .._unsupported import refuse_layers
 from ._html import esc, shape_text, table_html, wrap
+from .layer_svg import Column, layers_diagram
 from .svg import network_diagram
 
-__all__ = ["activation_label", "network_html", "network_rows"]
+__all__ = ["activation_label", "layer_columns", "layer_rows", "network_html", "network_rows"]
 
 
 def activation_label(act: Any) -> str:
@@ -60,11 +66,8 @@ def network_html(net: Any) -> str:
     -------
     str
     """
-    refuse_layers(
-        net,
-        "the network display (nnmath.display.network_html)",
-        "print(net) lists the layers",
-    )
+    if getattr(net, "layered", False):
+        return _layers_html(net)
     rows = network_rows(net)
     total = sum(r[4] for r in rows)
     backend = getattr(net, "backend", None)
@@ -84,3 +87,73 @@ def network_html(net: Any) -> str:
     )
     diagram = network_diagram(net.sizes, [r[2] for r in rows])
     return wrap(head + table + diagram, "network")
+
+
+def _title(layer: Any) -> str:
+    """``Conv2D 5×5``, ``MaxPool2D 2×2, stride 1``, ``Dropout 0.5``, ``Dense``: the layer's type
+    and window (σ has its own column)."""
+    text = type(layer).__name__
+    k = getattr(layer, "k", 0)
+    if k:
+        text += f" {k}×{k}"
+        stride, padding = getattr(layer, "stride", k), getattr(layer, "padding", 0)
+        default_stride = k if "pool" in layer.name else 1
+        text += f", stride {stride}" if stride != default_stride else ""
+        text += f", padding {padding}" if padding else ""
+    if getattr(layer, "p", None) is not None:
+        text += f" {layer.p:g}"
+    return "input x" if layer.name == "input" else text
+
+
+def layer_rows(net: Any) -> list[list[Any]]:
+    """One row per layer of a network of layers, the Input first: l, layer, output shape, σ,
+    shape of W^l, parameters (``W.size + b.size``; 0 for a layer without)."""
+    rows = []
+    for j, layer in enumerate(net.layers):
+        act = layer.activation
+        W = np.shape(layer.W) if layer.has_parameters else ()
+        count = int(np.size(layer.W) + np.size(layer.b)) if layer.has_parameters else 0
+        rows.append(
+            [
+                j + 1,
+                _title(layer),
+                shape_text(layer.output_shape),
+                activation_label(act) if act is not None else "",
+                shape_text(W) if W else "",
+                count,
+            ]
+        )
+    return rows
+
+
+def layer_columns(net: Any) -> list[Column]:
+    """What :func:`~nnmath.display.layer_svg.layers_diagram` draws, one per layer."""
+    return [
+        Column(
+            l=j + 1,
+            kind=layer.name,
+            shape=tuple(layer.output_shape),
+            title=_title(layer),
+            sigma=activation_label(layer.activation) if layer.activation is not None else "",
+            k=int(getattr(layer, "k", 0) or 0),
+        )
+        for j, layer in enumerate(net.layers)
+    ]
+
+
+def _layers_html(net: Any) -> str:
+    """The heading, the layer table and the block diagram of a network of layers."""
+    rows = layer_rows(net)
+    total = sum(r[5] for r in rows)
+    head = (
+        f"<p><b>Network</b> of layers: L = {len(rows)} layers, "
+        f"cost {esc(getattr(net, 'cost_name', '?'))}, {esc(np.dtype(net.dtype).name)}, "
+        f"{total} parameters</p>"
+    )
+    table = table_html(
+        ["l", "layer", "output shape", "σ", "W^l", "parameters"],
+        rows,
+        caption="a^l = σ(z^l), z^l = w^l ⋆ a^{l−1} + b^l; l = 1 is the input",
+        cls="nnmath-layers",
+    )
+    return wrap(head + table + layers_diagram(layer_columns(net)), "network")

@@ -97,9 +97,10 @@ def factors_html(f: Any) -> str:
         rows,
         cls="nnmath-factors",
     )
+    numbers = getattr(f, "speed_layers", None) or range(2, len(f.speeds) + 2)
     speeds = "".join(
-        f"<li>{math_html(f'‖∂C/∂b^{i + 2}‖')} = {esc(num(s, 4))}</li>"
-        for i, s in enumerate(f.speeds)
+        f"<li>{math_html(f'‖∂C/∂b^{l}‖')} = {esc(num(s, 4))}</li>"
+        for l, s in zip(numbers, f.speeds)
     )
     sv_rows = [
         [l, f"{s[0]:.3g}", f"{s[-1]:.3g}", f"{p[0]:.3g}", f"{p[-1]:.3g}"]

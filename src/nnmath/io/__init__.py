@@ -13,10 +13,14 @@ One job a module:
 * :mod:`nnmath.io.safetensors` — the container, checked by hand;
 * :mod:`nnmath.io.model` — the model schema: :func:`save`, :func:`load`,
   :func:`write_model_file`, :func:`read_model_file`;
+* :mod:`nnmath.io.layer_file` — a network of layers in a model file: its layers in the
+  header (each layer's ``config()``), its tensors named by their ``to_torch`` positions;
 * :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`; each activation's
   ``torch.nn`` module comes from its declaration (:data:`TORCH_ACTIVATIONS` is a view of it);
 * :mod:`nnmath.io.onnx` — :func:`to_onnx` / :func:`from_onnx` (Gemm and each activation's
-  operators, from its declaration: :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called.
+  operators, from its declaration: :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called;
+* :mod:`nnmath.io.onnx_graph` — the graph, layer by layer (each layer type's operator is
+  declared on its class: Conv, MaxPool, AveragePool, Flatten, Dropout, Gemm).
 """
 
 from __future__ import annotations

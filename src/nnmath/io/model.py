@@ -9,6 +9,10 @@
   ``format_version``, ``nnmath_version`` and ``config``, the JSON of
   :meth:`Network.config` (sizes, activations with their parameters, cost, init, dtype).
 
+A network of layers (:mod:`nnmath.layers`) stores its layers instead of sizes and
+activations, in a file of format version 2 (:mod:`nnmath.io.layer_file`); a dense network's
+file stays version 1, as every nnmath before wrote and reads it.
+
 The container is checked by :mod:`nnmath.io.safetensors` first; here the architecture is
 checked against the registries (every name must be a registered activation, cost and init)
 and against the tensors. Files are written with :func:`nnmath._files.atomic_write`.
@@ -26,13 +30,13 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
-from .._unsupported import refuse_layers
 from .._version import __version__
 from ..activations import ACTIVATIONS, get_activation
 from ..backend import to_numpy
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
+from .layer_file import LAYERS_VERSION, check_layers, layers_from_config, parameter_names
 from .safetensors import MAX_TENSORS, ModelFileError, parse_header, read_file_bytes
 
 __all__ = [
@@ -47,7 +51,7 @@ __all__ = [
 ]
 
 FORMAT = "nnmath.network"
-FORMAT_VERSION = 1
+FORMAT_VERSION = LAYERS_VERSION  # the newest this nnmath reads (dense files are version 1)
 
 
 def layer_tensor_names(i: int) -> tuple[str, str]:
@@ -60,8 +64,7 @@ def layer_tensor_names(i: int) -> tuple[str, str]:
 
 def _network_tensors(net: Any) -> dict[str, np.ndarray]:
     tensors: dict[str, np.ndarray] = {}
-    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
-        w_name, b_name = layer_tensor_names(i)
+    for (w_name, b_name), W, b in zip(parameter_names(net), net.weights, net.biases):
         tensors[w_name] = np.ascontiguousarray(to_numpy(W))  # GPU / torch weights: to host
         tensors[b_name] = np.ascontiguousarray(to_numpy(b))
     return tensors
@@ -70,13 +73,10 @@ def _network_tensors(net: Any) -> dict[str, np.ndarray]:
 def _check_savable(net: Any) -> dict[str, Any]:
     """The network's config, after checking that every part of it can be rebuilt by name."""
     config = net.config()
-    for i, act in enumerate(config["activations"]):
-        if (
-            act["name"] not in ACTIVATIONS
-            or type(net.activation_functions[i]) is not ACTIVATIONS[act["name"]]
-        ):
+    for i, act in enumerate(net.activation_functions):
+        if act.name not in ACTIVATIONS or type(act) is not ACTIVATIONS[act.name]:
             raise ValueError(
-                f"layer {i} uses the custom activation {act['name']!r}, which a model file "
+                f"layer {i} uses the custom activation {act.name!r}, which a model file "
                 "cannot rebuild; use one of the registered activations "
                 f"{sorted(ACTIVATIONS)} to save the network"
             )
@@ -129,7 +129,7 @@ def write_model_file(
         tensors[name] = np.array(to_numpy(arr), order="C")  # (ascontiguousarray: 0-d -> 1-d)
     metadata = {
         "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
+        "format_version": str(LAYERS_VERSION if "layers" in config else 1),
         "nnmath_version": __version__,
         "config": json.dumps(config),
     }
@@ -150,7 +150,8 @@ def save(net: Any, path: str | os.PathLike[str]) -> Path:
     Parameters
     ----------
     net : Network
-        Its activations and cost must be registered ones (saved by name, rebuilt on load).
+        Its activations and cost must be registered ones (saved by name, rebuilt on load);
+        a network of layers saves its layers (:mod:`nnmath.io.layer_file`).
     path : path-like
         Conventionally ``*.safetensors``. An existing file is replaced only once the new one
         is completely written.
@@ -167,7 +168,6 @@ def save(net: Any, path: str | os.PathLike[str]) -> Path:
     >>> nm.load(path).config() == net.config()           # doctest: +SKIP
     True
     """
-    refuse_layers(net, "nnmath.io.save (Network.save)", "keep the object (or pickle it) for now")
     return write_model_file(net, path)
 
 
@@ -210,14 +210,44 @@ def read_model_file(
             f"({FORMAT_VERSION}); upgrade nnmath",
         )
     config = _check_config(path, metadata["config"])
-    _check_names(path, len(config["sizes"]) - 1, header, "checkpoint" in metadata)
+    if "layers" in config:  # a network of layers: its layers checked against the header
+        names = _check_layered(path, config, header)
+    else:
+        names = [layer_tensor_names(i) for i in range(len(config["sizes"]) - 1)]
+    _check_names(path, names, header, "checkpoint" in metadata)
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as exc:  # the library's SafetensorError and friends
         raise ModelFileError(path, f"safetensors could not decode it ({exc})") from None
-    _check_layer_tensors(path, config, tensors)
-    _check_names(path, len(config["sizes"]) - 1, tensors, "checkpoint" in metadata)
+    if "layers" in config:
+        _check_values(path, names, tensors, np.dtype(config["dtype"]))
+    else:
+        _check_layer_tensors(path, config, tensors)
+    _check_names(path, names, tensors, "checkpoint" in metadata)
     return config, tensors, metadata
+
+
+def _check_layered(path: Any, config: dict[str, Any], header: dict[str, Any]) -> list:
+    """A network of layers' tensor names, after checking its layers and each one's
+    parameter shapes against the header, before anything of the file's size is allocated."""
+    try:
+        layers = layers_from_config(config["layers"])
+        shapes = {name: entry["shape"] for name, entry in header.items()}
+        return check_layers(layers, shapes, np.dtype(config["dtype"]), config["init"])
+    except ValueError as exc:
+        raise ModelFileError(path, str(exc)) from None
+
+
+def _check_values(path: Any, names: list, tensors: dict[str, Any], dtype: np.dtype) -> None:
+    """Every layer tensor of the architecture's dtype and finite (shapes: :func:`check_layers`)."""
+    for name in (n for pair in names for n in pair):
+        arr = tensors[name]
+        if arr.dtype != dtype:
+            raise ModelFileError(
+                path, f"tensor {name!r} is {arr.dtype}, the architecture says {dtype}"
+            )
+        if not np.isfinite(arr).all():
+            raise ModelFileError(path, f"tensor {name!r} contains NaN or infinite values")
 
 
 def _check_config(path: Any, text: str) -> dict[str, Any]:
@@ -230,9 +260,18 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
         ) from None
     if not isinstance(config, dict):
         raise ModelFileError(path, "the architecture metadata is not a JSON object")
-    missing = {"sizes", "activations", "cost", "init", "dtype"} - set(config)
+    layered = "layers" in config
+    needs = {"layers"} if layered else {"sizes", "activations"}
+    missing = (needs | {"cost", "init", "dtype"}) - set(config)
     if missing:
         raise ModelFileError(path, f"the architecture metadata lacks {sorted(missing)}")
+    if not layered:
+        _check_dense_config(path, config)
+    return _check_common(path, config)
+
+
+def _check_dense_config(path: Any, config: dict[str, Any]) -> None:
+    """Sizes and one registered activation per layer of weights, with their parameters."""
     sizes = config["sizes"]
     if not (
         isinstance(sizes, list)
@@ -267,6 +306,10 @@ def _check_config(path: Any, text: str) -> dict[str, Any]:
             )
         if not all(_finite_number(v) for v in params.values()):
             raise ModelFileError(path, f"activation {i} has invalid parameters {params!r:.200}")
+
+
+def _check_common(path: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The cost, init and dtype: names nnmath knows."""
     if not isinstance(config["cost"], str) or config["cost"] not in COSTS:
         raise ModelFileError(
             path, f"unknown cost {config['cost']!r}; this nnmath knows {sorted(COSTS)}"
@@ -288,18 +331,19 @@ def _finite_number(value: Any) -> bool:
         return False
 
 
-def _check_names(path: Any, n_layers: int, names: Any, checkpoint: bool) -> None:
-    """Every tensor is a layer's ``W`` or ``b`` (or, in a checkpoint, its optimizer state
-    ``optimizer.*`` or best weights ``best.*``, which :mod:`nnmath.checkpoint` checks):
-    nothing else is ignored."""
-    layers = {n for i in range(n_layers) for n in layer_tensor_names(i)}
+def _check_names(path: Any, expected: list, names: Any, checkpoint: bool) -> None:
+    """Every tensor is a layer's ``W`` or ``b`` (``expected``: their name pairs) or, in a
+    checkpoint, its optimizer state ``optimizer.*`` or best weights ``best.*``, which
+    :mod:`nnmath.checkpoint` checks: nothing else is ignored."""
+    layers = {n for pair in expected for n in pair}
     kept = ("optimizer.", "best.") if checkpoint else ()
     extra = sorted(n for n in names if n not in layers and not n.startswith(kept))
     if extra:
+        shown = ", ".join(repr(n) for pair in expected[:2] for n in pair)
         raise ModelFileError(
             path,
-            f"it holds tensors {extra[:5]!r:.300} that are not part of a {n_layers}-layer "
-            "network (the layers are '0.weight', '0.bias', '2.weight', ...)",
+            f"it holds tensors {extra[:5]!r:.300} that are not part of a {len(expected)}-layer "
+            f"network (the layers are {shown}, ...)",
         )
 
 
@@ -331,6 +375,17 @@ def _check_layer_tensors(path: Any, config: dict[str, Any], tensors: dict[str, A
 
 def network_from_config(config: dict[str, Any], tensors: Mapping[str, np.ndarray]) -> Any:
     """Build the :class:`Network` a checked ``config`` describes and copy the weights in."""
+    if "layers" in config:  # a network of layers: its own weights' names
+        net = Network(
+            layers_from_config(config["layers"]),
+            cost=config["cost"],
+            init=config["init"],
+            dtype=config["dtype"],
+            seed=0,
+        )
+        names = parameter_names(net)
+        net.set_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names])
+        return net
     acts = [
         get_activation(a["name"], **{k: v for k, v in a.items() if k != "name"})
         for a in config["activations"]

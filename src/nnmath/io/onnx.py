@@ -1,4 +1,7 @@
-"""Export to and import from ONNX: a Network is a chain of ``Gemm`` nodes and activations.
+"""Export to and import from ONNX: a Network is a chain of ``Gemm`` nodes and activations,
+a network of layers a chain of ``Conv``, ``MaxPool``, ``AveragePool``, ``Flatten``,
+``Dropout``, ``Gemm`` and activations (:mod:`nnmath.io.onnx_graph`, each layer's operator
+declared on its class), taking images ``x`` of shape ``(batch, C, H, W)``.
 
 Layer ``l`` (lecture numbering, ``l = 2, …, L``) becomes ``z^l = Gemm(a^{l−1}, W^l, b^l,
 transB=1)``, i.e. the row-major ``a W^T + b`` of one example per row (the lecture's
@@ -18,9 +21,7 @@ and refuses any other node, attribute or constant.
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +29,19 @@ import numpy as np
 
 from .._files import atomic_write
 from .._registry import default_cost
-from .._unsupported import refuse_layers
 from .._version import __version__
-from ..activations import ACTIVATIONS, Activation, OnnxOps, get_activation, is_builtin
-from ..activations._base import declared
-from ..backend import to_numpy
+from ..activations import OnnxOps
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
-from .model import layer_tensor_names
+from .layer_file import check_layers
+from .onnx_graph import ONNX_ACTIVATIONS, graph_of, read_layers
 
 __all__ = ["ONNX_ACTIVATIONS", "OnnxActivation", "from_onnx", "onnx_model", "to_onnx"]
 
 OPSET = 17
 _DOMAIN_NOTE = "nnmath.config"  # metadata key: the JSON of Network.config()
 
-#: registry name -> its ONNX operators: a live view of each activation's ``onnx``, declared
-#: with its σ and σ' in :mod:`nnmath.activations._declarations`
-ONNX_ACTIVATIONS: Mapping[str, OnnxOps] = declared(ACTIVATIONS, "onnx")
 OnnxActivation = OnnxOps  # the record's name before it moved beside the activations
 
 
@@ -59,72 +55,6 @@ def _require_onnx() -> Any:
     return onnx
 
 
-def _onnx_spec(i: int, act: Activation) -> OnnxOps:
-    if not is_builtin(act):
-        raise ValueError(
-            f"layer {i + 2} uses the custom activation {act.name!r}, which has no ONNX "
-            f"operators; use one of {', '.join(ONNX_ACTIVATIONS)} to export the network"
-        )
-    spec = ONNX_ACTIVATIONS.get(act.name)
-    if spec is None:
-        raise ValueError(
-            f"layer {i + 2}: activation {act.name!r} has no ONNX operators here; to_onnx "
-            f"handles {', '.join(ONNX_ACTIVATIONS)} (the activations that declare ONNX operators)"
-        )
-    return spec
-
-
-def _layer_nodes(onnx: Any, l: int, a_prev: str, act: Activation) -> tuple[list[Any], list[str]]:
-    """Layer ``l``'s Gemm and activation nodes; and the names of the constants they use."""
-    helper = onnx.helper
-    w_name, b_name = layer_tensor_names(l - 2)
-    z, a = f"z{l}", f"a{l}"
-    nodes = [
-        helper.make_node("Gemm", [a_prev, w_name, b_name], [z], name=f"layer{l}/Gemm", transB=1)
-    ]
-    ops = _onnx_spec(l - 2, act).ops(act.params)
-    prev, used = z, []
-    for k, (op, inputs, attrs) in enumerate(ops):
-        names = []
-        for name in inputs:
-            if name in ("$x", "$prev"):
-                names.append(z if name == "$x" else prev)
-            else:
-                names.append(f"{act.name}.{name}")
-                used.append(name)
-        out = a if k == len(ops) - 1 else f"{a}/{k}"
-        nodes.append(
-            helper.make_node(op, names, [out], name=f"layer{l}/{act.name}/{op}{k}", **attrs)
-        )
-        prev = out
-    return nodes, used
-
-
-def _graph(onnx: Any, net: Any, dtype: np.dtype) -> Any:
-    """The ONNX graph of ``net``: input ``x`` (batch, sizes[0]), output ``a{L}``."""
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
-    elem = helper.np_dtype_to_tensor_dtype(dtype)
-    nodes: list[Any] = []
-    inits: dict[str, Any] = {}
-    a_prev = "x"
-    for i, (W, b, act) in enumerate(zip(net.weights, net.biases, net.activation_functions)):
-        l = i + 2
-        layer_nodes, constants = _layer_nodes(onnx, l, a_prev, act)
-        nodes += layer_nodes
-        for name, arr in zip(layer_tensor_names(i), (W, b)):
-            inits[name] = numpy_helper.from_array(np.asarray(to_numpy(arr), dtype=dtype), name)
-        for c in constants:
-            value = ONNX_ACTIVATIONS[act.name].constants[c]
-            inits[f"{act.name}.{c}"] = numpy_helper.from_array(
-                np.array(value, dtype=dtype), f"{act.name}.{c}"
-            )
-        a_prev = f"a{l}"
-    sizes = net.sizes
-    x = helper.make_tensor_value_info("x", elem, ["batch", sizes[0]])
-    y = helper.make_tensor_value_info(a_prev, elem, ["batch", sizes[-1]])
-    return helper.make_graph(nodes, "nnmath.Network", [x], [y], list(inits.values()))
-
-
 def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
     """The ``onnx.ModelProto`` of ``net``, checked by ``onnx.checker``.
 
@@ -133,7 +63,7 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
     net : Network
     dtype : {"float32", "float64"}, optional
         The tensors' dtype; default float32, which every ONNX runtime runs (onnxruntime's
-        CPU kernels have no float64 ``Elu``, ``Erf`` or ``Softplus``).
+        CPU kernels have no float64 ``Elu``, ``Erf``, ``Softplus``, ``Conv`` or ``AveragePool``).
     opset : int
         The ONNX opset, at least 17 and at most the installed onnx's newest
         (``onnx.defs.onnx_opset_version()``).
@@ -161,10 +91,8 @@ def onnx_model(net: Any, dtype: Any = None, opset: int = OPSET) -> Any:
             f"opset {opset}: the installed onnx {onnx.__version__} knows opsets up to {newest}; "
             f"give an opset from {OPSET} to {newest} (or upgrade onnx)"
         )
-    for i, act in enumerate(net.activation_functions):
-        _onnx_spec(i, act)  # refuse before building anything
     model = onnx.helper.make_model(
-        _graph(onnx, net, dt),
+        graph_of(onnx, net, dt),  # a σ without ONNX operators: refused, nothing written
         opset_imports=[onnx.helper.make_opsetid("", opset)],
         producer_name="nnmath",
         producer_version=__version__,
@@ -187,7 +115,11 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
     """Write ``net`` as an ONNX model (atomically), so onnxruntime and Netron can open it.
 
     The graph takes ``x`` of shape ``(batch, sizes[0])``, one example a row, and gives
-    ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`.
+    ``a^L`` of shape ``(batch, sizes[-1])``: the outputs of :meth:`Network.feedforward`. A
+    network of layers with images takes ``x`` of shape ``(batch, C, H, W)`` (torch's layout,
+    the shape of Input's ``(C, H, W)``): rows of ``predict`` are ``X.reshape(-1, C, H, W)``;
+    each layer is its class's operator (:mod:`nnmath.io.onnx_graph`), Dropout an ONNX
+    ``Dropout`` with its ratio (an identity when not training).
     Every layer is ``z^l = W^l a^{l−1} + b^l`` as a ``Gemm`` and its σ as the operators of
     :data:`ONNX_ACTIVATIONS` (each activation declares them; where ONNX 17 has no operator of
     its own, a few exact ones, e.g. through ``Erf``).
@@ -208,7 +140,6 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
     Path
         The file written.
     """
-    refuse_layers(net, "nnmath.io.to_onnx")
     model = onnx_model(net, dtype=dtype, opset=opset)
     path = Path(path)
     if not path.parent.is_dir():
@@ -223,8 +154,8 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
 
 def _refuse(path: object, why: str) -> ValueError:
     return ValueError(
-        f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm and the "
-        "activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
+        f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm, Conv, MaxPool, "
+        "AveragePool, Flatten, Dropout and the activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
     )
 
 
@@ -238,40 +169,6 @@ def _load_model(onnx: Any, source: Any) -> tuple[Any, str]:
         return onnx.load(str(path)), str(path)
     except Exception as exc:  # protobuf raises DecodeError and friends
         raise ValueError(f"{path}: not an ONNX model ({exc})") from exc
-
-
-def _match_activation(ops: list[Any], where: str) -> Activation:
-    """The activation whose operators are the op types of ``ops`` (with their attributes)."""
-    kinds = tuple(n.op_type for n in ops)
-    for name, spec in ONNX_ACTIVATIONS.items():
-        defaults = get_activation(name).params
-        if tuple(op for op, _, _ in spec.ops(defaults)) != kinds:
-            continue
-        attrs = {a.name: a for a in ops[0].attribute} if ops else {}
-        # an attribute is a float32: its shortest decimal is the float64 that was written
-        params = {
-            p: float(str(np.float32(attrs[a].f))) for p, a in spec.params.items() if a in attrs
-        }
-        if not all(math.isfinite(v) for v in params.values()):  # nm.load refuses them too
-            raise ValueError(f"{where}: {name}'s parameters {params} are not finite")
-        return get_activation(name, **params)
-    raise ValueError(f"{where}: the operators {list(kinds) or '(none)'} are no nnmath activation")
-
-
-def _layers(graph: Any, where: str) -> list[tuple[str, str, Activation]]:
-    """(weight name, bias name, activation) of every Gemm of the graph, in order."""
-    nodes = list(graph.node)
-    starts = [k for k, n in enumerate(nodes) if n.op_type == "Gemm"]
-    if not starts or starts[0] != 0:
-        raise _refuse(where, "the graph does not start with a Gemm node")
-    layers = []
-    for s, e in zip(starts, [*starts[1:], len(nodes)]):
-        gemm = nodes[s]
-        if len(gemm.input) != 3:
-            raise _refuse(where, f"Gemm node {gemm.name!r} has no bias input")
-        act = _match_activation(nodes[s + 1 : e], f"{where}: after {gemm.name!r}")
-        layers.append((gemm.input[1], gemm.input[2], act))
-    return layers
 
 
 def _node_key(node: Any) -> tuple[Any, ...]:
@@ -330,42 +227,41 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
     onnx = _require_onnx()
     model, where = _load_model(onnx, source)
     graph = model.graph
-    layers = _layers(graph, where)
     tensors = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    missing = [n for w, b, _ in layers for n in (w, b) if n not in tensors]
-    if missing:
-        raise _refuse(where, f"the weights {missing} are not constants of the graph")
-    weights = [tensors[w] for w, _, _ in layers]
-    biases = [tensors[b] for _, b, _ in layers]
-    if any(W.ndim != 2 for W in weights):
-        raise _refuse(where, "a Gemm's weight is not a matrix")
-    dtypes = {W.dtype for W in weights} | {b.dtype for b in biases}
+    first, found, names = read_layers(graph, tensors, where, lambda why: _refuse(where, why))
+    weights = [tensors[w] for w, _ in names]
+    biases = [tensors[b] for _, b in names]
+    dtypes = {W.dtype for W in weights} | {b.dtype for b in biases} or {np.dtype(np.float32)}
     if not dtypes <= {np.dtype(np.float32)} and not dtypes <= {np.dtype(np.float64)}:
         raise _refuse(where, f"the weights have dtypes {sorted(map(str, dtypes))}")
-    for (w_name, b_name, _), W, b in zip(layers, weights, biases):
+    for (w_name, b_name), W, b in zip(names, weights, biases):
         for name, arr in ((w_name, W), (b_name, b)):
             if not np.isfinite(arr).all():  # as nm.load: no trained network has them
                 raise ValueError(f"{where}: tensor {name!r} contains NaN or infinite values")
     config = {} if cost and init else _metadata_config(model, where)
-    acts = [act for _, _, act in layers]
-    sizes = [weights[0].shape[1], *(W.shape[0] for W in weights)]
+    dtype = next(iter(dtypes))
+    try:  # each layer's W and b checked against the shape its input has, before it is built
+        layers = [cls(**args) for cls, args in found]
+        check_layers([first, *layers], {n: t.shape for n, t in tensors.items()}, dtype, "normal")
+    except (TypeError, ValueError) as exc:
+        raise _refuse(where, f"its layers do not fit its weights ({exc})") from None
+    cost, init = cost or config.get("cost"), init or config.get("init")
+    net = _network(where, first, layers, cost, init, dtype)
+    net.set_parameters(weights, biases)
+    _same_graph(onnx, graph, graph_of(onnx, net, dtype), where)
+    return net
+
+
+def _network(where: str, first: Any, layers: list, cost: Any, init: Any, dtype: Any) -> Network:
+    """The network of the layers read, with the cost that suits its output by default."""
     try:
-        net = Network(
-            sizes,
-            activation=acts,
-            cost=cost or config.get("cost") or default_cost(acts[-1].name),
-            init=init or config.get("init") or "normal",
-            dtype=next(iter(dtypes)).name,
-            seed=0,
+        sigma = layers[-1].activation if layers else None
+        default = default_cost(sigma.name) if sigma is not None else "quadratic"
+        return Network(
+            [first, *layers], cost=cost or default, init=init or "normal", dtype=dtype.name, seed=0
         )
     except (ValueError, TypeError) as exc:  # a cost that refuses the output activation, ...
         raise ValueError(f"{where}: the network it describes cannot be built: {exc}") from None
-    try:
-        net.set_parameters(weights, biases)
-    except ValueError as exc:
-        raise _refuse(where, f"the weights do not chain ({exc})") from exc
-    _same_graph(onnx, graph, _graph(onnx, net, next(iter(dtypes))), where)
-    return net
 
 
 def _metadata_config(model: Any, where: str) -> dict[str, Any]:

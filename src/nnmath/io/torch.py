@@ -1,8 +1,16 @@
-"""Conversion to and from PyTorch: a Network is ``nn.Sequential(Linear, σ, Linear, σ, …)``.
+"""Conversion to and from PyTorch: a Network is ``nn.Sequential(Linear, σ, Linear, σ, …)``,
+a network of layers ``nn.Sequential(Conv2d, σ, MaxPool2d, Flatten, Linear, σ, …)``.
 
 Which ``torch.nn`` module stands for which activation is declared with the activation itself
 (its ``torch``, in :mod:`nnmath.activations._declarations`); :data:`TORCH_ACTIVATIONS` is the
-registry's view of them, keyed by registry name. A new activation needs no line here.
+registry's view of them, keyed by registry name. Which module stands for which layer is
+declared on the layer's class (:attr:`nnmath.layers.Layer.torch`, a
+:class:`~nnmath.layers.TorchLayer`). A new activation or layer type needs no line here.
+
+Layouts: torch's images are ``(m, C, H, W)``, ours keep the examples last, ``(C, H, W, m)``;
+both flatten an example in the order channel, row, column, so a Linear after a Flatten has
+the same ``W`` on both sides and the weights are copied as they are (a convolution's ``W``
+is ``(out, C, k, k)`` in both).
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from .._registry import default_cost
-from .._unsupported import refuse_layers
 from ..activations import ACTIVATIONS, Activation, TorchModule, get_activation
 from ..activations._base import declared
 from ..backend import to_numpy
+from ..layers import LAYERS, Input, Layer
+from ..layers import Activation as ActivationLayer
 from ..network import Network
 
 __all__ = ["TORCH_ACTIVATIONS", "TorchActivation", "from_torch", "to_torch"]
@@ -44,13 +53,18 @@ def _torch_module(act: Activation) -> Any:
 
 
 def to_torch(net: Any) -> Any:
-    """An equivalent ``torch.nn.Sequential``: ``Linear, σ, Linear, σ, …``.
+    """An equivalent ``torch.nn.Sequential``: each layer's module (its class's
+    :attr:`~nnmath.layers.Layer.torch`), followed by its σ's module for a Dense or Conv2D.
 
-    Layer ``i`` becomes ``nn.Linear(sizes[i], sizes[i+1])`` at index ``2 i`` (its ``weight``
-    is our ``W`` of shape ``(n_out, n_in)``, no transpose) followed by its activation module
-    at ``2 i + 1`` (:data:`TORCH_ACTIVATIONS`: ``nn.Identity()`` for identity,
-    ``nn.Softmax(dim=1)`` for softmax). The parameters are copies in the network's dtype. So
-    ``module.state_dict()`` has the same names as a model file.
+    A dense network is ``Linear, σ, Linear, σ, …``: layer ``i`` becomes
+    ``nn.Linear(sizes[i], sizes[i+1])`` at index ``2 i`` (its ``weight`` is our ``W`` of shape
+    ``(n_out, n_in)``, no transpose) followed by its activation module at ``2 i + 1``
+    (:data:`TORCH_ACTIVATIONS`: ``nn.Identity()`` for identity, ``nn.Softmax(dim=1)`` for
+    softmax). A network of layers takes images ``(m, C, H, W)``, torch's layout, and maps
+    Conv2D, MaxPool2D, AvgPool2D, Flatten, Dense, Dropout and Activation to ``Conv2d``,
+    ``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Linear``, ``Dropout`` and σ's module. The
+    parameters are copies in the network's dtype; ``module.state_dict()`` has the names of a
+    model file (:func:`nnmath.io.layer_file.parameter_names`).
 
     Parameters
     ----------
@@ -59,20 +73,38 @@ def to_torch(net: Any) -> Any:
     Returns
     -------
     torch.nn.Sequential
+        In training mode, as every new module (call ``.eval()`` to switch Dropout off).
     """
-    refuse_layers(net, "nnmath.io.to_torch")
     import torch
-    import torch.nn as nn
 
     dtype = torch.float64 if np.dtype(net.dtype) == np.float64 else torch.float32
     modules: list[Any] = []
-    for W, b, act in zip(net.weights, net.biases, net.activation_functions):
-        linear = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
+    for layer in net.layers[1:]:
+        modules += _modules_of(layer, dtype)
+    return torch.nn.Sequential(*modules)
+
+
+def _modules_of(layer: Layer, dtype: Any) -> list[Any]:
+    """The ``torch.nn`` modules of one layer: its declared module (with copies of ``W``,
+    ``b``), and its σ's module after it when the class says so."""
+    import torch
+
+    spec = type(layer).torch
+    if spec is None:
+        raise ValueError(f"{layer!r} has no torch.nn module (its class declares no torch)")
+    if spec.module is None:  # the σ-only layer
+        return [_torch_module(layer.activation)]
+    config = layer.config()
+    kwargs = {arg: config[ours] for ours, arg in spec.args.items()}
+    kwargs.update({arg: layer.input_shape[axis] for arg, axis in spec.inputs.items()})
+    if layer.has_parameters:
+        kwargs["dtype"] = dtype
+    module = getattr(torch.nn, spec.module)(**kwargs)
+    if layer.has_parameters:
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.array(to_numpy(W))))
-            linear.bias.copy_(torch.from_numpy(np.array(to_numpy(b))))
-        modules += [linear, _torch_module(act)]
-    return nn.Sequential(*modules)
+            module.weight.copy_(torch.from_numpy(np.array(to_numpy(layer.W))))
+            module.bias.copy_(torch.from_numpy(np.array(to_numpy(layer.b))))
+    return [module, _torch_module(layer.activation)] if spec.sigma else [module]
 
 
 def _flatten(module: Any) -> list[Any]:
@@ -90,10 +122,10 @@ def _activation_of(pos: int, leaf: Any) -> Activation:
     kind = type(leaf)
     names = [n for n, spec in TORCH_ACTIVATIONS.items() if getattr(nn, spec.module) is kind]
     if not names:
-        modules = ", ".join(spec.module for spec in TORCH_ACTIVATIONS.values())
+        layers = [c.torch.module for c in LAYERS.values() if c.torch and c.torch.module]
+        modules = ", ".join([*layers, *(spec.module for spec in TORCH_ACTIVATIONS.values())])
         raise ValueError(
-            f"layer {pos} ({kind.__name__}) has no nnmath counterpart; from_torch reads "
-            f"Linear and {modules}"
+            f"layer {pos} ({kind.__name__}) has no nnmath counterpart; from_torch reads {modules}"
         )
     spec = TORCH_ACTIVATIONS[names[0]]
     for arg, values in spec.fixed.items():
@@ -104,40 +136,83 @@ def _activation_of(pos: int, leaf: Any) -> Activation:
     return get_activation(names[0], **{p: getattr(leaf, arg) for p, arg in spec.params.items()})
 
 
-def _linear_layers(module: Any) -> list[tuple[Any, Activation | None]]:
-    """The module's Linear layers, each with the activation module that follows it (or None)."""
+def _layer_args(pos: int, leaf: Any, cls: type[Layer]) -> dict[str, Any]:
+    """The constructor arguments of ``cls`` that the module ``leaf`` holds (a square pair
+    ``(k, k)`` as ``k``), after checking the attributes the layer implies."""
+    spec = cls.torch
+    name = type(leaf).__name__
+    for attr, accepted in spec.fixed.items():  # type: ignore[union-attr]
+        if getattr(leaf, attr) not in accepted:
+            raise ValueError(
+                f"layer {pos} is {name}({attr}={getattr(leaf, attr)!r}); nnmath's {cls.__name__} "
+                f"has {attr}={accepted[0]!r}"
+            )
+    args = {}
+    for ours, attr in spec.args.items():  # type: ignore[union-attr]
+        value = getattr(leaf, attr)
+        if isinstance(value, tuple):
+            if len(set(value)) != 1:
+                raise ValueError(
+                    f"layer {pos} is {name}({attr}={value}); nnmath's windows are square"
+                )
+            value = value[0]
+        args[ours] = value
+    return args
+
+
+def _read_layers(module: Any) -> list[tuple[type[Layer], dict[str, Any], Any]]:
+    """``(layer class, constructor arguments, module)`` of each layer of the Sequential: a
+    σ module after a Linear or Conv2d is its σ (identity when none follows), any other a
+    σ-only layer."""
     import torch.nn as nn
 
-    layers: list[list[Any]] = []  # [linear, activation or None]
+    by_module = {
+        getattr(nn, c.torch.module): c for c in LAYERS.values() if c.torch and c.torch.module
+    }
+    found: list[list[Any]] = []  # [class, arguments, module, σ still to come]
     for pos, leaf in enumerate(_flatten(module)):
-        if type(leaf) is nn.Linear:
-            layers.append([leaf, None])
+        cls = by_module.get(type(leaf))
+        if cls is not None:
+            found.append([cls, _layer_args(pos, leaf, cls), leaf, cls.torch.sigma])
             continue
         act = _activation_of(pos, leaf)
-        name = type(leaf).__name__
-        if not layers:
-            raise ValueError(f"layer {pos} ({name}) comes before any Linear layer")
-        if layers[-1][1] is not None:
-            raise ValueError(
-                f"layer {pos} ({name}) follows another activation; nnmath has one "
-                "activation per Linear layer"
-            )
-        layers[-1][1] = act
-    if not layers:
-        raise ValueError("the module has no Linear layer")
-    return [(linear, act) for linear, act in layers]
+        if found and found[-1][3]:
+            found[-1][1]["activation"], found[-1][3] = act, False
+        else:
+            found.append([ActivationLayer, {"name": act}, leaf, False])
+    for entry in found:
+        if entry[3]:  # a Linear or Conv2d with no σ module after it: an identity layer
+            entry[1]["activation"] = ACTIVATIONS["identity"]()
+    return [(cls, args, leaf) for cls, args, leaf, _ in found]
 
 
-def _sizes(layers: list[tuple[Any, Activation | None]]) -> list[int]:
-    sizes = [layers[0][0].in_features]
-    for i, (linear, _) in enumerate(layers):
-        if linear.in_features != sizes[-1]:
-            raise ValueError(
-                f"Linear layer {i} takes {linear.in_features} inputs but the layer before it "
-                f"gives {sizes[-1]}"
-            )
-        sizes.append(linear.out_features)
-    return sizes
+def _input_of(found: list[tuple[type[Layer], dict[str, Any], Any]], shape: Any) -> Input:
+    """The Input layer: ``input_shape`` when given, else the first module's inputs."""
+    if not found:
+        raise ValueError("the module has no Linear or Conv2d layer (no layer at all)")
+    if shape is not None:
+        return Input(shape)
+    cls, _, leaf = found[0]
+    spec = cls.torch
+    if spec is None or spec.module != "Linear":  # only a Linear says its whole input
+        raise ValueError(
+            f"layer 0 ({type(leaf).__name__}) comes before any Linear layer, so the input's "
+            "shape is unknown: pass input_shape=(C, H, W) (or n)"
+        )
+    return Input(leaf.in_features)
+
+
+def _check_inputs(net: Any, found: list[tuple[type[Layer], dict[str, Any], Any]]) -> None:
+    """Each module's declared inputs (``in_features``, ``in_channels``) are what the layer
+    before it gives."""
+    for i, (layer, (cls, _, leaf)) in enumerate(zip(net.layers[1:], found)):
+        spec = cls.torch
+        for arg, axis in spec.inputs.items():  # type: ignore[union-attr]
+            if getattr(leaf, arg) != layer.input_shape[axis]:
+                raise ValueError(
+                    f"{type(leaf).__name__} layer {i} takes {getattr(leaf, arg)} inputs but "
+                    f"the layer before it gives {layer.input_shape[axis]} ({arg})"
+                )
 
 
 def _dtype(module: Any) -> str:
@@ -152,13 +227,18 @@ def _dtype(module: Any) -> str:
     return "float64" if dtypes == {torch.float64} else "float32"
 
 
-def from_torch(module: Any, cost: str | None = None, init: str = "normal") -> Network:
-    """Read a ``torch.nn.Sequential`` of Linear layers and activations into a :class:`Network`.
+def from_torch(
+    module: Any, cost: str | None = None, init: str = "normal", input_shape: Any = None
+) -> Network:
+    """Read a ``torch.nn.Sequential`` into a :class:`Network` (of layers, if it has more
+    than Linear layers and activations).
 
-    Each ``nn.Linear`` may be followed by one of the modules of :data:`TORCH_ACTIVATIONS`
-    (``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` whose ``negative_slope`` becomes
-    ``alpha``, ``ELU`` with its ``alpha``, ``Softmax(dim=1)``, ``Identity``, ...); a Linear
-    with none is an identity layer. Nested ``Sequential`` modules are flattened.
+    Each ``nn.Linear`` or ``nn.Conv2d`` may be followed by one of the modules of
+    :data:`TORCH_ACTIVATIONS` (``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` whose
+    ``negative_slope`` becomes ``alpha``, ``ELU`` with its ``alpha``, ``Softmax(dim=1)``,
+    ``Identity``, ...), its σ; one with none is an identity layer. ``MaxPool2d``,
+    ``AvgPool2d``, ``Flatten`` and ``Dropout`` become their layers, a σ module anywhere else an
+    :class:`~nnmath.layers.Activation` layer. Nested ``Sequential`` modules are flattened.
 
     Parameters
     ----------
@@ -169,6 +249,9 @@ def from_torch(module: Any, cost: str | None = None, init: str = "normal") -> Ne
         ``cross_entropy`` after a sigmoid output), else ``quadratic``.
     init : str
         The init name to record (the weights come from the module).
+    input_shape : int or (C, H, W), optional
+        One example's shape; needed when the first module is not a Linear (a Conv2d does
+        not know its images' height and width).
 
     Returns
     -------
@@ -178,22 +261,30 @@ def from_torch(module: Any, cost: str | None = None, init: str = "normal") -> Ne
     Raises
     ------
     ValueError
-        For a layer nnmath has no counterpart of, two activations in a row, a Linear whose
-        input size does not match the previous output, or parameters of another dtype.
+        For a module nnmath has no counterpart of (or with an attribute its layer does not
+        have, as a dilation), a layer whose input does not match the previous output, a
+        network that does not end in a σ, or parameters of another dtype.
     """
-    layers = _linear_layers(module)
-    sizes = _sizes(layers)
+    found = _read_layers(module)
+    first = _input_of(found, input_shape)
     dtype = _dtype(module)
-    acts = [act if act is not None else ACTIVATIONS["identity"]() for _, act in layers]
+    try:
+        layers = [cls(**args) for cls, args, _ in found]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a module nnmath cannot read: {exc}") from None
+    sigma = layers[-1].activation
     if cost is None:
-        cost = default_cost(acts[-1].name)
-    net = Network(sizes, activation=acts, cost=cost, init=init, dtype=dtype, seed=0)
+        cost = default_cost(sigma.name) if sigma is not None else "quadratic"
+    net = Network([first, *layers], cost=cost, init=init, dtype=dtype, seed=0)
+    if len(net.layers) != len(found) + 1:  # a Flatten put in: torch would fail there
+        raise ValueError("a Linear follows an image without a Flatten module before it")
+    _check_inputs(net, found)
     weights, biases = [], []
-    for linear, _ in layers:
-        weights.append(linear.weight.detach().cpu().numpy())
-        bias = linear.bias
-        biases.append(
-            bias.detach().cpu().numpy() if bias is not None else np.zeros(linear.out_features)
-        )
+    for layer, (_, _, leaf) in zip(net.layers[1:], found):
+        if layer.has_parameters:
+            weights.append(leaf.weight.detach().cpu().numpy())
+            bias = leaf.bias
+            zeros = np.zeros(layer.parameter_shapes()[1])
+            biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
     net.set_parameters(weights, biases)
     return net

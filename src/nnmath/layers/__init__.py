@@ -10,7 +10,9 @@ Every layer follows one protocol (:class:`Layer`, in :mod:`nnmath.layers._base`)
 (shapes and parameters), ``forward`` (``z^l``, ``a^l`` in a named :class:`Cache`),
 ``backward`` (``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l``) and ``delta``
 (``δ^l = g ⊙ σ'(z^l)``). Inside, examples are the last axis: ``(n, m)`` or ``(C, H, W, m)``.
-:data:`LAYERS` declares them once; the tests are parametrized by it.
+:data:`LAYERS` declares them once; the tests are parametrized by it, and the one-line
+description language reads its words from it (:func:`parse`, :func:`describe`:
+``parse("conv(20,5,relu) pool(2) dense(10,softmax)", input_shape=(1, 28, 28))``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backward, Cache, Layer, Shape, size_of
+from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, size_of
 from .activation import Activation
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .language import describe, parse
 from .pool import AvgPool2D, MaxPool2D
 from .shape import Flatten, Input
 
@@ -42,9 +45,13 @@ __all__ = [
     "Input",
     "Layer",
     "MaxPool2D",
+    "OnnxLayer",
     "Shape",
+    "TorchLayer",
     "build_layers",
     "dense_sizes",
+    "describe",
+    "parse",
     "sizes_network_arguments",
     "is_layer_list",
     "size_of",

@@ -17,14 +17,16 @@ A new layer type is one subclass of :class:`Layer` and one entry of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..activations import Activation, get_activation
 
-__all__ = ["Backward", "Cache", "Layer", "Shape", "size_of"]
+__all__ = ["Backward", "Cache", "Layer", "OnnxLayer", "Shape", "TorchLayer", "size_of"]
 
 Shape = tuple[int, ...]
 
@@ -70,6 +72,67 @@ class Backward:
     nabla_b: Any = None
 
 
+@dataclass(frozen=True)
+class TorchLayer:
+    """The ``torch.nn`` module of one layer type (named, so torch stays an optional import):
+    what :func:`nnmath.io.to_torch` builds and :func:`nnmath.io.from_torch` reads.
+
+    Attributes
+    ----------
+    module : str or None
+        The class name in ``torch.nn`` (``"Conv2d"``); None: the layer's σ's own module
+        (:attr:`nnmath.activations.Activation.torch`), for the σ-only layer.
+    args : mapping of str to str
+        Our constructor argument -> the module's argument (and attribute) of the same
+        meaning: ``{"kernel_size": "kernel_size"}``; a square pair ``(k, k)`` reads as ``k``.
+    inputs : mapping of str to int
+        The module's argument -> the axis of the layer's input shape it is
+        (``{"in_channels": 0}``): to_torch passes it, from_torch checks it.
+    fixed : mapping of str to tuple
+        The module's attributes nnmath's layer implies (``dilation``, ``ceil_mode``): torch's
+        defaults, which from_torch checks, refusing a module with another value.
+    sigma : bool
+        The layer's σ follows it as the next module (``Linear``, ``Conv2d``).
+    """
+
+    module: str | None
+    args: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, int] = field(default_factory=dict)
+    fixed: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    sigma: bool = False
+
+
+@dataclass(frozen=True)
+class OnnxLayer:
+    """The ONNX operator of one layer type: what :func:`nnmath.io.to_onnx` writes and
+    :func:`nnmath.io.from_onnx` reads back.
+
+    Attributes
+    ----------
+    op : str or None
+        The operator (``"Conv"``); None: the σ's own operators (the σ-only layer).
+    attrs : mapping of str to (str, int)
+        An attribute -> (our constructor argument, how many times it is repeated):
+        ``{"pads": ("padding", 4)}`` writes ``pads=[p, p, p, p]`` (square windows).
+    fixed : mapping of str to int
+        Attributes written as they are (Gemm's ``transB=1``, Flatten's ``axis=1``).
+    weights : mapping of str to int
+        Our constructor argument -> the axis of ``W`` it is (``{"n": 0}``); a layer with
+        them takes ``W`` and ``b`` as its second and third inputs.
+    constants : mapping of str to str
+        More inputs, scalar constants: their name -> our argument (Dropout's ``ratio``: ``p``).
+    sigma : bool
+        The layer's σ's operators follow it.
+    """
+
+    op: str | None
+    attrs: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    fixed: Mapping[str, int] = field(default_factory=dict)
+    weights: Mapping[str, int] = field(default_factory=dict)
+    constants: Mapping[str, str] = field(default_factory=dict)
+    sigma: bool = False
+
+
 class Layer:
     """One layer of a network: its shapes, its parameters and its two equations.
 
@@ -85,13 +148,36 @@ class Layer:
         σ of ``a^l = σ(z^l)``; None for a layer whose output is ``z^l`` itself.
     W, b : arrays or None
         The parameters ``w^l``, ``b^l`` (None for a layer without).
+    arguments : dict
+        The constructor's arguments by name (defaults filled in), as given.
     """
 
     name = "layer"
+    #: the words of the layer description language (:mod:`nnmath.layers.language`), the
+    #: first one what :func:`~nnmath.layers.describe` writes; ``name`` is always read too
+    words: ClassVar[tuple[str, ...]] = ()
     has_parameters = False
+    arguments: dict[str, Any]  # set by __new__, for every layer
     #: instances the tests build and check (central differences, torch), with an input shape:
     #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type
     EXAMPLES: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
+    #: its ``torch.nn`` module and ONNX operator (None: it has none, as the Input)
+    torch: ClassVar[TorchLayer | None] = None
+    onnx: ClassVar[OnnxLayer | None] = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        """A layer that keeps the arguments it was made with, by its constructor's parameter
+        names, defaults filled in (``arguments``): the constructor is their one declaration,
+        which :func:`~nnmath.layers.describe` reads back."""
+        layer = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(layer, *args, **kwargs)
+        except TypeError:  # __init__ says what is wrong (or copy.copy makes it bare)
+            layer.arguments = {}
+        else:
+            bound.apply_defaults()
+            layer.arguments = dict(list(bound.arguments.items())[1:])  # without self
+        return layer
 
     def __init__(self) -> None:
         self.input_shape: Shape = ()
@@ -136,12 +222,42 @@ class Layer:
         """``[W, b]`` for a layer with parameters, ``[]`` otherwise."""
         return [self.W, self.b] if self.has_parameters else []
 
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments as JSON values (a σ as ``{"name": ..., **params}``):
+        ``type(self).from_config(self.config())`` is the same layer, unbuilt. Model files
+        store it (:mod:`nnmath.io.model`)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Layer:
+        """The layer :meth:`config` describes; a dict argument is a σ (``{"name": ...}``).
+
+        Raises
+        ------
+        TypeError, ValueError
+            An argument the constructor does not take, or a value it refuses.
+        """
+        args = {k: sigma_of(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+        return cls(**args)
+
     def describe(self) -> str:
         """One line: the layer's name and output shape (``Conv2D(20, 5) → (20, 24, 24)``)."""
         return f"{self!r} → {self.output_shape}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def sigma_config(act: Activation) -> dict[str, Any]:
+    """A σ as JSON: its registry name and parameters (``{"name": "elu", "alpha": 1.0}``)."""
+    return {"name": act.name, **act.params}
+
+
+def sigma_of(config: Mapping[str, Any]) -> Activation:
+    """The σ :func:`sigma_config` describes, from the registry (a KeyError-free ValueError
+    for an unknown name, a TypeError for an unknown parameter)."""
+    params = {k: v for k, v in config.items() if k != "name"}
+    return get_activation(config.get("name"), **params)
 
 
 def activation_of(spec: str | Activation | None) -> Activation | None:

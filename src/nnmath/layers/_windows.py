@@ -6,57 +6,81 @@ position ``(y, x)``, the input pixels ``(s·y + i − p, s·x + j − p)``, ``0 
 every window out as one column, so that the whole correlation is one matrix product (BLAS),
 and :func:`col2im` adds columns back onto the pixels they came from (its transpose).
 Arrays keep the examples in their last axis: images are ``(C, H, W, m)``.
+
+Everything but the naive sum is written with the array namespace (``xp``) and the k² strided
+slices ``a[:, i::s, j::s]`` (:func:`offsets`), which NumPy, CuPy and torch tensors all take,
+so the same code runs on every backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["col2im", "correlate_naive", "im2col", "windows"]
+from ..backend import get_namespace
+
+__all__ = ["col2im", "correlate_naive", "im2col", "offsets", "zeros"]
 
 
-def _pad(a: np.ndarray, padding: int) -> np.ndarray:
+def zeros(like: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
+    """Zeros of ``shape`` with the namespace and device (and dtype, unless given) of the
+    array ``like``."""
+    xp = get_namespace(like)
+    if xp is np:
+        return np.zeros(shape, like.dtype if dtype is None else dtype)
+    return xp.zeros(shape, dtype=like.dtype if dtype is None else dtype, device=like.device)
+
+
+def _pad(a: Any, padding: int) -> Any:
     """``a`` (C, H, W, m) with ``padding`` zeros around each image."""
     if padding == 0:
         return a
-    return np.pad(a, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    C, H, W, m = a.shape
+    out = zeros(a, (C, H + 2 * padding, W + 2 * padding, m))
+    out[:, padding : padding + H, padding : padding + W] = a
+    return out
 
 
-def windows(a: np.ndarray, k: int, stride: int, padding: int = 0) -> np.ndarray:
-    """Every window of ``a``, a view ``(C, Ho, Wo, m, k, k)``:
-    ``windows[c, y, x, e, i, j] = a_pad[c, s·y + i, s·x + j, e]``."""
-    view = sliding_window_view(_pad(a, padding), (k, k), axis=(1, 2))
-    return view[:, ::stride, ::stride]
+def offsets(k: int, stride: int, Ho: int, Wo: int) -> Iterator[tuple[int, int, slice, slice]]:
+    """For each entry ``(i, j)`` of a window, the rows and columns it takes over all
+    ``Ho × Wo`` windows: ``a[:, rows, cols][:, y, x] = a[:, s·y + i, s·x + j]``."""
+    for i in range(k):
+        rows = slice(i, i + stride * (Ho - 1) + 1, stride)
+        for j in range(k):
+            yield i, j, rows, slice(j, j + stride * (Wo - 1) + 1, stride)
 
 
-def im2col(a: np.ndarray, k: int, stride: int, padding: int) -> np.ndarray:
+def _out(n: int, k: int, stride: int, padding: int) -> int:
+    return (n + 2 * padding - k) // stride + 1
+
+
+def im2col(a: Any, k: int, stride: int, padding: int) -> Any:
     """The windows of ``a`` (C, H, W, m) as columns ``(C·k·k, Ho·Wo·m)``: row ``(c, i, j)``
-    (C order, as ``W.reshape(out, C·k·k)``), column ``(y, x, e)``."""
+    (C order, as ``W.reshape(out, C·k·k)``), column ``(y, x, e)``; one copy of the data."""
     C = a.shape[0]
-    v = windows(a, k, stride, padding)  # (C, Ho, Wo, m, k, k)
-    return np.ascontiguousarray(v.transpose(0, 4, 5, 1, 2, 3)).reshape(C * k * k, -1)
+    ap = _pad(a, padding)
+    Ho, Wo = _out(ap.shape[1], k, stride, 0), _out(ap.shape[2], k, stride, 0)
+    xp = get_namespace(a)
+    cols = xp.stack([ap[:, r, c] for _, _, r, c in offsets(k, stride, Ho, Wo)], axis=1)
+    return xp.reshape(cols, (C * k * k, -1))  # (C, k·k, Ho, Wo, m), C-ordered: a view
 
 
 def col2im(cols: Any, input_shape: tuple[int, ...], k: int, stride: int, padding: int) -> Any:
-    """The transpose of :func:`im2col`: each entry of ``cols`` ``(C·k·k, Ho·Wo·m)`` (or already
-    ``(C, k, k, Ho, Wo, m)``) added onto the input pixel its window took it from.
+    """The transpose of :func:`im2col`: each entry of ``cols`` ``(C·k·k, Ho·Wo·m)`` added onto
+    the input pixel its window took it from (k² strided adds).
 
     Returns
     -------
     array (C, H, W, m), ``input_shape + (m,)``
     """
     C, H, W, m = input_shape
-    Ho = (H + 2 * padding - k) // stride + 1
-    Wo = (W + 2 * padding - k) // stride + 1
-    g = cols.reshape(C, k, k, Ho, Wo, m)
-    out = np.zeros((C, H + 2 * padding, W + 2 * padding, m), dtype=cols.dtype)
-    for i in range(k):  # k² strided adds: pixel (s·y + i, s·x + j) gets entry (i, j) of (y, x)
-        rows = slice(i, i + stride * (Ho - 1) + 1, stride)
-        for j in range(k):
-            out[:, rows, j : j + stride * (Wo - 1) + 1 : stride] += g[:, i, j]
+    Ho, Wo = _out(H, k, stride, padding), _out(W, k, stride, padding)
+    g = get_namespace(cols).reshape(cols, (C, k, k, Ho, Wo, m))
+    out = zeros(cols, (C, H + 2 * padding, W + 2 * padding, m))
+    for i, j, rows, columns in offsets(k, stride, Ho, Wo):  # pixel (s·y + i, s·x + j)
+        out[:, rows, columns] += g[:, i, j]
     return out[:, padding : padding + H, padding : padding + W]
 
 

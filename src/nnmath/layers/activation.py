@@ -7,7 +7,16 @@ from typing import Any
 import numpy as np
 
 from ..activations import Activation as Sigma
-from ._base import Backward, Cache, Layer, Shape, activation_of
+from ._base import (
+    Backward,
+    Cache,
+    Layer,
+    OnnxLayer,
+    Shape,
+    TorchLayer,
+    activation_of,
+    sigma_config,
+)
 
 __all__ = ["Activation"]
 
@@ -25,10 +34,14 @@ class Activation(Layer):
 
     name = "activation"
     EXAMPLES = (({"name": "elu"}, (2, 3, 4)), ({"name": "softmax"}, (5,)))
+    torch, onnx = TorchLayer(None), OnnxLayer(None)  # σ's own module, σ's own operators
 
     def __init__(self, name: str | Sigma) -> None:
         super().__init__()
         self.activation = activation_of(name)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": sigma_config(self.activation)}
 
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         """Any shape in, the same shape out; a σ that couples units (softmax) needs vectors."""

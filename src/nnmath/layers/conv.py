@@ -8,8 +8,20 @@ from typing import Any
 import numpy as np
 
 from ..activations import Activation
+from ..backend import get_namespace
 from ..init import initialize_layer
-from ._base import Backward, Cache, Layer, Shape, activation_of, check_image, out_size
+from ._base import (
+    Backward,
+    Cache,
+    Layer,
+    OnnxLayer,
+    Shape,
+    TorchLayer,
+    activation_of,
+    check_image,
+    out_size,
+    sigma_config,
+)
 from ._windows import col2im, im2col
 
 __all__ = ["Conv2D"]
@@ -32,7 +44,8 @@ class Conv2D(Layer):
         z^l[o, y, x] = b[o] + Σ_c Σ_i Σ_j w[o, c, i, j] · a^{l−1}[c, s·y + i − p, s·x + j − p]
         a^l = σ(z^l)
 
-    computed as one product ``W (out, C·k·k) @ im2col(a^{l−1}) (C·k·k, Ho·Wo·m)`` (BLAS);
+    computed as one product ``W (out, C·k·k) @ im2col(a^{l−1}) (C·k·k, Ho·Wo·m)`` (BLAS, or
+    the GPU's: the code is the array namespace's, so it runs on NumPy, CuPy and torch);
     :func:`nnmath.layers._windows.correlate_naive` is the sum above, loops as written.
 
     Backward, from ``δ^l`` ``(out, Ho, Wo, m)``, averaged over the ``m`` examples::
@@ -62,11 +75,29 @@ class Conv2D(Layer):
     """
 
     name = "conv2d"
+    words = ("conv",)
     has_parameters = True
     EXAMPLES = (
         ({"out_channels": 3, "kernel_size": 3, "activation": "relu"}, (2, 6, 5)),
         ({"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 7, 6)),
         ({"out_channels": 4, "kernel_size": 2, "stride": 3, "activation": "tanh"}, (1, 8, 8)),
+    )
+    torch = TorchLayer(
+        "Conv2d",
+        args={a: a for a in ("out_channels", "kernel_size", "stride", "padding")},
+        inputs={"in_channels": 0},
+        fixed={"dilation": ((1, 1),), "groups": (1,), "padding_mode": ("zeros",)},
+        sigma=True,
+    )
+    onnx = OnnxLayer(
+        "Conv",
+        attrs={
+            "kernel_shape": ("kernel_size", 2),
+            "strides": ("stride", 2),
+            "pads": ("padding", 4),
+        },
+        weights={"out_channels": 0},
+        sigma=True,
     )
 
     def __init__(
@@ -105,6 +136,15 @@ class Conv2D(Layer):
         self.W, self.b = initialize_layer(C * self.k**2, self.out_channels, init, rng, dtype, shape)
         return self.output_shape
 
+    def config(self) -> dict[str, Any]:
+        return {
+            "out_channels": self.out_channels,
+            "kernel_size": self.k,
+            "stride": self.stride,
+            "padding": self.padding,
+            "activation": sigma_config(self.activation),
+        }
+
     def parameter_shapes(self) -> tuple[Shape, Shape]:
         """W: (out, C, k, k), b: (out,)."""
         return (self.out_channels, self.input_shape[0], self.k, self.k), (self.out_channels,)
@@ -112,17 +152,18 @@ class Conv2D(Layer):
     def forward(self, a_prev: Any, mask: Any = None) -> ConvCache:
         """z^l = w^l ⋆ a^{l−1} + b^l, a^l = σ(z^l). a_prev: (C, H, W, m); z, a: (out, Ho, Wo, m)."""
         cols = im2col(a_prev, self.k, self.stride, self.padding)
-        W2 = self.W.reshape(self.out_channels, -1)  # (out, C·k·k)
-        z = (W2 @ cols + self.b[:, None]).reshape(*self.output_shape, a_prev.shape[-1])
+        W2 = self.W.reshape((self.out_channels, -1))  # (out, C·k·k)
+        z = (W2 @ cols + self.b[:, None]).reshape((*self.output_shape, a_prev.shape[-1]))
         return ConvCache(a_prev, z, self.activation(z), cols)
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """∂C/∂w^l, ∂C/∂b^l and g = ∂C/∂a^{l−1} (C, H, W, m) from δ^l (out, Ho, Wo, m)."""
         m = delta.shape[-1]
-        D = delta.reshape(self.out_channels, -1)  # (out, Ho·Wo·m)
-        nabla_b = D.sum(axis=1) / m  # Σ over positions and examples, / m
-        nabla_w = (D @ cache.cols.T).reshape(self.W.shape) / m  # δ^l ⋆ a^{l-1}
-        g_cols = self.W.reshape(self.out_channels, -1).T @ D  # (C·k·k, Ho·Wo·m)
+        xp = get_namespace(delta)
+        D = xp.reshape(delta, (self.out_channels, -1))  # (out, Ho·Wo·m)
+        nabla_b = xp.sum(D, axis=1) / m  # Σ over positions and examples, / m
+        nabla_w = (D @ cache.cols.T).reshape(tuple(self.W.shape)) / m  # δ^l ⋆ a^{l-1}
+        g_cols = self.W.reshape((self.out_channels, -1)).T @ D  # (C·k·k, Ho·Wo·m)
         g = col2im(g_cols, cache.a_prev.shape, self.k, self.stride, self.padding)
         return Backward(g, nabla_w, nabla_b)
 

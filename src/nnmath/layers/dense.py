@@ -9,7 +9,16 @@ import numpy as np
 from ..activations import Activation
 from ..backend import get_namespace
 from ..init import initialize_layer
-from ._base import Backward, Cache, Layer, Shape, activation_of
+from ._base import (
+    Backward,
+    Cache,
+    Layer,
+    OnnxLayer,
+    Shape,
+    TorchLayer,
+    activation_of,
+    sigma_config,
+)
 
 __all__ = ["Dense", "dense_gradients", "dense_z"]
 
@@ -51,6 +60,8 @@ class Dense(Layer):
     name = "dense"
     has_parameters = True
     EXAMPLES = (({"n": 4, "activation": "tanh"}, (5,)), ({"n": 3, "activation": "softmax"}, (6,)))
+    torch = TorchLayer("Linear", args={"n": "out_features"}, inputs={"in_features": 0}, sigma=True)
+    onnx = OnnxLayer("Gemm", fixed={"transB": 1}, weights={"n": 0}, sigma=True)  # a Wᵀ + b
 
     def __init__(self, n: int, activation: str | Activation = "sigmoid") -> None:
         super().__init__()
@@ -66,6 +77,9 @@ class Dense(Layer):
         self.input_shape, self.output_shape = tuple(input_shape), (self.n,)
         self.W, self.b = initialize_layer(input_shape[0], self.n, init, rng, dtype)
         return self.output_shape
+
+    def config(self) -> dict[str, Any]:
+        return {"n": self.n, "activation": sigma_config(self.activation)}
 
     def parameter_shapes(self) -> tuple[Shape, Shape]:
         """W: (n_l, n_{l−1}), b: (n_l,)."""

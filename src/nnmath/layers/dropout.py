@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import Backward, Cache, Layer
+from ._base import Backward, Cache, Layer, OnnxLayer, TorchLayer
 
 __all__ = ["Dropout"]
 
@@ -33,12 +33,17 @@ class Dropout(Layer):
 
     name = "dropout"
     EXAMPLES = (({"p": 0.5}, (3, 4, 4)), ({"p": 0.2}, (6,)))
+    torch = TorchLayer("Dropout", args={"p": "p"})
+    onnx = OnnxLayer("Dropout", constants={"ratio": "p"})  # an identity when not training
 
     def __init__(self, p: float) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout(p): p is a probability in [0, 1), got {p!r}")
         self.p = float(p)
+
+    def config(self) -> dict[str, Any]:
+        return {"p": self.p}
 
     def forward(self, a_prev: Any, mask: Any = None) -> DropoutCache:
         """a^l = a^{l−1} ⊙ mask (``mask`` shaped like ``a_prev``), or a^{l−1} when None."""

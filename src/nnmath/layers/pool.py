@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._base import Backward, Cache, Layer, Shape, check_image, out_size
-from ._windows import col2im, windows
+from ..backend import get_namespace
+from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, check_image, out_size
+from ._windows import offsets, zeros
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
 
@@ -32,21 +34,31 @@ class _Pool2D(Layer):
                 raise ValueError(f"{type(self).__name__}: {what} must be an int ≥ 1, got {v!r}")
         self.k, self.stride = int(size), int(stride)
 
+    def config(self) -> dict[str, Any]:
+        return {"size": self.k, "stride": self.stride}
+
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         C, H, W = check_image(self, input_shape)
         Ho, Wo = (out_size(n, self.k, self.stride, 0, self) for n in (H, W))
         self.input_shape, self.output_shape = (C, H, W), (C, Ho, Wo)
         return self.output_shape
 
-    def _windows_flat(self, a_prev: Any) -> Any:
-        """Every window's entries along the last axis: (C, Ho, Wo, m, k·k)."""
-        v = windows(a_prev, self.k, self.stride)
-        return v.reshape(*v.shape[:4], self.k * self.k)
+    def _entries(self, a_prev: Any) -> Iterator[tuple[int, Any]]:
+        """Entry ``(i, j)`` of every window, ``(C, Ho, Wo, m)`` (a strided view), with its
+        index ``i·k + j``, for each of the ``k·k`` entries."""
+        _, Ho, Wo = self.output_shape
+        for i, j, rows, cols in offsets(self.k, self.stride, Ho, Wo):
+            yield i * self.k + j, a_prev[:, rows, cols]
 
-    def _back(self, per_entry: Any, shape: tuple[int, ...]) -> Any:
-        """Each window's ``(C, Ho, Wo, m, k·k)`` share of δ added back onto its pixels."""
-        g = per_entry.reshape(*per_entry.shape[:4], self.k, self.k).transpose(0, 4, 5, 1, 2, 3)
-        return col2im(g, shape, self.k, self.stride, 0)
+    def _back(self, per_offset: Any, delta: Any, shape: tuple[int, ...]) -> Any:
+        """``g`` (C, H, W, m): for each entry ``(i, j)`` of the windows, the δ that entry
+        ``i·k + j`` of every window gets (``per_offset(idx)``, (C, Ho, Wo, m)) added onto
+        the pixels it came from (k² strided adds)."""
+        _, Ho, Wo = self.output_shape
+        g = zeros(delta, shape)
+        for i, j, rows, cols in offsets(self.k, self.stride, Ho, Wo):
+            g[:, rows, cols] += per_offset(i * self.k + j)
+        return g
 
     def __repr__(self) -> str:
         extra = f", stride={self.stride}" if self.stride != self.k else ""
@@ -68,13 +80,25 @@ class MaxPool2D(_Pool2D):
     """
 
     name = "maxpool2d"
+    words = ("pool", "maxpool")
     EXAMPLES = (({"size": 2}, (2, 6, 7)), ({"size": 3, "stride": 2}, (3, 7, 7)))
+    torch = TorchLayer(
+        "MaxPool2d",
+        args={"size": "kernel_size", "stride": "stride"},
+        fixed={"padding": (0, (0, 0)), "dilation": (1, (1, 1)), "ceil_mode": (False,)},
+    )
+    onnx = OnnxLayer("MaxPool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
     def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
         """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
-        flat = self._windows_flat(a_prev)
-        argmax = flat.argmax(axis=-1)
-        z = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        xp = get_namespace(a_prev)
+        entries = self._entries(a_prev)
+        _, z = next(entries)  # the running max over the window's entries, and where it was
+        argmax = zeros(z, tuple(z.shape), xp.int64)
+        for idx, entry in entries:
+            better = entry > z  # strictly: the first max is kept on ties, as torch on CPU
+            z = xp.where(better, entry, z)
+            argmax = xp.where(better, idx, argmax)
         return MaxPoolCache(a_prev, z, z, argmax)
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
@@ -83,9 +107,13 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = δ^l routed to each window's arg-max, (C, H, W, m)."""
-        per_entry = np.zeros((*delta.shape, self.k * self.k), dtype=delta.dtype)
-        np.put_along_axis(per_entry, cache.argmax[..., None], delta[..., None], axis=-1)
-        return Backward(self._back(per_entry, cache.a_prev.shape))
+        xp = get_namespace(delta)
+        argmax = cache.argmax  # type: ignore[attr-defined]
+
+        def routed(idx: int) -> Any:  # δ^l where entry idx held the max, 0 elsewhere
+            return xp.where(argmax == idx, delta, 0.0)
+
+        return Backward(self._back(routed, delta, tuple(cache.a_prev.shape)))
 
 
 class AvgPool2D(_Pool2D):
@@ -102,11 +130,21 @@ class AvgPool2D(_Pool2D):
     """
 
     name = "avgpool2d"
+    words = ("avgpool",)
     EXAMPLES = (({"size": 2}, (2, 6, 6)), ({"size": 3, "stride": 1}, (1, 5, 6)))
+    torch = TorchLayer(
+        "AvgPool2d",
+        args={"size": "kernel_size", "stride": "stride"},
+        fixed={"padding": (0, (0, 0)), "ceil_mode": (False,), "divisor_override": (None,)},
+    )
+    onnx = OnnxLayer("AveragePool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m)."""
-        z = self._windows_flat(a_prev).mean(axis=-1)
+        total = None
+        for _, entry in self._entries(a_prev):
+            total = entry if total is None else total + entry
+        z = total / (self.k * self.k)
         return Cache(a_prev, z, z)
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
@@ -115,5 +153,5 @@ class AvgPool2D(_Pool2D):
 
     def backward(self, delta: Any, cache: Cache) -> Backward:
         """g = δ^l / k² spread over each window, (C, H, W, m)."""
-        share = np.broadcast_to((delta / (self.k * self.k))[..., None], (*delta.shape, self.k**2))
-        return Backward(self._back(share, cache.a_prev.shape))
+        share = delta / (self.k * self.k)
+        return Backward(self._back(lambda idx: share, delta, tuple(cache.a_prev.shape)))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backward, Cache, Layer, Shape, size_of
+from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, size_of
 
 __all__ = ["Flatten", "Input"]
 
@@ -31,6 +31,9 @@ class Input(Layer):
             raise ValueError(f"Input(shape): a positive int or (C, H, W), got {shape!r}")
         self.shape: Shape = tuple(int(d) for d in dims)
         self.input_shape, self.output_shape = (size_of(self.shape),), self.shape
+
+    def config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape)}
 
     def forward(self, a_prev: Any, mask: Any = None) -> Cache:
         """x as columns ``(size, m)`` to ``shape + (m,)`` (a view)."""
@@ -57,6 +60,8 @@ class Flatten(Layer):
 
     name = "flatten"
     EXAMPLES = (({}, (2, 3, 4)),)
+    torch = TorchLayer("Flatten", fixed={"start_dim": (1,), "end_dim": (-1,)})
+    onnx = OnnxLayer("Flatten", fixed={"axis": 1})
 
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         self.input_shape, self.output_shape = tuple(input_shape), (size_of(input_shape),)

@@ -7,7 +7,9 @@ Each function returns a ``matplotlib.figure.Figure`` and, given ``path=``, also 
 - :func:`plot_activations`: the lecture's activations σ(z) and derivatives σ'(z);
 - :func:`plot_learning_curves`: cost and accuracy per epoch from a ``History``;
 - :func:`plot_confusion_matrix` (and the array :func:`confusion_matrix`);
-- :func:`plot_misclassified`: a grid of misclassified images (``Dataset.image_shape``).
+- :func:`plot_misclassified`: a grid of misclassified images (``Dataset.image_shape``);
+- :func:`plot_filters`, :func:`plot_feature_maps` (also ``filters``, ``feature_maps``): a
+  convolution's learned kernels and one example's feature maps (Nielsen, chapter 6).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ _EXPORTS: dict[str, str] = {
     "plot_misclassified": "training",
     "confusion_matrix": "training",
     "save_figure": "_mpl",
+    "plot_filters": "convolution",
+    "plot_feature_maps": "convolution",
+    "filters": "convolution",
+    "feature_maps": "convolution",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,15 +17,21 @@ from .task import Task
 
 __all__ = ["check_header", "row_problem"]
 
-#: the columns that say which task a row is
+#: the columns that say which task a row is (a sweep's own grid parameters, see
+#: :func:`identity`)
 IDENTITY = ("key", "measure", "dataset", "subset", "seed_index", *PARAMETERS)
+
+
+def identity(sweep: Sweep) -> tuple[str, ...]:
+    """The columns that say which of ``sweep``'s tasks a row is."""
+    return (*IDENTITY[:5], *sweep.parameters())
 
 
 def check_header(path: Path, header: list[str], sweep: Sweep) -> None:
     """A CSV table's header names every identity column (else it was renamed or cut)."""
     if path.suffix.lower() != ".csv" or not header:
         return
-    missing = [c for c in IDENTITY if c not in header]
+    missing = [c for c in identity(sweep) if c not in header]
     if missing:
         raise SweepError(
             f"{path}, line 1: the header lacks the columns {missing} (renamed?); restore "

@@ -31,7 +31,16 @@ from ..init import INITS
 from ..optim import OPTIMIZERS, default_eta
 from .task import Task
 
-__all__ = ["MAX_TASKS", "MEASURES", "PARAMETERS", "Sweep", "SweepError", "load_sweep"]
+__all__ = [
+    "DENSE_ONLY",
+    "MAX_TASKS",
+    "MEASURES",
+    "PARAMETERS",
+    "Sweep",
+    "SweepError",
+    "hidden_layers",
+    "load_sweep",
+]
 
 MEASURES = ("train", "vanishing")
 DTYPES = ("float32", "float64")
@@ -80,7 +89,15 @@ PARAMETERS: dict[str, _Param] = {
     "mini_batch_size": _Param(int, 10, "mini-batch size"),
     "epochs": _Param(int, None, "training epochs (default: 10 for train, 2 for vanishing)"),
     "dtype": _Param(str, "float32", "floating-point type", DTYPES),
+    "layers": _Param(
+        str,
+        None,
+        'a network of layers, e.g. "conv(20,5,relu) pool(2) dense(10,softmax)", instead of '
+        "depth, width, activation and output_activation",
+    ),
 }
+#: the parameters of a dense network that ``layers`` replaces (a sweep has one or the other)
+DENSE_ONLY = ("activation", "output_activation", "depth", "width")
 _DEFAULT_EPOCHS = {"train": 10, "vanishing": 2}
 _TOP_LEVEL = ("measure", "dataset", "subset", "seeds", "grid")
 
@@ -112,7 +129,10 @@ def _normalize(name: str, value: Any) -> Any:
             raise SweepError(f"{bad}: must be finite and {'> 0' if name == 'eta' else '≥ 0'}")
         return value
     if not isinstance(value, str):
-        raise SweepError(f"{bad}: expected a name (a string)")
+        what = "a layer description" if name == "layers" else "a name"
+        raise SweepError(f"{bad}: expected {what} (a string)")
+    if name == "layers":
+        return _layers(value)
     try:
         if name in ("activation", "output_activation"):
             value = get_activation(value).name
@@ -129,6 +149,49 @@ def _normalize(name: str, value: Any) -> Any:
     if value not in choices:
         raise SweepError(f"{bad}: choose one of {sorted(choices)}{_suggest(value, choices)}")
     return value
+
+
+def _layers(text: str) -> str:
+    """A layer description in its canonical form (one task key for one network)."""
+    from ..layers import describe, parse
+
+    try:
+        return describe(parse(text))
+    except ValueError as exc:
+        raise SweepError(f"bad value {text!r} for layers: {exc}") from None
+
+
+def _check_layers(grid: Mapping[str, tuple[Any, ...]], dataset: str) -> None:
+    """A grid of ``layers`` has no parameter of a dense network, and each description fits
+    the data set's images and classes when they are known before loading it."""
+    from ..data import SHAPES
+    from ..layers import parse
+
+    dense = [name for name in DENSE_ONLY if name in grid]
+    if dense:
+        raise SweepError(
+            f"{', '.join(dense)} {'does' if len(dense) == 1 else 'do'} not apply to layers: "
+            "write σ and sizes in each layer "
+            'description, e.g. layers = ["conv(20,5,relu) pool(2) dense(10,softmax)"]'
+        )
+    if dataset not in SHAPES:
+        return  # a folder: its shape is checked when a task loads it
+    shape, n_classes = SHAPES[dataset]
+    for text in grid["layers"]:
+        try:
+            parse(text, shape, n_classes)
+        except ValueError as exc:
+            raise SweepError(f"layers {text!r} on {dataset} {shape}: {exc}") from None
+
+
+def hidden_layers(point: Mapping[str, Any]) -> int:
+    """The hidden layers with weights of a grid point: ``depth``, or those of its
+    ``layers`` (all but the output), whose speeds a vanishing sweep records."""
+    if point.get("layers") is None:
+        return int(point["depth"])
+    from ..layers import parse
+
+    return sum(layer.has_parameters for layer in parse(point["layers"])) - 1
 
 
 @dataclass(frozen=True)
@@ -234,6 +297,11 @@ class Sweep:
             if len(set(normalized)) != len(normalized):
                 raise SweepError(f"{source}: grid parameter {name!r} repeats a value")
             grid[name] = normalized
+        if "layers" in grid:
+            try:
+                _check_layers(grid, dataset)
+            except SweepError as exc:
+                raise SweepError(f"{source}: {exc}") from None
         sweep = cls(measure=measure, grid=grid, dataset=dataset, subset=subset, seeds=seeds)
         sweep.check_size(source)
         return sweep
@@ -270,8 +338,15 @@ class Sweep:
             d["subset"] = self.subset
         return d
 
+    def parameters(self) -> list[str]:
+        """The grid parameters of this sweep's tasks (and table): ``layers`` and no dense
+        network's parameters when it sweeps layer descriptions, else all but ``layers``."""
+        if "layers" in self.grid:
+            return [name for name in PARAMETERS if name not in DENSE_ONLY]
+        return [name for name in PARAMETERS if name != "layers"]
+
     def defaults(self) -> dict[str, Any]:
-        d = {name: p.default for name, p in PARAMETERS.items()}
+        d = {name: PARAMETERS[name].default for name in self.parameters()}
         d["epochs"] = _DEFAULT_EPOCHS[self.measure]
         return d
 
@@ -287,7 +362,11 @@ class Sweep:
         for point in points:  # defaults that can learn: as nnmath train chooses them
             if "eta" not in self.grid and point["optimizer"] != "sgd":
                 point["eta"] = default_eta(point["optimizer"])  # Adam's η is its own, not SGD's
-            if "output_activation" not in self.grid and point["cost"] == "log_likelihood":
+            if (
+                "output_activation" in point
+                and "output_activation" not in self.grid
+                and (point["cost"] == "log_likelihood")
+            ):
                 point["output_activation"] = "softmax"  # −ln a_y needs outputs that sum to 1
         return points
 
@@ -318,7 +397,7 @@ class Sweep:
 
     def columns(self) -> list[str]:
         """The results table's columns, in order."""
-        cols = ["key", "measure", "dataset", "subset", "seed_index", *PARAMETERS]
+        cols = ["key", "measure", "dataset", "subset", "seed_index", *self.parameters()]
         cols += [
             "training_cost",
             "validation_accuracy",
@@ -329,7 +408,7 @@ class Sweep:
             "epoch_accuracies",
         ]
         if self.measure == "vanishing":
-            depth = max(p["depth"] for p in self.points())
+            depth = max(hidden_layers(p) for p in self.points())
             cols += [f"speed_l{k}" for k in range(1, depth + 1)] + ["speed_out", "speeds"]
         return cols + ["wall_time", "worker"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -54,7 +55,8 @@ _LOADS: list[tuple[str, int | None]] = []
 
 
 def _data(name: str, subset: int | None) -> tuple[Any, ...]:
-    """The data set's (X, y, Xv, yv, Xt, yt), loaded once per process and kept."""
+    """The data set's (X, y, Xv, yv, Xt, yt, n_classes, input_shape), loaded once per
+    process and kept."""
     with _CACHE_LOCK:
         if (name, subset) not in _CACHE:
             from ..data import load_dataset
@@ -67,7 +69,7 @@ def _data(name: str, subset: int | None) -> tuple[Any, ...]:
                         f"subset={subset} is more than the {len(y)} training rows of {name}"
                     )
                 X, y = X[:subset], y[:subset]
-            _CACHE[(name, subset)] = (X, y, *ds.validation, *ds.test, ds.n_classes)
+            _CACHE[(name, subset)] = (X, y, *ds.validation, *ds.test, ds.n_classes, ds.input_shape)
             _LOADS.append((name, subset))
         return _CACHE[(name, subset)]
 
@@ -90,10 +92,11 @@ def run_name(task: Task) -> str:
     """The folder name of a task's TensorBoard run: its main parameters, seed and key,
     ``sigmoid-depth4-w30-scaled_normal-eta0.1-seed0-1a2b3c4d``."""
     p = task.params
-    return (
-        f"{p['activation']}-depth{p['depth']}-w{p['width']}-{p['init']}-eta{p['eta']:g}"
-        f"-seed{task.seed_index}-{task.key[:8]}"
-    )
+    if p.get("layers") is not None:  # the description, as a folder's name can hold it
+        network = re.sub(r"[^\w.]+", "_", p["layers"]).strip("_")[:48]
+    else:
+        network = f"{p['activation']}-depth{p['depth']}-w{p['width']}"
+    return f"{network}-{p['init']}-eta{p['eta']:g}-seed{task.seed_index}-{task.key[:8]}"
 
 
 def _tensorboard(task: Task, tensorboard: str | None, X: Any, y: Any) -> list[Any]:
@@ -103,6 +106,22 @@ def _tensorboard(task: Task, tensorboard: str | None, X: Any, y: Any) -> list[An
     from ..callbacks import TensorBoard
 
     return [TensorBoard(os.path.join(tensorboard, run_name(task)), X=X, Y=y, max_rows=len(y))]
+
+
+def _network(p: dict[str, Any], n_in: int, n_classes: int, input_shape: Any, rng: Any) -> Any:
+    """The task's network: ``depth`` × ``width`` dense layers, or its ``layers``' description
+    on the data set's input shape; its weights drawn from ``rng``."""
+    from ..network import Network
+
+    common = {"cost": p["cost"], "init": p["init"], "dtype": p["dtype"], "rng": rng}
+    if p.get("layers") is not None:
+        from ..layers import parse
+
+        return Network(parse(p["layers"], input_shape, n_classes), **common)
+    sizes = [n_in, *[p["width"]] * p["depth"], n_classes]
+    return Network(
+        sizes, activation=p["activation"], output_activation=p["output_activation"], **common
+    )
 
 
 def run_task(task: Task, delay: float = 0.0, tensorboard: str | None = None) -> dict[str, Any]:
@@ -116,29 +135,19 @@ def run_task(task: Task, delay: float = 0.0, tensorboard: str | None = None) -> 
     from threadpoolctl import threadpool_limits
 
     from ..diagnostics import gradient_norms
-    from ..network import Network
     from ..train import TrainingDiverged, fit
 
     t0 = time.perf_counter()
     if delay:
         time.sleep(delay)
-    X, y, Xv, yv, Xt, yt, n_classes = _data(task.dataset, task.subset)
+    X, y, Xv, yv, Xt, yt, n_classes, input_shape = _data(task.dataset, task.subset)
     p = task.params
     init_ss, shuffle_ss = task.seed_sequence().spawn(2)
     speeds: list[list[float]] = []
     # one BLAS thread: the same sums in the same order everywhere. A diverging run is recorded
     # in the row (``diverged``) rather than warned about at every step.
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
-        sizes = [X.shape[1], *[p["width"]] * p["depth"], n_classes]
-        net = Network(
-            sizes,
-            activation=p["activation"],
-            output_activation=p["output_activation"],
-            cost=p["cost"],
-            init=p["init"],
-            dtype=p["dtype"],
-            rng=np.random.default_rng(init_ss),
-        )
+        net = _network(p, X.shape[1], n_classes, input_shape, np.random.default_rng(init_ss))
         callbacks = _tensorboard(task, tensorboard, X, y)
         if task.measure == "vanishing":
             speeds.append(gradient_norms(net, X, y).nabla_b)

@@ -1,0 +1,130 @@
+"""The gradient check of a network of layers (:mod:`nnmath.layers`), through their protocol.
+
+The same quantities as the dense check (:func:`nnmath.diagnostics.gradcheck`), numbered as
+the layers (``l = 2, …, L``: position in ``net.layers``, the Input being ``l = 1``, so a
+pooling layer, a Flatten or a Dropout has a number too):
+
+* ``σ'(z^l)`` of every layer with a σ (Conv2D, Dense, Activation);
+* ``δ^l = ∂C_x/∂z^l`` of every layer, per example, perturbing ``z^l`` and feeding forward
+  from layer l (for a layer without σ, ``z^l = a^l``: a max-pooling's δ is checked too);
+* ``∂C/∂b^l`` and ``∂C/∂w^l`` of every layer with parameters, ``W`` in its own shape
+  (a convolution's ``(out, in, k, k)``).
+
+A layer of more than ``max_entries`` units checks ``max_entries`` of them, drawn at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["forward_from_layer", "layer_checks"]
+
+#: one compared quantity: (name, layer l, analytic values, central differences)
+_Check = tuple[str, int, Any, Any]
+
+
+def forward_from_layer(net: Any, l: int, z: np.ndarray) -> np.ndarray:
+    """``a^L`` of a network of layers given layer ``l``'s ``z^l`` (``output_shape + (m,)``):
+    ``a^l = σ(z^l)`` (or ``z^l`` for a layer without σ), then each layer above forward."""
+    layers = net.layers
+    if not 2 <= l <= len(layers):
+        raise ValueError(f"layer l must be between 2 and {len(layers)}, got {l}")
+    sigma = layers[l - 1].activation
+    a = z if sigma is None else sigma(z)
+    for layer in layers[l:]:
+        a = layer.forward(a).a
+    return a
+
+
+def _picks(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """All of ``range(count)``, or ``limit`` of them drawn without replacement (sorted)."""
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(rng.choice(count, size=limit, replace=False))
+
+
+def _prime_checks(net64: Any, g: Any, eps: float, limit: int, rng: Any) -> Iterator[_Check]:
+    """σ'(z^l) at the layer's own z^l (softmax: the Jacobian-vector product Jᵀv)."""
+    for i, (layer, z) in enumerate(zip(net64.layers[1:], g.zs)):
+        act = layer.activation
+        if act is None:
+            continue
+        if act.elementwise:
+            numeric = (act(z + eps) - act(z - eps)) / (2 * eps)
+            yield "σ'", i + 2, act.prime(z), numeric
+            continue
+        v = rng.standard_normal(z.shape)
+        picks = _picks(z.shape[0], limit, rng)
+        numeric = np.empty((len(picks), z.shape[1]))
+        for j, k in enumerate(picks):
+            e = np.zeros_like(z)
+            e[k] = eps
+            numeric[j] = np.sum(v * (act(z + e) - act(z - e)), axis=0) / (2 * eps)
+        yield "σ' (Jᵀv)", i + 2, act.vjp(z, act(z), v)[picks], numeric
+
+
+def _delta_checks(
+    net64: Any, g: Any, y: np.ndarray, eps: float, limit: int, rng: Any
+) -> Iterator[_Check]:
+    """δ^l = ∂C_x/∂z^l for every example, by perturbing z^l and feeding forward from l."""
+    cost, n = net64.cost_function, len(g.zs)
+    for i in range(n - 1, -1, -1):
+        z = g.zs[i]
+        m = z.shape[-1]
+        flat = z.reshape(-1, m)
+        picks = _picks(flat.shape[0], limit, rng)
+        numeric = np.empty((len(picks), m))
+        for j, k in enumerate(picks):
+            zp, zm = flat.copy(), flat.copy()
+            zp[k] += eps
+            zm[k] -= eps
+            cp = cost.fn(forward_from_layer(net64, i + 2, zp.reshape(z.shape)), y)
+            cm = cost.fn(forward_from_layer(net64, i + 2, zm.reshape(z.shape)), y)
+            numeric[j] = (cp - cm) / (2 * eps)
+        analytic = np.asarray(g.deltas[i]).reshape(-1, m)[picks]
+        yield "δ^L" if i == n - 1 else "δ^l", i + 2, analytic, numeric
+
+
+def _parameter_checks(
+    net64: Any, g: Any, x: np.ndarray, y: np.ndarray, eps: float, limit: int, rng: Any
+) -> Iterator[_Check]:
+    """∂C/∂b^l and ∂C/∂w^l of the mean cost (``W`` in its own shape), at most ``limit``
+    entries each."""
+
+    def mean_cost() -> float:
+        return float(np.mean(net64.cost_function.fn(net64.feed_columns(x), y)))
+
+    numbers = [j + 1 for j, layer in enumerate(net64.layers) if layer.has_parameters]
+    for k, (l, layer) in enumerate(zip(numbers, net64.parametrized)):
+        for quantity, param, grad in (
+            ("∂C/∂b", layer.b, g.nabla_b[k]),
+            ("∂C/∂w", layer.W, g.nabla_w[k]),
+        ):
+            flat = param.reshape(-1)  # a view: writes go into the layer
+            picks = _picks(flat.size, limit, rng)
+            numeric = np.empty(len(picks))
+            for j, p in enumerate(picks):
+                old = flat[p]
+                flat[p] = old + eps
+                cp = mean_cost()
+                flat[p] = old - eps
+                cm = mean_cost()
+                flat[p] = old
+                numeric[j] = (cp - cm) / (2 * eps)
+            yield quantity, l, np.asarray(grad).reshape(-1)[picks], numeric
+
+
+def layer_checks(
+    net64: Any, g: Any, x: np.ndarray, y: np.ndarray, eps: float, limit: int, seed: int
+) -> list[_Check]:
+    """Every compared quantity of the float64 network of layers ``net64``, from its
+    gradients ``g`` on the columns ``x``, ``y``; ``limit`` entries at most per array."""
+    rng = np.random.default_rng(seed)
+    return [  # in this order: the draws of ``rng`` are part of the result
+        *_prime_checks(net64, g, eps, limit, rng),
+        *_delta_checks(net64, g, y, eps, limit, rng),
+        *_parameter_checks(net64, g, x, y, eps, limit, rng),
+    ]

@@ -1,0 +1,62 @@
+"""One example through a network of layers: each layer's quantities in its own shape.
+
+For layer ``l`` (position in ``net.layers``, the Input being ``l = 1``) the forward pass's
+``z^l`` and ``a^l`` and the backward pass's ``δ^l``, ``g = ∂C/∂a^{l−1}`` (what the layer
+hands down) and, for a layer with parameters, ``∂C/∂b^l`` and ``∂C/∂w^l`` of this one
+example: a convolution's ``δ^l`` per feature map ``(out, Ho, Wo)`` and ``∂C/∂w^l`` per kernel
+``(out, in, k, k)``; a max-pooling's routing, the input pixel each window's δ went to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["layer_traces"]
+
+
+def _routing(layer: Any, cache: Any) -> list[Any]:
+    """``(C, Ho, Wo, 2)``: the ``(row, column)`` of ``a^{l−1}`` that held each window's max
+    (where its δ is routed); ``[]`` for a layer that routes nothing."""
+    argmax = getattr(cache, "argmax", None)
+    if argmax is None:
+        return []
+    where = np.asarray(argmax)[..., 0]  # (C, Ho, Wo), entry i·k + j of each window
+    rows = np.arange(where.shape[1])[:, None] * layer.stride + where // layer.k
+    cols = np.arange(where.shape[2])[None, :] * layer.stride + where % layer.k
+    return np.stack([rows, cols], axis=-1).tolist()
+
+
+def layer_traces(net64: Any, x: np.ndarray, y: np.ndarray, trace_cls: Any) -> list[Any]:
+    """One ``trace_cls`` (:class:`~nnmath.diagnostics.LayerTrace`) per layer after the Input
+    of the float64 network of layers ``net64``, for the one column ``x`` ``(sizes[0], 1)``."""
+    g = net64.backprop_columns(x, y)
+    caches = net64.forward_caches(x)
+    k = 0  # index into nabla_w, nabla_b: the layers with parameters
+    out = []
+    for i, (layer, cache) in enumerate(zip(net64.layers[1:], caches)):
+        act = layer.activation
+        z = np.asarray(cache.z)[..., 0]
+        back = layer.backward(g.deltas[i], cache)
+        t = trace_cls(
+            layer=i + 2,
+            activation=getattr(act, "name", "custom") if act is not None else "",
+            z=z.tolist(),
+            a=np.asarray(cache.a)[..., 0].tolist(),
+            delta=np.asarray(g.deltas[i])[..., 0].tolist(),
+            nabla_b=[],
+            nabla_w=[],
+            sigma_prime=np.asarray(act.prime(z)).tolist() if act and act.elementwise else [],
+            kind=repr(layer),
+            shape=list(layer.output_shape),
+            g=np.asarray(back.g)[..., 0].tolist(),
+            routing=_routing(layer, cache),
+        )
+        if layer.has_parameters:
+            t.W, t.b = np.asarray(layer.W).tolist(), np.asarray(layer.b).tolist()
+            t.nabla_w = np.asarray(g.nabla_w[k]).tolist()
+            t.nabla_b = np.asarray(g.nabla_b[k]).tolist()
+            k += 1
+        out.append(t)
+    return out

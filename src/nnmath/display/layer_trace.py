@@ -1,0 +1,231 @@
+"""The display of a network of layers' :class:`~nnmath.diagnostics.Trace`: each layer's
+equations filled in with one example's numbers, map by map.
+
+Forward, for ``l = 2, …, L``: a convolution ``z^l[o] = Σ_c w^l[o, c] ⋆ a^{l−1}[c] + b^l[o]``
+(one matrix per feature map ``o``), a pooling layer's windows, the Flatten, a Dense layer's
+``z^l = w^l a^{l−1} + b^l``, then ``a^l = σ(z^l)``. Backward, from the output down: BP1
+``δ^L = ∇_a C ⊙ σ'(z^L)``; for every other layer ``δ^l = ∂C/∂a^l ⊙ σ'(z^l)`` (BP2), where
+``∂C/∂a^l`` is what the layer above handed down (``(w^{l+1})ᵀ δ^{l+1}`` for a Dense, the full
+correlation of ``δ^{l+1}`` with the flipped kernels for a convolution, ``δ^{l+1}`` routed to
+the arg-max for a max-pooling); BP3 and BP4 for a layer with parameters: per feature map
+``∂C/∂b^l[o] = Σ_{y,x} δ^l[o, y, x]``, per kernel ``∂C/∂w^l[o, c] = a^{l−1}[c] ⋆ δ^l[o]``.
+
+A layer shows its first :data:`MAX_MAPS` feature maps (or kernels); the text says how many
+more there are. The trace is duck-typed as in :mod:`nnmath.display.trace`, plus each layer's
+``kind``, ``shape``, ``g`` (``∂C/∂a^{l−1}``) and ``routing``, and the trace's ``x_shape``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._html import esc, math_html, matrix_html, num, wrap
+from .trace import _pmatrix, _tex_escape, md_matrix
+
+__all__ = ["MAX_MAPS", "layer_trace_html", "layer_trace_latex", "layer_trace_markdown"]
+
+#: feature maps (or kernels) shown per array; the rest are counted
+MAX_MAPS = 4
+
+
+@dataclass
+class _Eq:
+    """One equation: its text (the lecture's notation) and the arrays that fill it in, each
+    ``(name, array)`` with ``name`` as ``data-name`` (``"z4[0]"``: map 0 of z^4)."""
+
+    text: str
+    arrays: list[tuple[str, Any]] = field(default_factory=list)
+    more: str = ""
+
+
+def _maps(name: str, A: Any) -> tuple[list[tuple[str, Any]], str]:
+    """``A`` as matrices: itself (a vector or a matrix), its first maps ``name[o]`` (3-D), or
+    its first kernels ``name[o,c]`` (4-D); and a note of what was left out."""
+    arr = np.asarray(A, dtype=np.float64)
+    if arr.ndim <= 2:
+        return [(name, arr)], ""
+    if arr.ndim == 3:
+        shown = [(f"{name}[{o}]", arr[o]) for o in range(min(MAX_MAPS, arr.shape[0]))]
+        left = arr.shape[0] - len(shown)
+        return shown, f"and {left} more feature maps" if left else ""
+    pairs = [(o, c) for o in range(arr.shape[0]) for c in range(arr.shape[1])]
+    shown = [(f"{name}[{o},{c}]", arr[o, c]) for o, c in pairs[:MAX_MAPS]]
+    left = len(pairs) - len(shown)
+    return shown, f"and {left} more kernels" if left else ""
+
+
+def _eq(text: str, *named: tuple[str, Any]) -> _Eq:
+    arrays, notes = [], []
+    for name, A in named:
+        shown, more = _maps(name, A)
+        arrays += shown
+        notes += [f"{name}: {more}"] if more else []
+    return _Eq(text, arrays, "; ".join(notes))
+
+
+def _forward_text(layer: Any) -> str:
+    """The forward equation of ``layer``, by its kind."""
+    l, kind = layer.layer, layer.kind.split("(")[0]
+    return {
+        "Conv2D": f"z^{l}[o] = Σ_c w^{l}[o,c] ⋆ a^{l - 1}[c] + b^{l}[o]",
+        "Dense": f"z^{l} = w^{l} a^{l - 1} + b^{l}",
+        "MaxPool2D": f"z^{l} = a^{l} = the max of each window of a^{l - 1}",
+        "AvgPool2D": f"z^{l} = a^{l} = the mean of each window of a^{l - 1}",
+        "Flatten": f"a^{l} = a^{l - 1} as one column",
+        "Dropout": f"a^{l} = a^{l - 1} (dropout drops units during fit only)",
+        "Activation": f"z^{l} = a^{l - 1}",
+    }.get(kind, f"z^{l} = {layer.kind} of a^{l - 1}")
+
+
+def _handed_down(above: Any) -> str:
+    """How the layer ``above`` computed ``∂C/∂a^{l}`` from its ``δ^{l+1}``."""
+    n, kind = above.layer, above.kind.split("(")[0]
+    return {
+        "Dense": f"(w^{n})ᵀ δ^{n}",
+        "Conv2D": f"δ^{n} ⋆ (w^{n} flipped), full",
+        "MaxPool2D": f"δ^{n} routed to each window's arg-max",
+        "AvgPool2D": f"δ^{n} / k² spread over each window",
+        "Flatten": f"δ^{n} as maps",
+    }.get(kind, f"δ^{n}")
+
+
+def _forward(t: Any) -> list[_Eq]:
+    x = np.reshape(t.x, t.x_shape) if t.x_shape else t.x
+    out = [_eq("a^1 = x, y", ("a1", x), ("y", t.y))]
+    for layer in t.layers:
+        l = layer.layer
+        named = [(f"w{l}", layer.W), (f"b{l}", layer.b)] if layer.W else []
+        out_name = f"z{l}" if layer.activation else f"a{l}"  # without σ, z^l is a^l
+        out.append(_eq(_forward_text(layer) + f"  [{layer.kind}]", *named, (out_name, layer.z)))
+        if layer.activation:
+            out.append(_eq(f"a^{l} = σ(z^{l}), σ = {layer.activation}", (f"a{l}", layer.a)))
+    return out
+
+
+def _backward(t: Any) -> list[_Eq]:
+    out, L = [], t.layers[-1].layer
+    for i in reversed(range(len(t.layers))):
+        layer, l = t.layers[i], t.layers[i].layer
+        if l == L:
+            text, g = f"BP1  δ^{L} = ∇_a C ⊙ σ'(z^{L})", ("grad_a", t.grad_a)
+            if not layer.sigma_prime:
+                text = f"BP1  δ^{L} = (∂a^{L}/∂z^{L})ᵀ ∇_a C"
+        else:
+            given = _handed_down(t.layers[i + 1])
+            text, g = (
+                f"BP2  δ^{l} = ∂C/∂a^{l} ⊙ σ'(z^{l}),  ∂C/∂a^{l} = {given}",
+                (
+                    f"grad_a{l}",
+                    t.layers[i + 1].g,
+                ),
+            )
+            if not layer.activation:
+                text = f"δ^{l} = ∂C/∂a^{l} = {given}  (no σ: a^{l} = z^{l})"
+        sp = [(f"sigma_prime{l}", layer.sigma_prime)] if layer.sigma_prime else []
+        out.append(_eq(text, g, *sp, (f"delta{l}", layer.delta)))
+        out += _parameter_gradients(t, i)
+        if layer.routing:
+            out.append(_routing_eq(layer))
+    return out
+
+
+def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
+    """BP3 and BP4 of layer ``i`` (nothing for a layer without parameters)."""
+    layer = t.layers[i]
+    l = layer.layer
+    if not layer.W:
+        return []
+    if np.ndim(layer.W) == 4:
+        bp3 = f"BP3  ∂C/∂b^{l}[o] = Σ_{{y,x}} δ^{l}[o, y, x]  (per feature map)"
+        bp4 = f"BP4  ∂C/∂w^{l}[o,c] = a^{l - 1}[c] ⋆ δ^{l}[o]  (per kernel)"
+    else:
+        bp3, bp4 = f"BP3  ∂C/∂b^{l} = δ^{l}", f"BP4  ∂C/∂w^{l} = δ^{l} (a^{l - 1})ᵀ"
+    return [_eq(bp3, (f"nabla_b{l}", layer.nabla_b)), _eq(bp4, (f"nabla_w{l}", layer.nabla_w))]
+
+
+def _routes(r: np.ndarray) -> str:
+    """``(y,x)→(row,col)`` for the first windows of the first maps of a routing array."""
+    out = []
+    for c in range(min(MAX_MAPS, r.shape[0])):
+        pairs = [
+            f"({y},{x})→({r[c, y, x, 0]},{r[c, y, x, 1]})"
+            for y in range(min(2, r.shape[1]))
+            for x in range(min(2, r.shape[2]))
+        ]
+        out.append(f"map {c}: " + ", ".join(pairs))
+    return "; ".join(out)
+
+
+def _routing_eq(layer: Any) -> _Eq:
+    """A max-pooling's routing: the row and column of a^{l−1} each window's δ went to, and
+    ∂C/∂a^{l−1} (zero but at those pixels)."""
+    l = layer.layer
+    text = (
+        f"routing: ∂C/∂a^{l - 1}[c, arg-max of window (y,x)] = δ^{l}[c, y, x], 0 elsewhere; "
+        f"window (y,x)→(row,col): {_routes(np.asarray(layer.routing))}"
+    )
+    return _eq(text, (f"routed{l}", layer.g))
+
+
+def _head(t: Any) -> str:
+    d = int(getattr(t, "digits", 4))
+    shape = " × ".join(map(str, t.x_shape)) if t.x_shape else str(len(t.x))
+    return (
+        f"Trace of one example ({shape}), L = {t.layers[-1].layer}: "
+        f"C = {num(t.cost, d)} ({t.cost_name})"
+    )
+
+
+def _sections(t: Any) -> list[tuple[str, list[_Eq]]]:
+    return [("Forward", _forward(t)), ("Backward, from the output down", _backward(t))]
+
+
+def layer_trace_html(t: Any) -> str:
+    """HTML: the example, each layer's forward equation with its maps, then the backward
+    pass from the output down (every array a bracketed table with ``data-name``)."""
+    d = int(getattr(t, "digits", 4))
+    body = [f"<p><b>{esc(_head(t))}</b></p>"]
+    for title, eqs in _sections(t):
+        body.append(f"<p><b>{esc(title)}</b></p>")
+        for e in eqs:
+            tables = "".join(matrix_html(A, name, d) for name, A in e.arrays)
+            more = f"<span>({esc(e.more)})</span>" if e.more else ""
+            body.append(f'<div class="eq"><span>{math_html(e.text)}:</span>{tables}{more}</div>')
+    return wrap("".join(body), "trace")
+
+
+def layer_trace_markdown(t: Any) -> str:
+    """Markdown: one line per equation, each array ``name = [rows; …]`` (elided beyond 8 × 8,
+    the first :data:`MAX_MAPS` maps of a layer)."""
+    d = int(getattr(t, "digits", 4))
+    lines = [_head(t)]
+    for title, eqs in _sections(t):
+        lines += ["", f"**{title}**", ""]
+        for e in eqs:
+            arrays = "; ".join(
+                f"{name} ({' × '.join(map(str, np.shape(A)))}) = {md_matrix(A, d)}"
+                for name, A in e.arrays
+            )
+            lines.append(f"- {e.text}: {arrays}" + (f" ({e.more})" if e.more else ""))
+    return "\n".join(lines)
+
+
+def _tex_text(text: str) -> str:
+    return r"\text{" + _tex_escape(text).replace("^", r"\^{}") + "}"
+
+
+def layer_trace_latex(t: Any, env: str = "align*") -> str:
+    """LaTeX in an ``env`` environment: each equation as text, then its arrays as
+    ``pmatrix`` (named, elided beyond 8 × 8)."""
+    d = int(getattr(t, "digits", 4))
+    lines = [rf"\begin{{{env}}}", rf"&{_tex_text(_head(t))} \\"]
+    for _, eqs in _sections(t):
+        for e in eqs:
+            arrays = r",\ ".join(rf"{_tex_text(name)} = {_pmatrix(A, d)}" for name, A in e.arrays)
+            lines.append(rf"&{_tex_text(e.text)}: {arrays} \\")
+    lines[-1] = lines[-1].removesuffix(r" \\")
+    lines.append(rf"\end{{{env}}}")
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""The ONNX graph of a network, layer by layer, and the layers read back from one.
+
+Layer ``l`` (lecture numbering: the Input is layer 1, ``net.layers[l − 1]`` layer ``l``) is
+its class's operator (:attr:`nnmath.layers.Layer.onnx`, an :class:`~nnmath.layers.OnnxLayer`):
+
+* a layer with a σ (Dense: ``Gemm``, Conv2D: ``Conv``) gives ``z{l}``, then its σ's operators
+  (declared with the σ) give ``a{l}``;
+* a layer without one (``MaxPool``, ``AveragePool``, ``Flatten``, ``Dropout``) gives ``a{l}``;
+* the σ-only layer is its σ's operators, from ``a{l−1}`` to ``a{l}``.
+
+``W`` and ``b`` are named like the model file's tensors (``"0.weight"``, …,
+:func:`nnmath.io.layer_file.parameter_names`). A dense network's graph is the one nnmath
+always wrote: ``Gemm`` and σ per layer. The input ``x`` is ``(batch, n)`` for a vector
+input and ``(batch, C, H, W)`` for images, torch's layout (what :func:`nnmath.io.to_torch`'s
+module takes): a row ``(C·H·W,)`` of ``predict`` is ``X.reshape(-1, C, H, W)`` there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..activations import ACTIVATIONS, Activation, OnnxOps, get_activation, is_builtin
+from ..activations._base import declared
+from ..backend import to_numpy
+from ..layers import LAYERS, Input, Layer
+from ..layers import Activation as ActivationLayer
+from .layer_file import torch_positions
+
+__all__ = ["ONNX_ACTIVATIONS", "graph_of", "onnx_spec", "read_layers"]
+
+#: registry name -> its ONNX operators: a live view of each activation's ``onnx``, declared
+#: with its σ and σ' in :mod:`nnmath.activations._declarations`
+ONNX_ACTIVATIONS: Mapping[str, OnnxOps] = declared(ACTIVATIONS, "onnx")
+_OUTPUT = re.compile(r"a\d+")  # a{l}: where a layer's σ (or the layer) ends
+
+
+def onnx_spec(l: int, act: Activation) -> OnnxOps:
+    """The ONNX operators of layer ``l``'s σ, or a ValueError naming the ones there are."""
+    if not is_builtin(act):
+        raise ValueError(
+            f"layer {l} uses the custom activation {act.name!r}, which has no ONNX "
+            f"operators; use one of {', '.join(ONNX_ACTIVATIONS)} to export the network"
+        )
+    spec = ONNX_ACTIVATIONS.get(act.name)
+    if spec is None:
+        raise ValueError(
+            f"layer {l}: activation {act.name!r} has no ONNX operators here; to_onnx "
+            f"handles {', '.join(ONNX_ACTIVATIONS)} (the activations that declare ONNX operators)"
+        )
+    return spec
+
+
+def _sigma_nodes(helper: Any, l: int, z: str, act: Activation) -> tuple[list[Any], list[str]]:
+    """Layer ``l``'s σ as nodes from ``z`` to ``a{l}``; and the constants they use."""
+    ops = onnx_spec(l, act).ops(act.params)
+    prev, used, nodes, a = z, [], [], f"a{l}"
+    for k, (op, inputs, attrs) in enumerate(ops):
+        names = []
+        for name in inputs:
+            if name in ("$x", "$prev"):
+                names.append(z if name == "$x" else prev)
+            else:
+                names.append(f"{act.name}.{name}")
+                used.append(name)
+        out = a if k == len(ops) - 1 else f"{a}/{k}"
+        nodes.append(
+            helper.make_node(op, names, [out], name=f"layer{l}/{act.name}/{op}{k}", **attrs)
+        )
+        prev = out
+    return nodes, used
+
+
+def _layer_node(helper: Any, l: int, layer: Layer, a_prev: str, k: int) -> tuple[Any, dict]:
+    """Layer ``l``'s own node (its operator, attributes and inputs) and its constants."""
+    spec = type(layer).onnx
+    config = layer.config()
+    attrs = {name: [int(config[ours])] * times for name, (ours, times) in spec.attrs.items()}
+    inputs, constants = [a_prev], {}
+    if spec.weights:
+        inputs += [f"{k}.weight", f"{k}.bias"]
+        constants = {f"{k}.weight": layer.W, f"{k}.bias": layer.b}
+    for name, ours in spec.constants.items():
+        inputs.append(f"layer{l}.{name}")
+        constants[f"layer{l}.{name}"] = np.array(config[ours])
+    out = f"z{l}" if spec.sigma else f"a{l}"
+    node = helper.make_node(
+        spec.op, inputs, [out], name=f"layer{l}/{spec.op}", **attrs, **spec.fixed
+    )
+    return node, constants
+
+
+def graph_of(onnx: Any, net: Any, dtype: np.dtype) -> Any:
+    """The ONNX graph of ``net``: input ``x`` (batch, n) or (batch, C, H, W), output ``a{L}``."""
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    nodes: list[Any] = []
+    inits: dict[str, Any] = {}
+    a_prev = "x"
+    layers = net.layers
+    for l, (layer, k) in enumerate(zip(layers[1:], torch_positions(layers)), start=2):
+        spec = type(layer).onnx
+        if spec is None:
+            raise ValueError(f"{layer!r} has no ONNX operator (its class declares no onnx)")
+        constants: dict[str, Any] = {}
+        z = a_prev
+        if spec.op is not None:
+            node, constants = _layer_node(helper, l, layer, a_prev, k)
+            nodes.append(node)
+            z = node.output[0]
+        if spec.op is None or spec.sigma:
+            sigma_nodes, used = _sigma_nodes(helper, l, z, layer.activation)
+            nodes += sigma_nodes
+            spec_ops = ONNX_ACTIVATIONS[layer.activation.name]
+            constants.update({f"{layer.activation.name}.{c}": spec_ops.constants[c] for c in used})
+        for name, arr in constants.items():
+            value = np.asarray(to_numpy(arr), dtype=dtype)
+            inits[name] = numpy_helper.from_array(value, name)
+        a_prev = f"a{l}"
+    elem = helper.np_dtype_to_tensor_dtype(dtype)
+    x = helper.make_tensor_value_info("x", elem, ["batch", *layers[0].shape])
+    y = helper.make_tensor_value_info(a_prev, elem, ["batch", net.sizes[-1]])
+    return helper.make_graph(nodes, "nnmath.Network", [x], [y], list(inits.values()))
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _match_activation(ops: list[Any], where: str) -> Activation:
+    """The activation whose operators are the op types of ``ops`` (with their attributes)."""
+    kinds = tuple(n.op_type for n in ops)
+    for name, spec in ONNX_ACTIVATIONS.items():
+        defaults = get_activation(name).params
+        if tuple(op for op, _, _ in spec.ops(defaults)) != kinds:
+            continue
+        attrs = {a.name: a for a in ops[0].attribute} if ops else {}
+        # an attribute is a float32: its shortest decimal is the float64 that was written
+        params = {
+            p: float(str(np.float32(attrs[a].f))) for p, a in spec.params.items() if a in attrs
+        }
+        if not all(np.isfinite(v) for v in params.values()):  # nm.load refuses them too
+            raise ValueError(f"{where}: {name}'s parameters {params} are not finite")
+        return get_activation(name, **params)
+    raise ValueError(f"{where}: the operators {list(kinds) or '(none)'} are no nnmath activation")
+
+
+def _sigmas(group: list[Any], where: str) -> list[Activation]:
+    """The σ of each run of nodes of ``group`` that ends in an ``a{l}`` output."""
+    runs, run = [], []
+    for node in group:
+        run.append(node)
+        if _OUTPUT.fullmatch(node.output[0] if node.output else ""):
+            runs.append(run)
+            run = []
+    if not run and runs:
+        try:
+            return [_match_activation(r, where) for r in runs]
+        except ValueError:
+            pass  # named below, every operator of the group as one
+    _match_activation(group, where)
+    raise ValueError(
+        f"{where}: the operators {[n.op_type for n in group]} do not end in the outputs "
+        "a2, a3, ... nm.to_onnx names"
+    )
+
+
+def _scalar(arr: np.ndarray) -> float:
+    """A scalar constant as the float64 that was written (float32: its shortest decimal)."""
+    value = arr.reshape(-1)[0] if arr.size == 1 else np.nan
+    return float(str(value)) if arr.dtype == np.float32 else float(value)
+
+
+def _layer_args(node: Any, cls: type[Layer], tensors: Mapping[str, Any], fail: Callable) -> dict:
+    """The constructor arguments of ``cls`` the node holds: its attributes (equal entries,
+    square windows), the shape of its ``W``, its scalar constants."""
+    spec = cls.onnx
+    found = {a.name: list(a.ints) for a in node.attribute}
+    args: dict[str, Any] = {}
+    for name, (ours, _) in spec.attrs.items():  # type: ignore[union-attr]
+        values = found.get(name)
+        if values is None or len(set(values)) != 1:
+            raise fail(f"node {node.name!r} has {name}={values} (nnmath's windows are square)")
+        args[ours] = values[0]
+    inputs = list(node.input)
+    needs = 1 + 2 * bool(spec.weights) + len(spec.constants)  # type: ignore[union-attr]
+    if len(inputs) != needs or any(n not in tensors for n in inputs[1:]):
+        raise fail(f"node {node.name!r} has inputs {inputs} (its constants: graph initializers)")
+    if spec.weights:  # type: ignore[union-attr]
+        W = tensors[inputs[1]]
+        for ours, axis in spec.weights.items():  # type: ignore[union-attr]
+            args[ours] = int(W.shape[axis]) if W.ndim > axis else 0
+    for j, ours in enumerate(spec.constants.values(), start=1 + 2 * bool(spec.weights)):  # type: ignore[union-attr]
+        args[ours] = _scalar(tensors[inputs[j]])
+    return args
+
+
+def read_layers(graph: Any, tensors: Mapping[str, Any], where: str, fail: Callable) -> tuple:
+    """``(Input, [(layer class, arguments)], [(weight name, bias name)])`` of a graph
+    :func:`graph_of` writes (``fail(why)`` makes the error to raise)."""
+    ops = {c.onnx.op: c for c in LAYERS.values() if c.onnx and c.onnx.op}
+    nodes = list(graph.node)
+    firsts = {s.ops(get_activation(n).params)[0][0] for n, s in ONNX_ACTIVATIONS.items()}
+    if not nodes or (nodes[0].op_type not in ops and nodes[0].op_type not in firsts):
+        raise fail("the graph does not start with a Gemm (or another layer's operator)")
+    dims = (
+        [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim[1:]] if graph.input else []
+    )
+    try:
+        first = Input(dims[0] if len(dims) == 1 else tuple(dims))
+    except (TypeError, ValueError):
+        why = f"the input x has shape (batch, {dims}), not (batch, n) or (batch, C, H, W)"
+        raise fail(why) from None
+    found: list[tuple[type[Layer], dict]] = []
+    names, k = [], 0
+    while k < len(nodes):
+        cls = ops.get(nodes[k].op_type)
+        if cls is not None:
+            node, k = nodes[k], k + 1
+            found.append((cls, _layer_args(node, cls, tensors, fail)))
+            if cls.onnx.weights:  # type: ignore[union-attr]
+                names.append((node.input[1], node.input[2]))
+        group = []
+        while k < len(nodes) and nodes[k].op_type not in ops:
+            group.append(nodes[k])
+            k += 1
+        after = f"{where}: after {nodes[k - len(group) - 1].name!r}" if found else where
+        sigmas = _sigmas(group, after) if group else []
+        if cls is not None and cls.onnx.sigma:  # type: ignore[union-attr]
+            found[-1][1]["activation"] = sigmas.pop(0) if sigmas else ACTIVATIONS["identity"]()
+        found += [(ActivationLayer, {"name": s}) for s in sigmas]
+    return first, found, names
