@@ -25,6 +25,7 @@ class Protocol:
     n_test: int | None
     epochs: int | None  # None: the rung's own
     nets: int | None  # None: the rung's own
+    n_expanded: int | None = None  # images expanded by shifts (None: n_train)
     dtype: str = "float32"
 
 
@@ -104,6 +105,7 @@ class Trainer:
             "best_epoch": best + 1,
             "test_at_best_validation": test[best] if len(test) > best else None,
             "best_test": max(test) if test else None,
+            "training_cost": [float(c) for c in history.training_cost],
             "seconds_per_epoch": float(np.median(history.epoch_time)),
             "wall_seconds": time.perf_counter() - t0,
             "train_path": history.extra.get("train_path"),
@@ -113,7 +115,8 @@ class Trainer:
 
     def _training(self, rung: Rung) -> tuple[Any, Any]:
         """The first ``n_train`` training images, expanded by one-pixel shifts if the rung is."""
-        n = self.protocol.n_train
+        p = self.protocol
+        n = p.n_expanded if rung.expanded and p.n_expanded else p.n_train
         X, y = self.data.train[0][:n], self.data.train[1][:n]
         if not rung.expanded:
             return X, y

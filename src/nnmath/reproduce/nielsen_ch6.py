@@ -11,7 +11,10 @@ output, the book's initialisation and L2 convention (:mod:`~nnmath.reproduce._ch
 ``rung`` runs one rung; with ``work_dir`` each network's result and model are kept there,
 so a long ladder goes on where it stopped. The quick protocol (a thousand images, two
 epochs, three voters) only checks that every rung's network learns: a smoke check, never a
-reproduction.
+reproduction. Its claim per rung is only that each network trains, its training cost
+falling from the first epoch to the last: the book's sigmoid convolutions and its dropout
+network learn slowly for their first few hundred steps, so that a quick run's accuracy
+holds nothing.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from ._report import Claim, Report, Table
 __all__ = ["run", "plot", "RUNGS"]
 
 FULL = Protocol(n_train=None, n_test=None, epochs=None, nets=None)
-#: the quick protocol: each rung learns on a thousand images (chance is 10 %)
-QUICK = Protocol(n_train=1000, n_test=1000, epochs=2, nets=3)
-QUICK_BOUND = 0.5
+#: the quick protocol: each rung trains 200 steps (the expanded rungs on 200 images' 1,000)
+QUICK = Protocol(n_train=1000, n_test=500, epochs=2, nets=3, n_expanded=200)
+#: the quick claim: each network's last epoch's training cost under its first's (this ratio)
+QUICK_BOUND = 0.9999
 #: the book's number less this is a reproduction (one seed's spread)
 TOLERANCE = 0.001
 
@@ -90,18 +94,34 @@ def _measured(record: dict[str, Any]) -> float:
 
 
 def _claim(rung: Rung, records: list[dict[str, Any]], quick: bool) -> Claim:
+    if quick:  # each network trains: a smoke check
+        ratios = [max(_fall(run) for run in r["runs"]) for r in records]
+        return Claim.at_most(
+            f"rung-{rung.number}",
+            f"rung {rung.number}: {rung.change}",
+            f"{rung.book:.2%} (one run)",
+            float(np.median(ratios)),
+            QUICK_BOUND,
+            detail="quick: the last epoch's training cost over the first's, the highest of "
+            "the rung's networks",
+        ).as_smoke_check()
     measured = float(np.median([_measured(r) for r in records]))
     what = "the vote's test accuracy" if rung.nets > 1 else "test accuracy at best validation"
-    claim = Claim.at_least(
+    return Claim.at_least(
         f"rung-{rung.number}",
         f"rung {rung.number}: {rung.change}",
         f"{rung.book:.2%} (one run)",
         measured,
-        QUICK_BOUND if quick else rung.book - TOLERANCE,
+        rung.book - TOLERANCE,
         detail=f"{what}, median over seeds",
         digits=0,
     )
-    return claim.as_smoke_check() if quick else claim
+
+
+def _fall(run: dict[str, Any]) -> float:
+    """A network's last epoch's training cost over its first epoch's."""
+    cost = run["training_cost"]
+    return float(cost[-1] / cost[0])
 
 
 def _table(rungs: list[Rung], records: dict[int, list[dict[str, Any]]]) -> Table:
@@ -135,9 +155,11 @@ def _protocol(quick: bool, rungs: list[Rung]) -> str:
     )
     if quick:
         text += (
-            f" Quick: {QUICK.n_train:,} training and {QUICK.n_test:,} test images, "
-            f"{QUICK.epochs} epochs per rung, {QUICK.nets} voters; it checks that each rung's "
-            f"network learns (≥ {QUICK_BOUND:.0%}): a smoke check, not a reproduction."
+            f" Quick: {QUICK.n_train:,} training images ({QUICK.n_expanded:,} expanded to "
+            f"{5 * (QUICK.n_expanded or 0):,}), {QUICK.n_test:,} test images, {QUICK.epochs} "
+            f"epochs per rung, {QUICK.nets} voters; it checks only that each rung's networks "
+            "train (the training cost falls from the first epoch to the last): a smoke "
+            "check, not a reproduction."
         )
     return text
 
