@@ -64,14 +64,14 @@ def add_parser(sub: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="an experiment of rungs (nielsen-ch6): run only rung N",
+        help="an experiment of rungs (nielsen-ch6): run only rung N (default: every rung)",
     )
     p.add_argument(
         "--work-dir",
         default=None,
         metavar="DIR",
         help="an experiment of rungs: keep each network's result, model and checkpoint in DIR "
-        "and go on from there when run again",
+        "and go on from there when run again (default: none, nothing kept)",
     )
     p.add_argument(
         "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
