@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,14 +12,6 @@ from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, check_i
 from ._windows import offsets, zeros
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
-
-
-@dataclass
-class MaxPoolCache(Cache):
-    """:class:`Cache` plus ``argmax``: which of the ``k·k`` entries of each window was the
-    max, ``(C, Ho, Wo, m)`` (row-major ``i·k + j``)."""
-
-    argmax: Any = None
 
 
 class _Pool2D(Layer):
@@ -89,29 +80,50 @@ class MaxPool2D(_Pool2D):
     )
     onnx = OnnxLayer("MaxPool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
-    def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
-        """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
+    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+        """(C, H, W, m) to (C, Ho, Wo, m): the running max over the windows' k² entries."""
         xp = get_namespace(a_prev)
         entries = self._entries(a_prev)
-        _, z = next(entries)  # the running max over the window's entries, and where it was
+        _, z = next(entries)
+        for _, entry in entries:
+            z = xp.where(entry > z, entry, z)  # strictly: a NaN first stays, as it did
+        return Cache(a_prev, z, z)
+
+    def first_max(self, cache: Cache) -> Any:
+        """Which entry ``i·k + j`` of each window held its (first) max, ``(C, Ho, Wo, m)``:
+        where :meth:`backward` routes δ (the trace shows it)."""
+        xp = get_namespace(cache.z)
+        entries = self._entries(cache.a_prev)
+        _, z = next(entries)
         argmax = zeros(z, tuple(z.shape), xp.int64)
         for idx, entry in entries:
-            better = entry > z  # strictly: the first max is kept on ties, as torch on CPU
+            better = entry > z  # strictly: the first max is kept on ties
             z = xp.where(better, entry, z)
             argmax = xp.where(better, idx, argmax)
-        return MaxPoolCache(a_prev, z, z, argmax)
+        return argmax
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
         z = F.max_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
         return z.permute(1, 2, 3, 0)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
-        """g = δ^l routed to each window's arg-max, (C, H, W, m)."""
-        xp = get_namespace(delta)
-        argmax = cache.argmax  # type: ignore[attr-defined]
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
+        """g = δ^l routed to each window's arg-max, the first entry equal to z^l (C, H, W, m).
 
-        def routed(idx: int) -> Any:  # δ^l where entry idx held the max, 0 elsewhere
-            return xp.where(argmax == idx, delta, 0.0)
+        The entries are visited in the order ``i·k + j`` (:meth:`_back`); ``unrouted`` marks
+        the windows whose max is still to be found, so that on ties the first alone gets δ
+        (as torch on CPU). Nothing is kept from forward but ``z^l``.
+        """
+        xp = get_namespace(delta)
+        entries = dict(self._entries(cache.a_prev))
+        unrouted = None  # windows whose max is still to be found, after the first entry
+
+        def routed(idx: int) -> Any:  # δ^l where entry idx is the first max, 0 elsewhere
+            nonlocal unrouted
+            hit = entries[idx] == cache.z  # z^l is one of the entries, exactly
+            if unrouted is not None:
+                hit = xp.logical_and(hit, unrouted)
+            unrouted = xp.logical_not(hit) if unrouted is None else unrouted ^ hit
+            return xp.where(hit, delta, 0.0)
 
         return Backward(self._back(routed, delta, tuple(cache.a_prev.shape)))
 
@@ -151,7 +163,7 @@ class AvgPool2D(_Pool2D):
         z = F.avg_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
         return z.permute(1, 2, 3, 0)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = δ^l / k² spread over each window, (C, H, W, m)."""
         share = delta / (self.k * self.k)
         return Backward(self._back(lambda idx: share, delta, tuple(cache.a_prev.shape)))
