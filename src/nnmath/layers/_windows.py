@@ -24,13 +24,14 @@ from ..backend import get_namespace
 __all__ = ["col2im", "correlate_naive", "im2col", "offsets", "zeros"]
 
 
-def zeros(like: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
+def zeros(like: Any, shape: tuple[int, ...], dtype: Any = None, fill: str = "zeros") -> Any:
     """Zeros of ``shape`` with the namespace and device (and dtype, unless given) of the
-    array ``like``."""
+    array ``like`` (``fill="empty"``: left unset, for a buffer that is written whole)."""
     xp = get_namespace(like)
+    dtype = like.dtype if dtype is None else dtype
     if xp is np:
-        return np.zeros(shape, like.dtype if dtype is None else dtype)
-    return xp.zeros(shape, dtype=like.dtype if dtype is None else dtype, device=like.device)
+        return getattr(np, fill)(shape, dtype)
+    return getattr(xp, fill)(shape, dtype=dtype, device=like.device)
 
 
 def _pad(a: Any, padding: int) -> Any:
@@ -62,9 +63,10 @@ def im2col(a: Any, k: int, stride: int, padding: int) -> Any:
     C = a.shape[0]
     ap = _pad(a, padding)
     Ho, Wo = _out(ap.shape[1], k, stride, 0), _out(ap.shape[2], k, stride, 0)
-    xp = get_namespace(a)
-    cols = xp.stack([ap[:, r, c] for _, _, r, c in offsets(k, stride, Ho, Wo)], axis=1)
-    return xp.reshape(cols, (C * k * k, -1))  # (C, k·k, Ho, Wo, m), C-ordered: a view
+    cols = zeros(a, (C, k * k, Ho, Wo, a.shape[-1]), fill="empty")  # C-ordered
+    for i, j, r, c in offsets(k, stride, Ho, Wo):
+        cols[:, i * k + j] = ap[:, r, c]  # written whole: xp.stack's result may be strided
+    return get_namespace(a).reshape(cols, (C * k * k, -1))  # a view
 
 
 def col2im(cols: Any, input_shape: tuple[int, ...], k: int, stride: int, padding: int) -> Any:

@@ -153,7 +153,9 @@ class Conv2D(Layer):
         """z^l = w^l ⋆ a^{l−1} + b^l, a^l = σ(z^l). a_prev: (C, H, W, m); z, a: (out, Ho, Wo, m)."""
         cols = im2col(a_prev, self.k, self.stride, self.padding)
         W2 = self.W.reshape((self.out_channels, -1))  # (out, C·k·k)
-        z = (W2 @ cols + self.b[:, None]).reshape((*self.output_shape, a_prev.shape[-1]))
+        z = W2 @ cols  # (out, Ho·Wo·m)
+        z += self.b[:, None]  # in place: one pass less over z^l
+        z = z.reshape((*self.output_shape, a_prev.shape[-1]))
         return ConvCache(a_prev, z, self.activation(z), cols)
 
     def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:

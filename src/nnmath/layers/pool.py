@@ -44,11 +44,16 @@ class _Pool2D(Layer):
     def _back(self, per_offset: Any, delta: Any, shape: tuple[int, ...]) -> Any:
         """``g`` (C, H, W, m): for each entry ``(i, j)`` of the windows, the δ that entry
         ``i·k + j`` of every window gets (``per_offset(idx)``, (C, Ho, Wo, m)) added onto
-        the pixels it came from (k² strided adds)."""
+        the pixels it came from (k² strided adds; written, not added, when the windows do
+        not overlap, stride ≥ size: each pixel then gets one entry's δ)."""
         _, Ho, Wo = self.output_shape
         g = zeros(delta, shape)
+        apart = self.stride >= self.k
         for i, j, rows, cols in offsets(self.k, self.stride, Ho, Wo):
-            g[:, rows, cols] += per_offset(i * self.k + j)
+            if apart:
+                g[:, rows, cols] = per_offset(i * self.k + j)
+            else:
+                g[:, rows, cols] += per_offset(i * self.k + j)
         return g
 
     def __repr__(self) -> str:
@@ -86,7 +91,7 @@ class MaxPool2D(_Pool2D):
         entries = self._entries(a_prev)
         _, z = next(entries)
         for _, entry in entries:
-            z = xp.where(entry > z, entry, z)  # strictly: a NaN first stays, as it did
+            z = xp.maximum(entry, z)  # one pass (a NaN propagates, as in torch)
         return Cache(a_prev, z, z)
 
     def first_max(self, cache: Cache) -> Any:
@@ -113,17 +118,18 @@ class MaxPool2D(_Pool2D):
         the windows whose max is still to be found, so that on ties the first alone gets δ
         (as torch on CPU). Nothing is kept from forward but ``z^l``.
         """
-        xp = get_namespace(delta)
         entries = dict(self._entries(cache.a_prev))
         unrouted = None  # windows whose max is still to be found, after the first entry
 
         def routed(idx: int) -> Any:  # δ^l where entry idx is the first max, 0 elsewhere
             nonlocal unrouted
             hit = entries[idx] == cache.z  # z^l is one of the entries, exactly
-            if unrouted is not None:
-                hit = xp.logical_and(hit, unrouted)
-            unrouted = xp.logical_not(hit) if unrouted is None else unrouted ^ hit
-            return xp.where(hit, delta, 0.0)
+            if unrouted is None:
+                unrouted = ~hit
+            else:
+                hit &= unrouted  # in place: the masks are this call's own
+                unrouted ^= hit
+            return delta * hit  # δ·1 or ±0 (a product: one pass fewer than a where)
 
         return Backward(self._back(routed, delta, tuple(cache.a_prev.shape)))
 
