@@ -35,10 +35,14 @@ def zeros(like: Any, shape: tuple[int, ...], dtype: Any = None, fill: str = "zer
 
 
 def _pad(a: Any, padding: int) -> Any:
-    """``a`` (C, H, W, m) with ``padding`` zeros around each image."""
-    if padding == 0:
-        return a
+    """``a`` (C, H, W, m) with ``padding`` zeros around each image: a C-ordered copy even
+    for ``padding = 0``, so that im2col's k² slices read runs of ``W·m`` numbers (the
+    network's input is a transposed view: one number per stride), 2.5× faster."""
     C, H, W, m = a.shape
+    if padding == 0:
+        out = zeros(a, (C, H, W, m), fill="empty")
+        out[...] = a
+        return out
     out = zeros(a, (C, H + 2 * padding, W + 2 * padding, m))
     out[:, padding : padding + H, padding : padding + W] = a
     return out
