@@ -40,8 +40,15 @@ TITLES = {
 }
 
 
+def _src() -> str:
+    """The nnmath tree to time: ``--nnmath-src`` (another build, for a before/after), else
+    this checkout's ``src``."""
+    return os.environ.get("CONV_SPEED_SRC") or str(ROOT / "src")
+
+
 def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
-    sys.path.insert(0, str(ROOT / "src"))
+    if _src() not in sys.path:
+        sys.path.insert(0, _src())
     try:
         from nnmath.data import load_mnist
 
@@ -63,7 +70,7 @@ def _flat(row: str) -> int:
 
 
 def nnmath_epoch(row: str, n: int, B: int) -> float:
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, _src())
     import nnmath as nm
     from nnmath.layers import Conv2D, Dense, Input, MaxPool2D
 
@@ -120,21 +127,24 @@ def torch1_epoch(row: str, n: int, B: int) -> float:
     return torch_epoch(row, n, B, threads=1)
 
 
-def _one(system: str, row: str, n: int, B: int) -> float:
+def _one(system: str, row: str, n: int, B: int, src: str | None) -> float:
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import conv_speed; "
         f"print(conv_speed.{system}_epoch({row!r}, {n}, {B}))"
     )
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    if src:
+        env["CONV_SPEED_SRC"] = src
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _commit() -> str:
+def _commit(src: str) -> str:
+    """The commit of the tree ``src`` lies in (``+`` when it has uncommitted changes)."""
     out = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ["git", "-C", src, "describe", "--always", "--dirty=+"], capture_output=True, text=True
     )
     return out.stdout.strip() or "?"
 
@@ -149,6 +159,10 @@ def _table(rows: list[dict], systems: list[str]) -> list[str]:
     return lines
 
 
+def _src_of(args: argparse.Namespace) -> str:
+    return args.nnmath_src or str(ROOT / "src")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", default="conv20")
@@ -156,6 +170,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--systems", default="nnmath,torch")
+    p.add_argument("--nnmath-src", help="another nnmath src tree to time (a before/after)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     systems = args.systems.split(",")
@@ -167,15 +182,18 @@ def main() -> int:
             times: dict[str, list[float]] = {s: [] for s in systems}
             for _ in range(args.rounds):  # interleaved: the host's drift hits both alike
                 for system in times:
-                    times[system].append(_one(system, row, args.n, B))
+                    times[system].append(_one(system, row, args.n, B, args.nnmath_src))
             med = {s: float(np.median(t)) for s, t in times.items()}
             rows.append({"row": row, "B": B, **med, "times": times})
     load_after = os.getloadavg()
     if args.json:
-        print(json.dumps({"commit": _commit(), "load": [load_before, load_after], "rows": rows}))
+        load = [load_before, load_after]
+        print(json.dumps({"commit": _commit(_src_of(args)), "load": load, "rows": rows}))
         return 0
+    src = _src_of(args)
     print(
-        f"commit {_commit()}, n = {args.n} images, {args.rounds} rounds, medians; load "
+        f"nnmath at {_commit(src)} ({src}), n = {args.n} images, {args.rounds} rounds, "
+        "medians; load "
         f"average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} "
         f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
         f"{load_after[2]:.2f}\n"
