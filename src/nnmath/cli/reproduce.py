@@ -60,6 +60,20 @@ def add_parser(sub: Any) -> None:
         help="folder of MNIST's IDX files, or one holding mnist/ (default: the usual search)",
     )
     p.add_argument(
+        "--rung",
+        type=int,
+        default=None,
+        metavar="N",
+        help="an experiment of rungs (nielsen-ch6): run only rung N",
+    )
+    p.add_argument(
+        "--work-dir",
+        default=None,
+        metavar="DIR",
+        help="an experiment of rungs: keep each network's result, model and checkpoint in DIR "
+        "and go on from there when run again",
+    )
+    p.add_argument(
         "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
     )
     p.add_argument(
@@ -99,11 +113,20 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         _check_out(args.out, args.overwrite)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    ladder = {"rung": args.rung, "work_dir": args.work_dir}
+    if any(v is not None for v in ladder.values()):
+        if args.name == "all" or not EXPERIMENTS[args.name].rungs:
+            raise CLIError("--rung and --work-dir take one experiment of rungs: nielsen-ch6")
+        if args.rung is not None and not 1 <= args.rung <= EXPERIMENTS[args.name].rungs:
+            raise CLIError(f"--rung {args.rung}: choose 1–{EXPERIMENTS[args.name].rungs}")
+    ladder = {k: v for k, v in ladder.items() if v is not None}
     reports = []
     for name in names:
         if not (args.json or args.quiet):
             print(f"nnmath reproduce: running {name} ...", file=sys.stderr, flush=True)
-        report = run_experiment(name, quick=args.quick, seeds=args.seeds, data_dir=args.data)
+        report = run_experiment(
+            name, quick=args.quick, seeds=args.seeds, data_dir=args.data, **ladder
+        )
         if args.plot:
             plot(report, args.plot)
         reports.append(report)

@@ -33,6 +33,7 @@ class Experiment:
     title: str
     source: str
     needs_mnist: bool = True
+    rungs: int = 0  # > 0: run(..., rung=N) runs one of them, resuming from a work folder
 
 
 #: every experiment, by the name ``nnmath reproduce NAME`` takes
@@ -56,6 +57,13 @@ EXPERIMENTS: dict[str, Experiment] = {
             "nielsen_ch5",
             "the speed of learning of each hidden layer, at initialisation and in training",
             "Nielsen, Neural Networks and Deep Learning, ch. 5",
+        ),
+        Experiment(
+            "nielsen-ch6",
+            "nielsen_ch6",
+            "convolutional networks, rung by rung from 97.80 % to 99.67 %",
+            "Nielsen, Neural Networks and Deep Learning, ch. 6",
+            rungs=8,
         ),
         Experiment(
             "glorot2010",
@@ -104,6 +112,8 @@ def run(
     quick: bool = False,
     seeds: list[int] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    rung: int | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Run one experiment and check its claims.
 
@@ -118,6 +128,11 @@ def run(
     data_dir : path-like, optional
         The folder of MNIST's four IDX files, or a folder holding ``mnist/`` (default: the
         usual search of :func:`nnmath.data.load_mnist`).
+    rung : int, optional
+        For an experiment of rungs (``Experiment.rungs``), only this one.
+    work_dir : path-like, optional
+        For an experiment of rungs, where each network's result, model and checkpoint are
+        kept, so that a stopped run goes on from there.
 
     Returns
     -------
@@ -126,16 +141,20 @@ def run(
     Raises
     ------
     ValueError
-        For an unknown name or an empty list of seeds.
+        For an unknown name, an empty list of seeds, or ``rung``/``work_dir`` for an
+        experiment without rungs.
     nnmath.data.DataError
         When the experiment needs MNIST and it is not found (the message says where it looked).
     """
     exp = _experiment(name)
     if seeds is not None and len(seeds) == 0:
         raise ValueError("give at least one seed")
+    ladder = {k: v for k, v in (("rung", rung), ("work_dir", work_dir)) if v is not None}
+    if ladder and not exp.rungs:
+        raise ValueError(f"{name} has no rungs: leave out {' and '.join(ladder)}")
     module: Any = importlib.import_module(f".{exp.module}", __name__)
     t0 = time.perf_counter()
-    report: Report = module.run(quick=quick, seeds=seeds, data_dir=data_dir)
+    report: Report = module.run(quick=quick, seeds=seeds, data_dir=data_dir, **ladder)
     report.seconds = time.perf_counter() - t0
     return report
 

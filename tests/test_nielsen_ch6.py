@@ -1,0 +1,107 @@
+"""``nnmath reproduce nielsen-ch6``: the ladder's networks are the book's, its conventions are
+converted right, one rung runs alone, and a work folder lets a stopped ladder go on. (The
+quick run of the whole ladder is in test_reproduce.py, with every other experiment's.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nnmath.cli import main
+from nnmath.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from nnmath.reproduce import EXPERIMENTS, run
+from nnmath.reproduce._ch6_ladder import RUNGS, book_parameters, build_network, nnmath_lmbda
+from test_reproduce import mnist_dir
+
+
+def kinds(net: Any) -> list[str]:
+    return [type(layer).__name__ for layer in net.layers]
+
+
+def test_the_ladder_is_the_books() -> None:
+    """Eight rungs, the book's numbers in order, rung 8 the vote of five of rung 7's."""
+    assert [r.number for r in RUNGS] == list(range(1, 9))
+    assert [r.book for r in RUNGS] == [0.978, 0.9878, 0.9906, 0.9923, 0.9937, 0.9943, 0.996, 0.9967]
+    assert EXPERIMENTS["nielsen-ch6"].rungs == len(RUNGS)
+    seven, eight = RUNGS[6], RUNGS[7]
+    assert (eight.nets, seven.nets) == (5, 1)
+    own = ("number", "change", "nets", "book")
+    protocol = [{k: v for k, v in vars(r).items() if k not in own} for r in (seven, eight)]
+    assert protocol[0] == protocol[1]
+
+
+def test_rung_networks() -> None:
+    """Rung 1 is the dense [784, 100, 10] (the compiled epoch's network); rung 3 has two
+    convolution-pooling layers; rung 7 drops the input of each fully connected layer and of
+    the softmax layer, as network3.py's p_dropout does."""
+    one = build_network(RUNGS[0], (1, 28, 28), 0, "float32")
+    assert not getattr(one, "layered", False) and one.sizes == [784, 100, 10]
+    three = build_network(RUNGS[2], (1, 28, 28), 0, "float32")
+    assert kinds(three)[1:5] == ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D"]
+    shapes = [(20, 1, 5, 5), (40, 20, 5, 5), (100, 640), (10, 100)]
+    assert [W.shape for W in three.weights] == shapes
+    seven = build_network(RUNGS[6], (1, 28, 28), 0, "float32")
+    shown = [layer for layer in seven.layers if not isinstance(layer, Flatten)]
+    dense = [i for i, layer in enumerate(shown) if isinstance(layer, Dense)]
+    assert len(dense) == 3 and all(isinstance(shown[i - 1], Dropout) for i in dense)
+    assert [shown[i].n for i in dense] == [1000, 1000, 10]
+    assert isinstance(shown[1], Conv2D) and isinstance(shown[2], MaxPool2D)
+
+
+def test_book_initialisation() -> None:
+    """w ~ N(0, 1/n_out) with a convolution's n_out = out·k²/pool², b ~ N(0, 1), the softmax
+    layer at zero."""
+    net = build_network(RUNGS[2], (1, 28, 28), 3, "float64")
+    W1, W2, W3, W4 = net.weights
+    assert np.std(W1) == pytest.approx(np.sqrt(1 / (20 * 25 / 4)), rel=0.2)
+    assert np.std(W2) == pytest.approx(np.sqrt(1 / (40 * 25 / 4)), rel=0.05)
+    assert np.std(W3) == pytest.approx(np.sqrt(1 / 100), rel=0.05)
+    assert not W4.any() and not net.biases[-1].any()
+    assert np.std(net.biases[2]) == pytest.approx(1.0, rel=0.3)
+    again = book_parameters(net, np.random.default_rng(3))
+    assert all(np.array_equal(a, b) for a, b in zip(again[0], net.weights))
+
+
+def test_l2_convention() -> None:
+    """network3.py adds (λ/2) Σ w² / (n/B) to the mean cost: nnmath's λ' = λ B."""
+    assert nnmath_lmbda(0.1) == pytest.approx(1.0)
+    assert nnmath_lmbda(0.0) == 0.0
+
+
+def test_rung_and_work_dir_refused_where_they_do_not_apply(capsys: Any) -> None:
+    with pytest.raises(ValueError, match="rung must be one of 1–8"):
+        run("nielsen-ch6", quick=True, rung=9)
+    with pytest.raises(ValueError, match="nielsen-ch3 has no rungs"):
+        run("nielsen-ch3", quick=True, rung=1)
+    assert main(["reproduce", "nielsen-ch3", "--rung", "1"]) == 2
+    assert "--rung and --work-dir take one experiment of rungs" in capsys.readouterr().err
+    assert main(["reproduce", "nielsen-ch6", "--rung", "0"]) == 2
+    assert "--rung 0: choose 1–8" in capsys.readouterr().err
+
+
+def test_one_rung_goes_on_from_its_work_dir(tmp_path: Path, monkeypatch: Any) -> None:
+    """A rung run again with the same work folder reads its finished networks back."""
+    data = mnist_dir()
+    first = run("nielsen-ch6", quick=True, rung=4, work_dir=tmp_path, data_dir=data)
+    assert first.quick and len(first.claims) == 1 and first.claims[0].key == "rung-4"
+    assert sorted(p.suffix for p in tmp_path.iterdir() if "checkpoint" not in p.name) == [
+        ".json",
+        ".safetensors",
+    ]
+    import nnmath.reproduce._ch6_train as train
+
+    def refuse(*args: Any, **kw: Any) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(train.Trainer, "_train", refuse)
+    again = run("nielsen-ch6", quick=True, rung=4, work_dir=tmp_path, data_dir=data)
+    assert again.claims[0].measured == first.claims[0].measured
+
+
+def test_plateau_rungs_have_no_quick_run() -> None:
+    """Rungs 2, 3, 7 and 8 leave their plateau later than a quick run's 200 steps."""
+    with pytest.raises(ValueError, match="rung 7 has no quick run"):
+        run("nielsen-ch6", quick=True, rung=7)
