@@ -45,6 +45,20 @@ def test_lecture_formulas_by_value() -> None:
     np.testing.assert_allclose(A.relu_prime(z), [0, 0, 1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_on_numpy_is_the_where_bit_for_bit(dtype: type) -> None:
+    """NumPy's ReLU is np.fmax(z, 0) for speed: the same bits as where(z > 0, z, 0), the
+    other backends' form, on every special value (NaN → 0, −0 → +0), strided or not."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    special = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, tiny, -tiny, 1.5, -2.5]
+    z = np.random.default_rng(0).standard_normal(4000).astype(dtype)
+    z[::7] = np.tile(np.array(special, dtype), 58)[: z[::7].size]
+    for arr in (z, z[::3], z.reshape(10, 20, 20)[:, ::2].transpose(2, 0, 1)):
+        reference = np.where(arr > 0, arr, 0.0)
+        out = A.relu(arr)
+        assert out.dtype == reference.dtype and out.tobytes() == reference.tobytes()
+
+
 def test_sigmoid_is_stable_for_large_z() -> None:
     z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine

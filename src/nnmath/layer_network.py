@@ -24,6 +24,8 @@ NotImplementedError
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +39,20 @@ from .layers import Cache, Dropout, Layer, build_layers, size_of
 from .network import Gradients, Network
 
 __all__ = ["LayerNetwork"]
+
+
+@functools.cache
+def _takes_need_g(backward: Any) -> bool:
+    return "need_g" in inspect.signature(backward).parameters
+
+
+def _backward(layer: Layer, delta: Any, cache: Cache, bottom: bool) -> Any:
+    """``layer.backward(δ^l, cache)``; the bottom layer is told that nothing below takes its
+    g (``need_g=False``: a convolution then skips col2im) when its backward has that
+    parameter, so that a layer written without it still works."""
+    if bottom and _takes_need_g(type(layer).backward):
+        return layer.backward(delta, cache, need_g=False)
+    return layer.backward(delta, cache)
 
 
 class ParameterList(list):
@@ -245,7 +261,7 @@ class LayerNetwork(Network):
         nabla_w, nabla_b = [], []
         for i in range(len(layers) - 1, -1, -1):
             deltas[i] = delta
-            back = layers[i].backward(delta, caches[i])
+            back = _backward(layers[i], delta, caches[i], bottom=i == 0)
             if layers[i].has_parameters:
                 nabla_w.insert(0, back.nabla_w)
                 nabla_b.insert(0, back.nabla_b)

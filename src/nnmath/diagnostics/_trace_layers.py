@@ -19,10 +19,10 @@ __all__ = ["layer_traces"]
 def _routing(layer: Any, cache: Any) -> list[Any]:
     """``(C, Ho, Wo, 2)``: the ``(row, column)`` of ``a^{l−1}`` that held each window's max
     (where its δ is routed); ``[]`` for a layer that routes nothing."""
-    argmax = getattr(cache, "argmax", None)
-    if argmax is None:
+    first_max = getattr(layer, "first_max", None)
+    if first_max is None:
         return []
-    where = np.asarray(argmax)[..., 0]  # (C, Ho, Wo), entry i·k + j of each window
+    where = np.asarray(first_max(cache))[..., 0]  # (C, Ho, Wo), entry i·k + j of each window
     rows = np.arange(where.shape[1])[:, None] * layer.stride + where // layer.k
     cols = np.arange(where.shape[2])[None, :] * layer.stride + where % layer.k
     return np.stack([rows, cols], axis=-1).tolist()

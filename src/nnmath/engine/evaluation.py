@@ -33,14 +33,16 @@ class Evaluation:
     def __init__(self, net: Any, stack: contextlib.ExitStack) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        from ..layer_network import LayerNetwork
         from ..network import Network
         from .blas import blas_threads, thread_budget
 
         self.net, self.threads = net, 1
-        self.own_methods = type(net) is Network
+        # a network of layers has Network's cost and accuracy too: monitor="batch" holds
+        self.own_methods = type(net) in (Network, LayerNetwork)
         self.pool = None
         self.blas = blas_threads() if net.backend.name == "numpy" else None
-        if self.blas is not None and self.own_methods:
+        if self.blas is not None and type(net) is Network:  # a conv chunk's im2col is large
             self.threads = thread_budget(self.blas)
         if self.threads > 1:
             self.pool = stack.enter_context(

@@ -61,8 +61,9 @@ class Backward:
 
     Attributes
     ----------
-    g : array ``input_shape + (m,)``
-        ∂C/∂a^{l−1} = (w^l)ᵀ ⋆ δ^l per example: the layer below turns it into its δ.
+    g : array ``input_shape + (m,)``, or None
+        ∂C/∂a^{l−1} = (w^l)ᵀ ⋆ δ^l per example: the layer below turns it into its δ (None
+        when the caller said it needs none, ``need_g=False``).
     nabla_w, nabla_b : arrays shaped like ``W``, ``b``, or None
         ∂C/∂w^l and ∂C/∂b^l averaged over the mini-batch; None for a layer without parameters.
     """
@@ -196,8 +197,11 @@ class Layer:
         """``z^l`` and ``a^l`` of the columns ``a_prev`` (``input_shape + (m,)``)."""
         raise NotImplementedError
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:  # pragma: no cover - abstract
-        """``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l`` (``output_shape + (m,)``)."""
+    def backward(
+        self, delta: Any, cache: Cache, need_g: bool = True
+    ) -> Backward:  # pragma: no cover - abstract
+        """``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l`` (``output_shape + (m,)``);
+        with ``need_g=False`` (the bottom layer: nothing below takes it) ``g`` may be None."""
         raise NotImplementedError
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:

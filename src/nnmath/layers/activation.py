@@ -53,7 +53,7 @@ class Activation(Layer):
         """z^l = a^{l−1}, a^l = σ(z^l); any shape ``input_shape + (m,)``."""
         return Cache(a_prev, a_prev, self.activation(a_prev))
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = ∂C/∂a^{l−1} = δ^l, since z^l = a^{l−1}."""
         return Backward(delta)
 

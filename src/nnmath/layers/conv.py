@@ -153,16 +153,21 @@ class Conv2D(Layer):
         """z^l = w^l ⋆ a^{l−1} + b^l, a^l = σ(z^l). a_prev: (C, H, W, m); z, a: (out, Ho, Wo, m)."""
         cols = im2col(a_prev, self.k, self.stride, self.padding)
         W2 = self.W.reshape((self.out_channels, -1))  # (out, C·k·k)
-        z = (W2 @ cols + self.b[:, None]).reshape((*self.output_shape, a_prev.shape[-1]))
+        z = W2 @ cols  # (out, Ho·Wo·m)
+        z += self.b[:, None]  # in place: one pass less over z^l
+        z = z.reshape((*self.output_shape, a_prev.shape[-1]))
         return ConvCache(a_prev, z, self.activation(z), cols)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
-        """∂C/∂w^l, ∂C/∂b^l and g = ∂C/∂a^{l−1} (C, H, W, m) from δ^l (out, Ho, Wo, m)."""
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
+        """∂C/∂w^l, ∂C/∂b^l and g = ∂C/∂a^{l−1} (C, H, W, m) from δ^l (out, Ho, Wo, m)
+        (g None unless ``need_g``)."""
         m = delta.shape[-1]
         xp = get_namespace(delta)
         D = xp.reshape(delta, (self.out_channels, -1))  # (out, Ho·Wo·m)
         nabla_b = xp.sum(D, axis=1) / m  # Σ over positions and examples, / m
         nabla_w = (D @ cache.cols.T).reshape(tuple(self.W.shape)) / m  # δ^l ⋆ a^{l-1}
+        if not need_g:
+            return Backward(None, nabla_w, nabla_b)
         g_cols = self.W.reshape((self.out_channels, -1)).T @ D  # (C·k·k, Ho·Wo·m)
         g = col2im(g_cols, cache.a_prev.shape, self.k, self.stride, self.padding)
         return Backward(g, nabla_w, nabla_b)

@@ -90,11 +90,12 @@ class Dense(Layer):
         z = dense_z(self.W, a_prev, self.b)  # z^l = W^l a^{l-1} + b^l
         return Cache(a_prev, z, self.activation(z))  # a^l = σ(z^l)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """From δ^l (n_l, m): ∂C/∂b^l = δ^l, ∂C/∂w^l = δ^l (a^{l−1})ᵀ (averaged over m),
-        g = (W^l)ᵀ δ^l (n_{l−1}, m)."""
+        g = (W^l)ᵀ δ^l (n_{l−1}, m) (None unless ``need_g``)."""
         nabla_w, nabla_b = dense_gradients(delta, cache.a_prev)
-        return Backward(self.W.T @ delta, nabla_w, nabla_b)  # (w^l)^T δ^l
+        g = self.W.T @ delta if need_g else None  # (w^l)^T δ^l
+        return Backward(g, nabla_w, nabla_b)
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
         return F.linear(a_prev.T, W, b).T

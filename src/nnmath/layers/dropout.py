@@ -50,7 +50,7 @@ class Dropout(Layer):
         a = a_prev if mask is None else a_prev * mask
         return DropoutCache(a_prev, a, a, mask)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = δ^l ⊙ mask."""
         mask = getattr(cache, "mask", None)
         return Backward(delta if mask is None else delta * mask)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,14 +12,6 @@ from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, check_i
 from ._windows import offsets, zeros
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
-
-
-@dataclass
-class MaxPoolCache(Cache):
-    """:class:`Cache` plus ``argmax``: which of the ``k·k`` entries of each window was the
-    max, ``(C, Ho, Wo, m)`` (row-major ``i·k + j``)."""
-
-    argmax: Any = None
 
 
 class _Pool2D(Layer):
@@ -53,11 +44,16 @@ class _Pool2D(Layer):
     def _back(self, per_offset: Any, delta: Any, shape: tuple[int, ...]) -> Any:
         """``g`` (C, H, W, m): for each entry ``(i, j)`` of the windows, the δ that entry
         ``i·k + j`` of every window gets (``per_offset(idx)``, (C, Ho, Wo, m)) added onto
-        the pixels it came from (k² strided adds)."""
+        the pixels it came from (k² strided adds; written, not added, when the windows do
+        not overlap, stride ≥ size: each pixel then gets one entry's δ)."""
         _, Ho, Wo = self.output_shape
         g = zeros(delta, shape)
+        apart = self.stride >= self.k
         for i, j, rows, cols in offsets(self.k, self.stride, Ho, Wo):
-            g[:, rows, cols] += per_offset(i * self.k + j)
+            if apart:
+                g[:, rows, cols] = per_offset(i * self.k + j)
+            else:
+                g[:, rows, cols] += per_offset(i * self.k + j)
         return g
 
     def __repr__(self) -> str:
@@ -89,29 +85,51 @@ class MaxPool2D(_Pool2D):
     )
     onnx = OnnxLayer("MaxPool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
-    def forward(self, a_prev: Any, mask: Any = None) -> MaxPoolCache:
-        """(C, H, W, m) to (C, Ho, Wo, m), and where each max was."""
+    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+        """(C, H, W, m) to (C, Ho, Wo, m): the running max over the windows' k² entries."""
         xp = get_namespace(a_prev)
         entries = self._entries(a_prev)
-        _, z = next(entries)  # the running max over the window's entries, and where it was
+        _, z = next(entries)
+        for _, entry in entries:
+            z = xp.maximum(entry, z)  # one pass (a NaN propagates, as in torch)
+        return Cache(a_prev, z, z)
+
+    def first_max(self, cache: Cache) -> Any:
+        """Which entry ``i·k + j`` of each window held its (first) max, ``(C, Ho, Wo, m)``:
+        where :meth:`backward` routes δ (the trace shows it)."""
+        xp = get_namespace(cache.z)
+        entries = self._entries(cache.a_prev)
+        _, z = next(entries)
         argmax = zeros(z, tuple(z.shape), xp.int64)
         for idx, entry in entries:
-            better = entry > z  # strictly: the first max is kept on ties, as torch on CPU
+            better = entry > z  # strictly: the first max is kept on ties
             z = xp.where(better, entry, z)
             argmax = xp.where(better, idx, argmax)
-        return MaxPoolCache(a_prev, z, z, argmax)
+        return argmax
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
         z = F.max_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
         return z.permute(1, 2, 3, 0)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
-        """g = δ^l routed to each window's arg-max, (C, H, W, m)."""
-        xp = get_namespace(delta)
-        argmax = cache.argmax  # type: ignore[attr-defined]
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
+        """g = δ^l routed to each window's arg-max, the first entry equal to z^l (C, H, W, m).
 
-        def routed(idx: int) -> Any:  # δ^l where entry idx held the max, 0 elsewhere
-            return xp.where(argmax == idx, delta, 0.0)
+        The entries are visited in the order ``i·k + j`` (:meth:`_back`); ``unrouted`` marks
+        the windows whose max is still to be found, so that on ties the first alone gets δ
+        (as torch on CPU). Nothing is kept from forward but ``z^l``.
+        """
+        entries = dict(self._entries(cache.a_prev))
+        unrouted = None  # windows whose max is still to be found, after the first entry
+
+        def routed(idx: int) -> Any:  # δ^l where entry idx is the first max, 0 elsewhere
+            nonlocal unrouted
+            hit = entries[idx] == cache.z  # z^l is one of the entries, exactly
+            if unrouted is None:
+                unrouted = ~hit
+            else:
+                hit &= unrouted  # in place: the masks are this call's own
+                unrouted ^= hit
+            return delta * hit  # δ·1 or ±0 (a product: one pass fewer than a where)
 
         return Backward(self._back(routed, delta, tuple(cache.a_prev.shape)))
 
@@ -151,7 +169,7 @@ class AvgPool2D(_Pool2D):
         z = F.avg_pool2d(a_prev.permute(3, 0, 1, 2), self.k, self.stride)
         return z.permute(1, 2, 3, 0)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = δ^l / k² spread over each window, (C, H, W, m)."""
         share = delta / (self.k * self.k)
         return Backward(self._back(lambda idx: share, delta, tuple(cache.a_prev.shape)))

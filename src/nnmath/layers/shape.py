@@ -44,7 +44,7 @@ class Input(Layer):
         self.input_shape = (size_of(self.shape),)  # the columns it reshapes
         return self.shape
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         return Backward(delta.reshape(cache.a_prev.shape))
 
     def torch_z(self, a_prev: Any, F: Any, W: Any = None, b: Any = None, mask: Any = None) -> Any:
@@ -72,7 +72,7 @@ class Flatten(Layer):
         a = a_prev.reshape(self.output_shape[0], a_prev.shape[-1])
         return Cache(a_prev, a, a)
 
-    def backward(self, delta: Any, cache: Cache) -> Backward:
+    def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = δ^l reshaped to ``(C, H, W, m)``."""
         return Backward(delta.reshape(cache.a_prev.shape))
 

@@ -29,6 +29,13 @@ def train_epochs(
     run: Run, callbacks: list[Callback], fast: bool | str, monitoring: tuple[str, bool]
 ) -> History:
     """The loop: every epoch from ``run.start_epoch`` until ``run.epochs`` or a stop."""
+    with _layers_blas(run.net):  # before on_train_begin, whose checks run products too
+        return _train_epochs(run, callbacks, fast, monitoring)
+
+
+def _train_epochs(
+    run: Run, callbacks: list[Callback], fast: bool | str, monitoring: tuple[str, bool]
+) -> History:
     net, history = run.net, run.history
     try:
         _hook(callbacks, "on_train_begin", net, history)
@@ -187,6 +194,22 @@ class _Epochs:
         score = history.validation_accuracy[-1] if classify else -vcost
         if score > _score(history, history.best_epoch):
             history.best_epoch, run.best_params = epoch, net.copy_parameters()
+
+
+@contextlib.contextmanager
+def _layers_blas(net: Any) -> Any:
+    """A network of layers trains with NumPy's OpenBLAS on one thread: its products are
+    small (a convolution's at mini-batch 10, 20 × 25 × 5,760) and a second BLAS thread that
+    is off its core stalls every one of them (``benchmarks/RESULTS.md``, "Convolution on
+    the CPU"); one thread also makes the weights independent of the thread count."""
+    from ..engine.blas import blas_threads, one_blas_thread
+
+    blas = blas_threads() if getattr(net, "layered", False) else None
+    if net.backend.name != "numpy" or blas is None:
+        yield
+        return
+    with one_blas_thread(blas):  # counted: a fit in another thread keeps its own count
+        yield
 
 
 def _score(history: History, epoch: int | None) -> float:
