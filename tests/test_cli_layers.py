@@ -90,20 +90,18 @@ def test_layers_train_on_torch_tensors(capsys) -> None:
     assert json.loads(out)["backend"] == "torch:cpu"
 
 
-def test_what_a_network_of_layers_cannot_do_yet_is_one_line_before_training(capsys, tmp_path):
-    """--save tries nnmath.io.save on the untrained network first: its own refusal while it
-    cannot write layers (or, once it can, the run saves)."""
+def test_a_network_of_layers_saves_checkpoints_and_predicts(capsys, tmp_path):
+    """--save and --checkpoint write a network of layers; nnmath predict reads it back and
+    shows its layers, not the flattened sizes."""
     path = tmp_path / "m.safetensors"
     code, out, err = run_cli(capsys, *TRAIN, "--layers", NET, "--save", path)
-    if code == 0:  # nnmath.io.save writes networks of layers now
-        assert path.exists()
-    else:
-        assert "--save: nnmath.io.save (Network.save) does not support a network of layers" in err
-        assert "epoch" not in out and err.count("\n") == 1 and not path.exists()
+    assert code == 0 and path.exists(), err
     code, out, err = run_cli(capsys, *TRAIN, "--layers", NET, "--checkpoint", tmp_path / "c")
-    if code != 0:
-        assert "does not support a network of layers" in err and "internal error" not in err
-        assert "epoch" not in out
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "predict", path, "--dataset", "digits", "--json")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "predict", path, "--dataset", "digits")
+    assert code == 0 and "layers" in out and "conv(" in out, out
 
 
 def test_expanded_trains_on_five_times_the_rows_and_names_the_command(capsys, tmp_path):

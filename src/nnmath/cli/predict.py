@@ -140,7 +140,7 @@ def _run_dataset(args: argparse.Namespace, net: Any, name: str) -> int:
             ["", "value"],
             [
                 ["model", result["model"]],
-                ["network", ",".join(map(str, net.sizes))],
+                _network_row(net),
                 ["data set", f"{data.name} ({args.split}, {plural(result['n'], 'example')})"],
                 ["accuracy", f"{accuracy:.2%} ({result['correct']}/{result['n']})"],
                 ["mean cost", f"{result['cost']:.4f}"],
@@ -148,3 +148,12 @@ def _run_dataset(args: argparse.Namespace, net: Any, name: str) -> int:
             ],
         )
     return 0
+
+
+def _network_row(net: Any) -> list[str]:
+    """The model's architecture: its sizes, or the description of its layers."""
+    if getattr(net, "layered", False):
+        from ..layers import describe
+
+        return ["layers", describe(net.layers)]
+    return ["network", ",".join(map(str, net.sizes))]
