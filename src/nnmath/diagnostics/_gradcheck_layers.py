@@ -39,6 +39,21 @@ def forward_from_layer(net: Any, l: int, z: np.ndarray) -> np.ndarray:
     return a
 
 
+def central_differences(flat: Any, picks: Any, mean_cost: Any, eps: float) -> np.ndarray:
+    """(C(θ_p + ε) − C(θ_p − ε)) / 2ε for each entry p of ``picks`` of the parameter view
+    ``flat`` (each restored after), ``mean_cost()`` the cost at the parameters as they stand."""
+    numeric = np.empty(len(picks))
+    for j, p in enumerate(picks):
+        old = flat[p]
+        flat[p] = old + eps
+        cp = mean_cost()
+        flat[p] = old - eps
+        cm = mean_cost()
+        flat[p] = old
+        numeric[j] = (cp - cm) / (2 * eps)
+    return numeric
+
+
 def _picks(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     """All of ``range(count)``, or ``limit`` of them drawn without replacement (sorted)."""
     if count <= limit:
@@ -105,15 +120,7 @@ def _parameter_checks(
         ):
             flat = param.reshape(-1)  # a view: writes go into the layer
             picks = _picks(flat.size, limit, rng)
-            numeric = np.empty(len(picks))
-            for j, p in enumerate(picks):
-                old = flat[p]
-                flat[p] = old + eps
-                cp = mean_cost()
-                flat[p] = old - eps
-                cm = mean_cost()
-                flat[p] = old
-                numeric[j] = (cp - cm) / (2 * eps)
+            numeric = central_differences(flat, picks, mean_cost, eps)
             yield quantity, l, np.asarray(grad).reshape(-1)[picks], numeric
 
 

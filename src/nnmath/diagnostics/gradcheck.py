@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._float64 import as_float64
-from ._gradcheck_layers import forward_from_layer, layer_checks
+from ._gradcheck_layers import central_differences, forward_from_layer, layer_checks
 
 __all__ = ["GradCheck", "GradCheckRow", "forward_from", "gradcheck"]
 
@@ -279,13 +279,5 @@ def _parameter_checks(
                 if count <= max_params
                 else rng.choice(count, size=max_params, replace=False)
             )
-            numeric = np.empty(len(picks))
-            for j, p in enumerate(picks):
-                old = flat[p]
-                flat[p] = old + eps
-                cp = mean_cost()
-                flat[p] = old - eps
-                cm = mean_cost()
-                flat[p] = old
-                numeric[j] = (cp - cm) / (2 * eps)
+            numeric = central_differences(flat, picks, mean_cost, eps)
             yield quantity, i + 2, np.asarray(grad).reshape(-1)[picks], numeric

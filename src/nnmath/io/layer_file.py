@@ -32,6 +32,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..layers import LAYERS, Dense, Input, Layer
+from .safetensors import finite_number
 
 __all__ = [
     "LAYERS_VERSION",
@@ -79,19 +80,10 @@ def _checked_sigma(where: str, sigma: Any) -> None:
         )
     takes = ACTIVATIONS[sigma["name"]]().params
     for key, value in sigma.items():
-        if key != "name" and (key not in takes or not _finite(value)):
+        if key != "name" and (key not in takes or not finite_number(value)):
             raise ValueError(
                 f"{where}: σ {sigma['name']} has invalid parameter {key}={value!r:.60}"
             )
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def _checked_value(where: str, key: str, value: Any) -> None:
@@ -101,7 +93,7 @@ def _checked_value(where: str, key: str, value: Any) -> None:
         return
     numbers = value if isinstance(value, list) and len(value) <= 3 else [value]
     for v in numbers:
-        if not _finite(v) or abs(v) >= _MAX_DIM:
+        if not finite_number(v) or abs(v) >= _MAX_DIM:
             raise ValueError(f"{where}: {key}={value!r:.60} is not a σ or a number below 2**31")
 
 

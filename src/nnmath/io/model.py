@@ -21,7 +21,6 @@ and against the tensors. Files are written with :func:`nnmath._files.atomic_writ
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +36,13 @@ from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
 from .layer_file import LAYERS_VERSION, check_layers, layers_from_config, parameter_names
-from .safetensors import MAX_TENSORS, ModelFileError, parse_header, read_file_bytes
+from .safetensors import (
+    MAX_TENSORS,
+    ModelFileError,
+    finite_number,
+    parse_header,
+    read_file_bytes,
+)
 
 __all__ = [
     "FORMAT",
@@ -304,7 +309,7 @@ def _check_dense_config(path: Any, config: dict[str, Any]) -> None:
                 f"activation {i} ({act['name']}) has unknown parameters {unknown}; it takes "
                 f"{sorted(takes)}",
             )
-        if not all(_finite_number(v) for v in params.values()):
+        if not all(finite_number(v) for v in params.values()):
             raise ModelFileError(path, f"activation {i} has invalid parameters {params!r:.200}")
 
 
@@ -319,16 +324,6 @@ def _check_common(path: Any, config: dict[str, Any]) -> dict[str, Any]:
     if config["dtype"] not in ("float32", "float64"):
         raise ModelFileError(path, f"dtype {config['dtype']!r} is not float32 or float64")
     return config
-
-
-def _finite_number(value: Any) -> bool:
-    """A JSON number (not a boolean) that is a finite float (``10**400`` is not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def _check_names(path: Any, expected: list, names: Any, checkpoint: bool) -> None:

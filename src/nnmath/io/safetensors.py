@@ -228,3 +228,13 @@ def _check_tiling(path: Any, spans: list[tuple[int, int, str]], buffer_len: int)
         raise ModelFileError(
             path, f"the tensors cover {end} bytes but the data section has {buffer_len}"
         )
+
+
+def finite_number(value: Any) -> bool:
+    """A JSON number (not a boolean) that is a finite float (``10**400`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
