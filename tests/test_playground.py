@@ -488,3 +488,19 @@ def test_the_command_serves_the_page_until_interrupted():
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode in (0, 130)
+
+
+def test_a_divergence_once_said_stays_said_for_the_run():
+    from nnmath.playground.training import Verdict
+
+    net = nm.Network([2, 3, 2], seed=0)
+    y = np.array([0, 1, 1, 0])
+    verdict = Verdict(net, y)
+    calm = verdict(0.5 * verdict.guess, [1.0, 1.0], 0.5)
+    assert calm is None
+    blown = verdict(10 * verdict.guess, [1.0, 1.0], 50.0)
+    assert blown.startswith("the run diverged: training cost") and "η = 50 is too large" in blown
+    back = verdict(0.9 * verdict.guess, [1.0, 1.0], 0.01)  # the cost came back, η lowered
+    assert back.startswith("the run diverged: training cost") and "with η = 50;" in back
+    assert f"its training cost is {0.9 * verdict.guess:.3g} now" in back and "smaller η" in back
+    assert Verdict(net, y)(0.9 * verdict.guess, [1.0, 1.0], 0.01) is None  # a new run: no word

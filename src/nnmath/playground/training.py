@@ -99,7 +99,8 @@ class Verdict:
     """Whether a run has diverged, judged on each snapshot: its training cost is not finite
     or far above both its cost before training and that of the constant output (always
     answering the mean target, i.e. the class frequencies), or every layer's speed of
-    learning has fallen to zero while the cost is no better than that constant output."""
+    learning has fallen to zero while the cost is no better than that constant output.
+    Once said, it stays said for the run: a cost that comes back down is named beside it."""
 
     #: how many times its reference a diverged run's cost exceeds
     RISE = 1.5
@@ -109,9 +110,21 @@ class Verdict:
     def __init__(self, net: Any, y: Any) -> None:
         self.guess = constant_output_cost(net, net.check_targets(y, len(y)))
         self.start: float | None = None  # the cost of the first snapshot, before training
+        self.said: tuple[str, float] | None = None  # the last diverged verdict and its η
 
     def __call__(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
         """The page's message for a diverged run, or ``None``."""
+        now = self._judge(cost, speeds, eta)
+        if now is not None:
+            self.said = (now.split(". ")[0], eta)
+            return now
+        if self.said is None or cost is None:
+            return None
+        why, then = self.said
+        return f"{why}, with η = {then:g}; its training cost is {cost:.3g} now: reset for a smaller η"
+
+    def _judge(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
+        """This snapshot's verdict alone."""
         advice = f"η = {eta:g} is too large: reset and try a smaller η"
         if cost is None or not math.isfinite(cost):
             return f"the run diverged: the training cost is {cost}. {advice}"
