@@ -28,6 +28,9 @@ class Gradients:
         z^l for every example.
     activations : list of arrays ``(sizes[i], m)``
         a^l, with ``activations[0]`` the input.
+    caches : list
+        A network of layers' :class:`~nnmath.layers.Cache` per layer after the Input (what
+        ``update_state`` folds into running statistics); empty for a dense network.
     """
 
     nabla_w: list[Any]
@@ -35,3 +38,4 @@ class Gradients:
     deltas: list[Any] = field(default_factory=list)
     zs: list[Any] = field(default_factory=list)
     activations: list[Any] = field(default_factory=list)
+    caches: list[Any] = field(default_factory=list)

@@ -144,8 +144,9 @@ class LayerNetwork(Network):
     # -- parameters: the layers own them; these lists are read from and written to them ----
     @property
     def parametrized(self) -> list[Layer]:
-        """The layers with ``W`` and ``b``, in order (``weights[i]`` is theirs)."""
-        return [layer for layer in self.layers if layer.has_parameters]
+        """The layers with ``W`` and ``b``, in order (``weights[i]`` is theirs), those inside
+        a layer of layers included (:meth:`~nnmath.layers.Layer.parameter_layers`)."""
+        return [inner for layer in self.layers for inner in layer.parameter_layers()]
 
     @property
     def weights(self) -> list[Any]:  # type: ignore[override]
@@ -204,7 +205,9 @@ class LayerNetwork(Network):
         return network_html(self)
 
     # -- the two passes, through the layers' protocol ---------------------------------------
-    def forward_caches(self, a: Any, masks: Sequence[Any] | None = None) -> list[Cache]:
+    def forward_caches(
+        self, a: Any, masks: Sequence[Any] | None = None, training: bool = False
+    ) -> list[Cache]:
         """Each layer's :class:`~nnmath.layers.Cache` (z^l, a^l, ...), bottom first.
 
         Parameters
@@ -213,11 +216,14 @@ class LayerNetwork(Network):
             Input examples as columns.
         masks : list, one entry per layer after the Input, or None
             Dropout masks (:meth:`dropout_masks`); None entries drop nothing.
+        training : bool
+            A pass of ``fit`` (and of the gradients it follows): batch-normalising layers use
+            the mini-batch's statistics; otherwise their running ones.
         """
         masks = masks if masks is not None else [None] * (self.L - 1)
         caches = []
         for layer, mask in zip(self.layers, [None, *masks]):
-            cache = layer.forward(a, mask)
+            cache = layer.forward(a, mask, training)
             a = cache.a  # a^l feeds layer l+1
             caches.append(cache)
         return caches[1:]  # the Input's reshape is not a layer of the lecture
@@ -253,7 +259,7 @@ class LayerNetwork(Network):
             ``nabla_w``, ``nabla_b`` aligned with ``weights``, ``biases``; ``deltas`` and
             ``zs`` one per layer after the Input, ``activations`` with the input first.
         """
-        caches = self.forward_caches(x, masks)
+        caches = self.forward_caches(x, masks, training=True)
         layers = self.layers[1:]
         top = caches[-1]
         delta = self.cost_function.delta(top.z, top.a, y, layers[-1].activation)  # δ^L
@@ -268,7 +274,15 @@ class LayerNetwork(Network):
             if i > 0:
                 delta = layers[i - 1].delta(caches[i - 1], back.g)  # ⊙ σ'(z^{l-1})
         activations = [x, *(c.a for c in caches)]
-        return Gradients(nabla_w, nabla_b, deltas, [c.z for c in caches], activations)
+        zs = [c.z for c in caches]
+        return Gradients(nabla_w, nabla_b, deltas, zs, activations, caches=caches)
+
+    def update_state(self, grads: Gradients) -> None:
+        """Fold a training step's measurements (``grads.caches``) into each layer's state
+        (BatchNorm's running statistics): ``fit`` calls it once per mini-batch, as torch
+        updates them once per training forward pass."""
+        for layer, cache in zip(self.layers[1:], grads.caches):
+            layer.update_state(cache)
 
     def dropout_masks(self, key: int, start: int, m: int) -> list[Any] | None:
         """One mask per layer after the Input (None but for Dropout layers), for the ``m``

@@ -347,6 +347,10 @@ class Network:
                 delta = sigma[i - 1].vjp(zs[i - 1], activations[i], g)  # ⊙ σ'(z^l)
         return Gradients(nabla_w, nabla_b, deltas, zs, activations)
 
+    def update_state(self, grads: Gradients) -> None:
+        """Fold a training step's measurements into the layers' state: a dense network keeps
+        none (a network of layers with BatchNorm does, :mod:`nnmath.layer_network`)."""
+
     def dropout_masks(self, key: int, start: int, m: int) -> list[Any] | None:
         """The dropout masks of the ``m`` examples at positions ``start, …`` of an epoch whose
         dropout key is ``key`` (``fit`` draws one per epoch), on the network's backend, for

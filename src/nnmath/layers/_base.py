@@ -193,8 +193,12 @@ class Layer:
         self.input_shape = self.output_shape = tuple(input_shape)
         return self.output_shape
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:  # pragma: no cover - abstract
-        """``z^l`` and ``a^l`` of the columns ``a_prev`` (``input_shape + (m,)``)."""
+    def forward(
+        self, a_prev: Any, mask: Any = None, training: bool = False
+    ) -> Cache:  # pragma: no cover - abstract
+        """``z^l`` and ``a^l`` of the columns ``a_prev`` (``input_shape + (m,)``); ``mask`` is
+        a Dropout layer's, ``training`` says the pass is one of ``fit``'s (a batch-normalising
+        layer then uses the mini-batch's statistics, else its running ones)."""
         raise NotImplementedError
 
     def backward(
@@ -225,6 +229,26 @@ class Layer:
     def parameters(self) -> list[Any]:
         """``[W, b]`` for a layer with parameters, ``[]`` otherwise."""
         return [self.W, self.b] if self.has_parameters else []
+
+    def parameter_layers(self) -> list[Layer]:
+        """The layers whose ``W``, ``b`` this one holds, in order: itself when it has
+        parameters; a layer made of layers lists its inner ones (``net.weights`` follows)."""
+        return [self] if self.has_parameters else []
+
+    def state(self) -> dict[str, Any]:
+        """What the layer keeps that no gradient trains (BatchNorm's running mean and
+        variance), by name, as arrays: saved, checkpointed and restored with ``W``, ``b``.
+        Empty for most layers."""
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Put back what :meth:`state` gave (same names and shapes)."""
+        if state:
+            raise ValueError(f"{self!r} keeps no state, got {sorted(state)}")
+
+    def update_state(self, cache: Cache) -> None:
+        """After a training pass (``forward(..., training=True)``), fold what it measured into
+        the state (the running statistics); most layers keep none."""
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments as JSON values (a σ as ``{"name": ..., **params}``):

@@ -49,7 +49,7 @@ class Activation(Layer):
             raise ValueError(f"{self!r} couples units: it needs a vector input (Flatten first)")
         return super().build(input_shape, init, rng, dtype)
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """z^l = a^{l−1}, a^l = σ(z^l); any shape ``input_shape + (m,)``."""
         return Cache(a_prev, a_prev, self.activation(a_prev))
 

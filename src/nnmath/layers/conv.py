@@ -149,7 +149,7 @@ class Conv2D(Layer):
         """W: (out, C, k, k), b: (out,)."""
         return (self.out_channels, self.input_shape[0], self.k, self.k), (self.out_channels,)
 
-    def forward(self, a_prev: Any, mask: Any = None) -> ConvCache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> ConvCache:
         """z^l = w^l ⋆ a^{l−1} + b^l, a^l = σ(z^l). a_prev: (C, H, W, m); z, a: (out, Ho, Wo, m)."""
         cols = im2col(a_prev, self.k, self.stride, self.padding)
         W2 = self.W.reshape((self.out_channels, -1))  # (out, C·k·k)

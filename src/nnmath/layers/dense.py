@@ -85,7 +85,7 @@ class Dense(Layer):
         """W: (n_l, n_{l−1}), b: (n_l,)."""
         return (self.n, self.input_shape[0]), (self.n,)
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """z^l = W^l a^{l−1} + b^l, a^l = σ(z^l). a_prev: (n_{l−1}, m); z, a: (n_l, m)."""
         z = dense_z(self.W, a_prev, self.b)  # z^l = W^l a^{l-1} + b^l
         return Cache(a_prev, z, self.activation(z))  # a^l = σ(z^l)

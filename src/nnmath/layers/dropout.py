@@ -45,7 +45,7 @@ class Dropout(Layer):
     def config(self) -> dict[str, Any]:
         return {"p": self.p}
 
-    def forward(self, a_prev: Any, mask: Any = None) -> DropoutCache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> DropoutCache:
         """a^l = a^{l−1} ⊙ mask (``mask`` shaped like ``a_prev``), or a^{l−1} when None."""
         a = a_prev if mask is None else a_prev * mask
         return DropoutCache(a_prev, a, a, mask)

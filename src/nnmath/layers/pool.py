@@ -85,7 +85,7 @@ class MaxPool2D(_Pool2D):
     )
     onnx = OnnxLayer("MaxPool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m): the running max over the windows' k² entries."""
         xp = get_namespace(a_prev)
         entries = self._entries(a_prev)
@@ -157,7 +157,7 @@ class AvgPool2D(_Pool2D):
     )
     onnx = OnnxLayer("AveragePool", attrs={"kernel_shape": ("size", 2), "strides": ("stride", 2)})
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """(C, H, W, m) to (C, Ho, Wo, m)."""
         total = None
         for _, entry in self._entries(a_prev):

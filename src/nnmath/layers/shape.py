@@ -35,7 +35,7 @@ class Input(Layer):
     def config(self) -> dict[str, Any]:
         return {"shape": list(self.shape)}
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """x as columns ``(size, m)`` to ``shape + (m,)`` (a view)."""
         a = a_prev.reshape(*self.shape, a_prev.shape[-1])
         return Cache(a_prev, a, a)
@@ -67,7 +67,7 @@ class Flatten(Layer):
         self.input_shape, self.output_shape = tuple(input_shape), (size_of(input_shape),)
         return self.output_shape
 
-    def forward(self, a_prev: Any, mask: Any = None) -> Cache:
+    def forward(self, a_prev: Any, mask: Any = None, training: bool = False) -> Cache:
         """a^l = a^{l−1} reshaped to ``(C·H·W, m)`` (a view of a C-ordered array)."""
         a = a_prev.reshape(self.output_shape[0], a_prev.shape[-1])
         return Cache(a_prev, a, a)

@@ -121,7 +121,9 @@ class Verdict:
         if self.said is None or cost is None:
             return None
         why, then = self.said
-        return f"{why}, with η = {then:g}; its training cost is {cost:.3g} now: reset for a smaller η"
+        return (
+            f"{why}, with η = {then:g}; its training cost is {cost:.3g} now: reset for a smaller η"
+        )
 
     def _judge(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
         """This snapshot's verdict alone."""

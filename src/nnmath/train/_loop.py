@@ -151,6 +151,7 @@ class _Epochs:
                 grads = net.backprop_columns(x, y)
             else:  # dropout: the masks of rows k.. of this epoch, from the epoch's key
                 grads = net.backprop_columns(x, y, masks=net.dropout_masks(key, k, x.shape[1]))
+            net.update_state(grads)  # running statistics, from this step's forward pass
             if score:  # device scalars: added up on the device, read once after the epoch
                 a = grads.activations[-1]
                 total = total + xp.sum(net.cost_function.fn(a, y))
