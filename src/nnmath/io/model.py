@@ -348,8 +348,8 @@ def _check_names(path: Any, expected: list, names: Any, checkpoint: bool) -> Non
         shown = ", ".join(repr(n) for pair in expected[:2] for n in pair)
         raise ModelFileError(
             path,
-            f"it holds tensors {extra[:5]!r:.300} that are not part of a {len(expected)}-layer "
-            f"network (the layers are {shown}, ...)",
+            f"it holds tensors {extra[:5]!r:.300} that are not part of the network it "
+            f"describes (its tensors are {shown}, ...)",
         )
 
 
