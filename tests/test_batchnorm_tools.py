@@ -14,7 +14,13 @@ import pytest
 
 import nnmath as nm
 from conftest import run_cli
-from nnmath.diagnostics import gradcheck, gradient_norms, trace
+from nnmath.diagnostics import (
+    gradcheck,
+    gradient_norms,
+    layer_statistics,
+    trace,
+    vanishing_factors,
+)
 from nnmath.layers import (
     Activation,
     BatchNorm,
@@ -73,6 +79,22 @@ def test_gradcheck_checks_the_training_pass_and_leaves_the_state_alone() -> None
     trace(net, X[0], y[0])
     after = states(net)
     assert all(np.array_equal(a[k], b[k]) for a, b in zip(before, after) for k in a)
+
+
+def test_layer_statistics_and_vanishing_factors_take_a_layer_without_sigma() -> None:
+    """A BatchNorm has parameters and no σ (a^l = z^l, σ' = 1); the factors hand δ down
+    through the training pass the gradients came from."""
+    net = trained()
+    X, y = data(6, seed=2)
+    stats = layer_statistics(net, X, y)
+    assert stats.layers == [2, 3, 7, 8, 10, 11] and stats.activations[1] == "identity"
+    assert stats.mean_prime[1] == 1.0
+    rows = vanishing_factors(net, X, y).layers
+    assert [r.layer for r in rows] == [2, 3, 7, 8, 10]
+    for r in rows:  # ratio = weight factor × activation factor, all finite
+        assert np.isfinite(r.ratio) and r.ratio == pytest.approx(
+            r.weight_factor * r.activation_factor
+        )
 
 
 def test_gradcheck_sees_a_wrong_batchnorm_gradient(monkeypatch) -> None:
