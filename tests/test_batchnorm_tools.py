@@ -206,3 +206,23 @@ def test_the_table_and_the_diagram_show_the_normalisations(tmp_path) -> None:
         assert driver.execute_script(TEXT_PROBLEMS) == []
     finally:
         driver.quit()
+
+
+def test_a_sweep_file_of_normalised_networks_runs_and_records_each_layers_speed(tmp_path):
+    from nnmath.sweep import load_sweep, run_sweep
+
+    text = (
+        "conv(2,3,identity) bn relu pool(2) dense(8,tanh,batch_norm=1) layernorm dense(10,softmax)"
+    )
+    toml = tmp_path / "s.toml"
+    toml.write_text(
+        f'measure = "vanishing"\nsubset = 40\n[grid]\nlayers = "{text}"\n'
+        'cost = "log_likelihood"\nepochs = 1\n'
+    )
+    sweep = load_sweep(toml)
+    (canonical,) = sweep.grid["layers"]
+    assert canonical.startswith("conv(2,3,identity) bn activation(relu)")
+    speeds = [c for c in sweep.columns() if c.startswith("speed_l")]
+    assert speeds == [f"speed_l{i}" for i in range(1, 6)]  # conv, bn, dense, bn, layernorm
+    (row,) = run_sweep(sweep, tmp_path / "v.jsonl", n_jobs=1).rows
+    assert all(len(s) == 6 for s in row["speeds"]) and row["speed_out"] > 0
