@@ -51,6 +51,7 @@ def fit(
     resume: bool | str | os.PathLike[str] = False,
     track_gradients: bool | int = False,
     track_every: int | None = None,
+    track_histograms: bool = False,
     fast: bool | str = True,
     epsilon: float | None = None,
     schedule: Any = None,
@@ -88,6 +89,9 @@ def fit(
     track_gradients, track_every : bool or int, int
         :class:`~nnmath.callbacks.GradientTracker` on 1,000 rows after every epoch, or every
         ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
+    track_histograms : bool
+        :class:`~nnmath.callbacks.Histograms` on 1,000 rows after every epoch: histograms of
+        z^l, a^l, δ^l, percentiles of z^l and the update-to-data ratio ‖Δw^l‖/‖w^l‖.
     fast : bool or str
         The compiled epoch (:mod:`nnmath.engine`) when it supports the run; ``False``: the
         reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
@@ -100,7 +104,8 @@ def fit(
     hyper = dict(eta=eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, beta1=beta1)
     hyper.update(beta2=beta2, epsilon=epsilon, **optimizer_options)  # the optimizer holds them
     run = new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
-    shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
+    tracks = (track_gradients, track_every, track_histograms)
+    shorthands = (patience, checkpoint, resume, tracks, schedule)
     with training(net):  # one fit of a network at a time: a second one is refused
         callbacks = make_callbacks(run, callbacks, *shorthands)  # each shorthand's callback
         resume_run(run, callbacks, checkpoint, resume)
