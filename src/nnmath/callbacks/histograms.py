@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..diagnostics.histograms import (
-    BINS,
-    HISTOGRAMS,
-    PERCENTILES,
-    bin_edges,
-    count,
-    layer_percentiles,
-    per_unit_percentiles,
-)
+from ..diagnostics.histograms import BINS, add_entry, new_record
 from ..diagnostics.updates import update_ratios, weights_of
 from ._probe import LayerProbe
 from .base import History
@@ -37,6 +29,7 @@ class Histograms(LayerProbe):
 
         history.extra["histograms"] = {
             "layers": [2, 3], "epoch": [0, 1, ...],   # l; epochs done at each entry
+            "activations": ["sigmoid", "sigmoid"],   # each layer's σ
             "bins": 40, "percentiles": [15, 50, 85], "rows": 1000,
             "edges":  {"z": [edges of l = 2, ...], "a": ..., "delta": ...},   # fixed
             "counts": {"z": [[counts of l = 2, ...] per entry], "a": ..., "delta": ...},
@@ -126,42 +119,15 @@ class Histograms(LayerProbe):
         self, net: Any, history: History, moment: tuple[Any, ...], change: list[float] | None
     ) -> None:
         stats = self.statistics(net, moment, arrays=True)
-        arrays = stats.arrays or {}
-        rec = history.extra.setdefault("histograms", self._empty(stats.layers))
-        if not rec["edges"]:  # the first entry fixes the bins
-            rec["edges"] = {
-                q: [bin_edges(v, self.bins).tolist() for v in arrays[q]] for q in HISTOGRAMS
-            }
-        rec["epoch"].append(history.epochs)
-        for q in HISTOGRAMS:
-            counted = [count(v, e) for v, e in zip(arrays[q], rec["edges"][q], strict=True)]
-            rec["counts"][q].append([c for c, _, _ in counted])
-            rec["under"][q].append([u for _, u, _ in counted])
-            rec["over"][q].append([o for _, _, o in counted])
-        rec["z_percentiles"].append([layer_percentiles(z) for z in arrays["z"]])
-        units = [per_unit_percentiles(z, self.units) for z in arrays["z"]]
-        rec["unit_z_percentiles"].append(units)
+        rec = history.extra.get("histograms") or new_record(stats, self.bins)
+        history.extra["histograms"] = rec  # the first entry fixes the bins
+        add_entry(rec, stats, history.epochs, self.units)
         ratio = history.extra.setdefault(
             "update_ratio", {"layers": stats.layers, "epoch": [], "step": [], "epoch_change": []}
         )
         ratio["epoch"].append(history.epochs)
         ratio["step"].append(self.update_ratios(net, moment))
         ratio["epoch_change"].append(change)
-
-    def _empty(self, layers: list[int]) -> dict[str, Any]:
-        return {
-            "layers": list(layers),
-            "epoch": [],
-            "bins": self.bins,
-            "percentiles": list(PERCENTILES),
-            "rows": int(self.X.shape[0]),
-            "edges": {},
-            "counts": {q: [] for q in HISTOGRAMS},
-            "under": {q: [] for q in HISTOGRAMS},
-            "over": {q: [] for q in HISTOGRAMS},
-            "z_percentiles": [],
-            "unit_z_percentiles": [],
-        }
 
     def __repr__(self) -> str:
         step = ", every_step=True" if self.every_step else ""

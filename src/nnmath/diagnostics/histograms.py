@@ -27,10 +27,12 @@ __all__ = [
     "BINS",
     "HISTOGRAMS",
     "PERCENTILES",
+    "add_entry",
     "bin_edges",
     "count",
     "histogram_counts",
     "layer_percentiles",
+    "new_record",
     "per_unit_percentiles",
     "unit_percentiles",
     "z_percentiles",
@@ -93,6 +95,49 @@ def per_unit_percentiles(z: np.ndarray, units: int) -> list[list[float]]:
     ``z^l`` (a convolution's units in the order of its ``(out, Ho, Wo)`` positions)."""
     rows = z.reshape(-1, z.shape[-1])[: int(units)]
     return np.percentile(rows, PERCENTILES, axis=1).T.tolist()
+
+
+def new_record(stats: Any, bins: int = BINS) -> dict[str, Any]:
+    """An empty record of the layers of ``stats`` (a :class:`LayerStatistics` with arrays),
+    its bin edges fixed from those arrays (:func:`bin_edges`); :func:`add_entry` fills it.
+
+    The layout (plain Python, JSON-ready) is :class:`nnmath.callbacks.Histograms`'s.
+    """
+    arrays = _arrays(stats)
+    return {
+        "layers": list(stats.layers),
+        "activations": list(stats.activations),
+        "epoch": [],
+        "bins": int(bins),
+        "percentiles": list(PERCENTILES),
+        "rows": int(stats.n_examples),
+        "edges": {q: [bin_edges(v, bins).tolist() for v in arrays[q]] for q in HISTOGRAMS},
+        "counts": {q: [] for q in HISTOGRAMS},
+        "under": {q: [] for q in HISTOGRAMS},
+        "over": {q: [] for q in HISTOGRAMS},
+        "z_percentiles": [],
+        "unit_z_percentiles": [],
+    }
+
+
+def add_entry(rec: dict[str, Any], stats: Any, epoch: int, units: int = 4) -> None:
+    """Append the histograms and percentiles of ``stats`` (with arrays), at ``epoch`` epochs
+    done, to the record ``rec`` of :func:`new_record` (on its fixed edges)."""
+    arrays = _arrays(stats)
+    rec["epoch"].append(int(epoch))
+    for q in HISTOGRAMS:
+        counted = [count(v, e) for v, e in zip(arrays[q], rec["edges"][q], strict=True)]
+        rec["counts"][q].append([c for c, _, _ in counted])
+        rec["under"][q].append([u for _, u, _ in counted])
+        rec["over"][q].append([o for _, _, o in counted])
+    rec["z_percentiles"].append([layer_percentiles(z) for z in arrays["z"]])
+    rec["unit_z_percentiles"].append([per_unit_percentiles(z, units) for z in arrays["z"]])
+
+
+def _arrays(stats: Any) -> dict[str, list[np.ndarray]]:
+    if stats.arrays is None:
+        raise ValueError("the histograms need the arrays: layer_statistics(..., arrays=True)")
+    return stats.arrays
 
 
 def _record(history: Any, key: str) -> dict[str, Any]:
