@@ -117,3 +117,21 @@ def test_cli_plot_histograms_trains_or_reads_a_checkpoint(tmp_path, capsys) -> N
     capsys.readouterr()
     assert main(["plot", "histograms", "--model", str(bare), "-o", str(out), "--json"]) == 0
     assert '"split": "test"' in capsys.readouterr().out  # measured once
+
+
+def test_the_figures_leave_no_text_clipped_or_overlapping(digits) -> None:
+    from _layout import layout_problems
+    from nnmath.callbacks.liveplot import figure
+
+    X, y = digits
+    deep = nm.Network([64, 30, 30, 10], seed=0)
+    h = deep.fit(X, y, epochs=6, eta=0.5, seed=0, track_histograms=True)
+    title = "digits: [64,30,30,10] sigmoid/sigmoid, cross_entropy, η = 0.5"
+    assert layout_problems(nm.plots.histograms(h, title=title)) == []
+    assert layout_problems(nm.plots.histograms(deep, X, y, quantity="z")) == []
+    points = {
+        "epoch": list(range(7)),
+        "nabla_b": [[0.01 * 2**j * (1 + e / 7) for j in range(3)] for e in range(7)],
+        "update_ratio": h.extra["update_ratio"]["step"],
+    }
+    assert layout_problems(figure(h, points)) == []
