@@ -33,14 +33,15 @@ def digits():
     return data.train[0][:300], data.train[1][:300]
 
 
-def dense(seed: int = 0):
-    return nm.Network([64, 16, 10], seed=seed)
+def dense(seed: int = 0, dropout: float = 0.0):
+    return nm.Network([64, 16, 10], seed=seed, dropout=dropout)
 
 
-def test_compiled_fit_records_and_trains_bit_identically(digits) -> None:
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_compiled_fit_records_and_trains_bit_identically(digits, dropout) -> None:
     X, y = digits
     opts = dict(epochs=EPOCHS, mini_batch_size=10, optimizer="adam", eta=3e-3, seed=0)
-    plain, watched = dense(), dense()
+    plain, watched = dense(dropout=dropout), dense(dropout=dropout)
     h0 = plain.fit(X, y, **opts)
     h1 = watched.fit(X, y, track_histograms=True, **opts)
     if c_available():
