@@ -107,10 +107,12 @@ class Recorder(Callback):
 
     def on_train_begin(self, net, history) -> None:
         self.steps = [[np.array(W, dtype=np.float64) for W in net.weights]]
+        self.biases = [[np.array(b) for b in net.biases]]
         self.epochs = [self.steps[0]]
 
     def on_batch_end(self, net, history, epoch, batch, n_batches) -> None:
         self.steps.append([np.array(W, dtype=np.float64) for W in net.weights])
+        self.biases.append([np.array(b) for b in net.biases])
 
     def on_epoch_end(self, net, history, epoch) -> None:
         self.epochs.append([np.array(W, dtype=np.float64) for W in net.weights])
@@ -198,3 +200,22 @@ def test_reading_what_was_not_recorded_says_what_to_do(digits) -> None:
         z_percentiles(h, 2, unit=9)
     with pytest.raises(ValueError, match="positive integer"):
         Histograms(bins=0)
+
+
+def test_every_k_mini_batches_records_at_fractional_epochs(digits) -> None:
+    X, y = digits
+    snap = Recorder()
+    probe = Histograms(every=10, rows=100)
+    h = dense().fit(X, y, epochs=EPOCHS, mini_batch_size=20, eta=0.5, callbacks=[snap, probe])
+    assert h.extra["train_path"] == "reference"
+    n_batches = 300 // 20
+    epochs = h.extra["histograms"]["epoch"]
+    assert epochs == [0, 10 / n_batches, 1, 20 / n_batches, 2]  # 30 is an epoch's end
+    assert h.extra["update_ratio"]["epoch"] == epochs
+    assert h.extra["update_ratio"]["epoch_change"][1] is None
+    net = dense()
+    net.set_parameters(snap.steps[10], snap.biases[10])  # the network after step 10
+    stats = layer_statistics(net, X[:100], y[:100], arrays=True)
+    np.testing.assert_allclose(
+        z_percentiles(h, 3)[1][1], np.percentile(stats.arrays["z"][1], [15, 50, 85])
+    )

@@ -64,6 +64,9 @@ class Histograms(LayerProbe):
         Record the percentiles of the first ``units`` units of each layer separately.
     every_step : bool
         Also record the ratio of every training step (reference loop).
+    every : int, optional
+        Also record an entry every ``every`` mini-batches (reference loop), at a fractional
+        epoch (``epoch_change`` is ``None`` there); a resumed run counts from its restart.
     X, Y : arrays, optional
         The rows to measure on (default: the training data).
     """
@@ -74,21 +77,24 @@ class Histograms(LayerProbe):
         bins: int = BINS,
         units: int = 4,
         every_step: bool = False,
+        every: int | None = None,
         X: Any = None,
         Y: Any = None,
     ) -> None:
         super().__init__(X, Y, rows)
-        for name, value in (("bins", bins), ("units", units)):
+        for name, value in (("bins", bins), ("units", units), ("every", every or 1)):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.bins, self.units, self.every_step = int(bins), int(units), bool(every_step)
+        self.every = None if every is None else int(every)
+        self._steps = 0
         self._start: list[Any] = []
         self._previous: list[Any] = []
 
     @property
     def needs_batches(self) -> bool:
-        """Only ``every_step=True`` needs the reference loop's ``on_batch_end``."""
-        return self.every_step
+        """Only ``every_step=True`` or ``every=k`` needs the reference loop's ``on_batch_end``."""
+        return self.every_step or self.every is not None
 
     def on_train_begin(self, net: Any, history: History) -> None:
         """Record the network before the first epoch, unless a resumed run's history has it."""
@@ -101,14 +107,19 @@ class Histograms(LayerProbe):
     def on_batch_end(
         self, net: Any, history: History, epoch: int, batch: int, n_batches: int
     ) -> None:
-        """With ``every_step``: the ratio of the step just taken."""
-        if not self.every_step:
-            return
-        now = weights_of(net)
-        rec = history.extra["update_ratio"]
-        rec.setdefault("steps", []).append(update_ratios(self._previous, now))
-        rec.setdefault("steps_epoch", []).append(epoch + (batch + 1) / n_batches)
-        self._previous = now
+        """With ``every_step``: the ratio of the step just taken; with ``every=k``: an entry
+        every k mini-batches (the epoch's last one is recorded by :meth:`on_epoch_end`)."""
+        self._steps += 1
+        if self.every_step:
+            now = weights_of(net)
+            rec = history.extra["update_ratio"]
+            rec.setdefault("steps", []).append(update_ratios(self._previous, now))
+            rec.setdefault("steps_epoch", []).append(epoch + (batch + 1) / n_batches)
+            self._previous = now
+        last = batch == n_batches - 1
+        if self.every is not None and self._steps % self.every == 0 and not last:
+            at = epoch + (batch + 1) / n_batches
+            self._record(net, history, ("batch", epoch, batch), None, at)
 
     def on_epoch_end(self, net: Any, history: History, epoch: int) -> None:
         now = weights_of(net)
@@ -116,16 +127,23 @@ class Histograms(LayerProbe):
         self._start = now
 
     def _record(
-        self, net: Any, history: History, moment: tuple[Any, ...], change: list[float] | None
+        self,
+        net: Any,
+        history: History,
+        moment: tuple[Any, ...],
+        change: list[float] | None,
+        at: float | None = None,
     ) -> None:
+        """One entry at ``at`` epochs (default: the epochs done)."""
+        at = history.epochs if at is None else at
         stats = self.statistics(net, moment, arrays=True)
         rec = history.extra.get("histograms") or new_record(stats, self.bins)
         history.extra["histograms"] = rec  # the first entry fixes the bins
-        add_entry(rec, stats, history.epochs, self.units)
+        add_entry(rec, stats, at, self.units)
         ratio = history.extra.setdefault(
             "update_ratio", {"layers": stats.layers, "epoch": [], "step": [], "epoch_change": []}
         )
-        ratio["epoch"].append(history.epochs)
+        ratio["epoch"].append(at)
         ratio["step"].append(self.update_ratios(net, moment))
         ratio["epoch_change"].append(change)
 

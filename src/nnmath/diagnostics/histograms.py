@@ -120,11 +120,12 @@ def new_record(stats: Any, bins: int = BINS) -> dict[str, Any]:
     }
 
 
-def add_entry(rec: dict[str, Any], stats: Any, epoch: int, units: int = 4) -> None:
+def add_entry(rec: dict[str, Any], stats: Any, epoch: float, units: int = 4) -> None:
     """Append the histograms and percentiles of ``stats`` (with arrays), at ``epoch`` epochs
-    done, to the record ``rec`` of :func:`new_record` (on its fixed edges)."""
+    done (fractional inside an epoch), to the record ``rec`` of :func:`new_record` (on its
+    fixed edges)."""
     arrays = _arrays(stats)
-    rec["epoch"].append(int(epoch))
+    rec["epoch"].append(epoch)
     for q in HISTOGRAMS:
         counted = [count(v, e) for v, e in zip(arrays[q], rec["edges"][q], strict=True)]
         rec["counts"][q].append([c for c, _, _ in counted])
