@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..diagnostics import LayerStatistics, layer_statistics
-from ..diagnostics.updates import probe_step_ratios
+from ..diagnostics.updates import PROBE_STEPS, probe_step_ratios
 from .base import Callback, Run
 
 __all__ = ["LayerProbe"]
@@ -65,14 +65,16 @@ class LayerProbe(Callback):
 
     def update_ratios(self, net: Any, moment: tuple[Any, ...]) -> list[float]:
         """‖Δw^l‖/‖w^l‖ of one real step of the run's optimizer, taken on copies of the
-        network and optimizer (:func:`~nnmath.diagnostics.updates.probe_step_ratios`) on the
-        probe's first ``mini_batch_size`` rows: measured once per run, rows and moment."""
+        network and optimizer (:func:`~nnmath.diagnostics.updates.probe_step_ratios`): the
+        mean over single steps from the same state on each of the probe's first
+        ``PROBE_STEPS`` mini-batches; measured once per run, rows and moment."""
         cache = self.run.layer_statistics
         key = ("update_ratios", self._source, self.max_rows)
         hit = cache.get(key)
         if hit is not None and hit[0] == moment:
             return hit[1]
         B = self.run.mini_batch_size
-        ratios = probe_step_ratios(net, self.run.optimizer, self.X[:B], self.Y[:B])
+        X, Y = self.X[: PROBE_STEPS * B], self.Y[: PROBE_STEPS * B]
+        ratios = probe_step_ratios(net, self.run.optimizer, X, Y, batch_size=B)
         cache[key] = (moment, ratios)
         return ratios

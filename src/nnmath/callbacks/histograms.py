@@ -42,8 +42,9 @@ class Histograms(LayerProbe):
             "epoch_change": [None, [ratio per layer], ...],   # ‖W_end − W_start‖/‖W_start‖
             "steps": [[ratio per layer] per mini-batch], "steps_epoch": [...]}  # every_step
 
-    ``"step"`` is one real step of the run's optimizer (its state and η at that moment) on
-    the first ``mini_batch_size`` of the rows, taken on copies of the network and optimizer
+    ``"step"`` is one real step of the run's optimizer (its state and η at that moment),
+    taken from that same state on each of the first 8 mini-batches of the rows and averaged,
+    on copies of the network and optimizer
     (:func:`~nnmath.diagnostics.updates.probe_step_ratios`). ``"epoch_change"`` is the
     net change of the weights over each epoch, not a per-step number. With
     ``every_step=True`` the ratio of every step of the training itself is recorded too, which

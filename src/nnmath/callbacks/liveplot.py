@@ -41,8 +41,9 @@ class LivePlot(LayerProbe):
     fixed set of examples (the first ``max_rows`` training rows), measured before training and
     after every epoch, and (``update_ratio=True``) the update-to-data ratio ‖Δw^l‖/‖w^l‖ of
     every layer (log scale, with Karpathy's healthy 1e-3 as a dashed line): one real step of
-    the run's optimizer on the first mini-batch of those rows, taken on copies of the network
-    and optimizer (:func:`~nnmath.diagnostics.updates.probe_step_ratios`).
+    the run's optimizer from its present state, averaged over the first 8 mini-batches of
+    those rows, taken on copies of the network and optimizer
+    (:func:`~nnmath.diagnostics.updates.probe_step_ratios`).
 
     With ``every=k`` it also measures every ``k`` mini-batches (then the speeds, the ratios,
     and the cost and accuracy on those rows, are drawn at fractional epochs); that needs

@@ -93,7 +93,7 @@ class TensorBoard(LayerProbe):
     ``accuracy/validation`` (those in the :class:`History`), ``eta`` and ``time/epoch``.
     With ``update_ratio=True`` (the default) also ``update_ratio/l{l}``, the update-to-data
     ratio ‖Δw^l‖/‖w^l‖ of one real step of the run's optimizer taken on copies of the
-    network and optimizer, on the first mini-batch of the measured rows
+    network and optimizer, averaged over the first 8 mini-batches of the measured rows
     (:func:`~nnmath.diagnostics.updates.probe_step_ratios`; about 1e-3 when healthy).
     A custom-scalar layout draws each per-layer statistic as one chart with a line per
     layer. Histograms (``histograms=True``) of ``W/l{l}``, ``z/l{l}``, ``a/l{l}``,
