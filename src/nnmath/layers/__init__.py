@@ -30,6 +30,7 @@ from .dense import Dense
 from .dropout import Dropout
 from .language import describe, parse
 from .pool import AvgPool2D, MaxPool2D
+from .residual import Residual
 from .shape import Flatten, Input
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Layer",
     "MaxPool2D",
     "OnnxLayer",
+    "Residual",
     "Shape",
     "TorchLayer",
     "build_layers",
@@ -60,7 +62,7 @@ __all__ = [
 #: every layer type by name (``Layer.name``): the tests run each one's checks from here
 LAYERS: dict[str, type[Layer]] = {
     cls.name: cls
-    for cls in (Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten)
+    for cls in (Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten, Residual)
 }
 
 
