@@ -19,6 +19,8 @@ from ._base import (
     parameter_gradients,
     sigma_config,
 )
+from .conv import Conv2D
+from .dense import Dense
 
 __all__ = ["Residual", "ResidualCache"]
 
@@ -70,31 +72,8 @@ class Residual(Layer):
 
     name = "residual"
     EXAMPLES = (
-        (
-            {
-                "layers": [
-                    {"type": "dense", "n": 4, "activation": "tanh"},
-                    {"type": "dense", "n": 5, "activation": "identity"},
-                ],
-                "activation": "relu",
-            },
-            (5,),
-        ),
-        (
-            {
-                "layers": [
-                    {
-                        "type": "conv2d",
-                        "out_channels": 2,
-                        "kernel_size": 3,
-                        "padding": 1,
-                        "activation": "elu",
-                    }
-                ],
-                "activation": "tanh",
-            },
-            (2, 4, 5),
-        ),
+        ({"layers": [Dense(4, "tanh"), Dense(5, "identity")], "activation": "relu"}, (5,)),
+        ({"layers": [Conv2D(2, 3, padding=1, activation="elu")], "activation": "tanh"}, (2, 4, 5)),
     )
 
     def __init__(self, layers: Sequence[Layer], activation: str | Activation = "relu") -> None:
