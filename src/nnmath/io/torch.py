@@ -225,8 +225,8 @@ def _check_inputs(net: Any, found: list[tuple[type[Layer], dict[str, Any], Any]]
     """Each module's declared inputs (``in_features``, ``in_channels``) are what the layer
     before it gives."""
     for i, (layer, (cls, _, leaf)) in enumerate(zip(net.layers[1:], found)):
-        spec = cls.torch
-        for arg, axis in spec.inputs.items():  # type: ignore[union-attr]
+        inputs = cls.torch.inputs if cls.torch else {}  # a block's: its body's, checked apart
+        for arg, axis in inputs.items():
             if getattr(leaf, arg) != layer.input_shape[axis]:
                 raise ValueError(
                     f"{type(leaf).__name__} layer {i} takes {getattr(leaf, arg)} inputs but "

@@ -33,6 +33,8 @@ def residual_block_class() -> type:
         def forward(self, x: Any) -> Any:
             return self.activation(x + self.body(x))  # z = x + F(x), a = σ(z)
 
+    ResidualBlock.__module__ = "nnmath.io.torch"  # where users find it (and pickle reads it)
+    ResidualBlock.__qualname__ = "ResidualBlock"
     return ResidualBlock
 
 
