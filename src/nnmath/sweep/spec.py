@@ -191,7 +191,7 @@ def hidden_layers(point: Mapping[str, Any]) -> int:
         return int(point["depth"])
     from ..layers import parse
 
-    return sum(layer.has_parameters for layer in parse(point["layers"])) - 1
+    return sum(len(layer.parameter_layers()) for layer in parse(point["layers"])) - 1
 
 
 @dataclass(frozen=True)
