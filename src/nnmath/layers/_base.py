@@ -154,8 +154,10 @@ class OnnxLayer:
         More inputs, scalar constants: their name -> our argument (Dropout's ``ratio``: ``p``).
     sigma : bool
         The layer's σ's operators follow it.
-    floats : mapping of str to str
-        Float attributes: their name -> our argument (BatchNormalization's ``epsilon``).
+    floats : mapping of str to (str, bool)
+        Float attributes: their name -> (our argument, written as ``1 − value``):
+        BatchNormalization's ``epsilon`` is our ``eps``, its ``momentum`` our ``1 − momentum``
+        (ONNX weighs the running value by it, torch and nnmath the new one).
     state : tuple of str
         The names of the layer's state, inputs after ``W`` and ``b`` (in this order).
     """
@@ -166,7 +168,7 @@ class OnnxLayer:
     weights: Mapping[str, int] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
     sigma: bool = False
-    floats: Mapping[str, str] = field(default_factory=dict)
+    floats: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
     state: tuple[str, ...] = ()
 
 

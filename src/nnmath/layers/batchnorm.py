@@ -75,7 +75,7 @@ class BatchNorm(Layer):
     )
     onnx = OnnxLayer(
         "BatchNormalization",
-        floats={"epsilon": "eps", "momentum": "momentum"},
+        floats={"epsilon": ("eps", False), "momentum": ("momentum", True)},
         state=("running_mean", "running_var"),
     )
 
@@ -157,7 +157,8 @@ class BatchNorm(Layer):
         Raises
         ------
         ValueError
-            Another set of names, or another shape than ``(n,)`` / ``(C,)``.
+            Another set of names, another shape than ``(n,)`` / ``(C,)``, or a negative
+            variance.
         """
         if set(state) != {"running_mean", "running_var"}:
             raise ValueError(f"{self!r} keeps running_mean and running_var, got {sorted(state)}")
@@ -166,6 +167,8 @@ class BatchNorm(Layer):
             if tuple(value.shape) != want:
                 raise ValueError(f"{self!r}: {name} has shape {tuple(value.shape)}, not {want}")
         xp = get_namespace(state["running_mean"])
+        if not bool(xp.all(state["running_var"] >= 0)):  # a NaN fails this too
+            raise ValueError(f"{self!r}: running_var holds negative or NaN variances")
         self.running_mean = xp.asarray(state["running_mean"], copy=True)
         self.running_var = xp.asarray(state["running_var"], copy=True)
 

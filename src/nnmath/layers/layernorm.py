@@ -47,7 +47,7 @@ class LayerNorm(Layer):
         inputs={"normalized_shape": None},
         fixed={"elementwise_affine": (True,)},
     )
-    onnx = OnnxLayer("LayerNormalization", fixed={"axis": 1}, floats={"epsilon": "eps"})
+    onnx = OnnxLayer("LayerNormalization", fixed={"axis": 1}, floats={"epsilon": ("eps", False)})
 
     def __init__(self, eps: float = 1e-5) -> None:
         super().__init__()
