@@ -2,9 +2,10 @@
 
 For layer ``l`` (position in ``net.layers``, the Input being ``l = 1``) the forward pass's
 ``z^l`` and ``a^l`` and the backward pass's ``δ^l``, ``g = ∂C/∂a^{l−1}`` (what the layer
-hands down) and, for a layer with parameters, ``∂C/∂b^l`` and ``∂C/∂w^l`` of this one
-example: a convolution's ``δ^l`` per feature map ``(out, Ho, Wo)`` and ``∂C/∂w^l`` per kernel
-``(out, in, k, k)``; a max-pooling's routing, the input pixel each window's δ went to.
+hands down; a residual block's as its two terms, ``δ^l + J_Fᵀ δ^l``) and, for a layer
+with parameters, ``∂C/∂b^l`` and ``∂C/∂w^l`` of this one example: a convolution's ``δ^l``
+per feature map ``(out, Ho, Wo)`` and ``∂C/∂w^l`` per kernel ``(out, in, k, k)``; a
+max-pooling's routing, the input pixel each window's δ went to.
 
 One example is traced in inference form (``training=False``): a BatchNorm normalises it with
 its running statistics (one example alone has no batch variance), as ``predict`` does, and
@@ -57,10 +58,13 @@ def layer_traces(net64: Any, x: np.ndarray, y: np.ndarray, trace_cls: Any) -> li
             g=np.asarray(back.g)[..., 0].tolist(),
             routing=_routing(layer, cache),
         )
+        if hasattr(layer, "backward_F"):  # a residual block: g = δ^l + J_Fᵀ δ^l, term by term
+            t.g_identity = np.asarray(g.deltas[i])[..., 0].tolist()
+            t.g_F = np.asarray(layer.backward_F(g.deltas[i], cache).g)[..., 0].tolist()
         if layer.has_parameters:
             t.W, t.b = np.asarray(layer.W).tolist(), np.asarray(layer.b).tolist()
             t.nabla_w = np.asarray(g.nabla_w[k]).tolist()
             t.nabla_b = np.asarray(g.nabla_b[k]).tolist()
-            k += 1
+        k += len(layer.parameter_layers())  # a residual block's inner ones come in order
         out.append(t)
     return out

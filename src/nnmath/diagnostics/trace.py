@@ -32,7 +32,9 @@ class LayerTrace:
     ``nabla_b`` are empty for a layer without parameters, and ``kind`` (the layer, as
     ``repr``), ``shape`` (its output shape), ``g = ∂C/∂a^{l−1}`` (what its backward pass hands
     down) and, for a max-pooling, ``routing`` (``(C, Ho, Wo, 2)``: the row and column of
-    ``a^{l−1}`` each window's δ went to, its arg-max) are set.
+    ``a^{l−1}`` each window's δ went to, its arg-max) are set. A residual block's ``g`` is
+    the sum of ``g_identity`` (``δ^l`` itself, the skip path) and ``g_F`` (``J_Fᵀ δ^l``, F's
+    path).
     """
 
     layer: int
@@ -49,6 +51,8 @@ class LayerTrace:
     shape: list[int] = field(default_factory=list)
     g: list[Any] = field(default_factory=list)
     routing: list[Any] = field(default_factory=list)
+    g_identity: list[Any] = field(default_factory=list)
+    g_F: list[Any] = field(default_factory=list)
 
 
 @dataclass

@@ -81,6 +81,7 @@ def _forward_text(layer: Any) -> str:
         "μ, σ²; one example alone has no batch variance)",
         "LayerNorm": f"a^{l} = γ ⊙ (a^{l - 1} − μ_x)/√(σ_x² + ε) + β  (μ_x, σ_x² over the "
         "example's units)",
+        "Residual": f"z^{l} = a^{l - 1} + F(a^{l - 1}), F the block's layers",
     }.get(kind, f"z^{l} = {layer.kind} of a^{l - 1}")
 
 
@@ -95,6 +96,7 @@ def _handed_down(above: Any) -> str:
         "Flatten": f"δ^{n} as maps",
         "BatchNorm": f"γ δ^{n}/√(σ² + ε)",
         "LayerNorm": f"(d − mean(d) − ẑ mean(d ⊙ ẑ))/√(σ_x² + ε), d = γ ⊙ δ^{n}",
+        "Residual": f"δ^{n} + J_Fᵀ δ^{n}",
     }.get(kind, f"δ^{n}")
 
 
@@ -133,6 +135,8 @@ def _backward(t: Any) -> list[_Eq]:
         sp = [(f"sigma_prime{l}", layer.sigma_prime)] if layer.sigma_prime else []
         out.append(_eq(text, g, *sp, (f"delta{l}", layer.delta)))
         out += _parameter_gradients(t, i)
+        if getattr(layer, "g_F", None):
+            out.append(_skip_eq(layer))
         if layer.routing:
             out.append(_routing_eq(layer))
     return out
@@ -155,6 +159,18 @@ def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
     else:
         bp3, bp4 = f"BP3  ∂C/∂b^{l} = δ^{l}", f"BP4  ∂C/∂w^{l} = δ^{l} (a^{l - 1})ᵀ"
     return [_eq(bp3, (f"nabla_b{l}", layer.nabla_b)), _eq(bp4, (f"nabla_w{l}", layer.nabla_w))]
+
+
+def _skip_eq(layer: Any) -> _Eq:
+    """A residual block's ∂C/∂a^{l−1} as the sum of its two terms: the identity path, δ^l
+    unmultiplied, and F's path, J_Fᵀ δ^l (F's own backward chain)."""
+    l = layer.layer
+    text = (
+        f"∂C/∂a^{l - 1} = δ^{l} + J_Fᵀ δ^{l}: the identity path (δ^{l}, no factor w σ') "
+        "plus F's path (its layers' backward chain)"
+    )
+    named = (f"identity{l}", layer.g_identity), (f"F_path{l}", layer.g_F), (f"g{l}", layer.g)
+    return _eq(text, *named)
 
 
 def _routes(r: np.ndarray) -> str:

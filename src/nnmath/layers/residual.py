@@ -22,7 +22,7 @@ from ._base import (
 from .conv import Conv2D
 from .dense import Dense
 
-__all__ = ["Residual", "ResidualCache"]
+__all__ = ["FPath", "Residual", "ResidualCache"]
 
 
 @dataclass
@@ -31,6 +31,25 @@ class ResidualCache(Cache):
     ``a`` = σ(z), and ``inner``, the cache of each layer of F, bottom first."""
 
     inner: list[Cache] = field(default_factory=list)
+
+
+@dataclass
+class FPath:
+    """The backward pass through F alone (:meth:`Residual.backward_F`).
+
+    Attributes
+    ----------
+    g : array ``input_shape + (m,)``
+        ``J_Fᵀ δ^{out}``, F's term of ``∂C/∂a^{in}``.
+    inner : list of (nabla_w, nabla_b)
+        The inner layers' gradients, in :meth:`Residual.parameter_layers` order.
+    steps : list of (g, delta), one per inner layer, bottom first
+        ``∂C/∂a`` of the layer's output and its ``δ = ∂C/∂z``.
+    """
+
+    g: Any
+    inner: list[tuple[Any, Any]]
+    steps: list[tuple[Any, Any]]
 
 
 class Residual(Layer):
@@ -164,17 +183,20 @@ class Residual(Layer):
     def backward(self, delta: Any, cache: Cache, need_g: bool = True) -> Backward:
         """g = δ^{out} + J_Fᵀ δ^{out} (``input_shape + (m,)``), and the inner layers'
         ``(∂C/∂w, ∂C/∂b)`` in :meth:`parameter_layers` order (``Backward.inner``)."""
-        g_F, inner = self.backward_F(delta, cache)
-        return Backward(delta + g_F, inner=inner)  # identity path + F's path
+        path = self.backward_F(delta, cache)
+        return Backward(delta + path.g, inner=path.inner)  # identity path + F's path
 
-    def backward_F(self, delta: Any, cache: Cache) -> tuple[Any, list[tuple[Any, Any]]]:
-        """F's path alone: ``J_Fᵀ δ^{out}`` and the inner layers' ``(∂C/∂w, ∂C/∂b)``."""
-        g, inner = delta, []  # ∂C/∂(F's output) = ∂C/∂z^out: F's output feeds the sum
+    def backward_F(self, delta: Any, cache: Cache) -> FPath:
+        """F's path alone, from ``δ^{out}``: ``J_Fᵀ δ^{out}``, the inner layers'
+        ``(∂C/∂w, ∂C/∂b)`` and each inner layer's ``(g, δ)`` (what the diagnostics show)."""
+        g, inner, steps = delta, [], []  # ∂C/∂(F's output) = ∂C/∂z^out: it feeds the sum
         for layer, c in zip(reversed(self.layers), reversed(cache.inner)):
-            back = layer.backward(layer.delta(c, g), c)  # δ of the layer, then its g
+            d = layer.delta(c, g)  # the inner layer's δ, then the g it hands down
+            back = layer.backward(d, c)
             inner[:0] = parameter_gradients(layer, back)
+            steps.insert(0, (g, d))
             g = back.g
-        return g, inner
+        return FPath(g, inner, steps)
 
     def torch_z(self, a_prev: Any, F: Any, *params: Any, mask: Any = None) -> Any:
         """The torch twin: each inner layer's own twin and torch's σ module, then the sum
