@@ -14,8 +14,6 @@ import pytest
 pytest.importorskip("starlette", reason="the playground needs the extra nnmath[playground]")
 pytest.importorskip("httpx", reason="Starlette's test client needs httpx")
 
-from starlette.testclient import TestClient  # noqa: E402
-
 import nnmath as nm  # noqa: E402
 from nnmath.diagnostics import gradient_norms, trace  # noqa: E402
 from nnmath.layers import Activation, BatchNorm, Dense, Dropout, Residual  # noqa: E402
@@ -24,14 +22,11 @@ from nnmath.playground import ConfigError, parse_config  # noqa: E402
 from nnmath.playground.export import has_onnx  # noqa: E402
 from nnmath.playground.layered import plan_of  # noqa: E402
 from nnmath.playground.server import create_app  # noqa: E402
-from nnmath.playground.session import build_network, fit_options  # noqa: E402
-from nnmath.playground.snapshot import Grid, network_inputs  # noqa: E402
-from nnmath.playground.toy import make_toy  # noqa: E402
+from nnmath.playground.session import build_network  # noqa: E402
+from nnmath.playground.snapshot import Grid  # noqa: E402
 from nnmath.playground.training import hot_change  # noqa: E402
+from test_playground import PORT, Page, floats, reference, start, until  # noqa: E402
 
-PORT = 8766
-PAGE = f"http://127.0.0.1:{PORT}"
-DRAWN = '{"type":"drawn"}'
 # widths 5, 5, 4, 4: the second and fourth hidden layers have an identity path, the third not
 BOTH = {
     "data": "moons",
@@ -53,48 +48,10 @@ EIGHT = {
 }
 
 
-class Page(TestClient):
-    def __init__(self, app) -> None:
-        super().__init__(app, base_url=PAGE, headers={"origin": PAGE})
-
-    def websocket_connect(self, url: str, *args, **kwargs):
-        return super().websocket_connect(f"ws://127.0.0.1:{PORT}{url}", *args, **kwargs)
-
-
 @pytest.fixture
 def client():
     with Page(create_app(port=PORT)) as c:
         yield c
-
-
-def until(ws, kind: str, mode: str | None = None) -> dict:
-    for _ in range(10_000):
-        msg = ws.receive_json()
-        if msg["type"] == "snapshot":
-            ws.send_text(DRAWN)
-        if msg["type"] == kind and (mode is None or msg.get("mode") == mode):
-            return msg
-    raise AssertionError(f"no {kind} message")
-
-
-def start(ws, config: dict) -> tuple[str, dict, dict]:
-    sid = until(ws, "hello")["session"]
-    ws.send_json({"type": "config", "config": config})
-    return sid, until(ws, "built"), until(ws, "snapshot", "paused")
-
-
-def floats(b64: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(b64), dtype="<f4")
-
-
-def reference(config: dict, epochs: int):
-    """The same run by ``Network.fit`` alone: the network, its History and the data."""
-    c = parse_config(config)
-    data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
-    net = build_network(c, data.n_outputs)
-    inputs = network_inputs(data, c.features)
-    history = net.fit(inputs[0], data.y_train, epochs=epochs, **fit_options(c, data, inputs))
-    return net, history, data
 
 
 # ------------------------------------------------------------------ configuration and network

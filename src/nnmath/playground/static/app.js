@@ -36,6 +36,9 @@ function configFromHash() {
   for (const k of ["layers", "activations", "features"]) {
     if (typeof cfg[k] === "string") cfg[k] = cfg[k].split(",").filter((t) => t !== "");
   }
+  // one σ for every hidden layer (as the server reads it), so that a later change of η alone
+  // is not taken for a change of the network
+  if (cfg.activations.length === 1) cfg.activations = cfg.layers.map(() => cfg.activations[0]);
   return suited(cfg);
 }
 
