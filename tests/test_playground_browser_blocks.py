@@ -20,6 +20,7 @@ from test_playground_browser import (  # noqa: E402
     EIGHT_SIGMOID,
     LABEL_PROBLEMS,
     PATIENCE,
+    click_canvas,
     console_errors,
     js,
     message,
@@ -118,6 +119,22 @@ def test_residual_arcs_and_both_toggles_from_the_url(server, browser):
         greens += any(g > r + 40 and g > b for r, g, b, _ in column)
     assert greens == len(arcs) == 7, arcs
     assert "identity path" in browser.find_element(By.ID, "network-legend").text
+    x, y = js(  # where the page drew training point 0: its trace, every layer of the network
+        browser,
+        "const c = document.getElementById('regions');"
+        "return pointAt(state.built.trainX, state.built.trainY, 0, c);",
+    )
+    click_canvas(browser, "regions", x, y)  # layers: Dense, BN, σ; 7 blocks; the output
+    trace = browser.find_element(By.ID, "trace")
+    wait(lambda: trace.get_attribute("data-layers") == "11", PATIENCE, "the trace of point 0")
+    assert "BatchNorm" in trace.text and "Residual sigmoid" in trace.text
+    js(browser, "arguments[0].scrollIntoView();", trace)
+    shoot(browser, "playground-residual-trace-1024x768.png")
+    js(browser, "window.scrollTo(0, 0);")
+    x, y = js(browser, "const p = state.layout[3][2]; return [p.x, p.y];")  # a block's unit
+    click_canvas(browser, "network", x, y)
+    unit = browser.find_element(By.ID, "unit-info")
+    wait(lambda: unit.text.startswith("unit 2 of layer 4 (sigmoid)"), PATIENCE, "the unit")
     browser.find_element(By.CSS_SELECTOR, "#blocks-help summary").click()
     help_text = browser.find_element(By.ID, "blocks-help").text
     assert "‖∂C/∂β" in help_text and "σ(a" in help_text

@@ -338,6 +338,9 @@ function esc(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+// ∂C/∂w: a Dense's matrix one row a line; a BatchNorm's ∂C/∂γ is a vector
+function matrix(m) { return m.length && Array.isArray(m[0]) ? m.map(vec).join("<br>") : vec(m); }
+
 function showTrace(msg) {
   const t = msg.trace, el = $("trace");
   const what = typeof msg.label === "number" ? `target y = ${fmt(msg.label)}` : `class ${esc(msg.label)}`;
@@ -347,7 +350,7 @@ function showTrace(msg) {
     // a network of layers: each row names its layer (Dense, BatchNorm, Activation, Residual)
     const what = layer.kind ? [layer.kind.split("(")[0], layer.activation].filter(Boolean).join(" ") : layer.activation;
     html += `<tr><td>${layer.layer}</td><td>${what}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
-      `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${layer.nabla_w.map(vec).join("<br>")}</td></tr>`;
+      `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${matrix(layer.nabla_w)}</td></tr>`;
   }
   el.innerHTML = html + "</table>";
   el.dataset.layers = String(t.layers.length);
