@@ -204,15 +204,20 @@ def restore(
     rng.bit_generator.state = new_rng_state
     for key, value in fields.items():
         setattr(history, key, value)
+    _set_network(net, tensors)
+    optimizer.load_state_arrays(opt_state)
+    best_params = best if history.best_epoch is not None else None
+    return CheckpointState(epoch + 1, best_params, state["base_eta"])
+
+
+def _set_network(net: Any, tensors: dict[str, Any]) -> None:
+    """The checkpoint's weights and biases (and running statistics) into ``net``."""
     names = parameter_names(net)
     weights, biases = [tensors[w] for w, _ in names], [tensors[b] for _, b in names]
     if _state_names(net):  # the running statistics, as they were after the epoch
         net.set_parameters(weights, biases, _states(net, tensors, ""))
     else:
         net.set_parameters(weights, biases)
-    optimizer.load_state_arrays(opt_state)
-    best_params = best if history.best_epoch is not None else None
-    return CheckpointState(epoch + 1, best_params, state["base_eta"])
 
 
 def _state_names(net: Any) -> list[tuple[str, ...]]:

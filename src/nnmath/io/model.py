@@ -346,10 +346,11 @@ def _check_names(path: Any, expected: list, names: Any, checkpoint: bool) -> Non
     extra = sorted(n for n in names if n not in layers and not n.startswith(kept))
     if extra:
         shown = ", ".join(repr(n) for pair in expected[:2] for n in pair)
+        n_layers = sum(pair[0].endswith(".weight") for pair in expected)  # not the states
         raise ModelFileError(
             path,
-            f"it holds tensors {extra[:5]!r:.300} that are not part of the network it "
-            f"describes (its tensors are {shown}, ...)",
+            f"it holds tensors {extra[:5]!r:.300} that are not part of a {n_layers}-layer "
+            f"network (the layers are {shown}, ...)",
         )
 
 
