@@ -29,6 +29,7 @@ RUN = [
     ("layers.md", 'nm.to_onnx(net, "digits-conv.onnx")'),
     ("layers.md", "from nnmath.diagnostics import gradcheck, layer_statistics, trace"),
     ("layers.md", "from nnmath.layers import describe, parse"),
+    ("layers.md", "from nnmath.layers import Residual, describe"),
     ("figures.md", "from nnmath import plots"),
     ("figures.md", "trace(net, [0.5, 0.1], [1.0, 0.0])"),
 ]
