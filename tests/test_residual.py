@@ -196,3 +196,39 @@ def test_the_given_layers_stay_unbuilt_and_two_networks_share_no_w() -> None:
     assert F[0].W is None and block.layers == []
     assert one.weights[0] is not two.weights[0] and np.array_equal(one.weights[0], two.weights[0])
     assert len(one.weights) == 3  # two inside the block, the output's
+
+
+class Counting(Dense):
+    """A Dense that keeps state no gradient trains, as BatchNorm's running statistics: the
+    examples it has seen in training passes (folded in by ``update_state``)."""
+
+    name = "counting"
+
+    def __init__(self, n: int, activation: str = "identity") -> None:
+        super().__init__(n, activation)
+        self.seen = np.zeros(1)
+
+    def state(self) -> dict:
+        return {"seen": self.seen}
+
+    def set_state(self, state) -> None:
+        self.seen = np.asarray(state["seen"]).copy()
+
+    def update_state(self, cache) -> None:
+        self.seen = self.seen + cache.a_prev.shape[-1]
+
+
+def test_a_blocks_inner_state_is_kept_updated_and_restored() -> None:
+    inner = Residual([Counting(4)], activation="identity")
+    block = Residual([Dense(4, "tanh"), inner])
+    net = nm.Network([Input(4), block, Dense(2, "softmax")], cost="log_likelihood", seed=0)
+    X, y = data(net, 10)
+    net.fit(X, y, epochs=2, mini_batch_size=5, eta=0.1, seed=0, fast=False)
+    built = net.layers[1]
+    assert built.state() == {"1.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
+    built.set_state({"1.0.seen": np.array([3.0])})
+    assert built.layers[1].layers[0].seen[0] == 3.0
+    with pytest.raises(ValueError, match="no inner layer"):
+        built.set_state({"7.seen": np.array([1.0])})
+    net.predict(X)  # an inference pass folds nothing in
+    assert built.state()["1.0.seen"][0] == 3.0
