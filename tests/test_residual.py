@@ -232,3 +232,55 @@ def test_a_blocks_inner_state_is_kept_updated_and_restored() -> None:
         built.set_state({"7.seen": np.array([1.0])})
     net.predict(X)  # an inference pass folds nothing in
     assert built.state()["1.0.seen"][0] == 3.0
+
+
+def _edited(path, change):
+    """A copy of the model file at ``path`` with its architecture JSON changed."""
+    import json
+    import struct
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    head = json.loads(data[8 : 8 + n])
+    config = json.loads(head["__metadata__"]["config"])
+    change(config)
+    head["__metadata__"]["config"] = json.dumps(config)
+    text = json.dumps(head).encode()
+    out = path.with_name("edited.safetensors")
+    out.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+    return out
+
+
+def _deep(config: dict) -> None:
+    block = config["layers"][2]
+    for _ in range(20):  # blocks inside blocks, deeper than any file nnmath writes
+        block = {"type": "residual", "layers": [block], "activation": {"name": "relu"}}
+    config["layers"][2] = block
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["layers"][2]["layers"][0].update(type="nope"), r"layers\[2\].layers\[0\]"),
+        (lambda c: c["layers"][2]["layers"][0].update(n=2**40), "2\\*\\*31"),
+        (lambda c: c["layers"][2]["layers"][1].update(n=7), "shape"),
+        (_deep, "nested too deep"),
+    ],
+    ids=["unknown-type", "huge", "another-shape", "too-deep"],
+)
+def test_a_model_file_with_a_bad_block_is_refused_before_building(tmp_path, change, message):
+    path = nm.save(deep_mlp(), tmp_path / "m.safetensors")
+    with pytest.raises(nm.io.ModelFileError, match=message):
+        nm.load(_edited(path, change))
+
+
+def test_an_onnx_graph_whose_block_has_no_add_is_refused(tmp_path) -> None:
+    onnx = pytest.importorskip("onnx")
+    path = nm.to_onnx(deep_mlp(), tmp_path / "m.onnx", dtype="float64")
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        if node.name == "layer4/Add":
+            node.op_type = "Sub"
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match="not followed by the Add node layer4/Add"):
+        nm.from_onnx(path)
