@@ -129,6 +129,28 @@ def test_the_trace_shows_the_identity_term_and_fs_term() -> None:
     assert "∂C/∂a^1 = δ^2 + J_Fᵀ δ^2" in text and "identity2" in text and "F_path2" in text
     assert r"J\_Fᵀ" in t.to_latex() and 'data-name="F_path2"' in t._repr_html_()
     assert t.layers[1].nabla_b == g.nabla_b[2].tolist()  # the output's, after the block's two
+    assert [inner.layer for inner in block.inner] == ["2.1", "2.2"]
+    assert [inner.prev for inner in block.inner] == [1, "2.1"]
+    for inner, nabla_b, nabla_w in zip(block.inner, g.nabla_b, g.nabla_w):
+        assert inner.nabla_b == nabla_b.tolist() and inner.nabla_w == nabla_w.tolist()
+    assert block.inner[1].delta == block.delta  # F's last layer has no σ: its δ is δ^2
+    assert "BP4  ∂C/∂w^{2.1} = δ^{2.1} (a^1)ᵀ" in text  # F's first layer reads the block's input
+
+
+def test_the_trace_of_nested_blocks_of_images_is_complete() -> None:
+    net = with_random_biases(conv("float64"))
+    X, y = data(net, 1)
+    t = nm.diagnostics.trace(net, X[0], y[0])
+    block = t.layers[1]
+    assert [i.layer for i in block.inner] == ["3.1", "3.2"]
+    assert [i.layer for i in block.inner[1].inner] == ["3.2.1"]
+    below = t.layers[0]  # δ^2 = ∂C/∂a^2 ⊙ σ'(z^2), ∂C/∂a^2 the block's two terms
+    g = np.add(block.g_identity, block.g_F)
+    np.testing.assert_allclose(np.multiply(g, below.sigma_prime), below.delta, atol=1e-15)
+    text = t.to_markdown()
+    for label in ("3.1", "3.2.1"):  # 3.2 is the inner block, without W
+        assert f"∂C/∂w^{{{label}}}[o,c]" in text
+    assert "∂C/∂a^{3.1} = δ^{3.2} + J_Fᵀ δ^{3.2}" in text
 
 
 def test_the_display_names_the_block_and_draws_its_skip_arc() -> None:
