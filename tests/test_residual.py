@@ -284,3 +284,21 @@ def test_an_onnx_graph_whose_block_has_no_add_is_refused(tmp_path) -> None:
     onnx.save(model, str(path))
     with pytest.raises(ValueError, match="not followed by the Add node layer4/Add"):
         nm.from_onnx(path)
+
+
+def test_from_torch_reads_a_residual_block_built_in_torch() -> None:
+    block = nm.io.torch.ResidualBlock(
+        nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4)), nn.ReLU()
+    )
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), block, nn.Linear(4, 2), nn.Softmax(dim=1))
+    net = nm.from_torch(model.double())
+    assert repr(net.layers[2]) == (
+        "Residual([Dense(4, activation='tanh'), Dense(4, activation='identity')], "
+        "activation='relu')"
+    )
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    with torch.no_grad():
+        np.testing.assert_allclose(net.feedforward(X), model(torch.from_numpy(X)).numpy())
+    bad = nn.Sequential(nn.Linear(3, 4), nm.io.torch.ResidualBlock(nn.Linear(4, 5), nn.ReLU()))
+    with pytest.raises(ValueError, match=r"F maps the input shape \(4,\) to \(5,\)"):
+        nm.from_torch(nn.Sequential(*bad, nn.Linear(5, 2), nn.Softmax(dim=1)))
