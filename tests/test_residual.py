@@ -196,3 +196,109 @@ def test_the_given_layers_stay_unbuilt_and_two_networks_share_no_w() -> None:
     assert F[0].W is None and block.layers == []
     assert one.weights[0] is not two.weights[0] and np.array_equal(one.weights[0], two.weights[0])
     assert len(one.weights) == 3  # two inside the block, the output's
+
+
+class Counting(Dense):
+    """A Dense that keeps state no gradient trains, as BatchNorm's running statistics: the
+    examples it has seen in training passes (folded in by ``update_state``)."""
+
+    name = "counting"
+
+    def __init__(self, n: int, activation: str = "identity") -> None:
+        super().__init__(n, activation)
+        self.seen = np.zeros(1)
+
+    def state(self) -> dict:
+        return {"seen": self.seen}
+
+    def set_state(self, state) -> None:
+        self.seen = np.asarray(state["seen"]).copy()
+
+    def update_state(self, cache) -> None:
+        self.seen = self.seen + cache.a_prev.shape[-1]
+
+
+def test_a_blocks_inner_state_is_kept_updated_and_restored() -> None:
+    inner = Residual([Counting(4)], activation="identity")
+    block = Residual([Dense(4, "tanh"), inner])
+    net = nm.Network([Input(4), block, Dense(2, "softmax")], cost="log_likelihood", seed=0)
+    X, y = data(net, 10)
+    net.fit(X, y, epochs=2, mini_batch_size=5, eta=0.1, seed=0, fast=False)
+    built = net.layers[1]
+    assert built.state() == {"1.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
+    built.set_state({"1.0.seen": np.array([3.0])})
+    assert built.layers[1].layers[0].seen[0] == 3.0
+    with pytest.raises(ValueError, match="no inner layer"):
+        built.set_state({"7.seen": np.array([1.0])})
+    net.predict(X)  # an inference pass folds nothing in
+    assert built.state()["1.0.seen"][0] == 3.0
+
+
+def _edited(path, change):
+    """A copy of the model file at ``path`` with its architecture JSON changed."""
+    import json
+    import struct
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    head = json.loads(data[8 : 8 + n])
+    config = json.loads(head["__metadata__"]["config"])
+    change(config)
+    head["__metadata__"]["config"] = json.dumps(config)
+    text = json.dumps(head).encode()
+    out = path.with_name("edited.safetensors")
+    out.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+    return out
+
+
+def _deep(config: dict) -> None:
+    block = config["layers"][2]
+    for _ in range(20):  # blocks inside blocks, deeper than any file nnmath writes
+        block = {"type": "residual", "layers": [block], "activation": {"name": "relu"}}
+    config["layers"][2] = block
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["layers"][2]["layers"][0].update(type="nope"), r"layers\[2\].layers\[0\]"),
+        (lambda c: c["layers"][2]["layers"][0].update(n=2**40), "2\\*\\*31"),
+        (lambda c: c["layers"][2]["layers"][1].update(n=7), "shape"),
+        (_deep, "nested too deep"),
+    ],
+    ids=["unknown-type", "huge", "another-shape", "too-deep"],
+)
+def test_a_model_file_with_a_bad_block_is_refused_before_building(tmp_path, change, message):
+    path = nm.save(deep_mlp(), tmp_path / "m.safetensors")
+    with pytest.raises(nm.io.ModelFileError, match=message):
+        nm.load(_edited(path, change))
+
+
+def test_an_onnx_graph_whose_block_has_no_add_is_refused(tmp_path) -> None:
+    onnx = pytest.importorskip("onnx")
+    path = nm.to_onnx(deep_mlp(), tmp_path / "m.onnx", dtype="float64")
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        if node.name == "layer4/Add":
+            node.op_type = "Sub"
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match="not followed by the Add node layer4/Add"):
+        nm.from_onnx(path)
+
+
+def test_from_torch_reads_a_residual_block_built_in_torch() -> None:
+    block = nm.io.torch.ResidualBlock(
+        nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4)), nn.ReLU()
+    )
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), block, nn.Linear(4, 2), nn.Softmax(dim=1))
+    net = nm.from_torch(model.double())
+    assert repr(net.layers[2]) == (
+        "Residual([Dense(4, activation='tanh'), Dense(4, activation='identity')], "
+        "activation='relu')"
+    )
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    with torch.no_grad():
+        np.testing.assert_allclose(net.feedforward(X), model(torch.from_numpy(X)).numpy())
+    bad = nn.Sequential(nn.Linear(3, 4), nm.io.torch.ResidualBlock(nn.Linear(4, 5), nn.ReLU()))
+    with pytest.raises(ValueError, match=r"F maps the input shape \(4,\) to \(5,\)"):
+        nm.from_torch(nn.Sequential(*bad, nn.Linear(5, 2), nn.Softmax(dim=1)))

@@ -38,6 +38,7 @@ __all__ = ["ONNX_ACTIVATIONS", "graph_of", "onnx_spec", "read_layers"]
 #: with its σ and σ' in :mod:`nnmath.activations._declarations`
 ONNX_ACTIVATIONS: Mapping[str, OnnxOps] = declared(ACTIVATIONS, "onnx")
 _OUTPUT = re.compile(r"a\d+(\.\d+)*")  # a{l}: where a layer's σ (or the layer) ends
+_MAX_DEPTH = 16  # residual blocks inside residual blocks (as nnmath.io.layer_file)
 _NAME = re.compile(r"layer(\d+(?:\.\d+)*)/")  # a node's layer label: "layer3.1/Gemm"
 
 
@@ -329,6 +330,8 @@ def _read_block(
     """Read the residual block whose F starts at ``nodes[k]`` (its layers ``l.1``, …, then
     ``Add`` and σ) into ``found`` and ``names``; returns the position after it."""
     label = _label(nodes[k])[:depth]
+    if depth > _MAX_DEPTH:  # a name as layer3.1.1.1...: no recursion without end
+        raise fail(f"node {nodes[k].name!r:.80}: blocks nested deeper than {_MAX_DEPTH}")
     end = k
     while (
         end < len(nodes) and _label(nodes[end])[:depth] == label and len(_label(nodes[end])) > depth
