@@ -23,7 +23,7 @@ from nnmath.playground.export import has_onnx  # noqa: E402
 from nnmath.playground.layered import plan_of  # noqa: E402
 from nnmath.playground.server import create_app  # noqa: E402
 from nnmath.playground.session import build_network  # noqa: E402
-from nnmath.playground.snapshot import Grid  # noqa: E402
+from nnmath.playground.snapshot import CURVE, Grid  # noqa: E402
 from nnmath.playground.training import hot_change  # noqa: E402
 from test_playground import PORT, Page, floats, reference, start, until  # noqa: E402
 
@@ -251,3 +251,25 @@ def test_batch_norm_and_residual_paths_bring_the_speeds_of_learning_together():
     assert plain > 3  # eight sigmoid layers: the first learns orders of magnitude slower
     assert bn < plain / 3, (plain, bn)
     assert res < plain, (plain, res)  # the identity path helps, σ' ≤ ¼ still shrinks
+
+
+def test_a_regression_network_with_both_toggles_trains_and_draws_its_curve(client):
+    config = {
+        "data": "sine",
+        "output": "identity",
+        "cost": "quadratic",
+        "features": ["x1"],
+        "layers": [6, 6],
+        "activations": ["tanh"],
+        "batch_norm": True,
+        "residual": True,
+    }
+    with client.websocket_connect("/ws") as ws:
+        _, built, first = start(ws, config)
+        for _ in range(3):
+            ws.send_json({"type": "epoch"})
+            snap = until(ws, "snapshot", "paused")
+    assert built["kind"] == "regression" and built["blocks"]["residual"] == [False, True]
+    assert len(floats(snap["regions"]["values"])) == CURVE
+    assert snap["train_cost"] < first["train_cost"]
+    assert len(snap["speeds"]) == 3 and all(s > 0 for s in snap["speeds"])
