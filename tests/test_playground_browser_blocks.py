@@ -124,10 +124,10 @@ def test_residual_arcs_and_both_toggles_from_the_url(server, browser):
         "const c = document.getElementById('regions');"
         "return pointAt(state.built.trainX, state.built.trainY, 0, c);",
     )
-    click_canvas(browser, "regions", x, y)  # layers: Dense, BN, σ; 7 blocks; the output
+    click_canvas(browser, "regions", x, y)  # Dense, BN, σ; 7 blocks (5.1, 5.2: F); the output
     trace = browser.find_element(By.ID, "trace")
     wait(lambda: trace.get_attribute("data-layers") == "11", PATIENCE, "the trace of point 0")
-    assert "BatchNorm" in trace.text and "Residual sigmoid" in trace.text
+    assert "BatchNorm" in trace.text and "Residual sigmoid" in trace.text and "5.2" in trace.text
     js(browser, "arguments[0].scrollIntoView();", trace)
     shoot(browser, "playground-residual-trace-1024x768.png")
     js(browser, "window.scrollTo(0, 0);")

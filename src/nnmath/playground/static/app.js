@@ -341,17 +341,21 @@ function esc(text) {
 // ∂C/∂w: a Dense's matrix one row a line; a BatchNorm's ∂C/∂γ is a vector
 function matrix(m) { return m.length && Array.isArray(m[0]) ? m.map(vec).join("<br>") : vec(m); }
 
+// one layer's row of a point's trace; a residual block's inner layers (l.1, l.2, …: F, in
+// forward order) come before the block's own row (z = a + F(a), a = σ(z))
+function traceRows(layer) {
+  const inner = (layer.inner || []).map(traceRows).join("");
+  const what = layer.kind ? [layer.kind.split("(")[0], layer.activation].filter(Boolean).join(" ") : layer.activation;
+  return inner + `<tr><td>${layer.layer}</td><td>${what}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
+    `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${matrix(layer.nabla_w)}</td></tr>`;
+}
+
 function showTrace(msg) {
   const t = msg.trace, el = $("trace");
   const what = typeof msg.label === "number" ? `target y = ${fmt(msg.label)}` : `class ${esc(msg.label)}`;
   let html = `<p>${msg.split} point ${msg.index}, ${what}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
   html += "<table><tr><th>l</th><th>σ</th><th>z<sup>l</sup></th><th>a<sup>l</sup></th><th>δ<sup>l</sup></th><th>∂C/∂b<sup>l</sup></th><th>∂C/∂w<sup>l</sup></th></tr>";
-  for (const layer of t.layers) {
-    // a network of layers: each row names its layer (Dense, BatchNorm, Activation, Residual)
-    const what = layer.kind ? [layer.kind.split("(")[0], layer.activation].filter(Boolean).join(" ") : layer.activation;
-    html += `<tr><td>${layer.layer}</td><td>${what}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
-      `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${matrix(layer.nabla_w)}</td></tr>`;
-  }
+  for (const layer of t.layers) html += traceRows(layer);
   el.innerHTML = html + "</table>";
   el.dataset.layers = String(t.layers.length);
   state.selectedPoint = { split: msg.split, index: msg.index };
