@@ -94,6 +94,27 @@ def test_gradcheck_passes_and_labels_the_layers_inside_blocks(make) -> None:
     w_layers = [r.layer for r in report.rows if r.quantity == "∂C/∂w"]
     assert w_layers == nm.diagnostics._float64.layer_numbers(net)
     assert len(w_layers) == len(net.weights)
+    inner = {r.layer for r in report.rows if r.quantity == "δ^l" and "." in str(r.layer)}
+    assert inner == ({"3.1", "3.2", "4.1", "4.2"} if make is mlp else {"3.1", "3.2", "3.2.1"})
+
+
+def test_gradcheck_catches_a_wrong_delta_inside_a_block(monkeypatch) -> None:
+    """The inner δ are checked against the cost, not against the block's own backward: a
+    backward_F that reports twice the δ fails exactly those rows."""
+    from nnmath.layers.residual import FPath
+
+    honest = Residual.backward_F
+
+    def doubled(self, delta, cache):
+        path = honest(self, delta, cache)
+        return FPath(path.g, path.inner, [(g, 2 * d) for g, d in path.steps])
+
+    net = with_random_biases(mlp())
+    X, y = data(net, 3)
+    monkeypatch.setattr(Residual, "backward_F", doubled)
+    report = nm.diagnostics.gradcheck(net, X, y, max_params_per_layer=20)
+    failed = {(r.quantity, r.layer) for r in report.rows if not r.ok}
+    assert failed == {("δ^l", label) for label in ("3.1", "3.2", "4.1", "4.2")}
 
 
 def test_the_per_layer_diagnostics_label_and_measure_the_inner_layers() -> None:
