@@ -273,3 +273,13 @@ def test_a_regression_network_with_both_toggles_trains_and_draws_its_curve(clien
     assert len(floats(snap["regions"]["values"])) == CURVE
     assert snap["train_cost"] < first["train_cost"]
     assert len(snap["speeds"]) == 3 and all(s > 0 for s in snap["speeds"])
+
+
+def test_the_toggled_network_goes_to_torch_and_back_with_its_running_statistics():
+    torch = pytest.importorskip("torch")
+    net, _, data = reference(BOTH, epochs=2)  # BatchNorm inside residual blocks and outside
+    module = nm.to_torch(net).eval()
+    out = module(torch.tensor(data.X_test, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(out, net.feedforward(data.X_test), rtol=1e-5, atol=1e-6)
+    back = nm.from_torch(module)
+    np.testing.assert_array_equal(back.feedforward(data.X_test), net.feedforward(data.X_test))
