@@ -32,6 +32,7 @@ from .dropout import Dropout
 from .language import describe, parse
 from .layernorm import LayerNorm
 from .pool import AvgPool2D, MaxPool2D
+from .residual import Residual
 from .shape import Flatten, Input
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "LayerNorm",
     "MaxPool2D",
     "OnnxLayer",
+    "Residual",
     "Shape",
     "TorchLayer",
     "build_layers",
@@ -67,7 +69,7 @@ LAYERS: dict[str, type[Layer]] = {
     cls.name: cls
     for cls in (
         Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten, BatchNorm,
-        LayerNorm,
+        LayerNorm, Residual,
     )
 }  # fmt: skip
 
