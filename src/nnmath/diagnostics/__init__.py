@@ -30,13 +30,14 @@ from .chain import ScalarChain, scalar_chain
 from .factors import LayerFactors, VanishingFactors, vanishing_factors
 from .gradcheck import GradCheck, GradCheckRow, forward_from, gradcheck
 from .layers import LayerStatistics, layer_statistics
-from .norms import GradientNorms, GradientTracker, gradient_norms
+from .norms import GradientNorms, GradientTracker, gradient_norms, speed_index
 from .trace import LayerTrace, Trace, trace
 
 __all__ = [
     "GradientNorms",
     "gradient_norms",
     "GradientTracker",
+    "speed_index",
     "LayerStatistics",
     "layer_statistics",
     "LayerFactors",

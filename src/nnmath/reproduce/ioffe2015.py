@@ -49,6 +49,10 @@ LABELS = {False: "without BN", True: "with BN"}
 FULL = dict(steps=50_000, every=500, start=5_000, select=5_000, watch=10_000, seeds=[0, 1])
 QUICK = dict(steps=3_000, every=250, start=500, select=500, watch=2_000, seeds=[0])
 TARGET = 0.95  # the test accuracy whose first step is compared
+#: thresholds: the paper's words (higher, earlier, drifts against stable) as numbers; the
+#: quick run's (a smoke check) compare the steps to 90 %, which 3,000 steps reach
+FULL_TESTS = dict(target=TARGET, higher=0.0005, earlier=1.5, stable=2.0)
+QUICK_TESTS = dict(target=0.90, higher=0.05, earlier=1.5, stable=2.0)
 
 
 def build(batch_norm: bool, seed: int) -> Any:
@@ -63,9 +67,7 @@ def build(batch_norm: bool, seed: int) -> Any:
             for _ in range(HIDDEN)
             for layer in (Dense(WIDTH, "identity"), BatchNorm(), Activation("sigmoid"))
         ]
-        net = Network(
-            [Input(784), *hidden, Dense(10, "softmax")], cost="log_likelihood", seed=seed
-        )
+        net = Network([Input(784), *hidden, Dense(10, "softmax")], cost="log_likelihood", seed=seed)
     else:
         net = Network(
             [784, *[WIDTH] * HIDDEN, 10],
@@ -89,8 +91,10 @@ def _layers_of(net: Any) -> list[str]:
     """The kind of each entry of ``net.weights``: ``"dense"`` or ``"batch_norm"`` (γ, β)."""
     if not getattr(net, "layered", False):
         return ["dense"] * len(net.weights)
-    return ["batch_norm" if type(layer).__name__ == "BatchNorm" else "dense"
-            for layer in net.parametrized]
+    return [
+        "batch_norm" if type(layer).__name__ == "BatchNorm" else "dense"
+        for layer in net.parametrized
+    ]
 
 
 def sigmoid_inputs(net: Any, X: Any) -> np.ndarray:
@@ -172,3 +176,174 @@ def typical_unit(runs: list[dict[str, Any]], start: int) -> int:
     """The unit of the last hidden layer whose drift (first seed) is the median one."""
     d = drift(runs[0]["percentiles"], runs[0]["steps"], start)
     return int(np.argsort(d)[len(d) // 2])
+
+
+def _mean_curve(runs: list[dict[str, Any]]) -> np.ndarray:
+    return np.mean([r["test"] for r in runs], axis=0)
+
+
+def _claims(runs: dict[bool, list[dict[str, Any]]], p: dict[str, Any]) -> list[Claim]:
+    final = {bn: float(_mean_curve(rs)[-1]) for bn, rs in runs.items()}
+    target = p["target"]
+    reach = {bn: _first(rs, target, p["steps"] + p["every"]) for bn, rs in runs.items()}
+    drifts = {
+        bn: float(np.mean([np.median(drift(r["percentiles"], r["steps"], p["start"])) for r in rs]))
+        for bn, rs in runs.items()
+    }
+    never = f"{p['steps'] + p['every']:,}: not reached in the run"
+    return [
+        Claim.at_least(
+            "bn-higher-accuracy",
+            "Fig. 1(a): the batch-normalised network reaches a higher test accuracy",
+            "higher",
+            final[True] - final[False],
+            p["higher"],
+            detail=f"test accuracy after {p['steps']:,} steps with BN minus without, mean over "
+            f"seeds: {final[True]:.2%} against {final[False]:.2%}",
+        ),
+        Claim.at_least(
+            "bn-earlier",
+            f"Fig. 1(a): and earlier: steps to {target:.0%} test accuracy, without BN / with BN",
+            "earlier",
+            reach[False] / reach[True],
+            p["earlier"],
+            detail=f"first measured step at {target:.0%} (mean over seeds): "
+            f"{reach[True]:,.0f} with BN, {reach[False]:,.0f} without "
+            f"(a run that never reaches it counts as {never})",
+            digits=3,
+        ),
+        Claim.at_least(
+            "drift-without-bn",
+            "Fig. 1(b, c): a last-hidden-layer sigmoid's input drifts without BN, stays "
+            "stable with it: drift without / with",
+            "drifts / stable",
+            drifts[False] / drifts[True],
+            p["stable"],
+            detail=f"drift: mean |change| of its 15th, 50th, 85th percentiles from step "
+            f"{p['start']:,} to the end, median over the 100 units, mean over seeds: "
+            f"{drifts[False]:.3g} without BN, {drifts[True]:.3g} with",
+            digits=3,
+        ),
+    ]
+
+
+def _first(runs: list[dict[str, Any]], target: float, never: int) -> float:
+    """Mean over seeds of the first step at ``target`` (``never`` for a run that does not)."""
+    steps = [first_step(r, target) for r in runs]
+    return float(np.mean([never if s is None else s for s in steps]))
+
+
+def _tables(runs: dict[bool, list[dict[str, Any]]], p: dict[str, Any], unit: int) -> list[Table]:
+    steps = runs[False][0]["steps"]
+    picks = sorted({steps.index(p["start"]), *np.linspace(0, len(steps) - 1, 5).astype(int)})
+    acc_rows = [
+        [LABELS[bn], *[f"{_mean_curve(rs)[k]:.2%}" for k in picks]] for bn, rs in runs.items()
+    ]
+    pct_rows = []
+    for bn, rs in runs.items():
+        per = np.asarray(rs[0]["percentiles"])[:, :, unit]  # (entries, 3)
+        for j, q in enumerate(PERCENTILES):
+            row = [LABELS[bn] if j == 0 else "", f"{q}th", *[f"{per[k, j]:.2f}" for k in picks]]
+            pct_rows.append(row)
+    at = [f"step {steps[k]:,}" for k in picks]
+    return [
+        Table("test accuracy (mean over seeds)", ["network", *at], acc_rows),
+        Table(
+            f"percentiles of the input of sigmoid {unit + 1} of the last hidden layer (the "
+            f"median drift, first seed), over {p['watch']:,} test images",
+            ["network", "percentile", *at],
+            pct_rows,
+        ),
+    ]
+
+
+def run(
+    quick: bool = False,
+    seeds: list[int] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Report:
+    """The learning rate chosen on the validation images, then both networks per seed."""
+    p = {**(QUICK if quick else FULL), **(QUICK_TESTS if quick else FULL_TESTS)}
+    seeds = list(p["seeds"] if seeds is None else seeds)
+    data = mnist(data_dir)
+    eta, scores = choose_eta(data, p["select"], seeds[0])
+    runs = {
+        bn: [train(data, bn, eta, s, p["steps"], p["every"], p["watch"]) for s in seeds]
+        for bn in (False, True)
+    }
+    unit = typical_unit(runs[False], p["start"])
+    claims = _claims(runs, p)
+    if quick:
+        claims = [c.as_smoke_check() for c in claims]
+    select = ", ".join(f"η = {e:g}: {a:.2%}" for e, a in scores.items())
+    protocol = (
+        f"MNIST, [784, 100, 100, 100, 10]: sigmoid hidden layers, softmax output, "
+        f"log-likelihood; W ~ N(0, {SIGMA}²), b = 0, the same draws for both networks; with "
+        "BN: Dense(100, identity), BatchNorm(), Activation(sigmoid) per hidden layer "
+        f"(inference with the running statistics). Plain SGD, mini-batches of {BATCH}, "
+        f"{p['steps']:,} steps, η = {eta:g} for both: the best validation accuracy of the "
+        f"network without BN after {p['select']:,} steps ({select}). Measured every "
+        f"{p['every']} steps: test accuracy (10,000 images), percentiles over the first "
+        f"{p['watch']:,} test images. Seeds {', '.join(map(str, seeds))}."
+    )
+    if quick:
+        protocol += (
+            f" Quick: {p['steps']:,} steps instead of 50,000, and {p['target']:.0%} instead "
+            "of 95 % for the steps compared; the thresholds are the quick run's own."
+        )
+    return Report(
+        **header("ioffe2015"),
+        protocol=protocol,
+        quick=quick,
+        seeds=seeds,
+        claims=claims,
+        tables=_tables(runs, p, unit),
+        series={
+            "eta": eta,
+            "eta_scores": {f"{e:g}": a for e, a in scores.items()},
+            "unit": unit,
+            "start": p["start"],
+            "runs": {LABELS[bn]: rs for bn, rs in runs.items()},
+        },
+        notes=[
+            "The paper states neither σ of the initial weights, nor the optimizer or its "
+            f"learning rate: σ = {SIGMA} is ours, plain SGD the paper's Sec. 2–3, η chosen on "
+            "the validation images for the network without BN.",
+            "The figure's percentiles are those of one unit (the median drift of the first "
+            "seed); the claim takes the median drift over all 100 units.",
+        ],
+    )
+
+
+def plot(report: Report, directory: Path) -> list[Path]:
+    """Fig. 1: (a) test accuracy against steps, (b, c) the typical sigmoid's percentiles."""
+    from ..plots._mpl import pyplot, save_figure
+
+    plt = pyplot()
+    runs, unit = report.series["runs"], report.series["unit"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
+    for k, (label, rs) in enumerate(runs.items()):
+        steps = np.asarray(rs[0]["steps"])
+        axes[0].plot(steps, 100 * _mean_curve(rs), color=f"C{k}", label=label)
+    axes[0].set_xlabel("training step")
+    axes[0].set_ylabel("test accuracy (%, mean over seeds)")
+    axes[0].set_title("(a) test accuracy", fontsize=10)
+    axes[0].legend(fontsize=8, loc="lower right")
+    low = min(float(np.min(np.asarray(rs[0]["percentiles"])[:, :, unit])) for rs in runs.values())
+    high = max(float(np.max(np.asarray(rs[0]["percentiles"])[:, :, unit])) for rs in runs.values())
+    for ax, (tag, (label, rs)) in zip(axes[1:], zip("bc", runs.items())):
+        per = np.asarray(rs[0]["percentiles"])[:, :, unit]
+        for j, q in enumerate(PERCENTILES):
+            ax.plot(rs[0]["steps"], per[:, j], color="k", lw=(1.0, 2.0, 1.0)[j], label=f"{q}th")
+        ax.axvline(report.series["start"], color="grey", lw=0.8, ls=":")
+        ax.set_ylim(low - 0.3, high + 0.3)
+        ax.set_xlabel("training step")
+        ax.set_title(
+            f"({tag}) {label}: input of sigmoid {unit + 1}, last hidden layer", fontsize=10
+        )
+        ax.legend(fontsize=8, loc="upper right", title="percentile", title_fontsize=8)
+    axes[1].set_ylabel("sigmoid input (test images)")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("Ioffe & Szegedy 2015, Fig. 1: MNIST with and without batch normalisation")
+    return [save_figure(fig, directory / "ioffe2015.png", tight=False)]
