@@ -47,12 +47,13 @@ LABELS = {False: "without BN", True: "with BN"}
 #: drift is measured from (after the first tenth, where every network moves fast); select:
 #: the steps of the learning-rate choice; watch: test images the percentiles are taken over
 FULL = dict(steps=50_000, every=500, start=5_000, select=5_000, watch=10_000, seeds=[0, 1])
-QUICK = dict(steps=3_000, every=250, start=500, select=500, watch=2_000, seeds=[0])
+QUICK = dict(steps=3_000, every=250, start=250, select=500, watch=2_000, seeds=[0])
 TARGET = 0.95  # the test accuracy whose first step is compared
 #: thresholds: the paper's words (higher, earlier, drifts against stable) as numbers; the
-#: quick run's (a smoke check) compare the steps to 90 %, which 3,000 steps reach
+#: quick run's (a smoke check) compare the steps to 90 %, which 3,000 steps reach, and ask
+#: only for no less drift without BN than with it, from the first measurement on
 FULL_TESTS = dict(target=TARGET, higher=0.0005, earlier=1.5, stable=2.0)
-QUICK_TESTS = dict(target=0.90, higher=0.05, earlier=1.5, stable=2.0)
+QUICK_TESTS = dict(target=0.90, higher=0.02, earlier=1.5, stable=1.0)
 
 
 def build(batch_norm: bool, seed: int) -> Any:
@@ -321,27 +322,28 @@ def plot(report: Report, directory: Path) -> list[Path]:
 
     plt = pyplot()
     runs, unit = report.series["runs"], report.series["unit"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
     for k, (label, rs) in enumerate(runs.items()):
         steps = np.asarray(rs[0]["steps"])
         axes[0].plot(steps, 100 * _mean_curve(rs), color=f"C{k}", label=label)
     axes[0].set_xlabel("training step")
     axes[0].set_ylabel("test accuracy (%, mean over seeds)")
     axes[0].set_title("(a) test accuracy", fontsize=10)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     low = min(float(np.min(np.asarray(rs[0]["percentiles"])[:, :, unit])) for rs in runs.values())
     high = max(float(np.max(np.asarray(rs[0]["percentiles"])[:, :, unit])) for rs in runs.values())
     for ax, (tag, (label, rs)) in zip(axes[1:], zip("bc", runs.items())):
         per = np.asarray(rs[0]["percentiles"])[:, :, unit]
         for j, q in enumerate(PERCENTILES):
-            ax.plot(rs[0]["steps"], per[:, j], color="k", lw=(1.0, 2.0, 1.0)[j], label=f"{q}th")
+            style = dict(color="k", lw=(1.0, 2.0, 1.0)[j], ls=("--", "-", ":")[j])
+            ax.plot(rs[0]["steps"], per[:, j], label=f"{q}th percentile", **style)
         ax.axvline(report.series["start"], color="grey", lw=0.8, ls=":")
         ax.set_ylim(low - 0.3, high + 0.3)
         ax.set_xlabel("training step")
         ax.set_title(
             f"({tag}) {label}: input of sigmoid {unit + 1}, last hidden layer", fontsize=10
         )
-        ax.legend(fontsize=8, loc="upper right", title="percentile", title_fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     axes[1].set_ylabel("sigmoid input (test images)")
     for ax in axes:
         ax.grid(True, alpha=0.3)
