@@ -100,6 +100,8 @@ PARAMETERS: dict[str, _Param] = {
 }
 #: the parameters of a dense network that ``layers`` replaces (a sweep has one or the other)
 DENSE_ONLY = ("activation", "output_activation", "depth", "width", "batch_norm", "residual")
+#: the parameters of the vanishing gradient's remedies (:mod:`nnmath.layers.remedies`)
+REMEDIES = ("batch_norm", "residual")
 _DEFAULT_EPOCHS = {"train": 10, "vanishing": 2}
 _TOP_LEVEL = ("measure", "dataset", "subset", "seeds", "grid")
 
@@ -346,10 +348,13 @@ class Sweep:
 
     def parameters(self) -> list[str]:
         """The grid parameters of this sweep's tasks (and table): ``layers`` and no dense
-        network's parameters when it sweeps layer descriptions, else all but ``layers``."""
+        network's parameters when it sweeps layer descriptions, else all but ``layers``;
+        the remedies only in a sweep that sets them (a sweep without keeps its keys,
+        seeds and columns)."""
         if "layers" in self.grid:
             return [name for name in PARAMETERS if name not in DENSE_ONLY]
-        return [name for name in PARAMETERS if name != "layers"]
+        unset = [name for name in REMEDIES if name not in self.grid]
+        return [name for name in PARAMETERS if name != "layers" and name not in unset]
 
     def defaults(self) -> dict[str, Any]:
         d = {name: PARAMETERS[name].default for name in self.parameters()}

@@ -123,7 +123,7 @@ def _network(p: dict[str, Any], n_in: int, n_classes: int, input_shape: Any, rng
     if p.get("batch_norm") or p.get("residual"):
         from ..layers.remedies import remedied_layers
 
-        remedies = {"batch_norm": p["batch_norm"], "residual": p["residual"]}
+        remedies = {k: bool(p.get(k, False)) for k in ("batch_norm", "residual")}
         layers = remedied_layers(sizes, p["activation"], p["output_activation"], **remedies)
         return Network(layers, **common)
     return Network(
