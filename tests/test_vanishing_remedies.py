@@ -197,7 +197,7 @@ def test_sweep_grid_takes_the_remedies_as_booleans(tmp_path: Path) -> None:
     )
     assert sweep.n_tasks == 4 and {"batch_norm", "residual"} <= set(sweep.columns())
     plain = Sweep.create("vanishing", subset=100, depth=[3], epochs=1)  # as before the remedies
-    assert not {"batch_norm", "residual"} & set(plain.columns()) | set(plain.tasks()[0].params)
+    assert not {"batch_norm", "residual"} & (set(plain.columns()) | set(plain.tasks()[0].params))
     rows = {(t.params["batch_norm"], t.params["residual"]): run_task(t) for t in sweep.tasks()}
     plain, bn = rows[(False, False)], rows[(True, False)]
     assert len(plain["speeds"][0]) == len(bn["speeds"][0]) == 4  # 3 hidden layers + output
