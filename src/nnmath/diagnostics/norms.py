@@ -1,7 +1,10 @@
 """Per-layer gradient norms: Nielsen's "speed of learning" ‖∂C/∂b^l‖, once or during training.
 
 Layers are listed first hidden layer first, output layer last (the lecture's ``l = 2, …, L``
-at code index ``l − 2``).
+at code index ``l − 2``). In a network of layers, ``nabla_b`` has one entry per array of
+``net.biases`` (a BatchNorm's β among them, the layers inside a Residual block in order), and
+``speed`` one per layer of weights: a layer whose b a BatchNorm normalises away is measured by
+that BatchNorm's ‖∂C/∂β^l‖ (:func:`speed_index`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ class GradientNorms:
 
 
 def gradient_norms(net: Any, X: Any, Y: Any) -> GradientNorms:
-    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ for every layer, from one backward pass over ``X``.
+    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ for every layer, from one backward pass over ``X`` (the
+    mini-batch statistics of a BatchNorm, as in training); ``.speed`` the speed of learning
+    of each layer of weights (a batch-normalised layer's: its β's).
 
     Parameters
     ----------

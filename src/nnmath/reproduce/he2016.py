@@ -101,10 +101,11 @@ def build(kind: str, depth: int, seed: int) -> Any:
 
 
 def speeds(net: Any, X: Any, y: Any) -> list[float]:
-    """The speed of learning of every hidden layer, first first: ‖∂C/∂β^l‖ of its BatchNorm."""
-    g = net.backprop(X, y)
-    bn = [i for i, layer in enumerate(net.parametrized) if type(layer).__name__ == "BatchNorm"]
-    return [float(np.linalg.norm(np.asarray(g.nabla_b[i]))) for i in bn]
+    """The speed of learning of every hidden layer, first first: ‖∂C/∂β^l‖ of its BatchNorm
+    (:func:`nnmath.diagnostics.gradient_norms`' ``speed``, without the output layer's)."""
+    from ..diagnostics import gradient_norms
+
+    return gradient_norms(net, X, y).speed[:-1]
 
 
 def train(data: Any, kind: str, depth: int, seed: int, p: dict[str, Any]) -> dict[str, Any]:
