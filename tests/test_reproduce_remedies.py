@@ -66,6 +66,18 @@ def test_ioffe_drift_and_first_step() -> None:
     assert io._first([run, {**run, "test": [0.1] * 3}], 0.95, never=400) == 300.0
 
 
+def test_ioffe_drift_table_three_ways() -> None:
+    series = _ioffe_series()["runs"]
+    runs = {bn: series[label] for bn, label in io.LABELS.items()}
+    table = io._drift_table(runs, {"start": 1000})
+    assert table.columns[1:3] == ["from step 1,000", "from step 500"]
+    without, with_bn = (row[1:] for row in table.rows)
+    # the 85th percentile rises 0.1 a measurement (with BN the 15th falls as much, too)
+    assert [float(c) for c in without[:2]] == pytest.approx([0.8 / 3, 0.9 / 3], abs=1e-3)
+    assert float(with_bn[0]) == pytest.approx(1.6 / 3, abs=1e-3)
+    assert float(without[2]) == pytest.approx(0.8 / 3 / 3.9, abs=1e-3)  # spread 3.9 at the end
+
+
 # ------------------------------------------------------------------ he2016
 
 

@@ -251,6 +251,7 @@ def _tables(runs: dict[bool, list[dict[str, Any]]], p: dict[str, Any], unit: int
     at = [f"step {steps[k]:,}" for k in picks]
     return [
         Table("test accuracy (mean over seeds)", ["network", *at], acc_rows),
+        _drift_table(runs, p),
         Table(
             f"percentiles of the input of sigmoid {unit + 1} of the last hidden layer (the "
             f"median drift, first seed), over {p['watch']:,} test images",
@@ -258,6 +259,39 @@ def _tables(runs: dict[bool, list[dict[str, Any]]], p: dict[str, Any], unit: int
             pct_rows,
         ),
     ]
+
+
+def _drift_table(runs: dict[bool, list[dict[str, Any]]], p: dict[str, Any]) -> Table:
+    """The drift three ways (median over units, mean over seeds): from the claim's step, from
+    the first measurement, and from the claim's step in units of the spread p85 − p15 at the
+    end (a shift of the distribution against its own width)."""
+    rows = []
+    for bn, rs in runs.items():
+        cells = []
+        for start, relative in (
+            (p["start"], False),
+            (rs[0]["steps"][0], False),
+            (p["start"], True),
+        ):
+            values = []
+            for r in rs:
+                d = drift(r["percentiles"], r["steps"], start)
+                if relative:
+                    end = np.asarray(r["percentiles"])[-1]
+                    d = d / (end[2] - end[0])
+                values.append(float(np.median(d)))
+            cells.append(f"{np.mean(values):.3g}")
+        rows.append([LABELS[bn], *cells])
+    first = runs[False][0]["steps"][0]
+    columns = [
+        "network",
+        f"from step {p['start']:,}",
+        f"from step {first:,}",
+        f"from step {p['start']:,}, / (p85 − p15) at the end",
+    ]
+    return Table(
+        "drift of the last hidden layer's sigmoid inputs (median over the units)", columns, rows
+    )
 
 
 def run(
