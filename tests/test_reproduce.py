@@ -53,7 +53,7 @@ def failed(report: Report) -> list[str]:
 
 
 #: the quick protocols whose threshold is below the paper's number: smoke checks only
-SMOKE_CHECKS = {"nielsen-ch1", "nielsen-ch3", "nielsen-ch6"}
+SMOKE_CHECKS = {"nielsen-ch1", "nielsen-ch3", "nielsen-ch6", "ioffe2015", "he2016"}
 
 
 @pytest.mark.parametrize("name", MNIST_EXPERIMENTS)
@@ -134,7 +134,9 @@ def test_unknown_experiment_and_empty_seeds_are_clear_errors() -> None:
         run("mazur-backprop", seeds=[])
 
 
-@pytest.mark.parametrize("name", ["he2015", "glorot2010", "nielsen-ch5", "nielsen-ch1"])
+@pytest.mark.parametrize(
+    "name", ["he2015", "glorot2010", "nielsen-ch5", "nielsen-ch1", "ioffe2015", "he2016"]
+)
 def test_figures_are_written_and_read_back(name: str, tmp_path: Path) -> None:
     mpl = pytest.importorskip("matplotlib.image", reason="figures need matplotlib")
     report = quick_report(name)

@@ -80,6 +80,14 @@ def add_parser(sub: Any) -> None:
             metavar=kind.__name__.upper(),
             help=_grid_help(PARAMETERS[name]),
         )
+    for remedy in ("batch_norm", "residual"):
+        grid.add_argument(
+            f"--{remedy.replace('_', '-')}",
+            dest=f"grid_{remedy}",
+            action="store_true",
+            help=f"{PARAMETERS[remedy].describe()}: each network without and with it "
+            f"(a sweep file: {remedy} = [false, true])",
+        )
     grid.add_argument(
         "--layers",
         dest="grid_layers",
@@ -166,6 +174,9 @@ def build_sweep(args: argparse.Namespace) -> Any:
     }
     if args.grid_layers is not None:
         grid["layers"] = args.grid_layers
+    for remedy in ("batch_norm", "residual"):
+        if getattr(args, f"grid_{remedy}"):  # the flag: with and without, side by side
+            grid[remedy] = [False, True]
     if grid:
         overrides["grid"] = grid
     if args.config:

@@ -137,6 +137,13 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
         "output activation (default sigmoid, as in the book)",
     )
     add_name_option(p, "--cost", COST, "cross_entropy", f"{names(COSTS)} (default cross_entropy)")
+    for flag, what in (
+        ("--batch-norm", "batch normalisation before each hidden σ (Dense, BatchNorm, σ)"),
+        ("--residual", "an identity shortcut around each hidden layer as wide as the one below"),
+    ):
+        p.add_argument(
+            flag, action="store_true", help=f"also measure each network with {what}, beside it"
+        )
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -199,15 +206,19 @@ def measure(
     y: np.ndarray,
     args: argparse.Namespace,
     advance: Any,
+    remedy: str = "plain",
 ) -> dict[str, Any]:
-    """Speeds of the hidden layers for every seed: a dict ready for JSON and the plot."""
-    from ..diagnostics import GradientTracker, gradient_norms
+    """Speeds of the hidden layers for every seed: a dict ready for JSON and the plot
+    (``remedy``: a key of :data:`nnmath.layers.remedies.REMEDIES`)."""
+    from ..diagnostics import GradientTracker, gradient_norms, speed_index
 
     n_hidden = len(sizes) - 2
     runs, epochs = [], [0]
     for s in range(args.seeds):
-        net = _network(sizes, activation, init, args.seed + s, args)
-        watch = _tensorboard(args, sizes, activation, init, args.seed + s, X, y)
+        net = _network(sizes, activation, init, args.seed + s, args, remedy)
+        speed = speed_index(net) or list(range(len(net.biases)))
+        tag = "" if remedy == "plain" else f"-{remedy}"
+        watch = _tensorboard(args, sizes, activation + tag, init, args.seed + s, X, y)
         if args.epochs > 0:
             tracker = GradientTracker(X, y, every=args.track_every, max_rows=len(y))
             history = net.fit(
@@ -222,26 +233,34 @@ def measure(
             )
             rec = history.extra["gradient_norms"]
             epochs = rec["epoch"]
-            runs.append([row[:n_hidden] for row in rec["nabla_b"]])
+            runs.append([[row[i] for i in speed][:n_hidden] for row in rec["nabla_b"]])
         else:
             if watch:  # zero epochs: the callbacks see the network at initialisation
                 net.fit(X, y, epochs=0, callbacks=watch)
-            runs.append([gradient_norms(net, X, y).nabla_b[:n_hidden]])
+            runs.append([gradient_norms(net, X, y).speed[:n_hidden]])
         advance(1)
     speeds = np.asarray(runs)  # (seeds, entries, hidden layers)
     factors = None
     if args.factors:
         from ..diagnostics import vanishing_factors
 
-        factors = vanishing_factors(_network(sizes, activation, init, args.seed, args), X, y)
+        net = _network(sizes, activation, init, args.seed, args, remedy)
+        factors = vanishing_factors(net, X, y)
     book = None
-    if activation == "sigmoid" and init == "scaled_normal" and args.cost == "cross_entropy":
+    if (activation, init, args.cost, remedy) == (
+        "sigmoid",
+        "scaled_normal",
+        "cross_entropy",
+        "plain",
+    ):
         book = BOOK_SPEEDS.get(tuple(sizes))
     return {
-        "label": f"{','.join(map(str, sizes))} {activation} {init}",
+        "label": f"{','.join(map(str, sizes))} {activation} {init}"
+        + ("" if remedy == "plain" else f" +{remedy}"),
         "sizes": sizes,
         "activation": activation,
         "init": init,
+        "remedy": remedy,
         "layers": list(range(2, 2 + n_hidden)),
         "seeds": list(range(args.seed, args.seed + args.seeds)),
         "epoch": [float(e) for e in epochs],
@@ -256,19 +275,19 @@ def measure(
     }
 
 
-def _network(sizes: list[int], act: str, init: str, seed: int, args: argparse.Namespace) -> Any:
-    """One network of the comparison, with the command's output activation, cost and dtype."""
+def _network(
+    sizes: list[int], act: str, init: str, seed: int, args: argparse.Namespace, remedy: str
+) -> Any:
+    """One network of the comparison, with the command's output activation, cost and dtype,
+    and the remedy's layers (:func:`~nnmath.layers.remedies.remedied_layers`)."""
+    from ..layers.remedies import REMEDIES, remedied_layers
     from ..network import Network
 
-    return Network(
-        sizes,
-        activation=act,
-        output_activation=args.output_activation,
-        cost=args.cost,
-        init=init,
-        seed=seed,
-        dtype=args.dtype,
+    batch_norm, residual = REMEDIES[remedy]
+    layers = remedied_layers(
+        sizes, act, args.output_activation, batch_norm=batch_norm, residual=residual
     )
+    return Network(layers, cost=args.cost, init=init, seed=seed, dtype=args.dtype)
 
 
 def _tensorboard(
@@ -306,12 +325,15 @@ def run(args: argparse.Namespace) -> int:
     data = _load(args.dataset)
     X, y = data.train[0][: args.subset], data.train[1][: args.subset]
     archs = _architectures(args, data.n_features, data.n_classes)
-    configs = [(s, a, i) for s in archs for a in args.activation for i in args.init]
+    remedies = ["plain", *(["batch_norm"] * args.batch_norm), *(["residual"] * args.residual)]
+    configs = [
+        (s, a, i, r) for s in archs for a in args.activation for i in args.init for r in remedies
+    ]
     show = not (args.quiet or args.json)
     results = []
     with progress("networks × seeds", len(configs) * args.seeds, enabled=show) as advance:
-        for sizes, act, init in configs:
-            results.append(measure(sizes, act, init, X, y, args, advance))
+        for sizes, act, init, remedy in configs:
+            results.append(measure(sizes, act, init, X, y, args, advance, remedy))
     if args.plot:
         from ..plots.vanishing import plot_speeds
 
@@ -355,6 +377,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name(r: dict[str, Any]) -> str:
+    """A network's sizes, and its remedy when it has one: ``784,30,30,10 +batch_norm``."""
+    remedy = "" if r["remedy"] == "plain" else f" +{r['remedy']}"
+    return ",".join(map(str, r["sizes"])) + remedy
+
+
 def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
@@ -391,7 +419,7 @@ def _print_initial(
         rows = []
         for r in results:
             for j, row in enumerate(_initial_rows(r, seeds)):
-                lead = [",".join(map(str, r["sizes"])), r["activation"], r["init"]]
+                lead = [_name(r), r["activation"], r["init"]]
                 rows.append((lead if j == 0 else ["", "", ""]) + row)
         _print_markdown(["network", "σ", "init", *head], rows)
         return
@@ -402,7 +430,7 @@ def _print_initial(
         rows = []
         for r in rs:
             for j, row in enumerate(_initial_rows(r, seeds)):
-                rows.append([",".join(map(str, r["sizes"])) if j == 0 else "", *row])
+                rows.append([_name(r) if j == 0 else "", *row])
         print_table(f"{title}; σ = {act}, init = {init}", ["network", *head], rows)
 
 

@@ -36,7 +36,7 @@ from .factors import LayerFactors, VanishingFactors, vanishing_factors
 from .gradcheck import GradCheck, GradCheckRow, forward_from, gradcheck
 from .histograms import histogram_counts, z_percentiles
 from .layers import LayerStatistics, layer_statistics
-from .norms import GradientNorms, GradientTracker, gradient_norms
+from .norms import GradientNorms, GradientTracker, gradient_norms, speed_index
 from .trace import LayerTrace, Trace, trace
 from .updates import probe_step_ratios, update_ratios
 
@@ -44,6 +44,7 @@ __all__ = [
     "GradientNorms",
     "gradient_norms",
     "GradientTracker",
+    "speed_index",
     "LayerStatistics",
     "layer_statistics",
     "histogram_counts",

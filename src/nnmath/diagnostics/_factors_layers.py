@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import get_activation
-from ._blocks import parameter_rows
+from .norms import gradient_norms_of
 
-__all__ = ["div", "layer_factors", "saturated"]
+__all__ = ["div", "layer_factors", "saturated", "sigma_layers", "speed_positions"]
 
 
 def saturated(act: Any, z: np.ndarray, prime: np.ndarray) -> float:
@@ -46,36 +45,65 @@ def div(a: float, b: float) -> float:
     return a / b if b != 0 else (math.inf if a != 0 else math.nan)
 
 
+def sigma_layers(net: Any) -> list[int]:
+    """Positions ``l`` (Input is 1) of the layers below the output whose σ makes a layer of
+    units: a layer with a σ, but not one whose identity σ a BatchNorm or an Activation above
+    completes (``Dense(n, identity), BatchNorm(), Activation(σ)`` is one layer, the
+    Activation's row). A Residual block is one row, its σ the block's."""
+    layers = net.layers
+    out = []
+    for j in range(1, len(layers) - 1):
+        layer, after = layers[j], layers[j + 1]
+        if layer.activation is None:
+            continue
+        if layer.activation.name == "identity" and after.name in ("batchnorm", "activation"):
+            continue
+        out.append(j + 1)
+    return out
+
+
+def speed_positions(net: Any, index: list[int] | None) -> list[int]:
+    """The position ``l`` in ``net.layers`` of each speed of learning (``index``: which
+    entries of ``nabla_b`` they are, :func:`~nnmath.diagnostics.speed_index`); the layers
+    inside a Residual block have the block's."""
+    where = [l + 1 for l, layer in enumerate(net.layers) for _ in layer.parameter_layers()]
+    return where if index is None else [where[i] for i in index]
+
+
 def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
-    """The fields of one :class:`~nnmath.diagnostics.LayerFactors` per layer with parameters
-    below the output, of the float64 network of layers ``net64`` on the columns ``x``, ``y``."""
+    """The fields of one :class:`~nnmath.diagnostics.LayerFactors` per layer of units below
+    the output (:func:`sigma_layers`), of the float64 network of layers ``net64`` on the
+    columns ``x``, ``y``. Through a BatchNorm the weight factor takes in its Jacobian (batch
+    statistics, as in training); through a Residual block the sum of its two paths,
+    ``‖δ + J_Fᵀ δ‖/‖δ‖``."""
     g = net64.backprop_columns(x, y)
-    identity = get_activation("identity")  # a BatchNorm's: a^l = z^l
+    caches = g.caches
     m = x.shape[-1]
-    rows = parameter_rows(net64, g)  # those inside residual blocks too, labelled "l.j"
+    numbers = [*sigma_layers(net64), net64.L]
+    speed = gradient_norms_of(net64, g).speed
+    paired = len(speed) == len(numbers)
 
     def rms(a: Any) -> float:  # root mean square over examples of ‖a_x‖
         return float(np.linalg.norm(a) / math.sqrt(m))
 
     out = []
-    for k, (row, up) in enumerate(zip(rows, rows[1:])):
-        layer, back = row.layer, row.g  # ∂C/∂a^l, handed down
-        z, delta = row.cache.z, row.delta
-        act = layer.activation or identity
-        prime = np.asarray(act.prime(z))
-        n_up, n_back, n_delta = rms(up.delta), rms(back), rms(delta)
-        sb, sb_up = np.linalg.norm(g.nabla_b[k]), np.linalg.norm(g.nabla_b[k + 1])
+    for k, (l, l_up) in enumerate(zip(numbers, numbers[1:])):
+        layer, above = net64.layers[l - 1], net64.layers[l]
+        back = above.backward(g.deltas[l - 1], caches[l - 1]).g  # ∂C/∂a^l, handed down
+        z, delta = g.zs[l - 2], g.deltas[l - 2]
+        prime = np.asarray(layer.activation.prime(z))
+        n_up, n_back, n_delta = rms(g.deltas[l_up - 2]), rms(back), rms(delta)
         out.append(
             dict(
-                layer=row.label,
-                activation=act.name,
+                layer=l,
+                activation=layer.activation.name,
                 ratio=div(n_delta, n_up),
                 weight_factor=div(n_back, n_up),
                 activation_factor=div(n_delta, n_back),
-                speed_ratio=div(float(sb), float(sb_up)),
+                speed_ratio=div(speed[k], speed[k + 1]) if paired else math.nan,
                 mean_prime=float(np.mean(prime)),
-                max_prime=getattr(act, "max_prime", None),
-                saturated=saturated(act, z, prime),
+                max_prime=getattr(layer.activation, "max_prime", None),
+                saturated=saturated(layer.activation, z, prime),
                 ratio_bound=None,
             )
         )

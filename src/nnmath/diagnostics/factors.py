@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import to_numpy
-from ._factors_layers import div, layer_factors, saturated
-from ._float64 import as_float64, layer_numbers
+from ._factors_layers import div, layer_factors, saturated, speed_positions
+from ._float64 import as_float64
+from .norms import gradient_norms_of
 
 __all__ = ["LayerFactors", "VanishingFactors", "vanishing_factors"]
 
@@ -249,9 +250,9 @@ def _layered(net64: Any, X: Any, Y: Any) -> VanishingFactors:
     x = net64.check_inputs(X)
     y = net64.check_targets(Y, x.shape[0])
     rows = layer_factors(net64, x.T, y.T)
-    g = net64.backprop_columns(x.T, y.T)
+    norms = gradient_norms_of(net64, net64.backprop_columns(x.T, y.T))
     return VanishingFactors(
         layers=[LayerFactors(**row) for row in rows],
-        speeds=[float(np.linalg.norm(nb)) for nb in g.nabla_b],
-        speed_layers=layer_numbers(net64),
+        speeds=norms.speed,
+        speed_layers=speed_positions(net64, norms.index),
     )

@@ -1,7 +1,10 @@
 """Per-layer gradient norms: Nielsen's "speed of learning" ‖∂C/∂b^l‖, once or during training.
 
 Layers are listed first hidden layer first, output layer last (the lecture's ``l = 2, …, L``
-at code index ``l − 2``).
+at code index ``l − 2``). In a network of layers, ``nabla_b`` has one entry per array of
+``net.biases`` (a BatchNorm's β among them, the layers inside a Residual block in order), and
+``speed`` one per layer of weights: a layer whose b a BatchNorm normalises away is measured by
+that BatchNorm's ‖∂C/∂β^l‖ (:func:`speed_index`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from ..backend import to_numpy
 
-__all__ = ["GradientNorms", "GradientTracker", "gradient_norms", "norms_of"]
+__all__ = ["GradientNorms", "GradientTracker", "gradient_norms", "norms_of", "speed_index"]
 
 
 @dataclass
@@ -27,14 +30,27 @@ class GradientNorms:
         "speed of learning" of layer l (chapter 5).
     nabla_w : list of float
         ‖∂C/∂w^l‖ (Frobenius norm).
+    index : list of int, optional
+        The entries that are speeds of learning (:func:`speed_index`; None: all of them).
     """
 
     nabla_b: list[float]
     nabla_w: list[float]
+    index: list[int] | None = None
+
+    @property
+    def speed(self) -> list[float]:
+        """The speed of learning of each layer: ``nabla_b`` without the layers whose b a
+        BatchNorm normalises away; such a layer's speed is its BatchNorm's ‖∂C/∂β^l‖."""
+        if self.index is None:
+            return list(self.nabla_b)
+        return [self.nabla_b[i] for i in self.index]
 
 
 def gradient_norms(net: Any, X: Any, Y: Any) -> GradientNorms:
-    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ for every layer, from one backward pass over ``X``.
+    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ for every layer, from one backward pass over ``X`` (the
+    mini-batch statistics of a BatchNorm, as in training); ``.speed`` the speed of learning
+    of each layer of weights (a batch-normalised layer's: its β's).
 
     Parameters
     ----------
@@ -46,14 +62,52 @@ def gradient_norms(net: Any, X: Any, Y: Any) -> GradientNorms:
     -------
     GradientNorms
     """
-    return norms_of(net.backprop(X, Y))
+    return norms_of(net.backprop(X, Y), speed_index(net))
 
 
-def norms_of(g: Any) -> GradientNorms:
-    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ of the gradients ``g`` of one backward pass (a ``Gradients``)."""
+def _flat(layers: list[Any]) -> list[Any]:
+    """The layers in the order their parameters come, a layer of layers (a Residual) opened."""
+    out = []
+    for layer in layers:
+        inner = getattr(layer, "layers", None)
+        out += _flat(inner) if isinstance(inner, list) else [layer]
+    return out
+
+
+def speed_index(net: Any) -> list[int] | None:
+    """Which entries of ``nabla_b`` are speeds of learning (None: all, a sizes network).
+
+    A layer with parameters and no σ of its own (``Dense(n, "identity")``, a convolution)
+    whose output a BatchNorm takes next has ``∂C/∂b = 0``: b shifts z and its mini-batch mean
+    μ_B alike, so ẑ does not move. Its learning is measured by the BatchNorm's β, the next
+    entry; it is left out.
+    """
+    if not getattr(net, "layered", False):
+        return None
+    flat = _flat(net.layers)
+    index, k = [], 0
+    for layer, after in zip(flat, [*flat[1:], None]):
+        if not layer.has_parameters:
+            continue
+        sigma = getattr(layer.activation, "name", "identity")
+        if not (sigma == "identity" and getattr(after, "name", "") == "batchnorm"):
+            index.append(k)
+        k += 1
+    return index
+
+
+def gradient_norms_of(net: Any, g: Any) -> GradientNorms:
+    """:func:`gradient_norms` of the gradients ``g`` of ``net``, already computed."""
+    return norms_of(g, speed_index(net))
+
+
+def norms_of(g: Any, index: list[int] | None = None) -> GradientNorms:
+    """‖∂C/∂b^l‖ and ‖∂C/∂w^l‖ of the gradients ``g`` of one backward pass (a ``Gradients``);
+    ``index``: which are speeds of learning (:func:`speed_index`)."""
     return GradientNorms(
         nabla_b=[float(np.linalg.norm(to_numpy(nb))) for nb in g.nabla_b],
         nabla_w=[float(np.linalg.norm(to_numpy(nw))) for nw in g.nabla_w],
+        index=index,
     )
 
 

@@ -109,10 +109,22 @@ def _epochs_panel(ax: Any, r: dict[str, Any]) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _remedy(r: dict[str, Any], compared: bool) -> str:
+    """The remedy of a network in its label, when the panel compares remedies (a
+    batch-normalised layer's speed is its β's)."""
+    remedy = r.get("remedy", "plain")
+    if not compared:
+        return ""
+    if remedy == "batch_norm":
+        return r", batch norm ($\|\partial C/\partial \beta^l\|$)"
+    return f", {remedy.replace('_', ' ')}"
+
+
 def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
     """One line per activation / initialisation against the hidden layer, each with its own
     marker and dash and shifted sideways, so that coinciding lines stay visible."""
     shift = 0.06
+    compared = len({r.get("remedy", "plain") for r in panel}) > 1
     for i, r in enumerate(panel):
         dx = (i - (len(panel) - 1) / 2) * shift
         layers = [l - 1 + dx for l in r["layers"]]  # hidden layer 1, 2, ...
@@ -126,7 +138,7 @@ def _init_panel(ax: Any, panel: list[dict[str, Any]]) -> None:
             capsize=3,
             ls=DASHES[i % len(DASHES)],
             ms=5,
-            label=f"{r['activation']}, {r['init']}",
+            label=f"{r['activation']}, {r['init']}{_remedy(r, compared)}",
         )
     for r in panel:
         if r.get("book"):

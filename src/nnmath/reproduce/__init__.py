@@ -81,6 +81,22 @@ EXPERIMENTS: dict[str, Experiment] = {
             "He, Zhang, Ren & Sun 2015, Delving deep into rectifiers (Sec. 2.2, Fig. 3)",
         ),
         Experiment(
+            "ioffe2015",
+            "ioffe2015",
+            "MNIST, three sigmoid layers of 100, with and without batch normalisation: "
+            "test accuracy, and the drift of a sigmoid's input",
+            "Ioffe & Szegedy 2015, Batch normalization: accelerating deep network training "
+            "by reducing internal covariate shift (Sec. 4.1, Fig. 1)",
+        ),
+        Experiment(
+            "he2016",
+            "he2016",
+            "degradation: plain and residual MLPs of 10 and 50 layers, training error and "
+            "the speed of learning of the first layer against the last",
+            "He, Zhang, Ren & Sun 2016, Deep residual learning for image recognition "
+            "(Sec. 4.1, Fig. 1, Fig. 4)",
+        ),
+        Experiment(
             "mazur-backprop",
             "mazur_backprop",
             "one backpropagation step of a 2-2-2 sigmoid network, digit for digit",

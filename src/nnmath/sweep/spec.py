@@ -79,6 +79,8 @@ PARAMETERS: dict[str, _Param] = {
         str, "sigmoid", "σ of the output layer (softmax with log_likelihood)", ACTIVATIONS
     ),
     "depth": _Param(int, 1, "number of hidden layers"),
+    "batch_norm": _Param(bool, False, "batch normalisation before each hidden σ"),
+    "residual": _Param(bool, False, "an identity shortcut around each hidden layer but the first"),
     "width": _Param(int, 30, "units per hidden layer"),
     "init": _Param(str, "scaled_normal", "weight initialisation", INITS),
     "cost": _Param(str, "cross_entropy", "cost function", COSTS),
@@ -97,7 +99,9 @@ PARAMETERS: dict[str, _Param] = {
     ),
 }
 #: the parameters of a dense network that ``layers`` replaces (a sweep has one or the other)
-DENSE_ONLY = ("activation", "output_activation", "depth", "width")
+DENSE_ONLY = ("activation", "output_activation", "depth", "width", "batch_norm", "residual")
+#: the parameters of the vanishing gradient's remedies (:mod:`nnmath.layers.remedies`)
+REMEDIES = ("batch_norm", "residual")
 _DEFAULT_EPOCHS = {"train": 10, "vanishing": 2}
 _TOP_LEVEL = ("measure", "dataset", "subset", "seeds", "grid")
 
@@ -111,6 +115,10 @@ def _normalize(name: str, value: Any) -> Any:
     """One value of grid parameter ``name``, type-checked and in canonical form."""
     kind = PARAMETERS[name].kind
     bad = f"bad value {value!r} for {name}"
+    if kind is bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise SweepError(f"{bad}: expected true or false")
+        return bool(value)
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             if isinstance(value, float) and value.is_integer():
@@ -341,10 +349,13 @@ class Sweep:
 
     def parameters(self) -> list[str]:
         """The grid parameters of this sweep's tasks (and table): ``layers`` and no dense
-        network's parameters when it sweeps layer descriptions, else all but ``layers``."""
+        network's parameters when it sweeps layer descriptions, else all but ``layers``;
+        the remedies only in a sweep that sets them (a sweep without keeps its keys,
+        seeds and columns)."""
         if "layers" in self.grid:
             return [name for name in PARAMETERS if name not in DENSE_ONLY]
-        return [name for name in PARAMETERS if name != "layers"]
+        unset = [name for name in REMEDIES if name not in self.grid]
+        return [name for name in PARAMETERS if name != "layers" and name not in unset]
 
     def defaults(self) -> dict[str, Any]:
         d = {name: PARAMETERS[name].default for name in self.parameters()}

@@ -96,6 +96,7 @@ def run_name(task: Task) -> str:
         network = re.sub(r"[^\w.]+", "_", p["layers"]).strip("_")[:48]
     else:
         network = f"{p['activation']}-depth{p['depth']}-w{p['width']}"
+        network += "-bn" * bool(p.get("batch_norm")) + "-res" * bool(p.get("residual"))
     return f"{network}-{p['init']}-eta{p['eta']:g}-seed{task.seed_index}-{task.key[:8]}"
 
 
@@ -119,6 +120,12 @@ def _network(p: dict[str, Any], n_in: int, n_classes: int, input_shape: Any, rng
 
         return Network(parse(p["layers"], input_shape, n_classes), **common)
     sizes = [n_in, *[p["width"]] * p["depth"], n_classes]
+    if p.get("batch_norm") or p.get("residual"):
+        from ..layers.remedies import remedied_layers
+
+        remedies = {k: bool(p.get(k, False)) for k in ("batch_norm", "residual")}
+        layers = remedied_layers(sizes, p["activation"], p["output_activation"], **remedies)
+        return Network(layers, **common)
     return Network(
         sizes, activation=p["activation"], output_activation=p["output_activation"], **common
     )
@@ -150,8 +157,8 @@ def run_task(task: Task, delay: float = 0.0, tensorboard: str | None = None) -> 
         net = _network(p, X.shape[1], n_classes, input_shape, np.random.default_rng(init_ss))
         callbacks = _tensorboard(task, tensorboard, X, y)
         if task.measure == "vanishing":
-            speeds.append(gradient_norms(net, X, y).nabla_b)
-            callbacks.append(lambda n, h, e: speeds.append(gradient_norms(n, X, y).nabla_b))
+            speeds.append(gradient_norms(net, X, y).speed)
+            callbacks.append(lambda n, h, e: speeds.append(gradient_norms(n, X, y).speed))
         diverged = False
         try:
             history = fit(
