@@ -67,8 +67,10 @@ def test_backprop_equals_torch_autograd_on_the_to_torch_copy(make) -> None:
 @pytest.mark.parametrize(
     "opt",
     [{"optimizer": "sgd", "eta": 0.1, "momentum": 0.9, "lmbda": 0.5},
-     {"optimizer": "adam", "eta": 0.01, "lmbda": 0.1}],
-    ids=["momentum", "adam"],
+     {"optimizer": "sgd", "eta": 0.1, "momentum": 0.9, "nesterov": True},
+     {"optimizer": "adam", "eta": 0.01, "lmbda": 0.1},
+     {"optimizer": "rmsprop", "eta": 0.01}],
+    ids=["momentum", "nesterov", "adam", "rmsprop"],
 )  # fmt: skip
 @pytest.mark.parametrize("make", [deep_mlp, conv_net])
 def test_several_fit_steps_equal_torch_optim_on_the_to_torch_copy(make, opt) -> None:
