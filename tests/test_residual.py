@@ -227,13 +227,15 @@ def test_a_blocks_inner_state_is_kept_updated_and_restored() -> None:
     X, y = data(net, 10)
     net.fit(X, y, epochs=2, mini_batch_size=5, eta=0.1, seed=0, fast=False)
     built = net.layers[1]
-    assert built.state() == {"1.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
-    built.set_state({"1.0.seen": np.array([3.0])})
+    # named as in the torch module: ResidualBlock(body=[Linear, Tanh, ResidualBlock(body=[...])])
+    assert built.state() == {"body.2.body.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
+    built.set_state({"body.2.body.0.seen": np.array([3.0])})
     assert built.layers[1].layers[0].seen[0] == 3.0
-    with pytest.raises(ValueError, match="no inner layer"):
-        built.set_state({"7.seen": np.array([1.0])})
+    for bad in ("body.7.seen", "2.body.0.seen", "seen"):
+        with pytest.raises(ValueError, match="no inner layer"):
+            built.set_state({bad: np.array([1.0])})
     net.predict(X)  # an inference pass folds nothing in
-    assert built.state()["1.0.seen"][0] == 3.0
+    assert built.state()["body.2.body.0.seen"][0] == 3.0
 
 
 def _edited(path, change):

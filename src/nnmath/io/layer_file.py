@@ -32,6 +32,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..layers import LAYERS, Dense, Input, Layer, Residual
+from ..layers._base import module_positions
 from .safetensors import finite_number
 
 __all__ = [
@@ -51,12 +52,7 @@ _MAX_DEPTH = 16  # residual blocks inside residual blocks
 def torch_positions(layers: list[Layer]) -> list[int]:
     """Each layer's (after the Input) position in :func:`nnmath.io.to_torch`'s
     ``nn.Sequential``: its module, then its σ's module when the class declares one."""
-    positions, k = [], 0
-    for layer in layers[1:]:
-        spec = type(layer).torch
-        positions.append(k)
-        k += 1 + bool(spec is not None and spec.sigma)
-    return positions
+    return module_positions(layers[1:])
 
 
 def parameter_names(net: Any) -> list[tuple[str, str]]:
