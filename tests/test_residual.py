@@ -306,3 +306,34 @@ def test_from_torch_reads_a_residual_block_built_in_torch() -> None:
     bad = nn.Sequential(nn.Linear(3, 4), nm.io.torch.ResidualBlock(nn.Linear(4, 5), nn.ReLU()))
     with pytest.raises(ValueError, match=r"F maps the input shape \(4,\) to \(5,\)"):
         nm.from_torch(nn.Sequential(*bad, nn.Linear(5, 2), nn.Softmax(dim=1)))
+
+
+@pytest.mark.parametrize("i", range(len(Residual.EXAMPLES)))
+def test_each_example_blocks_inner_gradients_match_differences_and_autograd(i) -> None:
+    """tests/test_layers.py checks a block's g; here its inner ∂C/∂w, ∂C/∂b (Backward.inner)
+    for C = Σ R ⊙ a^{out}, against central differences and torch autograd of its twin."""
+    from test_layers import M, built, torch_sigma
+
+    layer, a_prev, _, R = built(Residual, *Residual.EXAMPLES[i])
+    rng = np.random.default_rng(3)
+    for inner in layer.parameter_layers():
+        inner.b = rng.standard_normal(inner.b.shape)  # glorot's b = 0 would hide a wrong ∂C/∂b
+    cache = layer.forward(a_prev)
+    back = layer.backward(layer.delta(cache, R), cache)
+    grads = [M * g for pair in back.inner for g in pair]  # means over the M examples
+    assert len(grads) == len(layer.parameters())
+    for param, grad in zip(layer.parameters(), grads):
+        flat = param.reshape(-1)
+        for j in rng.choice(flat.size, size=min(flat.size, 10), replace=False):
+            old = flat[j]
+            flat[j] = old + 1e-6
+            up = np.sum(R * layer.forward(a_prev).a)
+            flat[j] = old - 1e-6
+            down = np.sum(R * layer.forward(a_prev).a)
+            flat[j] = old
+            assert grad.reshape(-1)[j] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-7)
+    params = [torch.tensor(p, requires_grad=True) for p in layer.parameters()]
+    out = torch_sigma(layer, layer.torch_z(torch.tensor(a_prev), nn.functional, *params))
+    (torch.tensor(R) * out).sum().backward()
+    for p, grad in zip(params, grads):
+        np.testing.assert_allclose(grad, p.grad.numpy(), rtol=1e-10, atol=1e-12)
