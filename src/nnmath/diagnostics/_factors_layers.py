@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import get_activation
 from ._blocks import parameter_rows
 
 __all__ = ["div", "layer_factors", "saturated"]
@@ -49,6 +50,7 @@ def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, An
     """The fields of one :class:`~nnmath.diagnostics.LayerFactors` per layer with parameters
     below the output, of the float64 network of layers ``net64`` on the columns ``x``, ``y``."""
     g = net64.backprop_columns(x, y)
+    identity = get_activation("identity")  # a BatchNorm's: a^l = z^l
     m = x.shape[-1]
     rows = parameter_rows(net64, g)  # those inside residual blocks too, labelled "l.j"
 
@@ -59,20 +61,21 @@ def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, An
     for k, (row, up) in enumerate(zip(rows, rows[1:])):
         layer, back = row.layer, row.g  # ∂C/∂a^l, handed down
         z, delta = row.cache.z, row.delta
-        prime = np.asarray(layer.activation.prime(z))
+        act = layer.activation or identity
+        prime = np.asarray(act.prime(z))
         n_up, n_back, n_delta = rms(up.delta), rms(back), rms(delta)
         sb, sb_up = np.linalg.norm(g.nabla_b[k]), np.linalg.norm(g.nabla_b[k + 1])
         out.append(
             dict(
                 layer=row.label,
-                activation=layer.activation.name,
+                activation=act.name,
                 ratio=div(n_delta, n_up),
                 weight_factor=div(n_back, n_up),
                 activation_factor=div(n_delta, n_back),
                 speed_ratio=div(float(sb), float(sb_up)),
                 mean_prime=float(np.mean(prime)),
-                max_prime=getattr(layer.activation, "max_prime", None),
-                saturated=saturated(layer.activation, z, prime),
+                max_prime=getattr(act, "max_prime", None),
+                saturated=saturated(act, z, prime),
                 ratio_bound=None,
             )
         )

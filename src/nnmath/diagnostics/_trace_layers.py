@@ -6,6 +6,10 @@ hands down; a residual block's as its two terms, ``δ^l + J_Fᵀ δ^l``) and, fo
 with parameters, ``∂C/∂b^l`` and ``∂C/∂w^l`` of this one example: a convolution's ``δ^l``
 per feature map ``(out, Ho, Wo)`` and ``∂C/∂w^l`` per kernel ``(out, in, k, k)``; a
 max-pooling's routing, the input pixel each window's δ went to.
+
+One example is traced in inference form (``training=False``): a BatchNorm normalises it with
+its running statistics (one example alone has no batch variance), as ``predict`` does, and
+its δ is handed down as ``γ δ/√(σ² + ε)``; the layer's state is not changed.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def layer_traces(net64: Any, x: np.ndarray, y: np.ndarray, trace_cls: Any) -> li
     """One ``trace_cls`` (:class:`~nnmath.diagnostics.LayerTrace`) per layer after the Input
     of the float64 network of layers ``net64``, for the one column ``x`` ``(sizes[0], 1)``;
     a residual block's holds its layers' (``inner``, labelled ``l.1``, ``l.2``, …)."""
-    g = net64.backprop_columns(x, y)
+    g = net64.backprop_columns(x, y, training=False)  # one example: the inference form
     caches = net64.forward_caches(x)
     pairs = iter(zip(g.nabla_w, g.nabla_b))  # the layers with parameters, blocks' inner ones too
     out = []

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import get_activation
 from ..backend import get_namespace, to_numpy
 from ._blocks import parameter_rows
 from ._float64 import layer_numbers
@@ -146,7 +147,9 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     if getattr(net, "layered", False):  # those inside residual blocks too ("l.j")
         rows = parameter_rows(net, g)
         zs, outs = [r.cache.z for r in rows], [r.cache.a for r in rows]
-        deltas, acts = [r.delta for r in rows], [r.layer.activation for r in rows]
+        identity = get_activation("identity")  # a BatchNorm has no σ: a^l = z^l, σ' = 1
+        deltas = [r.delta for r in rows]
+        acts = [r.layer.activation or identity for r in rows]
     else:  # z^l, a^l, δ^l: in g, entry l − 2 (one per layer after a^1)
         zs = [g.zs[l - 2] for l in numbers]
         outs = [g.activations[l - 1] for l in numbers]

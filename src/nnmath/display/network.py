@@ -102,6 +102,8 @@ def _title(layer: Any) -> str:
         text += f", padding {padding}" if padding else ""
     if getattr(layer, "p", None) is not None:
         text += f" {layer.p:g}"
+    if layer.name == "batchnorm":  # γ, β (and the running statistics) per unit or channel
+        text += " per channel" if len(layer.output_shape) == 3 else " per unit"
     if layer.name == "residual":  # its layers, each with its σ: F
         inner = [f"{_title(lay)} {activation_label(lay.activation)}" for lay in layer.layers]
         text += "(" + " → ".join(inner) + ")"
