@@ -220,7 +220,7 @@ def check_layers(
             shape = layer.build(shape, init, rng, dtype)  # allocates only what the file holds
         except ValueError as exc:
             raise ValueError(f"layers[{i}]: {exc}") from None
-        if not prefix:  # a block's inner state is its own, "{k}.{j}.name" (state_names)
+        if not prefix:  # a block's inner state is its own, "{k}.body.{j}.name" (state_names)
             _check_state(i, layer, k, shapes)
         if math.prod(shape) >= 2**62:  # a padding of 2**30: sizes would wrap round in int64
             raise ValueError(f"layers[{i}] ({layer!r}) gives {shape}, too large to count")
