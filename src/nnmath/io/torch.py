@@ -28,7 +28,6 @@ from ..backend import to_numpy
 from ..layers import LAYERS, Input, Layer, Residual
 from ..layers import Activation as ActivationLayer
 from ..network import Network
-from .layer_file import torch_positions
 from .torch_residual import is_residual_block, residual_module
 
 __all__ = ["TORCH_ACTIVATIONS", "TorchActivation", "from_torch", "to_torch"]
@@ -334,21 +333,18 @@ def from_torch(
         biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
     for layer, (_, _, leaf) in zip(net.layers[1:], found):
         if layer.state():  # torch's buffers of the same names (running_mean, running_var)
-            buffers = {k: _buffer(layer, leaf, k) for k in layer.state()}
+            buffers = {k: _buffer(leaf, k) for k in layer.state()}
             states.append({k: v.detach().cpu().numpy() for k, v in buffers.items()})
     net.set_parameters(weights, biases, *([states] if states else []))
     return net
 
 
-def _buffer(layer: Layer, leaf: Any, name: str) -> Any:
-    """The torch buffer of ``layer``'s state entry ``name``; a residual block's ``"j.name"``
-    is its ``j``-th inner layer's, in the module's ``body``."""
-    if not isinstance(layer, Residual):
-        return getattr(leaf, name)
-    j, _, rest = name.partition(".")
-    inner = layer.layers[int(j)]
-    k = torch_positions([Input(layer.input_shape), *layer.layers])[int(j)]
-    return _buffer(inner, leaf.body[k], rest)
+def _buffer(leaf: Any, name: str) -> Any:
+    """The torch buffer of a layer's state entry ``name`` in its module ``leaf``: the names
+    are torch's, a residual block's ``"body.3.running_mean"`` a path in its ``body``."""
+    for part in name.split("."):
+        leaf = getattr(leaf, part)  # an nn.Sequential's modules are its attributes "0", "1", …
+    return leaf
 
 
 def _parameter_modules(layers: list[Layer], leaves: list[Any]) -> list[tuple[Layer, Any]]:
