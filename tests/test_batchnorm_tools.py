@@ -89,8 +89,9 @@ def test_layer_statistics_and_vanishing_factors_take_a_layer_without_sigma() -> 
     stats = layer_statistics(net, X, y)
     assert stats.layers == [2, 3, 7, 8, 10, 11] and stats.activations[1] == "identity"
     assert stats.mean_prime[1] == 1.0
-    rows = vanishing_factors(net, X, y).layers
-    assert [r.layer for r in rows] == [2, 3, 7, 8, 10]
+    rows = vanishing_factors(net, X, y).layers  # a row per layer of units: σ after each BN
+    assert [r.layer for r in rows] == [4, 9]
+    assert [net.layers[r.layer - 1].name for r in rows] == ["activation", "activation"]
     for r in rows:  # ratio = weight factor × activation factor, all finite
         assert np.isfinite(r.ratio) and r.ratio == pytest.approx(
             r.weight_factor * r.activation_factor
@@ -223,6 +224,6 @@ def test_a_sweep_file_of_normalised_networks_runs_and_records_each_layers_speed(
     (canonical,) = sweep.grid["layers"]
     assert canonical.startswith("conv(2,3,identity) bn activation(relu)")
     speeds = [c for c in sweep.columns() if c.startswith("speed_l")]
-    assert speeds == [f"speed_l{i}" for i in range(1, 6)]  # conv, bn, dense, bn, layernorm
+    assert speeds == [f"speed_l{i}" for i in range(1, 4)]  # conv's bn β, dense's bn β, layernorm
     (row,) = run_sweep(sweep, tmp_path / "v.jsonl", n_jobs=1).rows
-    assert all(len(s) == 6 for s in row["speeds"]) and row["speed_out"] > 0
+    assert all(len(s) == 4 for s in row["speeds"]) and row["speed_out"] > 0

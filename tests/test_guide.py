@@ -24,6 +24,7 @@ BLOCKS = {
 RUN = [
     ("lecture.md", "data = load_digits()  # train / validation / test, rows = examples"),
     ("training.md", "from nnmath.callbacks import EarlyStopping, ProgressBar"),
+    ("training.md", "from nnmath.diagnostics.histograms import histogram_counts, z_percentiles"),
     ("interop.md", "model = make_pipeline(StandardScaler(), nm.NNMathClassifier(random_state=0))"),
     ("layers.md", "from nnmath.layers import Conv2D, Dense, Dropout, Input, MaxPool2D"),
     ("layers.md", 'nm.to_onnx(net, "digits-conv.onnx")'),

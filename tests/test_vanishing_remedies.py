@@ -149,7 +149,7 @@ def test_a_blocks_weight_factor_is_the_sum_of_its_two_paths(digits) -> None:
     g = net.backprop_columns(x, t)
     top = 4  # the last block, layers[4] (l = 5): the row of l = 4 below it
     block, cache, delta = net.layers[top], g.caches[top - 1], g.deltas[top - 1]
-    g_F, _ = block.backward_F(delta, cache)
+    g_F = block.backward_F(delta, cache).g
     expected = np.linalg.norm(delta + g_F) / np.linalg.norm(g.deltas[top - 1])
     row = next(r for r in f.layers if r.layer == top)
     assert row.weight_factor == pytest.approx(expected, rel=1e-9)

@@ -69,22 +69,28 @@ def _flat(layers: list[Any]) -> list[Any]:
     """The layers in the order their parameters come, a layer of layers (a Residual) opened."""
     out = []
     for layer in layers:
-        inner = getattr(layer, "layers", None)
+        inner = getattr(layer, "layers", None) or getattr(layer, "given", None)  # built or not
         out += _flat(inner) if isinstance(inner, list) else [layer]
     return out
 
 
 def speed_index(net: Any) -> list[int] | None:
-    """Which entries of ``nabla_b`` are speeds of learning (None: all, a sizes network).
+    """Which entries of ``nabla_b`` are speeds of learning (None: all, a sizes network):
+    :func:`speed_entries` of its layers."""
+    if not getattr(net, "layered", False):
+        return None
+    return speed_entries(net.layers)
+
+
+def speed_entries(layers: list[Any]) -> list[int]:
+    """Which entries of the ``nabla_b`` of a network of ``layers`` are speeds of learning.
 
     A layer with parameters and no σ of its own (``Dense(n, "identity")``, a convolution)
     whose output a BatchNorm takes next has ``∂C/∂b = 0``: b shifts z and its mini-batch mean
     μ_B alike, so ẑ does not move. Its learning is measured by the BatchNorm's β, the next
-    entry; it is left out.
+    entry; it is left out. Built or not, the layers say it (a sweep counts its columns so).
     """
-    if not getattr(net, "layered", False):
-        return None
-    flat = _flat(net.layers)
+    flat = _flat(layers)
     index, k = [], 0
     for layer, after in zip(flat, [*flat[1:], None]):
         if not layer.has_parameters:

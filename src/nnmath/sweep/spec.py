@@ -193,14 +193,16 @@ def _check_layers(grid: Mapping[str, tuple[Any, ...]], dataset: str) -> None:
 
 
 def hidden_layers(point: Mapping[str, Any]) -> int:
-    """The hidden layers with weights of a grid point: ``depth``, or those of its
-    ``layers`` (all but the output), whose speeds a vanishing sweep records."""
+    """The hidden layers with a speed of learning of a grid point: ``depth``, or those of its
+    ``layers`` (all but the output), whose speeds a vanishing sweep records (a layer a
+    BatchNorm follows is measured by the BatchNorm's β: one speed for the two)."""
     if point.get("layers") is None:
         return int(point["depth"])
+    from ..diagnostics.norms import speed_entries
     from ..layers import expand_batch_norm, parse
 
     layers = expand_batch_norm(parse(point["layers"]))  # dense(n,σ,batch_norm=1): two
-    return sum(len(layer.parameter_layers()) for layer in layers) - 1
+    return len(speed_entries(layers)) - 1
 
 
 @dataclass(frozen=True)
