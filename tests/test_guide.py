@@ -27,6 +27,7 @@ RUN = [
     ("interop.md", "model = make_pipeline(StandardScaler(), nm.NNMathClassifier(random_state=0))"),
     ("layers.md", "from nnmath.layers import Conv2D, Dense, Dropout, Input, MaxPool2D"),
     ("layers.md", 'nm.to_onnx(net, "digits-conv.onnx")'),
+    ("layers.md", "from nnmath.layers import Activation, BatchNorm, LayerNorm"),
     ("layers.md", "from nnmath.diagnostics import gradcheck, layer_statistics, trace"),
     ("layers.md", "from nnmath.layers import describe, parse"),
     ("figures.md", "from nnmath import plots"),

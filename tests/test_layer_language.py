@@ -70,7 +70,7 @@ def test_usage_comes_from_the_constructor() -> None:
     assert usage("pool") == "pool takes (size[, stride])"
     assert usage("flatten") == "flatten takes no arguments"
     params = list(inspect.signature(Dense.__init__).parameters)[1:]
-    assert usage("dense") == f"dense takes ({params[0]}[, {params[1]}])"
+    assert usage("dense") == f"dense takes ({params[0]}[, {', '.join(params[1:])}])"
 
 
 @pytest.mark.parametrize(

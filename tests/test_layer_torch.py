@@ -103,15 +103,18 @@ def test_one_fit_step_equals_torch_optim_on_the_to_torch_copy(seed, opt) -> None
 
     hyper = {k: v for k, v in opt.items() if k != "optimizer"}
     twin_of = get_optimizer(opt["optimizer"], n=m, **hyper)
-    params = [mod for mod in model if isinstance(mod, nn.Linear | nn.Conv2d)]
+    params = [mod for mod in model if getattr(mod, "weight", None) is not None]  # BatchNorm's γ
     twin = twin_of.torch_optimizer([p.weight for p in params], [p.bias for p in params])
     Y = torch.from_numpy(np.eye(net.n_outputs)[y[perm]])
     torch_cost(net.cost_name, model(torch.from_numpy(X[perm])), Y).backward()
     twin.step()
     assert len(params) == len(net.weights)
+    # a bias right before a BatchNorm has ∂C/∂b = 0 up to rounding (~1e-17), which Adam's
+    # η g/(√v + ε) turns into steps of ~η·1e-17/ε: the two libraries' rounding then differs
+    atol_b = 1e-9 if opt["optimizer"] == "adam" else 1e-12
     for mod, W, b in zip(params, net.weights, net.biases):
         np.testing.assert_allclose(W, mod.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(b, mod.bias.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b, mod.bias.detach().numpy(), rtol=1e-12, atol=atol_b)
 
 
 def test_from_torch_reads_a_module_built_in_torch() -> None:
@@ -151,8 +154,8 @@ def test_from_torch_reads_a_module_built_in_torch() -> None:
          {"input_shape": (1, 6, 6)}, "Conv2d layer 0 takes 3 inputs"),
         (lambda: nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(), nn.Linear(9, 1)),
          {"input_shape": (1, 6, 6)}, "ceil_mode"),
-        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)), {"input_shape": (1, 6, 6)},
-         "BatchNorm2d"),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False)),
+         {"input_shape": (1, 6, 6)}, "track_running_stats"),
         (lambda: nn.Sequential(nn.Conv2d(1, 2, 3)), {"input_shape": (1, 6, 6)},
          "end with a Dense"),
     ],

@@ -1,4 +1,5 @@
-"""Every layer of nnmath.layers against central differences (float64) and torch autograd.
+"""Every layer of nnmath.layers against central differences (float64) and torch autograd,
+in the training pass that ``fit`` differentiates (a BatchNorm's mini-batch statistics).
 
 Parametrized by :data:`nnmath.layers.LAYERS` and each layer type's ``EXAMPLES``: a new layer
 is one class and one registry entry, and is tested here without an edit.
@@ -37,7 +38,7 @@ def built(cls: type[Layer], kw: dict, shape: tuple, seed: int = 0) -> tuple:
 
 def analytic(layer: Layer, a_prev: np.ndarray, mask: np.ndarray, R: np.ndarray) -> tuple:
     """∂C/∂a^{l−1}, ∂C/∂W, ∂C/∂b of C = Σ R ⊙ a^l by the layer's own backward."""
-    cache = layer.forward(a_prev, mask)
+    cache = layer.forward(a_prev, mask, training=True)
     back = layer.backward(layer.delta(cache, R), cache)
     if not layer.has_parameters:
         return back.g, None, None
@@ -74,9 +75,9 @@ def test_backward_matches_central_differences(cls: type, kw: dict, shape: tuple)
         for j in rng.choice(flat.size, size=min(flat.size, 25), replace=False):
             old = flat[j]
             flat[j] = old + eps
-            up = np.sum(R * layer.forward(a_prev, mask).a)
+            up = np.sum(R * layer.forward(a_prev, mask, training=True).a)
             flat[j] = old - eps
-            down = np.sum(R * layer.forward(a_prev, mask).a)
+            down = np.sum(R * layer.forward(a_prev, mask, training=True).a)
             flat[j] = old
             numeric = (up - down) / (2 * eps)
             assert grad.reshape(-1)[j] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (what, j)
@@ -87,7 +88,7 @@ def test_forward_and_backward_match_torch(cls: type, kw: dict, shape: tuple) -> 
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     layer, a_prev, mask, R = built(cls, kw, shape)
-    cache = layer.forward(a_prev, mask)
+    cache = layer.forward(a_prev, mask, training=True)  # fit's pass: a BatchNorm's batch stats
     g, nabla_w, nabla_b = analytic(layer, a_prev, mask, R)
     a_t = torch.tensor(a_prev, requires_grad=True)
     params = [torch.tensor(p, requires_grad=True) for p in layer.parameters()]

@@ -6,7 +6,9 @@ more in it:
 * tensors ``optimizer.<name>`` — the optimizer's state (``Optimizer.state_arrays()``:
   velocities for SGD with momentum, ``m``, ``v`` and ``t`` for Adam);
 * tensors ``best.<2i>.weight`` / ``best.<2i>.bias`` — the weights of the best validation
-  epoch so far (what early stopping restores at the end);
+  epoch so far (what early stopping restores at the end), with ``best.<k>.running_mean`` /
+  ``best.<k>.running_var`` of each BatchNorm (its state at that epoch; the current state is
+  the model file's own ``<k>.running_mean``, ``<k>.running_var``);
 * metadata ``checkpoint``, JSON of the completed epoch, the optimizer's name, the base η of
   the run (what a learning-rate schedule starts from), the shuffling generator's
   bit-generator state and the :class:`~nnmath.train.History`.
@@ -37,7 +39,7 @@ from ._resume_checks import (
     steps_done,
 )
 from .io import ModelFileError, read_model_file, write_model_file
-from .io.layer_file import parameter_names
+from .io.layer_file import parameter_names, state_names
 
 __all__ = ["CheckpointState", "ResumeMismatch", "save", "restore"]
 
@@ -107,8 +109,11 @@ def save(
     path = Path(path)
     tensors = {f"{_OPT}{k}": np.asarray(v) for k, v in optimizer.state_arrays().items()}
     if best_params is not None:
-        for (w_name, b_name), W, b in zip(parameter_names(net), *best_params):
+        weights, biases, *states = best_params  # states: a network with running statistics
+        for (w_name, b_name), W, b in zip(parameter_names(net), weights, biases):
             tensors[_BEST + w_name], tensors[_BEST + b_name] = W, b
+        for names, state in zip(_state_names(net), states[0] if states else []):
+            tensors.update({_BEST + n: v for n, v in zip(names, state.values())})
     state = {
         "epoch": epoch,
         "optimizer": optimizer.name,
@@ -199,11 +204,33 @@ def restore(
     rng.bit_generator.state = new_rng_state
     for key, value in fields.items():
         setattr(history, key, value)
-    names = parameter_names(net)
-    net.set_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names])
+    _set_network(net, tensors)
     optimizer.load_state_arrays(opt_state)
     best_params = best if history.best_epoch is not None else None
     return CheckpointState(epoch + 1, best_params, state["base_eta"])
+
+
+def _set_network(net: Any, tensors: dict[str, Any]) -> None:
+    """The checkpoint's weights and biases (and running statistics) into ``net``."""
+    names = parameter_names(net)
+    weights, biases = [tensors[w] for w, _ in names], [tensors[b] for _, b in names]
+    if _state_names(net):  # the running statistics, as they were after the epoch
+        net.set_parameters(weights, biases, _states(net, tensors, ""))
+    else:
+        net.set_parameters(weights, biases)
+
+
+def _state_names(net: Any) -> list[tuple[str, ...]]:
+    """The tensor names of each layer's state (a BatchNorm's running statistics)."""
+    return state_names(net.layers) if getattr(net, "stateful", None) else []
+
+
+def _states(net: Any, tensors: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """Each stateful layer's state from ``tensors`` (``prefix``: ``""`` or ``"best."``)."""
+    return [
+        {key: np.array(tensors[prefix + n]) for key, n in zip(layer.state(), names)}
+        for layer, names in zip(net.stateful, _state_names(net))
+    ]
 
 
 class ResumeMismatch(ValueError):
@@ -336,6 +363,8 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
     shapes = {}
     for (w, b), W, bias in zip(layers, net.weights, net.biases):
         shapes[w], shapes[b] = tuple(W.shape), tuple(bias.shape)
+    for names, layer in zip(_state_names(net), getattr(net, "stateful", [])):
+        shapes.update({n: tuple(v.shape) for n, v in zip(names, layer.state().values())})
     template = _state_template(optimizer, net)
     given = {k[len(_OPT) :] for k in tensors if k.startswith(_OPT)}
     best_names = {k for k in tensors if k.startswith(_BEST)}
@@ -367,6 +396,8 @@ def _check_tensors(src: Path, tensors: dict[str, Any], net: Any, optimizer: Any)
             [np.array(tensors[_BEST + w]) for w, _ in layers],
             [np.array(tensors[_BEST + b]) for _, b in layers],
         )
+        if _state_names(net):  # and the running statistics of that epoch
+            best = (*best, _states(net, tensors, _BEST))
     return opt_state, best
 
 

@@ -166,6 +166,40 @@ class LayerNetwork(Network):
         for layer, b in zip(self.parametrized, values, strict=True):
             layer.b = b
 
+    @property
+    def stateful(self) -> list[Layer]:
+        """The layers that keep a state (BatchNorm's running statistics), in order."""
+        return [layer for layer in self.layers if layer.state()]
+
+    def copy_parameters(self) -> tuple[list[Any], ...]:
+        """Copies of ``weights`` and ``biases`` and, when a layer keeps a state, a third
+        list: a copy of each such layer's :meth:`~nnmath.layers.Layer.state` (what early
+        stopping restores with the best epoch's weights)."""
+        params = super().copy_parameters()
+        if not self.stateful:
+            return params
+        copy = self.backend.copy
+        states = [{k: copy(v) for k, v in lay.state().items()} for lay in self.stateful]
+        return (*params, states)
+
+    def set_parameters(
+        self, weights: list[Any], biases: list[Any], states: list[Any] | None = None
+    ) -> None:
+        """Copy ``weights``, ``biases`` (and ``states``, one dict per layer that keeps one,
+        as :meth:`copy_parameters` gives) into the network, on its backend."""
+        super().set_parameters(weights, biases)
+        for layer, state in zip(self.stateful, states or [], strict=states is not None):
+            move = self.backend.asarray
+            layer.set_state({k: move(v, self.dtype) for k, v in state.items()})
+
+    def to(self, backend: str | Backend, device: str | None = None) -> LayerNetwork:
+        """As :meth:`Network.to`; each layer's state (running statistics) moves too."""
+        super().to(backend, device)
+        for layer in self.stateful:
+            state = layer.state()
+            layer.set_state({k: self.backend.asarray(v, self.dtype) for k, v in state.items()})
+        return self
+
     def parameter_shapes(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """``(W.shape, b.shape)`` each layer with parameters was built for (not read from the
         arrays, so that :func:`nnmath._fit_checks.check_network` can hold them to it)."""
@@ -240,7 +274,9 @@ class LayerNetwork(Network):
             a = layer.forward(a).a
         return a
 
-    def backprop_columns(self, x: Any, y: Any, masks: Sequence[Any] | None = None) -> Gradients:
+    def backprop_columns(
+        self, x: Any, y: Any, masks: Sequence[Any] | None = None, training: bool = True
+    ) -> Gradients:
         """The lecture's four equations, one layer at a time from the top.
 
         1. δ^L = ∂C/∂a^L ⊙ σ'(z^L) (the cost's ``delta``; fused for softmax + log-likelihood)
@@ -252,6 +288,10 @@ class LayerNetwork(Network):
         x : array (sizes[0], m)
         y : array (sizes[-1], m)
         masks : see :meth:`forward_caches`
+        training : bool
+            fit's pass (a BatchNorm normalises with the mini-batch's statistics); False: the
+            inference pass's gradients (running statistics), what :func:`~nnmath.trace`
+            shows for one example.
 
         Returns
         -------
@@ -259,7 +299,7 @@ class LayerNetwork(Network):
             ``nabla_w``, ``nabla_b`` aligned with ``weights``, ``biases``; ``deltas`` and
             ``zs`` one per layer after the Input, ``activations`` with the input first.
         """
-        caches = self.forward_caches(x, masks, training=True)
+        caches = self.forward_caches(x, masks, training=training)
         layers = self.layers[1:]
         top = caches[-1]
         delta = self.cost_function.delta(top.z, top.a, y, layers[-1].activation)  # δ^L

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import get_activation
+
 __all__ = ["div", "layer_factors", "saturated"]
 
 
@@ -47,7 +49,8 @@ def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, An
     """The fields of one :class:`~nnmath.diagnostics.LayerFactors` per layer with parameters
     below the output, of the float64 network of layers ``net64`` on the columns ``x``, ``y``."""
     g = net64.backprop_columns(x, y)
-    caches = net64.forward_caches(x)
+    caches = net64.forward_caches(x, training=True)  # the pass g came from (BatchNorm's μ_B)
+    identity = get_activation("identity")  # a BatchNorm's: a^l = z^l
     m = x.shape[-1]
     numbers = [j + 1 for j, layer in enumerate(net64.layers) if layer.has_parameters]
 
@@ -59,20 +62,21 @@ def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, An
         layer, above = net64.layers[l - 1], net64.layers[l]
         back = above.backward(g.deltas[l - 1], caches[l - 1]).g  # ∂C/∂a^l, handed down
         z, delta = g.zs[l - 2], g.deltas[l - 2]
-        prime = np.asarray(layer.activation.prime(z))
+        act = layer.activation or identity
+        prime = np.asarray(act.prime(z))
         n_up, n_back, n_delta = rms(g.deltas[l_up - 2]), rms(back), rms(delta)
         sb, sb_up = np.linalg.norm(g.nabla_b[k]), np.linalg.norm(g.nabla_b[k + 1])
         out.append(
             dict(
                 layer=l,
-                activation=layer.activation.name,
+                activation=act.name,
                 ratio=div(n_delta, n_up),
                 weight_factor=div(n_back, n_up),
                 activation_factor=div(n_delta, n_back),
                 speed_ratio=div(float(sb), float(sb_up)),
                 mean_prime=float(np.mean(prime)),
-                max_prime=getattr(layer.activation, "max_prime", None),
-                saturated=saturated(layer.activation, z, prime),
+                max_prime=getattr(act, "max_prime", None),
+                saturated=saturated(act, z, prime),
                 ratio_bound=None,
             )
         )

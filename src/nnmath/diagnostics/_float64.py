@@ -42,6 +42,8 @@ def as_float64(net: Any) -> Network:
         [to_numpy(W).astype(np.float64) for W in net.weights],
         [to_numpy(b).astype(np.float64) for b in net.biases],
     )
+    for mine, theirs in zip(getattr(copy, "stateful", []), getattr(net, "stateful", [])):
+        mine.set_state({k: to_numpy(v).astype(np.float64) for k, v in theirs.state().items()})
     return copy
 
 

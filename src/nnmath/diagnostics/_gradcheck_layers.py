@@ -7,10 +7,15 @@ pooling layer, a Flatten or a Dropout has a number too):
 * ``σ'(z^l)`` of every layer with a σ (Conv2D, Dense, Activation);
 * ``δ^l = ∂C_x/∂z^l`` of every layer, per example, perturbing ``z^l`` and feeding forward
   from layer l (for a layer without σ, ``z^l = a^l``: a max-pooling's δ is checked too);
+  below a BatchNorm, whose training pass couples the examples of the mini-batch, ``δ^l`` of
+  example x is ``∂(Σ_x' C_x')/∂z^l_x``, so each example's ``z^l`` is perturbed alone;
 * ``∂C/∂b^l`` and ``∂C/∂w^l`` of every layer with parameters, ``W`` in its own shape
   (a convolution's ``(out, in, k, k)``).
 
 A layer of more than ``max_entries`` units checks ``max_entries`` of them, drawn at random.
+Every forward pass is the training pass ``fit`` differentiates (``training=True``: a
+BatchNorm's mini-batch statistics); nothing changes a layer's state (only ``fit``'s
+``update_state`` does).
 """
 
 from __future__ import annotations
@@ -26,16 +31,17 @@ __all__ = ["forward_from_layer", "layer_checks"]
 _Check = tuple[str, int, Any, Any]
 
 
-def forward_from_layer(net: Any, l: int, z: np.ndarray) -> np.ndarray:
+def forward_from_layer(net: Any, l: int, z: np.ndarray, training: bool = False) -> np.ndarray:
     """``a^L`` of a network of layers given layer ``l``'s ``z^l`` (``output_shape + (m,)``):
-    ``a^l = σ(z^l)`` (or ``z^l`` for a layer without σ), then each layer above forward."""
+    ``a^l = σ(z^l)`` (or ``z^l`` for a layer without σ), then each layer above forward
+    (``training``: in fit's pass, a BatchNorm with the mini-batch's statistics)."""
     layers = net.layers
     if not 2 <= l <= len(layers):
         raise ValueError(f"layer l must be between 2 and {len(layers)}, got {l}")
     sigma = layers[l - 1].activation
     a = z if sigma is None else sigma(z)
     for layer in layers[l:]:
-        a = layer.forward(a).a
+        a = layer.forward(a, None, training).a
     return a
 
 
@@ -85,22 +91,52 @@ def _delta_checks(
     net64: Any, g: Any, y: np.ndarray, eps: float, limit: int, rng: Any
 ) -> Iterator[_Check]:
     """δ^l = ∂C_x/∂z^l for every example, by perturbing z^l and feeding forward from l."""
-    cost, n = net64.cost_function, len(g.zs)
+    n = len(g.zs)
     for i in range(n - 1, -1, -1):
         z = g.zs[i]
         m = z.shape[-1]
         flat = z.reshape(-1, m)
         picks = _picks(flat.shape[0], limit, rng)
-        numeric = np.empty((len(picks), m))
-        for j, k in enumerate(picks):
-            zp, zm = flat.copy(), flat.copy()
-            zp[k] += eps
-            zm[k] -= eps
-            cp = cost.fn(forward_from_layer(net64, i + 2, zp.reshape(z.shape)), y)
-            cm = cost.fn(forward_from_layer(net64, i + 2, zm.reshape(z.shape)), y)
-            numeric[j] = (cp - cm) / (2 * eps)
+        coupled = any(getattr(lay, "couples_examples", False) for lay in net64.layers[i + 2 :])
+        differences = _coupled_differences if coupled else _column_differences
+        numeric = differences(net64, i + 2, flat, z.shape, picks, y, eps)
         analytic = np.asarray(g.deltas[i]).reshape(-1, m)[picks]
         yield "δ^L" if i == n - 1 else "δ^l", i + 2, analytic, numeric
+
+
+def _column_differences(
+    net64: Any, l: int, flat: Any, shape: Any, picks: Any, y: Any, eps: float
+) -> np.ndarray:
+    """∂C_x/∂z^l[k, x] for every example x at once (the columns are independent): unit k of
+    every example perturbed together, each example's own cost differenced."""
+    cost, m = net64.cost_function, flat.shape[1]
+    numeric = np.empty((len(picks), m))
+    for j, k in enumerate(picks):
+        zp, zm = flat.copy(), flat.copy()
+        zp[k] += eps
+        zm[k] -= eps
+        cp = cost.fn(forward_from_layer(net64, l, zp.reshape(shape), training=True), y)
+        cm = cost.fn(forward_from_layer(net64, l, zm.reshape(shape), training=True), y)
+        numeric[j] = (cp - cm) / (2 * eps)
+    return numeric
+
+
+def _coupled_differences(
+    net64: Any, l: int, flat: Any, shape: Any, picks: Any, y: Any, eps: float
+) -> np.ndarray:
+    """∂(Σ_x' C_x')/∂z^l[k, x], one entry of one example perturbed at a time: above layer l
+    a BatchNorm's statistics carry each example's z into every example's cost."""
+    cost, m = net64.cost_function, flat.shape[1]
+    numeric = np.empty((len(picks), m))
+    for j, k in enumerate(picks):
+        for x in range(m):
+            zp, zm = flat.copy(), flat.copy()
+            zp[k, x] += eps
+            zm[k, x] -= eps
+            cp = cost.fn(forward_from_layer(net64, l, zp.reshape(shape), training=True), y)
+            cm = cost.fn(forward_from_layer(net64, l, zm.reshape(shape), training=True), y)
+            numeric[j, x] = (np.sum(cp) - np.sum(cm)) / (2 * eps)
+    return numeric
 
 
 def _parameter_checks(
@@ -109,8 +145,9 @@ def _parameter_checks(
     """∂C/∂b^l and ∂C/∂w^l of the mean cost (``W`` in its own shape), at most ``limit``
     entries each."""
 
-    def mean_cost() -> float:
-        return float(np.mean(net64.cost_function.fn(net64.feed_columns(x), y)))
+    def mean_cost() -> float:  # in fit's pass: the function whose gradient backprop gives
+        a = net64.forward_caches(x, training=True)[-1].a
+        return float(np.mean(net64.cost_function.fn(a, y)))
 
     numbers = [j + 1 for j, layer in enumerate(net64.layers) if layer.has_parameters]
     for k, (l, layer) in enumerate(zip(numbers, net64.parametrized)):

@@ -5,6 +5,10 @@ For layer ``l`` (position in ``net.layers``, the Input being ``l = 1``) the forw
 hands down) and, for a layer with parameters, ``∂C/∂b^l`` and ``∂C/∂w^l`` of this one
 example: a convolution's ``δ^l`` per feature map ``(out, Ho, Wo)`` and ``∂C/∂w^l`` per kernel
 ``(out, in, k, k)``; a max-pooling's routing, the input pixel each window's δ went to.
+
+One example is traced in inference form (``training=False``): a BatchNorm normalises it with
+its running statistics (one example alone has no batch variance), as ``predict`` does, and
+its δ is handed down as ``γ δ/√(σ² + ε)``; the layer's state is not changed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def _routing(layer: Any, cache: Any) -> list[Any]:
 def layer_traces(net64: Any, x: np.ndarray, y: np.ndarray, trace_cls: Any) -> list[Any]:
     """One ``trace_cls`` (:class:`~nnmath.diagnostics.LayerTrace`) per layer after the Input
     of the float64 network of layers ``net64``, for the one column ``x`` ``(sizes[0], 1)``."""
-    g = net64.backprop_columns(x, y)
+    g = net64.backprop_columns(x, y, training=False)  # one example: the inference form
     caches = net64.forward_caches(x)
     k = 0  # index into nabla_w, nabla_b: the layers with parameters
     out = []

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import get_activation
 from ..backend import get_namespace, to_numpy
 from ._float64 import layer_numbers
 from .norms import norms_of
@@ -146,8 +147,9 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     zs = [g.zs[l - 2] for l in numbers]
     outs = [g.activations[l - 1] for l in numbers]
     deltas = [g.deltas[l - 2] for l in numbers]
-    if getattr(net, "layered", False):
-        acts = [net.layers[l - 1].activation for l in numbers]
+    if getattr(net, "layered", False):  # a BatchNorm has no σ: a^l = z^l, σ' = 1
+        identity = get_activation("identity")
+        acts = [net.layers[l - 1].activation or identity for l in numbers]
     else:
         acts = list(net.activation_functions)
     primes = [to_numpy(act.prime(z)) for act, z in zip(acts, zs)]

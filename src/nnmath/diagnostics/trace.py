@@ -167,7 +167,10 @@ def trace(net: Any, x: Any, y: Any, digits: int = 4) -> Trace:
     net64 = as_float64(net)
     X = net64.check_inputs(X)
     Y = net64.check_targets(Yarr, 1)
-    g = net64.backprop(X, Y)
+    if getattr(net64, "layered", False):  # one example: a BatchNorm in inference form
+        g = net64.backprop_columns(X.T, Y.T, training=False)
+    else:
+        g = net64.backprop(X, Y)
     c = float(net64.cost_function.fn(g.activations[-1], Y.T)[0])
     if getattr(net64, "layered", False):
         layers = layer_traces(net64, X.T, Y.T, LayerTrace)

@@ -1,5 +1,6 @@
 """The diagram of a network of layers: convolution blocks as stacks of feature maps, pooling
-as smaller stacks, Flatten, Dense and Dropout as columns of units, left to right.
+as smaller stacks, Flatten, Dense and Dropout as columns of units, BatchNorm and LayerNorm
+as thin bars across the links (they keep the shape), left to right.
 
 Pure function of plain data (one :class:`Column` per layer, built by
 :func:`nnmath.display.network.layer_columns`); no plotting library. Each layer is a
@@ -29,7 +30,12 @@ _FILL = {
     "conv2d": ("#d6e6f5", "#0072B2"),
     "maxpool2d": ("#fbe3cc", "#D55E00"),
     "avgpool2d": ("#fbe3cc", "#D55E00"),
+    "batchnorm": ("#f3e3ee", "#CC79A7"),
+    "layernorm": ("#f3e3ee", "#CC79A7"),
 }
+#: layers that keep their input's shape and only rescale it: a thin bar across the links
+THIN = ("batchnorm", "layernorm")
+_BAR = 8.0  # width of such a bar
 
 
 @dataclass
@@ -82,6 +88,17 @@ def _stack(c: Column, x: float, cy: float, scale: float) -> tuple[str, tuple[flo
     return "".join(rects), (x, top, side)
 
 
+def _bar(c: Column, cx: float, previous: tuple | None, cy: float) -> str:
+    """A normalisation: a thin bar as high as the block before it (it keeps the shape)."""
+    fill, stroke = _FILL[c.kind]
+    (kind, a), _ = previous if previous is not None else (("units", [(0, cy)]), None)
+    top, bottom = (a[1], a[1] + a[2]) if kind == "maps" else (a[0][1] - 7, a[-1][1] + 7)
+    return (
+        f'<rect x="{cx - _BAR / 2:.1f}" y="{top:.1f}" width="{_BAR:.1f}" '
+        f'height="{bottom - top:.1f}" fill="{fill}" stroke="{stroke}" stroke-width="1"/>'
+    )
+
+
 def _units(c: Column, cx: float, cy: float) -> tuple[str, list[tuple[float, float]]]:
     """A column of units (⋮ where elided); returns the SVG and the units' centres."""
     shown = elided(c.shape[0], 8)
@@ -118,6 +135,8 @@ def _labels(c: Column, cx: float, height: float) -> str:
 def _width(c: Column, scale: float) -> float:
     """The room column ``c`` needs: its drawing or its longest label."""
     text = max(len(c.title), len(c.sigma), len(" × ".join(map(str, c.shape))))
+    if c.kind in THIN:
+        return max(_BAR, text * _CHAR)
     return max(_size(c, scale)[0], text * _CHAR)
 
 
@@ -135,6 +154,13 @@ def layers_diagram(columns: Sequence[Column]) -> str:
     under, body, over, previous = [], [], [], None
     for c, left, w in zip(columns, lefts, widths):
         cx = left + w / 2
+        if c.kind in THIN:  # the links run from the block before to the one after, under it
+            body.append(
+                f'<g data-layer="{c.l}" data-kind="{esc(c.kind)}" data-shape="'
+                f'{esc(",".join(map(str, c.shape)))}">{_bar(c, cx, previous, cy)}'
+                f"{_labels(c, cx, height)}</g>"
+            )
+            continue
         if len(c.shape) == 3:
             svg, front = _stack(c, cx - _size(c, scale)[0] / 2, cy, scale)
             anchors: tuple[str, Any] = ("maps", front)

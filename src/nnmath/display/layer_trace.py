@@ -77,6 +77,10 @@ def _forward_text(layer: Any) -> str:
         "Flatten": f"a^{l} = a^{l - 1} as one column",
         "Dropout": f"a^{l} = a^{l - 1} (dropout drops units during fit only)",
         "Activation": f"z^{l} = a^{l - 1}",
+        "BatchNorm": f"a^{l} = γ (a^{l - 1} − μ)/√(σ² + ε) + β  (inference form: the running "
+        "μ, σ²; one example alone has no batch variance)",
+        "LayerNorm": f"a^{l} = γ ⊙ (a^{l - 1} − μ_x)/√(σ_x² + ε) + β  (μ_x, σ_x² over the "
+        "example's units)",
     }.get(kind, f"z^{l} = {layer.kind} of a^{l - 1}")
 
 
@@ -89,6 +93,8 @@ def _handed_down(above: Any) -> str:
         "MaxPool2D": f"δ^{n} routed to each window's arg-max",
         "AvgPool2D": f"δ^{n} / k² spread over each window",
         "Flatten": f"δ^{n} as maps",
+        "BatchNorm": f"γ δ^{n}/√(σ² + ε)",
+        "LayerNorm": f"(d − mean(d) − ẑ mean(d ⊙ ẑ))/√(σ_x² + ε), d = γ ⊙ δ^{n}",
     }.get(kind, f"δ^{n}")
 
 
@@ -138,7 +144,12 @@ def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
     l = layer.layer
     if not layer.W:
         return []
-    if np.ndim(layer.W) == 4:
+    kind = layer.kind.split("(")[0]
+    if kind in ("BatchNorm", "LayerNorm"):  # γ is w^l, β is b^l
+        sums = " summed over positions" if kind == "BatchNorm" and len(layer.shape) == 3 else ""
+        bp3 = f"∂C/∂β^{l} = ∂C/∂b^{l} = δ^{l}{sums}"
+        bp4 = f"∂C/∂γ^{l} = ∂C/∂w^{l} = δ^{l} ⊙ ẑ^{l}{sums}"
+    elif np.ndim(layer.W) == 4:
         bp3 = f"BP3  ∂C/∂b^{l}[o] = Σ_{{y,x}} δ^{l}[o, y, x]  (per feature map)"
         bp4 = f"BP4  ∂C/∂w^{l}[o,c] = a^{l - 1}[c] ⋆ δ^{l}[o]  (per kernel)"
     else:

@@ -102,6 +102,8 @@ def _title(layer: Any) -> str:
         text += f", padding {padding}" if padding else ""
     if getattr(layer, "p", None) is not None:
         text += f" {layer.p:g}"
+    if layer.name == "batchnorm":  # γ, β (and the running statistics) per unit or channel
+        text += " per channel" if len(layer.output_shape) == 3 else " per unit"
     return "input x" if layer.name == "input" else text
 
 

@@ -11,7 +11,8 @@ nnmath.layers.LAYERS>, **layer.config()}``, its constructor's arguments, a σ as
      {"type": "maxpool2d", "size": 2, "stride": 2}, {"type": "flatten"},
      {"type": "dense", "n": 10, "activation": {"name": "softmax"}}]
 
-A layer's ``W`` and ``b`` are the tensors ``"{k}.weight"``, ``"{k}.bias"``, ``k`` its module's
+A layer's ``W`` and ``b`` are the tensors ``"{k}.weight"``, ``"{k}.bias"`` (and a BatchNorm's
+state ``"{k}.running_mean"``, ``"{k}.running_var"``, torch's buffers), ``k`` its module's
 position in :func:`nnmath.io.to_torch`'s ``nn.Sequential`` (each layer's modules as its class
 declares them, :attr:`Layer.torch`), so ``to_torch(net).load_state_dict(load_file(path))``
 works as it is; a network of Input and Dense layers gets ``0, 2, 4, …``, a dense file's names.
@@ -39,6 +40,7 @@ __all__ = [
     "check_layers",
     "layers_from_config",
     "parameter_names",
+    "state_names",
     "torch_positions",
 ]
 
@@ -67,6 +69,29 @@ def parameter_names(net: Any) -> list[tuple[str, str]]:
         for layer, k in zip(layers[1:], torch_positions(layers))
         if layer.has_parameters
     ]
+
+
+def state_names(layers: list[Layer]) -> list[tuple[str, ...]]:
+    """``("{k}.running_mean", "{k}.running_var")`` of each layer that keeps a state (its
+    :meth:`~nnmath.layers.Layer.state`), in order: the names of torch's buffers, so that
+    ``to_torch(net).state_dict()`` has them too."""
+    return [
+        tuple(f"{k}.{name}" for name in layer.state())
+        for layer, k in zip(layers[1:], torch_positions(layers))
+        if layer.state()
+    ]
+
+
+def _check_state(i: int, layer: Layer, k: int, shapes: Mapping[str, Any]) -> None:
+    """Each tensor of a built layer's state is in the header with the state's shape."""
+    for name, value in layer.state().items():
+        got, want = shapes.get(f"{k}.{name}"), tuple(value.shape)
+        if got is None or tuple(got) != want:
+            raise ValueError(
+                f"tensor '{k}.{name}' of layers[{i}] ({layer!r}) has shape {got}, the layer "
+                f"keeps {name} of shape {want}: a file without its running statistics cannot "
+                "predict as the network did"
+            )
 
 
 def _checked_sigma(where: str, sigma: Any) -> None:
@@ -136,8 +161,9 @@ def check_layers(
     layers: list[Layer], shapes: Mapping[str, Any], dtype: Any, init: str
 ) -> list[tuple[str, str]]:
     """Build ``layers`` in place, one by one, checking each layer's parameter shapes against
-    ``shapes`` (tensor name -> shape, from the header) *before* building it; returns the
-    tensor names of the layers with parameters.
+    ``shapes`` (tensor name -> shape, from the header) *before* building it (and its state's,
+    as large as its ``b``, after); returns the tensor names of the layers with parameters
+    (:func:`state_names` gives the state's).
 
     Raises
     ------
@@ -167,6 +193,7 @@ def check_layers(
             shape = layer.build(shape, init, rng, dtype)  # allocates only what the file holds
         except ValueError as exc:
             raise ValueError(f"layers[{i}]: {exc}") from None
+        _check_state(i, layer, k, shapes)
         if math.prod(shape) >= 2**62:  # a padding of 2**30: sizes would wrap round in int64
             raise ValueError(f"layers[{i}] ({layer!r}) gives {shape}, too large to count")
     if len(shape) != 1:

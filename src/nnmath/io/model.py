@@ -35,7 +35,13 @@ from ..backend import to_numpy
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
-from .layer_file import LAYERS_VERSION, check_layers, layers_from_config, parameter_names
+from .layer_file import (
+    LAYERS_VERSION,
+    check_layers,
+    layers_from_config,
+    parameter_names,
+    state_names,
+)
 from .safetensors import (
     MAX_TENSORS,
     ModelFileError,
@@ -72,6 +78,10 @@ def _network_tensors(net: Any) -> dict[str, np.ndarray]:
     for (w_name, b_name), W, b in zip(parameter_names(net), net.weights, net.biases):
         tensors[w_name] = np.ascontiguousarray(to_numpy(W))  # GPU / torch weights: to host
         tensors[b_name] = np.ascontiguousarray(to_numpy(b))
+    layers = getattr(net, "stateful", [])
+    for names, layer in zip(state_names(net.layers) if layers else [], layers):
+        for name, value in zip(names, layer.state().values()):
+            tensors[name] = np.ascontiguousarray(to_numpy(value))  # running statistics
     return tensors
 
 
@@ -238,7 +248,8 @@ def _check_layered(path: Any, config: dict[str, Any], header: dict[str, Any]) ->
     try:
         layers = layers_from_config(config["layers"])
         shapes = {name: entry["shape"] for name, entry in header.items()}
-        return check_layers(layers, shapes, np.dtype(config["dtype"]), config["init"])
+        names = check_layers(layers, shapes, np.dtype(config["dtype"]), config["init"])
+        return names + state_names(layers)  # a BatchNorm's running statistics too
     except ValueError as exc:
         raise ModelFileError(path, str(exc)) from None
 
@@ -335,9 +346,10 @@ def _check_names(path: Any, expected: list, names: Any, checkpoint: bool) -> Non
     extra = sorted(n for n in names if n not in layers and not n.startswith(kept))
     if extra:
         shown = ", ".join(repr(n) for pair in expected[:2] for n in pair)
+        n_layers = sum(pair[0].endswith(".weight") for pair in expected)  # not the states
         raise ModelFileError(
             path,
-            f"it holds tensors {extra[:5]!r:.300} that are not part of a {len(expected)}-layer "
+            f"it holds tensors {extra[:5]!r:.300} that are not part of a {n_layers}-layer "
             f"network (the layers are {shown}, ...)",
         )
 
@@ -379,7 +391,13 @@ def network_from_config(config: dict[str, Any], tensors: Mapping[str, np.ndarray
             seed=0,
         )
         names = parameter_names(net)
-        net.set_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names])
+        states = [
+            dict(zip(layer.state(), (tensors[n] for n in state)))
+            for layer, state in zip(net.stateful, state_names(net.layers))
+        ]
+        net.set_parameters(
+            [tensors[w] for w, _ in names], [tensors[b] for _, b in names], states or None
+        )
         return net
     acts = [
         get_activation(a["name"], **{k: v for k, v in a.items() if k != "name"})

@@ -34,7 +34,7 @@ from ..activations import OnnxOps
 from ..costs import COSTS
 from ..init import INITS
 from ..network import Network
-from .layer_file import check_layers
+from .layer_file import check_layers, state_names
 from .onnx_graph import ONNX_ACTIVATIONS, graph_of, read_layers
 
 __all__ = ["ONNX_ACTIVATIONS", "OnnxActivation", "from_onnx", "onnx_model", "to_onnx"]
@@ -155,7 +155,8 @@ def to_onnx(net: Any, path: str | os.PathLike[str], dtype: Any = None, opset: in
 def _refuse(path: object, why: str) -> ValueError:
     return ValueError(
         f"{path}: {why}; nm.from_onnx reads the graphs nm.to_onnx writes (Gemm, Conv, MaxPool, "
-        "AveragePool, Flatten, Dropout and the activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
+        "AveragePool, Flatten, Dropout, BatchNormalization, LayerNormalization and the "
+        "activations of nnmath.io.onnx.ONNX_ACTIVATIONS)"
     )
 
 
@@ -247,9 +248,23 @@ def from_onnx(source: Any, cost: str | None = None, init: str | None = None) -> 
         raise _refuse(where, f"its layers do not fit its weights ({exc})") from None
     cost, init = cost or config.get("cost"), init or config.get("init")
     net = _network(where, first, layers, cost, init, dtype)
-    net.set_parameters(weights, biases)
+    net.set_parameters(weights, biases, *_states(net, tensors, where))
     _same_graph(onnx, graph, graph_of(onnx, net, dtype), where)
     return net
+
+
+def _states(net: Any, tensors: dict[str, Any], where: str) -> list[Any]:
+    """``[states]``: each BatchNorm's running statistics, its BatchNormalization's
+    ``input_mean``, ``input_var`` (shapes checked by :func:`check_layers`); ``[]`` for a
+    network without them."""
+    layers = getattr(net, "stateful", [])
+    states = []
+    for layer, names in zip(layers, state_names(net.layers) if layers else []):
+        for name in names:
+            if not np.isfinite(tensors[name]).all():
+                raise ValueError(f"{where}: tensor {name!r} contains NaN or infinite values")
+        states.append({key: tensors[name] for key, name in zip(layer.state(), names)})
+    return [states] if states else []
 
 
 def _network(where: str, first: Any, layers: list, cost: Any, init: Any, dtype: Any) -> Network:

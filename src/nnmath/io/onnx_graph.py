@@ -5,7 +5,9 @@ its class's operator (:attr:`nnmath.layers.Layer.onnx`, an :class:`~nnmath.layer
 
 * a layer with a σ (Dense: ``Gemm``, Conv2D: ``Conv``) gives ``z{l}``, then its σ's operators
   (declared with the σ) give ``a{l}``;
-* a layer without one (``MaxPool``, ``AveragePool``, ``Flatten``, ``Dropout``) gives ``a{l}``;
+* a layer without one (``MaxPool``, ``AveragePool``, ``Flatten``, ``Dropout``,
+  ``BatchNormalization`` in inference form with the running statistics as its
+  ``input_mean``, ``input_var``, ``LayerNormalization`` over each example) gives ``a{l}``;
 * the σ-only layer is its σ's operators, from ``a{l−1}`` to ``a{l}``.
 
 ``W`` and ``b`` are named like the model file's tensors (``"0.weight"``, …,
@@ -78,11 +80,18 @@ def _layer_node(helper: Any, l: int, layer: Layer, a_prev: str, k: int) -> tuple
     """Layer ``l``'s own node (its operator, attributes and inputs) and its constants."""
     spec = type(layer).onnx
     config = layer.config()
-    attrs = {name: [int(config[ours])] * times for name, (ours, times) in spec.attrs.items()}
+    attrs: dict[str, Any] = {
+        name: [int(config[ours])] * times for name, (ours, times) in spec.attrs.items()
+    }
+    for name, (ours, complement) in spec.floats.items():  # ONNX's momentum is 1 − ours
+        attrs[name] = 1.0 - config[ours] if complement else float(config[ours])
     inputs, constants = [a_prev], {}
-    if spec.weights:
+    if layer.has_parameters:
         inputs += [f"{k}.weight", f"{k}.bias"]
         constants = {f"{k}.weight": layer.W, f"{k}.bias": layer.b}
+    for name in spec.state:  # BatchNormalization's input_mean, input_var: the running ones
+        inputs.append(f"{k}.{name}")
+        constants[f"{k}.{name}"] = layer.state()[name]
     for name, ours in spec.constants.items():
         inputs.append(f"layer{l}.{name}")
         constants[f"layer{l}.{name}"] = np.array(config[ours])
@@ -183,16 +192,31 @@ def _layer_args(node: Any, cls: type[Layer], tensors: Mapping[str, Any], fail: C
         if values is None or len(set(values)) != 1:
             raise fail(f"node {node.name!r} has {name}={values} (nnmath's windows are square)")
         args[ours] = values[0]
+    args.update(_float_args(node, cls, fail))
     inputs = list(node.input)
-    needs = 1 + 2 * bool(spec.weights) + len(spec.constants)  # type: ignore[union-attr]
+    first = 1 + 2 * cls.has_parameters + len(spec.state)  # type: ignore[union-attr]
+    needs = first + len(spec.constants)  # type: ignore[union-attr]
     if len(inputs) != needs or any(n not in tensors for n in inputs[1:]):
         raise fail(f"node {node.name!r} has inputs {inputs} (its constants: graph initializers)")
     if spec.weights:  # type: ignore[union-attr]
         W = tensors[inputs[1]]
         for ours, axis in spec.weights.items():  # type: ignore[union-attr]
             args[ours] = int(W.shape[axis]) if W.ndim > axis else 0
-    for j, ours in enumerate(spec.constants.values(), start=1 + 2 * bool(spec.weights)):  # type: ignore[union-attr]
+    for j, ours in enumerate(spec.constants.values(), start=first):  # type: ignore[union-attr]
         args[ours] = _scalar(tensors[inputs[j]])
+    return args
+
+
+def _float_args(node: Any, cls: type[Layer], fail: Callable) -> dict[str, float]:
+    """The constructor arguments of ``cls`` in the node's float attributes (a float32: its
+    shortest decimal is the float64 that was written; ``1 − value`` for ONNX's momentum)."""
+    found = {a.name: a.f for a in node.attribute}
+    args = {}
+    for name, (ours, complement) in cls.onnx.floats.items():  # type: ignore[union-attr]
+        if name not in found or not np.isfinite(found[name]):
+            raise fail(f"node {node.name!r} has no finite {name} attribute")
+        value = float(str(np.float32(found[name])))
+        args[ours] = float(str(np.float32(1.0 - value))) if complement else value
     return args
 
 
@@ -219,7 +243,7 @@ def read_layers(graph: Any, tensors: Mapping[str, Any], where: str, fail: Callab
         if cls is not None:
             node, k = nodes[k], k + 1
             found.append((cls, _layer_args(node, cls, tensors, fail)))
-            if cls.onnx.weights:  # type: ignore[union-attr]
+            if cls.has_parameters:
                 names.append((node.input[1], node.input[2]))
         group = []
         while k < len(nodes) and nodes[k].op_type not in ops:

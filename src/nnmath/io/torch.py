@@ -62,7 +62,9 @@ def to_torch(net: Any) -> Any:
     (:data:`TORCH_ACTIVATIONS`: ``nn.Identity()`` for identity, ``nn.Softmax(dim=1)`` for
     softmax). A network of layers takes images ``(m, C, H, W)``, torch's layout, and maps
     Conv2D, MaxPool2D, AvgPool2D, Flatten, Dense, Dropout and Activation to ``Conv2d``,
-    ``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Linear``, ``Dropout`` and σ's module. The
+    ``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Linear``, ``Dropout`` and σ's module;
+    BatchNorm to ``BatchNorm1d`` (after units) or ``BatchNorm2d`` (after images) with its
+    momentum, eps and running statistics, LayerNorm to ``LayerNorm(normalized_shape)``. The
     parameters are copies in the network's dtype; ``module.state_dict()`` has the names of a
     model file (:func:`nnmath.io.layer_file.parameter_names`).
 
@@ -96,15 +98,23 @@ def _modules_of(layer: Layer, dtype: Any) -> list[Any]:
         return [_torch_module(layer.activation)]
     config = layer.config()
     kwargs = {arg: config[ours] for ours, arg in spec.args.items()}
-    kwargs.update({arg: layer.input_shape[axis] for arg, axis in spec.inputs.items()})
+    kwargs.update({arg: _input_value(layer, axis) for arg, axis in spec.inputs.items()})
     if layer.has_parameters:
         kwargs["dtype"] = dtype
-    module = getattr(torch.nn, spec.module)(**kwargs)
-    if layer.has_parameters:
-        with torch.no_grad():
+    image = spec.image_module is not None and len(layer.input_shape) == 3
+    module = getattr(torch.nn, spec.image_module if image else spec.module)(**kwargs)
+    with torch.no_grad():
+        if layer.has_parameters:
             module.weight.copy_(torch.from_numpy(np.array(to_numpy(layer.W))))
             module.bias.copy_(torch.from_numpy(np.array(to_numpy(layer.b))))
+        for name, value in layer.state().items():  # BatchNorm's running statistics
+            getattr(module, name).copy_(torch.from_numpy(np.array(to_numpy(value))))
     return [module, _torch_module(layer.activation)] if spec.sigma else [module]
+
+
+def _input_value(layer: Layer, axis: int | None) -> Any:
+    """The size ``axis`` of the layer's input shape; None: the whole shape (a tuple)."""
+    return tuple(layer.input_shape) if axis is None else layer.input_shape[axis]
 
 
 def _flatten(module: Any) -> list[Any]:
@@ -167,7 +177,11 @@ def _read_layers(module: Any) -> list[tuple[type[Layer], dict[str, Any], Any]]:
     import torch.nn as nn
 
     by_module = {
-        getattr(nn, c.torch.module): c for c in LAYERS.values() if c.torch and c.torch.module
+        getattr(nn, name): c
+        for c in LAYERS.values()
+        if c.torch
+        for name in (c.torch.module, c.torch.image_module)
+        if name
     }
     found: list[list[Any]] = []  # [class, arguments, module, σ still to come]
     for pos, leaf in enumerate(_flatten(module)):
@@ -208,11 +222,19 @@ def _check_inputs(net: Any, found: list[tuple[type[Layer], dict[str, Any], Any]]
     for i, (layer, (cls, _, leaf)) in enumerate(zip(net.layers[1:], found)):
         spec = cls.torch
         for arg, axis in spec.inputs.items():  # type: ignore[union-attr]
-            if getattr(leaf, arg) != layer.input_shape[axis]:
+            want, got = _input_value(layer, axis), getattr(leaf, arg)
+            if (tuple(got) if axis is None else got) != want:
                 raise ValueError(
-                    f"{type(leaf).__name__} layer {i} takes {getattr(leaf, arg)} inputs but "
-                    f"the layer before it gives {layer.input_shape[axis]} ({arg})"
+                    f"{type(leaf).__name__} layer {i} takes {got} inputs but "
+                    f"the layer before it gives {want} ({arg})"
                 )
+        image = len(layer.input_shape) == 3
+        module = spec.image_module if image and spec.image_module else spec.module
+        if module is not None and type(leaf).__name__ != module:
+            raise ValueError(
+                f"layer {i} is {type(leaf).__name__} after a layer that gives "
+                f"{layer.input_shape}: nnmath's {type(layer).__name__} there is {module}"
+            )
 
 
 def _dtype(module: Any) -> str:
@@ -237,7 +259,9 @@ def from_torch(
     :data:`TORCH_ACTIVATIONS` (``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` whose
     ``negative_slope`` becomes ``alpha``, ``ELU`` with its ``alpha``, ``Softmax(dim=1)``,
     ``Identity``, ...), its σ; one with none is an identity layer. ``MaxPool2d``,
-    ``AvgPool2d``, ``Flatten`` and ``Dropout`` become their layers, a σ module anywhere else an
+    ``AvgPool2d``, ``Flatten``, ``Dropout``, ``BatchNorm1d``/``BatchNorm2d`` (affine, with
+    running statistics, which are copied) and ``LayerNorm`` (over each example's whole
+    shape) become their layers, a σ module anywhere else an
     :class:`~nnmath.layers.Activation` layer. Nested ``Sequential`` modules are flattened.
 
     Parameters
@@ -279,12 +303,14 @@ def from_torch(
     if len(net.layers) != len(found) + 1:  # a Flatten put in: torch would fail there
         raise ValueError("a Linear follows an image without a Flatten module before it")
     _check_inputs(net, found)
-    weights, biases = [], []
+    weights, biases, states = [], [], []
     for layer, (_, _, leaf) in zip(net.layers[1:], found):
         if layer.has_parameters:
             weights.append(leaf.weight.detach().cpu().numpy())
             bias = leaf.bias
             zeros = np.zeros(layer.parameter_shapes()[1])
             biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
-    net.set_parameters(weights, biases)
+        if layer.state():  # torch's buffers of the same names (running_mean, running_var)
+            states.append({k: getattr(leaf, k).detach().cpu().numpy() for k in layer.state()})
+    net.set_parameters(weights, biases, *([states] if states else []))
     return net

@@ -25,10 +25,12 @@ import numpy as np
 
 from ._base import Backward, Cache, Layer, OnnxLayer, Shape, TorchLayer, size_of
 from .activation import Activation
+from .batchnorm import BatchNorm
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .language import describe, parse
+from .layernorm import LayerNorm
 from .pool import AvgPool2D, MaxPool2D
 from .shape import Flatten, Input
 
@@ -37,6 +39,7 @@ __all__ = [
     "Activation",
     "AvgPool2D",
     "Backward",
+    "BatchNorm",
     "Cache",
     "Conv2D",
     "Dense",
@@ -44,11 +47,13 @@ __all__ = [
     "Flatten",
     "Input",
     "Layer",
+    "LayerNorm",
     "MaxPool2D",
     "OnnxLayer",
     "Shape",
     "TorchLayer",
     "build_layers",
+    "expand_batch_norm",
     "dense_sizes",
     "describe",
     "parse",
@@ -60,8 +65,11 @@ __all__ = [
 #: every layer type by name (``Layer.name``): the tests run each one's checks from here
 LAYERS: dict[str, type[Layer]] = {
     cls.name: cls
-    for cls in (Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten)
-}
+    for cls in (
+        Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten, BatchNorm,
+        LayerNorm,
+    )
+}  # fmt: skip
 
 
 def is_layer_list(spec: Any) -> bool:
@@ -75,7 +83,7 @@ def dense_sizes(layers: Sequence[Layer]) -> tuple[list[int], list[Any]] | None:
     first, rest = layers[0], layers[1:]
     if type(first) is not Input or len(first.shape) != 1 or not rest:
         return None
-    if not all(type(layer) is Dense for layer in rest):
+    if not all(type(layer) is Dense and not layer.batch_norm for layer in rest):
         return None
     return [first.shape[0], *(d.n for d in rest)], [d.activation for d in rest]
 
@@ -103,6 +111,19 @@ def sizes_network_arguments(
     return found
 
 
+def expand_batch_norm(layers: Sequence[Any]) -> list[Any]:
+    """Each ``Dense(n, σ, batch_norm=True)`` written out as ``Dense(n, "identity"),
+    BatchNorm(), Activation(σ)`` (σ after the normalisation, as Ioffe and Szegedy put it);
+    every other entry as it is."""
+    out: list[Any] = []
+    for layer in layers:
+        if isinstance(layer, Dense) and layer.batch_norm:
+            out += [Dense(layer.n, "identity"), BatchNorm(), Activation(layer.activation)]
+        else:
+            out.append(layer)
+    return out
+
+
 def build_layers(
     layers: Sequence[Any], init: str, rng: np.random.Generator, dtype: Any
 ) -> list[Layer]:
@@ -118,6 +139,7 @@ def build_layers(
     """
     if not layers or not isinstance(layers[0], Input):
         raise ValueError("a network of layers starts with Input(shape), e.g. Input((1, 28, 28))")
+    layers = expand_batch_norm(layers)
     built: list[Layer] = [copy.copy(layers[0])]
     shape = layers[0].shape
     for i, layer in enumerate(layers[1:], start=1):

@@ -94,13 +94,21 @@ class TorchLayer:
         defaults, which from_torch checks, refusing a module with another value.
     sigma : bool
         The layer's σ follows it as the next module (``Linear``, ``Conv2d``).
+    image_module : str or None
+        The module that stands for the layer after an image, when it is another
+        (``BatchNorm2d`` beside ``BatchNorm1d``); from_torch reads both.
+
+    An axis of ``inputs`` given as None is the whole input shape (LayerNorm's
+    ``normalized_shape``). A layer's :meth:`Layer.state` entries are the module's buffers of
+    the same names (``running_mean``), copied both ways.
     """
 
     module: str | None
     args: Mapping[str, str] = field(default_factory=dict)
-    inputs: Mapping[str, int] = field(default_factory=dict)
+    inputs: Mapping[str, int | None] = field(default_factory=dict)
     fixed: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     sigma: bool = False
+    image_module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,12 +126,19 @@ class OnnxLayer:
     fixed : mapping of str to int
         Attributes written as they are (Gemm's ``transB=1``, Flatten's ``axis=1``).
     weights : mapping of str to int
-        Our constructor argument -> the axis of ``W`` it is (``{"n": 0}``); a layer with
-        them takes ``W`` and ``b`` as its second and third inputs.
+        Our constructor argument -> the axis of ``W`` it is (``{"n": 0}``). A layer with
+        parameters takes ``W`` and ``b`` as its second and third inputs, then its
+        :meth:`Layer.state` (``running_mean``, ``running_var``) as the next ones.
     constants : mapping of str to str
         More inputs, scalar constants: their name -> our argument (Dropout's ``ratio``: ``p``).
     sigma : bool
         The layer's σ's operators follow it.
+    floats : mapping of str to (str, bool)
+        Float attributes: their name -> (our argument, written as ``1 − value``):
+        BatchNormalization's ``epsilon`` is our ``eps``, its ``momentum`` our ``1 − momentum``
+        (ONNX weighs the running value by it, torch and nnmath the new one).
+    state : tuple of str
+        The names of the layer's state, inputs after ``W`` and ``b`` (in this order).
     """
 
     op: str | None
@@ -132,6 +147,8 @@ class OnnxLayer:
     weights: Mapping[str, int] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
     sigma: bool = False
+    floats: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    state: tuple[str, ...] = ()
 
 
 class Layer:

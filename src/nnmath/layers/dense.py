@@ -50,6 +50,10 @@ class Dense(Layer):
         Units of the layer, ``n_l``.
     activation : str or Activation
         σ, a name of :data:`nnmath.activations.ACTIVATIONS` (softmax included).
+    batch_norm : bool
+        A shorthand: the network builds ``Dense(n, "identity"), BatchNorm(), Activation(σ)``
+        in its place (:func:`nnmath.layers.expand_batch_norm`). ``b`` is then redundant with
+        BatchNorm's β (kept, as torch's ``Linear`` keeps its bias).
 
     Attributes
     ----------
@@ -63,12 +67,17 @@ class Dense(Layer):
     torch = TorchLayer("Linear", args={"n": "out_features"}, inputs={"in_features": 0}, sigma=True)
     onnx = OnnxLayer("Gemm", fixed={"transB": 1}, weights={"n": 0}, sigma=True)  # a Wᵀ + b
 
-    def __init__(self, n: int, activation: str | Activation = "sigmoid") -> None:
+    def __init__(
+        self, n: int, activation: str | Activation = "sigmoid", batch_norm: bool = False
+    ) -> None:
         super().__init__()
         if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
             raise ValueError(f"Dense(n): n must be a positive int, got {n!r}")
+        if batch_norm not in (True, False):  # 0 and 1 too: the layer language's numbers
+            raise ValueError(f"Dense: batch_norm must be True or False, got {batch_norm!r}")
         self.n = int(n)
         self.activation = activation_of(activation)
+        self.batch_norm = bool(batch_norm)
 
     def build(self, input_shape: Shape, init: str, rng: np.random.Generator, dtype: Any) -> Shape:
         """``W`` ``(n, n_in)`` and ``b`` ``(n,)`` drawn by ``init`` (fan-in ``n_in``)."""
@@ -79,7 +88,8 @@ class Dense(Layer):
         return self.output_shape
 
     def config(self) -> dict[str, Any]:
-        return {"n": self.n, "activation": sigma_config(self.activation)}
+        extra = {"batch_norm": True} if self.batch_norm else {}  # never in a built network
+        return {"n": self.n, "activation": sigma_config(self.activation), **extra}
 
     def parameter_shapes(self) -> tuple[Shape, Shape]:
         """W: (n_l, n_{l−1}), b: (n_l,)."""
@@ -101,4 +111,5 @@ class Dense(Layer):
         return F.linear(a_prev.T, W, b).T
 
     def __repr__(self) -> str:
-        return f"Dense({self.n}, activation={self.activation.name!r})"
+        extra = ", batch_norm=True" if self.batch_norm else ""
+        return f"Dense({self.n}, activation={self.activation.name!r}{extra})"

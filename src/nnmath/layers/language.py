@@ -6,7 +6,9 @@ Each word is a layer type of :data:`nnmath.layers.LAYERS` (one of its ``words``,
 ``name``) and its arguments are its constructor's, read from the constructor itself: numbers
 fill the numeric arguments in order and a name fills the next one that takes a name (σ), so
 ``conv(20,5,relu)`` is ``Conv2D(20, 5, activation="relu")``; keywords work too
-(``conv(20,5,stride=2,act=relu)``). The input is not written: it comes from the data set
+(``conv(20,5,stride=2,act=relu)``); a σ's name alone is that σ as a layer (``relu`` is
+``activation(relu)``: ``dense(100,identity) bn relu``). The input is not written: it comes
+from the data set
 (``parse(text, input_shape=(1, 28, 28))`` puts ``Input`` first and checks every shape).
 A new layer type needs no edit here: its class is its entry of the language.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import ACTIVATIONS
 from ._base import Layer, Shape
 
 __all__ = ["describe", "form", "parse", "usage", "vocabulary"]
@@ -168,6 +171,8 @@ def _layer(word: str, term: str) -> Layer:
     """The layer one term describes (its arguments checked by its own constructor)."""
     words = vocabulary()
     key = word.lower()
+    if key not in words and key in ACTIVATIONS and "(" not in term:  # `relu`: a σ alone
+        return words["activation"](key)
     if key not in words:
         close = difflib.get_close_matches(key, words, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -265,12 +270,14 @@ def _term(layer: Layer) -> str:
     word = (*cls.words, cls.name)[0]
     params = _parameters(cls)
     values = {p.name: _plain(layer.arguments.get(p.name, p.default)) for p in params}
-    numbers = [p for p in params if not isinstance(values[p.name], str)]
+    flags = [p for p in params if str(p.annotation) == "bool"]  # batch_norm=1: a keyword
+    numbers = [p for p in params if not isinstance(values[p.name], str) and p not in flags]
     shown = [
         p for i, p in enumerate(numbers) if any(values[q.name] != q.default for q in numbers[i:])
     ]
     items = [repr(values[p.name]) for p in shown]
     items += [values[p.name] for p in params if isinstance(values[p.name], str)]
+    items += [f"{p.name}=1" for p in flags if values[p.name] != p.default]
     return f"{word}({','.join(items)})" if items else word
 
 

@@ -189,9 +189,10 @@ def hidden_layers(point: Mapping[str, Any]) -> int:
     ``layers`` (all but the output), whose speeds a vanishing sweep records."""
     if point.get("layers") is None:
         return int(point["depth"])
-    from ..layers import parse
+    from ..layers import expand_batch_norm, parse
 
-    return sum(layer.has_parameters for layer in parse(point["layers"])) - 1
+    layers = expand_batch_norm(parse(point["layers"]))  # dense(n,σ,batch_norm=1): two
+    return sum(layer.has_parameters for layer in layers) - 1
 
 
 @dataclass(frozen=True)
