@@ -30,6 +30,7 @@ RUN = [
     ("layers.md", "from nnmath.layers import Activation, BatchNorm, LayerNorm"),
     ("layers.md", "from nnmath.diagnostics import gradcheck, layer_statistics, trace"),
     ("layers.md", "from nnmath.layers import describe, parse"),
+    ("layers.md", "from nnmath.layers import Residual, describe"),
     ("figures.md", "from nnmath import plots"),
     ("figures.md", "trace(net, [0.5, 0.1], [1.0, 0.0])"),
 ]

@@ -36,6 +36,7 @@ from ._architecture import check_output
 from .backend import Backend, get_backend, resolve_dtype
 from .costs import Cost, get_cost
 from .layers import Cache, Dropout, Layer, build_layers, size_of
+from .layers._base import parameter_gradients
 from .network import Gradients, Network
 
 __all__ = ["LayerNetwork"]
@@ -308,9 +309,9 @@ class LayerNetwork(Network):
         for i in range(len(layers) - 1, -1, -1):
             deltas[i] = delta
             back = _backward(layers[i], delta, caches[i], bottom=i == 0)
-            if layers[i].has_parameters:
-                nabla_w.insert(0, back.nabla_w)
-                nabla_b.insert(0, back.nabla_b)
+            pairs = parameter_gradients(layers[i], back)  # none, one, or a block's inner ones
+            nabla_w[:0] = [w for w, _ in pairs]
+            nabla_b[:0] = [b for _, b in pairs]
             if i > 0:
                 delta = layers[i - 1].delta(caches[i - 1], back.g)  # ⊙ σ'(z^{l-1})
         activations = [x, *(c.a for c in caches)]

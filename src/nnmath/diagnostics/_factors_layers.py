@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import get_activation
+from ._blocks import parameter_rows
 
 __all__ = ["div", "layer_factors", "saturated"]
 
@@ -49,26 +50,24 @@ def layer_factors(net64: Any, x: np.ndarray, y: np.ndarray) -> list[dict[str, An
     """The fields of one :class:`~nnmath.diagnostics.LayerFactors` per layer with parameters
     below the output, of the float64 network of layers ``net64`` on the columns ``x``, ``y``."""
     g = net64.backprop_columns(x, y)
-    caches = net64.forward_caches(x, training=True)  # the pass g came from (BatchNorm's μ_B)
     identity = get_activation("identity")  # a BatchNorm's: a^l = z^l
     m = x.shape[-1]
-    numbers = [j + 1 for j, layer in enumerate(net64.layers) if layer.has_parameters]
+    rows = parameter_rows(net64, g)  # those inside residual blocks too, labelled "l.j"
 
     def rms(a: Any) -> float:  # root mean square over examples of ‖a_x‖
         return float(np.linalg.norm(a) / math.sqrt(m))
 
     out = []
-    for k, (l, l_up) in enumerate(zip(numbers, numbers[1:])):
-        layer, above = net64.layers[l - 1], net64.layers[l]
-        back = above.backward(g.deltas[l - 1], caches[l - 1]).g  # ∂C/∂a^l, handed down
-        z, delta = g.zs[l - 2], g.deltas[l - 2]
+    for k, (row, up) in enumerate(zip(rows, rows[1:])):
+        layer, back = row.layer, row.g  # ∂C/∂a^l, handed down
+        z, delta = row.cache.z, row.delta
         act = layer.activation or identity
         prime = np.asarray(act.prime(z))
-        n_up, n_back, n_delta = rms(g.deltas[l_up - 2]), rms(back), rms(delta)
+        n_up, n_back, n_delta = rms(up.delta), rms(back), rms(delta)
         sb, sb_up = np.linalg.norm(g.nabla_b[k]), np.linalg.norm(g.nabla_b[k + 1])
         out.append(
             dict(
-                layer=l,
+                layer=row.label,
                 activation=act.name,
                 ratio=div(n_delta, n_up),
                 weight_factor=div(n_back, n_up),

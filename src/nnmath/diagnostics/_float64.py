@@ -47,10 +47,13 @@ def as_float64(net: Any) -> Network:
     return copy
 
 
-def layer_numbers(net: Any) -> list[int]:
+def layer_numbers(net: Any) -> list[Any]:
     """The lecture's number ``l`` of each layer with parameters, in the order of
     ``net.weights``: ``2, …, L`` for a dense network; for a network of layers the position
-    in ``net.layers`` (the Input is ``l = 1``, and pooling, Flatten and Dropout layers count)."""
+    in ``net.layers`` (the Input is ``l = 1``, and pooling, Flatten and Dropout layers count),
+    ``"l.j"`` for the ``j``-th layer inside a residual block at ``l``."""
     if not getattr(net, "layered", False):
         return list(range(2, len(net.weights) + 2))
-    return [j + 1 for j, layer in enumerate(net.layers) if layer.has_parameters]
+    from ._blocks import parameter_labels
+
+    return parameter_labels(net.layers)

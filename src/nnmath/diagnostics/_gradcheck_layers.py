@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ._blocks import parameter_labels
+
 __all__ = ["forward_from_layer", "layer_checks"]
 
 #: one compared quantity: (name, layer l, analytic values, central differences)
@@ -149,8 +151,8 @@ def _parameter_checks(
         a = net64.forward_caches(x, training=True)[-1].a
         return float(np.mean(net64.cost_function.fn(a, y)))
 
-    numbers = [j + 1 for j, layer in enumerate(net64.layers) if layer.has_parameters]
-    for k, (l, layer) in enumerate(zip(numbers, net64.parametrized)):
+    numbers = parameter_labels(net64.layers)  # "l.j" inside a residual block
+    for k, (l, layer) in enumerate(zip(numbers, net64.parametrized, strict=True)):
         for quantity, param, grad in (
             ("∂C/∂b", layer.b, g.nabla_b[k]),
             ("∂C/∂w", layer.W, g.nabla_w[k]),

@@ -48,7 +48,7 @@ class LayerFactors:
         max σ' × σ_max(W^{l+1}): no ratio can exceed it.
     """
 
-    layer: int
+    layer: int | str  # "l.j": the j-th layer inside a residual block at l
     activation: str
     ratio: float
     weight_factor: float

@@ -34,7 +34,7 @@ class GradCheckRow:
     """
 
     quantity: str
-    layer: int
+    layer: int | str  # "l.j": the j-th layer inside a residual block at l
     max_rel_error: float
     max_abs_error: float
     n_checked: int
@@ -201,7 +201,8 @@ def gradcheck(
         rel, ab = _rel_errors(np.asarray(analytic), np.asarray(numeric), floor)
         rows.append(GradCheckRow(quantity, l, rel, ab, int(np.size(analytic)), rel <= tol))
     order = {"σ'": 0, "σ' (Jᵀv)": 0, "δ^L": 1, "δ^l": 2, "∂C/∂b": 3, "∂C/∂w": 4}
-    rows.sort(key=lambda r: (order[r.quantity], r.layer))
+    position = lambda r: tuple(int(p) for p in str(r.layer).split("."))  # noqa: E731 ("3.1")
+    rows.sort(key=lambda r: (order[r.quantity], position(r)))
     return GradCheck(rows=rows, eps=eps, tol=tol, floor=floor)
 
 

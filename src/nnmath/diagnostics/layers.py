@@ -35,6 +35,7 @@ import numpy as np
 
 from ..activations import get_activation
 from ..backend import get_namespace, to_numpy
+from ._blocks import parameter_rows
 from ._float64 import layer_numbers
 from .norms import norms_of
 
@@ -143,14 +144,16 @@ def layer_statistics(net: Any, X: Any, Y: Any, arrays: bool = False) -> LayerSta
     g = net.backprop_columns(x.T, y)
     norms = norms_of(g)
     numbers = layer_numbers(net)
-    # z^l, a^l, δ^l of the layers with parameters: in g, entry l − 2 (one per layer after a^1)
-    zs = [g.zs[l - 2] for l in numbers]
-    outs = [g.activations[l - 1] for l in numbers]
-    deltas = [g.deltas[l - 2] for l in numbers]
-    if getattr(net, "layered", False):  # a BatchNorm has no σ: a^l = z^l, σ' = 1
-        identity = get_activation("identity")
-        acts = [net.layers[l - 1].activation or identity for l in numbers]
-    else:
+    if getattr(net, "layered", False):  # those inside residual blocks too ("l.j")
+        rows = parameter_rows(net, g)
+        zs, outs = [r.cache.z for r in rows], [r.cache.a for r in rows]
+        identity = get_activation("identity")  # a BatchNorm has no σ: a^l = z^l, σ' = 1
+        deltas = [r.delta for r in rows]
+        acts = [r.layer.activation or identity for r in rows]
+    else:  # z^l, a^l, δ^l: in g, entry l − 2 (one per layer after a^1)
+        zs = [g.zs[l - 2] for l in numbers]
+        outs = [g.activations[l - 1] for l in numbers]
+        deltas = [g.deltas[l - 2] for l in numbers]
         acts = list(net.activation_functions)
     primes = [to_numpy(act.prime(z)) for act, z in zip(acts, zs)]
     a_out = g.activations[-1]

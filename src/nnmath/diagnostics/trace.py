@@ -32,10 +32,13 @@ class LayerTrace:
     ``nabla_b`` are empty for a layer without parameters, and ``kind`` (the layer, as
     ``repr``), ``shape`` (its output shape), ``g = ∂C/∂a^{l−1}`` (what its backward pass hands
     down) and, for a max-pooling, ``routing`` (``(C, Ho, Wo, 2)``: the row and column of
-    ``a^{l−1}`` each window's δ went to, its arg-max) are set.
+    ``a^{l−1}`` each window's δ went to, its arg-max) are set. A residual block's ``g`` is
+    the sum of ``g_identity`` (``δ^l`` itself, the skip path) and ``g_F`` (``J_Fᵀ δ^l``, F's
+    path), and ``inner`` holds its layers' traces (``layer`` ``"l.1"``, ``"l.2"``, …); ``prev``
+    is the label of the layer whose ``a`` a layer reads (``l − 1`` but for F's layers).
     """
 
-    layer: int
+    layer: int | str
     activation: str
     z: list[float]
     a: list[float]
@@ -49,6 +52,10 @@ class LayerTrace:
     shape: list[int] = field(default_factory=list)
     g: list[Any] = field(default_factory=list)
     routing: list[Any] = field(default_factory=list)
+    g_identity: list[Any] = field(default_factory=list)
+    g_F: list[Any] = field(default_factory=list)
+    inner: list[LayerTrace] = field(default_factory=list)
+    prev: int | str | None = None
 
 
 @dataclass

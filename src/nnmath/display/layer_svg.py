@@ -32,24 +32,28 @@ _FILL = {
     "avgpool2d": ("#fbe3cc", "#D55E00"),
     "batchnorm": ("#f3e3ee", "#CC79A7"),
     "layernorm": ("#f3e3ee", "#CC79A7"),
+    "residual": ("#f3dcea", "#CC79A7"),
 }
 #: layers that keep their input's shape and only rescale it: a thin bar across the links
 THIN = ("batchnorm", "layernorm")
 _BAR = 8.0  # width of such a bar
+_ARC = 36  # the band above the labels where residual blocks' skip arcs run
 
 
 @dataclass
 class Column:
     """One layer to draw: lecture number ``l``, ``kind`` (``Layer.name``: ``"conv2d"``, ...),
-    output ``shape``, the two label lines (``title``: the layer, ``sigma``: its σ or ``""``)
-    and ``k`` (the window of a convolution or pooling, else 0)."""
+        output ``shape``, the two label lines (``title``: the layer, ``sigma``: its σ or ``""``)
+        ``k`` (the window of a convolution or pooling, else 0) and ``skip`` (a residual block's
+    sum ``a^{in} + F(a^{in})``: the column of ``a^{in}``, which an arc over F joins to it)."""
 
-    l: int
+    l: int | str
     kind: str
     shape: tuple[int, ...]
     title: str
     sigma: str = ""
     k: int = 0
+    skip: int | None = None  # a residual sum: the index of the column its skip arc leaves
 
 
 def _scale(columns: Sequence[Column]) -> float:
@@ -103,7 +107,9 @@ def _units(c: Column, cx: float, cy: float) -> tuple[str, list[tuple[float, floa
     """A column of units (⋮ where elided); returns the SVG and the units' centres."""
     shown = elided(c.shape[0], 8)
     top = cy - _UNIT * len(shown) / 2
-    stroke = {"dense": "#009E73", "dropout": "#999999"}.get(c.kind, "#555555")
+    stroke = {"dense": "#009E73", "dropout": "#999999", "residual": "#CC79A7"}.get(
+        c.kind, "#555555"
+    )
     dash = ' stroke-dasharray="2 1.5"' if c.kind == "dropout" else ""
     parts, centres = [], []
     for r, i in enumerate(shown):
@@ -120,11 +126,12 @@ def _units(c: Column, cx: float, cy: float) -> tuple[str, list[tuple[float, floa
     return "".join(parts), centres
 
 
-def _labels(c: Column, cx: float, height: float) -> str:
-    """The layer and σ above, the shape and ``a^l`` below, centred on ``cx``."""
+def _labels(c: Column, cx: float, height: float, band: float = 0) -> str:
+    """The layer and σ above (under the arcs' ``band``), the shape and ``a^l`` below,
+    centred on ``cx``."""
     shape = " × ".join(map(str, c.shape))
-    lines = [(14, esc(c.title)), (27, esc(c.sigma)), (height - 22, esc(shape))]
-    lines.append((height - 8, math_svg(f"a^{c.l}")))
+    lines = [(band + 14, esc(c.title)), (band + 27, esc(c.sigma)), (height - 22, esc(shape))]
+    lines.append((height - 8, math_svg(f"a^{{{c.l}}}")))  # a^{3.1} inside a block
     return "".join(
         f'<text x="{cx:.1f}" y="{y}" font-size="10" text-anchor="middle">{t}</text>'
         for y, t in lines
@@ -144,8 +151,10 @@ def layers_diagram(columns: Sequence[Column]) -> str:
     """The ``<svg>`` of a network of layers, one :class:`Column` a layer, input first."""
     scale = _scale(columns)
     widths = [_width(c, scale) for c in columns]
-    height = _TOP + _AREA + _BOTTOM
-    cy = _TOP + _AREA / 2
+    levels = _levels(columns)
+    band = _ARC + 12 * max(levels.values()) if levels else 0
+    height = band + _TOP + _AREA + _BOTTOM
+    cy = band + _TOP + _AREA / 2
     lefts, x = [], 8.0
     for w in widths:
         lefts.append(x)
@@ -173,14 +182,44 @@ def layers_diagram(columns: Sequence[Column]) -> str:
             over.append(window)  # on the block before, so drawn after it
         body.append(
             f'<g data-layer="{c.l}" data-kind="{esc(c.kind)}" '
-            f'data-shape="{esc(",".join(map(str, c.shape)))}">{svg}{_labels(c, cx, height)}</g>'
+            f'data-shape="{esc(",".join(map(str, c.shape)))}">{svg}'
+            f"{_labels(c, cx, height, band)}</g>"
         )
         previous = (anchors, c)
+    centres = [left + w / 2 for left, w in zip(lefts, widths)]
+    over += [
+        _arc(centres[columns[i].skip], centres[i], band, v, columns[i]) for i, v in levels.items()
+    ]
     label = "network of layers " + " → ".join(c.title for c in columns)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total:.0f}" height="{height}" '
         f'viewBox="0 0 {total:.0f} {height}" role="img" aria-label="{esc(label)}" '
         f'font-family="sans-serif">{"".join(under)}{"".join(body)}{"".join(over)}</svg>'
+    )
+
+
+def _levels(columns: Sequence[Column]) -> dict[int, int]:
+    """Each sum column's arc height: 0, or one more than the highest arc of a block inside."""
+    spans = {i: c.skip for i, c in enumerate(columns) if c.skip is not None}
+    levels: dict[int, int] = {}
+    for i in sorted(spans, key=lambda i: i - spans[i]):  # the inner (shorter) arcs first
+        inside = [levels[j] + 1 for j in levels if spans[i] <= spans[j] and j < i]
+        levels[i] = max(inside, default=0)
+    return levels
+
+
+def _arc(x1: float, x2: float, band: float, level: int, c: Column) -> str:
+    """A residual block's skip connection: an arc from ``a^{in}`` (at ``x1``) over F's
+    columns down to the sum (at ``x2``), its arrowhead there; an outer block's arc runs
+    above an inner one's (``level``)."""
+    low, high, colour = band + 2, band - _ARC + 10 - 12 * level, _FILL["residual"][1]
+    head = f"{x2 - 4:.1f},{low - 6:.1f} {x2 + 4:.1f},{low - 6:.1f} {x2:.1f},{low:.1f}"
+    return (
+        f'<g data-skip="{c.l}"><path d="M {x1:.1f} {low:.1f} C {x1:.1f} {high:.1f}, '
+        f'{x2:.1f} {high:.1f}, {x2:.1f} {low - 6:.1f}" fill="none" stroke="{colour}" '
+        f'stroke-width="1.5"/><polygon points="{head}" fill="{colour}"/>'
+        f'<text x="{(x1 + x2) / 2:.1f}" y="{high + 4:.1f}" font-size="9" text-anchor="middle" '
+        f'fill="{colour}">identity path of layer {esc(str(c.l))}</text></g>'
     )
 
 
@@ -218,6 +257,6 @@ def _link(previous: tuple, anchors: tuple, c: Column) -> tuple[str, str]:
         return "".join(_line(left + side, top + side / 2, x, y) for x, y in (b[0], b[-1])), ""
     if kind_b == "maps":  # units to images does not occur (a network ends with Dense)
         return "", ""
-    if c.kind == "dropout":
+    if c.kind in ("dropout", "residual"):  # unit to unit: it drops, or it adds
         return "".join(_line(xa, ya, xb, yb) for (xa, ya), (xb, yb) in zip(a, b)), ""
     return "".join(_line(xa, ya, xb, yb) for xa, ya in a for xb, yb in b), ""

@@ -17,6 +17,7 @@ more there are. The trace is duck-typed as in :mod:`nnmath.display.trace`, plus 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = ["MAX_MAPS", "layer_trace_html", "layer_trace_latex", "layer_trace_mar
 
 #: feature maps (or kernels) shown per array; the rest are counted
 MAX_MAPS = 4
+_BLOCK_LABEL = re.compile(r"\^(\d+(?:\.\d+)+)")  # ^3.1, a layer inside a residual block
 
 
 @dataclass
@@ -58,6 +60,7 @@ def _maps(name: str, A: Any) -> tuple[list[tuple[str, Any]], str]:
 
 
 def _eq(text: str, *named: tuple[str, Any]) -> _Eq:
+    text = _BLOCK_LABEL.sub(r"^{\1}", text)  # z^{3.1}: a layer inside a block, all raised
     arrays, notes = [], []
     for name, A in named:
         shown, more = _maps(name, A)
@@ -66,22 +69,31 @@ def _eq(text: str, *named: tuple[str, Any]) -> _Eq:
     return _Eq(text, arrays, "; ".join(notes))
 
 
+def _prev(layer: Any) -> Any:
+    """The label of the layer whose ``a`` ``layer`` reads: ``l − 1``, or its own ``prev``
+    (inside a residual block, ``l.j`` reads ``l.(j−1)`` and ``l.1`` the block's input)."""
+    prev = getattr(layer, "prev", None)
+    return layer.layer - 1 if prev is None else prev
+
+
 def _forward_text(layer: Any) -> str:
     """The forward equation of ``layer``, by its kind."""
-    l, kind = layer.layer, layer.kind.split("(")[0]
+    l, p, kind = layer.layer, _prev(layer), layer.kind.split("(")[0]
+    F = f"a^{layer.inner[-1].layer}" if getattr(layer, "inner", None) else "F(a)"
     return {
-        "Conv2D": f"z^{l}[o] = Σ_c w^{l}[o,c] ⋆ a^{l - 1}[c] + b^{l}[o]",
-        "Dense": f"z^{l} = w^{l} a^{l - 1} + b^{l}",
-        "MaxPool2D": f"z^{l} = a^{l} = the max of each window of a^{l - 1}",
-        "AvgPool2D": f"z^{l} = a^{l} = the mean of each window of a^{l - 1}",
-        "Flatten": f"a^{l} = a^{l - 1} as one column",
-        "Dropout": f"a^{l} = a^{l - 1} (dropout drops units during fit only)",
-        "Activation": f"z^{l} = a^{l - 1}",
-        "BatchNorm": f"a^{l} = γ (a^{l - 1} − μ)/√(σ² + ε) + β  (inference form: the running "
+        "Conv2D": f"z^{l}[o] = Σ_c w^{l}[o,c] ⋆ a^{p}[c] + b^{l}[o]",
+        "Dense": f"z^{l} = w^{l} a^{p} + b^{l}",
+        "MaxPool2D": f"z^{l} = a^{l} = the max of each window of a^{p}",
+        "AvgPool2D": f"z^{l} = a^{l} = the mean of each window of a^{p}",
+        "Flatten": f"a^{l} = a^{p} as one column",
+        "Dropout": f"a^{l} = a^{p} (dropout drops units during fit only)",
+        "Activation": f"z^{l} = a^{p}",
+        "Residual": f"z^{l} = a^{p} + F(a^{p}), F(a^{p}) = {F}: the skip connection",
+        "BatchNorm": f"a^{l} = γ (a^{p} − μ)/√(σ² + ε) + β  (inference form: the running "
         "μ, σ²; one example alone has no batch variance)",
-        "LayerNorm": f"a^{l} = γ ⊙ (a^{l - 1} − μ_x)/√(σ_x² + ε) + β  (μ_x, σ_x² over the "
+        "LayerNorm": f"a^{l} = γ ⊙ (a^{p} − μ_x)/√(σ_x² + ε) + β  (μ_x, σ_x² over the "
         "example's units)",
-    }.get(kind, f"z^{l} = {layer.kind} of a^{l - 1}")
+    }.get(kind, f"z^{l} = {layer.kind} of a^{p}")
 
 
 def _handed_down(above: Any) -> str:
@@ -95,14 +107,21 @@ def _handed_down(above: Any) -> str:
         "Flatten": f"δ^{n} as maps",
         "BatchNorm": f"γ δ^{n}/√(σ² + ε)",
         "LayerNorm": f"(d − mean(d) − ẑ mean(d ⊙ ẑ))/√(σ_x² + ε), d = γ ⊙ δ^{n}",
+        "Residual": f"δ^{n} + J_Fᵀ δ^{n}",
     }.get(kind, f"δ^{n}")
 
 
 def _forward(t: Any) -> list[_Eq]:
     x = np.reshape(t.x, t.x_shape) if t.x_shape else t.x
-    out = [_eq("a^1 = x, y", ("a1", x), ("y", t.y))]
-    for layer in t.layers:
+    return [_eq("a^1 = x, y", ("a1", x), ("y", t.y)), *_forward_stack(t.layers)]
+
+
+def _forward_stack(layers: list[Any]) -> list[_Eq]:
+    """The forward equations of ``layers`` in turn (a residual block's F first)."""
+    out = []
+    for layer in layers:
         l = layer.layer
+        out += _forward_stack(getattr(layer, "inner", []))
         named = [(f"w{l}", layer.W), (f"b{l}", layer.b)] if layer.W else []
         out_name = f"z{l}" if layer.activation else f"a{l}"  # without σ, z^l is a^l
         out.append(_eq(_forward_text(layer) + f"  [{layer.kind}]", *named, (out_name, layer.z)))
@@ -112,36 +131,41 @@ def _forward(t: Any) -> list[_Eq]:
 
 
 def _backward(t: Any) -> list[_Eq]:
-    out, L = [], t.layers[-1].layer
-    for i in reversed(range(len(t.layers))):
-        layer, l = t.layers[i], t.layers[i].layer
-        if l == L:
-            text, g = f"BP1  δ^{L} = ∇_a C ⊙ σ'(z^{L})", ("grad_a", t.grad_a)
+    return _backward_stack(t, t.layers, None)
+
+
+def _backward_stack(t: Any, layers: list[Any], top: tuple | None) -> list[_Eq]:
+    """The backward equations of ``layers``, the top one first: the network's output (BP1)
+    when ``top`` is None, else a residual block's F, whose top layer is handed
+    ``top = (text, (name, array))``: ``∂C/∂(F's output)`` is the block's ``δ``."""
+    out = []
+    for i in reversed(range(len(layers))):
+        layer, l = layers[i], layers[i].layer
+        if i == len(layers) - 1 and top is None:
+            text, g = f"BP1  δ^{l} = ∇_a C ⊙ σ'(z^{l})", ("grad_a", t.grad_a)
             if not layer.sigma_prime:
-                text = f"BP1  δ^{L} = (∂a^{L}/∂z^{L})ᵀ ∇_a C"
+                text = f"BP1  δ^{l} = (∂a^{l}/∂z^{l})ᵀ ∇_a C"
         else:
-            given = _handed_down(t.layers[i + 1])
-            text, g = (
-                f"BP2  δ^{l} = ∂C/∂a^{l} ⊙ σ'(z^{l}),  ∂C/∂a^{l} = {given}",
-                (
-                    f"grad_a{l}",
-                    t.layers[i + 1].g,
-                ),
-            )
+            above = layers[i + 1] if i + 1 < len(layers) else None
+            given, g = top if above is None else (_handed_down(above), (f"grad_a{l}", above.g))
+            text = f"BP2  δ^{l} = ∂C/∂a^{l} ⊙ σ'(z^{l}),  ∂C/∂a^{l} = {given}"
             if not layer.activation:
                 text = f"δ^{l} = ∂C/∂a^{l} = {given}  (no σ: a^{l} = z^{l})"
         sp = [(f"sigma_prime{l}", layer.sigma_prime)] if layer.sigma_prime else []
         out.append(_eq(text, g, *sp, (f"delta{l}", layer.delta)))
-        out += _parameter_gradients(t, i)
+        out += _parameter_gradients(layer)
+        if getattr(layer, "inner", None):  # a residual block: its g's two terms, then F
+            out.append(_skip_eq(layer))
+            given = f"δ^{l} (F's output feeds the sum)"
+            out += _backward_stack(t, layer.inner, (given, (f"dC_dF{l}", layer.delta)))
         if layer.routing:
             out.append(_routing_eq(layer))
     return out
 
 
-def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
-    """BP3 and BP4 of layer ``i`` (nothing for a layer without parameters)."""
-    layer = t.layers[i]
-    l = layer.layer
+def _parameter_gradients(layer: Any) -> list[_Eq]:
+    """BP3 and BP4 of ``layer`` (nothing for a layer without parameters)."""
+    l, p = layer.layer, _prev(layer)
     if not layer.W:
         return []
     kind = layer.kind.split("(")[0]
@@ -151,10 +175,22 @@ def _parameter_gradients(t: Any, i: int) -> list[_Eq]:
         bp4 = f"∂C/∂γ^{l} = ∂C/∂w^{l} = δ^{l} ⊙ ẑ^{l}{sums}"
     elif np.ndim(layer.W) == 4:
         bp3 = f"BP3  ∂C/∂b^{l}[o] = Σ_{{y,x}} δ^{l}[o, y, x]  (per feature map)"
-        bp4 = f"BP4  ∂C/∂w^{l}[o,c] = a^{l - 1}[c] ⋆ δ^{l}[o]  (per kernel)"
+        bp4 = f"BP4  ∂C/∂w^{l}[o,c] = a^{p}[c] ⋆ δ^{l}[o]  (per kernel)"
     else:
-        bp3, bp4 = f"BP3  ∂C/∂b^{l} = δ^{l}", f"BP4  ∂C/∂w^{l} = δ^{l} (a^{l - 1})ᵀ"
+        bp3, bp4 = f"BP3  ∂C/∂b^{l} = δ^{l}", f"BP4  ∂C/∂w^{l} = δ^{l} (a^{p})ᵀ"
     return [_eq(bp3, (f"nabla_b{l}", layer.nabla_b)), _eq(bp4, (f"nabla_w{l}", layer.nabla_w))]
+
+
+def _skip_eq(layer: Any) -> _Eq:
+    """A residual block's ∂C/∂a^{l−1} as the sum of its two terms: the identity path, δ^l
+    unmultiplied, and F's path, J_Fᵀ δ^l (F's own backward chain)."""
+    l, p = layer.layer, _prev(layer)
+    text = (
+        f"∂C/∂a^{p} = δ^{l} + J_Fᵀ δ^{l}: the identity path (δ^{l}, no factor w σ') "
+        "plus F's path (its layers' backward chain, below)"
+    )
+    named = (f"identity{l}", layer.g_identity), (f"F_path{l}", layer.g_F), (f"g{l}", layer.g)
+    return _eq(text, *named)
 
 
 def _routes(r: np.ndarray) -> str:
@@ -173,9 +209,9 @@ def _routes(r: np.ndarray) -> str:
 def _routing_eq(layer: Any) -> _Eq:
     """A max-pooling's routing: the row and column of a^{l−1} each window's δ went to, and
     ∂C/∂a^{l−1} (zero but at those pixels)."""
-    l = layer.layer
+    l, p = layer.layer, _prev(layer)
     text = (
-        f"routing: ∂C/∂a^{l - 1}[c, arg-max of window (y,x)] = δ^{l}[c, y, x], 0 elsewhere; "
+        f"routing: ∂C/∂a^{p}[c, arg-max of window (y,x)] = δ^{l}[c, y, x], 0 elsewhere; "
         f"window (y,x)→(row,col): {_routes(np.asarray(layer.routing))}"
     )
     return _eq(text, (f"routed{l}", layer.g))

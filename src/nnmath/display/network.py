@@ -104,24 +104,30 @@ def _title(layer: Any) -> str:
         text += f" {layer.p:g}"
     if layer.name == "batchnorm":  # γ, β (and the running statistics) per unit or channel
         text += " per channel" if len(layer.output_shape) == 3 else " per unit"
+    if layer.name == "residual":  # its layers, each with its σ: F
+        inner = [f"{_title(lay)} {activation_label(lay.activation)}" for lay in layer.layers]
+        text += "(" + " → ".join(inner) + ")"
     return "input x" if layer.name == "input" else text
 
 
 def layer_rows(net: Any) -> list[list[Any]]:
     """One row per layer of a network of layers, the Input first: l, layer, output shape, σ,
-    shape of W^l, parameters (``W.size + b.size``; 0 for a layer without)."""
+    shape of W^l, parameters (``W.size + b.size``; 0 for a layer without). A residual block
+    is one row naming its layers (``Residual: Dense(relu) → Dense(identity)``), their ``W``
+    shapes and their parameters together."""
     rows = []
     for j, layer in enumerate(net.layers):
         act = layer.activation
-        W = np.shape(layer.W) if layer.has_parameters else ()
-        count = int(np.size(layer.W) + np.size(layer.b)) if layer.has_parameters else 0
+        inner = layer.parameter_layers()
+        shapes = ", ".join(shape_text(np.shape(lay.W)) for lay in inner)
+        count = sum(int(np.size(lay.W) + np.size(lay.b)) for lay in inner)
         rows.append(
             [
                 j + 1,
                 _title(layer),
                 shape_text(layer.output_shape),
                 activation_label(act) if act is not None else "",
-                shape_text(W) if W else "",
+                shapes,
                 count,
             ]
         )
@@ -129,18 +135,30 @@ def layer_rows(net: Any) -> list[list[Any]]:
 
 
 def layer_columns(net: Any) -> list[Column]:
-    """What :func:`~nnmath.display.layer_svg.layers_diagram` draws, one per layer."""
-    return [
-        Column(
-            l=j + 1,
-            kind=layer.name,
-            shape=tuple(layer.output_shape),
-            title=_title(layer),
-            sigma=activation_label(layer.activation) if layer.activation is not None else "",
-            k=int(getattr(layer, "k", 0) or 0),
+    """What :func:`~nnmath.display.layer_svg.layers_diagram` draws, one per layer; a
+    residual block is its layers' columns (``l.1``, ``l.2``, …) and then its sum, a column
+    that the skip arc joins from the column before the block."""
+    columns: list[Column] = []
+    for j, layer in enumerate(net.layers):
+        _add_columns(columns, layer, j + 1)
+    return columns
+
+
+def _add_columns(columns: list[Column], layer: Any, l: Any) -> None:
+    sigma = activation_label(layer.activation) if layer.activation is not None else ""
+    shape = tuple(layer.output_shape)
+    if layer.name != "residual":
+        k = int(getattr(layer, "k", 0) or 0)
+        columns.append(
+            Column(l=l, kind=layer.name, shape=shape, title=_title(layer), sigma=sigma, k=k)
         )
-        for j, layer in enumerate(net.layers)
-    ]
+        return
+    start = len(columns) - 1  # the block's input: the column before it
+    for i, inner in enumerate(layer.layers, start=1):
+        _add_columns(columns, inner, f"{l}.{i}")
+    columns.append(
+        Column(l=l, kind="residual", shape=shape, title="⊕ a + F(a)", sigma=sigma, skip=start)
+    )
 
 
 def _layers_html(net: Any) -> str:

@@ -17,6 +17,8 @@ One job a module:
   header (each layer's ``config()``), its tensors named by their ``to_torch`` positions;
 * :mod:`nnmath.io.torch` — :func:`to_torch` / :func:`from_torch`; each activation's
   ``torch.nn`` module comes from its declaration (:data:`TORCH_ACTIVATIONS` is a view of it);
+* :mod:`nnmath.io.torch_residual` — ``ResidualBlock``, the ``torch.nn`` module of a residual
+  block (``σ(x + body(x))``; torch has none), made on first use;
 * :mod:`nnmath.io.onnx` — :func:`to_onnx` / :func:`from_onnx` (Gemm and each activation's
   operators, from its declaration: :data:`ONNX_ACTIVATIONS`); imports ``onnx`` only when called;
 * :mod:`nnmath.io.onnx_graph` — the graph, layer by layer (each layer type's operator is

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import ACTIVATIONS
-from ..layers import LAYERS, Dense, Input, Layer
+from ..layers import LAYERS, Dense, Input, Layer, Residual
 from .safetensors import finite_number
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
 #: the format version of a file with layers (dense files stay version 1, readable by all)
 LAYERS_VERSION = 2
 _MAX_DIM = 2**31  # any one number of a layer's config (channels, kernel, units, …)
+_MAX_DEPTH = 16  # residual blocks inside residual blocks
 
 
 def torch_positions(layers: list[Layer]) -> list[int]:
@@ -63,12 +64,19 @@ def torch_positions(layers: list[Layer]) -> list[int]:
 def parameter_names(net: Any) -> list[tuple[str, str]]:
     """``("{k}.weight", "{k}.bias")`` of each layer with parameters, in order (``weights[i]``):
     ``k`` is its position in :func:`nnmath.io.to_torch`'s ``nn.Sequential``."""
-    layers = net.layers
-    return [
-        (f"{k}.weight", f"{k}.bias")
-        for layer, k in zip(layers[1:], torch_positions(layers))
-        if layer.has_parameters
-    ]
+    return _names(net.layers, "")
+
+
+def _names(layers: list[Layer], prefix: str) -> list[tuple[str, str]]:
+    """:func:`parameter_names` of ``layers`` (Input first) under ``prefix``; a residual
+    block's inner layers are its module's ``body``: ``"{k}.body.{j}.weight"``."""
+    names = []
+    for layer, k in zip(layers[1:], torch_positions(layers)):
+        if isinstance(layer, Residual):
+            names += _names([Input(layer.input_shape), *layer.layers], f"{prefix}{k}.body.")
+        elif layer.has_parameters:
+            names.append((f"{prefix}{k}.weight", f"{prefix}{k}.bias"))
+    return names
 
 
 def state_names(layers: list[Layer]) -> list[tuple[str, ...]]:
@@ -116,10 +124,32 @@ def _checked_value(where: str, key: str, value: Any) -> None:
     if isinstance(value, dict):
         _checked_sigma(where, value)
         return
+    if key == "layers" and isinstance(value, list):  # a residual block's F: layers again
+        if where.count(".layers[") >= _MAX_DEPTH or not 1 <= len(value) <= 4096:
+            raise ValueError(f"{where}: layers nested too deep, or not 1 to 4096 of them")
+        for j, entry in enumerate(value):
+            _checked_entry(f"{where}.layers[{j}]", entry)
+        return
     numbers = value if isinstance(value, list) and len(value) <= 3 else [value]
     for v in numbers:
         if not finite_number(v) or abs(v) >= _MAX_DIM:
             raise ValueError(f"{where}: {key}={value!r:.60} is not a σ or a number below 2**31")
+
+
+def _checked_entry(where: str, entry: Any) -> tuple[type[Layer], dict[str, Any]]:
+    """A layer's JSON object: a registered ``"type"`` and its checked arguments."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+        raise ValueError(f"{where} is not a JSON object with a 'type'")
+    cls = LAYERS.get(entry["type"])
+    if cls is None:
+        raise ValueError(
+            f"{where} has the unknown layer type {entry['type']!r:.60}; this nnmath knows "
+            f"{sorted(LAYERS)}"
+        )
+    args = {k: v for k, v in entry.items() if k != "type"}
+    for key, value in args.items():
+        _checked_value(where, key, value)
+    return cls, args
 
 
 def layers_from_config(entries: Any) -> list[Layer]:
@@ -136,17 +166,7 @@ def layers_from_config(entries: Any) -> list[Layer]:
     layers = []
     for i, entry in enumerate(entries):
         where = f"layers[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
-            raise ValueError(f"{where} is not a JSON object with a 'type'")
-        cls = LAYERS.get(entry["type"])
-        if cls is None:
-            raise ValueError(
-                f"{where} has the unknown layer type {entry['type']!r:.60}; this nnmath knows "
-                f"{sorted(LAYERS)}"
-            )
-        args = {k: v for k, v in entry.items() if k != "type"}
-        for key, value in args.items():
-            _checked_value(where, key, value)
+        cls, args = _checked_entry(where, entry)
         try:
             layer = cls.from_config(args)
         except (TypeError, ValueError) as exc:
@@ -158,12 +178,18 @@ def layers_from_config(entries: Any) -> list[Layer]:
 
 
 def check_layers(
-    layers: list[Layer], shapes: Mapping[str, Any], dtype: Any, init: str
+    layers: list[Layer],
+    shapes: Mapping[str, Any],
+    dtype: Any,
+    init: str,
+    prefix: str = "",
+    vectors: bool = True,
 ) -> list[tuple[str, str]]:
     """Build ``layers`` in place, one by one, checking each layer's parameter shapes against
     ``shapes`` (tensor name -> shape, from the header) *before* building it (and its state's,
     as large as its ``b``, after); returns the tensor names of the layers with parameters
-    (:func:`state_names` gives the state's).
+    (:func:`state_names` gives the state's). A residual block's inner layers are checked the
+    same way (under ``prefix`` ``"{k}.body."``, ending in any shape: ``vectors=False``).
 
     Raises
     ------
@@ -179,9 +205,12 @@ def check_layers(
     for i, (layer, k) in enumerate(zip(layers[1:], torch_positions(layers)), start=1):
         if isinstance(layer, Dense) and len(shape) != 1:
             raise ValueError(f"layers[{i}] ({layer!r}) follows an image without a flatten")
+        if isinstance(layer, Residual):  # F's tensors checked before the block builds F
+            inner = [Input(shape), *layer.given]
+            names += check_layers(inner, shapes, dtype, init, f"{prefix}{k}.body.", False)
         if layer.has_parameters:
             layer.input_shape = shape  # what the shapes of W and b follow from
-            names.append((f"{k}.weight", f"{k}.bias"))
+            names.append((f"{prefix}{k}.weight", f"{prefix}{k}.bias"))
             for name, want in zip(names[-1], layer.parameter_shapes()):
                 got = shapes.get(name)
                 if got is None or tuple(got) != tuple(want):
@@ -196,6 +225,6 @@ def check_layers(
         _check_state(i, layer, k, shapes)
         if math.prod(shape) >= 2**62:  # a padding of 2**30: sizes would wrap round in int64
             raise ValueError(f"layers[{i}] ({layer!r}) gives {shape}, too large to count")
-    if len(shape) != 1:
+    if vectors and len(shape) != 1:
         raise ValueError(f"the last layer gives images {shape}: a network ends with vectors")
     return names

@@ -28,7 +28,7 @@ import numpy as np
 from ..activations import ACTIVATIONS, Activation, OnnxOps, get_activation, is_builtin
 from ..activations._base import declared
 from ..backend import to_numpy
-from ..layers import LAYERS, Input, Layer
+from ..layers import LAYERS, Input, Layer, Residual
 from ..layers import Activation as ActivationLayer
 from .layer_file import torch_positions
 
@@ -37,7 +37,9 @@ __all__ = ["ONNX_ACTIVATIONS", "graph_of", "onnx_spec", "read_layers"]
 #: registry name -> its ONNX operators: a live view of each activation's ``onnx``, declared
 #: with its σ and σ' in :mod:`nnmath.activations._declarations`
 ONNX_ACTIVATIONS: Mapping[str, OnnxOps] = declared(ACTIVATIONS, "onnx")
-_OUTPUT = re.compile(r"a\d+")  # a{l}: where a layer's σ (or the layer) ends
+_OUTPUT = re.compile(r"a\d+(\.\d+)*")  # a{l}: where a layer's σ (or the layer) ends
+_MAX_DEPTH = 16  # residual blocks inside residual blocks (as nnmath.io.layer_file)
+_NAME = re.compile(r"layer(\d+(?:\.\d+)*)/")  # a node's layer label: "layer3.1/Gemm"
 
 
 def onnx_spec(l: int, act: Activation) -> OnnxOps:
@@ -56,7 +58,7 @@ def onnx_spec(l: int, act: Activation) -> OnnxOps:
     return spec
 
 
-def _sigma_nodes(helper: Any, l: int, z: str, act: Activation) -> tuple[list[Any], list[str]]:
+def _sigma_nodes(helper: Any, l: Any, z: str, act: Activation) -> tuple[list[Any], list[str]]:
     """Layer ``l``'s σ as nodes from ``z`` to ``a{l}``; and the constants they use."""
     ops = onnx_spec(l, act).ops(act.params)
     prev, used, nodes, a = z, [], [], f"a{l}"
@@ -76,7 +78,7 @@ def _sigma_nodes(helper: Any, l: int, z: str, act: Activation) -> tuple[list[Any
     return nodes, used
 
 
-def _layer_node(helper: Any, l: int, layer: Layer, a_prev: str, k: int) -> tuple[Any, dict]:
+def _layer_node(helper: Any, l: Any, layer: Layer, a_prev: str, k: Any) -> tuple[Any, dict]:
     """Layer ``l``'s own node (its operator, attributes and inputs) and its constants."""
     spec = type(layer).onnx
     config = layer.config()
@@ -102,32 +104,70 @@ def _layer_node(helper: Any, l: int, layer: Layer, a_prev: str, k: int) -> tuple
     return node, constants
 
 
-def graph_of(onnx: Any, net: Any, dtype: np.dtype) -> Any:
-    """The ONNX graph of ``net``: input ``x`` (batch, n) or (batch, C, H, W), output ``a{L}``."""
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+def _layers_nodes(
+    helper: Any, layers: list[Layer], a_prev: str, labels: list[Any], keys: list[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The nodes of ``layers`` in turn from ``a_prev``, layer ``labels[i]`` writing
+    ``a{label}``, its ``W``, ``b`` named ``"{keys[i]}.weight"``; and their constants."""
     nodes: list[Any] = []
-    inits: dict[str, Any] = {}
-    a_prev = "x"
-    layers = net.layers
-    for l, (layer, k) in enumerate(zip(layers[1:], torch_positions(layers)), start=2):
+    constants: dict[str, Any] = {}
+    for l, layer, k in zip(labels, layers, keys):
+        if isinstance(layer, Residual):
+            more, consts = _block_nodes(helper, l, layer, a_prev, k)
+            nodes += more
+            constants.update(consts)
+            a_prev = f"a{l}"
+            continue
         spec = type(layer).onnx
         if spec is None:
             raise ValueError(f"{layer!r} has no ONNX operator (its class declares no onnx)")
-        constants: dict[str, Any] = {}
         z = a_prev
         if spec.op is not None:
-            node, constants = _layer_node(helper, l, layer, a_prev, k)
+            node, consts = _layer_node(helper, l, layer, a_prev, k)
             nodes.append(node)
+            constants.update(consts)
             z = node.output[0]
         if spec.op is None or spec.sigma:
-            sigma_nodes, used = _sigma_nodes(helper, l, z, layer.activation)
-            nodes += sigma_nodes
-            spec_ops = ONNX_ACTIVATIONS[layer.activation.name]
-            constants.update({f"{layer.activation.name}.{c}": spec_ops.constants[c] for c in used})
-        for name, arr in constants.items():
-            value = np.asarray(to_numpy(arr), dtype=dtype)
-            inits[name] = numpy_helper.from_array(value, name)
+            nodes += _sigma(helper, l, z, layer.activation, constants)
         a_prev = f"a{l}"
+    return nodes, constants
+
+
+def _sigma(helper: Any, l: Any, z: str, act: Activation, constants: dict[str, Any]) -> list:
+    """Layer ``l``'s σ nodes from ``z`` to ``a{l}``, their constants put in ``constants``."""
+    sigma_nodes, used = _sigma_nodes(helper, l, z, act)
+    spec_ops = ONNX_ACTIVATIONS[act.name]
+    constants.update({f"{act.name}.{c}": spec_ops.constants[c] for c in used})
+    return sigma_nodes
+
+
+def _block_nodes(
+    helper: Any, l: Any, block: Residual, a_prev: str, k: Any
+) -> tuple[list[Any], dict[str, Any]]:
+    """A residual block at ``l``: F's nodes (layers ``l.1``, ``l.2``, …, tensors
+    ``"{k}.body.{j}.weight"`` as the model file's), ``Add`` of ``a_prev`` and F's output
+    into ``z{l}``, then σ into ``a{l}``."""
+    labels = [f"{l}.{j}" for j in range(1, len(block.layers) + 1)]
+    keys = [f"{k}.body.{j}" for j in torch_positions([block, *block.layers])]
+    nodes, constants = _layers_nodes(helper, block.layers, a_prev, labels, keys)
+    add = [a_prev, f"a{labels[-1]}"]  # z = a^in + F(a^in)
+    nodes.append(helper.make_node("Add", add, [f"z{l}"], name=f"layer{l}/Add"))
+    nodes += _sigma(helper, l, f"z{l}", block.activation, constants)
+    return nodes, constants
+
+
+def graph_of(onnx: Any, net: Any, dtype: np.dtype) -> Any:
+    """The ONNX graph of ``net``: input ``x`` (batch, n) or (batch, C, H, W), output ``a{L}``;
+    a residual block's layers are ``l.1``, ``l.2``, … then ``Add`` and σ."""
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    layers = net.layers
+    labels = list(range(2, len(layers) + 1))
+    nodes, constants = _layers_nodes(helper, layers[1:], "x", labels, torch_positions(layers))
+    inits = {}
+    for name, arr in constants.items():
+        value = np.asarray(to_numpy(arr), dtype=dtype)
+        inits[name] = numpy_helper.from_array(value, name)
+    a_prev = f"a{len(layers)}"
     elem = helper.np_dtype_to_tensor_dtype(dtype)
     x = helper.make_tensor_value_info("x", elem, ["batch", *layers[0].shape])
     y = helper.make_tensor_value_info(a_prev, elem, ["batch", net.sizes[-1]])
@@ -236,9 +276,29 @@ def read_layers(graph: Any, tensors: Mapping[str, Any], where: str, fail: Callab
     except (TypeError, ValueError):
         why = f"the input x has shape (batch, {dims}), not (batch, n) or (batch, C, H, W)"
         raise fail(why) from None
+    found, names = _read_nodes(nodes, tensors, where, fail, 1)
+    return first, found, names
+
+
+def _label(node: Any) -> tuple[str, ...]:
+    """The layer label a node's name starts with: ``("3", "1")`` for ``"layer3.1/Gemm"``."""
+    match = _NAME.match(node.name)
+    return tuple(match.group(1).split(".")) if match else ()
+
+
+def _read_nodes(
+    nodes: list[Any], tensors: Mapping[str, Any], where: str, fail: Callable, depth: int
+) -> tuple:
+    """``([(layer class, arguments)], [(weight name, bias name)])`` of ``nodes``, the layers
+    of one level (labels of ``depth`` parts; longer ones belong to a residual block)."""
+    ops = {c.onnx.op: c for c in LAYERS.values() if c.onnx and c.onnx.op}
+    inner = lambda node: len(_label(node)) > depth  # noqa: E731 (a block's F)
     found: list[tuple[type[Layer], dict]] = []
     names, k = [], 0
     while k < len(nodes):
+        if inner(nodes[k]):
+            k = _read_block(nodes, k, tensors, where, fail, depth, found, names)
+            continue
         cls = ops.get(nodes[k].op_type)
         if cls is not None:
             node, k = nodes[k], k + 1
@@ -246,7 +306,7 @@ def read_layers(graph: Any, tensors: Mapping[str, Any], where: str, fail: Callab
             if cls.has_parameters:
                 names.append((node.input[1], node.input[2]))
         group = []
-        while k < len(nodes) and nodes[k].op_type not in ops:
+        while k < len(nodes) and nodes[k].op_type not in ops and not inner(nodes[k]):
             group.append(nodes[k])
             k += 1
         after = f"{where}: after {nodes[k - len(group) - 1].name!r}" if found else where
@@ -254,4 +314,41 @@ def read_layers(graph: Any, tensors: Mapping[str, Any], where: str, fail: Callab
         if cls is not None and cls.onnx.sigma:  # type: ignore[union-attr]
             found[-1][1]["activation"] = sigmas.pop(0) if sigmas else ACTIVATIONS["identity"]()
         found += [(ActivationLayer, {"name": s}) for s in sigmas]
-    return first, found, names
+    return found, names
+
+
+def _read_block(
+    nodes: list[Any],
+    k: int,
+    tensors: Any,
+    where: str,
+    fail: Callable,
+    depth: int,
+    found: list,
+    names: list,
+) -> int:
+    """Read the residual block whose F starts at ``nodes[k]`` (its layers ``l.1``, …, then
+    ``Add`` and σ) into ``found`` and ``names``; returns the position after it."""
+    label = _label(nodes[k])[:depth]
+    if depth > _MAX_DEPTH:  # a name as layer3.1.1.1...: no recursion without end
+        raise fail(f"node {nodes[k].name!r:.80}: blocks nested deeper than {_MAX_DEPTH}")
+    end = k
+    while (
+        end < len(nodes) and _label(nodes[end])[:depth] == label and len(_label(nodes[end])) > depth
+    ):
+        end += 1
+    l = ".".join(label)
+    if end == len(nodes) or nodes[end].op_type != "Add" or nodes[end].name != f"layer{l}/Add":
+        raise fail(f"block {l}: its layers are not followed by the Add node layer{l}/Add")
+    inner, inner_names = _read_nodes(nodes[k:end], tensors, where, fail, depth + 1)
+    group, end = [], end + 1
+    while end < len(nodes) and _label(nodes[end]) == label:
+        group.append(nodes[end])
+        end += 1
+    sigmas = _sigmas(group, f"{where}: block {l}") if group else [ACTIVATIONS["identity"]()]
+    if len(sigmas) != 1:
+        raise fail(f"block {l}: one σ follows its Add, found {len(sigmas)}")
+    layers = [cls(**args) for cls, args in inner]
+    found.append((Residual, {"layers": layers, "activation": sigmas[0]}))
+    names += inner_names
+    return end

@@ -16,6 +16,7 @@ is ``(out, C, k, k)`` in both).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,21 @@ from .._registry import default_cost
 from ..activations import ACTIVATIONS, Activation, TorchModule, get_activation
 from ..activations._base import declared
 from ..backend import to_numpy
-from ..layers import LAYERS, Input, Layer
+from ..layers import LAYERS, Input, Layer, Residual
 from ..layers import Activation as ActivationLayer
 from ..network import Network
+from .torch_residual import is_residual_block, residual_module
 
 __all__ = ["TORCH_ACTIVATIONS", "TorchActivation", "from_torch", "to_torch"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ResidualBlock``, the module of a residual block, made on first use (torch optional)."""
+    if name == "ResidualBlock":
+        from .torch_residual import residual_block_class
+
+        return residual_block_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: registry name -> its ``torch.nn`` module: a live view of each activation's ``torch``,
@@ -92,6 +103,9 @@ def _modules_of(layer: Layer, dtype: Any) -> list[Any]:
     import torch
 
     spec = type(layer).torch
+    if isinstance(layer, Residual):  # torch has none: nnmath's ResidualBlock, σ(x + body(x))
+        sigma = _torch_module(layer.activation)
+        return [residual_module(layer, sigma, lambda inner: _modules_of(inner, dtype))]
     if spec is None:
         raise ValueError(f"{layer!r} has no torch.nn module (its class declares no torch)")
     if spec.module is None:  # the σ-only layer
@@ -186,6 +200,11 @@ def _read_layers(module: Any) -> list[tuple[type[Layer], dict[str, Any], Any]]:
     found: list[list[Any]] = []  # [class, arguments, module, σ still to come]
     for pos, leaf in enumerate(_flatten(module)):
         cls = by_module.get(type(leaf))
+        if is_residual_block(leaf):  # its body read as layers, its σ module as the block's σ
+            inner = [c(**args) for c, args, _ in _read_layers(leaf.body)]
+            args = {"layers": inner, "activation": _activation_of(pos, leaf.activation)}
+            found.append([Residual, args, leaf, False])
+            continue
         if cls is not None:
             found.append([cls, _layer_args(pos, leaf, cls), leaf, cls.torch.sigma])
             continue
@@ -221,7 +240,9 @@ def _check_inputs(net: Any, found: list[tuple[type[Layer], dict[str, Any], Any]]
     before it gives."""
     for i, (layer, (cls, _, leaf)) in enumerate(zip(net.layers[1:], found)):
         spec = cls.torch
-        for arg, axis in spec.inputs.items():  # type: ignore[union-attr]
+        if spec is None:  # a residual block: its body's are checked apart
+            continue
+        for arg, axis in spec.inputs.items():
             want, got = _input_value(layer, axis), getattr(leaf, arg)
             if (tuple(got) if axis is None else got) != want:
                 raise ValueError(
@@ -303,14 +324,30 @@ def from_torch(
     if len(net.layers) != len(found) + 1:  # a Flatten put in: torch would fail there
         raise ValueError("a Linear follows an image without a Flatten module before it")
     _check_inputs(net, found)
-    weights, biases, states = [], [], []
-    for layer, (_, _, leaf) in zip(net.layers[1:], found):
-        if layer.has_parameters:
-            weights.append(leaf.weight.detach().cpu().numpy())
-            bias = leaf.bias
-            zeros = np.zeros(layer.parameter_shapes()[1])
-            biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
-        if layer.state():  # torch's buffers of the same names (running_mean, running_var)
-            states.append({k: getattr(leaf, k).detach().cpu().numpy() for k in layer.state()})
+    weights, biases = [], []
+    for layer, leaf in _parameter_modules(net.layers[1:], [leaf for _, _, leaf in found]):
+        weights.append(leaf.weight.detach().cpu().numpy())
+        bias = leaf.bias
+        zeros = np.zeros(layer.parameter_shapes()[1])
+        biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
+    states = [  # torch's buffers of the same names (running_mean, running_var)
+        {k: getattr(leaf, k).detach().cpu().numpy() for k in layer.state()}
+        for layer, (_, _, leaf) in zip(net.layers[1:], found)
+        if layer.state()
+    ]
     net.set_parameters(weights, biases, *([states] if states else []))
     return net
+
+
+def _parameter_modules(layers: list[Layer], leaves: list[Any]) -> list[tuple[Layer, Any]]:
+    """``(layer, module)`` of each layer with parameters, in ``net.weights`` order: a
+    residual block's inner ones from its ``body`` (whose inputs are checked too)."""
+    pairs = []
+    for layer, leaf in zip(layers, leaves):
+        if isinstance(layer, Residual):
+            found = _read_layers(leaf.body)
+            _check_inputs(SimpleNamespace(layers=[None, *layer.layers]), found)
+            pairs += _parameter_modules(layer.layers, [inner for _, _, inner in found])
+        elif layer.has_parameters:
+            pairs.append((layer, leaf))
+    return pairs

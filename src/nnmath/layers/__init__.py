@@ -10,6 +10,8 @@ Every layer follows one protocol (:class:`Layer`, in :mod:`nnmath.layers._base`)
 (shapes and parameters), ``forward`` (``z^l``, ``a^l`` in a named :class:`Cache`),
 ``backward`` (``∂C/∂a^{l−1}``, ``∂C/∂w^l``, ``∂C/∂b^l`` from ``δ^l``) and ``delta``
 (``δ^l = g ⊙ σ'(z^l)``). Inside, examples are the last axis: ``(n, m)`` or ``(C, H, W, m)``.
+A :class:`Residual` block is a layer made of layers, ``a^{out} = σ(a^{in} + F(a^{in}))``
+(``parameter_layers`` lists its inner ones, ``Backward.inner`` their gradients).
 :data:`LAYERS` declares them once; the tests are parametrized by it, and the one-line
 description language reads its words from it (:func:`parse`, :func:`describe`:
 ``parse("conv(20,5,relu) pool(2) dense(10,softmax)", input_shape=(1, 28, 28))``).
@@ -32,6 +34,7 @@ from .dropout import Dropout
 from .language import describe, parse
 from .layernorm import LayerNorm
 from .pool import AvgPool2D, MaxPool2D
+from .residual import Residual
 from .shape import Flatten, Input
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "LayerNorm",
     "MaxPool2D",
     "OnnxLayer",
+    "Residual",
     "Shape",
     "TorchLayer",
     "build_layers",
@@ -67,7 +71,7 @@ LAYERS: dict[str, type[Layer]] = {
     cls.name: cls
     for cls in (
         Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten, BatchNorm,
-        LayerNorm,
+        LayerNorm, Residual,
     )
 }  # fmt: skip
 

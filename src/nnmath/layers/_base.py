@@ -26,7 +26,16 @@ import numpy as np
 
 from ..activations import Activation, get_activation
 
-__all__ = ["Backward", "Cache", "Layer", "OnnxLayer", "Shape", "TorchLayer", "size_of"]
+__all__ = [
+    "Backward",
+    "Cache",
+    "Layer",
+    "OnnxLayer",
+    "Shape",
+    "TorchLayer",
+    "parameter_gradients",
+    "size_of",
+]
 
 Shape = tuple[int, ...]
 
@@ -66,11 +75,23 @@ class Backward:
         when the caller said it needs none, ``need_g=False``).
     nabla_w, nabla_b : arrays shaped like ``W``, ``b``, or None
         ∂C/∂w^l and ∂C/∂b^l averaged over the mini-batch; None for a layer without parameters.
+    inner : list of (nabla_w, nabla_b), or None
+        A layer of layers' (:class:`~nnmath.layers.Residual`): its inner layers' gradients,
+        aligned with its :meth:`Layer.parameter_layers`; None for any other layer.
     """
 
     g: Any
     nabla_w: Any = None
     nabla_b: Any = None
+    inner: list[tuple[Any, Any]] | None = None
+
+
+def parameter_gradients(layer: Layer, back: Backward) -> list[tuple[Any, Any]]:
+    """``(∂C/∂w, ∂C/∂b)`` of each layer of ``layer.parameter_layers()``, in order, from its
+    :class:`Backward`: one pair, none, or a layer of layers' ``inner`` list."""
+    if back.inner is not None:
+        return back.inner
+    return [(back.nabla_w, back.nabla_b)] if layer.has_parameters else []
 
 
 @dataclass(frozen=True)

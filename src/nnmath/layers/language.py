@@ -158,13 +158,34 @@ def _terms(text: str) -> list[tuple[str, str]]:
             )
         end = match.end()
         if text.startswith("(", end):
-            close = text.find(")", end)
-            if close < 0 or "(" in text[end + 1 : close]:
+            close = _closing(text, end)
+            if close < 0:
                 raise ValueError(f"{text[match.start(1) :].strip()[:30]!r}: the ( is not closed")
             end = close + 1
         out.append((match.group(1), text[match.start(1) : end]))
         pos = end
     return out
+
+
+def _closing(text: str, start: int) -> int:
+    """The position of the ``)`` that closes the ``(`` at ``start`` (-1 if none): a block's
+    terms nest, ``residual(dense(6,relu) dense(6,identity); relu)``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return -1
+
+
+def _block(inner: str, term: str) -> tuple[list[Layer], str]:
+    """A block's inner layers (the terms before its top-level ``;``) and what follows."""
+    depth = 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == ";" and depth == 0:
+            return parse(inner[:i]), inner[i + 1 :]
+    return parse(inner) if inner.strip() else [], ""
 
 
 def _layer(word: str, term: str) -> Layer:
@@ -181,8 +202,13 @@ def _layer(word: str, term: str) -> Layer:
             raise ValueError("leave input out: the data set gives the input's shape")
         raise ValueError(f"unknown layer {word!r}{hint}: the layers are {known}")
     inner = term[term.index("(") + 1 : -1] if "(" in term else ""
-    positional, keywords = _arguments(inner, term)
+    block = _parameters(words[key])[:1] and _parameters(words[key])[0].name == "layers"
     try:
+        if block:  # a layer of layers: word(terms; arguments)
+            layers, inner = _block(inner, term)
+        positional, keywords = _arguments(inner, term)
+        if block:
+            keywords = {"layers": layers, **keywords}
         return words[key](**_bind(key, positional, keywords, term))
     except (ValueError, TypeError) as err:
         message = str(err)
@@ -265,10 +291,18 @@ def _wants_vector(layer: Layer) -> bool:
 
 def _term(layer: Layer) -> str:
     """One layer as a term: numbers in order up to the last that is not its default, then
-    the names (σ is always written)."""
+    the names (σ is always written); a block writes its layers' terms first, then ``;``."""
     cls = type(layer)
     word = (*cls.words, cls.name)[0]
     params = _parameters(cls)
+    if params and params[0].name == "layers":  # residual(dense(6,relu) dense(6); relu)
+        return f"{word}({describe(layer.given)}; {_items(layer, params[1:])})"
+    items = _items(layer, params)
+    return f"{word}({items})" if items else word
+
+
+def _items(layer: Layer, params: tuple[inspect.Parameter, ...]) -> str:
+    """The arguments ``params`` of ``layer`` as a term writes them, comma-separated."""
     values = {p.name: _plain(layer.arguments.get(p.name, p.default)) for p in params}
     flags = [p for p in params if str(p.annotation) == "bool"]  # batch_norm=1: a keyword
     numbers = [p for p in params if not isinstance(values[p.name], str) and p not in flags]
@@ -278,7 +312,7 @@ def _term(layer: Layer) -> str:
     items = [repr(values[p.name]) for p in shown]
     items += [values[p.name] for p in params if isinstance(values[p.name], str)]
     items += [f"{p.name}=1" for p in flags if values[p.name] != p.default]
-    return f"{word}({','.join(items)})" if items else word
+    return ",".join(items)
 
 
 def _plain(value: Any) -> Any:

@@ -192,7 +192,7 @@ def hidden_layers(point: Mapping[str, Any]) -> int:
     from ..layers import expand_batch_norm, parse
 
     layers = expand_batch_norm(parse(point["layers"]))  # dense(n,σ,batch_norm=1): two
-    return sum(layer.has_parameters for layer in layers) - 1
+    return sum(len(layer.parameter_layers()) for layer in layers) - 1
 
 
 @dataclass(frozen=True)
