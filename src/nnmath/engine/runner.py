@@ -258,8 +258,10 @@ class EpochRunner:
         )
         for name, array in (self._arrays | self.layer_buffers.small).items():
             setattr(c, name, array.ctypes.data)
-        for name in ("xhat", "inv_std"):
-            self._c_keep[name] = binding.pointers(getattr(self.layer_buffers, name))
+        running = self.layer_buffers.running()  # NULLs but for batch norms: set per epoch
+        own = (self.layer_buffers.xhat, self.layer_buffers.inv_std)
+        for name, arrays in zip(layered.LayerBuffers.POINTERS, (*running, *own)):
+            self._c_keep[name] = binding.pointers(arrays)
             setattr(c, name, ctypes.addressof(self._c_keep[name]))
         for name, array in self._c_keep.items():
             setattr(c, name, ctypes.addressof(array))
@@ -334,8 +336,7 @@ class EpochRunner:
         lens += [a.size for a in self.layer_buffers.small.values()]
         lens += [0 if a is None else len(a) for a in params]
         lens += [len(self._c_keep[name].arrays) for name in _OWN]
-        lens += [len(a) for a in (*running, self._c_keep["xhat"].arrays)]
-        lens += [len(self._c_keep["inv_std"].arrays)]
+        lens += [L] * len(layered.LayerBuffers.POINTERS)
         lens += self._own_lengths() + self.layer_buffers.lengths(running, dtype)
         return np.array(lens, np.int64)
 
@@ -446,9 +447,10 @@ class EpochRunner:
         scores = np.zeros(2 * self.threads) if score else None
         lens = self._lengths(params, perm, scores, running)  # C refuses what sizes do not imply
         _keep = self._fill(c, params)  # the pointer arrays, alive until the epoch returns
-        for name, arrays in zip(("running_mean", "running_var"), running):
-            _keep[name] = binding.pointers(arrays)
-            setattr(c, name, ctypes.addressof(_keep[name]))
+        if any(x is not None for x in self.layer_buffers.norms):  # as the layers hold them now
+            for name, arrays in zip(("running_mean", "running_var"), running):
+                _keep[name] = binding.pointers(arrays)
+                setattr(c, name, ctypes.addressof(_keep[name]))
         c.n, c.X, c.Y = n, X.ctypes.data, Y.ctypes.data
         c.lens, c.n_lens = lens.ctypes.data, lens.size
         c.perm, c.threads = perm.ctypes.data, self.threads
