@@ -79,7 +79,8 @@ def _layered_plan(net: Any, X: Any, mini_batch_size: int | None) -> Any:
     from ..layer_network import LayerNetwork
     from .layered import batch_reason, plan_of
 
-    where = "a network of layers trains on the reference loop: "
+    kinds = ", ".join(sorted({type(layer).__name__ for layer in net.layers}))
+    where = f"a network of layers ({kinds}) trains on the reference loop: "
     for method in ("forward_caches", "backprop_columns", "forward"):
         if getattr(type(net), method) is not getattr(LayerNetwork, method, None):
             return where + f"{type(net).__name__} overrides LayerNetwork.{method}"
