@@ -5,8 +5,9 @@ For each of speed.py's rows, mini-batch sizes and dtypes, on its synthetic 60,00
 variants train side by side: plain SGD, SGD with a cosine schedule, SGD with dropout 0.5 on
 every hidden layer, the same widths with batch normalisation (each hidden ``Dense(n, σ,
 batch_norm=True)``) and with identity paths (after the first hidden layer, each pair of
-hidden layers a ``Residual([Dense(n, σ), Dense(n, "identity")], activation=σ)`` block: only
-rows with 1 + 2k hidden layers of one width, such as deep; "-" elsewhere). The plain network
+hidden layers a ``Residual([Dense(n, σ), Dense(n, "identity")], activation=σ)`` block and a
+last one alone a ``Residual([Dense(n, "identity")], activation=σ)``: only rows with two or
+more hidden layers of one width, such as deep; "-" elsewhere). The plain network
 is the same Dense layers without them (a sizes network); the issue's bound for the last two
 is 1.15×. Each ``--rounds`` round trains every variant for
 one ``fit`` of ``--epochs`` epochs, in an order that rotates from round to round, so that the
@@ -39,7 +40,7 @@ VARIANTS = {
 
 def _fit(variant: str, row: dict, dtype: str, B: int, X, y, epochs: int, seed: int):
     """The epoch times of one fit of ``variant`` (the first left out), or [] for a variant
-    this row's widths cannot take (residual blocks of unequal widths)."""
+    this row's widths cannot take (residual blocks need two hidden layers of one width)."""
     import numpy as np
     from speed import _nnmath_net
 

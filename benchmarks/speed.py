@@ -88,8 +88,8 @@ ROWS = {
     ),
 }
 # relu100 and deep with batch normalisation / identity paths: the same widths, each hidden
-# Dense(100, relu) written Dense(100, "relu", batch_norm=True), or deep's last four wrapped as
-# two Residual([Dense(100, relu), Dense(100, identity)], activation="relu") blocks. Only
+# Dense(100, relu) written Dense(100, "relu", batch_norm=True), or deep's last three in a
+# two-layer and a one-layer residual block (_layers). Only
 # nnmath (a network of layers) and torch eager (its to_torch copy) train these rows.
 ROWS["bn100"] = dict(ROWS["relu100"], layers="batch_norm")
 ROWS["bn_deep"] = dict(ROWS["deep"], layers="batch_norm")
@@ -116,19 +116,24 @@ def _data(n: int, dtype: str):
 def _layers(row: dict, variant: str | None = None) -> list:
     """The layers of a row with ``layers`` (or of ``variant``: "plain", "batch_norm",
     "residual" for the same widths): Dense(n, σ) per hidden width, with batch_norm=True, or
-    with the hidden widths after the first paired into residual blocks."""
+    with the hidden layers after the first in residual blocks, two Dense layers to a block
+    (``Residual([Dense(n, σ), Dense(n, "identity")], activation=σ)``) and a last one alone
+    (``Residual([Dense(n, "identity")], activation=σ)``): each block's work is its Dense
+    layers' and one sum."""
     from nnmath.layers import Dense, Input, Residual
 
     sizes, act = row["sizes"], row["hidden"]
     variant = variant or row["layers"]
     hidden = sizes[1:-1]
     if variant == "residual":
-        if len(hidden) < 3 or len(set(hidden)) != 1 or (len(hidden) - 1) % 2:
-            raise ValueError(f"{sizes}: residual blocks need 1 + 2k hidden layers of one width")
+        if len(hidden) < 2 or len(set(hidden)) != 1:
+            raise ValueError(f"{sizes}: residual blocks need 2 or more hidden layers of one width")
+        n, pairs, alone = hidden[0], (len(hidden) - 1) // 2, (len(hidden) - 1) % 2
         blocks = [
-            Residual([Dense(n, act), Dense(n, "identity")], activation=act) for n in hidden[1::2]
+            Residual([Dense(n, act), Dense(n, "identity")], activation=act) for _ in range(pairs)
         ]
-        body = [Dense(hidden[0], act), *blocks]
+        blocks += [Residual([Dense(n, "identity")], activation=act) for _ in range(alone)]
+        body = [Dense(n, act), *blocks]
     else:
         body = [Dense(n, act, batch_norm=variant == "batch_norm") for n in hidden]
     return [Input(sizes[0]), *body, Dense(sizes[-1], row["output"])]
@@ -344,7 +349,9 @@ def bench_torch(row, B, dtype, n):
     tdtype = getattr(torch, dtype)
     net = _nnmath_net(row, dtype)
     if "layers" in row:  # nnmath's own copy: BatchNorm1d, nnmath's residual module
-        model = net.to_torch()
+        import nnmath as nm
+
+        model = nm.to_torch(net)
         if isinstance(model[-1], torch.nn.Softmax):  # CrossEntropyLoss takes z^L
             model = model[:-1]
         return _torch_loop(model.train(), row, B, dtype, n)
