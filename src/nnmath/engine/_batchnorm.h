@@ -5,7 +5,8 @@
  *
  *     μ_B = (1/m) Σ_r a          σ²_B = (1/m) Σ_r (a − μ_B)²          ẑ = (a − μ_B)/√(σ²_B + ε)
  *     z = γ ẑ (+ β, added with σ by NNM(activate))
- *     running_mean ← (1 − p) running_mean + p μ_B,  running_var ← (1 − p) running_var + p σ²_B m/(m − 1)
+ *     running_mean ← (1 − p) running_mean + p μ_B
+ *     running_var  ← (1 − p) running_var + p σ²_B m/(m − 1)
  *
  * and backward, from δ = ∂C/∂z (m rows), with Σ δ already in the layer's ∂C/∂β part:
  *
@@ -62,7 +63,8 @@ NNM_INLINE void NNM(bn_backward)(const nnm_epoch *e, int64_t i, const REAL *rest
     for (int64_t r = 0; r < m; r++)
         for (int64_t c = 0; c < n; c++) {
             const REAL gd = gamma[c] * d[r * n + c]; /* ∂C/∂ẑ = γ δ */
-            const REAL mean_d = gamma[c] * sum_d[c] * inv_m, mean_dz = gamma[c] * nabla_w[c] * inv_m;
+            const REAL mean_d = gamma[c] * sum_d[c] * inv_m; /* mean(γ δ) */
+            const REAL mean_dz = gamma[c] * nabla_w[c] * inv_m; /* mean(γ δ ⊙ ẑ) */
             g[r * n + c] = inv[c] * (gd - mean_d - xhat[r * n + c] * mean_dz);
         }
 }
