@@ -186,3 +186,44 @@ def test_a_training_pass_of_one_example_is_refused_as_torch_refuses_it() -> None
     assert net.predict(X[:1]).shape == (1,)  # inference of one example is fine
     with pytest.raises(ValueError, match="units \\(n,\\) or images"):
         BatchNorm().build((2, 3), "he", np.random.default_rng(0), np.float64)
+
+
+def test_from_torch_reads_normalisations_built_and_trained_in_torch() -> None:
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=0.2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(48, 5), nn.BatchNorm1d(5, eps=1e-3), nn.Tanh(), nn.LayerNorm(5),
+        nn.Linear(5, 3), nn.Softmax(dim=1),
+    ).double()  # fmt: skip
+    with torch.no_grad():
+        for _ in range(3):  # train() passes: the running statistics move
+            module(torch.randn(8, 2, 6, 6, dtype=torch.float64) * 2 + 1)
+    net = nm.from_torch(module, input_shape=(2, 6, 6))
+    assert [repr(layer) for layer in net.layers[1:]] == [
+        "Conv2D(3, 3, activation='identity')", "BatchNorm(momentum=0.2)", "Activation('relu')",
+        "Flatten()", "Dense(5, activation='identity')", "BatchNorm(eps=0.001)",
+        "Activation('tanh')", "LayerNorm()", "Dense(3, activation='softmax')",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(net.layers[2].running_var, module[1].running_var.numpy())
+    X = torch.randn(7, 2, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        expected = module.eval()(X).numpy()
+    np.testing.assert_allclose(net.feedforward(X.numpy()), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (lambda: nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=None), nn.Sigmoid()),
+         "momentum must be a number"),
+        (lambda: nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, affine=False), nn.Sigmoid()),
+         "affine"),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm1d(2), nn.Flatten(),
+                               nn.Linear(8, 2), nn.Sigmoid()), "BatchNorm1d after a layer"),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.LayerNorm(2), nn.Flatten(),
+                               nn.Linear(8, 2), nn.Sigmoid()), "LayerNorm layer 1 takes"),
+    ],
+)  # fmt: skip
+def test_from_torch_refuses_normalisations_nnmath_does_not_have(module, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        nm.from_torch(module(), input_shape=(1, 4, 4) if "Conv" in repr(module()) else None)

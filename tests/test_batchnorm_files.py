@@ -198,3 +198,24 @@ def test_onnxruntime_runs_the_inference_form_and_from_onnx_reads_it_back(tmp_pat
     back = nm.from_onnx(path)
     assert back.config() == net.config()
     assert same_states(states(back), states(net))
+
+
+def test_layernorm_over_images_in_onnx_and_torch(tmp_path) -> None:
+    """LayerNorm on an image normalises its C·H·W values: ONNX's axis 1, torch's
+    normalized_shape (C, H, W)."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    layers = [Input((2, 5, 5)), LayerNorm(), Conv2D(3, 3, activation="tanh"), LayerNorm(1e-3)]
+    net = nm.Network([*layers, Dense(3, "softmax")], cost="log_likelihood", seed=0)
+    X = np.random.default_rng(0).standard_normal((12, 2, 5, 5)).astype(np.float32)
+    net.fit(X, np.arange(12) % 3, epochs=2, mini_batch_size=4, eta=0.1)
+    assert net.layers[1].W.shape == (2, 5, 5) and net.layers[1].W.std() > 0  # γ trained
+    path = nm.to_onnx(net, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": X})
+    np.testing.assert_allclose(out, net.feedforward(X), rtol=1e-5, atol=1e-6)
+    assert nm.from_onnx(path).config() == net.config()
+    model = nm.to_torch(net).eval()
+    assert tuple(model[0].normalized_shape) == (2, 5, 5)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(X)).numpy(), out, rtol=1e-5, atol=1e-6)

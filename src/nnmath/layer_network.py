@@ -99,6 +99,10 @@ class LayerNetwork(Network):
         σ of each layer that has one, the output's last.
     dropout : tuple of float
         ``p`` of each Dropout layer.
+    stateful : list of Layer
+        The layers that keep a state (BatchNorm's running statistics): ``fit`` folds each
+        step's measurements in (:meth:`update_state`), and files, checkpoints, early
+        stopping and :meth:`to` carry them with the weights.
     """
 
     layered = True
@@ -186,8 +190,22 @@ class LayerNetwork(Network):
     def set_parameters(
         self, weights: list[Any], biases: list[Any], states: list[Any] | None = None
     ) -> None:
-        """Copy ``weights``, ``biases`` (and ``states``, one dict per layer that keeps one,
-        as :meth:`copy_parameters` gives) into the network, on its backend."""
+        """Copy ``weights``, ``biases`` (and ``states``) into the network, on its backend.
+
+        Parameters
+        ----------
+        weights, biases : lists of arrays
+            As :meth:`Network.set_parameters` (NumPy arrays or the backend's).
+        states : list of dict, optional
+            One per layer that keeps a state (:attr:`stateful`: each BatchNorm's
+            ``{"running_mean", "running_var"}``), as :meth:`copy_parameters` gives; left
+            out, the states stay as they are.
+
+        Raises
+        ------
+        ValueError
+            ``states`` of another length, names or shapes, or a negative variance.
+        """
         super().set_parameters(weights, biases)
         for layer, state in zip(self.stateful, states or [], strict=states is not None):
             move = self.backend.asarray

@@ -159,7 +159,10 @@ def gradcheck(
     (:mod:`~nnmath.diagnostics._gradcheck_layers`): layers numbered by their position
     (pooling, Flatten and Dropout layers too, each with its ``δ^l``), a convolution's ``W``
     in its shape ``(out, in, k, k)``, and at most ``max_params_per_layer`` entries of any
-    ``δ^l`` or ``σ'`` as well (a feature map has thousands of units).
+    ``δ^l`` or ``σ'`` as well (a feature map has thousands of units). It checks the training
+    pass ``fit`` differentiates: a BatchNorm normalises with the batch's statistics (so keep
+    ``m ≥ 2``), each example's ``δ^l`` below it is ``∂(Σ_x C_x)/∂z^l_x`` (the statistics
+    carry one example into every cost), and no running statistic changes.
 
     The error of an entry is ``|analytic − numeric| / max(|analytic|, |numeric|, floor)``;
     ``floor`` keeps entries that are zero up to rounding (the differences carry an absolute

@@ -15,7 +15,9 @@ A layer's ``W`` and ``b`` are the tensors ``"{k}.weight"``, ``"{k}.bias"`` (and 
 state ``"{k}.running_mean"``, ``"{k}.running_var"``, torch's buffers), ``k`` its module's
 position in :func:`nnmath.io.to_torch`'s ``nn.Sequential`` (each layer's modules as its class
 declares them, :attr:`Layer.torch`), so ``to_torch(net).load_state_dict(load_file(path))``
-works as it is; a network of Input and Dense layers gets ``0, 2, 4, …``, a dense file's names.
+works as it is (with a BatchNorm, ``strict=False``: torch's ``num_batches_tracked`` counter,
+unused with a momentum, is not kept); a network of Input and Dense layers gets
+``0, 2, 4, …``, a dense file's names.
 
 Reading checks the layers one by one: every type registered, every argument one its
 constructor takes with a value it accepts, and each layer's parameter shapes (from the shape

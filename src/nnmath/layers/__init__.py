@@ -117,8 +117,18 @@ def sizes_network_arguments(
 
 def expand_batch_norm(layers: Sequence[Any]) -> list[Any]:
     """Each ``Dense(n, σ, batch_norm=True)`` written out as ``Dense(n, "identity"),
-    BatchNorm(), Activation(σ)`` (σ after the normalisation, as Ioffe and Szegedy put it);
-    every other entry as it is."""
+    BatchNorm(), Activation(σ)`` (σ after the normalisation, as Ioffe and Szegedy put it).
+
+    Parameters
+    ----------
+    layers : sequence of Layer (or anything else, passed through for the checks after)
+
+    Returns
+    -------
+    list
+        The entries in order, each shorthand Dense replaced by its three layers; every other
+        entry as it is.
+    """
     out: list[Any] = []
     for layer in layers:
         if isinstance(layer, Dense) and layer.batch_norm:
