@@ -37,17 +37,19 @@ CONFIG = {
 def snapshot_time(repeats: int = 50) -> float:
     """Seconds to compute one snapshot of the benchmark's network, alone."""
     from nnmath.playground.config import parse_config
+    from nnmath.playground.layered import plan_of
     from nnmath.playground.session import build_network
-    from nnmath.playground.snapshot import Grid, snapshot
+    from nnmath.playground.snapshot import Grid, network_inputs, snapshot
     from nnmath.playground.toy import make_toy
 
     c = parse_config(CONFIG)
     data = make_toy(c.data, c.points, c.noise, c.train_fraction, c.seed)
-    net, grid = build_network(c, data.n_classes), Grid(data.bounds())
-    snapshot(net, data, grid, 0.0, 0)
+    net, grid = build_network(c, data.n_outputs), Grid(data.bounds(), c.features, data.dims)
+    views = (network_inputs(data, c.features), plan_of(c, data.n_outputs))
+    snapshot(net, data, grid, 0.0, 0, *views)
     t0 = time.perf_counter()
     for _ in range(repeats):
-        snapshot(net, data, grid, 0.0, 0)
+        snapshot(net, data, grid, 0.0, 0, *views)
     return (time.perf_counter() - t0) / repeats
 
 

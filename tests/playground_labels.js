@@ -17,7 +17,8 @@ const hidden = (r, el) => {
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 for (let n = walker.nextNode(); n; n = walker.nextNode()) {
   const el = n.parentElement;
-  if (!n.textContent.trim() || el.closest("option, script, select, [hidden]")) continue;
+  // a closed <details>' content is not shown (Chromium still gives it boxes)
+  if (!n.textContent.trim() || el.closest("option, script, select, [hidden], details:not([open]) > :not(summary)")) continue;
   const range = document.createRange();
   range.selectNodeContents(n);
   const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0 && !hidden(r, el));

@@ -50,7 +50,7 @@ def test_per_epoch_writes_the_figure_and_keeps_the_compiled_epoch(digits, tmp_pa
     data = (tmp_path / "live.png").read_bytes()
     assert data.startswith(PNG)
     height, width, _ = imread(tmp_path / "live.png").shape
-    assert width > 2 * height  # three panels side by side
+    assert width > 3 * height  # four panels side by side
     assert list(tmp_path.iterdir()) == [tmp_path / "live.png"]  # no temporary file left
 
 
@@ -131,7 +131,7 @@ def test_the_figure_shows_what_was_measured(digits, tmp_path) -> None:
 
     live = LivePlot(path=tmp_path / "live.png")
     h = fit(digits, live, monitor_training_accuracy=True)
-    ax_cost, ax_acc, ax_speed = figure(h, live.points).axes
+    ax_cost, ax_acc, ax_speed, _ = figure(h, live.points).axes
     assert ax_speed.get_yscale() == "log"
     assert [line.get_label() for line in ax_speed.lines] == ["l = 2", "l = 3 (output)"]
     for j, line in enumerate(ax_speed.lines):

@@ -67,8 +67,10 @@ def test_backprop_equals_torch_autograd_on_the_to_torch_copy(make) -> None:
 @pytest.mark.parametrize(
     "opt",
     [{"optimizer": "sgd", "eta": 0.1, "momentum": 0.9, "lmbda": 0.5},
-     {"optimizer": "adam", "eta": 0.01, "lmbda": 0.1}],
-    ids=["momentum", "adam"],
+     {"optimizer": "sgd", "eta": 0.1, "momentum": 0.9, "nesterov": True},
+     {"optimizer": "adam", "eta": 0.01, "lmbda": 0.1},
+     {"optimizer": "rmsprop", "eta": 0.01}],
+    ids=["momentum", "nesterov", "adam", "rmsprop"],
 )  # fmt: skip
 @pytest.mark.parametrize("make", [deep_mlp, conv_net])
 def test_several_fit_steps_equal_torch_optim_on_the_to_torch_copy(make, opt) -> None:
@@ -225,13 +227,15 @@ def test_a_blocks_inner_state_is_kept_updated_and_restored() -> None:
     X, y = data(net, 10)
     net.fit(X, y, epochs=2, mini_batch_size=5, eta=0.1, seed=0, fast=False)
     built = net.layers[1]
-    assert built.state() == {"1.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
-    built.set_state({"1.0.seen": np.array([3.0])})
+    # named as in the torch module: ResidualBlock(body=[Linear, Tanh, ResidualBlock(body=[...])])
+    assert built.state() == {"body.2.body.0.seen": np.array([20.0])}  # 2 epochs × 10 examples
+    built.set_state({"body.2.body.0.seen": np.array([3.0])})
     assert built.layers[1].layers[0].seen[0] == 3.0
-    with pytest.raises(ValueError, match="no inner layer"):
-        built.set_state({"7.seen": np.array([1.0])})
+    for bad in ("body.7.seen", "2.body.0.seen", "seen"):
+        with pytest.raises(ValueError, match="no inner layer"):
+            built.set_state({bad: np.array([1.0])})
     net.predict(X)  # an inference pass folds nothing in
-    assert built.state()["1.0.seen"][0] == 3.0
+    assert built.state()["body.2.body.0.seen"][0] == 3.0
 
 
 def _edited(path, change):
@@ -302,3 +306,34 @@ def test_from_torch_reads_a_residual_block_built_in_torch() -> None:
     bad = nn.Sequential(nn.Linear(3, 4), nm.io.torch.ResidualBlock(nn.Linear(4, 5), nn.ReLU()))
     with pytest.raises(ValueError, match=r"F maps the input shape \(4,\) to \(5,\)"):
         nm.from_torch(nn.Sequential(*bad, nn.Linear(5, 2), nn.Softmax(dim=1)))
+
+
+@pytest.mark.parametrize("i", range(len(Residual.EXAMPLES)))
+def test_each_example_blocks_inner_gradients_match_differences_and_autograd(i) -> None:
+    """tests/test_layers.py checks a block's g; here its inner ∂C/∂w, ∂C/∂b (Backward.inner)
+    for C = Σ R ⊙ a^{out}, against central differences and torch autograd of its twin."""
+    from test_layers import M, built, torch_sigma
+
+    layer, a_prev, _, R = built(Residual, *Residual.EXAMPLES[i])
+    rng = np.random.default_rng(3)
+    for inner in layer.parameter_layers():
+        inner.b = rng.standard_normal(inner.b.shape)  # glorot's b = 0 would hide a wrong ∂C/∂b
+    cache = layer.forward(a_prev)
+    back = layer.backward(layer.delta(cache, R), cache)
+    grads = [M * g for pair in back.inner for g in pair]  # means over the M examples
+    assert len(grads) == len(layer.parameters())
+    for param, grad in zip(layer.parameters(), grads):
+        flat = param.reshape(-1)
+        for j in rng.choice(flat.size, size=min(flat.size, 10), replace=False):
+            old = flat[j]
+            flat[j] = old + 1e-6
+            up = np.sum(R * layer.forward(a_prev).a)
+            flat[j] = old - 1e-6
+            down = np.sum(R * layer.forward(a_prev).a)
+            flat[j] = old
+            assert grad.reshape(-1)[j] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-7)
+    params = [torch.tensor(p, requires_grad=True) for p in layer.parameters()]
+    out = torch_sigma(layer, layer.torch_z(torch.tensor(a_prev), nn.functional, *params))
+    (torch.tensor(R) * out).sum().backward()
+    for p, grad in zip(params, grads):
+        np.testing.assert_allclose(grad, p.grad.numpy(), rtol=1e-10, atol=1e-12)

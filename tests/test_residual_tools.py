@@ -94,6 +94,27 @@ def test_gradcheck_passes_and_labels_the_layers_inside_blocks(make) -> None:
     w_layers = [r.layer for r in report.rows if r.quantity == "∂C/∂w"]
     assert w_layers == nm.diagnostics._float64.layer_numbers(net)
     assert len(w_layers) == len(net.weights)
+    inner = {r.layer for r in report.rows if r.quantity == "δ^l" and "." in str(r.layer)}
+    assert inner == ({"3.1", "3.2", "4.1", "4.2"} if make is mlp else {"3.1", "3.2", "3.2.1"})
+
+
+def test_gradcheck_catches_a_wrong_delta_inside_a_block(monkeypatch) -> None:
+    """The inner δ are checked against the cost, not against the block's own backward: a
+    backward_F that reports twice the δ fails exactly those rows."""
+    from nnmath.layers.residual import FPath
+
+    honest = Residual.backward_F
+
+    def doubled(self, delta, cache):
+        path = honest(self, delta, cache)
+        return FPath(path.g, path.inner, [(g, 2 * d) for g, d in path.steps])
+
+    net = with_random_biases(mlp())
+    X, y = data(net, 3)
+    monkeypatch.setattr(Residual, "backward_F", doubled)
+    report = nm.diagnostics.gradcheck(net, X, y, max_params_per_layer=20)
+    failed = {(r.quantity, r.layer) for r in report.rows if not r.ok}
+    assert failed == {("δ^l", label) for label in ("3.1", "3.2", "4.1", "4.2")}
 
 
 def test_the_per_layer_diagnostics_label_and_measure_the_inner_layers() -> None:
@@ -184,3 +205,49 @@ def test_the_torch_backend_trains_as_numpy_does() -> None:
     for W, T in zip(net.weights + net.biases, tnet.weights + tnet.biases):
         assert isinstance(T, torch.Tensor)
         np.testing.assert_allclose(T.numpy(), W, rtol=0, atol=1e-12)
+
+
+def test_a_batchnorm_inside_a_block_keeps_torchs_names_everywhere(tmp_path) -> None:
+    """Its running statistics are "{k}.body.{j}.running_mean" in the model file, as in the
+    to_torch module's state_dict; ONNX, from_torch and a resumed checkpoint read them back."""
+    torch = pytest.importorskip("torch")
+    from safetensors.numpy import load_file
+
+    from nnmath.layers import Activation, BatchNorm
+
+    def make() -> nm.Network:
+        F = [Dense(6, "identity"), BatchNorm(), Activation("relu"), Dense(6, "identity")]
+        layers = [Input(8), Dense(6, "tanh"), Residual(F), Dense(3, "softmax")]
+        return nm.Network(layers, cost="log_likelihood", seed=0, dtype="float64")
+
+    net = make()
+    X, y = data(net, 20)
+    kw = dict(epochs=3, mini_batch_size=5, eta=0.1, seed=0, fast=False)
+    net.fit(X, y, **kw)
+    tensors = load_file(str(nm.save(net, tmp_path / "m.safetensors")))
+    model = nm.to_torch(net).eval()
+    names = set(model.state_dict()) - {"2.body.2.num_batches_tracked"}
+    assert set(tensors) == names and "2.body.2.running_mean" in names
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(X)).numpy(), net.feedforward(X))
+    for back in (nm.load(tmp_path / "m.safetensors"), nm.from_torch(model, cost="log_likelihood")):
+        assert np.array_equal(back.feedforward(X), net.feedforward(X))
+    pytest.importorskip("onnx")
+    path = nm.to_onnx(net, tmp_path / "m.onnx", dtype="float32")
+    back = nm.from_onnx(path)
+    np.testing.assert_allclose(back.feedforward(X), net.feedforward(X), rtol=1e-5, atol=1e-6)
+
+    class Interrupt:
+        def __call__(self, net, history, epoch):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    full = make()
+    full.fit(X, y, **kw)
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(X, y, checkpoint=tmp_path / "run.safetensors", callbacks=[Interrupt()], **kw)
+    resumed = make()
+    resumed.fit(X, y, checkpoint=tmp_path / "run.safetensors", resume=True, **kw)
+    assert np.array_equal(resumed.feedforward(X), full.feedforward(X))  # running stats too
+    for key, value in full.layers[2].state().items():
+        assert np.array_equal(resumed.layers[2].state()[key], value)

@@ -27,10 +27,13 @@ epoch runs a whole epoch at once), so fit takes it, unless it declares
 Watching a run: :class:`LivePlot` (a figure redrawn in a notebook, or written to a file),
 :class:`TensorBoard` (event files: the gradient flow of every layer) and
 :class:`EpochLogger` (one CSV or JSON-lines row per epoch) measure the layers after each
-epoch (:func:`nnmath.diagnostics.layer_statistics`), so they keep the compiled epoch.
+epoch (:func:`nnmath.diagnostics.layer_statistics`), so they keep the compiled epoch;
+:class:`Histograms` (``fit(track_histograms=True)``) records the distributions of z^l, a^l,
+δ^l and the update-to-data ratio ‖Δw^l‖/‖w^l‖ of every layer in the ``History``.
 
 One job a module: :mod:`~nnmath.callbacks.base` (the protocol), ``control`` (divergence,
-early stopping, checkpoints, schedules), ``progress``, ``liveplot``, ``tensorboard``, ``log``.
+early stopping, checkpoints, schedules), ``progress``, ``liveplot``, ``tensorboard``, ``log``,
+``histograms``.
 Nothing here prints except :class:`ProgressBar`, which draws on the terminal with ``rich``.
 """
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 from ..diagnostics import GradientTracker
 from .base import Callback, History, Run, TrainingDiverged, as_callback, wants_batches
 from .control import Checkpoint, DivergenceCheck, EarlyStopping, LearningRateScheduler
+from .histograms import Histograms
 from .liveplot import LivePlot
 from .log import EpochLogger, read_log
 from .progress import ProgressBar
@@ -51,6 +55,7 @@ __all__ = [
     "EarlyStopping",
     "EpochLogger",
     "GradientTracker",
+    "Histograms",
     "History",
     "LearningRateScheduler",
     "LivePlot",

@@ -6,7 +6,8 @@ given), so that a curve follows one set of examples. Several probes of one run t
 the same rows at the same moment (a :class:`~nnmath.callbacks.TensorBoard` and a
 :class:`~nnmath.callbacks.LivePlot` after the same epoch) share one backward pass. A network
 of layers is measured at its layers with parameters (Conv2D, Dense), numbered by their
-position in ``net.layers`` (:func:`~nnmath.diagnostics.layer_statistics`).
+position in ``net.layers`` (:func:`~nnmath.diagnostics.layer_statistics`). The update-to-data
+ratio of every layer (:meth:`LayerProbe.update_ratios`) is shared the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..diagnostics import LayerStatistics, layer_statistics
+from ..diagnostics.updates import PROBE_STEPS, probe_step_ratios
 from .base import Callback, Run
 
 __all__ = ["LayerProbe"]
@@ -60,3 +62,19 @@ class LayerProbe(Callback):
         stats = layer_statistics(net, self.X, self.Y, arrays=arrays)
         cache[key] = (moment, stats)  # only the latest moment is kept
         return stats
+
+    def update_ratios(self, net: Any, moment: tuple[Any, ...]) -> list[float]:
+        """‖Δw^l‖/‖w^l‖ of one real step of the run's optimizer, taken on copies of the
+        network and optimizer (:func:`~nnmath.diagnostics.updates.probe_step_ratios`): the
+        mean over single steps from the same state on each of the probe's first
+        ``PROBE_STEPS`` mini-batches; measured once per run, rows and moment."""
+        cache = self.run.layer_statistics
+        key = ("update_ratios", self._source, self.max_rows)
+        hit = cache.get(key)
+        if hit is not None and hit[0] == moment:
+            return hit[1]
+        B = self.run.mini_batch_size
+        X, Y = self.X[: PROBE_STEPS * B], self.Y[: PROBE_STEPS * B]
+        ratios = probe_step_ratios(net, self.run.optimizer, X, Y, batch_size=B)
+        cache[key] = (moment, ratios)
+        return ratios

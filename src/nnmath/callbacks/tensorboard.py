@@ -16,7 +16,7 @@ from ..diagnostics.layers import SATURATION
 from ._probe import LayerProbe
 from .base import History
 
-__all__ = ["HISTOGRAMS", "LAYER_SCALARS", "TensorBoard", "custom_scalar_layout"]
+__all__ = ["HISTOGRAMS", "LAYER_SCALARS", "TensorBoard", "UPDATE_RATIO", "custom_scalar_layout"]
 
 #: per-layer scalars: tag prefix -> (the LayerStatistics field, the chart's title)
 LAYER_SCALARS: dict[str, tuple[str, str]] = {
@@ -26,6 +26,8 @@ LAYER_SCALARS: dict[str, tuple[str, str]] = {
     "saturated": ("saturated", f"saturated units (σ' < {SATURATION:.0%} of its maximum)"),
     "dead": ("dead", "dead units (σ' = 0 on every example)"),
 }
+#: the update-to-data ratio of every layer: tag prefix, the chart's title
+UPDATE_RATIO = ("update_ratio", "update-to-data ratio ‖Δw^l‖/‖w^l‖ (one step, about 1e-3)")
 #: per-layer histograms: tag prefix -> the key of LayerStatistics.arrays
 HISTOGRAMS: dict[str, str] = {
     "W": "W",
@@ -48,12 +50,17 @@ def _tag(prefix: str, layer: int) -> str:
     return f"{prefix}/l{layer}"
 
 
-def custom_scalar_layout(layers: list[int]) -> dict[str, dict[str, list[Any]]]:
-    """TensorBoard's custom-scalar layout: one chart per statistic with every layer's line,
-    and the costs and accuracies, training beside validation."""
+def custom_scalar_layout(
+    layers: list[int], update_ratio: bool = False
+) -> dict[str, dict[str, list[Any]]]:
+    """TensorBoard's custom-scalar layout: one chart per statistic with every layer's line
+    (the update-to-data ratio's too, with ``update_ratio``), and the costs and accuracies,
+    training beside validation."""
+    charts = [(prefix, title) for prefix, (_, title) in LAYER_SCALARS.items()]
+    if update_ratio:
+        charts.append(UPDATE_RATIO)
     per_layer = {
-        title: ["Multiline", [_tag(prefix, l) for l in layers]]
-        for prefix, (_, title) in LAYER_SCALARS.items()
+        title: ["Multiline", [_tag(prefix, l) for l in layers]] for prefix, title in charts
     }
     return {
         "layers (one line per layer l)": per_layer,
@@ -84,6 +91,10 @@ class TensorBoard(LayerProbe):
     :mod:`nnmath.diagnostics.layers`), measured on a fixed set of examples after every epoch;
     the run's ``cost/training``, ``cost/validation``, ``accuracy/training``,
     ``accuracy/validation`` (those in the :class:`History`), ``eta`` and ``time/epoch``.
+    With ``update_ratio=True`` (the default) also ``update_ratio/l{l}``, the update-to-data
+    ratio ‖Δw^l‖/‖w^l‖ of one real step of the run's optimizer taken on copies of the
+    network and optimizer, averaged over the first 8 mini-batches of the measured rows
+    (:func:`~nnmath.diagnostics.updates.probe_step_ratios`; about 1e-3 when healthy).
     A custom-scalar layout draws each per-layer statistic as one chart with a line per
     layer. Histograms (``histograms=True``) of ``W/l{l}``, ``z/l{l}``, ``a/l{l}``,
     ``delta/l{l}`` and ``sigma_prime/l{l}``.
@@ -102,6 +113,8 @@ class TensorBoard(LayerProbe):
         Measure on the first ``max_rows`` rows (default 1,000, as ``track_gradients``).
     histograms : bool
         Also write the histograms.
+    update_ratio : bool
+        Also write the update-to-data ratio of every layer.
 
     Raises
     ------
@@ -120,8 +133,10 @@ class TensorBoard(LayerProbe):
         Y: Any = None,
         max_rows: int = 1000,
         histograms: bool = True,
+        update_ratio: bool = True,
     ) -> None:
         super().__init__(X, Y, max_rows)
+        self.update_ratio = bool(update_ratio)
         self._SummaryWriter = _summary_writer()  # a missing extra fails before any training
         self.logdir, self.histograms = Path(logdir), bool(histograms)
         self.writer: Any = None
@@ -140,9 +155,10 @@ class TensorBoard(LayerProbe):
         )
         if step == 0:  # a resumed run's network at ``step`` was written by the earlier run
             stats = self.statistics(net, ("begin", step), arrays=self.histograms)
-            self.writer.add_custom_scalars(custom_scalar_layout(stats.layers))
+            self.writer.add_custom_scalars(custom_scalar_layout(stats.layers, self.update_ratio))
             self.writer.add_text("network", _describe(net), 0)
             self._write_layers(stats, step)
+            self._write_ratios(net, stats.layers, ("begin", step), step)
         self.writer.flush()
 
     def on_epoch_end(self, net: Any, history: History, epoch: int) -> None:
@@ -155,8 +171,18 @@ class TensorBoard(LayerProbe):
         if eta:
             w.add_scalar("eta", float(eta[-1]), step)
         w.add_scalar("time/epoch", float(history.epoch_time[-1]), step)
-        self._write_layers(self.statistics(net, ("epoch", epoch), arrays=self.histograms), step)
+        stats = self.statistics(net, ("epoch", epoch), arrays=self.histograms)
+        self._write_layers(stats, step)
+        self._write_ratios(net, stats.layers, ("epoch", epoch), step)
         w.flush()
+
+    def _write_ratios(
+        self, net: Any, layers: list[int], moment: tuple[Any, ...], step: int
+    ) -> None:
+        if not self.update_ratio:
+            return
+        for layer, value in zip(layers, self.update_ratios(net, moment)):
+            self.writer.add_scalar(_tag(UPDATE_RATIO[0], layer), float(value), step)
 
     def _write_layers(self, stats: LayerStatistics, step: int) -> None:
         w = self.writer

@@ -30,16 +30,19 @@ _KINDS = {
     "curves": "cost and accuracy per epoch, training and validation",
     "confusion": "confusion matrix of a trained network on a data split",
     "misclassified": "grid of misclassified images (image data sets)",
+    "histograms": "per layer, the distribution of a^l (z^l, δ^l) over the epochs, the "
+    "percentiles of z^l, and the update-to-data ratio ‖Δw^l‖/‖w^l‖ per layer",
 }
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
-        help="draw activations, learning curves, confusion matrix, misclassified images",
+        help="draw activations, learning curves, confusion matrix, misclassified images, "
+        "histograms of every layer",
         description="Draw a figure to a PNG, SVG or PDF file (format from the --out suffix). "
-        "curves, confusion and misclassified train a quick network with the same options as "
-        "'nnmath train', or read a saved one with --model.",
+        "curves, confusion, misclassified and histograms train a quick network with the same "
+        "options as 'nnmath train', or read a saved one with --model.",
     )
     kinds = p.add_subparsers(
         dest="kind", metavar="KIND", title="figures", required=True, parser_class=Parser
@@ -76,11 +79,7 @@ def add_parser(sub: Any) -> None:
                 default=None,
                 help="a saved model or a training checkpoint (nnmath train --save / "
                 "--checkpoint, .safetensors) instead of training one here"
-                + (
-                    "; curves needs a checkpoint, which holds the history"
-                    if kind == "curves"
-                    else ""
-                )
+                + _MODEL_NOTES.get(kind, "")
                 + " (default: train one)",
             )
             if kind != "curves":
@@ -90,6 +89,8 @@ def add_parser(sub: Any) -> None:
                     default="test",
                     help="data split to evaluate (default test)",
                 )
+            if kind == "histograms":
+                _add_histogram_options(k)
             if kind == "misclassified":
                 k.add_argument(
                     "--max-images",
@@ -101,6 +102,37 @@ def add_parser(sub: Any) -> None:
             add_training_options(group)  # type: ignore[arg-type]
         add_output_options(k)
         k.set_defaults(run=run)
+
+
+#: what --model reads for a figure of the history
+_MODEL_NOTES = {
+    "curves": "; curves needs a checkpoint, which holds the history",
+    "histograms": "; a checkpoint of a run with histograms draws them over its epochs, any "
+    "other model is measured once on --split",
+}
+
+
+def _add_histogram_options(k: Any) -> None:
+    k.add_argument(
+        "--quantity",
+        choices=["a", "z", "delta"],
+        default="a",
+        help="whose histograms: the activations a^l, the weighted inputs z^l or the errors "
+        "δ^l (default a)",
+    )
+    k.add_argument(
+        "--log-y",
+        action="store_true",
+        default=None,
+        help="a log scale for the histograms' fractions (default: for delta only)",
+    )
+    k.add_argument(
+        "--rows",
+        type=positive_int,
+        default=1000,
+        help="measure a --model without histograms on the first ROWS rows of --split "
+        "(default 1000)",
+    )
 
 
 def _check_out(path: str) -> Path:
@@ -154,8 +186,10 @@ def _network_and_data(args: argparse.Namespace, show: bool) -> tuple[Any, Any, A
                 f"the model expects {net.sizes[0]} inputs (sizes[0]) but data set "
                 f"{data.name!r} has {data.n_features} features: pick the matching --dataset"
             )
-        history = _checkpoint_history(args.model) if args.kind == "curves" else None
+        wants = args.kind in ("curves", "histograms")
+        history = _checkpoint_history(args.model) if wants else None
         return net, history, data
+    args.histograms = args.kind == "histograms"  # nnmath train's watchers record them
     net, history, data, _ = train_network(args, show, monitor_training_accuracy=True)
     return net, history, data
 
@@ -184,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         net, history, data = _network_and_data(args, show)
         result["dataset"] = data.name
-        if args.kind == "curves":
+        if args.kind == "histograms":
+            _draw_histograms(args, net, history, data, out, result)
+        elif args.kind == "curves":
             if history is None:
                 raise CLIError(
                     f"--model {args.model}: a saved model holds no training history; give the "
@@ -232,6 +268,35 @@ def run(args: argparse.Namespace) -> int:
         size = f"{result['width']}x{result['height']} " if result["width"] else ""
         print(f"wrote {out} ({size}{result['format']}, {result['bytes']:,} bytes)")
     return 0
+
+
+def _draw_histograms(
+    args: argparse.Namespace, net: Any, history: Any, data: Any, out: Path, result: dict
+) -> None:
+    """The history's histograms over its epochs, or the network measured once on --split."""
+    from .. import plots
+
+    recorded = history is not None and history.extra.get("histograms")
+    model = getattr(args, "model", None)
+    title = f"{data.name}: {model}" if model else curves_title(data, net, args)
+    if recorded:
+        plots.plot_histograms(
+            history, quantity=args.quantity, log=args.log_y, title=title, path=out, dpi=args.dpi
+        )
+        result["epochs"] = history.epochs
+        return
+    X, y = getattr(data, args.split)
+    plots.plot_histograms(
+        net,
+        X,
+        y,
+        quantity=args.quantity,
+        rows=args.rows,
+        path=out,
+        dpi=args.dpi,
+        title=f"{title} ({args.split}, first {min(args.rows, len(y))} rows)",
+    )
+    result["split"] = args.split
 
 
 def _image_info(path: Path) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def add_parser(sub: Any) -> None:
 
 
 def add_watch_options(p: argparse.ArgumentParser) -> None:
-    """``--tensorboard DIR`` and ``--log FILE``: watch the run while it trains."""
+    """``--tensorboard DIR``, ``--log FILE`` and ``--histograms``: watch the run while it
+    trains."""
     p.add_argument(
         "--tensorboard",
         metavar="DIR",
@@ -87,11 +88,19 @@ def add_watch_options(p: argparse.ArgumentParser) -> None:
         help="write one row per epoch as it ends to FILE (.csv or .jsonl): costs, "
         "accuracies, η, per-layer speeds ‖∂C/∂b^l‖ (default: none)",
     )
+    p.add_argument(
+        "--histograms",
+        action="store_true",
+        help="record per layer the histograms of z^l, a^l, δ^l and the update ratio "
+        "‖Δw^l‖/‖w^l‖ after every epoch, in the history (kept in --checkpoint FILE: draw them "
+        "with 'nnmath plot histograms --model FILE')",
+    )
 
 
 def watch_callbacks(args: argparse.Namespace) -> list[Any]:
-    """The callbacks of ``--tensorboard`` and ``--log`` (checked before any data is loaded)."""
-    from ..callbacks import EpochLogger, TensorBoard
+    """The callbacks of ``--tensorboard`` and ``--log`` (checked before any data is loaded),
+    and :class:`~nnmath.callbacks.Histograms` for ``--histograms``."""
+    from ..callbacks import EpochLogger, Histograms, TensorBoard
 
     out: list[Any] = []
     if getattr(args, "tensorboard", None):
@@ -99,6 +108,8 @@ def watch_callbacks(args: argparse.Namespace) -> list[Any]:
         out.append(TensorBoard(check_output_path(args.tensorboard, "--tensorboard", folder=True)))
     if getattr(args, "log", None):
         out.append(EpochLogger(check_output_path(args.log, "--log", example="log.csv")))
+    if getattr(args, "histograms", False):
+        out.append(Histograms())
     return out
 
 

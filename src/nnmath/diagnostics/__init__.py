@@ -9,6 +9,11 @@ layer of weights (the lecture's ``l = 2``, code index ``i = l − 2``). One job 
   ‖∂C/∂b^l‖ and ‖∂C/∂w^l‖, once or during :func:`nnmath.train.fit` (``track_gradients=``).
 * :mod:`~nnmath.diagnostics.layers` — :func:`layer_statistics`: per layer the speeds, mean
   σ'(z^l), saturated and dead units, and the arrays W, z, a, δ, σ' (what training views plot).
+* :mod:`~nnmath.diagnostics.histograms` — fixed-bin histograms of z^l, a^l, δ^l and the
+  percentiles of z^l over training (:func:`z_percentiles`, :func:`histogram_counts` read what
+  ``fit(track_histograms=True)`` recorded).
+* :mod:`~nnmath.diagnostics.updates` — the update-to-data ratio ‖Δw^l‖/‖w^l‖
+  (:func:`update_ratios`; :func:`probe_step_ratios`: one real step, on copies).
 * :mod:`~nnmath.diagnostics.factors` — :func:`vanishing_factors`: why it vanishes, split
   into the weight and the activation factor.
 * :mod:`~nnmath.diagnostics.chain` — :func:`scalar_chain`: the lecture's
@@ -29,9 +34,11 @@ from __future__ import annotations
 from .chain import ScalarChain, scalar_chain
 from .factors import LayerFactors, VanishingFactors, vanishing_factors
 from .gradcheck import GradCheck, GradCheckRow, forward_from, gradcheck
+from .histograms import histogram_counts, z_percentiles
 from .layers import LayerStatistics, layer_statistics
 from .norms import GradientNorms, GradientTracker, gradient_norms
 from .trace import LayerTrace, Trace, trace
+from .updates import probe_step_ratios, update_ratios
 
 __all__ = [
     "GradientNorms",
@@ -39,6 +46,10 @@ __all__ = [
     "GradientTracker",
     "LayerStatistics",
     "layer_statistics",
+    "histogram_counts",
+    "z_percentiles",
+    "update_ratios",
+    "probe_step_ratios",
     "LayerFactors",
     "VanishingFactors",
     "vanishing_factors",

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..layers import Layer, Residual
 
-__all__ = ["ParameterRow", "parameter_labels", "parameter_rows"]
+__all__ = ["ParameterRow", "inner_rows", "parameter_labels", "parameter_rows"]
 
 
 @dataclass
@@ -31,6 +31,9 @@ class ParameterRow:
         ``δ = ∂C/∂z`` of the layer.
     g : array ``output_shape + (m,)`` or None
         ``∂C/∂a`` of its output, what the layer above handed down (None for the output).
+    path : tuple of int
+        Where it is (:func:`inner_rows`): its block's index in ``net.layers[1:]``, then its
+        index in each block's ``layers`` down to it; empty from :func:`parameter_rows`.
     """
 
     label: int | str
@@ -38,6 +41,7 @@ class ParameterRow:
     cache: Any
     delta: Any
     g: Any
+    path: tuple[int, ...] = ()
 
 
 def parameter_labels(layers: list[Layer]) -> list[int | str]:
@@ -78,4 +82,26 @@ def _rows(layer: Layer, cache: Any, delta: Any, above: Any, label: int | str) ->
     rows = []
     for j, (inner, c, (g_j, d_j)) in enumerate(zip(layer.layers, cache.inner, path.steps)):
         rows += _rows(inner, c, d_j, g_j, f"{label}.{j + 1}")
+    return rows
+
+
+def inner_rows(net: Any, g: Any) -> list[ParameterRow]:
+    """A row for every layer inside a residual block of ``net`` (any type, blocks inside
+    blocks too, each with its ``path``), from its gradients ``g``: what the gradient check
+    checks of F's layers."""
+    rows = []
+    for i, (layer, cache) in enumerate(zip(net.layers[1:], g.caches)):
+        if isinstance(layer, Residual):
+            rows += _inner(layer, cache, g.deltas[i], i + 2, (i,))
+    return rows
+
+
+def _inner(block: Residual, cache: Any, delta: Any, label: Any, path: tuple) -> list[Any]:
+    steps = block.backward_F(delta, cache).steps
+    rows = []
+    for j, (layer, c, (g_j, d_j)) in enumerate(zip(block.layers, cache.inner, steps)):
+        here, where = f"{label}.{j + 1}", (*path, j)
+        rows.append(ParameterRow(here, layer, c, d_j, g_j, where))
+        if isinstance(layer, Residual):
+            rows += _inner(layer, c, d_j, here, where)
     return rows

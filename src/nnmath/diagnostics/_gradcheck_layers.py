@@ -10,7 +10,10 @@ pooling layer, a Flatten or a Dropout has a number too):
   below a BatchNorm, whose training pass couples the examples of the mini-batch, ``δ^l`` of
   example x is ``∂(Σ_x' C_x')/∂z^l_x``, so each example's ``z^l`` is perturbed alone;
 * ``∂C/∂b^l`` and ``∂C/∂w^l`` of every layer with parameters, ``W`` in its own shape
-  (a convolution's ``(out, in, k, k)``).
+  (a convolution's ``(out, in, k, k)``);
+* inside a residual block at ``l``, ``σ'`` and ``δ`` of each of its layers ``l.1``, ``l.2``,
+  … (blocks inside blocks too), ``δ`` by perturbing the layer's ``z`` and feeding forward
+  through the rest of the block, its sum and σ, and the layers above.
 
 A layer of more than ``max_entries`` units checks ``max_entries`` of them, drawn at random.
 Every forward pass is the training pass ``fit`` differentiates (``training=True``: a
@@ -25,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ._blocks import parameter_labels
+from ._blocks import inner_rows, parameter_labels
 
 __all__ = ["forward_from_layer", "layer_checks"]
 
@@ -44,6 +47,26 @@ def forward_from_layer(net: Any, l: int, z: np.ndarray, training: bool = False) 
     a = z if sigma is None else sigma(z)
     for layer in layers[l:]:
         a = layer.forward(a, None, training).a
+    return a
+
+
+def forward_from_inner(net: Any, caches: list[Any], path: tuple[int, ...], z: Any) -> Any:
+    """``a^L`` given the ``z`` of the layer at ``path`` inside a residual block (its block's
+    index in ``net.layers[1:]``, then its index in each block's ``layers``): the rest of
+    each block's F, its sum with the block's input (kept in ``caches``, the pass being
+    checked) and σ, outwards, then the layers above the outer block."""
+    blocks, kept = [net.layers[1 + path[0]]], [caches[path[0]]]
+    for j in path[1:-1]:
+        blocks.append(blocks[-1].layers[j])
+        kept.append(kept[-1].inner[j])
+    leaf = blocks[-1].layers[path[-1]]
+    a = z if leaf.activation is None else leaf.activation(z)
+    for block, cache, j in zip(reversed(blocks), reversed(kept), reversed(path[1:])):
+        for layer in block.layers[j + 1 :]:
+            a = layer.forward(a).a
+        a = block.activation(cache.a_prev + a)  # z = a^in + F(a^in), a = σ(z)
+    for layer in net.layers[path[0] + 2 :]:
+        a = layer.forward(a).a
     return a
 
 
@@ -173,4 +196,29 @@ def layer_checks(
         *_prime_checks(net64, g, eps, limit, rng),
         *_delta_checks(net64, g, y, eps, limit, rng),
         *_parameter_checks(net64, g, x, y, eps, limit, rng),
+        *_inner_checks(net64, g, y, eps, limit, rng),
     ]
+
+
+def _inner_checks(
+    net64: Any, g: Any, y: np.ndarray, eps: float, limit: int, rng: Any
+) -> Iterator[_Check]:
+    """σ' and δ of every layer inside a residual block (labelled ``l.j``), δ by perturbing
+    its ``z`` and feeding forward (:func:`forward_from_inner`)."""
+    cost = net64.cost_function
+    for row in inner_rows(net64, g):
+        z, act = np.asarray(row.cache.z), row.layer.activation
+        if act is not None and act.elementwise:
+            yield "σ'", row.label, act.prime(z), (act(z + eps) - act(z - eps)) / (2 * eps)
+        m = z.shape[-1]
+        flat = z.reshape(-1, m)
+        picks = _picks(flat.shape[0], limit, rng)
+        numeric = np.empty((len(picks), m))
+        for j, k in enumerate(picks):
+            zp, zm = flat.copy(), flat.copy()
+            zp[k] += eps
+            zm[k] -= eps
+            cp = cost.fn(forward_from_inner(net64, g.caches, row.path, zp.reshape(z.shape)), y)
+            cm = cost.fn(forward_from_inner(net64, g.caches, row.path, zm.reshape(z.shape)), y)
+            numeric[j] = (cp - cm) / (2 * eps)
+        yield "δ^l", row.label, np.asarray(row.delta).reshape(-1, m)[picks], numeric

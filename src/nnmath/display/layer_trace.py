@@ -88,11 +88,11 @@ def _forward_text(layer: Any) -> str:
         "Flatten": f"a^{l} = a^{p} as one column",
         "Dropout": f"a^{l} = a^{p} (dropout drops units during fit only)",
         "Activation": f"z^{l} = a^{p}",
-        "Residual": f"z^{l} = a^{p} + F(a^{p}), F(a^{p}) = {F}: the skip connection",
         "BatchNorm": f"a^{l} = γ (a^{p} − μ)/√(σ² + ε) + β  (inference form: the running "
         "μ, σ²; one example alone has no batch variance)",
         "LayerNorm": f"a^{l} = γ ⊙ (a^{p} − μ_x)/√(σ_x² + ε) + β  (μ_x, σ_x² over the "
         "example's units)",
+        "Residual": f"z^{l} = a^{p} + F(a^{p}), F(a^{p}) = {F}: the skip connection",
     }.get(kind, f"z^{l} = {layer.kind} of a^{p}")
 
 

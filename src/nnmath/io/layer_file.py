@@ -35,6 +35,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..layers import LAYERS, Dense, Input, Layer, Residual
+from ..layers._base import module_positions
 from .safetensors import finite_number
 
 __all__ = [
@@ -55,12 +56,7 @@ _MAX_DEPTH = 16  # residual blocks inside residual blocks
 def torch_positions(layers: list[Layer]) -> list[int]:
     """Each layer's (after the Input) position in :func:`nnmath.io.to_torch`'s
     ``nn.Sequential``: its module, then its σ's module when the class declares one."""
-    positions, k = [], 0
-    for layer in layers[1:]:
-        spec = type(layer).torch
-        positions.append(k)
-        k += 1 + bool(spec is not None and spec.sigma)
-    return positions
+    return module_positions(layers[1:])
 
 
 def parameter_names(net: Any) -> list[tuple[str, str]]:
@@ -190,8 +186,8 @@ def check_layers(
     """Build ``layers`` in place, one by one, checking each layer's parameter shapes against
     ``shapes`` (tensor name -> shape, from the header) *before* building it (and its state's,
     as large as its ``b``, after); returns the tensor names of the layers with parameters
-    (:func:`state_names` gives the state's). A residual block's inner layers are checked the
-    same way (under ``prefix`` ``"{k}.body."``, ending in any shape: ``vectors=False``).
+    (:func:`state_names` gives the state's). A residual block's inner layers are checked
+    the same way (under ``prefix`` ``"{k}.body."``, ending in any shape: ``vectors=False``).
 
     Raises
     ------
@@ -224,7 +220,8 @@ def check_layers(
             shape = layer.build(shape, init, rng, dtype)  # allocates only what the file holds
         except ValueError as exc:
             raise ValueError(f"layers[{i}]: {exc}") from None
-        _check_state(i, layer, k, shapes)
+        if not prefix:  # a block's inner state is its own, "{k}.body.{j}.name" (state_names)
+            _check_state(i, layer, k, shapes)
         if math.prod(shape) >= 2**62:  # a padding of 2**30: sizes would wrap round in int64
             raise ValueError(f"layers[{i}] ({layer!r}) gives {shape}, too large to count")
     if vectors and len(shape) != 1:

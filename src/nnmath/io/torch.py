@@ -240,15 +240,16 @@ def _check_inputs(net: Any, found: list[tuple[type[Layer], dict[str, Any], Any]]
     before it gives."""
     for i, (layer, (cls, _, leaf)) in enumerate(zip(net.layers[1:], found)):
         spec = cls.torch
-        if spec is None:  # a residual block: its body's are checked apart
-            continue
-        for arg, axis in spec.inputs.items():
+        inputs = spec.inputs if spec else {}  # a block's: its body's, checked apart
+        for arg, axis in inputs.items():
             want, got = _input_value(layer, axis), getattr(leaf, arg)
             if (tuple(got) if axis is None else got) != want:
                 raise ValueError(
                     f"{type(leaf).__name__} layer {i} takes {got} inputs but "
                     f"the layer before it gives {want} ({arg})"
                 )
+        if spec is None:
+            continue
         image = len(layer.input_shape) == 3
         module = spec.image_module if image and spec.image_module else spec.module
         if module is not None and type(leaf).__name__ != module:
@@ -324,19 +325,26 @@ def from_torch(
     if len(net.layers) != len(found) + 1:  # a Flatten put in: torch would fail there
         raise ValueError("a Linear follows an image without a Flatten module before it")
     _check_inputs(net, found)
-    weights, biases = [], []
+    weights, biases, states = [], [], []
     for layer, leaf in _parameter_modules(net.layers[1:], [leaf for _, _, leaf in found]):
         weights.append(leaf.weight.detach().cpu().numpy())
         bias = leaf.bias
         zeros = np.zeros(layer.parameter_shapes()[1])
         biases.append(bias.detach().cpu().numpy() if bias is not None else zeros)
-    states = [  # torch's buffers of the same names (running_mean, running_var)
-        {k: getattr(leaf, k).detach().cpu().numpy() for k in layer.state()}
-        for layer, (_, _, leaf) in zip(net.layers[1:], found)
-        if layer.state()
-    ]
+    for layer, (_, _, leaf) in zip(net.layers[1:], found):
+        if layer.state():  # torch's buffers of the same names (running_mean, running_var)
+            buffers = {k: _buffer(leaf, k) for k in layer.state()}
+            states.append({k: v.detach().cpu().numpy() for k, v in buffers.items()})
     net.set_parameters(weights, biases, *([states] if states else []))
     return net
+
+
+def _buffer(leaf: Any, name: str) -> Any:
+    """The torch buffer of a layer's state entry ``name`` in its module ``leaf``: the names
+    are torch's, a residual block's ``"body.3.running_mean"`` a path in its ``body``."""
+    for part in name.split("."):
+        leaf = getattr(leaf, part)  # an nn.Sequential's modules are its attributes "0", "1", …
+    return leaf
 
 
 def _parameter_modules(layers: list[Layer], leaves: list[Any]) -> list[tuple[Layer, Any]]:

@@ -69,11 +69,20 @@ __all__ = [
 #: every layer type by name (``Layer.name``): the tests run each one's checks from here
 LAYERS: dict[str, type[Layer]] = {
     cls.name: cls
-    for cls in (
-        Input, Dense, Conv2D, MaxPool2D, AvgPool2D, Dropout, Activation, Flatten, BatchNorm,
-        LayerNorm, Residual,
-    )
-}  # fmt: skip
+    for cls in [
+        Input,
+        Dense,
+        Conv2D,
+        MaxPool2D,
+        AvgPool2D,
+        Dropout,
+        Activation,
+        Flatten,
+        BatchNorm,
+        LayerNorm,
+        Residual,
+    ]
+}
 
 
 def is_layer_list(spec: Any) -> bool:

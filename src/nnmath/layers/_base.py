@@ -18,7 +18,7 @@ A new layer type is one subclass of :class:`Layer` and one entry of
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ __all__ = [
     "OnnxLayer",
     "Shape",
     "TorchLayer",
+    "module_positions",
     "parameter_gradients",
     "size_of",
 ]
@@ -84,6 +85,19 @@ class Backward:
     nabla_w: Any = None
     nabla_b: Any = None
     inner: list[tuple[Any, Any]] | None = None
+
+
+def module_positions(layers: Sequence[Layer]) -> list[int]:
+    """Each layer's position in the ``torch.nn.Sequential`` of ``layers`` that
+    :func:`nnmath.io.to_torch` builds: its module, then its σ's module when its class
+    declares one (:attr:`TorchLayer.sigma`); a layer without a declared module (a
+    residual block) is one module."""
+    positions, k = [], 0
+    for layer in layers:
+        spec = type(layer).torch
+        positions.append(k)
+        k += 1 + bool(spec is not None and spec.sigma)
+    return positions
 
 
 def parameter_gradients(layer: Layer, back: Backward) -> list[tuple[Any, Any]]:

@@ -16,6 +16,7 @@ from ._base import (
     Layer,
     Shape,
     activation_of,
+    module_positions,
     parameter_gradients,
     sigma_config,
 )
@@ -151,17 +152,22 @@ class Residual(Layer):
         return [p for layer in self.parameter_layers() for p in (layer.W, layer.b)]
 
     def state(self) -> dict[str, Any]:
-        """The inner layers' state, each name prefixed by the layer's position (``"1.mean"``)."""
-        return {f"{i}.{k}": v for i, lay in enumerate(self.layers) for k, v in lay.state().items()}
+        """The inner layers' state, each name prefixed as in the block's torch module,
+        ``"body.{k}."`` (``k`` the layer's module in ``body``): ``"body.3.running_mean"``."""
+        return {
+            f"body.{k}.{name}": value
+            for k, layer in zip(module_positions(self.layers), self.layers)
+            for name, value in layer.state().items()
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Put back what :meth:`state` gave, to each inner layer by its prefix."""
-        parts: dict[int, dict[str, Any]] = {i: {} for i in range(len(self.layers))}
+        parts: dict[int, dict[str, Any]] = {k: {} for k in module_positions(self.layers)}
         for key, value in state.items():
-            i, _, name = key.partition(".")
-            if not i.isdigit() or int(i) not in parts:
+            body, k, name = key.split(".", 2) if key.count(".") >= 2 else ("", "", key)
+            if body != "body" or not k.isdigit() or int(k) not in parts:
                 raise ValueError(f"{self!r} has no inner layer for the state entry {key!r}")
-            parts[int(i)][name] = value
+            parts[int(k)][name] = value
         for layer, part in zip(self.layers, parts.values()):
             layer.set_state(part)
 

@@ -83,6 +83,10 @@ class Config:
     lmbda: float = 0.0
     dropout: float = 0.0
     seed: int = 0
+    #: BN before each hidden layer's σ (a network of layers, :mod:`.layered`)
+    batch_norm: bool = False
+    #: an identity path around each hidden layer as wide as the one below it
+    residual: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +117,19 @@ def _name(raw: dict[str, Any], key: str, default: str, allowed: list[str]) -> st
     if value not in allowed:
         raise ConfigError(f"unknown {key} {value!r}; choose one of: {', '.join(allowed)}")
     return str(value)
+
+
+def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
+    """A toggle: JSON's true/false, or the URL's "true"/"false" (also 1/0)."""
+    value = raw.get(key, default)
+    words = {"true": True, "false": False, "1": True, "0": False}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ConfigError(f"{key} is a toggle: true or false, got {value!r}")
 
 
 def _layers(raw: dict[str, Any], default: Config) -> tuple[list[int], list[str]]:
@@ -212,6 +229,8 @@ def parse_config(raw: Any) -> Config:
         lmbda=_number(raw, "lmbda", d.lmbda, 0.0, 100.0),
         dropout=_number(raw, "dropout", d.dropout, 0.0, 0.9),
         seed=_integer(raw, "seed", d.seed, 0, 2**31 - 1),
+        batch_norm=_flag(raw, "batch_norm", d.batch_norm),
+        residual=_flag(raw, "residual", d.residual),
     )
 
 

@@ -42,11 +42,14 @@ def model_bytes(net: Any, kind: str) -> bytes:
         return path.read_bytes()
 
 
-def history_csv(history: Any) -> str:
+def history_csv(history: Any, speed: list[int] | None = None) -> str:
     """One row per epoch of fit's :class:`~nnmath.callbacks.History`: costs, accuracies,
     η and the speed of learning ‖∂C/∂b^l‖ of every layer (GradientTracker's, after the
-    epoch, on the first 1,000 training rows)."""
+    epoch, on the first 1,000 training rows); ``speed`` picks each layer's entry of the
+    tracker's list (:class:`.layered.Plan`'s: β of a BatchNorm), all of them when None."""
     norms = history.extra.get("gradient_norms", {}).get("nabla_b", [])
+    if speed is not None:
+        norms = [[row[i] for i in speed] for row in norms]
     n_layers = len(norms[0]) if norms else 0
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")

@@ -172,7 +172,7 @@ class Playground:
         command = ("history", None) if kinds[name] is None else ("model", kinds[name])
         try:
             data = await asyncio.wait_for(asyncio.wrap_future(self.queue(session, *command)), 30)
-        except (ValueError, TimeoutError) as exc:
+        except (ValueError, NotImplementedError, TimeoutError) as exc:  # refused: say why
             return _error(409, str(exc) or "the session did not answer in time")
         media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -34,6 +34,7 @@ from ..network import Network
 from .config import Config, ConfigError
 from .export import history_csv, model_bytes
 from .features import LABELS
+from .layered import plan_of
 from .snapshot import Grid, b64, network_inputs, snapshot, unit_map
 from .toy import ToyData, make_toy
 from .training import Verdict, build_network, fit_options, hot_change, retune
@@ -161,6 +162,7 @@ class Session:
         d = self.data
         self.inputs = network_inputs(d, c.features)
         self.net = build_network(c, d.n_outputs)
+        self.plan = plan_of(c, d.n_outputs)
         self.grid = Grid(d.bounds(), c.features, d.dims)
         self.verdict = Verdict(self.net, d.y_train)
         self.steps, self.epoch, self.mode, self.point = 0, 0.0, "paused", ("train", 0)
@@ -169,7 +171,8 @@ class Session:
             {
                 "type": "built",
                 "config": c.to_dict(),
-                "sizes": self.net.sizes,
+                "sizes": self.plan.sizes,  # the lecture's layers, as the page draws them
+                "blocks": self.plan.to_dict(),
                 "classes": d.classes,
                 "kind": d.kind,
                 "dims": d.dims,
@@ -216,7 +219,9 @@ class Session:
 
     def _snapshot(self) -> None:
         self.last_sent = time.perf_counter()  # the rate counts from the start of each one
-        msg = snapshot(self.net, self.data, self.grid, self.epoch, self.steps, self.inputs)
+        msg = snapshot(
+            self.net, self.data, self.grid, self.epoch, self.steps, self.inputs, self.plan
+        )
         msg["mode"] = self.mode
         msg["pace"] = self.pace
         eta = self.run.optimizer.eta if self.run is not None else self.config.eta
@@ -272,7 +277,7 @@ class Session:
         if kind == "model":
             return model_bytes(self.net, payload)
         if kind == "history":
-            return history_csv(self.history)
+            return history_csv(self.history, self.plan.speed)
         raise ConfigError(f"unknown command {kind!r}")
 
     def _configure(self, config: Config) -> None:
@@ -319,13 +324,14 @@ class Session:
 
     def _unit(self, layer: int, unit: int) -> None:
         """Unit ``unit`` of layer ``layer`` (lecture numbering, 2..L): its incoming weights,
-        its bias, and its z, a, δ for the point last traced (the first training point)."""
-        sizes = self.net.sizes
+        its bias, and its z, a, δ for the point last traced (the first training point); in
+        a network of layers, W and b of the layer's Dense and z, a, δ of its σ."""
+        sizes = self.plan.sizes
         if not 2 <= layer <= len(sizes) or not 0 <= unit < sizes[layer - 1]:
             raise ConfigError(f"there is no unit {unit} in layer {layer} (sizes {sizes})")
         x, label = self._example(*self.point)
-        t = trace(self.net, x, label).layers[layer - 2]
-        i = layer - 2
+        t = trace(self.net, x, label).layers[self.plan.rows[layer - 2]]
+        i = self.plan.dense[layer - 2]
         self.send(
             {
                 "type": "unit",

@@ -4,7 +4,8 @@ Every number here comes from the network itself: the decision regions are
 :meth:`Network.forward` on a grid of the plane (``a^L`` of every grid point), the small maps
 are the hidden ``a^l`` of the same forward pass on a coarser grid, the costs and accuracies
 are :meth:`Network.cost` and :meth:`Network.accuracy`, and the speed of learning of every
-layer is ‖∂C/∂b^l‖ from :func:`nnmath.diagnostics.gradient_norms`. Arrays travel as base64
+layer is ‖∂C/∂b^l‖ from :func:`nnmath.diagnostics.gradient_norms` (‖∂C/∂β^l‖ with batch
+normalisation, :mod:`.layered`). Arrays travel as base64
 (float32, or bytes 0..255 for the maps), so that a snapshot of an 8-layer network stays a
 few kilobytes and the page only decodes and draws.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..diagnostics import gradient_norms
 from .features import feature_columns
+from .layered import Plan
 from .toy import ToyData
 
 __all__ = ["GRID", "UNIT_GRID", "CURVE", "Grid", "snapshot", "b64", "network_inputs", "unit_map"]
@@ -88,9 +90,12 @@ def unit_map(a: np.ndarray, coarse: np.ndarray) -> dict[str, Any]:
     return {"min": lo[:, 0].tolist(), "max": hi[:, 0].tolist(), "data": b64(scaled)}
 
 
-def _unit_maps(activations: list[np.ndarray], coarse: np.ndarray) -> list[dict[str, Any]]:
-    """Each hidden layer's a^l on the coarse grid (:func:`unit_map`)."""
-    return [unit_map(a, coarse) for a in activations[1:-1]]
+def _unit_maps(
+    activations: list[np.ndarray], rows: list[int], coarse: np.ndarray
+) -> list[dict[str, Any]]:
+    """Each hidden layer's a^l (``activations[row + 1]``, :class:`.layered.Plan`'s rows) on
+    the coarse grid (:func:`unit_map`)."""
+    return [unit_map(activations[r + 1], coarse) for r in rows[:-1]]
 
 
 def _scores(net: Any, data: ToyData, inputs: tuple) -> dict[str, float | None]:
@@ -114,7 +119,7 @@ def _output(a_L: np.ndarray, data: ToyData) -> dict[str, str]:
 
 
 def snapshot(
-    net: Any, data: ToyData, grid: Grid, epoch: float, step: int, inputs: tuple
+    net: Any, data: ToyData, grid: Grid, epoch: float, step: int, inputs: tuple, plan: Plan
 ) -> dict[str, Any]:
     """The views of ``net`` now: regions, unit maps, weights, scores and speeds per layer.
 
@@ -129,25 +134,30 @@ def snapshot(
         Mini-batches done.
     inputs : (X_train, X_test)
         The rows as the network's input features (:func:`network_inputs`).
+    plan : Plan
+        Where each layer's Dense, speed and a^l are in ``net`` (:func:`.layered.plan_of`).
 
     Returns
     -------
     dict
-        JSON-ready; ``speeds`` lists ‖∂C/∂b^l‖ for l = 2, …, L (first hidden layer first).
+        JSON-ready; ``speeds`` lists ‖∂C/∂b^l‖ for l = 2, …, L (first hidden layer first;
+        ‖∂C/∂β^l‖ of a layer's BatchNorm when it has one); ``weights`` and ``biases`` are
+        each layer's Dense ``W^l``, ``b^l``.
     """
     x = net.check_inputs(grid.inputs).T  # (features, points): the grid points as columns
     with np.errstate(all="ignore"):
         _, activations = net.forward(x)
         activations = [to_numpy(a) for a in activations]
         norms = gradient_norms(net, inputs[0], data.y_train)
+    weights, biases = net.weights, net.biases
     return {
         "type": "snapshot",
         "epoch": epoch,
         "step": step,
         **_scores(net, data, inputs),
-        "speeds": norms.nabla_b,
+        "speeds": [norms.nabla_b[i] for i in plan.speed],
         "regions": _output(activations[-1], data),
-        "units": _unit_maps(activations, grid.coarse),
-        "weights": [b64(to_numpy(W).astype("<f4")) for W in net.weights],
-        "biases": [b64(to_numpy(b).astype("<f4")) for b in net.biases],
+        "units": _unit_maps(activations, plan.rows, grid.coarse),
+        "weights": [b64(to_numpy(weights[i]).astype("<f4")) for i in plan.dense],
+        "biases": [b64(to_numpy(biases[i]).astype("<f4")) for i in plan.dense],
     }

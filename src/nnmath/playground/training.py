@@ -15,9 +15,11 @@ from typing import Any
 from ..callbacks import GradientTracker
 from ..callbacks.control import constant_output_cost
 from ..dropout import check_dropout
+from ..layers import Dropout
 from ..network import Network
 from ..optim import get_optimizer
 from .config import HOT, Config
+from .layered import layered, network_layers
 from .toy import ToyData
 
 __all__ = [
@@ -31,7 +33,12 @@ __all__ = [
 
 
 def build_network(config: Config, n_outputs: int) -> Network:
-    """``[features, *layers, outputs]`` with one σ per hidden layer and the output's, seeded."""
+    """``[features, *layers, outputs]`` with one σ per hidden layer and the output's, seeded:
+    the compiled dense network, or with batch normalisation or residual connections on, the
+    network of layers of :func:`.layered.network_layers` (the same seed, the same weights)."""
+    if layered(config):
+        layers, _ = network_layers(config, n_outputs)
+        return Network(layers, cost=config.cost, init=config.init, seed=config.seed)
     sizes = [len(config.features), *config.layers, n_outputs]
     return Network(
         sizes,
@@ -76,6 +83,8 @@ def hot_change(old: Config | None, new: Config) -> list[str] | None:
     changed = [k for k in a if a[k] != b[k]]
     if any(k not in HOT for k in changed):
         return None
+    if layered(old) and (old.dropout > 0) != (new.dropout > 0):
+        return None  # a network of layers drops through Dropout layers: added or removed
     return changed
 
 
@@ -92,6 +101,11 @@ def retune(run: Any, config: Config, changed: list[str]) -> None:
         run.optimizer.eta, run.optimizer.lmbda = config.eta, config.lmbda
     run.base_eta = float(run.optimizer.eta)
     run.mini_batch_size = config.batch
+    if layered(config):  # p > 0 before and after (else :func:`hot_change` rebuilds)
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                layer.p = config.dropout
+        return
     net.dropout = check_dropout(config.dropout if config.layers else 0.0, len(net.sizes) - 2)
 
 

@@ -9,7 +9,9 @@ Each function returns a ``matplotlib.figure.Figure`` and, given ``path=``, also 
 - :func:`plot_confusion_matrix` (and the array :func:`confusion_matrix`);
 - :func:`plot_misclassified`: a grid of misclassified images (``Dataset.image_shape``);
 - :func:`plot_filters`, :func:`plot_feature_maps` (also ``filters``, ``feature_maps``): a
-  convolution's learned kernels and one example's feature maps (Nielsen, chapter 6).
+  convolution's learned kernels and one example's feature maps (Nielsen, chapter 6);
+- :func:`plot_histograms` (also ``histograms``): per layer the distribution of a^l (z^l, δ^l)
+  over the epochs, the percentiles of z^l, and the update-to-data ratio ‖Δw^l‖/‖w^l‖.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ _EXPORTS: dict[str, str] = {
     "plot_feature_maps": "convolution",
     "filters": "convolution",
     "feature_maps": "convolution",
+    "plot_histograms": "histograms",
+    "histograms": "histograms",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -51,6 +51,7 @@ def fit(
     resume: bool | str | os.PathLike[str] = False,
     track_gradients: bool | int = False,
     track_every: int | None = None,
+    track_histograms: bool = False,
     fast: bool | str = True,
     epsilon: float | None = None,
     schedule: Any = None,
@@ -88,6 +89,7 @@ def fit(
     track_gradients, track_every : bool or int, int
         :class:`~nnmath.callbacks.GradientTracker` on 1,000 rows after every epoch, or every
         ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
+    track_histograms : bool (:class:`~nnmath.callbacks.Histograms`: z, a, δ, ‖Δw^l‖/‖w^l‖)
     fast : bool or str
         The compiled epoch (:mod:`nnmath.engine`) when it supports the run; ``False``: the
         reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
@@ -100,8 +102,8 @@ def fit(
     hyper = dict(eta=eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, beta1=beta1)
     hyper.update(beta2=beta2, epsilon=epsilon, **optimizer_options)  # the optimizer holds them
     run = new_run(net, X, Y, epochs, mini_batch_size, validation_data, seed, rng, optimizer, hyper)
-    shorthands = (patience, checkpoint, resume, track_gradients, track_every, schedule)
+    shorthands = (patience, checkpoint, resume, (track_gradients, track_every, track_histograms))
     with training(net):  # one fit of a network at a time: a second one is refused
-        callbacks = make_callbacks(run, callbacks, *shorthands)  # each shorthand's callback
+        callbacks = make_callbacks(run, callbacks, *shorthands, schedule)  # shorthands' callbacks
         resume_run(run, callbacks, checkpoint, resume)
         return train_epochs(run, callbacks, fast, (monitor, monitor_training_accuracy))

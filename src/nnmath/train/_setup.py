@@ -18,6 +18,7 @@ from ..callbacks import (
     DivergenceCheck,
     EarlyStopping,
     GradientTracker,
+    Histograms,
     LearningRateScheduler,
     Run,
     as_callback,
@@ -89,8 +90,7 @@ def make_callbacks(
     patience: int | None,
     checkpoint: Any,
     resume: Any,
-    track_gradients: bool | int,
-    track_every: int | None,
+    tracks: tuple[bool | int, int | None, bool],
     schedule: Any,
 ) -> list[Callback]:
     """fit's callbacks: the one place where each of fit's shorthands becomes its callback.
@@ -101,6 +101,7 @@ def make_callbacks(
     (always)                                  :class:`~nnmath.callbacks.DivergenceCheck`
     ``schedule=s``                            :class:`~nnmath.callbacks.LearningRateScheduler`
     ``track_gradients=k``, ``track_every=k``  :class:`~nnmath.callbacks.GradientTracker`
+    ``track_histograms=True``                 :class:`~nnmath.callbacks.Histograms`
     ``patience=p``                            :class:`~nnmath.callbacks.EarlyStopping`
     ``checkpoint=path``, ``resume=path``      :class:`~nnmath.callbacks.Checkpoint`
     ========================================  ==============================================
@@ -116,9 +117,12 @@ def make_callbacks(
     if schedule is not None:
         first.insert(0, LearningRateScheduler(schedule))
     last: list[Any] = []
+    track_gradients, track_every, track_histograms = tracks
     if track_gradients:
         every = track_every if isinstance(track_gradients, bool) else int(track_gradients)
         last.append(GradientTracker(run.X, run.Y, every=every))
+    if track_histograms:
+        last.append(Histograms())
     if patience is not None:
         last.append(EarlyStopping(patience))
     if checkpoint is not None or isinstance(resume, str | os.PathLike):

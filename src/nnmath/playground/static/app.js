@@ -7,6 +7,8 @@
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["data", "noise", "points", "train_fraction", "output", "cost", "init",
   "optimizer", "eta", "batch", "lmbda", "dropout", "seed"];
+// the toggles (checkboxes): batch normalisation, residual connections
+const TOGGLES = ["batch_norm", "residual"];
 const NAMES = { eta: "η", lmbda: "λ", batch: "the mini-batch", dropout: "dropout", optimizer: "the optimizer" };
 const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, null]; // epochs a second; null: full speed
 const state = { options: null, ws: null, session: null, config: {}, built: null, snap: null,
@@ -34,6 +36,9 @@ function configFromHash() {
   for (const k of ["layers", "activations", "features"]) {
     if (typeof cfg[k] === "string") cfg[k] = cfg[k].split(",").filter((t) => t !== "");
   }
+  // one σ for every hidden layer (as the server reads it), so that a later change of η alone
+  // is not taken for a change of the network
+  if (cfg.activations.length === 1) cfg.activations = cfg.layers.map(() => cfg.activations[0]);
   return suited(cfg);
 }
 
@@ -81,8 +86,13 @@ function showFeatures(cfg) {
   }
 }
 
+// a toggle's value from the URL ("true", "false") or a checkbox; anything else goes to the
+// server as it is, which says what is wrong
+const isOn = (v) => v === true || v === "true" || v === "1";
+
 function showConfig(cfg) {
   for (const k of FIELDS) $(k).value = cfg[k];
+  for (const k of TOGGLES) $(k).checked = isOn(cfg[k]);
   showFeatures(cfg);
   const box = $("layers");
   box.textContent = "";
@@ -106,6 +116,7 @@ function showConfig(cfg) {
 function readConfig() {
   const cfg = {};
   for (const k of FIELDS) cfg[k] = $(k).value;
+  for (const k of TOGGLES) cfg[k] = $(k).checked;
   cfg.features = [...document.querySelectorAll("#features .feature")].filter((e) => e.checked).map((e) => e.value);
   cfg.layers = [...document.querySelectorAll("#layers .width")].map((e) => e.value);
   cfg.activations = [...document.querySelectorAll("#layers .act")].map((e) => e.value);
@@ -198,6 +209,7 @@ const HANDLERS = {
     $("upload-info").textContent = msg.upload
       ? `${msg.upload.rows} rows, classes ${msg.upload.classes.join(", ")} (features rescaled to [−1, 1])` : "";
     showKind(msg);
+    showBlocks(msg.blocks);
     fitCanvases();
     setPlaying(false);
   },
@@ -287,6 +299,18 @@ function showKind(built) {
     ? "solid: cost (left), dashed: accuracy (right)" : "cost";
 }
 
+// what the toggles changed in the titles: which gradient is a layer's speed, what the
+// drawing's marks mean
+function showBlocks(blocks) {
+  const bn = blocks.batch_norm.some(Boolean), skip = blocks.residual.some(Boolean);
+  $("speed-title").innerHTML = bn
+    ? "Speed of learning ‖∂C/∂β<sup>l</sup>‖ of each layer's BN (output: ‖∂C/∂b<sup>L</sup>‖) against epoch"
+    : "Speed of learning ‖∂C/∂b<sup>l</sup>‖ against epoch";
+  $("speeds").rows[2].cells[0].title = bn ? "‖∂C/∂β^l‖ of the layer's BN; the output's ‖∂C/∂b^L‖" : "‖∂C/∂b^l‖";
+  const marks = [bn ? "BN: batch norm before σ" : "", skip ? "arc: identity path" : ""].filter(Boolean);
+  $("network-legend").textContent = marks.length ? "; " + marks.join(", ") : "";
+}
+
 function showSpeeds(s) {
   const rows = $("speeds").tBodies[0].rows, acts = state.built.config.activations.concat([state.built.config.output]);
   if (rows[0].cells.length !== s.speeds.length + 1) {
@@ -314,15 +338,24 @@ function esc(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+// ∂C/∂w: a Dense's matrix one row a line; a BatchNorm's ∂C/∂γ is a vector
+function matrix(m) { return m.length && Array.isArray(m[0]) ? m.map(vec).join("<br>") : vec(m); }
+
+// one layer's row of a point's trace; a residual block's inner layers (l.1, l.2, …: F, in
+// forward order) come before the block's own row (z = a + F(a), a = σ(z))
+function traceRows(layer) {
+  const inner = (layer.inner || []).map(traceRows).join("");
+  const what = layer.kind ? [layer.kind.split("(")[0], layer.activation].filter(Boolean).join(" ") : layer.activation;
+  return inner + `<tr><td>${layer.layer}</td><td>${what}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
+    `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${matrix(layer.nabla_w)}</td></tr>`;
+}
+
 function showTrace(msg) {
   const t = msg.trace, el = $("trace");
   const what = typeof msg.label === "number" ? `target y = ${fmt(msg.label)}` : `class ${esc(msg.label)}`;
   let html = `<p>${msg.split} point ${msg.index}, ${what}: a<sup>1</sup> = x = ${vec(t.x)}, y = ${vec(t.y)}, C<sub>x</sub> = ${fmt(t.cost, 4)} (${t.cost_name})</p>`;
   html += "<table><tr><th>l</th><th>σ</th><th>z<sup>l</sup></th><th>a<sup>l</sup></th><th>δ<sup>l</sup></th><th>∂C/∂b<sup>l</sup></th><th>∂C/∂w<sup>l</sup></th></tr>";
-  for (const layer of t.layers) {
-    html += `<tr><td>${layer.layer}</td><td>${layer.activation}</td><td>${vec(layer.z)}</td><td>${vec(layer.a)}</td>` +
-      `<td>${vec(layer.delta)}</td><td>${vec(layer.nabla_b)}</td><td>${layer.nabla_w.map(vec).join("<br>")}</td></tr>`;
-  }
+  for (const layer of t.layers) html += traceRows(layer);
   el.innerHTML = html + "</table>";
   el.dataset.layers = String(t.layers.length);
   state.selectedPoint = { split: msg.split, index: msg.index };

@@ -119,22 +119,47 @@ function drawSelectedPoint(ctx, canvas) {
 // ------------------------------------------------------------------ the network
 
 const LABEL_WIDTH = 46; // room left of the input units for their features' names
+const ARC_ROOM = 20; // above the units: the residual blocks' identity paths
+const TAG_ROOM = 16; // below the units: the "BN" tags
 
-function layout(sizes, canvas) {
+// where each unit is drawn; `above` and `below` pixels are kept free for the arcs and tags
+function layout(sizes, canvas, above = 0, below = 0) {
   const cols = sizes.length, dx = (canvas.width - LABEL_WIDTH) / cols, maxUnits = Math.max(...sizes);
-  const box = Math.max(4, Math.min(28, (canvas.height - 10) / maxUnits - 2, dx * 0.5));
+  const room = canvas.height - above - below;
+  const box = Math.max(4, Math.min(28, (room - 10) / maxUnits - 2, dx * 0.5));
   return sizes.map((n, l) => {
-    const gap = Math.min(box + 4, (canvas.height - 10) / n);
-    const top = (canvas.height - gap * n) / 2;
+    const gap = Math.min(box + 4, (room - 10) / n);
+    const top = above + (room - gap * n) / 2;
     return Array.from({ length: n }, (_, j) => ({ x: LABEL_WIDTH + dx * (l + 0.5), y: top + gap * (j + 0.5), box }));
   });
+}
+
+// a residual block's identity path a^(l−1) → a^l: an arc over the two layers, an arrow at a^l
+function drawSkip(ctx, from, to) {
+  const a = from[0], b = to[0], y0 = a.y - a.box / 2 - 3, y1 = b.y - b.box / 2 - 3;
+  const peak = Math.max(3, Math.min(y0, y1) - ARC_ROOM + 4);
+  ctx.strokeStyle = "#1a7a3a"; ctx.lineWidth = 2;
+  ctx.beginPath(); ctx.moveTo(a.x, y0); ctx.bezierCurveTo(a.x, peak, b.x, peak, b.x, y1); ctx.stroke();
+  ctx.fillStyle = "#1a7a3a";
+  ctx.beginPath(); ctx.moveTo(b.x, y1 + 1); ctx.lineTo(b.x - 4, y1 - 6); ctx.lineTo(b.x + 4, y1 - 6); ctx.fill();
+}
+
+// "BN" under a layer whose z is batch-normalised before its σ
+function drawTag(ctx, units) {
+  const last = units[units.length - 1], x = last.x, y = last.y + last.box / 2 + 3;
+  ctx.fillStyle = "#5b3c88"; ctx.fillRect(x - 11, y, 22, 12);
+  ctx.fillStyle = "#fff"; ctx.font = "bold 9px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  ctx.fillText("BN", x, y + 6.5);
+  ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
 }
 
 function drawNetwork() {
   const canvas = $("network"), ctx = canvas.getContext("2d");
   const s = state.snap;
   if (!s || !state.built) return;
-  const sizes = state.built.sizes, pos = layout(sizes, canvas);
+  const sizes = state.built.sizes, blocks = state.built.blocks;
+  const skip = blocks.residual.some(Boolean), bn = blocks.batch_norm.some(Boolean);
+  const pos = layout(sizes, canvas, skip ? ARC_ROOM : 0, bn ? TAG_ROOM : 0);
   state.layout = pos;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const weights = s.weights.map((w) => decode(w, Float32Array));
@@ -152,6 +177,8 @@ function drawNetwork() {
     }
   }
   drawUnits(ctx, s, sizes, pos);
+  blocks.residual.forEach((on, i) => { if (on) drawSkip(ctx, pos[i], pos[i + 1]); });
+  blocks.batch_norm.forEach((on, i) => { if (on) drawTag(ctx, pos[i + 1]); });
   ctx.fillStyle = "#333"; ctx.font = "11px sans-serif"; ctx.textAlign = "right"; ctx.textBaseline = "middle";
   state.built.features.forEach((name, j) => ctx.fillText(name, pos[0][j].x - pos[0][j].box / 2 - 3, pos[0][j].y));
   ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
