@@ -6,7 +6,7 @@ one-layer residual blocks, and both together) is trained twice from the same see
 hidden σ, every cost and every optimizer of the registries (so a new entry is tested here
 without an edit): on the reference loop (``fast=False``) and on the compiled epoch. In float64
 the weights, biases, costs, optimizer state and the BatchNorms' running statistics agree to
-1e-9.
+1e-9; likewise with Dropout layers under every optimizer.
 """
 
 from __future__ import annotations
@@ -152,6 +152,38 @@ def test_mini_batches_of_64_equal_the_reference(arch: str) -> None:
     _assert_same_state(ref[0], fast[0])
 
 
+DROPPED = {
+    "batch_norm": lambda: [
+        Dense(6, "tanh", batch_norm=True), Dropout(0.3), Dense(5, "relu", batch_norm=True),
+        Dropout(0.5),
+    ],
+    "residual": lambda: [
+        Dense(5, "elu"), Dropout(0.3),
+        Residual([Dense(5, "tanh"), Dense(5, "identity")], activation="relu"), Dropout(0.2),
+        Residual([Dense(5, "identity")], activation="tanh"),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", sorted(DROPPED))
+@pytest.mark.parametrize("opt", OPTIMIZER_NAMES)
+def test_dropout_layers_equal_the_reference(arch: str, opt: str) -> None:
+    """A Dropout after a hidden layer's σ is the compiled epoch's dropout of that layer,
+    with the masks LayerNetwork.dropout_masks draws (a block reads its dropped input)."""
+    runs = []
+    for fast in (False, True):
+        rng = np.random.default_rng(0)
+        X, y = rng.random((45, 6)), rng.integers(0, 3, 45)
+        layers = [Input(6), *DROPPED[arch](), Dense(3, "softmax")]
+        net = Network(layers, cost="log_likelihood", seed=1, dtype="float64")
+        optimizer = get_optimizer(opt, eta=ETA.get(opt, 0.01), lmbda=0.2, n=45)
+        h = net.fit(X, y, epochs=3, mini_batch_size=7, optimizer=optimizer, seed=2, fast=fast)
+        runs.append((net, optimizer, h))
+    assert runs[1][2].extra["train_path"] == "c", runs[1][2].extra.get("fallback_reason")
+    _assert_same_parameters(*runs, opt)
+    _assert_same_state(runs[0][0], runs[1][0], mean_atol=None if opt == "sgd" else 1e-6)
+
+
 class _Running(Callback):
     """Records the first BatchNorm's running mean after each epoch."""
 
@@ -184,7 +216,11 @@ FALLBACKS = {
     "a block ending in a σ": (
         [Input(6), Residual([Dense(6, "relu")]), Dense(3, "softmax")], "must be the identity",
     ),
-    "Dropout": ([Input(6), Dense(5, "relu"), Dropout(0.2), Dense(3, "softmax")], "Dropout"),
+    "Dropout on the input": ([Input(6), Dropout(0.2), Dense(3, "softmax")], "drops the input"),
+    "σ after a Dropout": (
+        [Input(6), Dense(5, "identity"), Dropout(0.2), Activation("tanh"), Dense(3, "softmax")],
+        "follows a Dropout",
+    ),
     "two σ in a row": ([Input(6), Dense(5, "relu"), Activation("tanh"), Dense(3, "softmax")],
                        "two σ in a row"),
 }  # fmt: skip

@@ -11,7 +11,9 @@ network of layers (:class:`~nnmath.layer_network.LayerNetwork`) maps onto that w
   batch_norm=True)`` is ``Dense(n, "identity"), BatchNorm(), Activation(σ)``, two compiled
   layers), and
 * ``Residual`` blocks of ``Dense`` layers whose last σ is the identity (the block's σ then
-  follows the sum): ``Residual([Dense(n, σ1), Dense(n, "identity")], activation=σ)``.
+  follows the sum): ``Residual([Dense(n, σ1), Dense(n, "identity")], activation=σ)``, and
+* ``Dropout`` layers after a hidden layer's σ (the epoch's dropout of that layer's output,
+  drawn as :meth:`~nnmath.layer_network.LayerNetwork.dropout_masks` draws it).
 
 The compiled layers are then the network's layers with parameters, in ``net.weights``
 order. :func:`plan_of` gives them, or says why the network trains on the reference loop.
@@ -43,6 +45,8 @@ class Plan:
         Each layer's σ (the identity where none follows it).
     layers : list of Layer
         The network's layer with parameters behind each compiled layer (``net.parametrized``).
+    dropout : list of float
+        The probability with which a unit of each layer's output is dropped (0: none).
     """
 
     sizes: list[int]
@@ -50,6 +54,7 @@ class Plan:
     skip: list[int] = field(default_factory=list)
     activations: list[Any] = field(default_factory=list)
     layers: list[Any] = field(default_factory=list)
+    dropout: list[float] = field(default_factory=list)
 
     def add(self, layer: Any, kind: str, sigma: Any, skip: int = -1) -> None:
         """Append a compiled layer for ``layer`` (its output width is its last)."""
@@ -58,6 +63,7 @@ class Plan:
         self.skip.append(skip)
         self.activations.append(sigma)
         self.layers.append(layer)
+        self.dropout.append(0.0)
 
     @property
     def norms(self) -> list[Any]:
@@ -67,7 +73,7 @@ class Plan:
 
 def plan_of(net: Any) -> Plan | str:
     """The compiled layers of the network of layers ``net``, or why it has none."""
-    from ..layers import Activation, BatchNorm, Dense, Residual
+    from ..layers import Activation, BatchNorm, Dense, Dropout, Residual
 
     shape = tuple(net.layers[0].output_shape)
     if len(shape) != 1:
@@ -83,7 +89,13 @@ def plan_of(net: Any) -> Plan | str:
         elif isinstance(layer, Activation):
             if not plan.activations or plan.activations[-1].name != "identity":
                 return f"{layer!r} follows a layer that has a σ already (two σ in a row)"
+            if plan.dropout[-1]:
+                return f"{layer!r} follows a Dropout: the compiled epoch drops σ's output"
             plan.activations[-1] = layer.activation
+        elif isinstance(layer, Dropout):
+            if not plan.kinds or plan.dropout[-1]:
+                return f"{layer!r} drops the input or follows a Dropout (the epoch drops outputs)"
+            plan.dropout[-1] = float(layer.p)
         elif isinstance(layer, Residual):
             reason = _block_reason(layer, Dense)
             if reason:
@@ -94,6 +106,8 @@ def plan_of(net: Any) -> Plan | str:
             plan.add(layer.layers[-1], "dense", layer.activation, start)
         else:
             return f"{layer!r}: the compiled epoch has Dense, BatchNorm, Activation and Residual"
+    if plan.dropout and plan.dropout[-1]:
+        return "a Dropout after the output layer (the compiled epoch drops hidden units only)"
     if [id(x) for x in plan.layers] != [id(x) for x in net.parametrized]:
         return "its layers with parameters are not the compiled layers (a custom layer?)"
     return plan

@@ -208,8 +208,8 @@ class EpochRunner:
         self.nabla_b_parts = tuple(
             aligned_zeros(b.shape, b.dtype) for _ in range(T) for b in biases
         )
-        hidden = (0.0,) * (len(sizes) - 2)  # a network of layers drops nothing here (support)
-        self.drop = _dropout.layout(sizes, hidden if self.plan else net.dropout)
+        hidden = self.plan.dropout[:-1] if self.plan else net.dropout  # the output never drops
+        self.drop = _dropout.layout(sizes, hidden)
         self.layer_buffers = layered.LayerBuffers(self.plan, len(sizes) - 1, B, dtype)
         active = zip(sizes[1:], self.drop.active)
         self.mask = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)

@@ -4,7 +4,7 @@ An activation, cost or optimizer whose registry name has a kernel in the library
 (:func:`nnmath.engine.binding.kernel_id`; an optimizer's kernel also reads its
 hyper-parameters and state by name), NumPy float32 / float64 data and dropout; dense
 networks, and networks of layers that read as dense and batch norm layers with residual
-blocks of dense layers (:mod:`nnmath.engine.layered`).
+blocks of dense layers and dropout (:mod:`nnmath.engine.layered`).
 :func:`unsupported_reason` says why anything else (a custom activation object, a subclassed
 network, another array library, an entry with no kernel) trains on the reference loop.
 """
