@@ -264,3 +264,37 @@ def test_the_c_epoch_refuses_a_skip_it_cannot_take() -> None:
         runner.run_epoch(np.arange(20))
     for a, b in zip(before, net.weights):
         np.testing.assert_array_equal(a, b)
+
+
+def _bn_runner():
+    from nnmath.engine import epoch_runner
+
+    net = Network(
+        _layers("batch_norm", "relu", "softmax"), cost="log_likelihood", seed=1, dtype="float64"
+    )
+    X, Y = np.random.default_rng(0).random((20, 6)), np.eye(3)[np.arange(20) % 3]
+    runner = epoch_runner(net, get_optimizer("sgd", eta=0.1), X, Y, 5)
+    assert runner is not None and runner.threads == 1
+    return net, runner
+
+
+def test_a_batch_norm_on_several_threads_is_refused_in_c() -> None:
+    """A batch norm's statistics are over all rows: the C epoch refuses T > 1 with one."""
+    net, runner = _bn_runner()
+    before = [w.copy() for w in net.weights]
+    runner.threads = 2
+    with pytest.raises(ValueError, match="refused"):
+        runner.run_epoch(np.arange(20))
+    for a, b in zip(before, net.weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_running_statistics_of_another_shape_are_named() -> None:
+    net, runner = _bn_runner()
+    bn = net.stateful[0]
+    bn.running_mean = np.zeros(4)  # behind set_state's back: the epoch must not write past it
+    with pytest.raises(ValueError, match=r"running_mean\[1\]"):
+        runner.run_epoch(np.arange(20))
+    bn.running_mean = np.zeros(6)[::-1]  # not C-contiguous: replaced by a copy, then trained
+    runner.run_epoch(np.arange(20))
+    assert bn.running_mean.flags.c_contiguous and np.any(bn.running_mean != 0)
