@@ -8,6 +8,15 @@ time and take turns: one timed epoch each, in rotating order, ``--settle`` secon
 that the drift of a shared host hits every system of a row alike. A row's time is the median
 of ``--epochs`` epochs after one warm-up epoch.
 
+Rows
+----
+book, relu100 and deep are dense networks (``Network(sizes)``). bn100, bn_deep and res_deep
+are relu100 and deep with batch normalisation (each hidden ``Dense(100, "relu",
+batch_norm=True)``) or identity paths (deep's last three hidden layers in a two-layer and a
+one-layer ``Residual`` block): networks of layers, which only nnmath and torch (eager, on
+``nm.to_torch``'s copy: ``BatchNorm1d``, nnmath's residual module) train; the other
+systems' cells are "-".
+
 Systems
 -------
 nnmath      ``Network.fit`` (the public API; the fast path is chosen automatically).
