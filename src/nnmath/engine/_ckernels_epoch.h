@@ -134,14 +134,15 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
         const REAL *d = (const REAL *)e->D[i] + lo * n_out;
         const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
         REAL *sum_d = (REAL *)e->nabla_b_parts[tid * L + i];
+        REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* this thread's part */
         NNM(sum_rows)(d, sum_d, mt, n_out); /* Σ δ^l */
-        const int norm = e->kind[i] == NNM_BATCH_NORM;
+        const int norm = e->kind[i] == NNM_BATCH_NORM; /* then on one thread: mt = m */
         if (norm && i == 0) /* only Σ δ ⊙ ẑ: nothing below to hand down to */
-            NNM(bn_backward)(e, i, d, sum_d, (REAL *)e->nabla_w_parts[i], NULL, mt);
+            NNM(bn_backward)(e, i, d, sum_d, nabla_w, NULL, mt);
         if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l + δ of the blocks it starts) ⊙ mask ⊙ σ'(z^{l−1}) */
             REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
             if (norm)
-                NNM(bn_backward)(e, i, d, sum_d, (REAL *)e->nabla_w_parts[i], d_prev, mt);
+                NNM(bn_backward)(e, i, d, sum_d, nabla_w, d_prev, mt);
             else
                 NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
             for (int64_t j = i; j < L; j++) /* the identity path of a block that reads a^l */
@@ -156,11 +157,11 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             NNM(vjp)(e->activation[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
                      (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
         }
-        if (norm) { /* its Σ δ ⊙ ẑ is made above; its step is NNM(update_slices)'s */
-        } else if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
+        if (norm) /* its Σ δ ⊙ ẑ is made above; its step is NNM(update_slices)'s */
+            continue;
+        if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
             NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
-        } else if (!nnm_sliced(e, i, m)) {
-            REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* Σ δ aᵀ of its rows */
+        } else if (!nnm_sliced(e, i, m)) { /* Σ δ aᵀ of its rows */
             NNM(slice_calls)(e, a_in, d, nabla_w, n_in, n_out, n_out, mt, 1, 0);
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
