@@ -16,6 +16,7 @@ HEADERS = (
     "_costs.h",
     "_optimizers.h",
     "_dropout.h",
+    "_batchnorm.h",
     "_ckernels_epoch.h",
     "_crew.h",
     "_threads.h",

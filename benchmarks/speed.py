@@ -8,6 +8,15 @@ time and take turns: one timed epoch each, in rotating order, ``--settle`` secon
 that the drift of a shared host hits every system of a row alike. A row's time is the median
 of ``--epochs`` epochs after one warm-up epoch.
 
+Rows
+----
+book, relu100 and deep are dense networks (``Network(sizes)``). bn100, bn_deep and res_deep
+are relu100 and deep with batch normalisation (each hidden ``Dense(100, "relu",
+batch_norm=True)``) or identity paths (deep's last three hidden layers in a two-layer and a
+one-layer ``Residual`` block): networks of layers, which only nnmath and torch (eager, on
+``nm.to_torch``'s copy: ``BatchNorm1d``, nnmath's residual module) train; the other
+systems' cells are "-".
+
 Systems
 -------
 nnmath      ``Network.fit`` (the public API; the fast path is chosen automatically).
@@ -87,6 +96,14 @@ ROWS = {
         eta=0.1,
     ),
 }
+# relu100 and deep with batch normalisation / identity paths: the same widths, each hidden
+# Dense(100, relu) written Dense(100, "relu", batch_norm=True), or deep's last three in a
+# two-layer and a one-layer residual block (_layers). Only
+# nnmath (a network of layers) and torch eager (its to_torch copy) train these rows.
+ROWS["bn100"] = dict(ROWS["relu100"], layers="batch_norm")
+ROWS["bn_deep"] = dict(ROWS["deep"], layers="batch_norm")
+ROWS["res_deep"] = dict(ROWS["deep"], layers="residual")
+LAYER_SYSTEMS = ("nnmath", "previous", "torch")
 SYSTEMS = ["floor", "nnmath", "jax_scan", "jax_loop", "sklearn", "torch"]
 #: epochs of the "what a user waits for" measurement: nnmath's fit(epochs=3), 3 of each peer's
 WAIT_EPOCHS = 3
@@ -105,9 +122,38 @@ def _data(n: int, dtype: str):
     return X, y
 
 
+def _layers(row: dict, variant: str | None = None) -> list:
+    """The layers of a row with ``layers`` (or of ``variant``: "plain", "batch_norm",
+    "residual" for the same widths): Dense(n, σ) per hidden width, with batch_norm=True, or
+    with the hidden layers after the first in residual blocks, two Dense layers to a block
+    (``Residual([Dense(n, σ), Dense(n, "identity")], activation=σ)``) and a last one alone
+    (``Residual([Dense(n, "identity")], activation=σ)``): each block's work is its Dense
+    layers' and one sum."""
+    from nnmath.layers import Dense, Input, Residual
+
+    sizes, act = row["sizes"], row["hidden"]
+    variant = variant or row["layers"]
+    hidden = sizes[1:-1]
+    if variant == "residual":
+        if len(hidden) < 2 or len(set(hidden)) != 1:
+            raise ValueError(f"{sizes}: residual blocks need 2 or more hidden layers of one width")
+        n, pairs, alone = hidden[0], (len(hidden) - 1) // 2, (len(hidden) - 1) % 2
+        blocks = [
+            Residual([Dense(n, act), Dense(n, "identity")], activation=act) for _ in range(pairs)
+        ]
+        blocks += [Residual([Dense(n, "identity")], activation=act) for _ in range(alone)]
+        body = [Dense(n, act), *blocks]
+    else:
+        body = [Dense(n, act, batch_norm=variant == "batch_norm") for n in hidden]
+    return [Input(sizes[0]), *body, Dense(sizes[-1], row["output"])]
+
+
 def _nnmath_net(row: dict, dtype: str, **extra):
     from nnmath.network import Network
 
+    if "layers" in row or "variant" in extra:
+        layers = _layers(row, extra.pop("variant", None))
+        return Network(layers, cost=row["cost"], init=row["init"], seed=1, dtype=dtype, **extra)
     return Network(
         row["sizes"],
         activation=row["hidden"],
@@ -306,13 +352,18 @@ def bench_floor(row, B, dtype, n):
 
 
 def bench_torch(row, B, dtype, n):
-    import numpy as np
     import torch
 
     torch.set_num_threads(int(os.environ["NNMATH_BENCH_THREADS"]))
-    X, y = _data(n, dtype)
     tdtype = getattr(torch, dtype)
     net = _nnmath_net(row, dtype)
+    if "layers" in row:  # nnmath's own copy: BatchNorm1d, nnmath's residual module
+        import nnmath as nm
+
+        model = nm.to_torch(net)
+        if isinstance(model[-1], torch.nn.Softmax):  # CrossEntropyLoss takes z^L
+            model = model[:-1]
+        return _torch_loop(model.train(), row, B, dtype, n)
     layers = []
     for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=tdtype)
@@ -322,15 +373,24 @@ def bench_torch(row, B, dtype, n):
         layers.append(lin)
         if i < len(net.weights) - 1:
             layers.append(torch.nn.Sigmoid() if row["hidden"] == "sigmoid" else torch.nn.ReLU())
-    quadratic = row["cost"] == "quadratic"
-    if quadratic:
+    if row["cost"] == "quadratic":
         layers.append(torch.nn.Sigmoid())
+    return _torch_loop(torch.nn.Sequential(*layers), row, B, dtype, n)
+
+
+def _torch_loop(model, row, B, dtype, n):
+    """PyTorch eager's epoch and user wait for ``model`` (its parameters torch.optim.SGD's)."""
+    import numpy as np
+    import torch
+
+    X, y = _data(n, dtype)
+    tdtype = getattr(torch, dtype)
+    if row["cost"] == "quadratic":
         loss_fn = torch.nn.MSELoss()
         T = torch.from_numpy(np.eye(N_CLASSES, dtype=dtype)[y])
     else:
         loss_fn = torch.nn.CrossEntropyLoss()  # softmax + log-likelihood, fused
         T = torch.from_numpy(y)
-    model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=row["eta"])
     Xt = torch.from_numpy(X)
     gen = torch.Generator().manual_seed(2)
@@ -726,6 +786,9 @@ def _row_cells(res: dict, systems: list[str], data_mb: float) -> list[str]:
         if s == "floor":
             continue
         r = res[s]
+        if "skipped" in r:
+            cells.append("-")
+            continue
         if "seconds" not in r:
             cells.append(f"error: {r.get('error')}")
             continue
@@ -838,7 +901,11 @@ def main(argv: list[str] | None = None) -> int:
     for dtype in dtypes:
         for row in rows:
             for batch in batches:
-                res = run_row(systems, row, batch, dtype, args)
+                ours = [s for s in systems if "layers" not in ROWS[row] or s in LAYER_SYSTEMS]
+                res = run_row(ours, row, batch, dtype, args)
+                res |= {
+                    s: {"skipped": "not for a network of layers"} for s in systems if s not in ours
+                }
                 results.append({"row": row, "batch": batch, "dtype": dtype, "results": res})
                 cells = [f"{row} {ROWS[row]['sizes']}", str(batch), dtype]
                 cells += _row_cells(res, systems, data_mb[dtype])

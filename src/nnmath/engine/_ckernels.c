@@ -50,9 +50,12 @@
  * thread computes the same mask for the same example, and nnmath.network.Network's
  * dropout_masks computes it too (the reference path).
  *
- * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h and
- * _ckernels_epoch.h with _threads.h (the epoch that calls them), each included twice (float,
- * double).
+ * Layers. A layer is dense or a batch norm (e->kind; _batchnorm.h, on one thread only), and a
+ * dense layer may add an earlier layer's input to its z (e->skip: a residual block's sum).
+ *
+ * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h,
+ * _batchnorm.h and _ckernels_epoch.h with _threads.h (the epoch that calls them), each
+ * included twice (float, double).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -222,9 +225,15 @@ static inline int64_t nnm_call_rows(const nnm_epoch *e, int64_t n_in, int64_t n_
  * layers take their step by slices on several threads"). Slicing every layer was slower: the
  * book's 784 → 30 reads 784 inputs per row for 30 units, and 100 → 100 layers' parts stay in
  * cache. */
+/* The entries of layer i's W: n_out × n_in, or a batch norm's γ, one per unit. */
+static inline int64_t nnm_w_size(const nnm_epoch *e, int64_t i) {
+    return e->kind[i] == NNM_BATCH_NORM ? e->sizes[i + 1] : e->sizes[i + 1] * e->sizes[i];
+}
+
 static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
     const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-    return e->threads > 1 && n_in * n_out >= 65536 && n_out * e->threads >= m;
+    return e->threads > 1 && e->kind[i] == NNM_DENSE && n_in * n_out >= 65536 &&
+           n_out * e->threads >= m;
 }
 
 /* One element-wise case of NNM(activate): over a row, z ← z + b, then a = EXPR(zc). */
@@ -250,6 +259,7 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_costs.h"
 #include "_optimizers.h"
 #include "_dropout.h"
+#include "_batchnorm.h"
 #include "_ckernels_epoch.h"
 #undef REAL
 #undef NNM
@@ -276,17 +286,19 @@ static inline int nnm_sliced(const nnm_epoch *e, int64_t i, int64_t m) {
 #include "_costs.h"
 #include "_optimizers.h"
 #include "_dropout.h"
+#include "_batchnorm.h"
 #include "_ckernels_epoch.h"
 
 #include "_checks.h"
 
-/* The name of kernel `id` of `kind` ("activation", "cost", "optimizer"), or NULL past the
+/* The name of kernel `id` of `kind` ("activation", "cost", "optimizer", "layer"), or NULL past the
  * last: nnmath.engine.binding reads the tables so when it loads the library. */
 const char *nnm_kernel_name(const char *kind, int64_t id) {
     if (id < 0) return NULL;
     if (!strcmp(kind, "activation"))
         return id < NNM_N_ACTIVATIONS ? nnm_activation_names[id] : NULL;
     if (!strcmp(kind, "cost")) return id < NNM_N_COSTS ? nnm_cost_names[id] : NULL;
+    if (!strcmp(kind, "layer")) return id < NNM_N_LAYER_KINDS ? nnm_layer_names[id] : NULL;
     if (!strcmp(kind, "optimizer"))
         return id < NNM_N_OPTIMIZERS ? nnm_optimizer_kernels[id].name : NULL;
     return NULL;

@@ -97,7 +97,8 @@ NNM_INLINE void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t 
 }
 
 /* The forward and backward pass of this thread's mt rows [lo, lo + mt) of the mini-batch
- * at k: z^l = W^l a^{l−1} + b^l, a^l = σ(z^l) (dropped out into layer_input), δ^L, then
+ * at k: z^l = W^l a^{l−1} + b^l (a batch norm's γ ẑ + β; a block's adds its input),
+ * a^l = σ(z^l) (dropped out into layer_input), δ^L, then
  * δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) with the weights before the step, and this
  * thread's Σ δ^l and Σ δ^l (a^{l−1})ᵀ. With `fuse` (one thread, plain SGD) the weights'
  * step is fused into that product instead: w ← (1 − ηλ/n) w − (η/m) δ aᵀ. */
@@ -109,8 +110,16 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
     for (int64_t i = 0; i < L; i++) {
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
         REAL *z = (REAL *)e->Z[i] + lo * n_out, *a = (REAL *)e->A[i + 1] + lo * n_out;
-        NNM(z_calls)(e, (const REAL *)e->W[i], (const REAL *)e->layer_input[i] + lo * n_in, z, n_in,
-                     n_out, mt);
+        const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
+        if (e->kind[i] == NNM_BATCH_NORM) { /* z = γ ẑ over all m = mt rows */
+            NNM(bn_forward)(e, i, a_in, z, mt);
+        } else {
+            NNM(z_calls)(e, (const REAL *)e->W[i], a_in, z, n_in, n_out, mt);
+            if (e->skip[i] >= 0) { /* a residual block: z = a^in + W a + (b below) */
+                const REAL *s = (const REAL *)e->layer_input[e->skip[i]] + lo * n_out;
+                for (int64_t j = 0; j < mt * n_out; j++) z[j] += s[j];
+            }
+        }
         NNM(activate)(e->activation[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
         if (e->mask[i])
             NNM(dropout)(e, i, k + lo, a, (REAL *)e->mask[i] + lo * n_out,
@@ -124,10 +133,23 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
         const REAL *d = (const REAL *)e->D[i] + lo * n_out;
         const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
-        NNM(sum_rows)(d, (REAL *)e->nabla_b_parts[tid * L + i], mt, n_out); /* Σ δ^l */
-        if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) */
+        REAL *sum_d = (REAL *)e->nabla_b_parts[tid * L + i];
+        REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* this thread's part */
+        NNM(sum_rows)(d, sum_d, mt, n_out); /* Σ δ^l */
+        const int norm = e->kind[i] == NNM_BATCH_NORM; /* then on one thread: mt = m */
+        if (norm && i == 0) /* only Σ δ ⊙ ẑ: nothing below to hand down to */
+            NNM(bn_backward)(e, i, d, sum_d, nabla_w, NULL, mt);
+        if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l + δ of the blocks it starts) ⊙ mask ⊙ σ'(z^{l−1}) */
             REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
-            NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
+            if (norm)
+                NNM(bn_backward)(e, i, d, sum_d, nabla_w, d_prev, mt);
+            else
+                NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
+            for (int64_t j = i; j < L; j++) /* the identity path of a block that reads a^l */
+                if (e->skip[j] == i) {
+                    const REAL *dj = (const REAL *)e->D[j] + lo * n_in;
+                    for (int64_t r = 0; r < mt * n_in; r++) d_prev[r] += dj[r];
+                }
             if (e->mask[i - 1]) {
                 const REAL *mask = (const REAL *)e->mask[i - 1] + lo * n_in;
                 for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mask[j];
@@ -135,10 +157,11 @@ NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t
             NNM(vjp)(e->activation[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
                      (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
         }
+        if (norm) /* its Σ δ ⊙ ẑ is made above; its step is NNM(update_slices)'s */
+            continue;
         if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
             NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
-        } else if (!nnm_sliced(e, i, m)) {
-            REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* Σ δ aᵀ of its rows */
+        } else if (!nnm_sliced(e, i, m)) { /* Σ δ aᵀ of its rows */
             NNM(slice_calls)(e, a_in, d, nabla_w, n_in, n_out, n_out, mt, 1, 0);
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
@@ -155,10 +178,10 @@ NNM_INLINE void NNM(update_slices)(nnm_epoch *e, int64_t tid, int64_t m, int64_t
                                       int fuse) {
     const int64_t L = e->L, T = e->threads;
     for (int64_t i = 0; i < L; i++) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1], size = n_in * n_out;
+        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1], size = nnm_w_size(e, i);
         const int64_t blo = nnm_share(n_out, tid, T), bn = nnm_share(n_out, tid + 1, T) - blo;
-        const int sliced = nnm_sliced(e, i, m);
-        if (!fuse && !sliced) { /* ∂C/∂w^l from the threads' parts */
+        const int sliced = nnm_sliced(e, i, m), norm = e->kind[i] == NNM_BATCH_NORM;
+        if ((!fuse || norm) && !sliced) { /* ∂C/∂w^l from the threads' parts */
             const int64_t wlo = nnm_share(size, tid, T), wn = nnm_share(size, tid + 1, T) - wlo;
             NNM(combine)(e->nabla_w_parts + i, L, T, m, wlo, wlo + wn);
             NNM(step)(e, (REAL *)e->W[i] + wlo, (const REAL *)e->nabla_w_parts[i] + wlo, i, 0,

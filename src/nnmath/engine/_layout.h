@@ -65,7 +65,21 @@
     F(void **, "ptr", mask)               /* L: layer i's output mask, if dropout */        \
     F(const int64_t *, "ptr", lens)       /* n_lens: every array's length (_checks.h) */    \
     F(double *, "ptr", scores)            /* 2 T, or NULL: thread t's Σ C_x and hits */     \
-    F(int64_t, "i64", n_lens)             /* entries of lens */
+    F(int64_t, "i64", n_lens)             /* entries of lens */                             \
+    F(const int64_t *, "ptr", kind)       /* L: layer i is NNM_DENSE or NNM_BATCH_NORM */   \
+    F(const int64_t *, "ptr", skip)       /* L: −1, or s: z^i adds layer_input[s] (a block) */ \
+    F(const double *, "ptr", bn_momentum) /* L: a batch norm's momentum (else unread) */    \
+    F(const double *, "ptr", bn_eps)      /* L: a batch norm's ε (else unread) */           \
+    F(void **, "ptr", running_mean)       /* L: a batch norm's, updated per step; or NULL */ \
+    F(void **, "ptr", running_var)        /* L: likewise, the unbiased running σ² */        \
+    F(void **, "ptr", xhat)               /* L: a batch norm's ẑ (B, n_{i+1}); or NULL */   \
+    F(void **, "ptr", inv_std)            /* L: a batch norm's 1/√(σ²_B + ε) (n); or NULL */
+
+/* The kinds of layer (e->kind): z = W a + b, or a batch norm's z = γ ẑ + β per unit over
+ * the mini-batch (W is γ (n), b is β); either then a = σ(z). */
+enum { NNM_DENSE, NNM_BATCH_NORM, NNM_N_LAYER_KINDS };
+/* Their names, which nnmath.engine looks up (nnm_kernel_id("layer", name)). */
+static const char *const nnm_layer_names[NNM_N_LAYER_KINDS] = {"dense", "batchnorm"};
 
 #define NNM_DECLARE(type, kind, name) type name;
 #define NNM_COUNT(type, kind, name) +1

@@ -148,7 +148,7 @@ def compiled() -> Compiled | None:
         )
         for k, name in enumerate(_names(lib, "optimizer"))
     )
-    kernels = {kind: {} for kind in ("activation", "cost")}
+    kernels = {kind: {} for kind in ("activation", "cost", "layer")}
     for kind, table in kernels.items():
         for k, name in enumerate(_names(lib, kind)):
             table.setdefault(name, k)
@@ -185,7 +185,8 @@ def epoch_struct() -> type[ctypes.Structure]:
 
 def kernel_id(kind: str, name: str) -> int | None:
     """The id of the library's kernel for registry entry ``name`` of ``kind``
-    (``"activation"``, ``"cost"``), or ``None`` when this build has none."""
+    (``"activation"``, ``"cost"``; ``"layer"``: a kind of layer, ``"dense"`` or
+    ``"batchnorm"``), or ``None`` when this build has none."""
     c = compiled()
     return None if c is None else c.kernels[kind].get(name)
 

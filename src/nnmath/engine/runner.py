@@ -29,7 +29,7 @@ from .. import dropout as _dropout
 from .._fit_checks import check_array, check_network
 from ..backend import aligned_zeros
 from ..optim import Optimizer
-from . import binding
+from . import binding, layered
 from .blas import blas_threads, gemm_addresses, one_blas_thread, thread_budget
 from .support import c_available, unsupported_reason
 
@@ -92,7 +92,7 @@ def epoch_runner(
             "the 'c' fast path needs the compiled extension nnmath.engine._ckernels: reinstall "
             "with a C compiler (pip install -e .)"
         )
-    if unsupported_reason(net, optimizer, X, Y) is not None:
+    if unsupported_reason(net, optimizer, X, Y, mini_batch_size) is not None:
         return None
     return EpochRunner(net, optimizer, X, Y, mini_batch_size, "c", threads)
 
@@ -183,12 +183,18 @@ class EpochRunner:
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
         # the buffers hold the rows that exist: a mini-batch above n is the whole set, once
         self.B, self.backend = max(1, min(int(mini_batch_size), X.shape[0])), backend
+        self.plan = layered.plan_of(net) if getattr(net, "layered", False) else None
+        if isinstance(self.plan, str):
+            raise ValueError(f"the compiled epoch cannot train this network: {self.plan}")
         self.threads = _epoch_threads(self.B, threads)
+        if self.plan is not None and "batchnorm" in self.plan.kinds:
+            self.threads = 1  # a batch norm's statistics are over all rows of the mini-batch
         self.product_parts = _product_parts(self.threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
         self.dtype = dtype = np.dtype(net.dtype)
-        self.sizes = sizes = list(net.sizes)  # what the buffers are built for
+        # what the buffers are built for
+        self.sizes = sizes = list(self.plan.sizes if self.plan else net.sizes)
         B = self.B
         self.A = tuple(aligned_zeros((B, s), dtype) for s in sizes)
         self.Z = tuple(aligned_zeros((B, s), dtype) for s in sizes[1:])
@@ -202,7 +208,9 @@ class EpochRunner:
         self.nabla_b_parts = tuple(
             aligned_zeros(b.shape, b.dtype) for _ in range(T) for b in biases
         )
-        self.drop = _dropout.layout(sizes, net.dropout)
+        hidden = self.plan.dropout[:-1] if self.plan else net.dropout  # the output never drops
+        self.drop = _dropout.layout(sizes, hidden)
+        self.layer_buffers = layered.LayerBuffers(self.plan, len(sizes) - 1, B, dtype)
         active = zip(sizes[1:], self.drop.active)
         self.mask = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)
         passed_on = tuple(  # each hidden layer's output as its successor reads it
@@ -219,7 +227,7 @@ class EpochRunner:
     def _c_struct(self) -> Any:
         """The C epoch's struct, with the addresses of the buffers that never change."""
         net, drop = self.net, self.drop
-        acts = net.activation_functions
+        acts = self.plan.activations if self.plan else net.activation_functions
         self._c_train = binding.epoch_function(self.dtype)
         self._arrays = {  # kept alive: the struct points into them
             "sizes": np.array(self.sizes, np.int64),
@@ -248,8 +256,13 @@ class EpochRunner:
             product_parts=self.product_parts,
             drop_words=drop.words,
         )
-        for name, array in self._arrays.items():
+        for name, array in (self._arrays | self.layer_buffers.small).items():
             setattr(c, name, array.ctypes.data)
+        running = self.layer_buffers.running()  # NULLs but for batch norms: set per epoch
+        own = (self.layer_buffers.xhat, self.layer_buffers.inv_std)
+        for name, arrays in zip(layered.LayerBuffers.POINTERS, (*running, *own)):
+            self._c_keep[name] = binding.pointers(arrays)
+            setattr(c, name, ctypes.addressof(self._c_keep[name]))
         for name, array in self._c_keep.items():
             setattr(c, name, ctypes.addressof(array))
         return c
@@ -305,12 +318,12 @@ class EpochRunner:
         self._check_arrays(lists)
         return lists
 
-    def _lengths(self, params: tuple, perm: np.ndarray, scores: Any) -> Any:
+    def _lengths(self, params: tuple, perm: np.ndarray, scores: Any, running: tuple) -> Any:
         """The length of every array the C epoch is given, in ``nnm_epoch.lens``' order
         (``_checks.h``): per layer W, b and each state field (0 where there is none), X, Y
         and perm (-1 where the dtype or C order is not the epoch's), the small arrays'
-        entries, the pointer arrays' entries, then the epoch's own buffers
-        (:meth:`_own_lengths`)."""
+        entries, the pointer arrays' entries, the epoch's own buffers
+        (:meth:`_own_lengths`), then the batch norms' (:class:`layered.LayerBuffers`)."""
         dtype, small, L = self.dtype, self._arrays, len(self.sizes) - 1
         columns = [
             [0] * L if arrays is None else [binding.length(a, dtype) for a in arrays]
@@ -320,9 +333,12 @@ class EpochRunner:
         lens += [binding.length(self.X, dtype), binding.length(self.Y, dtype)]
         lens.append(binding.length(perm, np.int64))
         lens += [a.size for a in small.values()] + [0 if scores is None else scores.size]
+        lens += [a.size for a in self.layer_buffers.small.values()]
         lens += [0 if a is None else len(a) for a in params]
         lens += [len(self._c_keep[name].arrays) for name in _OWN]
-        return np.array(lens + self._own_lengths(), np.int64)
+        lens += [L] * len(layered.LayerBuffers.POINTERS)
+        lens += self._own_lengths() + self.layer_buffers.lengths(running, dtype)
+        return np.array(lens, np.int64)
 
     def _check_arrays(self, lists: tuple) -> None:
         """Every array the compiled epoch reads or writes has the shape the layer sizes imply,
@@ -347,11 +363,29 @@ class EpochRunner:
                 )
         for name, arrays, shape in named:
             for i, a in enumerate(arrays):
-                want = (sizes[i + 1], sizes[i]) if shape == "w" else (sizes[i + 1],)
+                dense = self.plan is None or self.plan.kinds[i] == "dense"
+                want = (sizes[i + 1], sizes[i]) if shape == "w" and dense else (sizes[i + 1],)
                 check_array(f"{name}[{i}]", a, want, dtype, sizes, c_order=True)
         n = self.X.shape[0]
         for name, a, want in (("X", self.X, (n, sizes[0])), ("Y", self.Y, (n, sizes[-1]))):
             check_array(name, a, want, dtype, sizes, c_order=True, writeable=False)
+
+    def _running(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Each batch norm's running mean and variance, which the epoch updates in place in
+        its layer (so the layer's state is current whenever Python reads it): writeable
+        C-contiguous arrays of the dtype (a layer holding anything else is given a copy
+        first), each checked against its layer's width."""
+        for layer in self.layer_buffers.norms:
+            state = layer.state() if layer is not None else {}
+            if any(not _writeable(a, self.dtype) for a in state.values()):
+                layer.set_state({k: np.array(v, self.dtype) for k, v in state.items()})
+        running = self.layer_buffers.running()
+        for name, arrays in zip(("running_mean", "running_var"), running):
+            for i, a in enumerate(arrays):
+                if a is not None:
+                    want = (self.sizes[i + 1],)
+                    check_array(f"{name}[{i}]", a, want, self.dtype, self.sizes, c_order=True)
+        return running
 
     def _fill(self, c: Any, params: tuple) -> dict[str, Any]:
         """Point the struct at W, b and the state, and give it the optimizer's
@@ -409,9 +443,14 @@ class EpochRunner:
             raise ValueError("this network drops units: run_epoch needs the epoch's dropout_key")
         c = self._c_epoch
         params = self._parameters()  # checked, and alive until the epoch returns
+        running = self._running()  # the batch norms' running statistics, likewise
         scores = np.zeros(2 * self.threads) if score else None
-        lens = self._lengths(params, perm, scores)  # C refuses any the sizes do not imply
+        lens = self._lengths(params, perm, scores, running)  # C refuses what sizes do not imply
         _keep = self._fill(c, params)  # the pointer arrays, alive until the epoch returns
+        if any(x is not None for x in self.layer_buffers.norms):  # as the layers hold them now
+            for name, arrays in zip(("running_mean", "running_var"), running):
+                _keep[name] = binding.pointers(arrays)
+                setattr(c, name, ctypes.addressof(_keep[name]))
         c.n, c.X, c.Y = n, X.ctypes.data, Y.ctypes.data
         c.lens, c.n_lens = lens.ctypes.data, lens.size
         c.perm, c.threads = perm.ctypes.data, self.threads
@@ -445,6 +484,11 @@ class EpochRunner:
 
 #: the struct's pointer arrays of the epoch's own buffers (attributes of EpochRunner too)
 _OWN = ("A", "Z", "D", "layer_input", "mask", "nabla_w_parts", "nabla_b_parts")
+
+
+def _writeable(a: Any, dtype: Any) -> bool:
+    """Whether the C epoch may write into ``a`` as an array of ``dtype``."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
 
 
 def _frozen(arrays: Any) -> Any:

@@ -2,7 +2,9 @@
 
 An activation, cost or optimizer whose registry name has a kernel in the library's tables
 (:func:`nnmath.engine.binding.kernel_id`; an optimizer's kernel also reads its
-hyper-parameters and state by name), NumPy float32 / float64 data and dropout.
+hyper-parameters and state by name), NumPy float32 / float64 data and dropout; dense
+networks, and networks of layers that read as dense and batch norm layers with residual
+blocks of dense layers and dropout (:mod:`nnmath.engine.layered`).
 :func:`unsupported_reason` says why anything else (a custom activation object, a subclassed
 network, another array library, an entry with no kernel) trains on the reference loop.
 """
@@ -28,8 +30,14 @@ def c_available() -> bool:
     return binding.library() is not None
 
 
-def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
+def unsupported_reason(
+    net: Any, optimizer: Any, X: Any, Y: Any, mini_batch_size: int | None = None
+) -> str | None:
     """Why the compiled epoch cannot train this combination, or ``None`` when it can.
+
+    A network of layers trains on it when :func:`nnmath.engine.layered.plan_of` reads it as
+    dense and batch norm layers with residual blocks (and, with a BatchNorm, its
+    ``mini_batch_size`` leaves no mini-batch of one example).
 
     Raises
     ------
@@ -39,19 +47,20 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
     """
     from ..network import Network
 
-    if getattr(net, "layered", False):
-        kinds = ", ".join(sorted({type(layer).__name__ for layer in net.layers}))
-        return (
-            f"a network of layers ({kinds}) trains on the reference loop: the compiled "
-            "epoch is for dense networks (Network(sizes) or Input(n) + Dense layers)"
-        )
     if not c_available():
         return "the C extension nnmath.engine._ckernels is not built (reinstall with a C compiler)"
-    if not isinstance(net, Network):
-        return f"net is a {type(net).__name__}, not a Network"
-    for method in ("forward", "backprop_columns"):
-        if getattr(type(net), method) is not getattr(Network, method):
-            return f"{type(net).__name__} overrides Network.{method}"
+    activations = None
+    if getattr(net, "layered", False):
+        plan = _layered_plan(net, X, mini_batch_size)
+        if isinstance(plan, str):
+            return plan
+        activations = plan.activations
+    else:
+        if not isinstance(net, Network):
+            return f"net is a {type(net).__name__}, not a Network"
+        for method in ("forward", "backprop_columns"):
+            if getattr(type(net), method) is not getattr(Network, method):
+                return f"{type(net).__name__} overrides Network.{method}"
     check_network(net)  # before the activations are read: one clear error, as fit gives
     dtype = np.dtype(net.dtype)
     if dtype not in (np.float32, np.float64):
@@ -61,12 +70,31 @@ def unsupported_reason(net: Any, optimizer: Any, X: Any, Y: Any) -> str | None:
             return f"{name} is a {type(arr).__name__}, not a NumPy array"
         if arr.dtype != dtype or not arr.flags.c_contiguous or arr.ndim != 2:
             return f"{name} is not a C-contiguous 2-D {dtype} array"
-    return _kernel_reason(net, optimizer) or _array_reason(net, optimizer, dtype)
+    acts = net.activation_functions if activations is None else activations
+    return _kernel_reason(net, optimizer, acts) or _array_reason(net, optimizer, dtype)
 
 
-def _kernel_reason(net: Any, optimizer: Any) -> str | None:
+def _layered_plan(net: Any, X: Any, mini_batch_size: int | None) -> Any:
+    """The compiled layers of a network of layers, or why it trains on the reference loop."""
+    from ..layer_network import LayerNetwork
+    from .layered import batch_reason, plan_of
+
+    kinds = ", ".join(sorted({type(layer).__name__ for layer in net.layers}))
+    where = f"a network of layers ({kinds}) trains on the reference loop: "
+    for method in ("forward_caches", "backprop_columns", "forward"):
+        if getattr(type(net), method) is not getattr(LayerNetwork, method, None):
+            return where + f"{type(net).__name__} overrides LayerNetwork.{method}"
+    plan = plan_of(net)
+    if isinstance(plan, str):
+        return where + plan
+    n = X.shape[0] if hasattr(X, "shape") and len(X.shape) else 0
+    reason = batch_reason(plan, n, mini_batch_size)
+    return where + reason if reason else plan
+
+
+def _kernel_reason(net: Any, optimizer: Any, activations: Any) -> str | None:
     """Why an activation, the cost or the optimizer has no kernel in the built library."""
-    for act in net.activation_functions:
+    for act in activations:
         if not is_builtin(act):
             return f"activation {act.name!r} ({type(act).__name__}) is not a registry entry"
         if binding.kernel_id("activation", act.name) is None:
@@ -93,7 +121,11 @@ def _kernel_reason(net: Any, optimizer: Any) -> str | None:
 
 def _array_reason(net: Any, optimizer: Any, dtype: np.dtype) -> str | None:
     state = [a for v in getattr(optimizer, "state", {}).values() if isinstance(v, list) for a in v]
-    for arr in (*net.weights, *net.biases, *state):
+    running = [a for lay in getattr(net, "stateful", ()) for a in lay.state().values()]
+    for arr in (*net.weights, *net.biases, *state, *running):
         if type(arr) is not np.ndarray or arr.dtype != dtype or not arr.flags.c_contiguous:
-            return "weights or optimizer state are not C-contiguous NumPy arrays of the dtype"
+            return (
+                "weights, optimizer state or running statistics are not C-contiguous NumPy "
+                "arrays of the dtype"
+            )
     return None

@@ -110,7 +110,8 @@ class _Epochs:
         args = (run.net, run.optimizer, run.X, run.Y)
         runner = epoch_runner(*args, run.mini_batch_size, "auto" if fast is True else fast)
         if runner is None:
-            return None, unsupported_reason(*args) or "the fast path does not support this run"
+            why = unsupported_reason(*args, run.mini_batch_size)
+            return None, why or "the fast path does not support this run"
         return runner, None
 
     def train(self, epoch: int) -> None:
