@@ -87,7 +87,7 @@ def test_c_sources_keep_the_same_limits() -> None:
         if text.count("\n") > MAX_MODULE_LINES:
             long_files.append(f"{path.name}: {text.count(chr(10))} lines")
         functions = _c_functions(text)
-        assert len(functions) >= 3, f"{path.name}: the function finder found {functions}"
+        assert functions, f"{path.name}: the function finder found none"
         long_functions += [
             f"{path.name}:{line} {name}: {n} lines"
             for line, name, n in functions
