@@ -52,6 +52,7 @@ def _layers(arch: str, act: str, out: str) -> list:
             Dense(5, "identity"), BatchNorm(momentum=0.3), Activation(act),
             Residual([Dense(5, act), Dense(5, "identity")], activation=act), BatchNorm(),
         ],
+        "norm_first": [BatchNorm(), Dense(5, act), Dense(5, act, batch_norm=True)],
     }[arch]  # fmt: skip
     return [Input(6), *body, Dense(3, out)]
 
@@ -139,17 +140,72 @@ def test_float32_agrees_to_its_precision(arch: str) -> None:
     _assert_same_state(ref[0], fast[0], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("arch", [*ARCHITECTURES, "norm_first"])
 def test_mini_batches_of_64_equal_the_reference(arch: str) -> None:
-    """Residual blocks on the threaded epoch (when BLAS may use several threads); a
-    BatchNorm keeps the epoch on one thread (its statistics are over all the rows)."""
+    """Batch norms and residual blocks on the threaded epoch (when BLAS may use several
+    threads), a batch norm's statistics summed over every thread's rows."""
+    from nnmath.engine import default_threads
+
     ref = _train(arch, "elu", "log_likelihood", "sgd", fast=False, batch=64, n=200)
     fast = _train(arch, "elu", "log_likelihood", "sgd", fast=True, batch=64, n=200)
     assert fast[2].extra["train_path"] == "c"
-    if arch != "residual":
-        assert fast[2].extra["train_threads"] == 1
+    assert fast[2].extra["train_threads"] == default_threads(64)
     _assert_same_run(ref, fast)
     _assert_same_state(ref[0], fast[0])
+
+
+def _needs_threads(threads: int) -> None:
+    from nnmath.engine.blas import blas_threads
+
+    if threads > 1 and blas_threads() is None:
+        pytest.skip("the threaded C epoch needs NumPy's OpenBLAS")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("arch, opt", [("both", "sgd"), ("both", "adam"), ("norm_first", "sgd")])
+def test_batch_norms_on_any_thread_count_equal_the_reference(
+    threads: int, arch: str, opt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each thread sums its own rows, and after the barrier adds up every thread's sums:
+    on T threads the run agrees with the reference to 1e-9, running statistics included,
+    also with a last mini-batch of 2 rows (one of 3 threads has none). (Not norm_first with
+    Adam: the rounding its Dense bias before a BatchNorm gets as gradient, scaled up by η/ε
+    as _assert_same_parameters says, passes 1e-6 there.)"""
+    from nnmath.engine import runner
+
+    _needs_threads(threads)
+    monkeypatch.setattr(runner, "_epoch_threads", lambda B, asked: threads)
+    ref = _train(arch, "elu", "log_likelihood", opt, fast=False, batch=64, n=194)
+    fast = _train(arch, "elu", "log_likelihood", opt, fast=True, batch=64, n=194)
+    assert fast[2].extra["train_path"] == "c"
+    assert fast[2].extra["train_threads"] == threads
+    _assert_same_parameters(ref, fast, opt)
+    _assert_same_state(ref[0], fast[0], mean_atol=1e-6 if opt != "sgd" else None)
+
+
+def _bits(net) -> list:
+    return [*net.weights, *net.biases, *(v for x in net.stateful for v in x.state().values())]
+
+
+def test_threaded_batch_norms_repeat_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The totals are added in one order whichever thread runs which part: two runs on two
+    threads, each on its own part or one thread running both, give the same bits."""
+    from nnmath.engine import runner
+    from test_engine_threads import ALONE, DECIDE, TOGETHER, schedule
+
+    _needs_threads(2)
+    monkeypatch.setattr(runner, "_epoch_threads", lambda B, asked: 2)
+    runs = []
+    for mode in (DECIDE, TOGETHER, ALONE, DECIDE):
+        with schedule(1, mode):
+            net, _, history = _train(
+                "both", "elu", "log_likelihood", "adam", True, batch=128, n=300
+            )
+        assert history.extra["train_threads"] == 2
+        runs.append(_bits(net))
+    for run in runs[1:]:
+        for a, b in zip(runs[0], run, strict=True):
+            np.testing.assert_array_equal(b, a)
 
 
 DROPPED = {
@@ -278,8 +334,9 @@ def _bn_runner():
     return net, runner
 
 
-def test_a_batch_norm_on_several_threads_is_refused_in_c() -> None:
-    """A batch norm's statistics are over all rows: the C epoch refuses T > 1 with one."""
+def test_buffers_for_fewer_threads_are_refused_in_c() -> None:
+    """Each thread has its own part sums (a batch norm's too): the C epoch refuses to run on
+    more threads than its buffers were made for, and changes nothing."""
     net, runner = _bn_runner()
     before = [w.copy() for w in net.weights]
     runner.threads = 2

@@ -105,7 +105,7 @@ static int nnm_check_buffers(const nnm_epoch *e) {
 }
 
 /* Each layer's kind is known; a batch norm keeps n inputs, its running statistics (n each),
- * ẑ (B rows) and 1/√(σ² + ε) with μ_B (2 n), runs on one thread over mini-batches of at
+ * ẑ (B rows) and each thread's totals (3 n: _batchnorm.h), runs over mini-batches of at
  * least two rows (no last one of one row) and is in no block; a block's input (skip) is
  * an earlier layer's input of its width. Run after nnm_check_counts (kind, skip are L). */
 static int nnm_check_layers(const nnm_epoch *e) {
@@ -120,11 +120,11 @@ static int nnm_check_layers(const nnm_epoch *e) {
             continue;
         }
         const int64_t u = s[i + 1];
-        if (s[i] != u || n[0] != u || n[1] != u || n[2] != B * u || n[3] != 2 * u)
+        if (s[i] != u || n[0] != u || n[1] != u || n[2] != B * u || n[3] != 3 * u * e->threads)
             return NNM_BAD_LENGTH;
         if (!e->running_mean[i] || !e->running_var[i] || !e->xhat[i] || !e->inv_std[i])
             return NNM_BAD_LENGTH;
-        if (e->threads != 1 || B < 2 || e->n % B == 1) return NNM_BAD_VALUE;
+        if (B < 2 || e->n % B == 1) return NNM_BAD_VALUE;
         if (!(e->bn_eps[i] > 0) || !(e->bn_momentum[i] >= 0 && e->bn_momentum[i] <= 1))
             return NNM_BAD_VALUE;
     }

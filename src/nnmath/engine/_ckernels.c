@@ -50,8 +50,9 @@
  * thread computes the same mask for the same example, and nnmath.network.Network's
  * dropout_masks computes it too (the reference path).
  *
- * Layers. A layer is dense or a batch norm (e->kind; _batchnorm.h, on one thread only), and a
- * dense layer may add an earlier layer's input to its z (e->skip: a residual block's sum).
+ * Layers. A layer is dense or a batch norm (e->kind; _batchnorm.h: its sums over all the
+ * rows cost the threads up to three barriers a mini-batch), and a dense layer may add an
+ * earlier layer's input to its z (e->skip: a residual block's sum).
  *
  * The per-precision body is _activations.h, _costs.h, _optimizers.h, _dropout.h,
  * _batchnorm.h and _ckernels_epoch.h with _threads.h (the epoch that calls them), each

@@ -96,75 +96,129 @@ NNM_INLINE void NNM(combine)(void *const *G, int64_t stride, int64_t T, int64_t 
     for (int64_t j = lo; j < hi; j++) g[j] *= inv_m;
 }
 
-/* The forward and backward pass of this thread's mt rows [lo, lo + mt) of the mini-batch
- * at k: z^l = W^l a^{l−1} + b^l (a batch norm's γ ẑ + β; a block's adds its input),
- * a^l = σ(z^l) (dropped out into layer_input), δ^L, then
- * δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ mask ⊙ σ'(z^{l−1}) with the weights before the step, and this
- * thread's Σ δ^l and Σ δ^l (a^{l−1})ᵀ. With `fuse` (one thread, plain SGD) the weights'
- * step is fused into that product instead: w ← (1 − ηλ/n) w − (η/m) δ aᵀ. */
-NNM_INLINE void NNM(backprop_rows)(nnm_epoch *e, int64_t tid, int64_t k, int64_t lo,
-                                      int64_t mt, int64_t m, int fuse) {
-    const int64_t L = e->L, n0 = e->sizes[0], nL = e->sizes[L];
-    REAL *y_batch = (REAL *)e->y_batch + lo * nL;
-    NNM(gather)(e, k + lo, mt, (REAL *)e->A[0] + lo * n0, y_batch);
-    for (int64_t i = 0; i < L; i++) {
-        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
-        REAL *z = (REAL *)e->Z[i] + lo * n_out, *a = (REAL *)e->A[i + 1] + lo * n_out;
-        const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
-        if (e->kind[i] == NNM_BATCH_NORM) { /* z = γ ẑ over all m = mt rows */
-            NNM(bn_forward)(e, i, a_in, z, mt);
-        } else {
-            NNM(z_calls)(e, (const REAL *)e->W[i], a_in, z, n_in, n_out, mt);
-            if (e->skip[i] >= 0) { /* a residual block: z = a^in + W a + (b below) */
-                const REAL *s = (const REAL *)e->layer_input[e->skip[i]] + lo * n_out;
-                for (int64_t j = 0; j < mt * n_out; j++) z[j] += s[j];
-            }
+/* A part's rows (_threads.h): the mt rows [lo, lo + mt) of the mini-batch of m rows at k,
+ * run by part p ("this part" below), with `fuse` as NNM(backward_from) takes it. */
+typedef struct {
+    int64_t p, k, lo, mt, m;
+    int fuse;
+} NNM(rows);
+
+/* Layer i's a = σ(z + b) over this part's rows (dropped out into layer_input). */
+NNM_INLINE void NNM(finish_layer)(nnm_epoch *e, int64_t i, const NNM(rows) *w) {
+    const int64_t n_out = e->sizes[i + 1], lo = w->lo, mt = w->mt;
+    REAL *z = (REAL *)e->Z[i] + lo * n_out, *a = (REAL *)e->A[i + 1] + lo * n_out;
+    NNM(activate)(e->activation[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
+    if (e->mask[i])
+        NNM(dropout)(e, i, w->k + lo, a, (REAL *)e->mask[i] + lo * n_out,
+                     (REAL *)e->layer_input[i + 1] + lo * n_out, mt, n_out);
+}
+
+/* δ^{l−1} = (its Wᵀ δ^l, made into D[i − 1], + δ of the blocks layer i's input starts)
+ * ⊙ mask ⊙ σ'(z^{l−1}) over this part's rows, for layer i > 0. */
+NNM_INLINE void NNM(finish_delta)(nnm_epoch *e, int64_t i, const NNM(rows) *w) {
+    const int64_t n_in = e->sizes[i], lo = w->lo, mt = w->mt;
+    REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
+    for (int64_t j = i; j < e->L; j++) /* the identity path of a block that reads a^l */
+        if (e->skip[j] == i) {
+            const REAL *dj = (const REAL *)e->D[j] + lo * n_in;
+            for (int64_t r = 0; r < mt * n_in; r++) d_prev[r] += dj[r];
         }
-        NNM(activate)(e->activation[i], e->alphas[i], z, (const REAL *)e->b[i], a, mt, n_out);
-        if (e->mask[i])
-            NNM(dropout)(e, i, k + lo, a, (REAL *)e->mask[i] + lo * n_out,
-                         (REAL *)e->layer_input[i + 1] + lo * n_out, mt, n_out);
+    if (e->mask[i - 1]) {
+        const REAL *mask = (const REAL *)e->mask[i - 1] + lo * n_in;
+        for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mask[j];
     }
-    if (e->scores)
-        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, y_batch, mt, e->scores + 2 * tid);
-    NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL, (const REAL *)e->A[L] + lo * nL,
-                      y_batch, (REAL *)e->D[L - 1] + lo * nL, mt);
-    for (int64_t i = L - 1; i >= 0; i--) {
+    NNM(vjp)(e->activation[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
+             (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
+}
+
+/* The backward pass of this part's rows from layer `top` down: δ^{l−1} = ((W^l)ᵀ δ^l) ⊙ …
+ * (NNM(finish_delta)) with the weights before the step, and this part's Σ δ^l and
+ * Σ δ^l (a^{l−1})ᵀ. With `fuse` (one thread, plain SGD) the weights' step is fused into that
+ * product instead: w ← (1 − ηλ/n) w − (η/m) δ aᵀ. It stops at a batch norm above layer 0
+ * once its part sums are made (its δ^{l−1} needs every part's: NNM(bn_delta)). */
+NNM_INLINE void NNM(backward_from)(nnm_epoch *e, int64_t top, const NNM(rows) *w) {
+    const int64_t L = e->L, p = w->p, lo = w->lo, mt = w->mt, m = w->m;
+    for (int64_t i = top; i >= 0; i--) {
         const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
         const REAL *d = (const REAL *)e->D[i] + lo * n_out;
         const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
-        REAL *sum_d = (REAL *)e->nabla_b_parts[tid * L + i];
-        REAL *nabla_w = (REAL *)e->nabla_w_parts[tid * L + i]; /* this thread's part */
-        NNM(sum_rows)(d, sum_d, mt, n_out); /* Σ δ^l */
-        const int norm = e->kind[i] == NNM_BATCH_NORM; /* then on one thread: mt = m */
-        if (norm && i == 0) /* only Σ δ ⊙ ẑ: nothing below to hand down to */
-            NNM(bn_backward)(e, i, d, sum_d, nabla_w, NULL, mt);
-        if (i > 0) { /* δ^{l−1} = ((W^l)ᵀ δ^l + δ of the blocks it starts) ⊙ mask ⊙ σ'(z^{l−1}) */
-            REAL *d_prev = (REAL *)e->D[i - 1] + lo * n_in;
-            if (norm)
-                NNM(bn_backward)(e, i, d, sum_d, nabla_w, d_prev, mt);
-            else
-                NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, d_prev, n_in, n_out, mt);
-            for (int64_t j = i; j < L; j++) /* the identity path of a block that reads a^l */
-                if (e->skip[j] == i) {
-                    const REAL *dj = (const REAL *)e->D[j] + lo * n_in;
-                    for (int64_t r = 0; r < mt * n_in; r++) d_prev[r] += dj[r];
-                }
-            if (e->mask[i - 1]) {
-                const REAL *mask = (const REAL *)e->mask[i - 1] + lo * n_in;
-                for (int64_t j = 0; j < mt * n_in; j++) d_prev[j] *= mask[j];
-            }
-            NNM(vjp)(e->activation[i - 1], e->alphas[i - 1], (const REAL *)e->Z[i - 1] + lo * n_in,
-                     (const REAL *)e->A[i] + lo * n_in, d_prev, mt, n_in);
-        }
-        if (norm) /* its Σ δ ⊙ ẑ is made above; its step is NNM(update_slices)'s */
+        REAL *nabla_w = (REAL *)e->nabla_w_parts[p * L + i]; /* this part's */
+        NNM(sum_rows)(d, (REAL *)e->nabla_b_parts[p * L + i], mt, n_out); /* Σ δ^l */
+        if (e->kind[i] == NNM_BATCH_NORM) { /* its step is NNM(update_slices)'s */
+            NNM(bn_dz)(e, i, p, d, (const REAL *)e->xhat[i] + lo * n_out, mt);
+            if (i > 0) return;
             continue;
-        if (fuse) { /* one thread: one call (no gemm_rows), the whole of W */
+        }
+        if (i > 0) {
+            NNM(wt_delta_calls)(e, (const REAL *)e->W[i], d, (REAL *)e->D[i - 1] + lo * n_in,
+                                n_in, n_out, mt);
+            NNM(finish_delta)(e, i, w);
+        }
+        if (w->fuse) { /* one thread: one call (no gemm_rows), the whole of W */
             NNM(sgd_calls)(e, a_in, d, (REAL *)e->W[i], n_in, n_out, n_out, mt, m);
         } else if (!nnm_sliced(e, i, m)) { /* Σ δ aᵀ of its rows */
             NNM(slice_calls)(e, a_in, d, nabla_w, n_in, n_out, n_out, mt, 1, 0);
         } /* else each thread's slice of W over all m rows, after the barrier */
     }
+}
+
+/* The forward pass of this part's rows from layer `first` up: z^l = W^l a^{l−1} + b^l
+ * (a block's adds its input), a^l = σ(z^l), then δ^L and the backward pass. It stops at a
+ * batch norm once this part's Σ a is made (μ_B needs every part's: NNM(bn_center)). */
+NNM_INLINE void NNM(forward_from)(nnm_epoch *e, int64_t first, const NNM(rows) *w) {
+    const int64_t L = e->L, nL = e->sizes[L], lo = w->lo, mt = w->mt;
+    for (int64_t i = first; i < L; i++) {
+        const int64_t n_in = e->sizes[i], n_out = e->sizes[i + 1];
+        const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n_in;
+        if (e->kind[i] == NNM_BATCH_NORM) {
+            NNM(sum_rows)(a_in, (REAL *)e->nabla_b_parts[w->p * L + i], mt, n_in);
+            return;
+        }
+        REAL *z = (REAL *)e->Z[i] + lo * n_out;
+        NNM(z_calls)(e, (const REAL *)e->W[i], a_in, z, n_in, n_out, mt);
+        if (e->skip[i] >= 0) { /* a residual block: z = a^in + W a + (b below) */
+            const REAL *s = (const REAL *)e->layer_input[e->skip[i]] + lo * n_out;
+            for (int64_t j = 0; j < mt * n_out; j++) z[j] += s[j];
+        }
+        NNM(finish_layer)(e, i, w);
+    }
+    const REAL *y_batch = (const REAL *)e->y_batch + lo * nL;
+    if (e->scores)
+        NNM(score_rows)(e, (const REAL *)e->A[L] + lo * nL, y_batch, mt, e->scores + 2 * w->p);
+    NNM(output_delta)(e, (const REAL *)e->Z[L - 1] + lo * nL, (const REAL *)e->A[L] + lo * nL,
+                      y_batch, (REAL *)e->D[L - 1] + lo * nL, mt);
+    NNM(backward_from)(e, L - 1, w);
+}
+
+/* Phase s of the mini-batch's rows for this part (nnm_batch_phases: its K batch norms take
+ * phases 1 … 2K forward, two each, and after those one each above layer 0 backward): the
+ * gather and the passes up to the first barrier, or from a batch norm's on to the next. */
+NNM_INLINE void NNM(rows_phase)(nnm_epoch *e, int64_t s, const NNM(rows) *w) {
+    const int64_t p = w->p, lo = w->lo, mt = w->mt, m = w->m, K = nnm_norms(e);
+    if (s == 0) {
+        const int64_t n0 = e->sizes[0], nL = e->sizes[e->L];
+        NNM(gather)(e, w->k + lo, mt, (REAL *)e->A[0] + lo * n0, (REAL *)e->y_batch + lo * nL);
+        NNM(forward_from)(e, 0, w);
+        return;
+    }
+    if (s <= 2 * K) { /* batch norm (s − 1)/2 forward: μ_B, or σ²_B and on */
+        const int64_t i = nnm_norm_at(e, (s - 1) / 2), n = e->sizes[i + 1];
+        const REAL *a_in = (const REAL *)e->layer_input[i] + lo * n;
+        if (s % 2) {
+            NNM(bn_center)(e, i, p, a_in, mt, m);
+            return;
+        }
+        NNM(bn_normalise)(e, i, p, a_in, (REAL *)e->Z[i] + lo * n, (REAL *)e->xhat[i] + lo * n,
+                          mt, m);
+        NNM(finish_layer)(e, i, w);
+        NNM(forward_from)(e, i + 1, w);
+        return;
+    }
+    const int64_t i = nnm_norm_down(e, s - 2 * K - 1), n = e->sizes[i + 1]; /* its δ^{l−1} */
+    NNM(bn_delta)(e, i, p, (const REAL *)e->D[i] + lo * n, (const REAL *)e->xhat[i] + lo * n,
+                  (REAL *)e->D[i - 1] + lo * n, mt, m);
+    NNM(finish_delta)(e, i, w);
+    NNM(backward_from)(e, i - 1, w);
 }
 
 /* This thread's slice of every W^l and b^l takes the optimizer's step t, from the mean

@@ -2,13 +2,13 @@
  * T threads gets to each first.
  *
  * Part p of T backpropagates its rows of the mini-batch into its own Σ δ aᵀ and Σ δ
- * (NNM(backprop_rows) with tid p) and, once every part has, steps its slice of the
+ * (NNM(rows_phase) with part p) and, once every part has, steps its slice of the
  * parameters (NNM(update_slices) with tid p). No part reads what another part of the same
  * phase writes, so whichever thread runs part p, and in whatever order, the epoch computes
  * bit for bit what T threads that each run their own part compute.
  *
- * The epoch is a sequence of phases, two per mini-batch (the backprop, then the step); a
- * phase opens when every part of the one before has finished. A thread at an open phase
+ * The epoch is a sequence of phases, two per mini-batch (the backprop, then the step) and
+ * three more per batch norm (its sums over all rows: _batchnorm.h); a phase opens when every part of the one before has finished. A thread at an open phase
  * claims its own part first, then any part no thread has claimed yet, then waits for the
  * next phase: spinning for a while (a quiet machine's wait is a few microseconds), yielding
  * its core, then asleep on a futex. On a quiet machine each thread runs its own part. With
@@ -34,6 +34,7 @@ typedef struct {
     atomic_int_fast64_t done, sleepers, taken; /* taken: parts run by another thread */
     _Atomic uint32_t opened;
     int64_t T, window, mode; /* mode, window: nnm_test_schedule's */
+    int64_t per_batch;       /* phases per mini-batch (nnm_batch_phases) */
 } nnm_team;
 
 /* Waits until phase q is open: every part of the phases before it finished. */
@@ -53,10 +54,10 @@ static inline int nnm_claim(nnm_team *team, int64_t p, int64_t q) {
     return atomic_compare_exchange_strong(&team->claimed[p].phase, &before, q);
 }
 
-/* Which parts thread tid may claim in phase q of phases/2 mini-batches: its own, and any
- * other unless a test says otherwise (nnm_test_schedule). */
+/* Which parts thread tid may claim in phase q (of mini-batch q / per_batch): its own, and
+ * any other unless a test says otherwise (nnm_test_schedule). */
 static inline int nnm_may_claim(const nnm_team *team, int64_t tid, int64_t p, int64_t q) {
-    return nnm_test_may_claim(team->mode, team->window, tid, p, q / 2);
+    return nnm_test_may_claim(team->mode, team->window, tid, p, q / team->per_batch);
 }
 
 /* How many parts the last epoch started on this OS thread ran on a thread other than
@@ -74,27 +75,30 @@ typedef struct {
 
 #endif /* NNM_THREADS_ONCE */
 
-/* Part p of phase q: mini-batch q / 2's forward and backward pass of part p's rows
- * [⌈m·p/T⌉, ⌈m·(p+1)/T⌉) (NNM(backprop_rows)) for q even; for q odd (every δ^l needs the
- * weights before the step) the step of part p's slice of the parameters
- * (NNM(update_slices), which for a large layer also makes the slice's ∂C/∂w). */
-NNM_CLONES void NNM(run_part)(nnm_epoch *e, int64_t p, int64_t q, int64_t t0, int fuse) {
-    const int64_t T = e->threads, B = e->B, k = q / 2 * B, m = B < e->n - k ? B : e->n - k;
-    if (q % 2 == 0) {
+/* Part p of phase q, the phase s = q mod P of mini-batch q / P (P phases each): for s < P − 1
+ * a phase of the forward and backward pass of part p's rows [⌈m·p/T⌉, ⌈m·(p+1)/T⌉)
+ * (NNM(rows_phase)); for the last (every δ^l needs the weights before the step) the step of
+ * part p's slice of the parameters (NNM(update_slices), which for a large layer also makes
+ * the slice's ∂C/∂w). */
+NNM_CLONES void NNM(run_part)(nnm_epoch *e, int64_t p, int64_t q, int64_t P, int64_t t0,
+                              int fuse) {
+    const int64_t T = e->threads, B = e->B, k = q / P * B, m = B < e->n - k ? B : e->n - k;
+    if (q % P < P - 1) {
         const int64_t lo = nnm_share(m, p, T), mt = nnm_share(m, p + 1, T) - lo;
-        if (mt > 0) NNM(backprop_rows)(e, p, k, lo, mt, m, fuse);
+        const NNM(rows) w = {p, k, lo, mt, m, fuse};
+        if (mt > 0) NNM(rows_phase)(e, q % P, &w);
     } else {
-        NNM(update_slices)(e, p, m, t0 + q / 2 + 1, fuse);
+        NNM(update_slices)(e, p, m, t0 + q / P + 1, fuse);
     }
 }
 
 /* Thread tid's share of one epoch when T threads share each mini-batch (T = 1: the whole
  * epoch): phase by phase, its own part and any part still unclaimed. */
 void NNM(train_part)(nnm_epoch *e, nnm_team *team, int64_t tid) {
-    const int64_t T = e->threads, phases = 2 * ((e->n + e->B - 1) / e->B);
+    const int64_t T = e->threads, P = nnm_batch_phases(e), phases = P * ((e->n + e->B - 1) / e->B);
     const int fuse = T == 1 && e->opt == 0;
     if (T == 1) { /* nothing to share */
-        for (int64_t q = 0; q < phases; q++) NNM(run_part)(e, 0, q, e->t, fuse);
+        for (int64_t q = 0; q < phases; q++) NNM(run_part)(e, 0, q, P, e->t, fuse);
         return;
     }
     for (int64_t q = 0; q < phases; q++) {
@@ -105,7 +109,7 @@ void NNM(train_part)(nnm_epoch *e, nnm_team *team, int64_t tid) {
         for (int64_t i = 0; i < T; i++) {
             const int64_t p = (tid + i) % T; /* its own part first */
             if (!nnm_may_claim(team, tid, p, q) || !nnm_claim(team, p, q)) continue;
-            NNM(run_part)(e, p, q, e->t, fuse);
+            NNM(run_part)(e, p, q, P, e->t, fuse);
             if (p != tid) atomic_fetch_add_explicit(&team->taken, 1, memory_order_relaxed);
             nnm_part_done(team, q);
         }
@@ -146,6 +150,7 @@ int NNM(nnm_train_epoch)(nnm_epoch *e) {
     atomic_init(&team.opened, 0);
     atomic_init(&go, 0);
     team.window = nnm_test_window, team.mode = nnm_test_mode;
+    team.per_batch = nnm_batch_phases(e);
     int64_t started = 1;
     for (; started < T; started++) {
         parts[started] = (nnm_part){e, &team, started, &go};

@@ -144,15 +144,16 @@ def batch_reason(plan: Plan, n: int, mini_batch_size: int | None) -> str | None:
 
 class LayerBuffers:
     """What the C epoch's layer fields point at for one run (``kind``, ``skip``,
-    ``bn_momentum``, ``bn_eps``; a batch norm's ``xhat`` ``(B, n)`` and ``inv_std`` ``(2 n)``
-    scratch), and the running statistics, read from the layers before each epoch.
+    ``bn_momentum``, ``bn_eps``; a batch norm's ``xhat`` ``(B, n)`` and ``inv_std``
+    ``(3 n T)`` scratch, each of the ``threads`` parts' totals), and the running statistics,
+    read from the layers before each epoch.
 
     A dense network (``plan`` None) has dense layers without blocks and no batch norm."""
 
     SMALL = ("kind", "skip", "bn_momentum", "bn_eps")
     POINTERS = ("running_mean", "running_var", "xhat", "inv_std")
 
-    def __init__(self, plan: Plan | None, L: int, B: int, dtype: Any) -> None:
+    def __init__(self, plan: Plan | None, L: int, B: int, dtype: Any, threads: int = 1) -> None:
         import numpy as np
 
         from ..backend import aligned_zeros
@@ -169,7 +170,9 @@ class LayerBuffers:
         }
         units = [None if x is None else int(x.output_shape[0]) for x in norms]
         self.xhat = tuple(None if u is None else aligned_zeros((B, u), dtype) for u in units)
-        self.inv_std = tuple(None if u is None else aligned_zeros((2 * u,), dtype) for u in units)
+        self.inv_std = tuple(
+            None if u is None else aligned_zeros((3 * u * threads,), dtype) for u in units
+        )
 
     def running(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Each batch norm's running mean and variance as its layer holds them now (the C

@@ -187,8 +187,6 @@ class EpochRunner:
         if isinstance(self.plan, str):
             raise ValueError(f"the compiled epoch cannot train this network: {self.plan}")
         self.threads = _epoch_threads(self.B, threads)
-        if self.plan is not None and "batchnorm" in self.plan.kinds:
-            self.threads = 1  # a batch norm's statistics are over all rows of the mini-batch
         self.product_parts = _product_parts(self.threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
@@ -210,7 +208,7 @@ class EpochRunner:
         )
         hidden = self.plan.dropout[:-1] if self.plan else net.dropout  # the output never drops
         self.drop = _dropout.layout(sizes, hidden)
-        self.layer_buffers = layered.LayerBuffers(self.plan, len(sizes) - 1, B, dtype)
+        self.layer_buffers = layered.LayerBuffers(self.plan, len(sizes) - 1, B, dtype, self.threads)
         active = zip(sizes[1:], self.drop.active)
         self.mask = tuple(aligned_zeros((B, s), dtype) if on else None for s, on in active)
         passed_on = tuple(  # each hidden layer's output as its successor reads it
