@@ -65,7 +65,7 @@ MOMENTUM_ETA_SCALE = 50.0
 #: the convolutional row: MNIST to 99.0 % test accuracy
 CONV_TARGET = 0.99
 LENET = "conv(20,5,relu) pool(2) conv(40,5,relu) pool(2) dense(100,relu) dense(10,softmax)"
-CONV_BEST = dict(layers=LENET, optimizer="adam", eta=1e-3, batch=64, epochs=4)
+CONV_BEST = dict(layers=LENET, optimizer="adam", eta=2e-3, batch=128, epochs=4)
 CONV_GRID = dict(
     layers=[LENET, "conv(32,5,relu) pool(2) dense(100,relu) dense(10,softmax)"],
     optimizer=["adam"],
