@@ -21,6 +21,18 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
+class Interrupt:
+    """A callback that stops training with KeyboardInterrupt after epoch ``k`` (0-based):
+    a run cut off as a user's Ctrl-C would, for the resume tests."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, net, history, epoch):
+        if epoch == self.k:
+            raise KeyboardInterrupt
+
+
 def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """∂f/∂x by central differences, one entry of ``x`` at a time (float64)."""
     grad = np.zeros_like(x, dtype=np.float64)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import Interrupt
 from nnmath.io import ModelFileError
 from nnmath.layers import Activation, BatchNorm, Conv2D, Dense, Input, LayerNorm, MaxPool2D
 
@@ -111,15 +112,6 @@ def test_a_file_with_missing_misshaped_or_non_finite_statistics_is_refused(
 
 
 # ------------------------------------------------------------------------- checkpoints
-
-
-class Interrupt:
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def __call__(self, net, history, epoch):
-        if epoch == self.k:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize(

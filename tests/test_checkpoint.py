@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import Interrupt
 from nnmath.io import ModelFileError
 
 EPOCHS = 7
@@ -32,17 +33,6 @@ def make_net(dtype="float32"):
         seed=3,
         dtype=dtype,
     )
-
-
-class Interrupt:
-    """A callback that stops training with KeyboardInterrupt after epoch ``k`` (0-based)."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def __call__(self, net, history, epoch):
-        if epoch == self.k:
-            raise KeyboardInterrupt
 
 
 def identical(a, b) -> bool:
@@ -437,6 +427,7 @@ RESUME_ALL = """
 import json, sys
 import numpy as np
 import nnmath as nm
+sys.path.insert(0, "tests")  # test_checkpoint imports its helpers from conftest, as pytest does
 from tests.test_checkpoint import make_net
 X, y, Xv, yv = (np.load(sys.argv[1])[k] for k in ("X", "y", "Xv", "yv"))
 out = {}

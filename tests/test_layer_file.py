@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import Interrupt
 from layer_architectures import images, random_network
 from nnmath.io import ModelFileError
 from nnmath.layers import LAYERS, Conv2D, Dense, Dropout, Input, MaxPool2D
@@ -140,15 +141,6 @@ def test_a_header_declaring_huge_layers_allocates_nothing_large(tmp_path) -> Non
 
 
 # ------------------------------------------------------------------------- checkpoints
-
-
-class Interrupt:
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def __call__(self, net, history, epoch):
-        if epoch == self.k:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize(

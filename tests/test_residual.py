@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import Interrupt
 from nnmath.layers import Conv2D, Dense, Dropout, Input, MaxPool2D, Residual
 from nnmath.optim import get_optimizer
 
@@ -131,15 +132,6 @@ def test_a_state_dict_has_the_model_files_names(tmp_path) -> None:
     assert back.config() == net.config()
     X, _ = data(net, 3)
     assert np.array_equal(back.feedforward(X), net.feedforward(X))
-
-
-class Interrupt:
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def __call__(self, net, history, epoch):
-        if epoch == self.k:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize(

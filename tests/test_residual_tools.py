@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import Interrupt
 from nnmath.layers import Conv2D, Dense, Input, MaxPool2D, Residual, describe, parse
 
 
@@ -236,15 +237,10 @@ def test_a_batchnorm_inside_a_block_keeps_torchs_names_everywhere(tmp_path) -> N
     back = nm.from_onnx(path)
     np.testing.assert_allclose(back.feedforward(X), net.feedforward(X), rtol=1e-5, atol=1e-6)
 
-    class Interrupt:
-        def __call__(self, net, history, epoch):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
     full = make()
     full.fit(X, y, **kw)
     with pytest.raises(KeyboardInterrupt):
-        make().fit(X, y, checkpoint=tmp_path / "run.safetensors", callbacks=[Interrupt()], **kw)
+        make().fit(X, y, checkpoint=tmp_path / "run.safetensors", callbacks=[Interrupt(1)], **kw)
     resumed = make()
     resumed.fit(X, y, checkpoint=tmp_path / "run.safetensors", resume=True, **kw)
     assert np.array_equal(resumed.feedforward(X), full.feedforward(X))  # running stats too
