@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nnmath as nm
-from conftest import run_cli
+from conftest import headless_chromium, run_cli
 from nnmath.diagnostics import (
     gradcheck,
     gradient_norms,
@@ -187,26 +185,13 @@ def test_the_table_and_the_diagram_show_the_normalisations(tmp_path) -> None:
     assert "LayerNorm" in html
     bars = re.findall(r'data-kind="(batchnorm|layernorm)"[^>]*><rect [^>]*width="8.0"', html)
     assert bars == ["batchnorm", "batchnorm", "layernorm"]
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None or not Path("/usr/bin/chromedriver").exists():
-        pytest.skip("no Chromium: apt-get install chromium chromium-driver")
-    from selenium.webdriver.chrome.service import Service
-
     from test_layer_display import TEXT_PROBLEMS
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with headless_chromium() as driver:
         page = tmp_path / "net.html"
         page.write_text(f"<!doctype html><meta charset='utf-8'><body>{html}</body>", "utf-8")
         driver.get(page.as_uri())
         assert driver.execute_script(TEXT_PROBLEMS) == []
-    finally:
-        driver.quit()
 
 
 def test_a_sweep_file_of_normalised_networks_runs_and_records_each_layers_speed(tmp_path):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import headless_chromium
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MODULES = [
     "nnmath",
@@ -184,18 +186,7 @@ def test_mathjax_ships_with_the_site(built: Path) -> None:
 def test_equations_render_offline_in_a_browser(built: Path) -> None:
     """Opened from file:// in headless Chromium (no server, no network), the notebook's
     equations become MathJax's SVG."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium")
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-    if not (chromium.is_file() and driver_path.is_file()):
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
-    try:
+    with headless_chromium() as browser:
         browser.get((built / "notebooks" / "01_layer_and_activations.html").as_uri())
         count, deadline = 0, time.monotonic() + 60
         while count == 0 and time.monotonic() < deadline:
@@ -204,8 +195,6 @@ def test_equations_render_offline_in_a_browser(built: Path) -> None:
                 "return document.querySelectorAll('mjx-container svg').length"
             )
         errors = browser.execute_script("return document.querySelectorAll('mjx-merror').length")
-    finally:
-        browser.quit()
     assert count > 10, "MathJax rendered no equation from the local copy"
     assert errors == 0
 

@@ -5,7 +5,6 @@ figures of a convolution's filters and one example's feature maps."""
 from __future__ import annotations
 
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 import nnmath as nm
+from conftest import headless_chromium
 from test_layer_diagnostics import CHAPTER_6, examples, small_net
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -89,19 +89,8 @@ return out;
 
 
 def test_the_chapter_6_diagram_reads_in_chromium(tmp_path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None or not Path("/usr/bin/chromedriver").exists():
-        pytest.skip("no Chromium: apt-get install chromium chromium-driver")
-    from selenium.webdriver.chrome.service import Service
-
     page, small = tmp_path / "net.html", small_net()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with headless_chromium() as driver:
         dense = nm.Network([784, 30, 10], seed=0)  # the dense diagram is held to it too
         for net, name in ((chapter_6(), "chapter6"), (small, "small"), (dense, "dense")):
             page.write_text(
@@ -112,8 +101,6 @@ def test_the_chapter_6_diagram_reads_in_chromium(tmp_path) -> None:
             assert driver.execute_script(TEXT_PROBLEMS) == [], name
             ARTEFACTS.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(ARTEFACTS / f"layers_{name}.png"))
-    finally:
-        driver.quit()
 
 
 # ------------------------------------------------------------ filters, maps
