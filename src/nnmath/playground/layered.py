@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..diagnostics.norms import speed_entries
 from ..layers import Activation, BatchNorm, Dense, Dropout, Input, Layer, Residual
 from .config import Config
 
@@ -78,7 +79,6 @@ def _hidden(config: Config, i: int, plan: Plan, layers: list[Layer], p: int) -> 
     plan.batch_norm.append(bn)
     plan.residual.append(skip)
     plan.dense.append(p)
-    plan.speed.append(p + 1 if bn else p)  # β of its BatchNorm, which follows its Dense
     plan.rows.append(len(layers) - 2)  # the layer with σ; -1 more for the Input
     if config.dropout > 0:
         layers.append(Dropout(config.dropout))
@@ -98,8 +98,8 @@ def network_layers(config: Config, n_outputs: int) -> tuple[list[Layer], Plan]:
         p += _hidden(config, i, plan, layers, p)
     layers.append(Dense(n_outputs, config.output))
     plan.dense.append(p)
-    plan.speed.append(p)
     plan.rows.append(len(layers) - 2)
+    plan.speed = speed_entries(layers)  # a BatchNorm's β for the Dense it follows
     return layers, plan
 
 
