@@ -69,8 +69,8 @@ def _flat(layers: list[Any]) -> list[Any]:
     """The layers in the order their parameters come, a layer of layers (a Residual) opened."""
     out = []
     for layer in layers:
-        inner = getattr(layer, "layers", None) or getattr(layer, "given", None)  # built or not
-        out += _flat(inner) if isinstance(inner, list) else [layer]
+        inner = layer.sublayers()
+        out += _flat(inner) if inner else [layer]
     return out
 
 

@@ -287,6 +287,11 @@ class Layer:
         parameters; a layer made of layers lists its inner ones (``net.weights`` follows)."""
         return [self] if self.has_parameters else []
 
+    def sublayers(self) -> list[Layer]:
+        """The layers this one is made of, in order (built, or as given before ``build``);
+        empty for a layer that is not made of layers."""
+        return []
+
     def state(self) -> dict[str, Any]:
         """What the layer keeps that no gradient trains (BatchNorm's running mean and
         variance), by name, as arrays: saved, checkpointed and restored with ``W``, ``b``.

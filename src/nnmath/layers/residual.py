@@ -141,11 +141,14 @@ class Residual(Layer):
             )
         return self.output_shape
 
+    def sublayers(self) -> list[Layer]:
+        """F's layers: built, or before :meth:`build` the given (unbuilt) ones."""
+        return self.layers or self.given
+
     def parameter_layers(self) -> list[Layer]:
         """The inner layers with ``W``, ``b`` (recursively), in order: the block has none.
         Before :meth:`build`, the given (unbuilt) ones: how many there will be."""
-        layers = self.layers or self.given
-        return [inner for layer in layers for inner in layer.parameter_layers()]
+        return [inner for layer in self.sublayers() for inner in layer.parameter_layers()]
 
     def parameters(self) -> list[Any]:
         """``[W, b]`` of each inner layer with parameters, in order, flattened."""
