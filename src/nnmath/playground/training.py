@@ -124,26 +124,26 @@ class Verdict:
     def __init__(self, net: Any, y: Any) -> None:
         self.guess = constant_output_cost(net, net.check_targets(y, len(y)))
         self.start: float | None = None  # the cost of the first snapshot, before training
-        self.said: tuple[str, float] | None = None  # the last diverged verdict and its η
+        self.said: tuple[str, float] | None = None  # the last divergence's reason and its η
 
     def __call__(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
         """The page's message for a diverged run, or ``None``."""
-        now = self._judge(cost, speeds, eta)
-        if now is not None:
-            self.said = (now.split(". ")[0], eta)
-            return now
+        why = self._why(cost, speeds)
+        if why is not None:
+            self.said = (why, eta)
+            return f"the run diverged: {why}. η = {eta:g} is too large: reset and try a smaller η"
         if self.said is None or cost is None:
             return None
         why, then = self.said
         return (
-            f"{why}, with η = {then:g}; its training cost is {cost:.3g} now: reset for a smaller η"
+            f"the run diverged: {why}, with η = {then:g}; its training cost is {cost:.3g} now: "
+            "reset for a smaller η"
         )
 
-    def _judge(self, cost: float | None, speeds: list[float], eta: float) -> str | None:
-        """This snapshot's verdict alone."""
-        advice = f"η = {eta:g} is too large: reset and try a smaller η"
+    def _why(self, cost: float | None, speeds: list[float]) -> str | None:
+        """What makes this snapshot a diverged run's, or ``None``."""
         if cost is None or not math.isfinite(cost):
-            return f"the run diverged: the training cost is {cost}. {advice}"
+            return f"the training cost is {cost}"
         if self.start is None:
             self.start = cost
         still = [l + 2 for l, s in enumerate(speeds) if s is not None and s < self.STILL]
@@ -154,4 +154,4 @@ class Verdict:
         if still:
             why += f"; layer{'s' * (len(still) > 1)} {', '.join(map(str, still))} stopped learning"
             why += " (speed 0)"
-        return f"the run diverged: {why}. {advice}"
+        return why
