@@ -105,3 +105,38 @@ def test_plateau_rungs_have_no_quick_run() -> None:
     """Rungs 2, 3, 7 and 8 leave their plateau later than a quick run's 200 steps."""
     with pytest.raises(ValueError, match="rung 7 has no quick run"):
         run("nielsen-ch6", quick=True, rung=7)
+
+
+def test_a_resumed_rung_keeps_every_epochs_test_accuracy(tmp_path: Path, monkeypatch: Any) -> None:
+    """A rung stopped after its second epoch and run again from its work folder records the
+    test accuracy of all its epochs (those before the stop too), so the one at the best
+    validation epoch exists."""
+    import nnmath.network
+    from conftest import Interrupt
+    from nnmath.reproduce._ch6_train import Protocol, Trainer
+    from nnmath.reproduce._data import mnist
+
+    data = mnist(mnist_dir())
+    protocol = Protocol(n_train=300, n_test=200, epochs=3, nets=1)
+    fit = nnmath.network.Network.fit
+
+    def stopped(self: Any, *args: Any, callbacks: Any = (), **kw: Any) -> Any:
+        return fit(self, *args, callbacks=[*callbacks, Interrupt(1)], **kw)
+
+    monkeypatch.setattr(nnmath.network.Network, "fit", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(data, protocol, tmp_path).rung(RUNGS[3], 0)
+    monkeypatch.setattr(nnmath.network.Network, "fit", fit)
+    (record,) = Trainer(data, protocol, tmp_path).rung(RUNGS[3], 0)["runs"]
+    assert len(record["test"]) == len(record["validation"]) == 3
+    assert record["test_at_best_validation"] == record["test"][record["best_epoch"] - 1]
+
+
+def test_a_record_without_its_best_epochs_test_accuracy_is_named() -> None:
+    """An older version's record of a resumed run lacks the test accuracy at its best
+    validation epoch: the report says which record and what to do, not a TypeError."""
+    from nnmath.reproduce.nielsen_ch6 import _measured
+
+    run = {"key": "rung3-seed0-allx60-float32", "best_epoch": 55, "test_at_best_validation": None}
+    with pytest.raises(ValueError, match=r"rung3-seed0-allx60-float32\.json .* epoch \(55\)"):
+        _measured({"rung": 3, "runs": [run]})

@@ -76,10 +76,10 @@ class Trainer:
         Xv, yv = self.data.validation[0][: p.n_test], self.data.validation[1][: p.n_test]
         Xt, yt = self._test()
         net = build_network(rung, (1, 28, 28), seed, p.dtype)
-        test: list[float] = []
 
         def track(net: Any, history: Any, epoch: int) -> None:
-            test.append(net.accuracy(Xt, yt))
+            # kept in the history, which the checkpoint saves: a resumed run has every epoch's
+            history.extra.setdefault("test_accuracy", []).append(float(net.accuracy(Xt, yt)))
 
         files = self._files(key)
         t0 = time.perf_counter()
@@ -96,6 +96,7 @@ class Trainer:
             **files,
         )
         best = int(np.argmax(history.validation_accuracy))
+        test = list(history.extra.get("test_accuracy", []))
         record = {
             "key": key,
             "seed": seed,

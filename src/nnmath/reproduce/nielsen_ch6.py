@@ -107,7 +107,15 @@ def _measured(record: dict[str, Any]) -> float:
     """A rung's figure: the vote's accuracy, or the test accuracy at the best validation."""
     if "vote" in record:
         return float(record["vote"])
-    return float(record["runs"][0]["test_at_best_validation"])
+    run = record["runs"][0]
+    if run.get("test_at_best_validation") is None:  # written by an older version, resumed
+        raise ValueError(
+            f"{run['key']}.json in the work folder has no test accuracy at its best validation "
+            f"epoch ({run['best_epoch']}): its run was resumed by a version that kept only the "
+            "epochs after the resume; move its .json, .safetensors and .checkpoint.safetensors "
+            "away to train it again"
+        )
+    return float(run["test_at_best_validation"])
 
 
 def _claim(rung: Rung, records: list[dict[str, Any]], quick: bool) -> Claim:
