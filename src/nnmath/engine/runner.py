@@ -30,7 +30,8 @@ from .._fit_checks import check_array, check_network
 from ..backend import aligned_zeros
 from ..optim import Optimizer
 from . import binding, layered
-from .blas import blas_threads, gemm_addresses, one_blas_thread, thread_budget
+from .blas import blas_threads, gemm_addresses, one_blas_thread
+from .sharing import GEMM_ROWS, epoch_threads, product_parts
 from .support import c_available, unsupported_reason
 
 __all__ = [
@@ -38,23 +39,11 @@ __all__ = [
     "epoch_runner",
     "unsupported_reason",
     "c_available",
-    "default_threads",
     "FAST_BACKENDS",
-    "GEMM_ROWS",
 ]
 
 #: the compiled backends ("auto" takes the first one available)
 FAST_BACKENDS = ("c",)
-
-#: Rows per BLAS call of a narrow layer's products in the threaded C epoch. A thread's share
-#: of a mini-batch (64 rows at batch 128 on 2 threads) goes to ``?gemm`` in calls of this
-#: many rows when the layer has at most 32 outputs, one call of the whole share would exceed
-#: 10^6 multiply-adds and each call of this many rows would not (``nnm_call_rows`` in
-#: ``_ckernels.c``): OpenBLAS takes such small products through kernels without packing
-#: (``benchmarks/RESULTS.md``, "Narrow layers"). One thread never cuts (BLAS keeps its own
-#: threads there). The numbers are the same products; only the sum over the rows in δ aᵀ is
-#: split.
-GEMM_ROWS = 32
 
 
 def epoch_runner(
@@ -95,43 +84,6 @@ def epoch_runner(
     if unsupported_reason(net, optimizer, X, Y, mini_batch_size) is not None:
         return None
     return EpochRunner(net, optimizer, X, Y, mini_batch_size, "c", threads)
-
-
-def default_threads(mini_batch_size: int) -> int:
-    """The threads the compiled epoch shares each mini-batch between when not told
-    (:class:`EpochRunner`'s ``threads=None``)."""
-    return _epoch_threads(int(mini_batch_size), None)
-
-
-def default_product_parts(mini_batch_size: int) -> int:
-    """The parts a one-thread epoch cuts each large matrix product into when not told
-    (:class:`EpochRunner`'s ``threads=None``; 1 when several threads share each mini-batch)."""
-    return _product_parts(default_threads(mini_batch_size))
-
-
-def _epoch_threads(B: int, threads: int | None) -> int:
-    """The threads that share each mini-batch (see :class:`EpochRunner`)."""
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        if threads > 1 and blas_threads() is None:
-            raise ValueError(
-                "threads > 1 needs the C epoch calling NumPy's OpenBLAS "
-                f"(BLAS {getattr(gemm_addresses(), 'name', None)!r})"
-            )
-        return min(int(threads), 64, B)
-    blas = blas_threads()
-    if blas is None or B < 64:  # below ~64 rows the two barriers per mini-batch cost more
-        return 1
-    return min(thread_budget(blas), B)
-
-
-def _product_parts(threads: int) -> int:
-    """On one thread, the parts each large matrix product is cut into, each a BLAS call on
-    one thread, run first-come by that many threads (``_crew.h``): as many as NumPy's
-    OpenBLAS may use; 1 (BLAS keeps its own threads) without it."""
-    blas = blas_threads()
-    return 1 if threads > 1 or blas is None else thread_budget(blas)
 
 
 class EpochRunner:
@@ -186,8 +138,8 @@ class EpochRunner:
         self.plan = layered.plan_of(net) if getattr(net, "layered", False) else None
         if isinstance(self.plan, str):
             raise ValueError(f"the compiled epoch cannot train this network: {self.plan}")
-        self.threads = _epoch_threads(self.B, threads)
-        self.product_parts = _product_parts(self.threads)
+        self.threads = epoch_threads(self.B, threads)
+        self.product_parts = product_parts(self.threads)
         self.threads_run = self.threads  # how many the last epoch ran on (fewer if some failed)
         self.parts_taken = 0  # of the last epoch's parts, how many ran on another's thread
         self.dtype = dtype = np.dtype(net.dtype)
