@@ -16,7 +16,9 @@ holds its OpenBLAS on one thread for a network of layers, so this is the like-fo
 column when other work shares the cores. Each process trains one warm-up epoch on 1,000
 images, then one timed epoch on the ``n`` (nnmath's ``fit`` call is timed whole: its checks
 and its divergence check's reference cost included); the table gives the median seconds
-and nnmath ÷ torch, and the load average before and after.
+and nnmath ÷ torch, and the load average before and after. ``--previous SRC`` adds the
+column ``previous``: nnmath from another src tree (the build before a change), interleaved
+with the others in the same rounds.
 """
 
 from __future__ import annotations
@@ -127,12 +129,14 @@ def torch1_epoch(row: str, n: int, B: int) -> float:
     return torch_epoch(row, n, B, threads=1)
 
 
-def _one(system: str, row: str, n: int, B: int, src: str | None) -> float:
+def _one(system: str, row: str, n: int, B: int, src: str | None, previous: str | None) -> float:
+    function = "nnmath" if system == "previous" else system
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import conv_speed; "
-        f"print(conv_speed.{system}_epoch({row!r}, {n}, {B}))"
+        f"print(conv_speed.{function}_epoch({row!r}, {n}, {B}))"
     )
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    src = previous if system == "previous" else src
     if src:
         env["CONV_SPEED_SRC"] = src
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -171,18 +175,23 @@ def main() -> int:
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--systems", default="nnmath,torch")
     p.add_argument("--nnmath-src", help="another nnmath src tree to time (a before/after)")
+    p.add_argument("--previous", help="the build before a change: its src tree, a column")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     systems = args.systems.split(",")
     if systems[0] != "nnmath" or not set(systems) <= {"nnmath", "torch", "torch1"}:
         p.error("--systems: nnmath first, then torch and/or torch1")
+    if args.previous:
+        systems.append("previous")
     load_before, rows = os.getloadavg(), []
     for row in args.rows.split(","):
         for B in (int(b) for b in args.batches.split(",")):
             times: dict[str, list[float]] = {s: [] for s in systems}
             for _ in range(args.rounds):  # interleaved: the host's drift hits both alike
                 for system in times:
-                    times[system].append(_one(system, row, args.n, B, args.nnmath_src))
+                    times[system].append(
+                        _one(system, row, args.n, B, args.nnmath_src, args.previous)
+                    )
             med = {s: float(np.median(t)) for s, t in times.items()}
             rows.append({"row": row, "B": B, **med, "times": times})
     load_after = os.getloadavg()
@@ -198,6 +207,8 @@ def main() -> int:
         f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
         f"{load_after[2]:.2f}\n"
     )
+    if args.previous:
+        print(f"previous: {_commit(args.previous)} ({args.previous})")
     print("\n".join(_table(rows, systems)))
     return 0
 

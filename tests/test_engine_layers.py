@@ -174,7 +174,7 @@ def test_batch_norms_on_any_thread_count_equal_the_reference(
     from nnmath.engine import runner
 
     _needs_threads(threads)
-    monkeypatch.setattr(runner, "_epoch_threads", lambda B, asked: threads)
+    monkeypatch.setattr(runner, "epoch_threads", lambda B, asked: threads)
     ref = _train(arch, "elu", "log_likelihood", opt, fast=False, batch=64, n=194)
     fast = _train(arch, "elu", "log_likelihood", opt, fast=True, batch=64, n=194)
     assert fast[2].extra["train_path"] == "c"
@@ -194,7 +194,7 @@ def test_threaded_batch_norms_repeat_bit_for_bit(monkeypatch: pytest.MonkeyPatch
     from test_engine_threads import ALONE, DECIDE, TOGETHER, schedule
 
     _needs_threads(2)
-    monkeypatch.setattr(runner, "_epoch_threads", lambda B, asked: 2)
+    monkeypatch.setattr(runner, "epoch_threads", lambda B, asked: 2)
     runs = []
     for mode in (DECIDE, TOGETHER, ALONE, DECIDE):
         with schedule(1, mode):

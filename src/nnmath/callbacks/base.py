@@ -38,8 +38,10 @@ class History:
         Whether early stopping ended the run.
     extra : dict
         Room for measurements added by callbacks (e.g. gradient norms per layer), and fit's
-        own: ``eta`` (the learning rate of every epoch), ``train_path`` (``"c"`` or
-        ``"reference"``), ``fallback_reason`` (why the reference loop ran),
+        own: ``eta`` (the learning rate of every epoch), ``train_path`` (``"c"``,
+        ``"reference"``, or ``"parts"``: a network of layers' reference loop with each
+        mini-batch in two parts on two threads), ``fallback_reason`` (why the compiled
+        epoch did not run),
         ``train_threads`` (threads that shared each mini-batch) and ``train_product_parts``
         (with one thread, the parts each large product was cut into).
     """

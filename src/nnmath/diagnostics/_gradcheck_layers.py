@@ -122,7 +122,7 @@ def _delta_checks(
         m = z.shape[-1]
         flat = z.reshape(-1, m)
         picks = _picks(flat.shape[0], limit, rng)
-        coupled = any(getattr(lay, "couples_examples", False) for lay in net64.layers[i + 2 :])
+        coupled = any(lay.couples_examples for lay in net64.layers[i + 2 :])
         differences = _coupled_differences if coupled else _column_differences
         numeric = differences(net64, i + 2, flat, z.shape, picks, y, eps)
         analytic = np.asarray(g.deltas[i]).reshape(-1, m)[picks]

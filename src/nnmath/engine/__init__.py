@@ -6,7 +6,8 @@ holds the fast twin of one epoch of it and what that twin needs: the C sources
 (``_ckernels.c`` and its headers, built by ``pip install`` as the optional extension
 ``nnmath.engine._ckernels``), their ctypes binding (:mod:`.binding`), the binding of NumPy's
 BLAS (:mod:`.blas`), the epoch runner with its preallocated buffers (:mod:`.runner`), how
-it shares the cores (:mod:`.sharing`) and the per-epoch evaluation shared between threads
+it shares the cores (:mod:`.sharing`), a network of layers' mini-batches in two parts on
+two cores (:mod:`.parts`) and the per-epoch evaluation shared between threads
 (:mod:`.evaluation`).
 
 The rest of nnmath imports only the names below. Without a C compiler, or for anything the
@@ -15,6 +16,7 @@ why: training then runs on the reference loop, with the same numbers.
 """
 
 from .evaluation import Evaluation
+from .parts import PartsRunner, parts_reason, parts_threads
 from .runner import FAST_BACKENDS, EpochRunner, epoch_runner
 from .sharing import GEMM_ROWS, default_product_parts, default_threads
 from .support import c_available, unsupported_reason
@@ -27,10 +29,13 @@ __all__ = [
     "GEMM_ROWS",
     "EpochRunner",
     "Evaluation",
+    "PartsRunner",
     "c_available",
     "default_product_parts",
     "default_threads",
     "epoch_runner",
     "fallback_reason",
+    "parts_reason",
+    "parts_threads",
     "unsupported_reason",
 ]

@@ -226,6 +226,10 @@ class EpochRunner:
         own += [a for parts in zip(self.nabla_w_parts, self.nabla_b_parts) for a in parts]
         return [0 if a is None else binding.length(a, self.dtype) for a in own]
 
+    def close(self) -> None:
+        """Nothing to let go: the epoch's threads end with each epoch (fit calls it at the
+        end of a run, as for :class:`~nnmath.engine.PartsRunner`)."""
+
     @contextlib.contextmanager
     def blas_on_one_thread(self) -> Iterator[None]:
         """Hold NumPy's OpenBLAS on one thread inside the block when this runner's epoch

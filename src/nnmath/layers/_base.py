@@ -210,6 +210,9 @@ class Layer:
     #: first one what :func:`~nnmath.layers.describe` writes; ``name`` is always read too
     words: ClassVar[tuple[str, ...]] = ()
     has_parameters = False
+    #: whether a training pass mixes the examples of a mini-batch (BatchNorm's statistics):
+    #: the gradient check then perturbs one example at a time, and fit never cuts the batch
+    couples_examples = False
     arguments: dict[str, Any]  # set by __new__, for every layer
     #: instances the tests build and check (central differences, torch), with an input shape:
     #: ``(constructor keyword arguments, input_shape)``; declared once, per layer type

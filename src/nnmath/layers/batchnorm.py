@@ -63,7 +63,6 @@ class BatchNorm(Layer):
     name = "batchnorm"
     words = ("bn",)
     has_parameters = True
-    #: a training pass mixes the examples of the mini-batch (the gradient check knows)
     couples_examples = True
     EXAMPLES = (({"momentum": 0.1}, (4,)), ({"momentum": 0.3, "eps": 1e-3}, (3, 4, 5)))
     torch = TorchLayer(

@@ -145,6 +145,11 @@ class Residual(Layer):
         """F's layers: built, or before :meth:`build` the given (unbuilt) ones."""
         return self.layers or self.given
 
+    @property
+    def couples_examples(self) -> bool:  # type: ignore[override]
+        """Whether F mixes the examples of a mini-batch (a BatchNorm inside the block)."""
+        return any(layer.couples_examples for layer in self.sublayers())
+
     def parameter_layers(self) -> list[Layer]:
         """The inner layers with ``W``, ``b`` (recursively), in order: the block has none.
         Before :meth:`build`, the given (unbuilt) ones: how many there will be."""

@@ -91,6 +91,7 @@ class _Epochs:
         extra["monitor"] = self.monitor
         if self.runner is not None:
             stack.enter_context(self.runner.blas_on_one_thread())
+            stack.callback(self.runner.close)
         want = run.net.n_outputs > 1 and self.evaluate.own_methods
         full = self.monitor == "full" and self.training_accuracy
         self.labels = self.evaluate.labels(run.Y) if want and full else None
@@ -105,14 +106,20 @@ class _Epochs:
         if self.batch_callbacks:
             names = ", ".join(type(getattr(c, "fn", c)).__name__ for c in self.batch_callbacks)
             return None, f"callbacks with on_batch_end need the reference loop ({names})"
-        from ..engine import epoch_runner, unsupported_reason
+        from ..engine import PartsRunner, epoch_runner, parts_reason, unsupported_reason
 
         args = (run.net, run.optimizer, run.X, run.Y)
         runner = epoch_runner(*args, run.mini_batch_size, "auto" if fast is True else fast)
-        if runner is None:
-            why = unsupported_reason(*args, run.mini_batch_size)
-            return None, why or "the fast path does not support this run"
-        return runner, None
+        if runner is not None:
+            return runner, None
+        why = (
+            unsupported_reason(*args, run.mini_batch_size)
+            or "the fast path does not support this run"
+        )
+        if fast is True and parts_reason(run.net, run.X, run.mini_batch_size) is None:
+            parts = "; each mini-batch in two parts on two threads (nnmath.engine.parts)"
+            return PartsRunner(*args, run.mini_batch_size), why + parts
+        return None, why
 
     def train(self, epoch: int) -> None:
         """Shuffle and train one epoch; record its η and its time."""

@@ -163,15 +163,20 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
 def _warn_other_threads(path: Any, run: Run) -> None:
     """Warn when the compiled epoch will share each mini-batch between another number of
     threads, or cut its products into another number of parts, than the checkpoint's run
-    did: the sums of δ aᵀ then add up in another order."""
-    from ..engine import c_available, default_product_parts, default_threads
+    did (or a network of layers' mini-batches into another number of parts): the sums of
+    δ aᵀ then add up in another order."""
+    from ..engine import c_available, default_product_parts, default_threads, parts_threads
 
     extra = run.history.extra
     before = extra.get("train_threads"), extra.get("train_product_parts", 1)
-    if extra.get("train_path") != "c" or not c_available() or not isinstance(before[0], int):
+    path_before = extra.get("train_path")
+    if path_before not in ("c", "parts") or not c_available() or not isinstance(before[0], int):
         return
     rows = min(run.mini_batch_size, run.X.shape[0])  # the epoch's rows
-    now = default_threads(rows), default_product_parts(rows)
+    if path_before == "parts":
+        now = parts_threads(rows), 1
+    else:
+        now = default_threads(rows), default_product_parts(rows)
     if now != before and run.start_epoch < run.epochs:
         warnings.warn(
             f"{str(path)!r} was trained on {_threads_words(*before)}, this run uses "
