@@ -18,7 +18,10 @@ images, then one timed epoch on the ``n`` (nnmath's ``fit`` call is timed whole:
 and its divergence check's reference cost included); the table gives the median seconds
 and nnmath ÷ torch, and the load average before and after. ``--previous SRC`` adds the
 column ``previous``: nnmath from another src tree (the build before a change), interleaved
-with the others in the same rounds.
+with the others in the same rounds. A system with ``+busy`` (``--systems
+nnmath,nnmath+busy,torch,torch+busy``) times the same epoch while one CPU-bound process
+competes for the cores (a Python busy loop, started before the epoch's process and killed
+after it, as ``under_load.py`` does).
 """
 
 from __future__ import annotations
@@ -130,6 +133,13 @@ def torch1_epoch(row: str, n: int, B: int) -> float:
 
 
 def _one(system: str, row: str, n: int, B: int, src: str | None, previous: str | None) -> float:
+    if system.endswith("+busy"):
+        busy = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+        try:
+            return _one(system.removesuffix("+busy"), row, n, B, src, previous)
+        finally:
+            busy.kill()
+            busy.wait()
     function = "nnmath" if system == "previous" else system
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import conv_speed; "
@@ -179,8 +189,9 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     systems = args.systems.split(",")
-    if systems[0] != "nnmath" or not set(systems) <= {"nnmath", "torch", "torch1"}:
-        p.error("--systems: nnmath first, then torch and/or torch1")
+    known = {"nnmath", "torch", "torch1"}
+    if systems[0] != "nnmath" or not {s.removesuffix("+busy") for s in systems} <= known:
+        p.error("--systems: nnmath first, then torch and/or torch1, each maybe with +busy")
     if args.previous:
         systems.append("previous")
     load_before, rows = os.getloadavg(), []

@@ -153,9 +153,10 @@ def test_an_absurd_layer_is_refused_before_allocating(capsys):
 def test_mini_batch_buffers_beyond_memory_are_refused(capsys, monkeypatch):
     from nnmath import validation
 
-    monkeypatch.setattr(validation, "_physical_memory", lambda: 100_000)  # 100 kB "machine"
+    monkeypatch.setattr(validation, "physical_memory", lambda: 100_000)  # 100 kB "machine"
     code, _, err = run_cli(capsys, "train", "--sizes", "64,30,10", "--batch-size", "500")
-    assert code == 2 and "the mini-batch buffers would need 624,000 bytes" in err
+    assert code == 2 and "a training pass over --batch-size 500 would need 624,000 bytes" in err
+    assert "at most 80 examples a mini-batch fit" in err  # 100,000 // (3 · 104 · 4 bytes)
 
 
 def test_batch_size_beyond_the_data_is_clipped_with_a_note(capsys):

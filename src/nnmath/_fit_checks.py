@@ -32,7 +32,9 @@ __all__ = [
     "check_array",
     "check_network",
     "check_optimizer_state",
+    "check_pass_memory",
     "parameter_shapes",
+    "pass_bytes",
     "refuse_while_training",
     "training",
 ]
@@ -235,3 +237,25 @@ def _all_finite(a: Any) -> bool:
     xp = get_namespace(a)
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(xp.isfinite(xp.sum(a))) or bool(xp.all(xp.isfinite(a)))
+
+
+def pass_bytes(net: Any, m: int) -> int:
+    """The bytes a training pass over ``m`` examples keeps: for a dense network z^l, a^l and
+    δ^l of every layer; for a network of layers each layer's
+    :meth:`~nnmath.layers.Layer.elements_per_example` (a convolution's im2col columns
+    too), and the largest of them again for the backward pass's g."""
+    itemsize = np.dtype(net.dtype).itemsize
+    if not getattr(net, "layered", False):
+        return 3 * int(m) * sum(net.sizes) * itemsize
+    kept = [layer.elements_per_example() for layer in net.layers[1:]]
+    return int(m) * (sum(kept) + max(kept, default=0)) * itemsize
+
+
+def check_pass_memory(net: Any, m: int, what: str) -> None:
+    """Refuse, before training starts, a mini-batch of ``m`` examples whose training pass
+    (:func:`pass_bytes`) cannot fit in the machine's memory, naming the largest that can."""
+    try:
+        validation.check_memory(pass_bytes(net, m), what)
+    except ValueError as err:
+        fits = (validation.physical_memory() or 0) // max(1, pass_bytes(net, 1))
+        raise ValueError(f"{err}; at most {fits:,} examples a mini-batch fit") from None

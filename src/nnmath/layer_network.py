@@ -39,7 +39,11 @@ from .layers import Cache, Dropout, Layer, build_layers, size_of
 from .layers._base import parameter_gradients
 from .network import Gradients, Network
 
-__all__ = ["LayerNetwork"]
+__all__ = ["CHUNK_ELEMENTS", "LayerNetwork"]
+
+#: the most array elements one layer may keep for a chunk of columns in an inference pass
+#: (:meth:`LayerNetwork.feed_columns`): 2^23, 32 MiB of float32
+CHUNK_ELEMENTS = 2**23
 
 
 @functools.cache
@@ -288,10 +292,20 @@ class LayerNetwork(Network):
         return [c.z for c in caches], [a, *(c.a for c in caches)]
 
     def feed_columns(self, a: Any) -> Any:
-        """a^L ``(sizes[-1], m)`` of the columns ``a`` ``(sizes[0], m)``, nothing kept."""
-        for layer in self.layers:
-            a = layer.forward(a).a
-        return a
+        """a^L ``(sizes[-1], m)`` of the columns ``a`` ``(sizes[0], m)``, nothing kept: in
+        chunks of columns whose largest layer keeps at most :data:`CHUNK_ELEMENTS` elements
+        (a convolution's im2col columns of 60,000 images would take gigabytes)."""
+        xp = self.backend.xp
+        m = a.shape[-1]
+        per_example = max(layer.elements_per_example() for layer in self.layers)
+        step = max(1, CHUNK_ELEMENTS // per_example)
+        outputs = []
+        for start in range(0, m, step):
+            out = a[..., start : start + step]
+            for layer in self.layers:
+                out = layer.forward(out).a
+            outputs.append(out)
+        return outputs[0] if len(outputs) == 1 else xp.concat(outputs, axis=-1)
 
     def backprop_columns(
         self, x: Any, y: Any, masks: Sequence[Any] | None = None, training: bool = True

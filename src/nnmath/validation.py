@@ -12,6 +12,7 @@ __all__ = [
     "check_memory",
     "check_sizes",
     "parameter_bytes",
+    "physical_memory",
     "check_inputs",
     "check_targets",
     "check_inputs_on_device",
@@ -44,7 +45,8 @@ def parameter_bytes(sizes: Sequence[int], dtype: Any) -> int:
     return sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) * np.dtype(dtype).itemsize
 
 
-def _physical_memory() -> int | None:
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes (``None`` where the system does not say)."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # not a POSIX system
@@ -59,7 +61,7 @@ def check_memory(nbytes: int, what: str) -> None:
     ------
     ValueError
     """
-    total = _physical_memory()
+    total = physical_memory()
     if total is not None and nbytes > total:
         raise ValueError(
             f"{what} would need {nbytes:,} bytes ({nbytes / 1e9:.3g} GB), more than this "

@@ -270,17 +270,13 @@ def _note(text: str) -> None:
 def _fit_the_data(args: argparse.Namespace, net: Any, data: Any) -> None:
     """Clip ``--batch-size`` to the training rows (with a note), and refuse mini-batch
     buffers that need more memory than the machine has, before training starts."""
-    import numpy as np
-
-    from ..validation import check_memory
+    from .._fit_checks import check_pass_memory
 
     n = len(data.train[1])
     if args.batch_size > n:
         _note(f"note: --batch-size {args.batch_size} is more than the {n} training rows; using {n}")
         args.batch_size = n
-    # the compiled epoch keeps z^l, a^l and δ^l of one mini-batch for every layer
-    itemsize = np.dtype(net.dtype).itemsize
-    check_memory(3 * args.batch_size * sum(net.sizes) * itemsize, "the mini-batch buffers")
+    check_pass_memory(net, args.batch_size, f"a training pass over --batch-size {args.batch_size}")
 
 
 def _after_training(args: argparse.Namespace, net: Any, history: Any, data: Any) -> None:

@@ -42,7 +42,7 @@ class Evaluation:
         self.own_methods = type(net) in (Network, LayerNetwork)
         self.pool = None
         self.blas = blas_threads() if net.backend.name == "numpy" else None
-        if self.blas is not None and type(net) is Network:  # a conv chunk's im2col is large
+        if self.blas is not None and self.own_methods:  # a layer's chunks stay small
             self.threads = thread_budget(self.blas)
         if self.threads > 1:
             self.pool = stack.enter_context(

@@ -285,6 +285,12 @@ class Layer:
         """``[W, b]`` for a layer with parameters, ``[]`` otherwise."""
         return [self.W, self.b] if self.has_parameters else []
 
+    def elements_per_example(self) -> int:
+        """The array elements a training pass keeps for one example in this layer (z^l and
+        a^l; a convolution its im2col columns too): what bounds a chunk of rows and what a
+        mini-batch costs in memory (:func:`nnmath._fit_checks.pass_bytes`)."""
+        return 2 * size_of(self.output_shape)
+
     def parameter_layers(self) -> list[Layer]:
         """The layers whose ``W``, ``b`` this one holds, in order: itself when it has
         parameters; a layer made of layers lists its inner ones (``net.weights`` follows)."""

@@ -21,6 +21,7 @@ from ._base import (
     check_image,
     out_size,
     sigma_config,
+    size_of,
 )
 from ._windows import col2im, im2col
 
@@ -144,6 +145,11 @@ class Conv2D(Layer):
             "padding": self.padding,
             "activation": sigma_config(self.activation),
         }
+
+    def elements_per_example(self) -> int:
+        """z^l, a^l and the im2col columns (C·k·k, Ho·Wo) the forward pass keeps."""
+        columns = self.input_shape[0] * self.k**2 * size_of(self.output_shape[1:])
+        return super().elements_per_example() + columns
 
     def parameter_shapes(self) -> tuple[Shape, Shape]:
         """W: (out, C, k, k), b: (out,)."""

@@ -150,6 +150,11 @@ class Residual(Layer):
         """Whether F mixes the examples of a mini-batch (a BatchNorm inside the block)."""
         return any(layer.couples_examples for layer in self.sublayers())
 
+    def elements_per_example(self) -> int:
+        """F's layers' and the block's own z, a."""
+        inner = sum(layer.elements_per_example() for layer in self.layers)
+        return super().elements_per_example() + inner
+
     def parameter_layers(self) -> list[Layer]:
         """The inner layers with ``W``, ``b`` (recursively), in order: the block has none.
         Before :meth:`build`, the given (unbuilt) ones: how many there will be."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._fit_checks import check_network, check_optimizer_state
+from .._fit_checks import check_network, check_optimizer_state, check_pass_memory
 from .._words import plural
 from ..callbacks import (
     Callback,
@@ -52,6 +52,8 @@ def new_run(
         raise ValueError(f"epochs must be a non-negative integer, got {epochs}")
     if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
         raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
+    rows = min(int(mini_batch_size), X.shape[0])  # before any epoch allocates its mini-batch
+    check_pass_memory(net, rows, f"a training pass over mini_batch_size={rows} examples")
     if validation_data is not None:
         Xv = net.check_inputs(validation_data[0])
         validation_data = (Xv, net.check_targets(validation_data[1], Xv.shape[0]))
