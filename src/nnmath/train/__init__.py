@@ -91,8 +91,8 @@ def fit(
         ``k`` mini-batches (``track_gradients=k``, or ``True`` and ``track_every=k``).
     track_histograms : bool (:class:`~nnmath.callbacks.Histograms`: z, a, δ, ‖Δw^l‖/‖w^l‖)
     fast : bool or str
-        The compiled epoch (:mod:`nnmath.engine`) when it supports the run; ``False``: the
-        reference loop (``history.extra["train_path"]``, ``["fallback_reason"]``).
+        The compiled epoch (:mod:`nnmath.engine`), else halves of each mini-batch of layers on
+        two threads; ``False``: the reference loop (``history.extra["train_path"]`` says which).
 
     Returns
     -------
