@@ -20,8 +20,7 @@ import nnmath as nm
 from conftest import COST_NAMES, ELEMENTWISE_NAMES, Interrupt
 from layer_architectures import random_layers
 from nnmath.callbacks import TrainingDiverged
-from nnmath.engine import PartsRunner, c_available, parts_reason, parts_threads
-from nnmath.engine import parts as parts_module
+from nnmath.engine import PartsRunner, c_available, parts_reason, parts_threads, sharing
 from nnmath.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Input, MaxPool2D
 from nnmath.optim import get_optimizer
 from test_engine import OPTIMIZER_NAMES, _assert_same_run
@@ -132,7 +131,7 @@ def test_small_mini_batches_and_one_blas_thread_train_whole(monkeypatch) -> None
     net, _, history = _train(_conv(), "log_likelihood", batch=B - 1)
     assert history.extra["train_path"] == "reference"
     assert f"in two parts from {B} rows" in parts_reason(net, np.zeros((N, 1)), B - 1)
-    monkeypatch.setattr(parts_module, "thread_budget", lambda blas: 1)
+    monkeypatch.setattr(sharing, "thread_budget", lambda blas: 1)
     assert parts_threads(B) == 1
     _, _, history = _train(_conv(), "log_likelihood")
     assert history.extra["train_path"] == "reference"
@@ -184,7 +183,7 @@ def test_a_resume_on_one_thread_says_the_bits_will_differ(tmp_path, monkeypatch)
     path = tmp_path / "run.safetensors"
     with pytest.raises(KeyboardInterrupt):
         _train(_conv(), "log_likelihood", checkpoint=path, callbacks=[Interrupt(1)])
-    monkeypatch.setattr(parts_module, "thread_budget", lambda blas: 1)
+    monkeypatch.setattr(sharing, "thread_budget", lambda blas: 1)
     with pytest.warns(RuntimeWarning, match="2 threads per mini-batch, this run uses 1 thread"):
         _train(_conv(), "log_likelihood", checkpoint=path, resume=True)
 

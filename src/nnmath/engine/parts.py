@@ -27,23 +27,16 @@ import numpy as np
 
 from .._gradients import Gradients
 from ..backend import get_namespace
-from .blas import blas_threads, thread_budget
+from .sharing import THREADS_MIN_ROWS, default_threads
 
-__all__ = ["PARTS_MIN_ROWS", "PartsRunner", "parts_reason", "parts_threads"]
-
-#: Below this many rows a mini-batch trains whole: the halves' Python overhead outweighs the
-#: second core (``benchmarks/RESULTS.md``, "Convolution on two cores").
-PARTS_MIN_ROWS = 64
+__all__ = ["PartsRunner", "parts_reason", "parts_threads"]
 
 
 def parts_threads(mini_batch_size: int) -> int:
     """The threads a network of layers' mini-batch of this many rows is shared between: 2
-    when NumPy's OpenBLAS may use two threads and the mini-batch has ``PARTS_MIN_ROWS``
-    rows or more, else 1."""
-    blas = blas_threads()
-    if blas is None or mini_batch_size < PARTS_MIN_ROWS:
-        return 1
-    return 2 if thread_budget(blas) >= 2 else 1
+    where the compiled epoch would share it between two or more (NumPy's OpenBLAS may use
+    two threads, and it has ``THREADS_MIN_ROWS`` rows or more), else 1."""
+    return min(2, default_threads(mini_batch_size))
 
 
 def parts_reason(net: Any, X: Any, mini_batch_size: int) -> str | None:
@@ -57,7 +50,9 @@ def parts_reason(net: Any, X: Any, mini_batch_size: int) -> str | None:
         return f"a {coupled[0]} couples the examples of a mini-batch: it trains whole"
     rows = min(int(mini_batch_size), X.shape[0])
     if parts_threads(rows) < 2:
-        return f"a mini-batch of {rows} rows trains whole (in two parts from {PARTS_MIN_ROWS} rows)"
+        return (
+            f"a mini-batch of {rows} rows trains whole (in two parts from {THREADS_MIN_ROWS} rows)"
+        )
     return None
 
 

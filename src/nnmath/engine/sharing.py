@@ -13,6 +13,7 @@ from .blas import blas_threads, gemm_addresses, thread_budget
 
 __all__ = [
     "GEMM_ROWS",
+    "THREADS_MIN_ROWS",
     "default_threads",
     "default_product_parts",
     "epoch_threads",
@@ -28,6 +29,11 @@ __all__ = [
 #: threads there). The numbers are the same products; only the sum over the rows in δ aᵀ is
 #: split.
 GEMM_ROWS = 32
+
+#: Mini-batches of fewer rows train on one thread: below it the threads' two meetings per
+#: mini-batch cost more than the second core gives (``benchmarks/RESULTS.md``, "The
+#: threaded C epoch"). A network of layers' two-part epoch (:mod:`.parts`) starts there too.
+THREADS_MIN_ROWS = 64
 
 
 def default_threads(mini_batch_size: int) -> int:
@@ -54,7 +60,7 @@ def epoch_threads(B: int, threads: int | None) -> int:
             )
         return min(int(threads), 64, B)
     blas = blas_threads()
-    if blas is None or B < 64:  # below ~64 rows the two barriers per mini-batch cost more
+    if blas is None or B < THREADS_MIN_ROWS:
         return 1
     return min(thread_budget(blas), B)
 
