@@ -77,7 +77,11 @@ def test_rung_and_work_dir_refused_where_they_do_not_apply(capsys: Any) -> None:
     with pytest.raises(ValueError, match="nielsen-ch3 has no rungs"):
         run("nielsen-ch3", quick=True, rung=1)
     assert main(["reproduce", "nielsen-ch3", "--rung", "1"]) == 2
-    assert "--rung and --work-dir take one experiment of rungs" in capsys.readouterr().err
+    assert "--rung, --work-dir, --backend and --device take one experiment of rungs" in (
+        capsys.readouterr().err
+    )
+    assert main(["reproduce", "nielsen-ch1", "--backend", "torch"]) == 2
+    assert "take one experiment of rungs: nielsen-ch6" in capsys.readouterr().err
     assert main(["reproduce", "nielsen-ch6", "--rung", "0"]) == 2
     assert "--rung 0: choose 1–8" in capsys.readouterr().err
 
@@ -99,6 +103,40 @@ def test_one_rung_goes_on_from_its_work_dir(tmp_path: Path, monkeypatch: Any) ->
     monkeypatch.setattr(train.Trainer, "_train", refuse)
     again = run("nielsen-ch6", quick=True, rung=4, work_dir=tmp_path, data_dir=data)
     assert again.claims[0].measured == first.claims[0].measured
+
+
+def test_a_rung_trains_on_another_backend_kept_apart(tmp_path: Path) -> None:
+    """``--backend torch``: the book's same initial weights on torch's arrays, the network's
+    record and checkpoint named for the backend, beside NumPy's and never mistaken for them."""
+    pytest.importorskip("torch", reason="the torch backend needs PyTorch (pip install torch)")
+    from nnmath.reproduce._ch6_train import Protocol, Trainer
+    from nnmath.reproduce._data import mnist
+
+    on_numpy = build_network(RUNGS[3], (1, 28, 28), 2, "float32")
+    on_torch = build_network(RUNGS[3], (1, 28, 28), 2, "float32", "torch", "cpu")
+    assert on_torch.backend.name == "torch"
+    for a, b in zip(on_numpy.weights, on_torch.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+    protocol = Protocol(n_train=100, n_test=100, epochs=1, nets=1, backend="torch", device="cpu")
+    (record,) = Trainer(mnist(mnist_dir()), protocol, tmp_path).rung(RUNGS[3], 0)["runs"]
+    assert record["key"] == "rung4-seed0-100x1-float32-torch-cpu"
+    assert (record["backend"], record["device"]) == ("torch", "cpu")
+    assert (tmp_path / f"{record['key']}.checkpoint.safetensors").is_file()
+    assert len(record["test"]) == 1 and 0.0 <= record["test"][0] <= 1.0
+
+
+def test_a_backend_that_is_not_here_is_refused_before_the_data(capsys: Any) -> None:
+    from nnmath.backend import get_backend
+
+    try:
+        get_backend("cupy", None)
+    except (ImportError, ValueError, RuntimeError):
+        pass
+    else:
+        pytest.skip("CuPy and a GPU are here: nothing to refuse")
+    assert main(["reproduce", "nielsen-ch6", "--backend", "cupy"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend cupy:" in err and "cupy" in err
 
 
 def test_plateau_rungs_have_no_quick_run() -> None:

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import CLIError, add_output_options, check_output_path, comma_list
+from ..backend import BACKENDS
+from ._common import CLIError, add_output_options, check_output_path, comma_list, names
 
 
 def add_parser(sub: Any) -> None:
@@ -74,6 +75,18 @@ def add_parser(sub: Any) -> None:
         "and go on from there when run again (default: none, nothing kept)",
     )
     p.add_argument(
+        "--backend",
+        default=None,
+        choices=sorted(BACKENDS),
+        help="an experiment of rungs: the array backend its networks train on "
+        f"({names(BACKENDS)}; default numpy)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="an experiment of rungs: cpu | cuda (default: cpu; cuda for --backend cupy)",
+    )
+    p.add_argument(
         "--plot", default=None, metavar="DIR", help="write the figures into DIR (default: none)"
     )
     p.add_argument(
@@ -85,6 +98,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_output_options(p)
     p.set_defaults(run=run)
+
+
+def _check_backend(backend: str, device: str | None) -> None:
+    """The backend and its device exist here, before any data is read."""
+    from ..backend import get_backend
+
+    try:
+        get_backend(backend, device)
+    except (ImportError, ValueError, RuntimeError) as exc:
+        where = f"--backend {backend}" + (f" --device {device}" if device else "")
+        raise CLIError(f"{where}: {exc}") from None
 
 
 def _list() -> int:
@@ -113,10 +137,20 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         _check_out(args.out, args.overwrite)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
-    ladder = {"rung": args.rung, "work_dir": args.work_dir}
+    ladder = {
+        "rung": args.rung,
+        "work_dir": args.work_dir,
+        "backend": args.backend,
+        "device": args.device,
+    }
     if any(v is not None for v in ladder.values()):
         if args.name == "all" or not EXPERIMENTS[args.name].rungs:
-            raise CLIError("--rung and --work-dir take one experiment of rungs: nielsen-ch6")
+            raise CLIError(
+                "--rung, --work-dir, --backend and --device take one experiment of rungs: "
+                "nielsen-ch6"
+            )
+        if args.backend is not None or args.device is not None:
+            _check_backend(args.backend or "numpy", args.device)
         if args.rung is not None and not 1 <= args.rung <= EXPERIMENTS[args.name].rungs:
             raise CLIError(f"--rung {args.rung}: choose 1–{EXPERIMENTS[args.name].rungs}")
     ladder = {k: v for k, v in ladder.items() if v is not None}

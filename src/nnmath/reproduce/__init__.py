@@ -130,6 +130,8 @@ def run(
     data_dir: str | os.PathLike[str] | None = None,
     rung: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
+    backend: str | None = None,
+    device: str | None = None,
 ) -> Report:
     """Run one experiment and check its claims.
 
@@ -149,6 +151,9 @@ def run(
     work_dir : path-like, optional
         For an experiment of rungs, where each network's result, model and checkpoint are
         kept, so that a stopped run goes on from there.
+    backend, device : str, optional
+        For an experiment of rungs, the array backend its networks train on and its device
+        (default NumPy on the CPU).
 
     Returns
     -------
@@ -157,15 +162,16 @@ def run(
     Raises
     ------
     ValueError
-        For an unknown name, an empty list of seeds, or ``rung``/``work_dir`` for an
-        experiment without rungs.
+        For an unknown name, an empty list of seeds, or ``rung``/``work_dir``/``backend``/
+        ``device`` for an experiment without rungs.
     nnmath.data.DataError
         When the experiment needs MNIST and it is not found (the message says where it looked).
     """
     exp = _experiment(name)
     if seeds is not None and len(seeds) == 0:
         raise ValueError("give at least one seed")
-    ladder = {k: v for k, v in (("rung", rung), ("work_dir", work_dir)) if v is not None}
+    given = (("rung", rung), ("work_dir", work_dir), ("backend", backend), ("device", device))
+    ladder = {k: v for k, v in given if v is not None}
     if ladder and not exp.rungs:
         raise ValueError(f"{name} has no rungs: leave out {' and '.join(ladder)}")
     module: Any = importlib.import_module(f".{exp.module}", __name__)

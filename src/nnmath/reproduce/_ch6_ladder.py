@@ -138,9 +138,17 @@ def nnmath_lmbda(book_lmbda: float) -> float:
     return book_lmbda * MINI_BATCH
 
 
-def build_network(rung: Rung, image: tuple[int, int, int], seed: int, dtype: str) -> Any:
+def build_network(
+    rung: Rung,
+    image: tuple[int, int, int],
+    seed: int,
+    dtype: str,
+    backend: str = "numpy",
+    device: str | None = None,
+) -> Any:
     """The rung's network, softmax output with the log-likelihood cost, with the book's
-    initial weights drawn from ``numpy.random.default_rng(seed)``."""
+    initial weights drawn from ``numpy.random.default_rng(seed)`` (on any backend: the same
+    draws, moved to its device)."""
     from ..layers import Conv2D, Dense, Dropout, Input, MaxPool2D
     from ..network import Network
 
@@ -152,7 +160,9 @@ def build_network(rung: Rung, image: tuple[int, int, int], seed: int, dtype: str
         layers.append(Dense(units, activation=rung.activation))
     layers += [Dropout(rung.dropout)] if rung.dropout else []
     layers.append(Dense(10, activation="softmax"))
-    net = Network(layers, cost="log_likelihood", dtype=dtype, seed=seed)
+    net = Network(
+        layers, cost="log_likelihood", dtype=dtype, seed=seed, backend=backend, device=device
+    )
     net.set_parameters(*book_parameters(net, np.random.default_rng(seed)))
     return net
 

@@ -27,6 +27,8 @@ class Protocol:
     nets: int | None  # None: the rung's own
     n_expanded: int | None = None  # images expanded by shifts (None: n_train)
     dtype: str = "float32"
+    backend: str = "numpy"  # the array backend the networks train on
+    device: str | None = None
 
 
 class Trainer:
@@ -61,7 +63,8 @@ class Trainer:
         """One network's name, with the protocol's size: rung 8's networks are rung 7's."""
         p, same = self.protocol, rung.number - 1 if rung.nets > 1 else rung.number
         size = f"{p.n_train or 'all'}x{p.epochs or rung.epochs}-{p.dtype}"
-        return f"rung{same}-seed{seed}-{size}"
+        where = "" if p.backend == "numpy" else f"-{p.backend}-{p.device or 'default'}"
+        return f"rung{same}-seed{seed}-{size}{where}"
 
     def _network(self, rung: Rung, seed: int) -> tuple[dict[str, Any], Any]:
         key = self._key(rung, seed)
@@ -75,7 +78,7 @@ class Trainer:
         X, y = self._training(rung)
         Xv, yv = self.data.validation[0][: p.n_test], self.data.validation[1][: p.n_test]
         Xt, yt = self._test()
-        net = build_network(rung, (1, 28, 28), seed, p.dtype)
+        net = build_network(rung, (1, 28, 28), seed, p.dtype, p.backend, p.device)
 
         def track(net: Any, history: Any, epoch: int) -> None:
             # kept in the history, which the checkpoint saves: a resumed run has every epoch's
@@ -110,6 +113,8 @@ class Trainer:
             "seconds_per_epoch": float(np.median(history.epoch_time)),
             "wall_seconds": time.perf_counter() - t0,
             "train_path": history.extra.get("train_path"),
+            "backend": p.backend,
+            "device": str(getattr(net.backend, "device", p.device)),
         }
         self._save(key, record, net)
         return record, net

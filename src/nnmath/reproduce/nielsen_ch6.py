@@ -21,6 +21,7 @@ quick run leaves them out, and says so.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ def run(
     data_dir: str | os.PathLike[str] | None = None,
     rung: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
+    backend: str = "numpy",
+    device: str | None = None,
 ) -> Report:
     """Climb the ladder (or one rung of it); one claim per rung.
 
@@ -60,6 +63,10 @@ def run(
         Only this rung (1–8).
     work_dir : path-like, optional
         Keep each network's record, model and checkpoint here and reuse them.
+    backend, device : str, optional
+        The array backend the networks train on (``"torch"`` with ``device="cuda"``, or
+        ``"cupy"``: the same layers' code on a GPU); the work folder keeps their networks
+        apart from NumPy's.
     """
     rungs = _chosen(rung)
     notes = []
@@ -76,10 +83,9 @@ def run(
                 "plateau for their first few hundred steps (run them in full, --rung N)"
             )
     seeds = list(seeds or [0])
+    protocol = replace(QUICK if quick else FULL, backend=backend, device=device)
     trainer = Trainer(
-        mnist(data_dir, scale=256),
-        QUICK if quick else FULL,
-        None if work_dir is None else Path(work_dir),
+        mnist(data_dir, scale=256), protocol, None if work_dir is None else Path(work_dir)
     )
     records = {r.number: [trainer.rung(r, s) for s in seeds] for r in rungs}
     claims = [_claim(r, records[r.number], quick) for r in rungs]
