@@ -2,8 +2,12 @@
 
 The second lecture lists the GPU as one remedy for the vanishing gradient (more epochs in the
 same time). This script times :meth:`nnmath.Network.fit` — the same network code on every
-backend — for ``[784,100,10]`` and ``[784,100,100,100,100,10]`` at mini-batch 10, 128 and
-1024, on synthetic data of MNIST's shape (60,000 rows of 784 values in [0, 1], 10 classes).
+backend — for ``[784,100,10]`` and ``[784,100,100,100,100,10]`` (sigmoid, cross-entropy) at
+mini-batch 10, 128 and 1024, on synthetic data of MNIST's shape (60,000 rows of 784 values
+in [0, 1], 10 classes). ``--networks conv20,ch6`` adds the convolutional rows of
+``conv_speed.py`` (ReLU, softmax with the log-likelihood cost, He's initialisation):
+``conv(20,5) pool(2) dense(100) softmax(10)`` and Nielsen's chapter-6 network with a second
+``conv(40,5) pool(2)``.
 The data moves to the device once, before the timed epochs.
 
 Usage::
@@ -34,6 +38,29 @@ import numpy as np
 import nnmath as nm
 
 NETWORKS = {"shallow": [784, 100, 10], "deep": [784, 100, 100, 100, 100, 10]}
+#: the convolutional rows: each convolution's (maps, kernel), each followed by 2 × 2 pooling
+CONV = {"conv20": ((20, 5),), "ch6": ((20, 5), (40, 5))}
+
+
+def build(spec: Any, dtype: str, where: dict[str, Any]) -> Any:
+    """The network of a row: dense ``sizes``, or the name of a convolutional row."""
+    if not isinstance(spec, str):
+        return nm.Network(
+            spec,
+            activation="sigmoid",
+            cost="cross_entropy",
+            init="scaled_normal",
+            seed=0,
+            dtype=dtype,
+            **where,
+        )
+    from nnmath.layers import Conv2D, Dense, Input, MaxPool2D
+
+    layers: list[Any] = [Input((1, 28, 28))]
+    for maps, k in CONV[spec]:
+        layers += [Conv2D(maps, k, activation="relu"), MaxPool2D(2)]
+    layers += [Dense(100, activation="relu"), Dense(10, activation="softmax")]
+    return nm.Network(layers, cost="log_likelihood", init="he", seed=0, dtype=dtype, **where)
 
 
 def mnist_shaped(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +74,7 @@ def mnist_shaped(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def time_epochs(
     backend: str,
     device: str | None,
-    sizes: list[int],
+    sizes: Any,
     batch: int,
     X: np.ndarray,
     y: np.ndarray,
@@ -56,20 +83,13 @@ def time_epochs(
 ) -> dict[str, Any]:
     """Median seconds per epoch of ``fit`` for one configuration (after a warm-up epoch)."""
     where = {} if backend == "numpy" else {"backend": backend, "device": device}
-    net = nm.Network(
-        sizes,
-        activation="sigmoid",
-        cost="cross_entropy",
-        init="scaled_normal",
-        seed=0,
-        dtype=dtype,
-        **where,
-    )
+    net = build(sizes, dtype, where)
+    eta = 0.03 if isinstance(sizes, str) else 0.1
     # the data go to the device once, as they would in a real run
     data = (net.check_inputs(X), net.check_targets(y, X.shape[0])) if where else (X, y)
     warm = min(X.shape[0], 20 * batch)
-    net.fit(data[0][:warm], data[1][:warm], epochs=1, mini_batch_size=batch, eta=0.1, seed=0)
-    history = net.fit(*data, epochs=epochs, mini_batch_size=batch, eta=0.1, seed=0)
+    net.fit(data[0][:warm], data[1][:warm], epochs=1, mini_batch_size=batch, eta=eta, seed=0)
+    history = net.fit(*data, epochs=epochs, mini_batch_size=batch, eta=eta, seed=0)
     times = history.epoch_time
     return {
         "backend": backend,
@@ -82,6 +102,10 @@ def time_epochs(
         "seconds_per_epoch": statistics.median(times),
         "seconds_per_60000": statistics.median(times) * 60_000 / X.shape[0],
     }
+
+
+def _title(spec: Any) -> str:
+    return spec if isinstance(spec, str) else ",".join(map(str, spec))
 
 
 def _device_name(backend: str, device: str | None) -> str:
@@ -111,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--networks",
         default="shallow,deep",
-        help="comma list of shallow ([784,100,10]), deep ([784,100x4,10]) or "
-        "explicit sizes joined by '-', e.g. 784-30-10",
+        help="comma list of shallow ([784,100,10]), deep ([784,100x4,10]), conv20, ch6 (the "
+        "convolutional rows) or explicit sizes joined by '-', e.g. 784-30-10",
     )
     p.add_argument("--batch-sizes", default="10,128,1024")
     p.add_argument("--rows", type=int, default=60_000, help="training rows (default 60000)")
@@ -133,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows < 1 or args.epochs < 1:
         p.error("--rows and --epochs must be positive")
 
-    networks = [
-        NETWORKS[n] if n in NETWORKS else [int(s) for s in n.split("-")]
+    networks: list[Any] = [
+        NETWORKS[n] if n in NETWORKS else n if n in CONV else [int(s) for s in n.split("-")]
         for n in args.networks.split(",")
     ]
     batches = [int(b) for b in args.batch_sizes.split(",")]
@@ -161,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["device_name"] = name
                 rows.append(row)
                 print(
-                    f"{backend:<8} {name[:24]:<24} {','.join(map(str, sizes)):<26} "
+                    f"{backend:<8} {name[:24]:<24} {_title(sizes):<26} "
                     f"{batch:>5} {row['seconds_per_epoch']:>9.3f} "
                     f"{row['seconds_per_60000']:>10.3f}",
                     flush=True,
