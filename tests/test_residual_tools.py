@@ -9,6 +9,7 @@ import pytest
 
 import nnmath as nm
 from conftest import Interrupt
+from nnmath.diagnostics._gradcheck_layers import _coupled_differences as _COUPLED
 from nnmath.layers import Conv2D, Dense, Input, MaxPool2D, Residual, describe, parse
 
 
@@ -116,6 +117,46 @@ def test_gradcheck_catches_a_wrong_delta_inside_a_block(monkeypatch) -> None:
     report = nm.diagnostics.gradcheck(net, X, y, max_params_per_layer=20)
     failed = {(r.quantity, r.layer) for r in report.rows if not r.ok}
     assert failed == {("δ^l", label) for label in ("3.1", "3.2", "4.1", "4.2")}
+
+
+def _batchnorm_in_block() -> nm.Network:
+    from nnmath.layers import BatchNorm
+
+    block = Residual([Dense(6, "identity"), BatchNorm()], activation="tanh")
+    layers = [Input(8), Dense(6, "tanh"), block, Dense(3, "softmax")]
+    return nm.Network(layers, cost="log_likelihood", init="glorot", seed=0, dtype="float64")
+
+
+def _batchnorm_above_block() -> nm.Network:
+    from nnmath.layers import Activation, BatchNorm
+
+    block = Residual([Dense(6, "tanh"), Dense(6, "identity")], activation="tanh")
+    top = [Dense(6, "identity"), BatchNorm(), Activation("tanh"), Dense(3, "softmax")]
+    layers = [Input(8), Dense(6, "tanh"), block, *top]
+    return nm.Network(layers, cost="log_likelihood", init="glorot", seed=0, dtype="float64")
+
+
+@pytest.mark.parametrize("make", [_batchnorm_in_block, _batchnorm_above_block])
+def test_gradcheck_with_a_batchnorm_in_or_above_a_block_differences_each_example(make) -> None:
+    """A BatchNorm couples the mini-batch's examples, so δ of a layer below it, inside a
+    block or not, is ∂(Σ_x' C_x')/∂z_x, differenced one example at a time in fit's training
+    pass (the inner rows once fed forward in the evaluation pass and perturbed every example
+    together, and failed a right δ). With the uncoupled differences the inner rows fail."""
+    from nnmath.diagnostics import _gradcheck_layers as checks
+
+    net = with_random_biases(make())
+    X, y = data(net, 4)
+    report = nm.diagnostics.gradcheck(net, X, y, max_params_per_layer=20)
+    assert report.ok, [(r.quantity, r.layer) for r in report.rows if not r.ok]
+    inner = {r.layer for r in report.rows if r.quantity == "δ^l" and "." in str(r.layer)}
+    assert "3.1" in inner
+    try:
+        checks._coupled_differences = checks._column_differences
+        wrong = nm.diagnostics.gradcheck(net, X, y, max_params_per_layer=20)
+    finally:
+        checks._coupled_differences = _COUPLED
+    failed = {(r.quantity, r.layer) for r in wrong.rows if not r.ok}
+    assert ("δ^l", "3.1") in failed and all(q == "δ^l" for q, _ in failed)
 
 
 def test_the_per_layer_diagnostics_label_and_measure_the_inner_layers() -> None:

@@ -54,7 +54,8 @@ def forward_from_inner(net: Any, caches: list[Any], path: tuple[int, ...], z: An
     """``a^L`` given the ``z`` of the layer at ``path`` inside a residual block (its block's
     index in ``net.layers[1:]``, then its index in each block's ``layers``): the rest of
     each block's F, its sum with the block's input (kept in ``caches``, the pass being
-    checked) and σ, outwards, then the layers above the outer block."""
+    checked) and σ, outwards, then the layers above the outer block, all in fit's training
+    pass."""
     blocks, kept = [net.layers[1 + path[0]]], [caches[path[0]]]
     for j in path[1:-1]:
         blocks.append(blocks[-1].layers[j])
@@ -63,10 +64,10 @@ def forward_from_inner(net: Any, caches: list[Any], path: tuple[int, ...], z: An
     a = z if leaf.activation is None else leaf.activation(z)
     for block, cache, j in zip(reversed(blocks), reversed(kept), reversed(path[1:])):
         for layer in block.layers[j + 1 :]:
-            a = layer.forward(a).a
+            a = layer.forward(a, None, True).a  # fit's pass: a BatchNorm's batch statistics
         a = block.activation(cache.a_prev + a)  # z = a^in + F(a^in), a = σ(z)
     for layer in net.layers[path[0] + 2 :]:
-        a = layer.forward(a).a
+        a = layer.forward(a, None, True).a
     return a
 
 
@@ -124,42 +125,46 @@ def _delta_checks(
         picks = _picks(flat.shape[0], limit, rng)
         coupled = any(lay.couples_examples for lay in net64.layers[i + 2 :])
         differences = _coupled_differences if coupled else _column_differences
-        numeric = differences(net64, i + 2, flat, z.shape, picks, y, eps)
+
+        def forward(zl: Any, l: int = i + 2) -> Any:
+            return forward_from_layer(net64, l, zl, training=True)
+
+        numeric = differences(forward, net64.cost_function, flat, z.shape, picks, y, eps)
         analytic = np.asarray(g.deltas[i]).reshape(-1, m)[picks]
         yield "δ^L" if i == n - 1 else "δ^l", i + 2, analytic, numeric
 
 
 def _column_differences(
-    net64: Any, l: int, flat: Any, shape: Any, picks: Any, y: Any, eps: float
+    forward: Any, cost: Any, flat: Any, shape: Any, picks: Any, y: Any, eps: float
 ) -> np.ndarray:
-    """∂C_x/∂z^l[k, x] for every example x at once (the columns are independent): unit k of
-    every example perturbed together, each example's own cost differenced."""
-    cost, m = net64.cost_function, flat.shape[1]
-    numeric = np.empty((len(picks), m))
+    """∂C_x/∂z[k, x] for every example x at once (the columns are independent): unit k of
+    every example perturbed together, each example's own cost differenced; ``forward``
+    maps ``z`` to ``a^L``."""
+    numeric = np.empty((len(picks), flat.shape[1]))
     for j, k in enumerate(picks):
         zp, zm = flat.copy(), flat.copy()
         zp[k] += eps
         zm[k] -= eps
-        cp = cost.fn(forward_from_layer(net64, l, zp.reshape(shape), training=True), y)
-        cm = cost.fn(forward_from_layer(net64, l, zm.reshape(shape), training=True), y)
+        cp = cost.fn(forward(zp.reshape(shape)), y)
+        cm = cost.fn(forward(zm.reshape(shape)), y)
         numeric[j] = (cp - cm) / (2 * eps)
     return numeric
 
 
 def _coupled_differences(
-    net64: Any, l: int, flat: Any, shape: Any, picks: Any, y: Any, eps: float
+    forward: Any, cost: Any, flat: Any, shape: Any, picks: Any, y: Any, eps: float
 ) -> np.ndarray:
-    """∂(Σ_x' C_x')/∂z^l[k, x], one entry of one example perturbed at a time: above layer l
-    a BatchNorm's statistics carry each example's z into every example's cost."""
-    cost, m = net64.cost_function, flat.shape[1]
+    """∂(Σ_x' C_x')/∂z[k, x], one entry of one example perturbed at a time: above ``z`` a
+    BatchNorm's statistics carry each example's z into every example's cost."""
+    m = flat.shape[1]
     numeric = np.empty((len(picks), m))
     for j, k in enumerate(picks):
         for x in range(m):
             zp, zm = flat.copy(), flat.copy()
             zp[k, x] += eps
             zm[k, x] -= eps
-            cp = cost.fn(forward_from_layer(net64, l, zp.reshape(shape), training=True), y)
-            cm = cost.fn(forward_from_layer(net64, l, zm.reshape(shape), training=True), y)
+            cp = cost.fn(forward(zp.reshape(shape)), y)
+            cm = cost.fn(forward(zm.reshape(shape)), y)
             numeric[j, x] = (np.sum(cp) - np.sum(cm)) / (2 * eps)
     return numeric
 
@@ -204,8 +209,8 @@ def _inner_checks(
     net64: Any, g: Any, y: np.ndarray, eps: float, limit: int, rng: Any
 ) -> Iterator[_Check]:
     """σ' and δ of every layer inside a residual block (labelled ``l.j``), δ by perturbing
-    its ``z`` and feeding forward (:func:`forward_from_inner`)."""
-    cost = net64.cost_function
+    its ``z`` and feeding forward (:func:`forward_from_inner`); one example at a time when
+    a BatchNorm in its block or above couples the examples."""
     for row in inner_rows(net64, g):
         z, act = np.asarray(row.cache.z), row.layer.activation
         if act is not None and act.elementwise:
@@ -213,12 +218,11 @@ def _inner_checks(
         m = z.shape[-1]
         flat = z.reshape(-1, m)
         picks = _picks(flat.shape[0], limit, rng)
-        numeric = np.empty((len(picks), m))
-        for j, k in enumerate(picks):
-            zp, zm = flat.copy(), flat.copy()
-            zp[k] += eps
-            zm[k] -= eps
-            cp = cost.fn(forward_from_inner(net64, g.caches, row.path, zp.reshape(z.shape)), y)
-            cm = cost.fn(forward_from_inner(net64, g.caches, row.path, zm.reshape(z.shape)), y)
-            numeric[j] = (cp - cm) / (2 * eps)
+        coupled = any(lay.couples_examples for lay in net64.layers[row.path[0] + 1 :])
+        differences = _coupled_differences if coupled else _column_differences
+
+        def forward(zi: Any, path: tuple[int, ...] = row.path) -> Any:
+            return forward_from_inner(net64, g.caches, path, zi)
+
+        numeric = differences(forward, net64.cost_function, flat, z.shape, picks, y, eps)
         yield "δ^l", row.label, np.asarray(row.delta).reshape(-1, m)[picks], numeric
