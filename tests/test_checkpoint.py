@@ -533,7 +533,7 @@ def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
     if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
         pytest.skip("the compiled epoch is not built: no thread count to differ")
     before = checkpoint_state(path)["history"]["extra"]["train_threads"]
-    monkeypatch.setattr(nnmath.engine, "default_threads", lambda B: before + 1)
+    monkeypatch.setattr(nnmath.engine.runner, "epoch_threads", lambda B, threads: before + 1)
     with pytest.warns(RuntimeWarning, match=f"trained on {before} thread.*not be bit-identical"):
         make_net().fit(X, y, resume=path, **kw)
     monkeypatch.undo()
@@ -560,7 +560,23 @@ def test_resume_with_products_in_other_parts_warns(tmp_path, data, monkeypatch):
     if extra.get("train_path") != "c":
         pytest.skip("the compiled epoch is not built: no product parts to differ")
     parts = extra["train_product_parts"]
-    monkeypatch.setattr(nnmath.engine, "default_product_parts", lambda B: parts + 1)
+    monkeypatch.setattr(nnmath.engine.runner, "product_parts", lambda threads: parts + 1)
     match = f"its products in {parts + 1} parts.*not be bit-identical"
     with pytest.warns(RuntimeWarning, match=match):
         make_net().fit(X, y, resume=path, **kw)
+
+
+def test_resume_on_another_path_warns(tmp_path, data):
+    """A checkpoint of the compiled epoch resumed on the reference loop (fast=False): another
+    implementation's arithmetic, so not bit-identical, and fit says so with the reason."""
+    X, y, *_ = data
+    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
+    if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
+        pytest.skip("the compiled epoch is not built: the run was on the reference loop")
+    words = "trained on the compiled epoch, this run trains on the reference loop (fast=False)"
+    with pytest.warns(RuntimeWarning, match=re.escape(words) + ".*not be bit-identical"):
+        history = make_net().fit(X, y, resume=path, fast=False, **kw)
+    assert history.extra["train_path"] == "reference"

@@ -11,6 +11,7 @@ helper, every one on the epoch's thread, first-come) give the same bits.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -136,6 +137,7 @@ def test_small_mini_batches_and_one_blas_thread_train_whole(monkeypatch) -> None
     _, _, history = _train(_conv(), "log_likelihood")
     assert history.extra["train_path"] == "reference"
     assert history.extra["train_threads"] == 1
+    assert "OpenBLAS may use one thread here" in history.extra["fallback_reason"]
 
 
 def test_fast_false_and_fast_c_keep_each_mini_batch_whole() -> None:
@@ -184,8 +186,27 @@ def test_a_resume_on_one_thread_says_the_bits_will_differ(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _train(_conv(), "log_likelihood", checkpoint=path, callbacks=[Interrupt(1)])
     monkeypatch.setattr(sharing, "thread_budget", lambda blas: 1)
-    with pytest.warns(RuntimeWarning, match="2 threads per mini-batch, this run uses 1 thread"):
+    words = "in two parts per mini-batch, this run trains on the reference loop ("
+    match = re.escape(words) + ".*OpenBLAS may use one thread here.*not be bit-identical"
+    with pytest.warns(RuntimeWarning, match=match):
         _train(_conv(), "log_likelihood", checkpoint=path, resume=True)
+
+
+def test_a_resume_in_parts_of_a_run_trained_whole_says_the_bits_will_differ(tmp_path) -> None:
+    """The checkpoint of a whole-batch run (fast=False), resumed where fit trains in parts:
+    δ aᵀ adds up in another order, and fit says so; resumed whole again, it says nothing."""
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        _train(_conv(), "log_likelihood", fast=False, checkpoint=path, callbacks=[Interrupt(1)])
+    words = "trained on the reference loop, this run trains on the reference loop in two parts"
+    with pytest.warns(RuntimeWarning, match=words + ".*bit-identical.*fast=False to match"):
+        _train(_conv(), "log_likelihood", checkpoint=path, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        _train(_conv(), "log_likelihood", fast=False, checkpoint=path, callbacks=[Interrupt(1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, _, history = _train(_conv(), "log_likelihood", fast=False, checkpoint=path, resume=True)
+    assert history.extra["train_path"] == "reference"
 
 
 def test_a_diverging_run_stops_as_the_whole_batch_loop_does() -> None:

@@ -106,6 +106,8 @@ class Run:
         Copies of the weights of ``history.best_epoch`` (with validation data).
     stop_training : bool
         Set by a callback to end the run after the current epoch.
+    resumed_from : str or None
+        The checkpoint a resumed run continues (``fit(resume=...)``), else ``None``.
     layer_statistics : dict
         The latest :class:`~nnmath.diagnostics.LayerStatistics` of each set of probed rows,
         with the moment it was measured at, shared by the run's probing callbacks (a
@@ -126,6 +128,7 @@ class Run:
     base_eta: float = math.nan
     best_params: tuple[list[Any], list[Any]] | None = None
     stop_training: bool = False
+    resumed_from: str | None = None
     layer_statistics: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = field(
         default_factory=dict
     )

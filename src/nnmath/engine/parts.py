@@ -49,10 +49,12 @@ def parts_reason(net: Any, X: Any, mini_batch_size: int) -> str | None:
     if coupled:  # its training pass normalises over the whole mini-batch
         return f"a {coupled[0]} couples the examples of a mini-batch: it trains whole"
     rows = min(int(mini_batch_size), X.shape[0])
-    if parts_threads(rows) < 2:
+    if rows < THREADS_MIN_ROWS:
         return (
             f"a mini-batch of {rows} rows trains whole (in two parts from {THREADS_MIN_ROWS} rows)"
         )
+    if parts_threads(rows) < 2:
+        return "NumPy's OpenBLAS may use one thread here: each mini-batch trains whole"
     return None
 
 

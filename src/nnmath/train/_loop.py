@@ -13,6 +13,7 @@ import numpy as np
 from ..backend import get_namespace
 from ..callbacks import Callback, History, Run, wants_batches
 from ..engine import Evaluation
+from ._setup import warn_not_bit_identical
 
 __all__ = ["MONITORS", "train_epochs"]
 
@@ -80,11 +81,19 @@ class _Epochs:
         self.batch_callbacks = [c for c in callbacks if wants_batches(c)]
         self.runner, reason = self._runner(fast)
         extra = run.history.extra
+        old = (
+            extra.get("train_path"),
+            extra.get("train_threads"),
+            extra.get("train_product_parts", 1),
+        )
         extra["train_path"] = self.runner.backend if self.runner is not None else "reference"
         extra["train_threads"] = extra["train_product_parts"] = 1
         extra.pop("fallback_reason", None)
         if reason is not None:
             extra["fallback_reason"] = reason
+        runner = self.runner
+        now = (extra["train_path"], *((runner.threads, runner.product_parts) if runner else (1, 1)))
+        warn_not_bit_identical(run, old, now)  # old: a resumed run's checkpoint's
         self.evaluate = Evaluation(run.net, stack)  # before BLAS is held on one thread
         # a subclassed Network is asked for its own cost: the whole set, after the epoch
         self.monitor = monitor if self.evaluate.own_methods else "full"
@@ -116,9 +125,12 @@ class _Epochs:
             unsupported_reason(*args, run.mini_batch_size)
             or "the fast path does not support this run"
         )
-        if fast is True and parts_reason(run.net, run.X, run.mini_batch_size) is None:
+        whole = parts_reason(run.net, run.X, run.mini_batch_size) if fast is True else None
+        if fast is True and whole is None:
             parts = "; each mini-batch in two parts on two threads (nnmath.engine.parts)"
             return PartsRunner(*args, run.mini_batch_size), why + parts
+        if whole is not None and getattr(run.net, "layered", False):
+            why += f"; {whole}"  # why not the two parts either
         return None, why
 
     def train(self, epoch: int) -> None:

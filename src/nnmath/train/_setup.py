@@ -25,7 +25,7 @@ from ..callbacks import (
 )
 from ..optim import Optimizer, get_optimizer
 
-__all__ = ["make_callbacks", "new_run", "resume_run"]
+__all__ = ["make_callbacks", "new_run", "resume_run", "warn_not_bit_identical"]
 
 #: λ of an optimizer given by name when fit is not told (η and the others: its own defaults,
 #: ``default_eta`` on its registry entry: 3.0 for SGD, 1e-3 for Adam and RMSprop)
@@ -159,34 +159,48 @@ def resume_run(run: Run, callbacks: list[Callback], checkpoint: Any, resume: Any
         run.base_eta = state.base_eta
     if run.history.stopped_early:  # the run had already stopped: nothing to do
         run.stop_training = True
-    _warn_other_threads(path, run)
+    run.resumed_from = str(path)
 
 
-def _warn_other_threads(path: Any, run: Run) -> None:
-    """Warn when the compiled epoch will share each mini-batch between another number of
-    threads, or cut its products into another number of parts, than the checkpoint's run
-    did (or a network of layers' mini-batches into another number of parts): the sums of
-    δ aᵀ then add up in another order."""
-    from ..engine import c_available, default_product_parts, default_threads, parts_threads
+#: what each of fit's training paths (``history.extra["train_path"]``) is called in words
+_PATH_WORDS = {
+    "c": "the compiled epoch",
+    "parts": "the reference loop in two parts per mini-batch",
+    "reference": "the reference loop",
+}
 
-    extra = run.history.extra
-    before = extra.get("train_threads"), extra.get("train_product_parts", 1)
-    path_before = extra.get("train_path")
-    if path_before not in ("c", "parts") or not c_available() or not isinstance(before[0], int):
+
+def warn_not_bit_identical(run: Run, before: tuple[Any, ...], now: tuple[Any, ...]) -> None:
+    """Warn when a resumed run trains on another path than the checkpoint's run did, or
+    shares each mini-batch between another number of threads, or cuts its products into
+    another number of parts: its sums then add up in another order.
+
+    ``before`` and ``now`` are ``(train_path, threads, product_parts)``: the checkpoint's
+    (from its history) and the run's that fit has just chosen.
+    """
+    if run.resumed_from is None or run.start_epoch >= run.epochs or before == now:
         return
-    rows = min(run.mini_batch_size, run.X.shape[0])  # the epoch's rows
-    if path_before == "parts":
-        now = parts_threads(rows), 1
-    else:
-        now = default_threads(rows), default_product_parts(rows)
-    if now != before and run.start_epoch < run.epochs:
-        warnings.warn(
-            f"{str(path)!r} was trained on {_threads_words(*before)}, this run uses "
-            f"{_threads_words(*now)}: the resumed run will not be bit-identical to an "
-            f"uninterrupted one (set OPENBLAS_NUM_THREADS={max(before)} to match it)",
-            RuntimeWarning,
-            stacklevel=4,
+    if before[0] not in _PATH_WORDS or not isinstance(before[1], int):
+        return  # a checkpoint from before fit recorded its path
+    name = repr(run.resumed_from)
+    if before[0] != now[0]:
+        why = run.history.extra.get("fallback_reason") if now[0] == "reference" else None
+        change = (
+            f"{name} was trained on {_PATH_WORDS[before[0]]}, this run trains on "
+            f"{_PATH_WORDS[now[0]]}" + (f" ({why})" if why else "")
         )
+        remedy = " (fit with fast=False to match it)" if before[0] == "reference" else ""
+    else:
+        change = (
+            f"{name} was trained on {_threads_words(*before[1:])}, this run uses "
+            f"{_threads_words(*now[1:])}"
+        )
+        remedy = f" (set OPENBLAS_NUM_THREADS={max(before[1:])} to match it)"
+    warnings.warn(
+        f"{change}: the resumed run will not be bit-identical to an uninterrupted one{remedy}",
+        RuntimeWarning,
+        stacklevel=6,
+    )
 
 
 def _threads_words(threads: int, parts: int) -> str:
