@@ -522,17 +522,28 @@ def test_resume_with_or_without_validation_data_unlike_the_checkpoint_is_refused
         make_net().fit(X, y, resume=path, **{**kw, "epochs": 4})
 
 
+RESUME_KW = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
+
+
+def _compiled_checkpoint(tmp_path, X, y, skip_why):
+    """A run of RESUME_KW interrupted after its first epoch: the file and its history's extra
+    (skips with ``skip_why`` unless the compiled epoch trained it)."""
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **RESUME_KW)
+    extra = checkpoint_state(path)["history"]["extra"]
+    if extra.get("train_path") != "c":
+        pytest.skip(f"the compiled epoch is not built: {skip_why}")
+    return path, extra
+
+
 def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
     import nnmath.engine
 
     X, y, *_ = data
-    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
-    path = tmp_path / "run.safetensors"
-    with pytest.raises(KeyboardInterrupt):
-        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
-    if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
-        pytest.skip("the compiled epoch is not built: no thread count to differ")
-    before = checkpoint_state(path)["history"]["extra"]["train_threads"]
+    kw = RESUME_KW
+    path, extra = _compiled_checkpoint(tmp_path, X, y, "no thread count to differ")
+    before = extra["train_threads"]
     monkeypatch.setattr(nnmath.engine.runner, "epoch_threads", lambda B, threads: before + 1)
     with pytest.warns(RuntimeWarning, match=f"trained on {before} thread.*not be bit-identical"):
         make_net().fit(X, y, resume=path, **kw)
@@ -552,31 +563,20 @@ def test_resume_with_products_in_other_parts_warns(tmp_path, data, monkeypatch):
     import nnmath.engine
 
     X, y, *_ = data
-    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
-    path = tmp_path / "run.safetensors"
-    with pytest.raises(KeyboardInterrupt):
-        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
-    extra = checkpoint_state(path)["history"]["extra"]
-    if extra.get("train_path") != "c":
-        pytest.skip("the compiled epoch is not built: no product parts to differ")
+    path, extra = _compiled_checkpoint(tmp_path, X, y, "no product parts to differ")
     parts = extra["train_product_parts"]
     monkeypatch.setattr(nnmath.engine.runner, "product_parts", lambda threads: parts + 1)
     match = f"its products in {parts + 1} parts.*not be bit-identical"
     with pytest.warns(RuntimeWarning, match=match):
-        make_net().fit(X, y, resume=path, **kw)
+        make_net().fit(X, y, resume=path, **RESUME_KW)
 
 
 def test_resume_on_another_path_warns(tmp_path, data):
     """A checkpoint of the compiled epoch resumed on the reference loop (fast=False): another
     implementation's arithmetic, so not bit-identical, and fit says so with the reason."""
     X, y, *_ = data
-    kw = dict(epochs=3, mini_batch_size=7, seed=1, eta=0.3)
-    path = tmp_path / "run.safetensors"
-    with pytest.raises(KeyboardInterrupt):
-        make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
-    if checkpoint_state(path)["history"]["extra"].get("train_path") != "c":
-        pytest.skip("the compiled epoch is not built: the run was on the reference loop")
+    path, _ = _compiled_checkpoint(tmp_path, X, y, "the run was on the reference loop")
     words = "trained on the compiled epoch, this run trains on the reference loop (fast=False)"
     with pytest.warns(RuntimeWarning, match=re.escape(words) + ".*not be bit-identical"):
-        history = make_net().fit(X, y, resume=path, fast=False, **kw)
+        history = make_net().fit(X, y, resume=path, fast=False, **RESUME_KW)
     assert history.extra["train_path"] == "reference"
