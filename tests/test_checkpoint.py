@@ -541,20 +541,19 @@ def test_resume_on_another_thread_count_warns(tmp_path, data, monkeypatch):
     import nnmath.engine
 
     X, y, *_ = data
-    kw = RESUME_KW
     path, extra = _compiled_checkpoint(tmp_path, X, y, "no thread count to differ")
     before = extra["train_threads"]
     monkeypatch.setattr(nnmath.engine.runner, "epoch_threads", lambda B, threads: before + 1)
     with pytest.warns(RuntimeWarning, match=f"trained on {before} thread.*not be bit-identical"):
-        make_net().fit(X, y, resume=path, **kw)
+        make_net().fit(X, y, resume=path, **RESUME_KW)
     monkeypatch.undo()
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same count: no warning
         with pytest.raises(KeyboardInterrupt):
-            make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **kw)
-        make_net().fit(X, y, resume=path, **kw)
+            make_net().fit(X, y, checkpoint=path, callbacks=[Interrupt(1)], **RESUME_KW)
+        make_net().fit(X, y, resume=path, **RESUME_KW)
 
 
 def test_resume_with_products_in_other_parts_warns(tmp_path, data, monkeypatch):

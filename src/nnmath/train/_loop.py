@@ -80,20 +80,13 @@ class _Epochs:
         self.run, self.scores = run, None
         self.batch_callbacks = [c for c in callbacks if wants_batches(c)]
         self.runner, reason = self._runner(fast)
+        warn_not_bit_identical(run, self.runner, reason)  # before extra holds this run's path
         extra = run.history.extra
-        old = (
-            extra.get("train_path"),
-            extra.get("train_threads"),
-            extra.get("train_product_parts", 1),
-        )
         extra["train_path"] = self.runner.backend if self.runner is not None else "reference"
         extra["train_threads"] = extra["train_product_parts"] = 1
         extra.pop("fallback_reason", None)
         if reason is not None:
             extra["fallback_reason"] = reason
-        runner = self.runner
-        now = (extra["train_path"], *((runner.threads, runner.product_parts) if runner else (1, 1)))
-        warn_not_bit_identical(run, old, now)  # old: a resumed run's checkpoint's
         self.evaluate = Evaluation(run.net, stack)  # before BLAS is held on one thread
         # a subclassed Network is asked for its own cost: the whole set, after the epoch
         self.monitor = monitor if self.evaluate.own_methods else "full"

@@ -170,21 +170,29 @@ _PATH_WORDS = {
 }
 
 
-def warn_not_bit_identical(run: Run, before: tuple[Any, ...], now: tuple[Any, ...]) -> None:
+def warn_not_bit_identical(run: Run, runner: Any, reason: str | None) -> None:
     """Warn when a resumed run trains on another path than the checkpoint's run did, or
     shares each mini-batch between another number of threads, or cuts its products into
     another number of parts: its sums then add up in another order.
 
-    ``before`` and ``now`` are ``(train_path, threads, product_parts)``: the checkpoint's
-    (from its history) and the run's that fit has just chosen.
+    Called once fit has chosen its ``runner`` (``None``: the reference loop, for
+    ``reason``), before it records the run's own path over the checkpoint's in
+    ``run.history.extra``.
     """
+    extra = run.history.extra
+    before = (
+        extra.get("train_path"),
+        extra.get("train_threads"),
+        extra.get("train_product_parts", 1),
+    )
+    now = (runner.backend, runner.threads, runner.product_parts) if runner else ("reference", 1, 1)
     if run.resumed_from is None or run.start_epoch >= run.epochs or before == now:
         return
     if before[0] not in _PATH_WORDS or not isinstance(before[1], int):
         return  # a checkpoint from before fit recorded its path
     name = repr(run.resumed_from)
     if before[0] != now[0]:
-        why = run.history.extra.get("fallback_reason") if now[0] == "reference" else None
+        why = reason if now[0] == "reference" else None
         change = (
             f"{name} was trained on {_PATH_WORDS[before[0]]}, this run trains on "
             f"{_PATH_WORDS[now[0]]}" + (f" ({why})" if why else "")
